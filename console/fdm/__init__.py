@@ -1,0 +1,1 @@
+"""fdm.conf: parse, lint, route (the live test) and save."""
