@@ -7,12 +7,17 @@ code drives a local smtpd, one in a private namespace (`nsenter ...`) or one in 
 
 from __future__ import annotations
 
+import gc
+import json
 import re
 import subprocess
 import time
+from bisect import bisect_right
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
 
 from console.errors import ActionFailed, UserError
 from console.settings import Settings
@@ -32,7 +37,7 @@ AGE_LABELS = tuple(f"<{m}m" for m in AGE_BANDS) + (f"{AGE_BANDS[-1]}m+",)
 SMTPCTL_TIMEOUT = 30.0
 """Seconds before a hung smtpctl is given up (smtpd busy or a stuck prefix such as docker exec)."""
 
-_HEX16 = re.compile(r"[0-9a-f]{16}")
+_HEXDIGITS = "0123456789abcdef"
 _TARGET = re.compile(r"[0-9a-f]{16}|[0-9a-f]{8}|all")
 _COUNT = re.compile(r"^(\d+) envelopes? (scheduled|removed|paused|resumed)$", re.MULTILINE)
 
@@ -63,7 +68,7 @@ class Envelope:
     """Where it came from: inet4, inet6, local or ?."""
     type: str
     """Which agent delivers it: mta (relay), mda (local delivery), bounce, or ?."""
-    flags: list[str]
+    flags: tuple[str, ...]
     """auth, bounce, internal, suspend (paused by an operator), hold."""
     sender: str
     """Envelope sender; the null sender (bounces) is `@`."""
@@ -193,47 +198,59 @@ def decode_vis(text: str, layers: int = 1) -> str:
 # --------------------------------------------------------------------------- parsing
 
 
-def _envelope(parts: Sequence[str], errors: dict[str, str]) -> Envelope:
-    """An Envelope from the 14 fields of a line; ValueError when a field is malformed."""
-    (evpid, family, type_, flags, sender, rcpt, dest,
-     ctime, expire, lasttry, retry, runstate, delay, error) = parts
-    if not _HEX16.fullmatch(evpid) or "@" not in sender or "@" not in rcpt or "@" not in dest:
-        raise ValueError("bad id or address")
-    if not runstate.isalpha():
-        raise ValueError("bad run state")
-    decoded = errors.get(error)
-    if decoded is None:
-        decoded = errors[error] = decode_vis(error, layers=2)
-    return Envelope(
-        evpid, evpid[:8], family, type_, flags.split(",") if flags else [],
-        sender, rcpt, dest, int(ctime), int(expire), int(lasttry), int(retry), runstate,
-        int(delay) if delay else None, decoded,
-    )
-
-
 def parse_queue(text: str) -> tuple[list[Envelope], list[str]]:
     """Parse `show queue` output: the envelopes and the lines that did not parse (never raises).
 
-    The error is vis-encoded twice by smtpctl; it is decoded to real text here.
+    The error is vis-encoded twice by smtpctl; it is decoded to real text here. A line with exactly
+    13 `|` has no `|` inside a field and is split; any other goes through the anchored regex.
     """
     envelopes: list[Envelope] = []
     bad: list[str] = []
     errors: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line:
-            continue
-        parts = line.split("|")
-        try:
-            if len(parts) == 14:
-                envelopes.append(_envelope(parts, errors))
+    flag_lists: dict[str, tuple[str, ...]] = {"": ()}
+    with _collector_paused():
+        for line in text.splitlines():
+            parts: Sequence[str] = line.split("|")
+            if len(parts) != 14:
+                match = _LINE.fullmatch(line)
+                if match is None:
+                    if line:
+                        bad.append(line)
+                    continue
+                parts = match.groups()
+            (evpid, family, type_, flags, sender, rcpt, dest,
+             ctime, expire, lasttry, retry, runstate, delay, error) = parts
+            if (len(evpid) != 16 or evpid.strip(_HEXDIGITS) or "@" not in sender
+                    or "@" not in rcpt or "@" not in dest or not runstate.isalpha()):
+                bad.append(line)
                 continue
-            match = _LINE.fullmatch(line)
-            if match is None:
-                raise ValueError("unparsable")
-            envelopes.append(_envelope(match.groups(), errors))
-        except ValueError:
-            bad.append(line)
+            decoded = errors.get(error)
+            if decoded is None:
+                decoded = errors[error] = decode_vis(error, layers=2)
+            flag_list = flag_lists.get(flags)
+            if flag_list is None:
+                flag_list = flag_lists[flags] = tuple(flags.split(","))
+            try:
+                envelopes.append(Envelope(
+                    evpid, evpid[:8], family, type_, flag_list, sender, rcpt, dest,
+                    int(ctime), int(expire), int(lasttry), int(retry), runstate,
+                    int(delay) if delay else None, decoded,
+                ))
+            except ValueError:
+                bad.append(line)
     return envelopes, bad
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many acyclic objects (a third faster)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def format_queue_line(envelope: Envelope, error_raw: str) -> str:
@@ -287,37 +304,36 @@ def split_message(text: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- summary and diff
 
 
+_BAND_LIMITS_S = [minutes * 60 for minutes in AGE_BANDS]
+
+
 def age_band(age_s: int) -> int:
     """Index into AGE_LABELS of an age in seconds."""
-    minutes = age_s / 60
-    for index, limit in enumerate(AGE_BANDS):
-        if minutes < limit:
-            return index
-    return len(AGE_BANDS)
+    return bisect_right(_BAND_LIMITS_S, age_s)
 
 
 def summarise(envelopes: Sequence[Envelope], now: float) -> QueueSummary:
     """Counts by state, type, destination domain and age band, the qshape rows, the oldest one."""
     by_state: Counter[str] = Counter()
     by_type: Counter[str] = Counter()
-    by_age = [0] * len(AGE_LABELS)
-    shape: dict[str, list[int]] = {}
+    cells: Counter[tuple[str, int]] = Counter()
+    limits = _BAND_LIMITS_S
     oldest: Envelope | None = None
     for envelope in envelopes:
-        by_state[envelope.state] += 1
+        by_state["paused" if "suspend" in envelope.flags else envelope.runstate] += 1
         by_type[envelope.type] += 1
-        band = age_band(envelope.age(now))
-        by_age[band] += 1
-        row = shape.get(envelope.domain)
-        if row is None:
-            row = shape[envelope.domain] = [0] * len(AGE_LABELS)
-        row[band] += 1
+        domain = envelope.dest.rpartition("@")[2].lower()
+        cells[domain, bisect_right(limits, now - envelope.ctime)] += 1
         if oldest is None or envelope.ctime < oldest.ctime:
             oldest = envelope
+    shape: dict[str, list[int]] = {}
+    for (domain, band), count in cells.items():
+        shape.setdefault(domain, [0] * len(AGE_LABELS))[band] += count
     rows = sorted(
         (DomainShape(domain, sum(bands), bands) for domain, bands in shape.items()),
         key=lambda r: (-r.total, r.domain),
     )
+    by_age = [sum(row.bands[i] for row in rows) for i in range(len(AGE_LABELS))]
     return QueueSummary(
         total=len(envelopes),
         messages=len({e.msgid for e in envelopes}),
@@ -338,35 +354,58 @@ def diff(before: Iterable[Envelope], after: Iterable[Envelope]) -> QueueDiff:
     return QueueDiff(new=new - old, vanished=old - new)
 
 
-def snapshot_json(snapshot: QueueSnapshot) -> dict[str, object]:
-    """The `queue --json` document: envelopes, bad lines and the summary, numbers as numbers."""
+def summary_json(snapshot: QueueSnapshot) -> dict[str, object]:
+    """The summary part of `queue --json`: counts, the oldest envelope, smtpd's state."""
     summary = summarise(snapshot.envelopes, snapshot.taken_at)
     return {
-        "envelopes": [
-            {
-                "evpid": e.evpid, "msgid": e.msgid, "family": e.family, "type": e.type,
-                "flags": e.flags, "sender": e.sender, "rcpt": e.rcpt, "dest": e.dest,
-                "ctime": e.ctime, "expire": e.expire, "lasttry": e.lasttry, "retry": e.retry,
-                "runstate": e.runstate, "delay": e.delay, "error": e.error,
-            }
-            for e in snapshot.envelopes
-        ],
-        "bad_lines": snapshot.bad_lines,
-        "summary": {
-            "total": summary.total,
-            "messages": summary.messages,
-            "by_state": summary.by_state,
-            "by_type": summary.by_type,
-            "by_domain": summary.by_domain,
-            "by_age": summary.by_age,
-            "oldest": None if summary.oldest is None else {
-                "evpid": summary.oldest.evpid, "age_s": summary.oldest_age,
-            },
-            "bad_lines": len(snapshot.bad_lines),
-            "smtpd_running": snapshot.smtpd_running,
-            "problem": snapshot.problem,
+        "total": summary.total,
+        "messages": summary.messages,
+        "by_state": summary.by_state,
+        "by_type": summary.by_type,
+        "by_domain": summary.by_domain,
+        "by_age": summary.by_age,
+        "oldest": None if summary.oldest is None else {
+            "evpid": summary.oldest.evpid, "age_s": summary.oldest_age,
         },
+        "bad_lines": len(snapshot.bad_lines),
+        "smtpd_running": snapshot.smtpd_running,
+        "problem": snapshot.problem,
     }
+
+
+_ENVELOPE_JSON = (
+    '{"evpid":"%s","msgid":"%s","family":%s,"type":%s,"flags":%s,"sender":%s,"rcpt":%s,'
+    '"dest":%s,"ctime":%d,"expire":%d,"lasttry":%d,"retry":%d,"runstate":%s,"delay":%s,"error":%s}'
+)
+
+
+def queue_json(snapshot: QueueSnapshot) -> str:
+    """The `queue --json` document: {"envelopes": [...], "bad_lines": [...], "summary": {...}}.
+
+    Envelopes are written with a template rather than json.dumps of dicts: twice as fast on 100,000
+    envelopes (the 1 s budget), and the values shared by many envelopes are encoded once.
+    """
+    shared: dict[object, str] = {}
+
+    def encoded(value: str | tuple[str, ...]) -> str:
+        text = shared.get(value)
+        if text is None:
+            text = shared[value] = json.dumps(value, ensure_ascii=False)
+        return text
+
+    with _collector_paused():
+        envelopes = [
+            _ENVELOPE_JSON % (
+                e.evpid, e.msgid, encoded(e.family), encoded(e.type), encoded(e.flags),
+                encoded(e.sender), encode_basestring(e.rcpt), encode_basestring(e.dest),
+                e.ctime, e.expire, e.lasttry, e.retry, encoded(e.runstate),
+                "null" if e.delay is None else e.delay, encoded(e.error),
+            )
+            for e in snapshot.envelopes
+        ]
+    bad_lines = json.dumps(snapshot.bad_lines, ensure_ascii=False)
+    summary = json.dumps(summary_json(snapshot), ensure_ascii=False)
+    return f'{{"envelopes":[{",".join(envelopes)}],"bad_lines":{bad_lines},"summary":{summary}}}'
 
 
 # --------------------------------------------------------------------------- running smtpctl

@@ -110,7 +110,7 @@ def queue(ctx: click.Context, as_json: bool, source: str | None) -> None:
     if snapshot.problem:
         click.echo(f"mailconsole: {snapshot.problem}", err=True)
     if as_json:
-        sys.stdout.write(json.dumps(q.snapshot_json(snapshot), ensure_ascii=False))
+        sys.stdout.write(q.queue_json(snapshot))
         sys.stdout.write("\n")
     else:
         _print_table(snapshot)
