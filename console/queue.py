@@ -209,7 +209,7 @@ def parse_queue(text: str) -> tuple[list[Envelope], list[str]]:
     errors: dict[str, str] = {}
     flag_lists: dict[str, tuple[str, ...]] = {"": ()}
     with _collector_paused():
-        for line in text.splitlines():
+        for line in text.split("\n"):  # not splitlines(): it also splits at \x1c, \x85...
             parts: Sequence[str] = line.split("|")
             if len(parts) != 14:
                 match = _LINE.fullmatch(line)
