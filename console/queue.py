@@ -16,6 +16,7 @@ from bisect import bisect_right
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
 
@@ -406,6 +407,187 @@ def queue_json(snapshot: QueueSnapshot) -> str:
     bad_lines = json.dumps(snapshot.bad_lines, ensure_ascii=False)
     summary = json.dumps(summary_json(snapshot), ensure_ascii=False)
     return f'{{"envelopes":[{",".join(envelopes)}],"bad_lines":{bad_lines},"summary":{summary}}}'
+
+
+def human_age(seconds: int) -> str:
+    """A short age: 45s, 12m, 5h, 3d."""
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def next_try(envelope: Envelope) -> str:
+    """When smtpd tries again, in words: in 5m, trying for 10s, agent paused, offline."""
+    if envelope.delay is None:
+        return envelope.runstate
+    if envelope.delay < 0:
+        return "agent paused"
+    if envelope.runstate == "inflight":
+        return f"trying {human_age(envelope.delay)}"
+    return f"in {human_age(envelope.delay)}"
+
+
+# --------------------------------------------------------------------------- the table: filter, sort, group
+
+SORT_KEYS = ("age", "sender", "rcpt", "domain", "state", "retry", "next", "error")
+"""Columns the queue table can be sorted by."""
+
+_FILTER_FIELDS = ("sender", "rcpt", "domain", "state", "error", "type", "msgid")
+
+
+@dataclass(slots=True)
+class QueueRow:
+    """One line of the queue table: a message heading its envelopes, an envelope, or a bad line."""
+
+    kind: str
+    """"message", "envelope" or "bad"."""
+    msgid: str
+    envelope: Envelope | None = None
+    count: int = 0
+    """Envelopes of the message (message rows)."""
+    text: str = ""
+    """The unparsed line (bad rows)."""
+
+
+def _sort_value(envelope: Envelope, key: str) -> object:
+    """The value an envelope is sorted by for a SORT_KEYS column (age: oldest first)."""
+    if key == "age":
+        return envelope.ctime
+    if key == "domain":
+        return envelope.domain
+    if key == "state":
+        return envelope.state
+    if key == "next":
+        return -2 if envelope.delay is None else envelope.delay
+    return getattr(envelope, key)
+
+
+def matches(envelope: Envelope, terms: Sequence[str]) -> bool:
+    """Whether every term matches: `field:text` (sender, rcpt, domain, state, error, type, msgid)
+    or bare text found in the id, sender, recipient, destination or error; case-insensitive."""
+    for term in terms:
+        name, sep, wanted = term.partition(":")
+        if sep and name in _FILTER_FIELDS:
+            value = envelope.domain if name == "domain" else envelope.state if name == "state" \
+                else str(getattr(envelope, name))
+            if wanted.lower() not in value.lower():
+                return False
+        else:
+            haystack = " ".join((envelope.evpid, envelope.sender, envelope.rcpt, envelope.dest,
+                                 envelope.error)).lower()
+            if term.lower() not in haystack:
+                return False
+    return True
+
+
+def table_rows(envelopes: Sequence[Envelope], bad_lines: Sequence[str], sort: str = "age",
+               reverse: bool = False, query: str = "", grouped: bool = True) -> list[QueueRow]:
+    """The table's rows: filtered by `query`, sorted by `sort`, each message's envelopes together
+    under a message row when `grouped`; unparsed lines last (they are never filtered out)."""
+    terms = query.split()
+    chosen = [e for e in envelopes if matches(e, terms)] if terms else list(envelopes)
+    if sort not in SORT_KEYS:
+        raise ValueError(f"unknown sort key {sort!r}")
+    chosen.sort(key=lambda e: (_sort_value(e, sort), e.evpid), reverse=reverse)
+    rows: list[QueueRow] = []
+    if grouped:
+        messages: dict[str, list[Envelope]] = {}
+        for envelope in chosen:  # dicts keep insertion order: a message sorts by its first envelope
+            messages.setdefault(envelope.msgid, []).append(envelope)
+        for msgid, members in messages.items():
+            rows.append(QueueRow("message", msgid, count=len(members)))
+            rows.extend(QueueRow("envelope", msgid, e) for e in members)
+    else:
+        rows.extend(QueueRow("envelope", e.msgid, e) for e in chosen)
+    rows.extend(QueueRow("bad", "", text=line) for line in bad_lines)
+    return rows
+
+
+# --------------------------------------------------------------------------- the story in the logs
+
+_LOG_TIMES = (
+    (re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)"), "%Y-%m-%d %H:%M:%S"),
+    (re.compile(r"^([A-Z][a-z]{2} [ \d]\d) (\d\d:\d\d:\d\d)"), "%b %d %H:%M:%S"),
+)
+LOG_TAIL_BYTES = 16 * 1024 * 1024
+"""How much of the end of each log file is searched for a message's lines."""
+
+
+@dataclass
+class LogLine:
+    """A log line that mentions a message: its file, line number, text and time when it has one."""
+
+    file: str
+    lineno: int
+    text: str
+    time: float | None
+
+
+def _line_time(text: str, year: int) -> float | None:
+    """The timestamp at the start of a log line (ISO or syslog style), as Unix seconds, if any."""
+    for pattern, layout in _LOG_TIMES:
+        found = pattern.search(text[:40])
+        if found:
+            stamp = f"{found.group(1)} {found.group(2)}"
+            try:
+                if "%Y" not in layout:
+                    parsed = time.strptime(f"{year} {stamp}", f"%Y {layout}")
+                else:
+                    parsed = time.strptime(stamp, layout)
+            except ValueError:
+                return None
+            return time.mktime(parsed)
+    return None
+
+
+def message_story(log_dir: Path, needles: Sequence[str], limit: int = 2000) -> list[LogLine]:
+    """Every line of the files in log_dir (their last LOG_TAIL_BYTES) that mentions a needle (the
+    msgid, its Message-ID...), time-ordered: lines without a time keep the time of the line before
+    them in their file, so each file's order is kept."""
+    found: list[tuple[float, int, LogLine]] = []
+    year = time.localtime().tm_year
+    wanted = [n.encode("utf-8", "surrogateescape") for n in needles if n]
+    try:
+        files = sorted(p for p in log_dir.iterdir() if p.is_file())
+    except OSError:
+        return []
+    order = 0
+    for path in files:
+        try:
+            with path.open("rb") as handle:
+                size = handle.seek(0, 2)
+                handle.seek(max(0, size - LOG_TAIL_BYTES))
+                data = handle.read()
+        except OSError:
+            continue
+        if not any(needle in data for needle in wanted):
+            continue
+        last_time = 0.0
+        for lineno, raw in enumerate(data.split(b"\n"), start=1):
+            text = raw.decode("utf-8", "replace")
+            stamp = _line_time(text, year) if raw[:1].isalnum() else None
+            if stamp is not None:
+                last_time = stamp
+            if any(needle in raw for needle in wanted):
+                order += 1
+                found.append((stamp if stamp is not None else last_time, order,
+                              LogLine(path.name, lineno, text, stamp)))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [line for _, _, line in found[-limit:]]
+
+
+def message_id_header(message: str) -> str:
+    """The Message-ID of a queued message (angle brackets removed), or an empty string."""
+    head, _ = split_message(message)
+    for line in head.split("\n"):
+        name, sep, value = line.partition(":")
+        if sep and name.strip().lower() == "message-id":
+            return value.strip().strip("<>")
+    return ""
 
 
 # --------------------------------------------------------------------------- running smtpctl

@@ -43,9 +43,15 @@ def _services(app: ConsoleApp) -> Widget:
                         id="services-view")
 
 
+def _queue(app: ConsoleApp) -> Widget:
+    from widgets.queue import QueueView
+
+    return QueueView(app.settings, id="queue-view")
+
+
 # The screens in tab order. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
-TABS: list[Tab] = [Tab("services", "Services", _services)]
+TABS: list[Tab] = [Tab("services", "Services", _services), Tab("queue", "Queue", _queue)]
 
 
 class AppHeader(Static):
