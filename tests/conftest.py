@@ -12,9 +12,14 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from console.settings import Settings
 from console.supervisor import SupervisorClient, SupervisorUnavailable
+
+# Property tests judge correctness, never speed: no per-example deadline on a loaded 2-core machine.
+hypothesis_settings.register_profile("mailconsole", deadline=None)
+hypothesis_settings.load_profile("mailconsole")
 
 SUPERVISORD_CONF = """\
 [unix_http_server]

@@ -226,18 +226,25 @@ class ConsoleApp(App[None]):
     # ------------------------------------------------------------------ help
 
     def action_help(self) -> None:
-        """List every key active on the current screen (mutating ones are gone in read-only mode)."""
-        keys: list[tuple[str, str]] = []
+        """List every key active on the current screen: its own keys first, then the generic ones.
+
+        Mutating keys are disabled in read-only mode, so they are not listed either.
+        """
+        own: list[tuple[str, str]] = []
+        generic: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for key, active in self.active_bindings.items():
+        for active in self.active_bindings.values():
             binding = active.binding
-            if not active.enabled or not binding.description or binding.description in seen:
+            key = self.get_key_display(binding)
+            if not active.enabled or not binding.description or key in seen:
                 continue
-            seen.add(binding.description)
-            keys.append((self.get_key_display(binding), binding.description))
+            seen.add(key)
+            entry = (key, binding.description)
+            (own if binding.id else generic).append(entry)
         tabs = self.query_one("#tabs", TabbedContent)
-        title = f"Keys: {tabs.active_pane.id if tabs.active_pane else ''}"
-        self.push_screen(HelpScreen(title, keys))
+        pane = tabs.active_pane
+        title = next((t.title for t in TABS if pane is not None and t.id == pane.id), "")
+        self.push_screen(HelpScreen(f"Keys of the {title} screen", own + generic))
 
 
 def run_console(settings: Settings, **options: Any) -> None:

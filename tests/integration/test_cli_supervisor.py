@@ -88,3 +88,36 @@ def test_usage_and_config_errors_exit_2(tmp_path: Path) -> None:
     assert result.stderr.startswith(f"mailconsole: {bad}: unknown key 'colour'")
     assert result.stderr.count("\n") == 1
     assert mc("--version").stdout.startswith("mailconsole, version ")
+
+
+def test_http_url_with_credentials(tmp_path: Path) -> None:
+    """An http:// supervisord with a user name and password: right ones work, wrong ones are a line."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(
+        f"[inet_http_server]\nport=127.0.0.1:{port}\nusername=ops\npassword=s3cret\n"
+        f"[supervisord]\nlogfile={tmp_path}/sd.log\npidfile={tmp_path}/sd.pid\nnodaemon=true\n"
+        "[rpcinterface:supervisor]\n"
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n"
+        f"[supervisorctl]\nserverurl=http://127.0.0.1:{port}\nusername=ops\npassword=s3cret\n"
+        f"[program:sleeper]\ncommand=sleep 100000\nstdout_logfile={tmp_path}/sleeper.log\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        env = {"MAILCONSOLE_SUPERVISOR_CONFIG": str(conf)}
+        from tests.conftest import wait_for
+
+        wait_for(lambda: mc("status", env=env).returncode == 0, what="supervisord over http")
+        assert "sleeper" in mc("status", env=env).stdout
+        wrong = mc("status", env={**env, "MAILCONSOLE_SUPERVISOR_PASSWORD": "nope"})
+        assert wrong.returncode == 1
+        assert wrong.stderr == (f"mailconsole: supervisord at http://127.0.0.1:{port} refused the "
+                                "user name or password\n")
+    finally:
+        proc.terminate()
+        proc.wait(10)
