@@ -639,9 +639,12 @@ def _failure(result: SmtpctlResult, what: str) -> UserError:
     return UserError(f"smtpctl failed (exit {result.returncode}): {first.strip()}")
 
 
-def read_queue(settings: Settings) -> QueueSnapshot:
-    """`show queue` parsed. smtpd down: the offline queue (read from the spool) with a problem line."""
-    taken = time.time()
+def read_queue(settings: Settings, now: float | None = None) -> QueueSnapshot:
+    """`show queue` parsed. smtpd down: the offline queue (read from the spool) with a problem line.
+
+    `now` is the snapshot's time (ages are counted from it); default: the current time.
+    """
+    taken = time.time() if now is None else now
     result = run_smtpctl(settings, "show", "queue")
     if result.returncode != 0:
         raise _failure(result, "show queue")

@@ -46,7 +46,7 @@ def _services(app: ConsoleApp) -> Widget:
 def _queue(app: ConsoleApp) -> Widget:
     from widgets.queue import QueueView
 
-    return QueueView(app.settings, id="queue-view")
+    return QueueView(app.settings, id="queue-view", **app.tab_options.get("queue", {}))
 
 
 # The screens in tab order. Each is built (and its module imported) only when first shown, so

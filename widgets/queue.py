@@ -33,13 +33,21 @@ REFRESH_S = 2.0
 MARK_S = 10.0
 """How long new envelopes stay marked `+` and vanished ones stay listed, marked `-`."""
 
-# (title, width); the error column takes the rest of the line.
-COLUMNS = (("", 1), ("Envelope", 16), ("Type", 6), ("Sender", 22), ("Recipient", 26),
-           ("Age", 5), ("Try", 4), ("State", 8), ("Next", 10), ("Error", 0))
+# (key, title, width); the error column takes the rest of the line. Below WIDE_AT columns the
+# sender, type, tries and next-try columns give their room to the error (the details have them).
+COLUMNS = (("mark", "", 1), ("evpid", "Envelope", 16), ("type", "Type", 6), ("sender", "Sender", 22),
+           ("rcpt", "Recipient", 26), ("age", "Age", 5), ("retry", "Try", 4), ("state", "State", 8),
+           ("next", "Next", 10), ("error", "Error", 0))
+NARROW = ("mark", "evpid", "rcpt", "age", "state", "error")
+WIDE_AT = 120
 STATE_STYLES = {"pending": "yellow", "inflight": "cyan", "paused": "bold magenta",
                 "offline": "dim", "invalid": "bold red"}
-SORT_TITLES = {"age": "Age", "sender": "Sender", "rcpt": "Recipient", "domain": "Recipient",
-               "state": "State", "retry": "Try", "next": "Next", "error": "Error"}
+MARK_STYLES = {"+": "bold green", "-": "bold red", "*": "bold reverse"}
+
+
+def columns(width: int) -> list[tuple[str, str, int]]:
+    """The columns shown at a table width."""
+    return [c for c in COLUMNS if width >= WIDE_AT or c[0] in NARROW]
 
 
 def _cell(text: str, width: int, style: str = "") -> Text:
@@ -50,27 +58,28 @@ def _cell(text: str, width: int, style: str = "") -> Text:
     return Text(shown, style=style, no_wrap=True, end="")
 
 
-def header_text() -> Text:
-    """The column titles."""
-    return Text(" ").join(_cell(title, width, "bold") for title, width in COLUMNS)
+def header_text(width: int) -> Text:
+    """The column titles for a table width."""
+    return Text(" ").join(_cell(title, size, "bold") for _, title, size in columns(width))
 
 
-def row_text(row: q.QueueRow, now: float, mark: str) -> Text:
+def row_text(row: q.QueueRow, now: float, mark: str, width: int) -> Text:
     """One table row as Text: a message heading, an envelope, or an unparsed line."""
     if row.kind == "bad":
         return Text.assemble(("! unparsed: ", "bold red"), (printable(row.text), ""))
     if row.kind == "message" or row.envelope is None:
         plural = "" if row.count == 1 else "s"
-        return Text.assemble(("▾ ", "dim"), (row.msgid, "bold"), (f"  {row.count} envelope{plural}", "dim"))
+        return Text.assemble(("▾ ", "dim"), (row.msgid, "bold"),
+                             (f"  {row.count} envelope{plural}", "dim"))
     e = row.envelope
-    mark_style = {"+": "bold green", "-": "bold red", "*": "bold reverse"}.get(mark, "")
-    cells = [
-        _cell(mark, 1, mark_style), _cell(e.evpid, 16, "dim"), _cell(e.type, 6),
-        _cell(e.sender, 22), _cell(e.rcpt, 26), _cell(q.human_age(e.age(now)), 5),
-        _cell(str(e.retry), 4), _cell(e.state, 8, STATE_STYLES.get(e.state, "")),
-        _cell(q.next_try(e), 10), _cell(e.error, 0, "red" if e.error else ""),
-    ]
-    text = Text(" ").join(cells)
+    values = {
+        "mark": (mark, MARK_STYLES.get(mark, "")), "evpid": (e.evpid, "dim"), "type": (e.type, ""),
+        "sender": (e.sender, ""), "rcpt": (e.rcpt, ""), "age": (q.human_age(e.age(now)), ""),
+        "retry": (str(e.retry), ""), "state": (e.state, STATE_STYLES.get(e.state, "")),
+        "next": (q.next_try(e), ""), "error": (e.error, "red" if e.error else ""),
+    }
+    text = Text(" ").join(_cell(values[key][0], size, values[key][1])
+                          for key, _, size in columns(width))
     if mark == "-":
         text.stylize("strike dim")
     return text
@@ -160,7 +169,7 @@ class QueueTable(ScrollView, can_focus=True):
         if index >= len(self.rows):
             return Strip.blank(width, self.rich_style)
         row = self.rows[index]
-        text = row_text(row, self.now, self.marks(row))
+        text = row_text(row, self.now, self.marks(row), width)
         segments = list(text.render(self.app.console))
         strip = Strip(segments).adjust_cell_length(width, self.rich_style)
         base = self.rich_style
@@ -230,9 +239,12 @@ class QueueView(Vertical):
             self.key = key
             self.text = text
 
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time,
+                 refresh_s: float = REFRESH_S, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
+        self.clock = clock
+        self.refresh_s = refresh_s
         self.snapshot: q.QueueSnapshot | None = None
         self.status: dict[str, str] = {}
         self.error = ""
@@ -252,11 +264,14 @@ class QueueView(Vertical):
         yield Static("", id="queue-banner")
         yield Static(Text("reading the queue…"), id="queue-summary")
         yield Input(placeholder="filter: text, sender:, rcpt:, domain:, state:, error:  (Esc clears)",
-                    id="queue-filter")
-        yield Static(header_text(), id="queue-header")
+                    id="queue-filter", disabled=True, select_on_focus=False)
+        yield Static(header_text(WIDE_AT), id="queue-header")
         yield QueueTable(id="queue-table")
         with VerticalScroll(id="queue-details"):
             yield Static("", id="queue-details-text")
+
+    def on_resize(self) -> None:
+        self.query_one("#queue-header", Static).update(header_text(self.size.width))
 
     def on_mount(self) -> None:
         self.query_one("#queue-banner").display = False
@@ -271,7 +286,7 @@ class QueueView(Vertical):
     def poll(self) -> None:
         """Read the queue (and smtpd's agents) once; the handler arms the next read."""
         try:
-            snapshot = q.read_queue(self.settings)
+            snapshot = q.read_queue(self.settings, now=self.clock())
         except UserError as exc:
             self.post_message(self.QueueLoaded(None, {}, str(exc)))
             return
@@ -287,7 +302,7 @@ class QueueView(Vertical):
         self.post_message(self.QueueLoaded(snapshot, status))
 
     def on_queue_view_queue_loaded(self, message: QueueLoaded) -> None:
-        self.set_timer(REFRESH_S, self.poll)
+        self.set_timer(self.refresh_s, self.poll)
         banner = self.query_one("#queue-banner", Static)
         problem = message.error or (message.snapshot.problem if message.snapshot else "")
         banner.update(Text(printable(problem), style="bold"))
@@ -406,6 +421,7 @@ class QueueView(Vertical):
 
     def action_filter(self) -> None:
         field = self.query_one("#queue-filter", Input)
+        field.disabled = False
         field.display = True
         field.focus()
 
@@ -426,6 +442,7 @@ class QueueView(Vertical):
             field = self.query_one("#queue-filter", Input)
             field.value = ""
             field.display = False
+            field.disabled = True
         self.query_one(QueueTable).focus()
 
     # ------------------------------------------------------------------ selection and targets
