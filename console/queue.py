@@ -11,14 +11,16 @@ import gc
 import json
 import re
 import subprocess
+import tempfile
 import time
 from bisect import bisect_right
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
 
 from console.errors import ActionFailed, UserError
 from console.settings import Settings
@@ -209,7 +211,7 @@ def parse_queue(text: str) -> tuple[list[Envelope], list[str]]:
     bad: list[str] = []
     errors: dict[str, str] = {}
     flag_lists: dict[str, tuple[str, ...]] = {"": ()}
-    with _collector_paused():
+    with collector_paused():
         for line in text.split("\n"):  # not splitlines(): it also splits at \x1c, \x85...
             parts: Sequence[str] = line.split("|")
             if len(parts) != 14:
@@ -243,8 +245,10 @@ def parse_queue(text: str) -> tuple[list[Envelope], list[str]]:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many acyclic objects (a third faster)."""
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many acyclic objects (a third faster).
+
+    Nests: only the outermost pause turns the collector back on."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -320,13 +324,14 @@ def summarise(envelopes: Sequence[Envelope], now: float) -> QueueSummary:
     cells: Counter[tuple[str, int]] = Counter()
     limits = _BAND_LIMITS_S
     oldest: Envelope | None = None
-    for envelope in envelopes:
-        by_state["paused" if "suspend" in envelope.flags else envelope.runstate] += 1
-        by_type[envelope.type] += 1
-        domain = envelope.dest.rpartition("@")[2].lower()
-        cells[domain, bisect_right(limits, now - envelope.ctime)] += 1
-        if oldest is None or envelope.ctime < oldest.ctime:
-            oldest = envelope
+    with collector_paused():
+        for envelope in envelopes:
+            by_state["paused" if "suspend" in envelope.flags else envelope.runstate] += 1
+            by_type[envelope.type] += 1
+            domain = envelope.dest.rpartition("@")[2].lower()
+            cells[domain, bisect_right(limits, now - envelope.ctime)] += 1
+            if oldest is None or envelope.ctime < oldest.ctime:
+                oldest = envelope
     shape: dict[str, list[int]] = {}
     for (domain, band), count in cells.items():
         shape.setdefault(domain, [0] * len(AGE_LABELS))[band] += count
@@ -394,7 +399,7 @@ def queue_json(snapshot: QueueSnapshot) -> str:
             text = shared[value] = json.dumps(value, ensure_ascii=False)
         return text
 
-    with _collector_paused():
+    with collector_paused():
         envelopes = [
             _ENVELOPE_JSON % (
                 e.evpid, e.msgid, encoded(e.family), encoded(e.type), encoded(e.flags),
@@ -440,30 +445,33 @@ _FILTER_FIELDS = ("sender", "rcpt", "domain", "state", "error", "type", "msgid")
 
 
 @dataclass(slots=True)
-class QueueRow:
-    """One line of the queue table: a message heading its envelopes, an envelope, or a bad line."""
+class MessageRow:
+    """The table line heading a message's envelopes."""
 
-    kind: str
-    """"message", "envelope" or "bad"."""
     msgid: str
-    envelope: Envelope | None = None
-    count: int = 0
-    """Envelopes of the message (message rows)."""
-    text: str = ""
-    """The unparsed line (bad rows)."""
+    count: int
 
 
-def _sort_value(envelope: Envelope, key: str) -> object:
-    """The value an envelope is sorted by for a SORT_KEYS column (age: oldest first)."""
-    if key == "age":
-        return envelope.ctime
-    if key == "domain":
-        return envelope.domain
-    if key == "state":
-        return envelope.state
-    if key == "next":
-        return -2 if envelope.delay is None else envelope.delay
-    return getattr(envelope, key)
+@dataclass(slots=True)
+class BadRow:
+    """A table line for a `show queue` line that did not parse."""
+
+    text: str
+
+
+QueueRow = Union[Envelope, MessageRow, BadRow]
+"""One line of the queue table: the envelopes themselves are rows (no copy per envelope)."""
+
+_SORT_KEYS: dict[str, Callable[[Envelope], Any]] = {
+    "age": attrgetter("ctime", "evpid"),
+    "sender": attrgetter("sender", "evpid"),
+    "rcpt": attrgetter("rcpt", "evpid"),
+    "domain": lambda e: (e.domain, e.evpid),
+    "state": lambda e: (e.state, e.evpid),
+    "retry": attrgetter("retry", "evpid"),
+    "next": lambda e: (-2 if e.delay is None else e.delay, e.evpid),
+    "error": attrgetter("error", "evpid"),
+}
 
 
 def matches(envelope: Envelope, terms: Sequence[str]) -> bool:
@@ -487,23 +495,29 @@ def matches(envelope: Envelope, terms: Sequence[str]) -> bool:
 def table_rows(envelopes: Sequence[Envelope], bad_lines: Sequence[str], sort: str = "age",
                reverse: bool = False, query: str = "", grouped: bool = True) -> list[QueueRow]:
     """The table's rows: filtered by `query`, sorted by `sort`, each message's envelopes together
-    under a message row when `grouped`; unparsed lines last (they are never filtered out)."""
+    under a MessageRow when `grouped`; unparsed lines last (they are never filtered out)."""
+    if sort not in _SORT_KEYS:
+        raise ValueError(f"unknown sort key {sort!r}")
     terms = query.split()
     chosen = [e for e in envelopes if matches(e, terms)] if terms else list(envelopes)
-    if sort not in SORT_KEYS:
-        raise ValueError(f"unknown sort key {sort!r}")
-    chosen.sort(key=lambda e: (_sort_value(e, sort), e.evpid), reverse=reverse)
-    rows: list[QueueRow] = []
-    if grouped:
-        messages: dict[str, list[Envelope]] = {}
-        for envelope in chosen:  # dicts keep insertion order: a message sorts by its first envelope
-            messages.setdefault(envelope.msgid, []).append(envelope)
-        for msgid, members in messages.items():
-            rows.append(QueueRow("message", msgid, count=len(members)))
-            rows.extend(QueueRow("envelope", msgid, e) for e in members)
-    else:
-        rows.extend(QueueRow("envelope", e.msgid, e) for e in chosen)
-    rows.extend(QueueRow("bad", "", text=line) for line in bad_lines)
+    with collector_paused():
+        chosen.sort(key=_SORT_KEYS[sort], reverse=reverse)
+        rows: list[QueueRow]
+        if grouped:
+            messages: dict[str, list[Envelope]] = {}
+            for envelope in chosen:  # a message sorts where its first envelope does
+                members = messages.get(envelope.msgid)
+                if members is None:
+                    messages[envelope.msgid] = [envelope]
+                else:
+                    members.append(envelope)
+            rows = []
+            for msgid, members in messages.items():
+                rows.append(MessageRow(msgid, len(members)))
+                rows.extend(members)
+        else:
+            rows = list(chosen)
+        rows.extend(BadRow(line) for line in bad_lines)
     return rows
 
 
@@ -606,8 +620,14 @@ class SmtpctlResult:
 def run_smtpctl(settings: Settings, *args: str, timeout: float = SMTPCTL_TIMEOUT) -> SmtpctlResult:
     """Run `settings.smtpctl + args`; UserError (one sentence) when it cannot run or needs root."""
     argv = [*settings.smtpctl, *args]
+    # stdout goes to a file, read in one go afterwards: reading megabytes through a pipe from a
+    # thread takes the GIL back hundreds of times and stalls behind the UI thread.
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        with tempfile.TemporaryFile() as out:
+            done = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, timeout=timeout,
+                                  stdin=subprocess.DEVNULL)
+            out.seek(0)
+            stdout = out.read()
     except FileNotFoundError:
         raise UserError(
             f"cannot run {argv[0]!r}: no such program (is OpenSMTPD installed? see the smtpctl setting)"
@@ -617,8 +637,7 @@ def run_smtpctl(settings: Settings, *args: str, timeout: float = SMTPCTL_TIMEOUT
     except subprocess.TimeoutExpired:
         raise UserError(f"smtpctl {' '.join(args)} did not answer within {timeout:g} s") from None
     result = SmtpctlResult(
-        argv, done.returncode,
-        done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"),
+        argv, done.returncode, stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"),
     )
     if "need root privileges" in result.stderr:
         raise UserError("smtpctl needs root: run mailconsole as root, or set smtpctl to a prefix "

@@ -170,6 +170,8 @@ class ConsoleApp(App[None]):
             self._focus_first(pane)
 
     def _focus_first(self, pane: Widget) -> None:
+        if self.query_one("#tabs", TabbedContent).active != pane.id:
+            return  # focusing inside a hidden pane would switch back to it
         for widget in pane.query("*"):
             if widget.focusable:
                 widget.focus()

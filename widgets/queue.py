@@ -8,6 +8,7 @@ results come back as messages; the next refresh is armed only when the last one 
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any, Callable, Iterator
 
 from rich.text import Text
@@ -30,6 +31,9 @@ from widgets.dialogs import ConfirmScreen
 
 REFRESH_S = 2.0
 """Seconds between two reads of the queue (armed after the previous read finished)."""
+BUSY_FACTOR = 5.0
+"""The next read waits at least this many times as long as the last read took (a huge queue is
+read less often, so polling stays under about a fifth of a core)."""
 MARK_S = 10.0
 """How long new envelopes stay marked `+` and vanished ones stay listed, marked `-`."""
 
@@ -65,13 +69,13 @@ def header_text(width: int) -> Text:
 
 def row_text(row: q.QueueRow, now: float, mark: str, width: int) -> Text:
     """One table row as Text: a message heading, an envelope, or an unparsed line."""
-    if row.kind == "bad":
+    if isinstance(row, q.BadRow):
         return Text.assemble(("! unparsed: ", "bold red"), (printable(row.text), ""))
-    if row.kind == "message" or row.envelope is None:
+    if isinstance(row, q.MessageRow):
         plural = "" if row.count == 1 else "s"
         return Text.assemble(("▾ ", "dim"), (row.msgid, "bold"),
                              (f"  {row.count} envelope{plural}", "dim"))
-    e = row.envelope
+    e = row
     values = {
         "mark": (mark, MARK_STYLES.get(mark, "")), "evpid": (e.evpid, "dim"), "type": (e.type, ""),
         "sender": (e.sender, ""), "rcpt": (e.rcpt, ""), "age": (q.human_age(e.age(now)), ""),
@@ -132,7 +136,10 @@ class QueueTable(ScrollView, can_focus=True):
 
     @staticmethod
     def _key(row: q.QueueRow) -> str:
-        return row.envelope.evpid if row.envelope is not None else row.msgid or row.text
+        """What identifies a row across refreshes: evpid, msgid, or the unparsed text."""
+        if isinstance(row, q.Envelope):
+            return row.evpid
+        return row.msgid if isinstance(row, q.MessageRow) else row.text
 
     def current(self) -> q.QueueRow | None:
         """The row under the cursor."""
@@ -216,11 +223,17 @@ class QueueView(Vertical):
         """A read of the queue finished: the snapshot, smtpd's agents, or one sentence of error."""
 
         def __init__(self, snapshot: q.QueueSnapshot | None, status: dict[str, str],
-                     error: str = "") -> None:
+                     error: str = "", seconds: float = 0.0, rows: list[q.QueueRow] | None = None,
+                     summary: q.QueueSummary | None = None,
+                     view: tuple[str, bool, str, bool] | None = None) -> None:
             super().__init__()
             self.snapshot = snapshot
             self.status = status
             self.error = error
+            self.seconds = seconds
+            self.rows = rows
+            self.summary = summary
+            self.view = view
 
     class RowsReady(Message):
         """The table rows for a snapshot, sorted and filtered."""
@@ -277,14 +290,19 @@ class QueueView(Vertical):
         self.query_one("#queue-banner").display = False
         self.query_one("#queue-filter").display = False
         self.query_one("#queue-details").display = False
-        self.query_one(QueueTable).focus()
         self.poll()
+
+    def on_show(self) -> None:
+        """Shown (its tab opened): the keyboard goes to the table, unless a field has it."""
+        if not isinstance(self.app.focused, Input) or self.app.focused.parent is not self:
+            self.query_one(QueueTable).focus()
 
     # ------------------------------------------------------------------ reading the queue
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="queue-poll")
     def poll(self) -> None:
         """Read the queue (and smtpd's agents) once; the handler arms the next read."""
+        started = time.monotonic()
         try:
             snapshot = q.read_queue(self.settings, now=self.clock())
         except UserError as exc:
@@ -299,10 +317,19 @@ class QueueView(Vertical):
                 status = q.read_status(self.settings)
             except UserError:
                 status = {}
-        self.post_message(self.QueueLoaded(snapshot, status))
+        view = self.view_settings()
+        with q.collector_paused():
+            rows = q.table_rows(snapshot.envelopes, snapshot.bad_lines, *view)
+            summary = q.summarise(snapshot.envelopes, snapshot.taken_at)
+        self.post_message(self.QueueLoaded(snapshot, status, seconds=time.monotonic() - started,
+                                           rows=rows, summary=summary, view=view))
+
+    def view_settings(self) -> tuple[str, bool, str, bool]:
+        """How the rows are made: sort key, reversed, filter text, grouped by message."""
+        return (self.sort, self.reverse, self.query_text, self.grouped)
 
     def on_queue_view_queue_loaded(self, message: QueueLoaded) -> None:
-        self.set_timer(self.refresh_s, self.poll)
+        self.set_timer(max(self.refresh_s, BUSY_FACTOR * message.seconds), self.poll)
         banner = self.query_one("#queue-banner", Static)
         problem = message.error or (message.snapshot.problem if message.snapshot else "")
         banner.update(Text(printable(problem), style="bold"))
@@ -315,7 +342,12 @@ class QueueView(Vertical):
         self.snapshot = message.snapshot
         self.status = message.status
         self.loads += 1
-        self.rebuild()
+        if (self.vanished or message.view != self.view_settings() or message.rows is None
+                or message.summary is None):
+            self.rebuild()  # the rows must include the vanished ones, or the view changed meanwhile
+        else:
+            self.generation += 1
+            self.show_rows(message.rows, message.summary)
 
     def _track_changes(self, snapshot: q.QueueSnapshot) -> None:
         """Remember when each envelope was first seen and keep vanished ones for MARK_S seconds."""
@@ -338,9 +370,9 @@ class QueueView(Vertical):
 
     def mark(self, row: q.QueueRow) -> str:
         """`*` selected, `+` new, `-` vanished, else nothing."""
-        if row.envelope is None or self.snapshot is None:
+        if not isinstance(row, q.Envelope) or self.snapshot is None:
             return ""
-        evpid = row.envelope.evpid
+        evpid = row.evpid
         if evpid in self.vanished:
             return "-"
         if evpid in self.selected:
@@ -355,22 +387,32 @@ class QueueView(Vertical):
             return
         self.generation += 1
         envelopes = self.snapshot.envelopes + [e for e, _ in self.vanished.values()]
-        self._build_rows(self.generation, envelopes, self.snapshot.bad_lines, self.snapshot.taken_at,
-                         self.sort, self.reverse, self.query_text, self.grouped)
+        # run_worker with a fixed description: @work would repr() 100,000 envelopes to name the job.
+        self.run_worker(
+            partial(self._build_rows, self.generation, envelopes, self.snapshot.bad_lines,
+                    self.snapshot.taken_at, self.view_settings()),
+            thread=True, exclusive=True, exit_on_error=False, group="queue-rows",
+            description="sort and filter the queue")
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="queue-rows")
     def _build_rows(self, generation: int, envelopes: list[q.Envelope], bad: list[str], now: float,
-                    sort: str, reverse: bool, query: str, grouped: bool) -> None:
-        rows = q.table_rows(envelopes, bad, sort, reverse, query, grouped)
-        summary = q.summarise(envelopes, now)
+                    view: tuple[str, bool, str, bool]) -> None:
+        """In a thread: the table rows and the summary for one snapshot and view settings."""
+        with q.collector_paused():
+            rows = q.table_rows(envelopes, bad, *view)
+            summary = q.summarise(envelopes, now)
         self.post_message(self.RowsReady(generation, rows, summary))
 
     def on_queue_view_rows_ready(self, message: RowsReady) -> None:
-        if message.generation != self.generation or self.snapshot is None:
+        if message.generation == self.generation:
+            self.show_rows(message.rows, message.summary)
+
+    def show_rows(self, rows: list[q.QueueRow], summary: q.QueueSummary) -> None:
+        """Swap the table's rows (the cursor stays on its envelope) and the summary strip."""
+        if self.snapshot is None:
             return
         table = self.query_one(QueueTable)
-        table.set_rows(message.rows, self.snapshot.taken_at, self.mark, table.current_key())
-        self.query_one("#queue-summary", Static).update(self.summary_text(message.summary))
+        table.set_rows(rows, self.snapshot.taken_at, self.mark, table.current_key())
+        self.query_one("#queue-summary", Static).update(self.summary_text(summary))
 
     def summary_text(self, summary: q.QueueSummary) -> Text:
         """The strip above the table: smtpd's agents, counts by state, age bands, top domains."""
@@ -451,9 +493,9 @@ class QueueView(Vertical):
         """The envelopes a row stands for: itself, or all of its message."""
         if row is None or self.snapshot is None:
             return []
-        if row.envelope is not None:
-            return [row.envelope]
-        if row.kind == "message":
+        if isinstance(row, q.Envelope):
+            return [row]
+        if isinstance(row, q.MessageRow):
             return [e for e in self.snapshot.envelopes if e.msgid == row.msgid]
         return []
 
@@ -489,7 +531,7 @@ class QueueView(Vertical):
         envelopes = self._row_envelopes(row)
         if row is None or not envelopes:
             return [], 0
-        if row.kind == "message":
+        if isinstance(row, q.MessageRow):
             return [row.msgid], len(envelopes)
         return [envelopes[0].evpid], 1
 
@@ -568,21 +610,22 @@ class QueueView(Vertical):
     # ------------------------------------------------------------------ details
 
     def action_details(self) -> None:
-        row = self.query_one(QueueTable).current()
-        if row is None or row.kind == "bad":
-            return
+        """Show the story of the envelope or message under the cursor (headers only)."""
         self.details_body = False
-        self._open_details(row)
+        self._open_details(self.query_one(QueueTable).current())
 
     def action_body(self) -> None:
-        row = self.query_one(QueueTable).current()
-        if row is None or row.kind == "bad":
-            return
+        """Show the story with the whole message, body included."""
         self.details_body = True
-        self._open_details(row)
+        self._open_details(self.query_one(QueueTable).current())
 
-    def _open_details(self, row: q.QueueRow) -> None:
-        key = row.envelope.evpid if row.envelope is not None else row.msgid
+    def _open_details(self, row: q.QueueRow | None) -> None:
+        if isinstance(row, q.Envelope):
+            key = row.evpid
+        elif isinstance(row, q.MessageRow):
+            key = row.msgid
+        else:
+            return
         self.details_key = key
         details = self.query_one("#queue-details")
         details.display = True
@@ -590,10 +633,12 @@ class QueueView(Vertical):
         self.load_details(key, self.details_body)
 
     def on_queue_table_cursor_moved(self, message: QueueTable.CursorMoved) -> None:
-        if self.details_key is not None and message.row is not None and message.row.kind != "bad":
-            key = message.row.envelope.evpid if message.row.envelope else message.row.msgid
-            if key != self.details_key:
-                self._open_details(message.row)
+        """While the details are open they follow the cursor."""
+        row = message.row
+        if self.details_key is None or isinstance(row, q.BadRow) or row is None:
+            return
+        if QueueTable._key(row) != self.details_key:
+            self._open_details(row)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="queue-details")
     def load_details(self, key: str, body: bool) -> None:

@@ -127,8 +127,7 @@ class ServicesView(Vertical):
         self.query_one("#services-banner").display = False
         self.query_one("#log-title").display = False
         self.query_one("#program-log").display = False
-        self.query_one("#programs").focus()
-        self.poll()
+        self.poll()  # focus is the app's job: focusing a widget in a hidden tab would switch to it
 
     # ------------------------------------------------------------------ polling
 

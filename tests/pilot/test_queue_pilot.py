@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import pytest
 
+from console import queue as q
 from console.settings import Settings
 from tests.recorded import RecordedSupervisor
 from widgets.app import ConsoleApp
@@ -61,7 +62,9 @@ def screen_lines(app: ConsoleApp) -> list[str]:
 
 
 async def loaded(pilot: Any, app: ConsoleApp) -> None:
-    """Switch to the Queue tab as a user does, and wait for its first rows."""
+    """Once the console is up, switch to the Queue tab as a user does; wait for its first rows."""
+    await until(pilot, lambda: app.focused is not None and app.focused.id == "programs")
+    await pilot.pause()  # the focus's own messages, which also select the Services tab
     app.show_tab("queue")
     await until(pilot, lambda: app.query(QueueTable) and table(app).rows)
     await until(pilot, lambda: app.focused is table(app))
@@ -69,8 +72,7 @@ async def loaded(pilot: Any, app: ConsoleApp) -> None:
 
 async def goto(pilot: Any, app: ConsoleApp, key: str) -> None:
     t = table(app)
-    t.cursor = next(i for i, r in enumerate(t.rows)
-                    if (r.envelope.evpid if r.envelope else r.msgid) == key)
+    t.cursor = next(i for i, r in enumerate(t.rows) if QueueTable._key(r) == key)
     await pilot.pause()
 
 
@@ -79,10 +81,12 @@ async def test_rows_grouped_by_message_with_untrusted_text_escaped(tmp_path: Pat
     async with app.run_test(size=(200, 40)) as pilot:
         await loaded(pilot, app)
         rows = table(app).rows
-        assert [r.kind for r in rows].count("message") == 10
-        assert [r.kind for r in rows].count("envelope") == 11
-        group = [r.envelope.rcpt for r in rows if r.msgid == "ffb57d30" and r.envelope]
-        assert sorted(group) == ["carol@unreachable.test", "dave@unreachable.test"]
+        assert sum(isinstance(r, q.MessageRow) for r in rows) == 10
+        assert sum(isinstance(r, q.Envelope) for r in rows) == 11
+        heading = next(i for i, r in enumerate(rows) if getattr(r, "msgid", "") == "ffb57d30")
+        assert rows[heading] == q.MessageRow("ffb57d30", 2)
+        assert sorted(r.rcpt for r in rows[heading + 1:heading + 3]) == [
+            "carol@unreachable.test", "dave@unreachable.test"]
         text = "\n".join(screen_lines(app))
         assert "o|brien@lab.test" in text and "x|y@unreachable.test" in text
         assert "\x1b" not in text and "\\x1b[31mred" in text
@@ -96,14 +100,14 @@ async def test_filter_and_sort(tmp_path: Path) -> None:
         await loaded(pilot, app)
         await pilot.press("slash", *"domain:tempfail")
         await until(pilot, lambda: len(table(app).rows) == 4)
-        assert {r.envelope.rcpt for r in table(app).rows if r.envelope} == {
+        assert {r.rcpt for r in table(app).rows if isinstance(r, q.Envelope)} == {
             "tim@tempfail.test", "eve@tempfail.test"}
         await pilot.press("escape")
         await until(pilot, lambda: len(table(app).rows) == 21)
         await pilot.press("g", "s")  # flat, sorted by sender: the null sender `@` first
         await until(pilot, lambda: app.query_one(QueueView).sort == "sender"
-                    and table(app).rows[0].kind == "envelope")
-        senders = [r.envelope.sender for r in table(app).rows if r.envelope]
+                    and isinstance(table(app).rows[0], q.Envelope))
+        senders = [r.sender for r in table(app).rows if isinstance(r, q.Envelope)]
         assert senders == sorted(senders) and senders[0] == "@"
 
 
@@ -163,7 +167,7 @@ async def test_new_and_vanished_envelopes_are_marked(tmp_path: Path) -> None:
         view.poll()
         await until(pilot, lambda: len(table(app).rows) > 10 and view.loads == 2)
         await pilot.pause(0.2)
-        marks = {r.envelope.evpid: view.mark(r) for r in table(app).rows if r.envelope}
+        marks = {r.evpid: view.mark(r) for r in table(app).rows if isinstance(r, q.Envelope)}
         assert marks["04f155e8b486f107"] == "+"  # arrived
         assert marks["ffb57d307450b25c"] == "-"  # removed meanwhile, still listed, struck out
         assert marks["99c1e639b21b3591"] == ""   # in both
@@ -176,12 +180,14 @@ async def test_smtpd_down_shows_the_offline_queue_and_says_so(tmp_path: Path) ->
         banner = app.query_one("#queue-banner")
         assert banner.display and "smtpd is not running" in str(banner.render())
         assert "smtpd down" in str(app.query_one("#queue-summary").render())
-        assert len([r for r in table(app).rows if r.envelope]) == 9
+        assert sum(isinstance(r, q.Envelope) for r in table(app).rows) == 9
 
 
 async def test_unreadable_queue_is_one_sentence_not_a_crash(tmp_path: Path) -> None:
     app = queue_app(queue_settings(tmp_path, {"show queue": "not-root"}))
     async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.focused is not None and app.focused.id == "programs")
+        await pilot.pause()
         app.show_tab("queue")
         await until(pilot, lambda: app.query("#queue-banner"))
         banner = app.query_one("#queue-banner")
