@@ -84,14 +84,15 @@ def queue(ctx: click.Context, as_json: bool, source: str | None) -> None:
     """Show OpenSMTPD's queue; subcommands retry, remove, pause and resume."""
     if ctx.invoked_subcommand is not None:
         return
-    snapshot = _read_dump(source) if source else q.read_queue(_settings())
-    if snapshot.problem:
-        click.echo(f"mailconsole: {snapshot.problem}", err=True)
-    if as_json:
-        sys.stdout.write(q.queue_json(snapshot))
-        sys.stdout.write("\n")
-    else:
-        _print_table(snapshot)
+    with q.collector_paused():  # one short run building only acyclic objects
+        snapshot = _read_dump(source) if source else q.read_queue(_settings())
+        if snapshot.problem:
+            click.echo(f"mailconsole: {snapshot.problem}", err=True)
+        if as_json:
+            sys.stdout.write(q.queue_json(snapshot))
+            sys.stdout.write("\n")
+        else:
+            _print_table(snapshot)
 
 
 def _act(name: str, target: str) -> None:
