@@ -61,6 +61,7 @@ def best_of(func: object, repeat: int = 3) -> float:
 
 
 def main() -> int:
+    """Generate the dump, measure first paint against the baseline, then the in-process costs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envelopes", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)

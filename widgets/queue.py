@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from console import queue as q
@@ -146,6 +147,7 @@ class QueueTable(ScrollView, can_focus=True):
         return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
 
     def current_key(self) -> str | None:
+        """The key (see _key) of the row under the cursor."""
         row = self.current()
         return self._key(row) if row is not None else None
 
@@ -272,6 +274,9 @@ class QueueView(Vertical):
         self.generation = 0
         self.details_key: str | None = None
         self.details_body = False
+        self._timer: Timer | None = None
+        self._reading = False
+        self._read_again_soon = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="queue-banner")
@@ -290,7 +295,7 @@ class QueueView(Vertical):
         self.query_one("#queue-banner").display = False
         self.query_one("#queue-filter").display = False
         self.query_one("#queue-details").display = False
-        self.poll()
+        self._start_read()
 
     def on_show(self) -> None:
         """Shown (its tab opened): the keyboard goes to the table, unless a field has it."""
@@ -298,6 +303,25 @@ class QueueView(Vertical):
             self.query_one(QueueTable).focus()
 
     # ------------------------------------------------------------------ reading the queue
+
+    def refresh_soon(self, delay: float = 0.3) -> None:
+        """Read the queue again shortly (after an action); never two reads at once."""
+        if self._reading:
+            self._read_again_soon = True
+        else:
+            self._arm(delay)
+
+    def _arm(self, delay: float) -> None:
+        """The one timer that starts the next read."""
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(delay, self._start_read)
+
+    def _start_read(self) -> None:
+        self._timer = None
+        if not self._reading:
+            self._reading = True
+            self.poll()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="queue-poll")
     def poll(self) -> None:
@@ -329,7 +353,10 @@ class QueueView(Vertical):
         return (self.sort, self.reverse, self.query_text, self.grouped)
 
     def on_queue_view_queue_loaded(self, message: QueueLoaded) -> None:
-        self.set_timer(max(self.refresh_s, BUSY_FACTOR * message.seconds), self.poll)
+        self._reading = False
+        soon = self._read_again_soon
+        self._read_again_soon = False
+        self._arm(0.1 if soon else max(self.refresh_s, BUSY_FACTOR * message.seconds))
         banner = self.query_one("#queue-banner", Static)
         problem = message.error or (message.snapshot.problem if message.snapshot else "")
         banner.update(Text(printable(problem), style="bold"))
@@ -547,7 +574,7 @@ class QueueView(Vertical):
         for target in targets:
             self.app.request_action(name, target, confirmed=True)  # type: ignore[attr-defined]
         self.selected.clear()
-        self.set_timer(0.5, self.poll)
+        self.refresh_soon(0.5)
 
     def _act(self, name: str, verb: str, dangerous: bool = False) -> None:
         targets, count = self.targets()

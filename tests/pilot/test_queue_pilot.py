@@ -164,7 +164,7 @@ async def test_new_and_vanished_envelopes_are_marked(tmp_path: Path) -> None:
         view = app.query_one(QueueView)
         assert {view.mark(r) for r in table(app).rows} == {""}
         settings.smtpctl[2] = json.dumps({**RUNNING, "show queue": "show-queue-before-stop"})
-        view.poll()
+        view.refresh_soon()
         await until(pilot, lambda: len(table(app).rows) > 10 and view.loads == 2)
         await pilot.pause(0.2)
         marks = {r.evpid: view.mark(r) for r in table(app).rows if isinstance(r, q.Envelope)}
