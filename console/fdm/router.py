@@ -98,25 +98,26 @@ class _Failure(Exception):
 class _Mail:
     data: bytes
     body: int
-    """Offset of the body (after the blank line); -1 when there is none."""
+    """Offset of the body (after the blank line)."""
     tags: dict[str, str]
     spans: list[tuple[int, int]] = field(default_factory=list)
 
 
-def split_message(data: bytes) -> tuple[bytes, int]:
-    """fdm's view of a message: the `From ` line trimmed, headers unfolded, the body offset."""
+def split_message(data: bytes, received: bytes = b"") -> tuple[bytes, int]:
+    """fdm's view of a message: `From ` line trimmed, its Received header prepended, headers unfolded.
+
+    Returns the data and the body offset. Without a blank line fdm treats the whole message as body
+    (so `in headers` sees only fdm's own Received header); CRLF mail has no `\\n\\n` either.
+    """
     if data.startswith(b"From "):
         cut = data.find(b"\n")
         data = b"" if cut == -1 else data[cut + 1:]
     end = data.find(b"\n\n")
-    if data.startswith(b"\n"):
-        end = -1
-        body = 1
-    else:
-        body = -1 if end == -1 else end + 2
-    head_end = len(data) if body == -1 else body
-    head = re.sub(rb"\n(?=[ \t])", b" ", data[:head_end])
-    return head + data[head_end:], body
+    body = 0 if end == -1 else end + 2
+    data = received + data
+    body += len(received)
+    head = re.sub(rb"\n(?=[ \t])", b" ", data[:body])
+    return head + data[body:], body
 
 
 class Router:
@@ -144,29 +145,34 @@ class Router:
     # ---- the message
 
     def _prepare(self, message: bytes) -> _Mail:
+        received = b""
         if "no-received" not in self.config.options:
             received = (
                 f"Received: by {self.hostname} (fdm {VERSIONS[self.dialect]}, "
                 f"account \"{self.account}\") \n\twith stdin (unencrypted)\n\t"
                 f"{formatdate(localtime=True)}\n"
             ).encode()
-            message = received + message
-        data, body = split_message(message)
-        tags = self._default_tags(data)
+        data, body = split_message(message, received)
+        original = message[message.find(b"\n") + 1:] if message.startswith(b"From ") else message
+        tags = self._default_tags(original, data, body)
         return _Mail(data, body, tags)
 
-    def _default_tags(self, data: bytes) -> dict[str, str]:
-        tm = time.localtime()
-        tags = {
-            "account": self.account, "source": self.account, "hostname": self.hostname,
-            "hour": f"{tm.tm_hour:02d}", "minute": f"{tm.tm_min:02d}", "second": f"{tm.tm_sec:02d}",
-            "day": f"{tm.tm_mday:02d}", "month": f"{tm.tm_mon:02d}", "year": f"{tm.tm_year:04d}",
-            "year2": f"{tm.tm_year % 100:02d}", "dayofweek": str((tm.tm_wday + 1) % 7),
-            "dayofyear": f"{tm.tm_yday:02d}", "quarter": str((tm.tm_mon - 1) // 3 + 1),
-        }
-        found = re.search(rb"^message-id:[ \t]*(.*)$", data, re.I | re.M)
+    def _default_tags(self, original: bytes, data: bytes, body: int) -> dict[str, str]:
+        """The tags fdm gives every mail: account, host, clock, line counts, message-id, Date parts."""
+        tags = {"account": self.account, "hostname": socket.gethostname()}
+        tags.update(_time_tags(time.localtime(), ""))
+        blank = original.find(b"\n\n")
+        lines = original.count(b"\n")
+        head_lines = original[:blank].count(b"\n") + 1 if blank != -1 else lines
+        tags.update(lines=str(lines), header_lines=str(head_lines),
+                    body_lines=str(max(lines - head_lines - 1, 0)) if blank != -1 else "0")
+        head = data[:body]
+        found = re.search(rb"^message-id:[ \t]*(.*)$", head, re.I | re.M)
         if found:
             tags["message_id"] = found.group(1).decode("utf-8", "replace").strip()
+        when = _date_of(head)
+        if when is not None:
+            tags.update(_time_tags(time.localtime(when), "mail_"))
         return tags
 
     # ---- routing
@@ -179,6 +185,11 @@ class Router:
         if not message.strip():
             result.outcome = "error"
             result.error = "empty message: fdm ignores it and nothing is delivered"
+            return result
+        if not any(fnmatch.fnmatchcase(acc.name, self.account) for acc in self.config.accounts):
+            result.outcome = "error"
+            result.error = (f"no account matches {self.account!r}: fdm -a {self.account} fetches "
+                            "nothing and exits 1")
             return result
         mail = self._prepare(message)
         state = _State(mail=mail, result=result)
@@ -318,14 +329,18 @@ class Router:
             tags[str(number)] = mail.data[so:eo].decode("utf-8", "replace")
         return replace_tags(text, tags, self.strip)
 
+    def _header_end(self, mail: _Mail) -> int:
+        """Where fdm inserts headers: one byte before the body, even when there is no blank line
+        (then the new header is glued to the end of the previous line, as fdm 1.9 does)."""
+        return max(mail.body - 1, 0)
+
     def _insert_header(self, mail: _Mail, header: bytes) -> None:
-        end = len(mail.data) if mail.body == -1 else mail.body - 1
+        end = self._header_end(mail)
         mail.data = mail.data[:end] + header + mail.data[end:]
-        if mail.body != -1:
-            mail.body += len(header)
+        mail.body += len(header)
 
     def _remove_headers(self, mail: _Mail, patterns: list[str]) -> None:
-        end = len(mail.data) if mail.body == -1 else mail.body - 1
+        end = self._header_end(mail)
         lines = mail.data[:end].split(b"\n")
         kept = []
         for line in lines:
@@ -336,8 +351,7 @@ class Router:
         head = b"\n".join(kept)
         removed = end - len(head)
         mail.data = head + mail.data[end:]
-        if mail.body != -1:
-            mail.body -= removed
+        mail.body -= removed
 
     # ---- conditions
 
@@ -386,10 +400,8 @@ class Router:
                 subject = self._expand(cond.values[0], mail).encode("utf-8", "surrogateescape")
                 found = regex.search(subject, 0, len(subject))
                 return found is not None
-            if cond.area == "body" and mail.body == -1:
-                return False
             if cond.area == "headers":
-                start, end = 0, (len(mail.data) if mail.body == -1 else mail.body)
+                start, end = 0, mail.body
             elif cond.area == "body":
                 start, end = mail.body, len(mail.data)
             else:
@@ -400,20 +412,36 @@ class Router:
         raise _Failure(f"line {cond.line}: the console cannot evaluate a {kind} condition")
 
     def _age(self, cond: Condition, mail: _Mail) -> bool:
-        head = mail.data if mail.body == -1 else mail.data[:mail.body]
-        found = re.search(rb"^date:[ \t]*(.*)$", head, re.I | re.M)
-        when = None
-        if found:
-            try:
-                when = parsedate_to_datetime(found.group(1).decode("ascii", "replace")).timestamp()
-            except (TypeError, ValueError, IndexError):
-                when = None
+        when = _date_of(mail.data[:mail.body])
         if cond.compare == "invalid":
             return when is None
         if when is None:
             return False
         age = time.time() - when
         return age < cond.number if cond.compare == "<" else age > cond.number
+
+
+def _date_of(head: bytes) -> float | None:
+    """The Date header as a timestamp, or None when missing or unparseable."""
+    found = re.search(rb"^date:[ \t]*(.*)$", head, re.I | re.M)
+    if not found:
+        return None
+    try:
+        return parsedate_to_datetime(found.group(1).decode("ascii", "replace")).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _time_tags(tm: time.struct_time, prefix: str) -> dict[str, str]:
+    """fdm's clock tags (hour, day, year2...) for a time, names prefixed (`mail_` for the Date)."""
+    values = {
+        "hour": f"{tm.tm_hour:02d}", "minute": f"{tm.tm_min:02d}", "second": f"{tm.tm_sec:02d}",
+        "day": f"{tm.tm_mday:02d}", "month": f"{tm.tm_mon:02d}", "year": f"{tm.tm_year:04d}",
+        "year2": f"{tm.tm_year % 100:02d}", "dayofweek": str((tm.tm_wday + 1) % 7),
+        "dayofyear": f"{tm.tm_yday:02d}", "quarter": str((tm.tm_mon - 1) // 3 + 1),
+        "rfc822date": time.strftime("%a, %d %b %Y %H:%M:%S %z", tm),
+    }
+    return {prefix + key: value for key, value in values.items()}
 
 
 @dataclass
