@@ -516,13 +516,16 @@ class Parser:
     def _one_string(self) -> tuple[str, str]:
         tok = self.take()
         if tok.kind == "string":
-            return tok.value, tok.raw if tok.quote == '"' else tok.value
+            # For '…' strings the raw form is the "…" spelling of the same value, so the linter's
+            # escape checks see an escaped backslash, not a lost one.
+            return tok.value, tok.raw if tok.quote == '"' else tok.value.replace("\\", "\\\\")
         if tok.kind == "command":
             return "", ""
         if tok.kind == "macro" and tok.value[0] == "$":
             if tok.value not in self.macros:
                 raise self.error(f"undefined macro: {tok.value}", tok)
-            return self.macros[tok.value], self.macros[tok.value]
+            value = self.macros[tok.value]
+            return value, value.replace("\\", "\\\\")
         raise self.error("syntax error", tok)
 
     def numv(self) -> int:
