@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from console.errors import ActionFailed, ReadOnlyRefused, UserError
+from console.fdm.save import revert_handler as _fdm_revert
+from console.fdm.save import save_handler as _fdm_save
 from console.settings import Settings
 
 
@@ -102,6 +104,10 @@ ACTIONS: dict[str, Action] = {
                _program_restart),
         Action("program.signal", "Send a signal to a supervisord program (HUP reloads)", True,
                _program_signal),
+        Action("fdm.save", "Validate and save fdm.conf atomically, keeping a backup", True,
+               _fdm_save),
+        Action("fdm.revert", "Put a backup of fdm.conf back (the current file is backed up)", True,
+               _fdm_revert),
     )
 }
 
