@@ -218,9 +218,10 @@ TAG_ALIASES = {
 
 
 def replace_tags(text: str, tags: dict[str, str], strip: str | None = None) -> str:
-    """Expand `%[name]`, `%X` and `%%` the way fdm does; unknown tags become empty.
+    """Expand `%[name]`, `%X` and `%%` the way fdm does (replace.c); unknown tags become empty.
 
-    `strip` lists characters removed from tag values (fdm's strip-characters for commands).
+    `strip` lists characters removed from tag values (strip-characters); `%[:name]` and `%:1` turn
+    stripping off, for the rest of the string as in fdm.
     """
     if "%" not in text:
         return text
@@ -243,9 +244,22 @@ def replace_tags(text: str, tags: dict[str, str], strip: str | None = None) -> s
         if nxt == "[":
             close = text.find("]", i + 2)
             if close == -1:
-                break
+                out.append("%[")
+                i += 2
+                continue
             name = text[i + 2:close]
+            if name.startswith(":"):
+                name = name[1:]
+                strip = None
             i = close + 1
+        elif nxt == ":":
+            following = text[i + 2:i + 3]
+            i += 3
+            if not following.isdigit():
+                out.append(following)
+                continue
+            name = following
+            strip = None
         else:
             name = TAG_ALIASES.get(nxt, nxt if nxt.isdigit() else "")
             i += 2
@@ -278,8 +292,10 @@ class _Lexer:
                     raise self.error("missing endif")
                 return None
             if tok.kind == "word" and tok.value in ("ifdef", "ifndef", "endif"):
+                # Like fdm, evaluated when lexed (so a macro defined just before is not yet
+                # known) and returned as a placeholder that ends the statement before it.
                 self._conditional(tok)
-                continue
+                return Token("none", tok.value, tok.line, tok.start, tok.end)
             if self.skip_depth:
                 continue
             return tok
@@ -578,6 +594,9 @@ class Parser:
             tok = self.peek()
             if tok is None:
                 break
+            if tok.kind == "none":
+                self.take()
+                continue
             if tok.kind == "}":
                 if not stack:
                     raise self.error("syntax error", tok)
