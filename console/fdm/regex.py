@@ -29,13 +29,36 @@ class Match:
     spans: list[tuple[int, int]]
 
 
+_POSIX_CLASSES = {
+    "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
+    "space": r" \t\n\r\f\v", "blank": r" \t", "xdigit": "0-9A-Fa-f", "word": r"\w",
+    "punct": r"!-/:-@\[-`{-~", "cntrl": r"\x00-\x1f\x7f", "print": r"\x20-\x7e",
+    "graph": r"\x21-\x7e",
+}
+_PCRE_ONLY = re.compile(r"\\\\|\[:(\w+):\]|\(\?<(?=[A-Za-z_])|\\z|\\Z|\\h")
+
+
+def pcre_to_python(pattern: str) -> str:
+    """Spell the PCRE2 features Python's `re` lacks in its own terms ([:digit:], (?<n>, \\z, \\h)."""
+
+    def swap(found: re.Match[str]) -> str:
+        text = found.group()
+        if text == "\\\\":
+            return text
+        if found.group(1):
+            return _POSIX_CLASSES.get(found.group(1), text)
+        return {"(?<": "(?P<", "\\z": "\\Z", "\\Z": "(?=\\n?\\Z)", "\\h": "[ \\t]"}[text]
+
+    return _PCRE_ONLY.sub(swap, pattern)
+
+
 class PcreRegex:
     """A PCRE2-like regex: Python `re` on bytes, MULTILINE, IGNORECASE unless case-sensitive."""
 
     def __init__(self, pattern: str, case: bool) -> None:
         flags = re.MULTILINE | (0 if case else re.IGNORECASE)
         try:
-            self._re = re.compile(pattern.encode("utf-8", "surrogateescape"), flags)
+            self._re = re.compile(pcre_to_python(pattern).encode("utf-8", "surrogateescape"), flags)
         except re.error as exc:
             raise RegexError(str(exc)) from None
         self.empty = pattern == ""
