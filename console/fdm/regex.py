@@ -12,6 +12,11 @@ import ctypes.util
 import re
 from dataclasses import dataclass
 
+try:
+    from re import _parser as sre_parse  # Python 3.11+
+except ImportError:  # pragma: no cover - Python 3.10
+    import sre_parse  # type: ignore[no-redef]
+
 PCRE2 = "pcre2"
 POSIX = "posix"
 DIALECTS = (PCRE2, POSIX)
@@ -52,22 +57,61 @@ def pcre_to_python(pattern: str) -> str:
     return _PCRE_ONLY.sub(swap, pattern)
 
 
-class PcreRegex:
-    """A PCRE2-like regex: Python `re` on bytes, MULTILINE, IGNORECASE unless case-sensitive."""
+def required_literal(pattern: bytes, flags: int) -> bytes:
+    """The longest run of plain characters every match must contain (b"" when unsure).
 
-    def __init__(self, pattern: str, case: bool) -> None:
+    Only top-level literals count: they are outside any group, alternation or repetition.
+    """
+    try:
+        parsed = sre_parse.parse(pattern, flags)
+    except Exception:  # noqa: BLE001 - any doubt means no shortcut
+        return b""
+    best = b""
+    run = bytearray()
+    for op, value in parsed:
+        if op is sre_parse.LITERAL:
+            run.append(value)
+            continue
+        best = max(best, bytes(run), key=len)
+        run.clear()
+    return max(best, bytes(run), key=len)
+
+
+class PcreRegex:
+    """A PCRE2-like regex: Python `re` on bytes, MULTILINE, IGNORECASE unless case-sensitive.
+
+    A literal every match needs is looked for first (in the lowered text when case-insensitive):
+    most rules in a long config are rejected by that one `find`.
+    """
+
+    def __init__(self, pattern: str, case: bool, prefilter: bool = True) -> None:
         flags = re.MULTILINE | (0 if case else re.IGNORECASE)
+        source = pcre_to_python(pattern).encode("utf-8", "surrogateescape")
         try:
-            self._re = re.compile(pcre_to_python(pattern).encode("utf-8", "surrogateescape"), flags)
+            self._re = re.compile(source, flags)
         except re.error as exc:
             raise RegexError(str(exc)) from None
         self.empty = pattern == ""
+        self.case = case
+        literal = required_literal(source, flags) if prefilter else b""
+        self.literal = literal if case else literal.lower()
+        if len(self.literal) < 3:
+            self.literal = b""
+        self.wants_lowered = bool(self.literal) and not case
 
-    def search(self, data: bytes, start: int, end: int) -> Match | None:
-        """Search data[start:end]; `^` matches at `start` (fdm passes the area as a block)."""
+    def search(self, data: bytes, start: int, end: int, lowered: bytes | None = None) -> Match | None:
+        """Search data[start:end]; `^` matches at `start` (fdm passes the area as a block).
+
+        `lowered` is data.lower(), given by callers that search the same data many times.
+        """
         if self.empty:
             return Match([]) if start == end else None
-        found = self._re.search(data[start:end])
+        if self.literal:
+            haystack = data if self.case else (lowered if lowered is not None else data.lower())
+            if haystack.find(self.literal, start, end) == -1:
+                return None
+        # Areas start at 0 or just after a newline, so `^` behaves as at the start of a block.
+        found = self._re.search(data, start, end)
         if found is None:
             return None
         spans: list[tuple[int, int]] = []
@@ -75,7 +119,7 @@ class PcreRegex:
             so, eo = found.span(group)
             if so < 0 or eo <= so:
                 break
-            spans.append((so + start, eo + start))
+            spans.append((so, eo))
         return Match(spans)
 
 
@@ -106,6 +150,7 @@ class PosixRegex:
     def __init__(self, pattern: str, case: bool) -> None:
         self.libc = _load_libc()
         self.empty = pattern == ""
+        self.wants_lowered = False
         self._buf = ctypes.create_string_buffer(256)  # regex_t (64 bytes on glibc x86-64), with room
         self._compiled = False
         if self.empty:
@@ -122,7 +167,7 @@ class PosixRegex:
         if getattr(self, "_compiled", False):
             self.libc.regfree(self._buf)
 
-    def search(self, data: bytes, start: int, end: int) -> Match | None:
+    def search(self, data: bytes, start: int, end: int, lowered: bytes | None = None) -> Match | None:
         """regexec with REG_STARTEND over data[start:end], as fdm 1.9 does."""
         if self.empty:
             return Match([]) if start == end else None

@@ -101,6 +101,13 @@ class _Mail:
     """Offset of the body (after the blank line)."""
     tags: dict[str, str]
     spans: list[tuple[int, int]] = field(default_factory=list)
+    _lowered: tuple[bytes, bytes] | None = None
+
+    def lowered(self) -> bytes:
+        """data.lower(), computed once per version of the data."""
+        if self._lowered is None or self._lowered[0] is not self.data:
+            self._lowered = (self.data, self.data.lower())
+        return self._lowered[1]
 
 
 def split_message(data: bytes, received: bytes = b"") -> tuple[bytes, int]:
@@ -406,7 +413,8 @@ class Router:
                 start, end = mail.body, len(mail.data)
             else:
                 start, end = 0, len(mail.data)
-            found = regex.search(mail.data, start, end)
+            found = regex.search(mail.data, start, end,
+                                 mail.lowered() if regex.wants_lowered else None)
             mail.spans = found.spans if found is not None else []
             return found is not None
         raise _Failure(f"line {cond.line}: the console cannot evaluate a {kind} condition")

@@ -139,3 +139,20 @@ def test_posix_and_pcre2_differ(regex: str, message: bytes, pcre2: bool, posix: 
         assert result.outcome == "error" and "does not compile" in result.error
     else:
         assert (result.outcome == "dropped") is posix
+
+
+def test_literal_prefilter_never_changes_a_match() -> None:
+    from console.fdm.regex import PcreRegex, required_literal
+
+    assert required_literal(rb"^(To|Cc):.+bob@example\.com", 0) == b"bob@example.com"
+    assert required_literal(rb"a(bcd)?efg|xyz", 0) == b""
+    messages = [p.read_bytes() for p in sorted((CORPUS / "messages").glob("*.eml"))]
+    for path in sorted((CORPUS / "configs").glob("*.conf")):
+        for rule in parse_file(path).all_rules():
+            for cond in rule.conditions:
+                if cond.kind != "regexp":
+                    continue
+                fast, slow = PcreRegex(cond.regex, cond.case), PcreRegex(cond.regex, cond.case, False)
+                for data in messages:
+                    assert fast.search(data, 0, len(data)) == slow.search(data, 0, len(data)), \
+                        (path.name, cond.regex)
