@@ -43,9 +43,15 @@ def _services(app: ConsoleApp) -> Widget:
                         id="services-view")
 
 
+def _rules(app: ConsoleApp) -> Widget:
+    from widgets.rules import RulesView
+
+    return RulesView(app.settings, id="rules-view")
+
+
 # The screens in tab order. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
-TABS: list[Tab] = [Tab("services", "Services", _services)]
+TABS: list[Tab] = [Tab("services", "Services", _services), Tab("rules", "Rules", _rules)]
 
 
 class AppHeader(Static):
