@@ -68,6 +68,7 @@ class RulesView(Widget):
         self.settings = settings
         self.loaded: Loaded | None = None
         self.generation = 0
+        self.shown_generation = -1
         self.timer: Timer | None = None
         self.findings: list[Finding] = []
         self.route: Route | None = None
@@ -124,6 +125,7 @@ class RulesView(Widget):
             return
         self.findings = message.findings
         self.route = message.route
+        self.shown_generation = message.generation
         self.query_one("#rules-findings", Static).update(render_findings(message.findings))
         self.query_one("#rules-route", Static).update(render_route(message.route))
 
