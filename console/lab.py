@@ -634,11 +634,43 @@ def wait_until_running(cfg: LabConfig, pid: int, timeout: float = START_TIMEOUT)
         failed = [s for s in states if s.state in ("FATAL", "EXITED", "STOPPED", "UNKNOWN")]
         if failed:
             raise UserError(f"lab program {failed[0].name} is {failed[0].state}: {program_log_tail(cfg, failed[0].name)}")
-        if states and all(s.state == "RUNNING" for s in states):
+        if states and all(s.state == "RUNNING" for s in states) and not_listening(cfg) == []:
             return states
         time.sleep(0.1)
-    waiting = ", ".join(f"{s.name} {s.state}" for s in states if s.state != "RUNNING")
-    raise UserError(f"the lab did not start within {timeout:.0f} s ({waiting or 'supervisord not answering'})")
+    waiting = [f"{s.name} {s.state}" for s in states if s.state != "RUNNING"] or not_listening(cfg)
+    raise UserError(f"the lab did not start within {timeout:.0f} s (waiting for {', '.join(waiting)})")
+
+
+def not_listening(cfg: LabConfig) -> list[str]:
+    """The lab's listeners that do not answer yet: RUNNING in supervisord is not ready (spampd
+    loads SpamAssassin's rules for seconds after it started)."""
+    names = ["smtp", "smtps", "submission", "imap", "imaps"]
+    names += ["spampd", "clamsmtpd"] if cfg.filters else []
+    waiting = [name for name in names if not accepts_connections(cfg.ports[name])]
+    if cfg.filters and not clamd_answers(cfg.path("run", "clamav", "clamd.sock")):
+        waiting.append("clamd")
+    return waiting
+
+
+def accepts_connections(port: int) -> bool:
+    """True when something accepts a TCP connection on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def clamd_answers(path: Path) -> bool:
+    """True when clamd answers PING with PONG on its unix socket."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(2.0)
+            sock.connect(str(path))
+            sock.sendall(b"zPING\0")
+            return sock.recv(16).startswith(b"PONG")
+    except OSError:
+        return False
 
 
 def program_log_tail(cfg: LabConfig, name: str) -> str:
