@@ -1,0 +1,202 @@
+"""The one dispatcher every mutating action goes through: declared once, read-only enforced, audited.
+
+Keys, the command palette and the CLI all call `dispatch`. In read-only mode it refuses before any side
+effect; every attempt (done, failed or refused) is one JSON line in the audit log. An attempt whose audit
+line cannot be written is not run: an unrecorded change is worse than none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal as signal_module
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from console.errors import ActionFailed, ReadOnlyRefused, UserError
+from console.settings import Settings
+
+
+class ActionContext:
+    """What a handler may use: the settings and lazily made clients (one per context)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._supervisor: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def supervisor(self) -> Any:
+        """The supervisord client (console.supervisor.SupervisorClient)."""
+        with self._lock:
+            if self._supervisor is None:
+                from console.supervisor import client_for
+
+                self._supervisor = client_for(self.settings)
+            return self._supervisor
+
+
+Handler = Callable[[ActionContext, str, Mapping[str, str]], str]
+
+
+@dataclass(frozen=True)
+class Action:
+    """A mutating action: its name, a one-line description, whether it needs confirming, its handler."""
+
+    name: str
+    description: str
+    dangerous: bool
+    handler: Handler = field(repr=False)
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+def _program_start(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
+    program = ctx.supervisor.start(target)
+    return f"{target} started (pid {program.pid})."
+
+
+def _program_stop(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
+    program = ctx.supervisor.stop(target)
+    return f"{target} stopped ({program.state.lower()})."
+
+
+def _program_restart(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
+    program = ctx.supervisor.restart(target)
+    return f"{target} restarted (pid {program.pid})."
+
+
+def normalise_signal(raw: str) -> str:
+    """`hup`, `SIGHUP` or `1` -> `HUP`; anything else is one sentence."""
+    value = raw.strip().upper()
+    if value.startswith("SIG"):
+        value = value[3:]
+    if value.isdigit():
+        try:
+            return signal_module.Signals(int(value)).name[3:]
+        except ValueError:
+            raise ActionFailed(f"{raw!r} is not a signal number") from None
+    if not value or not hasattr(signal_module, "SIG" + value):
+        raise ActionFailed(f"{raw!r} is not a signal name (try HUP, TERM, USR1)")
+    return value
+
+
+def _program_signal(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
+    sig = normalise_signal(params.get("signal", "HUP"))
+    program = ctx.supervisor.signal(target, sig)
+    return f"SIG{sig} sent to {target} (pid {program.pid})."
+
+
+# --------------------------------------------------------------------------- the registry
+
+ACTIONS: dict[str, Action] = {
+    action.name: action
+    for action in (
+        Action("program.start", "Start a supervisord program", False, _program_start),
+        Action("program.stop", "Stop a supervisord program", True, _program_stop),
+        Action("program.restart", "Restart a supervisord program (stop, then start)", True,
+               _program_restart),
+        Action("program.signal", "Send a signal to a supervisord program (HUP reloads)", True,
+               _program_signal),
+    )
+}
+
+
+# --------------------------------------------------------------------------- the dispatcher
+
+
+def dispatch(
+    settings: Settings,
+    name: str,
+    target: str,
+    params: Mapping[str, str] | None = None,
+    *,
+    context: ActionContext | None = None,
+) -> str:
+    """Run a registered action: refuse it when read-only, audit every attempt, return the outcome.
+
+    Raises ReadOnlyRefused (exit 3), ActionFailed / UserError (exit 1) with one sentence.
+    """
+    params = dict(params or {})
+    action = ACTIONS.get(name)
+    if action is None:
+        raise UserError(f"there is no action named {name!r}")
+    started = time.monotonic()
+    if settings.read_only:
+        try:
+            with _open_audit(settings) as audit:
+                audit.write(settings, name, target, params, "refused", "read-only mode", started)
+        except ActionFailed:
+            pass  # refused either way; an on-call user may not be able to write the audit log
+        raise ReadOnlyRefused(f"refused: mailconsole is read-only ({name} {target})")
+    # Open the audit log before touching anything: no audit line, no action.
+    with _open_audit(settings) as audit:
+        ctx = context or ActionContext(settings)
+        try:
+            message = action.handler(ctx, target, params)
+        except UserError as exc:
+            audit.write(settings, name, target, params, "failed", str(exc), started)
+            raise
+        except Exception as exc:  # noqa: BLE001 - a handler bug is reported and audited, never a crash
+            audit.write(settings, name, target, params, "failed", repr(exc), started)
+            raise ActionFailed(f"{name} on {target} failed unexpectedly: {exc}") from exc
+        audit.write(settings, name, target, params, "ok", message, started)
+        return message
+
+
+def offered_actions(settings: Settings) -> list[Action]:
+    """The actions to offer in keys, help and palette: none at all in read-only mode."""
+    return [] if settings.read_only else list(ACTIONS.values())
+
+
+class _AuditLog:
+    """An open audit log: one JSON line per attempt, written with a single append."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __enter__(self) -> _AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+    def write(
+        self,
+        settings: Settings,
+        name: str,
+        target: str,
+        params: Mapping[str, str],
+        outcome: str,
+        message: str,
+        started: float,
+    ) -> None:
+        """Append the attempt's record: time, operator, action, target, outcome, duration, refused."""
+        record = {
+            "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "operator": settings.resolved_operator(),
+            "action": name,
+            "target": target,
+            "params": dict(params),
+            "outcome": outcome,
+            "message": message,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            "refused": outcome == "refused",
+        }
+        os.write(self.fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def _open_audit(settings: Settings) -> _AuditLog:
+    """Open the audit log for appending, or fail with one sentence before anything is done."""
+    try:
+        settings.audit_log.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(settings.audit_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    except OSError as exc:
+        raise ActionFailed(
+            f"cannot write the audit log {settings.audit_log} ({exc.strerror}); nothing was done"
+        ) from None
+    return _AuditLog(fd)

@@ -1,0 +1,357 @@
+"""One typed settings model, resolved from CLI flags > MAILCONSOLE_* env > a TOML file > defaults.
+
+Every field has a one-line docstring under it; `mailconsole config` prints each value with the place it
+came from, and config_samples/mailconsole.toml documents every field (a test keeps the two in sync).
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import dataclasses
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from console.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEFAULT_SUPERVISOR_URL = "unix:///run/supervisor.sock"
+CONFIG_SEARCH_PATH = (Path("/mail/config/mailconsole.toml"), Path("/etc/mailconsole/config.toml"))
+ENV_PREFIX = "MAILCONSOLE_"
+
+
+def _article_jobs() -> dict[str, list[str]]:
+    """The maintenance jobs of the article's crontab, with the article's argv."""
+    return {
+        "get_certs": ["/mail/bin/get_certs"],
+        "freshclam": [
+            "/usr/bin/freshclam",
+            "--foreground",
+            "--config=/mail/config/freshclam.conf",
+            "--daemon-notify=/mail/config/clamd.conf",
+        ],
+        "sa-update": ["sa-update", "-v", "--updatedir", "/mail/db/spamassassin"],
+    }
+
+
+@dataclass
+class Settings:
+    """Everything mailconsole needs to know about the stack it runs beside."""
+
+    supervisor_config: Path = Path("/etc/supervisord.conf")
+    """supervisord's config file; its [supervisorctl] serverurl/username/password are used unless set here."""
+
+    supervisor_url: str = ""
+    """supervisord's XML-RPC URL (unix:///path or http://host:port); empty: take it from supervisor_config."""
+
+    supervisor_username: str = ""
+    """User name for supervisord's XML-RPC server, if it asks for one."""
+
+    supervisor_password: str = ""
+    """Password for supervisord's XML-RPC server, if it asks for one."""
+
+    log_dir: Path = Path("/mail/log")
+    """Directory holding the stack's log files (smtpd.log, dovecot.log, ...)."""
+
+    fdm_config: Path = Path("/mail/config/fdm.conf")
+    """fdm's configuration: the delivery rules the Rules screen edits."""
+
+    table_vdomains: Path = Path("/mail/db/vdomains")
+    """OpenSMTPD table of the domains mail is accepted for."""
+
+    table_vusers: Path = Path("/mail/db/vusers")
+    """OpenSMTPD virtual table mapping each accepted address to a user."""
+
+    table_addrs: Path = Path("/mail/db/addrs")
+    """OpenSMTPD table of the accepted recipient addresses (rcpt-to)."""
+
+    table_userdb: Path = Path("/mail/db/userdb")
+    """passwd-style user database shared by OpenSMTPD and Dovecot."""
+
+    spool_dir: Path = Path("/mail/spool")
+    """Root of the users' Maildirs (<spool_dir>/<user>/Mail)."""
+
+    smtpctl: list[str] = field(default_factory=lambda: ["smtpctl"])
+    """argv prefix that runs smtpctl (e.g. ["docker", "exec", "mail", "smtpctl"] from outside)."""
+
+    jobs: dict[str, list[str]] = field(default_factory=_article_jobs)
+    """Maintenance jobs that can be run on demand: name -> argv (the article's crontab)."""
+
+    read_only: bool = False
+    """On-call mode: every mutating action is hidden and refused; nothing in the console turns it off."""
+
+    audit_log: Path = Path("/mail/log/mailconsole-audit.log")
+    """JSON-lines file recording every attempted mutating action, refused ones included."""
+
+    operator: str = ""
+    """Name written to the audit log; empty: SUDO_USER, else USER."""
+
+    refresh_interval: float = 0.5
+    """Seconds between polls of supervisord (the next poll is armed only when the last one finished)."""
+
+    def resolved_operator(self) -> str:
+        """The operator's name for the audit log."""
+        return self.operator or os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"
+
+
+FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+@dataclass
+class LoadedSettings:
+    """Settings plus where each value came from (for `mailconsole config`)."""
+
+    settings: Settings
+    sources: dict[str, str]
+    config_file: Path | None
+
+
+def field_docs() -> dict[str, str]:
+    """Each field's one-line docstring, read from this module's source."""
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    docs: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == "Settings":
+            body = node.body
+            for stmt, nxt in zip(body, body[1:]):
+                if (
+                    isinstance(stmt, ast.AnnAssign)
+                    and isinstance(stmt.target, ast.Name)
+                    and isinstance(nxt, ast.Expr)
+                    and isinstance(nxt.value, ast.Constant)
+                    and isinstance(nxt.value.value, str)
+                ):
+                    docs[stmt.target.id] = nxt.value.value.strip()
+    return docs
+
+
+def _kind(name: str) -> str:
+    """The value kind of a field: bool, float, path, str, list or dict."""
+    default = Settings()
+    value = getattr(default, name)
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, Path):
+        return "path"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "dict"
+    return "str"
+
+
+_EXPECTED = {
+    "bool": "true or false",
+    "float": "a number",
+    "path": "a path (string)",
+    "str": "a string",
+    "list": "a list of strings",
+    "dict": "a table of name = [argv strings]",
+}
+
+
+def _convert(name: str, value: Any, where: str) -> Any:
+    """Check a value from a TOML file (or already-parsed env/CLI value) against the field's kind."""
+    kind = _kind(name)
+    bad = ConfigError(f"{where}: key '{name}': expected {_EXPECTED[kind]}, got {value!r}")
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{where}: key '{name}': expected a positive number, got {value!r}")
+        return float(value)
+    if kind == "path":
+        if not isinstance(value, str) or not value:
+            raise bad
+        return Path(value)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise bad
+        return value
+    if kind == "list":
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: key '{name}': expected a non-empty list of strings, got {value!r}")
+        return list(value)
+    if not isinstance(value, dict) or not all(
+        isinstance(v, list) and v and all(isinstance(a, str) for a in v) for v in value.values()
+    ):
+        raise bad
+    return {str(k): list(v) for k, v in value.items()}
+
+
+def _parse_env(name: str, raw: str, var: str) -> Any:
+    """Turn a MAILCONSOLE_* string into a value of the field's kind."""
+    kind = _kind(name)
+    if kind == "bool":
+        low = raw.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"environment: {var}: expected 1/0, true/false or yes/no, got {raw!r}")
+    if kind == "float":
+        try:
+            return _convert(name, float(raw), f"environment: {var}")
+        except ValueError:
+            raise ConfigError(f"environment: {var}: expected a number, got {raw!r}") from None
+    if kind == "list":
+        try:
+            return _convert(name, shlex.split(raw), f"environment: {var}")
+        except ValueError as exc:
+            raise ConfigError(f"environment: {var}: expected shell words, {exc}") from None
+    if kind == "dict":
+        try:
+            return _convert(name, json.loads(raw), f"environment: {var}")
+        except json.JSONDecodeError:
+            raise ConfigError(f"environment: {var}: expected a JSON object of name -> argv list") from None
+    return _convert(name, raw, f"environment: {var}")
+
+
+def _find_config_file(explicit: str | None, env: Mapping[str, str]) -> tuple[Path | None, str]:
+    """The settings file to read and why: --config, MAILCONSOLE_CONFIG, then the search path."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such settings file (given by --config)")
+        return path, "--config"
+    if env.get(ENV_PREFIX + "CONFIG"):
+        path = Path(env[ENV_PREFIX + "CONFIG"])
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such settings file (given by MAILCONSOLE_CONFIG)")
+        return path, "MAILCONSOLE_CONFIG"
+    for candidate in CONFIG_SEARCH_PATH:
+        if candidate.is_file():
+            return candidate, "search path"
+    return None, ""
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """Parse a settings file: TOML, flat keys, each one a Settings field."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read settings file: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in FIELDS:
+            raise ConfigError(
+                f"{path}: unknown key '{key}' (expected one of: {', '.join(FIELDS)})"
+            )
+        values[key] = _convert(key, value, str(path))
+    return values
+
+
+def _read_serverurl(conf: Path) -> dict[str, str]:
+    """The [supervisorctl] serverurl, username and password of a supervisord config, if any."""
+    parser = configparser.RawConfigParser(inline_comment_prefixes=(";", "#"), strict=False)
+    try:
+        parser.read(conf, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{conf}: cannot parse supervisord config: {exc}") from None
+    if not parser.has_section("supervisorctl"):
+        return {}
+    section = parser["supervisorctl"]
+    out = {}
+    for key, target in (("serverurl", "supervisor_url"), ("username", "supervisor_username"),
+                        ("password", "supervisor_password")):
+        if section.get(key):
+            out[target] = section[key].strip()
+    return out
+
+
+def load_settings(
+    config: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> LoadedSettings:
+    """Resolve the settings: overrides (CLI flags) > MAILCONSOLE_* env > file > defaults."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {name: "default" for name in FIELDS}
+
+    path, _why = _find_config_file(config, env)
+    if path is not None:
+        for key, value in _read_file(path).items():
+            values[key] = value
+            sources[key] = str(path)
+
+    for name in FIELDS:
+        var = ENV_PREFIX + name.upper()
+        if var in env:
+            values[name] = _parse_env(name, env[var], var)
+            sources[name] = f"env {var}"
+
+    for name, value in (overrides or {}).items():
+        if value is None:
+            continue
+        values[name] = _convert(name, value, f"command line: --{name.replace('_', '-')}")
+        sources[name] = "command line"
+
+    settings = Settings(**values)
+    _resolve_supervisor(settings, sources)
+    return LoadedSettings(settings, sources, path)
+
+
+def _resolve_supervisor(settings: Settings, sources: dict[str, str]) -> None:
+    """Fill the supervisord URL and credentials from supervisor_config when not given directly."""
+    if not settings.supervisor_url:
+        from_conf = {}
+        if settings.supervisor_config.is_file():
+            from_conf = _read_serverurl(settings.supervisor_config)
+        origin = f"{settings.supervisor_config} [supervisorctl]"
+        for name, value in from_conf.items():
+            if sources[name] == "default":
+                setattr(settings, name, value)
+                sources[name] = origin
+        if not settings.supervisor_url:
+            settings.supervisor_url = DEFAULT_SUPERVISOR_URL
+    if not settings.supervisor_url.startswith(("unix://", "http://", "https://")):
+        raise ConfigError(
+            f"{sources['supervisor_url']}: key 'supervisor_url': expected a unix:// or http:// URL, "
+            f"got {settings.supervisor_url!r}"
+        )
+
+
+def render_effective(loaded: LoadedSettings) -> str:
+    """`mailconsole config`: every setting as TOML, with the place it came from as a comment."""
+    lines = []
+    if loaded.config_file:
+        lines.append(f"# settings file: {loaded.config_file}")
+    else:
+        lines.append("# settings file: none found")
+    for name in FIELDS:
+        value = getattr(loaded.settings, name)
+        shown = "***" if name == "supervisor_password" and value else value
+        lines.append(f"{name} = {_toml_value(shown)}  # {loaded.sources[name]}")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    """A value written as TOML (inline)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, Path):
+        return json.dumps(str(value))
+    if isinstance(value, list):
+        return "[" + ", ".join(json.dumps(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }"
+    return json.dumps(value)

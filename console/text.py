@@ -1,0 +1,41 @@
+"""Untrusted text made safe to show: control characters escaped, never interpreted.
+
+Log lines, headers, addresses and program output are written by strangers. Whatever the UI or the CLI
+prints goes through `printable` first; the UI then renders it as `rich.text.Text`, never as markup.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls except TAB, DEL, C1 controls, and the bidi overrides that can reorder what a line shows.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if char == "\n":
+        return "\\n"
+    if char == "\r":
+        return "\\r"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
+
+
+def printable(text: str, tab_size: int = 4) -> str:
+    """`text` with every control character shown as an escape (ESC as `\\x1b`) and tabs as spaces."""
+    if tab_size:
+        text = text.expandtabs(tab_size)
+    return _UNSAFE.sub(_escape, text)
+
+
+def decode(data: bytes) -> str:
+    """Bytes from a file or a process as text: invalid UTF-8 becomes U+FFFD, never an error."""
+    return data.decode("utf-8", errors="replace")
+
+
+def printable_lines(text: str) -> str:
+    """Multi-line untrusted text made safe line by line (newlines kept, every other control escaped)."""
+    return "\n".join(printable(line) for line in text.split("\n"))
