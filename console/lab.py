@@ -578,7 +578,7 @@ def port_is_free(port: int) -> bool:
 
 def check_traversable(path: Path) -> None:
     """Refuse a lab directory the mail users cannot reach (for example inside a 0700 home)."""
-    for parent in [path, *path.parents]:
+    for parent in path.parents:
         if parent.exists() and not parent.stat().st_mode & 0o001:
             raise UserError(f"{parent} is not searchable by other users (vmail, clamav): choose another --dir")
 
