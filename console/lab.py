@@ -20,7 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from supervisor.xmlrpc import SupervisorTransport
+
 from console.errors import UserError
+from console.supervisor import Program, SupervisorClient
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "config_samples"
 DEFAULT_DIR = Path("/tmp/mailconsole-lab")
@@ -97,15 +100,13 @@ FILTER_FILES = {
     "/usr/sbin/spampd": "spampd",
 }
 
-EICAR = (
-    "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-).encode("ascii")
+EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*").encode("ascii")
 """The standard antivirus test string: the lab's ClamAV database knows only this one."""
 
 
 @dataclass(frozen=True)
 class LabConfig:
-    """What `lab up` was asked for: the directory, the first port, and whether to run the filters."""
+    """What `lab up` was asked for: the directory, the first port, whether to run the filters."""
 
     dir: Path = DEFAULT_DIR
     port_base: int = DEFAULT_PORT_BASE
@@ -128,16 +129,6 @@ class Account:
     name: str
     uid: int
     gid: int
-
-
-@dataclass(frozen=True)
-class ProgramState:
-    """One supervisord program as `lab status` shows it."""
-
-    name: str
-    state: str
-    pid: int
-    description: str
 
 
 @dataclass
@@ -181,7 +172,11 @@ def render_smtpd_conf(cfg: LabConfig) -> str:
 
     Without filters, incoming mail goes straight to "deliver" instead of through clamsmtpd."""
     ports = cfg.ports
-    named_ports = {"smtp": ports["smtp"], "smtps": ports["smtps"], "submission": ports["submission"]}
+    named_ports = {
+        "smtp": ports["smtp"],
+        "smtps": ports["smtps"],
+        "submission": ports["submission"],
+    }
     lines = []
     for line in sample("smtpd.conf").splitlines():
         if line.startswith("listen on :: "):
@@ -203,7 +198,7 @@ def render_smtpd_conf(cfg: LabConfig) -> str:
     lines += [
         "",
         "# lab: test domains that keep the queue busy (not in the article)",
-        f"action lab_unreachable relay host smtp://127.0.0.1:9",
+        "action lab_unreachable relay host smtp://127.0.0.1:9",
         f'action lab_permfail mda "{cfg.path("bin", "lab-permfail")}" virtual {{ "@" = vmail }}',
         f"match from any for domain {UNREACHABLE_DOMAIN} action lab_unreachable",
         f"match from any for domain {PERMFAIL_DOMAIN} action lab_permfail",
@@ -252,7 +247,8 @@ def render_supervisord_conf(cfg: LabConfig) -> str:
 
 
 def render_key_value_conf(name: str, cfg: LabConfig, overrides: dict[str, str]) -> str:
-    """An article config of `Key value` (or `Key: value`) lines with lab paths and some keys replaced."""
+    """An article config of `Key value` (or `Key: value`) lines, with lab paths and some keys
+    replaced."""
     lines = []
     for line in sample(name).splitlines():
         key = re.split(r"[:\s]", line, maxsplit=1)[0]
@@ -305,17 +301,17 @@ def render_dovecot_conf(cfg: LabConfig, vmail: Account) -> str:
     the article's startup script sets: maildir under the spool, IMAP only, log to stderr."""
     return f"""\
 # The lab's Dovecot: IMAP on 127.0.0.1, users from the article's userdb (passwd-file).
-base_dir = {cfg.path('run', 'dovecot')}
-state_dir = {cfg.path('lib', 'dovecot')}
+base_dir = {cfg.path("run", "dovecot")}
+state_dir = {cfg.path("lib", "dovecot")}
 log_path = /dev/stderr
 protocols = imap
 listen = 127.0.0.1
 ssl = yes
-ssl_cert = <{cfg.path('certs', 'fullchain.pem')}
-ssl_key = <{cfg.path('certs', 'privkey.pem')}
+ssl_cert = <{cfg.path("certs", "fullchain.pem")}
+ssl_key = <{cfg.path("certs", "privkey.pem")}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-mail_location = maildir:{cfg.path('spool')}/%n/Mail
+mail_location = maildir:{cfg.path("spool")}/%n/Mail
 mail_uid = {vmail.uid}
 mail_gid = {vmail.gid}
 first_valid_uid = {vmail.uid}
@@ -324,20 +320,20 @@ first_valid_gid = {vmail.gid}
 last_valid_gid = {vmail.gid}
 passdb {{
   driver = passwd-file
-  args = {cfg.path('db', 'userdb')}
+  args = {cfg.path("db", "userdb")}
 }}
 userdb {{
   driver = passwd-file
-  args = {cfg.path('db', 'userdb')}
+  args = {cfg.path("db", "userdb")}
 }}
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
-    port = {cfg.ports['imap']}
+    port = {cfg.ports["imap"]}
   }}
   inet_listener imaps {{
     address = 127.0.0.1
-    port = {cfg.ports['imaps']}
+    port = {cfg.ports["imaps"]}
     ssl = yes
   }}
 }}
@@ -352,7 +348,7 @@ service stats {{
   }}
 }}
 protocol lda {{
-  log_path = {cfg.path('log', 'dovecot-lda.log')}
+  log_path = {cfg.path("log", "dovecot-lda.log")}
   lda_mailbox_autocreate = yes
 }}
 """
@@ -364,9 +360,9 @@ def render_fdm_wrapper(cfg: LabConfig) -> str:
     return f"""\
 #!/bin/sh
 # smtpd's mda for the lab: the article's fdm command line, pointed at the lab.
-CONFIG_FILE={cfg.path('config', 'dovecot.conf')}
+CONFIG_FILE={cfg.path("config", "dovecot.conf")}
 export CONFIG_FILE
-exec /usr/bin/fdm -m -a stdin -f {cfg.path('config', 'fdm.conf')} -D '$deliver={DELIVER}' fetch
+exec /usr/bin/fdm -m -a stdin -f {cfg.path("config", "fdm.conf")} -D '$deliver={DELIVER}' fetch
 """
 
 
@@ -378,9 +374,9 @@ def render_namespace_wrapper(cfg: LabConfig) -> str:
 # Started as `unshare --mount --propagation private` this script: private /var/spool/smtpd and /run.
 set -e
 mkdir -p /var/spool/smtpd
-mount --bind {cfg.path('smtpd-spool')} /var/spool/smtpd
-mount --bind {cfg.path('run')} /run
-exec {sys.executable} -m supervisor.supervisord -n -c {cfg.path('supervisord.conf')}
+mount --bind {cfg.path("smtpd-spool")} /var/spool/smtpd
+mount --bind {cfg.path("run")} /run
+exec {sys.executable} -m supervisor.supervisord -n -c {cfg.path("supervisord.conf")}
 """
 
 
@@ -389,7 +385,7 @@ def render_smtpctl_wrapper(cfg: LabConfig) -> str:
     return f"""\
 #!/bin/sh
 # smtpctl for the lab's smtpd, which lives in a private mount namespace.
-pid=$(cat {cfg.path('run', 'supervisord.pid')} 2>/dev/null) || {{
+pid=$(cat {cfg.path("run", "supervisord.pid")} 2>/dev/null) || {{
   echo "smtpctl: the lab in {cfg.dir} is not running" >&2; exit 1; }}
 exec nsenter --target "$pid" --mount smtpctl "$@"
 """
@@ -405,21 +401,22 @@ exit 1
 
 def render_settings_toml(cfg: LabConfig) -> str:
     """mailconsole settings that point the console at the lab."""
+
     def q(path: Path) -> str:
         return json.dumps(str(path))
 
     return f"""\
 # mailconsole settings for the lab in {cfg.dir} (written by `mailconsole lab up`).
-supervisor_config = {q(cfg.path('supervisord.conf'))}
-log_dir = {q(cfg.path('log'))}
-fdm_config = {q(cfg.path('config', 'fdm.conf'))}
-table_vdomains = {q(cfg.path('db', 'vdomains'))}
-table_vusers = {q(cfg.path('db', 'vusers'))}
-table_addrs = {q(cfg.path('db', 'addrs'))}
-table_userdb = {q(cfg.path('db', 'userdb'))}
-spool_dir = {q(cfg.path('spool'))}
-smtpctl = [{q(cfg.path('bin', 'smtpctl'))}]
-audit_log = {q(cfg.path('log', 'mailconsole-audit.log'))}
+supervisor_config = {q(cfg.path("supervisord.conf"))}
+log_dir = {q(cfg.path("log"))}
+fdm_config = {q(cfg.path("config", "fdm.conf"))}
+table_vdomains = {q(cfg.path("db", "vdomains"))}
+table_vusers = {q(cfg.path("db", "vusers"))}
+table_addrs = {q(cfg.path("db", "addrs"))}
+table_userdb = {q(cfg.path("db", "userdb"))}
+spool_dir = {q(cfg.path("spool"))}
+smtpctl = [{q(cfg.path("bin", "smtpctl"))}]
+audit_log = {q(cfg.path("log", "mailconsole-audit.log"))}
 """
 
 
@@ -427,7 +424,9 @@ def crypt_hash(password: str, salt: str) -> str:
     """A SHA-512 crypt hash (`$6$...`) like the article's userdb, by openssl."""
     done = subprocess.run(
         ["openssl", "passwd", "-6", "-salt", salt, password],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return done.stdout.strip()
 
@@ -459,10 +458,14 @@ def render_lab(cfg: LabConfig, vmail: Account) -> None:
     write_file(cfg.path("crontab"), sample("crontab").replace("/mail/", f"{cfg.dir}/"))
     for name in ("vdomains", "vusers", "addrs"):
         write_file(cfg.path("db", name), sample(f"db/{name}"))
-    hashes = {user: crypt_hash(password, "mailconsolelab") for user, password in LAB_PASSWORDS.items()}
+    hashes = {
+        user: crypt_hash(password, "mailconsolelab") for user, password in LAB_PASSWORDS.items()
+    }
     write_file(cfg.path("db", "userdb"), render_userdb(cfg, vmail, hashes))
     for name in ("get_certs", "certbot-deploy-hook", "startup"):
-        write_file(cfg.path("bin", name), sample(f"bin/{name}").replace("/mail/", f"{cfg.dir}/"), 0o755)
+        write_file(
+            cfg.path("bin", name), sample(f"bin/{name}").replace("/mail/", f"{cfg.dir}/"), 0o755
+        )
     write_file(cfg.path("bin", "fdm-deliver"), render_fdm_wrapper(cfg), 0o755)
     write_file(cfg.path("bin", "lab-permfail"), PERMFAIL_SCRIPT, 0o755)
     write_file(cfg.path("bin", "lab-namespace"), render_namespace_wrapper(cfg), 0o755)
@@ -479,11 +482,15 @@ def render_lab(cfg: LabConfig, vmail: Account) -> None:
 def check_requirements(filters: bool) -> None:
     """Refuse in one line when not root or when a Debian package the lab runs is missing."""
     if os.geteuid() != 0:
-        raise UserError("the lab needs root (it runs smtpd, dovecot and bind mounts): run it as root")
+        raise UserError(
+            "the lab needs root (it runs smtpd, dovecot and bind mounts): run it as root"
+        )
     needed = dict(REQUIRED_FILES, **(FILTER_FILES if filters else {}))
     missing = sorted({package for path, package in needed.items() if not os.path.exists(path)})
     if missing:
-        raise UserError(f"the lab needs Debian packages that are missing: apt-get install {' '.join(missing)}")
+        raise UserError(
+            f"the lab needs Debian packages that are missing: apt-get install {' '.join(missing)}"
+        )
 
 
 def ensure_vmail() -> Account:
@@ -491,11 +498,19 @@ def ensure_vmail() -> Account:
     try:
         entry = pwd.getpwnam("vmail")
     except KeyError:
-        command = ["useradd", "--system", "--user-group", "--no-create-home",
-                   "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"]
+        command = [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+        ]
         id_free = not _uid_taken(2000) and not _gid_taken(2000)
         command += ["--uid", "2000"] if id_free else []
-        done = subprocess.run(command + ["vmail"], capture_output=True, text=True)
+        done = subprocess.run(command + ["vmail"], capture_output=True, text=True, check=False)
         try:
             entry = pwd.getpwnam("vmail")
         except KeyError:
@@ -545,14 +560,31 @@ def own_lab(cfg: LabConfig, vmail: Account) -> None:
 
 
 def make_certificate(cfg: LabConfig) -> None:
-    """A self-signed certificate for mail.example.com in place of Let's Encrypt's (kept if present)."""
+    """A self-signed certificate for mail.example.com in place of Let's Encrypt's (kept once
+    made)."""
     key, cert = cfg.path("certs", "privkey.pem"), cfg.path("certs", "fullchain.pem")
     if key.exists() and cert.exists():
         return
     done = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
-         "-subj", "/CN=mail.example.com", "-keyout", str(key), "-out", str(cert)],
-        capture_output=True, text=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=mail.example.com",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise UserError(f"openssl could not make the lab certificate: {last_line(done.stderr)}")
@@ -562,7 +594,9 @@ def check_ports_free(cfg: LabConfig) -> None:
     """Refuse when one of the lab's ports is taken by something else."""
     for name, port in cfg.ports.items():
         if not port_is_free(port):
-            raise UserError(f"port {port} ({name}) on 127.0.0.1 is in use: choose another --port-base")
+            raise UserError(
+                f"port {port} ({name}) on 127.0.0.1 is in use: choose another --port-base"
+            )
 
 
 def port_is_free(port: int) -> bool:
@@ -580,7 +614,9 @@ def check_traversable(path: Path) -> None:
     """Refuse a lab directory the mail users cannot reach (for example inside a 0700 home)."""
     for parent in path.parents:
         if parent.exists() and not parent.stat().st_mode & 0o001:
-            raise UserError(f"{parent} is not searchable by other users (vmail, clamav): choose another --dir")
+            raise UserError(
+                f"{parent} is not searchable by other users (vmail, clamav): choose another --dir"
+            )
 
 
 # ---------------------------------------------------------------- supervisord
@@ -591,12 +627,15 @@ def socket_path(lab_dir: Path) -> Path:
     return lab_dir / "run" / "supervisor.sock"
 
 
-def rpc(lab_dir: Path) -> xmlrpc.client.ServerProxy:
-    """An XML-RPC proxy to the lab's supervisord over its unix socket (supervisor's own transport)."""
-    from supervisor.xmlrpc import SupervisorTransport
+def client(lab_dir: Path) -> SupervisorClient:
+    """The console's supervisord client, on the lab's socket."""
+    return SupervisorClient(f"unix://{socket_path(lab_dir)}")
 
+
+def shutdown(lab_dir: Path) -> None:
+    """Ask the lab's supervisord to stop its programs and exit (XML-RPC supervisor.shutdown)."""
     transport = SupervisorTransport(None, None, f"unix://{socket_path(lab_dir)}")
-    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+    xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor.shutdown()
 
 
 def running_pid(lab_dir: Path) -> int | None:
@@ -606,24 +645,21 @@ def running_pid(lab_dir: Path) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
         return None
-    return pid if b"supervisord" in cmdline and str(lab_dir).encode() in cmdline else None
+    conf = str(lab_dir / "supervisord.conf").encode()
+    return pid if b"supervisord" in cmdline and conf in cmdline.split(b"\0") else None
 
 
-def program_states(lab_dir: Path) -> list[ProgramState]:
+def program_states(lab_dir: Path) -> list[Program]:
     """Every program of the lab's supervisord with its state."""
-    try:
-        infos = rpc(lab_dir).supervisor.getAllProcessInfo()
-    except (OSError, xmlrpc.client.Error) as exc:
-        raise UserError(f"the lab's supervisord in {lab_dir} does not answer: {exc}") from None
-    return [ProgramState(i["name"], i["statename"], i["pid"], i["description"]) for i in infos]
+    return list(client(lab_dir).snapshot().programs)
 
 
-def wait_until_running(cfg: LabConfig, pid: int, timeout: float = START_TIMEOUT) -> list[ProgramState]:
+def wait_until_running(cfg: LabConfig, pid: int, timeout: float = START_TIMEOUT) -> list[Program]:
     """Poll supervisord until every program is RUNNING; a program that fails stops the wait."""
     deadline = time.monotonic() + timeout
-    states: list[ProgramState] = []
+    states: list[Program] = []
     while time.monotonic() < deadline:
-        if not Path(f"/proc/{pid}").exists():
+        if not is_alive(pid):
             log = cfg.path("log", "lab-namespace.log")
             raise UserError(f"the lab's supervisord exited: {last_line(read_text(log))}")
         try:
@@ -633,12 +669,17 @@ def wait_until_running(cfg: LabConfig, pid: int, timeout: float = START_TIMEOUT)
             continue
         failed = [s for s in states if s.state in ("FATAL", "EXITED", "STOPPED", "UNKNOWN")]
         if failed:
-            raise UserError(f"lab program {failed[0].name} is {failed[0].state}: {program_log_tail(cfg, failed[0].name)}")
+            raise UserError(
+                f"lab program {failed[0].name} is {failed[0].state}: "
+                f"{program_log_tail(cfg, failed[0].name)}"
+            )
         if states and all(s.state == "RUNNING" for s in states) and not_listening(cfg) == []:
             return states
         time.sleep(0.1)
     waiting = [f"{s.name} {s.state}" for s in states if s.state != "RUNNING"] or not_listening(cfg)
-    raise UserError(f"the lab did not start within {timeout:.0f} s (waiting for {', '.join(waiting)})")
+    raise UserError(
+        f"the lab did not start within {timeout:.0f} s (waiting for {', '.join(waiting)})"
+    )
 
 
 def not_listening(cfg: LabConfig) -> list[str]:
@@ -675,11 +716,10 @@ def clamd_answers(path: Path) -> bool:
 
 def program_log_tail(cfg: LabConfig, name: str) -> str:
     """The last line a lab program wrote to its logs, to explain why it failed."""
-    supervisor = rpc(cfg.dir).supervisor
+    lab_client = client(cfg.dir)
     try:
-        tail = supervisor.tailProcessStdoutLog(name, 0, 2000)[0]
-        tail += supervisor.tailProcessStderrLog(name, 0, 2000)[0]
-    except (OSError, xmlrpc.client.Error):
+        tail = lab_client.tail(name, 0, 2000).text + lab_client.tail(name, 0, 2000, "stderr").text
+    except UserError:
         return "no log"
     return last_line(tail)
 
@@ -707,9 +747,14 @@ def up(cfg: LabConfig, progress: Callable[[str], None] = lambda _msg: None) -> L
     cfg = LabConfig(cfg.dir.resolve(), cfg.port_base, cfg.filters)
     pid = running_pid(cfg.dir)
     if pid is not None:
-        raise UserError(f"a lab is already running in {cfg.dir} (supervisord pid {pid}): run `mailconsole lab down --dir {cfg.dir}` first")
+        raise UserError(
+            f"a lab is already running in {cfg.dir} (supervisord pid {pid}): "
+            f"run `mailconsole lab down --dir {cfg.dir}` first"
+        )
     if not 1024 <= cfg.port_base <= 65535 - PORT_BLOCK:
-        raise UserError(f"--port-base {cfg.port_base} is out of range: choose 1024-{65535 - PORT_BLOCK}")
+        raise UserError(
+            f"--port-base {cfg.port_base} is out of range: choose 1024-{65535 - PORT_BLOCK}"
+        )
     check_requirements(cfg.filters)
     check_ports_free(cfg)
     cfg.dir.mkdir(parents=True, exist_ok=True)
@@ -723,8 +768,18 @@ def up(cfg: LabConfig, progress: Callable[[str], None] = lambda _msg: None) -> L
     progress(f"starting supervisord in {cfg.dir}")
     with open(cfg.path("log", "lab-namespace.log"), "ab") as log:
         process = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", str(cfg.path("bin", "lab-namespace"))],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, cwd=cfg.dir,
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                str(cfg.path("bin", "lab-namespace")),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            cwd=cfg.dir,
         )
     try:
         states = wait_until_running(cfg, process.pid)
@@ -744,12 +799,14 @@ def check_rendered_configs(cfg: LabConfig) -> None:
         ["fdm", "-n", "-f", str(cfg.path("config", "fdm.conf"))],
     ]
     for command in checks:
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise UserError(f"{command[0]} rejects the lab's config: {last_line(done.stderr + done.stdout)}")
+            raise UserError(
+                f"{command[0]} rejects the lab's config: {last_line(done.stderr + done.stdout)}"
+            )
 
 
-def lab_info(cfg: LabConfig, pid: int, states: list[ProgramState], seconds: float) -> LabInfo:
+def lab_info(cfg: LabConfig, pid: int, states: list[Program], seconds: float) -> LabInfo:
     """Everything a person or a test needs to use the running lab."""
     addresses: dict[str, list[str]] = {user: [] for user in LAB_PASSWORDS}
     for line in sample("db/vusers").splitlines():
@@ -762,8 +819,11 @@ def lab_info(cfg: LabConfig, pid: int, states: list[ProgramState], seconds: floa
         filters=cfg.filters,
         ports=cfg.ports,
         users={
-            user: {"password": password, "maildir": str(cfg.path("spool", user, "Mail")),
-                   "addresses": addresses[user]}
+            user: {
+                "password": password,
+                "maildir": str(cfg.path("spool", user, "Mail")),
+                "addresses": addresses[user],
+            }
             for user, password in LAB_PASSWORDS.items()
         },
         domains=sample("db/vdomains").split(),
@@ -785,9 +845,12 @@ def lab_info(cfg: LabConfig, pid: int, states: list[ProgramState], seconds: floa
         pid=pid,
         supervisor_url=f"unix://{socket_path(cfg.dir)}",
         programs=[s.name for s in states],
-        left_out={
-            name: why for name, why in LEFT_OUT_PROGRAMS.items()
-        } | ({} if cfg.filters else {name: "run `lab up --filters` for it" for name in FILTER_PROGRAMS}),
+        left_out={name: why for name, why in LEFT_OUT_PROGRAMS.items()}
+        | (
+            {}
+            if cfg.filters
+            else {name: "run `lab up --filters` for it" for name in FILTER_PROGRAMS}
+        ),
         start_seconds=round(seconds, 2),
     )
 
@@ -797,10 +860,12 @@ def read_info(lab_dir: Path) -> dict[str, object]:
     try:
         return json.loads((lab_dir / "lab.json").read_text())
     except (OSError, ValueError):
-        raise UserError(f"no lab in {lab_dir} (no readable lab.json): run `mailconsole lab up --dir {lab_dir}`") from None
+        raise UserError(
+            f"no lab in {lab_dir} (no readable lab.json): run `mailconsole lab up --dir {lab_dir}`"
+        ) from None
 
 
-def status(lab_dir: Path) -> list[ProgramState]:
+def status(lab_dir: Path) -> list[Program]:
     """The lab's programs and their states; one line of error when it is not running."""
     lab_dir = lab_dir.resolve()
     if running_pid(lab_dir) is None:
@@ -810,7 +875,7 @@ def status(lab_dir: Path) -> list[ProgramState]:
 
 def lab_processes(lab_dir: Path) -> list[int]:
     """Pids of every process in the lab's mount namespace. The namespace is found through a member
-    that sees DIR/run as its /run; its chrooted members (smtpd's, dovecot's) are found by namespace."""
+    that sees DIR/run as its /run; chrooted members (smtpd's, dovecot's) are found by namespace."""
     try:
         lab_run = os.stat(lab_dir / "run")
     except OSError:
@@ -840,7 +905,7 @@ def down(lab_dir: Path, timeout: float = STOP_TIMEOUT) -> list[int]:
     pid = running_pid(lab_dir)
     if pid is not None:
         try:
-            rpc(lab_dir).supervisor.shutdown()
+            shutdown(lab_dir)
         except (OSError, xmlrpc.client.Error):
             os.kill(pid, signal.SIGTERM)
         wait_for_exit([pid], timeout)

@@ -47,7 +47,9 @@ def require_lab(filters: bool) -> None:
 
 def free_port_bases() -> Iterator[int]:
     """Port bases in PORT_RANGE whose whole block is free right now."""
-    for base in range(PORT_RANGE.start, PORT_RANGE.stop - lab_core.PORT_BLOCK + 1, lab_core.PORT_BLOCK):
+    for base in range(
+        PORT_RANGE.start, PORT_RANGE.stop - lab_core.PORT_BLOCK + 1, lab_core.PORT_BLOCK
+    ):
         if all(lab_core.port_is_free(base + i) for i in range(lab_core.PORT_BLOCK)):
             yield base
 
@@ -112,7 +114,6 @@ def fresh_lab() -> Iterator[Callable[[bool], RunningLab]]:
     finally:
         for running in started:
             stop_lab(running)
-
 
 
 def wait_for(check: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> object:

@@ -24,7 +24,9 @@ EICAR = lab_core.EICAR.decode("ascii")
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
 
-def send(lab: RunningLab, sender: str, rcpt: str, subject: str, body: str = "hello from the tests") -> None:
+def send(
+    lab: RunningLab, sender: str, rcpt: str, subject: str, body: str = "hello from the tests"
+) -> None:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, rcpt, subject
     message.set_content(body)
@@ -34,12 +36,18 @@ def send(lab: RunningLab, sender: str, rcpt: str, subject: str, body: str = "hel
 
 def maildir_texts(folder: Path) -> list[str]:
     """Every message in a Maildir folder (new and cur) as text."""
-    return [p.read_text(errors="replace") for sub in ("new", "cur") if (folder / sub).is_dir()
-            for p in (folder / sub).iterdir()]
+    return [
+        p.read_text(errors="replace")
+        for sub in ("new", "cur")
+        if (folder / sub).is_dir()
+        for p in (folder / sub).iterdir()
+    ]
 
 
 def queue(lab: RunningLab) -> list[str]:
-    done = subprocess.run([*lab.smtpctl, "show", "queue"], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [*lab.smtpctl, "show", "queue"], capture_output=True, text=True, check=True
+    )
     return done.stdout.splitlines()
 
 
@@ -53,14 +61,18 @@ def test_every_program_is_running(lab: RunningLab) -> None:
     result = CliRunner().invoke(lab_command, ["status", "--dir", str(lab.dir)])
     assert result.exit_code == 0
     assert [line.split()[:2] for line in result.output.splitlines()] == [
-        ["dovecot", "RUNNING"], ["opensmtpd", "RUNNING"]]
+        ["dovecot", "RUNNING"],
+        ["opensmtpd", "RUNNING"],
+    ]
 
 
 def test_mail_to_bob_reaches_his_maildir_and_imap(lab: RunningLab) -> None:
     subject = f"lab delivery {unique()}"
     send(lab, "sender@lab.test", "bob@example.com", subject)
     inbox = lab.dir / "spool" / "bob" / "Mail"
-    wait_for(lambda: any(subject in text for text in maildir_texts(inbox)), what="mail in bob's Maildir")
+    wait_for(
+        lambda: any(subject in text for text in maildir_texts(inbox)), what="mail in bob's Maildir"
+    )
     with IMAPClient("127.0.0.1", lab.ports["imap"], ssl=False, timeout=30) as imap:
         imap.login("bob", lab.users["bob"])
         imap.select_folder("INBOX", readonly=True)
@@ -68,29 +80,36 @@ def test_mail_to_bob_reaches_his_maildir_and_imap(lab: RunningLab) -> None:
 
 
 def test_wrong_imap_password_is_refused(lab: RunningLab) -> None:
-    with IMAPClient("127.0.0.1", lab.ports["imap"], ssl=False, timeout=30) as imap:
-        with pytest.raises(IMAPClient.Error):
-            imap.login("bob", "not-the-password")
+    with (
+        IMAPClient("127.0.0.1", lab.ports["imap"], ssl=False, timeout=30) as imap,
+        pytest.raises(IMAPClient.Error),
+    ):
+        imap.login("bob", "not-the-password")
 
 
 def test_mail_to_the_unreachable_domain_stays_queued(lab: RunningLab) -> None:
     rcpt = f"carol-{unique()}@{lab_core.UNREACHABLE_DOMAIN}"
     send(lab, "sender@lab.test", rcpt, "to nowhere")
-    line = wait_for(lambda: next((l for l in queue(lab) if f"|{rcpt}|" in l and "|pending|" in l), None),
-                    what=f"{rcpt} pending in the queue")
+    line = wait_for(
+        lambda: next((line for line in queue(lab) if f"|{rcpt}|" in line and "|pending|" in line), None),
+        what=f"{rcpt} pending in the queue",
+    )
     assert "|mta|" in str(line)
 
 
 def test_permanent_failure_bounces_and_the_bounce_stays_queued(lab: RunningLab) -> None:
     sender = f"kim-{unique()}@lab.test"
     send(lab, sender, f"kim@{lab_core.PERMFAIL_DOMAIN}", "refused by the mda")
-    wait_for(lambda: any(f"|@|{sender}|" in line for line in queue(lab)),
-             what=f"the bounce to {sender} in the queue")
+    wait_for(
+        lambda: any(f"|@|{sender}|" in line for line in queue(lab)),
+        what=f"the bounce to {sender} in the queue",
+    )
 
 
 def test_up_twice_is_refused(lab: RunningLab) -> None:
     result = CliRunner().invoke(
-        lab_command, ["up", "--dir", str(lab.dir), "--port-base", str(lab.ports["smtp"])])
+        lab_command, ["up", "--dir", str(lab.dir), "--port-base", str(lab.ports["smtp"])]
+    )
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"mailconsole: a lab is already running in {lab.dir}")
@@ -119,24 +138,36 @@ def test_down_leaves_no_process(fresh_lab) -> None:  # type: ignore[no-untyped-d
     assert result.output == f"lab in {running.dir} stopped\n"
     assert lab_core.lab_processes(running.dir) == []
     assert processes_mentioning(str(running.dir)) == []
-    assert not any(lab_core.is_alive(pid) and pid in lab_core.lab_processes(running.dir) for pid in before)
+    assert not any(
+        lab_core.is_alive(pid) and pid in lab_core.lab_processes(running.dir) for pid in before
+    )
 
 
 def test_filters_drop_eicar_and_tag_gtube(fresh_lab) -> None:  # type: ignore[no-untyped-def]
     running = fresh_lab(True)
     assert {p.name for p in lab_core.status(running.dir)} == {
-        "opensmtpd", "dovecot", "clamd", "clamsmtpd", "spampd"}
+        "opensmtpd",
+        "dovecot",
+        "clamd",
+        "clamsmtpd",
+        "spampd",
+    }
     tag = unique()
     send(running, f"virus-{tag}@lab.test", "bob@example.com", f"virus {tag}", EICAR)
     send(running, f"spam-{tag}@lab.test", "bob@example.com", f"spam {tag}", GTUBE)
     spam_folder = running.dir / "spool" / "bob" / "Mail" / ".Spam"
-    spam = wait_for(lambda: next((t for t in maildir_texts(spam_folder) if f"spam {tag}" in t), None),
-                    timeout=60, what="GTUBE in bob's Spam folder")
+    spam = wait_for(
+        lambda: next((t for t in maildir_texts(spam_folder) if f"spam {tag}" in t), None),
+        timeout=60,
+        what="GTUBE in bob's Spam folder",
+    )
     assert f"Subject: ***Spam*** spam {tag}" in str(spam)
     assert "X-Spam-Status: Yes" in str(spam)
     clamd_log = running.dir / "log" / "clamd.log"
-    wait_for(lambda: "Lab.EICAR" in clamd_log.read_text() and "FOUND" in clamd_log.read_text(),
-             what="clamd to find EICAR")
+    wait_for(
+        lambda: "Lab.EICAR" in clamd_log.read_text() and "FOUND" in clamd_log.read_text(),
+        what="clamd to find EICAR",
+    )
     mail = running.dir / "spool" / "bob" / "Mail"
     everything = maildir_texts(mail) + maildir_texts(spam_folder)
     assert not any(f"virus {tag}" in text for text in everything)

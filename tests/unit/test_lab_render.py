@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from console import lab
 from console.errors import UserError
@@ -29,11 +29,27 @@ def lab_ports(text: str) -> set[int]:
     return {int(n) for n in re.findall(r"(?<![\d.])(\d{4,5})(?![\d.])", text)}
 
 
-@pytest.mark.parametrize("name", [
-    "smtpd.conf", "fdm.conf", "supervisor.conf", "clamd.conf", "clamsmtpd.conf", "freshclam.conf",
-    "dkimproxy_out.conf", "spamassassin-local.cf", "crontab", "bin/get_certs",
-    "bin/certbot-deploy-hook", "bin/startup", "db/vdomains", "db/vusers", "db/addrs", "db/userdb",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "smtpd.conf",
+        "fdm.conf",
+        "supervisor.conf",
+        "clamd.conf",
+        "clamsmtpd.conf",
+        "freshclam.conf",
+        "dkimproxy_out.conf",
+        "spamassassin-local.cf",
+        "crontab",
+        "bin/get_certs",
+        "bin/certbot-deploy-hook",
+        "bin/startup",
+        "db/vdomains",
+        "db/vusers",
+        "db/addrs",
+        "db/userdb",
+    ],
+)
 def test_samples_are_the_articles_text(name: str) -> None:
     if not ARTICLE.exists():
         pytest.skip(f"the article is not at {ARTICLE}")
@@ -51,21 +67,31 @@ def test_fdm_conf_is_the_articles_byte_for_byte_and_private(tmp_path: Path) -> N
 def test_smtpd_conf_keeps_every_article_rule_in_order(tmp_path: Path) -> None:
     cfg = rendered(tmp_path, filters=True)
     text = cfg.path("config", "smtpd.conf").read_text()
-    article_rules = [l for l in lab.sample("smtpd.conf").splitlines() if l.startswith(("match", "action"))]
-    lab_rules = [l for l in text.splitlines() if l.startswith(("match", "action"))]
-    assert [lab.map_article_ports(r, cfg).replace("/usr/bin/fdm -a stdin -f /mail/config/fdm.conf fetch",
-                                                  str(cfg.path("bin", "fdm-deliver")))
-            for r in article_rules] == lab_rules[: len(article_rules)]
+    article_rules = [
+        line for line in lab.sample("smtpd.conf").splitlines() if line.startswith(("match", "action"))
+    ]
+    lab_rules = [line for line in text.splitlines() if line.startswith(("match", "action"))]
+    assert [
+        lab.map_article_ports(r, cfg).replace(
+            "/usr/bin/fdm -a stdin -f /mail/config/fdm.conf fetch",
+            str(cfg.path("bin", "fdm-deliver")),
+        )
+        for r in article_rules
+    ] == lab_rules[: len(article_rules)]
     assert "match from any for rcpt-to <addrs> action relay_clamav_out" in text
 
 
 def test_smtpd_conf_lives_in_the_lab_on_loopback_ports(tmp_path: Path) -> None:
     cfg = rendered(tmp_path, port_base=20500)
     text = cfg.path("config", "smtpd.conf").read_text()
-    live = "\n".join(l for l in text.splitlines() if not l.startswith("#"))
+    live = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
     assert "/mail/" not in live and "/etc/letsencrypt" not in live
     assert "$" not in live
-    assert all(l.startswith("listen on 127.0.0.1 port ") for l in live.splitlines() if l.startswith("listen"))
+    assert all(
+        line.startswith("listen on 127.0.0.1 port ")
+        for line in live.splitlines()
+        if line.startswith("listen")
+    )
     assert lab_ports(live) <= set(range(20500, 20500 + lab.PORT_BLOCK))
     assert f"for domain {lab.UNREACHABLE_DOMAIN} action lab_unreachable" in live
     assert "relay host smtp://127.0.0.1:9\n" in live
@@ -83,25 +109,38 @@ def test_without_filters_incoming_mail_goes_straight_to_fdm(tmp_path: Path) -> N
 def test_real_smtpd_accepts_the_rendered_config(tmp_path: Path, filters: bool) -> None:
     cfg = rendered(tmp_path, filters)
     lab.make_certificate(cfg)
-    done = subprocess.run(["smtpd", "-n", "-f", str(cfg.path("config", "smtpd.conf"))],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["smtpd", "-n", "-f", str(cfg.path("config", "smtpd.conf"))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.skipif(not shutil.which("fdm"), reason="fdm is not installed")
 def test_real_fdm_accepts_the_articles_fdm_conf(tmp_path: Path) -> None:
     cfg = rendered(tmp_path)
-    done = subprocess.run(["fdm", "-n", "-f", str(cfg.path("config", "fdm.conf"))],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["fdm", "-n", "-f", str(cfg.path("config", "fdm.conf"))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
 
 
 def test_supervisord_runs_the_article_programs_the_lab_has(tmp_path: Path) -> None:
     plain = rendered(tmp_path / "a").path("supervisord.conf").read_text()
     with_filters = rendered(tmp_path / "b", filters=True).path("supervisord.conf").read_text()
-    assert re.findall(r"^\[program:(\w+)\]", plain, re.M) == ["opensmtpd", "dovecot"]
-    assert re.findall(r"^\[program:(\w+)\]", with_filters, re.M) == [
-        "opensmtpd", "dovecot", "clamsmtpd", "clamd", "spampd"]
+    assert re.findall(r"^\[program:(\w+)\]", plain, re.MULTILINE) == ["opensmtpd", "dovecot"]
+    assert re.findall(r"^\[program:(\w+)\]", with_filters, re.MULTILINE) == [
+        "opensmtpd",
+        "dovecot",
+        "clamsmtpd",
+        "clamd",
+        "spampd",
+    ]
     for left_out in lab.LEFT_OUT_PROGRAMS:
         assert f"[program:{left_out}]" not in with_filters
 
@@ -112,9 +151,11 @@ def test_supervisord_conf_points_everything_into_the_lab(tmp_path: Path) -> None
     assert "/mail/" not in text
     assert f"serverurl = unix://{cfg.dir}/run/supervisor.sock" in text
     assert "nodaemon = true" in text
-    spampd = next(l for l in text.splitlines() if l.startswith("command = /usr/sbin/spampd"))
+    spampd = next(line for line in text.splitlines() if line.startswith("command = /usr/sbin/spampd"))
     assert "--logsock=inet" in spampd and "--homedir" not in spampd
-    assert f"--port={cfg.ports['spampd']} --relayhost=127.0.0.1:{cfg.ports['spampd_return']}" in spampd
+    assert (
+        f"--port={cfg.ports['spampd']} --relayhost=127.0.0.1:{cfg.ports['spampd_return']}" in spampd
+    )
 
 
 def test_filter_chain_ports_line_up(tmp_path: Path) -> None:
@@ -131,14 +172,14 @@ def test_filter_chain_ports_line_up(tmp_path: Path) -> None:
     assert f"relay_spampd_out relay host smtp://127.0.0.1:{ports['spampd']}" in smtpd
     assert f"port {ports['spampd_return']} tag SPAMD_IN" in smtpd
     clamd = cfg.path("config", "clamd.conf").read_text()
-    socket_line = next(l for l in clamd.splitlines() if l.startswith("LocalSocket "))
+    socket_line = next(line for line in clamd.splitlines() if line.startswith("LocalSocket "))
     assert f"ClamAddress: {socket_line.split()[1]}" in clamsmtpd
 
 
 def test_userdb_has_the_articles_shape_with_known_passwords(tmp_path: Path) -> None:
     cfg = rendered(tmp_path)
     lines = cfg.path("db", "userdb").read_text().splitlines()
-    assert [l.split(":")[0] for l in lines] == ["bob", "sysmail"]
+    assert [line.split(":")[0] for line in lines] == ["bob", "sysmail"]
     for line in lines:
         user, hashed, uid, gid, _gecos, home, _shell, extra = line.split(":", 7)
         assert (uid, gid, home) == ("vmail", "2000", str(cfg.path("spool", user)))
@@ -168,8 +209,17 @@ def test_settings_file_is_loadable_and_points_at_the_lab(tmp_path: Path) -> None
     cfg = rendered(tmp_path)
     toml_path = cfg.path("mailconsole.toml")
     assert set(tomllib.loads(toml_path.read_text())) == {
-        "supervisor_config", "log_dir", "fdm_config", "table_vdomains", "table_vusers",
-        "table_addrs", "table_userdb", "spool_dir", "smtpctl", "audit_log"}
+        "supervisor_config",
+        "log_dir",
+        "fdm_config",
+        "table_vdomains",
+        "table_vusers",
+        "table_addrs",
+        "table_userdb",
+        "spool_dir",
+        "smtpctl",
+        "audit_log",
+    }
     settings = load_settings(config=str(toml_path), env={}).settings
     assert settings.supervisor_url == f"unix://{cfg.dir}/run/supervisor.sock"
     assert settings.smtpctl == [str(cfg.path("bin", "smtpctl"))]
@@ -187,19 +237,27 @@ def test_smtpctl_wrapper_enters_the_labs_namespace(tmp_path: Path) -> None:
 
 def test_smtpctl_wrapper_says_when_the_lab_is_down(tmp_path: Path) -> None:
     cfg = rendered(tmp_path)
-    done = subprocess.run([str(cfg.path("bin", "smtpctl")), "show", "queue"], capture_output=True, text=True)
+    done = subprocess.run(
+        [str(cfg.path("bin", "smtpctl")), "show", "queue"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 1
     assert done.stderr == f"smtpctl: the lab in {cfg.dir} is not running\n"
 
 
 def test_missing_packages_are_one_install_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lab.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(lab, "REQUIRED_FILES", {"/nonexistent/smtpd": "opensmtpd", "/bin/sh": "dash"})
+    monkeypatch.setattr(
+        lab, "REQUIRED_FILES", {"/nonexistent/smtpd": "opensmtpd", "/bin/sh": "dash"}
+    )
     monkeypatch.setattr(lab, "FILTER_FILES", {"/nonexistent/clamd": "clamav-daemon"})
     with pytest.raises(UserError) as raised:
         lab.check_requirements(filters=True)
     assert str(raised.value) == (
-        "the lab needs Debian packages that are missing: apt-get install clamav-daemon opensmtpd")
+        "the lab needs Debian packages that are missing: apt-get install clamav-daemon opensmtpd"
+    )
 
 
 def test_not_root_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
