@@ -751,6 +751,11 @@ def up(cfg: LabConfig, progress: Callable[[str], None] = lambda _msg: None) -> L
             f"a lab is already running in {cfg.dir} (supervisord pid {pid}): "
             f"run `mailconsole lab down --dir {cfg.dir}` first"
         )
+    if lab_processes(cfg.dir):
+        raise UserError(
+            f"processes of an earlier lab in {cfg.dir} are still running without supervisord: "
+            f"run `mailconsole lab down --dir {cfg.dir}` first"
+        )
     if not 1024 <= cfg.port_base <= 65535 - PORT_BLOCK:
         raise UserError(
             f"--port-base {cfg.port_base} is out of range: choose 1024-{65535 - PORT_BLOCK}"
@@ -869,6 +874,12 @@ def status(lab_dir: Path) -> list[Program]:
     """The lab's programs and their states; one line of error when it is not running."""
     lab_dir = lab_dir.resolve()
     if running_pid(lab_dir) is None:
+        leftovers = lab_processes(lab_dir)
+        if leftovers:
+            raise UserError(
+                f"the lab's supervisord in {lab_dir} is gone but {len(leftovers)} of its processes "
+                "are still running: run `mailconsole lab down` to stop them"
+            )
         raise UserError(f"no lab is running in {lab_dir}")
     return program_states(lab_dir)
 

@@ -4,6 +4,7 @@ fill the queue, and the lab refuses to start twice and leaves nothing behind whe
 from __future__ import annotations
 
 import os
+import signal
 import smtplib
 import subprocess
 import uuid
@@ -91,7 +92,9 @@ def test_mail_to_the_unreachable_domain_stays_queued(lab: RunningLab) -> None:
     rcpt = f"carol-{unique()}@{lab_core.UNREACHABLE_DOMAIN}"
     send(lab, "sender@lab.test", rcpt, "to nowhere")
     line = wait_for(
-        lambda: next((line for line in queue(lab) if f"|{rcpt}|" in line and "|pending|" in line), None),
+        lambda: next(
+            (line for line in queue(lab) if f"|{rcpt}|" in line and "|pending|" in line), None
+        ),
         what=f"{rcpt} pending in the queue",
     )
     assert "|mta|" in str(line)
@@ -172,3 +175,18 @@ def test_filters_drop_eicar_and_tag_gtube(fresh_lab) -> None:  # type: ignore[no
     everything = maildir_texts(mail) + maildir_texts(spam_folder)
     assert not any(f"virus {tag}" in text for text in everything)
     assert not any(f"virus-{tag}" in line for line in queue(running))
+
+
+def test_down_after_a_supervisord_crash_kills_what_is_left(fresh_lab) -> None:  # type: ignore[no-untyped-def]
+    running = fresh_lab()
+    os.kill(int(running.info["pid"]), signal.SIGKILL)
+    wait_for(lambda: lab_core.running_pid(running.dir) is None, what="supervisord to die")
+    orphans = lab_core.lab_processes(running.dir)
+    assert orphans, "smtpd and dovecot outlive a killed supervisord"
+    refused = CliRunner().invoke(lab_command, ["up", "--dir", str(running.dir)])
+    assert refused.exit_code == 1 and "still running without supervisord" in refused.stderr
+    result = CliRunner().invoke(lab_command, ["down", "--dir", str(running.dir)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("killed ") and "left behind" in result.output
+    assert lab_core.lab_processes(running.dir) == []
+    assert processes_mentioning(str(running.dir)) == []
