@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import xmlrpc.client
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -608,6 +608,13 @@ def port_is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def free_port_bases(ports: range) -> Iterator[int]:
+    """Port bases in `ports` whose whole block of PORT_BLOCK ports is free right now."""
+    for base in range(ports.start, ports.stop - PORT_BLOCK + 1, PORT_BLOCK):
+        if all(port_is_free(base + i) for i in range(PORT_BLOCK)):
+            yield base
 
 
 def check_traversable(path: Path) -> None:

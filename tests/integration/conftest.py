@@ -45,20 +45,11 @@ def require_lab(filters: bool) -> None:
         pytest.skip(str(exc))
 
 
-def free_port_bases() -> Iterator[int]:
-    """Port bases in PORT_RANGE whose whole block is free right now."""
-    for base in range(
-        PORT_RANGE.start, PORT_RANGE.stop - lab_core.PORT_BLOCK + 1, lab_core.PORT_BLOCK
-    ):
-        if all(lab_core.port_is_free(base + i) for i in range(lab_core.PORT_BLOCK)):
-            yield base
-
-
 def start_lab(filters: bool) -> RunningLab:
     """Bring a lab up in a new temp dir on the first free port block (another session may take a
     block between the check and the start: then the next one is tried)."""
     lab_dir = Path(tempfile.mkdtemp(prefix="mailconsole-lab-", dir="/tmp"))
-    for base in free_port_bases():
+    for base in lab_core.free_port_bases(PORT_RANGE):
         try:
             info = lab_core.up(lab_core.LabConfig(lab_dir, base, filters))
         except UserError as exc:
