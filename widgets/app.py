@@ -43,16 +43,18 @@ def _services(app: ConsoleApp) -> Widget:
                         id="services-view")
 
 
-# Screens in tab order; later screens append themselves here.
+# The screens in tab order. Each is built (and its module imported) only when first shown, so
+# start-up costs what the first screen costs.
 TABS: list[Tab] = [Tab("services", "Services", _services)]
 
 
 class AppHeader(Static):
     """Host name, supervisord URL and connection state, and a READ-ONLY badge."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, hostname: str) -> None:
         super().__init__(id="app-header")
         self.settings = settings
+        self.hostname = hostname
         self.state = "connecting"
 
     def on_mount(self) -> None:
@@ -68,7 +70,7 @@ class AppHeader(Static):
         text = Text.assemble(
             (" mailconsole ", "bold reverse"),
             " ",
-            (printable(socket.gethostname()), "bold"),
+            (printable(self.hostname), "bold"),
             "  ",
             printable(self.settings.supervisor_url),
             "  ",
@@ -129,19 +131,22 @@ class ConsoleApp(App[None]):
             self.text = text
 
     def __init__(self, settings: Settings, supervisor: Any = None, initial_tab: str | None = None,
-                 **tab_options: Any) -> None:
+                 hostname: str | None = None, **tab_options: Any) -> None:
         super().__init__()
         self.settings = settings
         self.supervisor = supervisor or client_for(settings)
-        self.initial_tab = initial_tab
+        self.initial_tab = initial_tab or TABS[0].id
+        self.hostname = hostname or socket.gethostname()
         self.tab_options = tab_options
 
     def compose(self) -> ComposeResult:
-        yield AppHeader(self.settings)
-        with TabbedContent(initial=self.initial_tab or TABS[0].id, id="tabs"):
+        yield AppHeader(self.settings, self.hostname)
+        with TabbedContent(initial=self.initial_tab, id="tabs"):
             for tab in TABS:
                 with TabPane(tab.title, id=tab.id):
-                    yield tab.build(self)
+                    # Services is always built: its poll drives the header's supervisord state.
+                    if tab.id in (self.initial_tab, "services"):
+                        yield tab.build(self)
         yield Footer()
 
     def show_tab(self, tab_id: str) -> None:
@@ -151,6 +156,14 @@ class ConsoleApp(App[None]):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Put the keyboard in the new screen, so its keys work and show in the footer."""
         pane = event.pane
+        if not pane.children:
+            tab = next(t for t in TABS if t.id == pane.id)
+            pane.mount(tab.build(self))
+            self.call_after_refresh(self._focus_first, pane)
+        else:
+            self._focus_first(pane)
+
+    def _focus_first(self, pane: Widget) -> None:
         for widget in pane.query("*"):
             if widget.focusable:
                 widget.focus()
@@ -207,18 +220,25 @@ class ConsoleApp(App[None]):
     # ------------------------------------------------------------------ help
 
     def action_help(self) -> None:
-        """List every key active on the current screen (mutating ones are gone in read-only mode)."""
-        keys: list[tuple[str, str]] = []
+        """List every key active on the current screen: its own keys first, then the generic ones.
+
+        Mutating keys are disabled in read-only mode, so they are not listed either.
+        """
+        own: list[tuple[str, str]] = []
+        generic: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for key, active in self.active_bindings.items():
+        for active in self.active_bindings.values():
             binding = active.binding
-            if not active.enabled or not binding.description or binding.description in seen:
+            key = self.get_key_display(binding)
+            if not active.enabled or not binding.description or key in seen:
                 continue
-            seen.add(binding.description)
-            keys.append((self.get_key_display(binding), binding.description))
+            seen.add(key)
+            entry = (key, binding.description)
+            (own if binding.id else generic).append(entry)
         tabs = self.query_one("#tabs", TabbedContent)
-        title = f"Keys: {tabs.active_pane.id if tabs.active_pane else ''}"
-        self.push_screen(HelpScreen(title, keys))
+        pane = tabs.active_pane
+        title = next((t.title for t in TABS if pane is not None and t.id == pane.id), "")
+        self.push_screen(HelpScreen(f"Keys of the {title} screen", own + generic))
 
 
 def run_console(settings: Settings, **options: Any) -> None:

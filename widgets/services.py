@@ -70,9 +70,9 @@ class ServicesView(Vertical):
         Binding("r", "restart", "Restart", id="program.restart"),
         Binding("k", "signal", "Signal", id="program.signal"),
         Binding("l", "show_log", "Output", id="services.log"),
-        Binding("e", "toggle_stream", "stdout/stderr", id="services.stream"),
-        Binding("m", "main_log", "supervisord log", id="services.mainlog"),
-        Binding("c", "clear_log", "Hide output", id="services.hidelog"),
+        Binding("e", "toggle_stream", "stdout/stderr", id="services.stream", show=False),
+        Binding("m", "main_log", "supervisord log", id="services.mainlog", show=False),
+        Binding("c", "clear_log", "Hide output", id="services.hidelog", show=False),
     ]
     MUTATING = {"start": "program.start", "stop": "program.stop", "restart": "program.restart",
                 "signal": "program.signal"}
