@@ -10,6 +10,7 @@ import json
 import os
 import pwd
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -399,11 +400,42 @@ exit 1
 """
 
 
+def render_get_certs(cfg: LabConfig) -> str:
+    """The article's get_certs with certbot's state kept inside the lab, never /etc/letsencrypt."""
+    text = sample("bin/get_certs").replace("/mail/", f"{cfg.dir}/").rstrip("\n")
+    letsencrypt = cfg.path("letsencrypt")
+    return (
+        f"{text} \\\n   --config-dir {letsencrypt} --work-dir {letsencrypt}/work"
+        f" --logs-dir {cfg.path('log', 'letsencrypt')}\n"
+    )
+
+
+def render_deploy_hook(cfg: LabConfig) -> str:
+    """The article's certbot deploy hook, with supervisorctl pointed at the lab's supervisord."""
+    supervisorctl = (
+        f"{sys.executable} -m supervisor.supervisorctl -c {cfg.path('supervisord.conf')}"
+    )
+    return sample("bin/certbot-deploy-hook").replace("supervisorctl ", f"{supervisorctl} ")
+
+
+def lab_jobs(cfg: LabConfig) -> dict[str, list[str]]:
+    """The article's crontab jobs with lab paths: what the console's job runner runs on the lab."""
+    jobs = {}
+    for line in sample("crontab").splitlines():
+        argv = shlex.split(line.replace("/mail/", f"{cfg.dir}/"))[5:]
+        jobs[Path(argv[0]).name] = argv
+    return jobs
+
+
 def render_settings_toml(cfg: LabConfig) -> str:
     """mailconsole settings that point the console at the lab."""
 
     def q(path: Path) -> str:
         return json.dumps(str(path))
+
+    jobs = "".join(
+        f"{json.dumps(name)} = {json.dumps(argv)}\n" for name, argv in lab_jobs(cfg).items()
+    )
 
     return f"""\
 # mailconsole settings for the lab in {cfg.dir} (written by `mailconsole lab up`).
@@ -417,7 +449,9 @@ table_userdb = {q(cfg.path("db", "userdb"))}
 spool_dir = {q(cfg.path("spool"))}
 smtpctl = [{q(cfg.path("bin", "smtpctl"))}]
 audit_log = {q(cfg.path("log", "mailconsole-audit.log"))}
-"""
+
+[jobs]
+{jobs}"""
 
 
 def crypt_hash(password: str, salt: str) -> str:
@@ -462,10 +496,10 @@ def render_lab(cfg: LabConfig, vmail: Account) -> None:
         user: crypt_hash(password, "mailconsolelab") for user, password in LAB_PASSWORDS.items()
     }
     write_file(cfg.path("db", "userdb"), render_userdb(cfg, vmail, hashes))
-    for name in ("get_certs", "certbot-deploy-hook", "startup"):
-        write_file(
-            cfg.path("bin", name), sample(f"bin/{name}").replace("/mail/", f"{cfg.dir}/"), 0o755
-        )
+    write_file(cfg.path("bin", "get_certs"), render_get_certs(cfg), 0o755)
+    write_file(cfg.path("bin", "certbot-deploy-hook"), render_deploy_hook(cfg), 0o755)
+    startup = sample("bin/startup").replace("/mail/", f"{cfg.dir}/")
+    write_file(cfg.path("bin", "startup"), startup, 0o755)
     write_file(cfg.path("bin", "fdm-deliver"), render_fdm_wrapper(cfg), 0o755)
     write_file(cfg.path("bin", "lab-permfail"), PERMFAIL_SCRIPT, 0o755)
     write_file(cfg.path("bin", "lab-namespace"), render_namespace_wrapper(cfg), 0o755)
@@ -544,8 +578,12 @@ def own_lab(cfg: LabConfig, vmail: Account) -> None:
     key = cfg.path("certs", "privkey.pem")
     os.chown(key, 0, vmail.gid)
     key.chmod(0o640)
+    clamav = pwd.getpwnam("clamav")
+    freshclam_log = cfg.path("log", "freshclam.log")
+    freshclam_log.touch()
+    os.chown(freshclam_log, clamav.pw_uid, clamav.pw_gid)
+    os.chown(cfg.path("db", "clamav"), clamav.pw_uid, clamav.pw_gid)
     if cfg.filters:
-        clamav = pwd.getpwnam("clamav")
         clamsmtp = pwd.getpwnam("clamsmtp")
         clamd_log = cfg.path("log", "clamd.log")
         clamd_log.touch()

@@ -219,6 +219,7 @@ def test_settings_file_is_loadable_and_points_at_the_lab(tmp_path: Path) -> None
         "spool_dir",
         "smtpctl",
         "audit_log",
+        "jobs",
     }
     settings = load_settings(config=str(toml_path), env={}).settings
     assert settings.supervisor_url == f"unix://{cfg.dir}/run/supervisor.sock"
@@ -275,3 +276,28 @@ def test_status_and_down_without_a_lab(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no lab is running in"):
         lab.status(tmp_path)
     assert lab.down(tmp_path) == []
+
+
+def test_jobs_are_the_crontabs_with_lab_paths(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path)
+    settings = load_settings(config=str(cfg.path("mailconsole.toml")), env={}).settings
+    assert settings.jobs == {
+        "get_certs": [str(cfg.path("bin", "get_certs"))],
+        "freshclam": [
+            "/usr/bin/freshclam",
+            "--foreground",
+            f"--config={cfg.path('config', 'freshclam.conf')}",
+            f"--daemon-notify={cfg.path('config', 'clamd.conf')}",
+        ],
+        "sa-update": ["sa-update", "-v", "--updatedir", str(cfg.path("db", "spamassassin"))],
+    }
+
+
+def test_certbot_never_touches_the_machine_from_the_lab(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path)
+    get_certs = cfg.path("bin", "get_certs").read_text()
+    assert f"--deploy-hook {cfg.path('bin', 'certbot-deploy-hook')}" in get_certs
+    assert f"--config-dir {cfg.path('letsencrypt')} " in get_certs
+    assert f"--logs-dir {cfg.path('log', 'letsencrypt')}" in get_certs
+    hook = cfg.path("bin", "certbot-deploy-hook").read_text()
+    assert f"-m supervisor.supervisorctl -c {cfg.path('supervisord.conf')} signal HUP dovecot" in hook
