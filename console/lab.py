@@ -157,7 +157,13 @@ class LabInfo:
 
 def sample(name: str) -> str:
     """The text of one file of config_samples (the article's version)."""
-    return (SAMPLES_DIR / name).read_text()
+    try:
+        return (SAMPLES_DIR / name).read_text()
+    except OSError as exc:
+        raise UserError(
+            f"the lab renders the project's config_samples/, and {SAMPLES_DIR / name} cannot be "
+            f"read ({exc.strerror}): run it from a source checkout"
+        ) from None
 
 
 def map_article_ports(text: str, cfg: LabConfig) -> str:
