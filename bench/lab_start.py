@@ -71,12 +71,14 @@ def lab_pss_mb(lab_dir: Path) -> float:
 def measure(filters: bool, port_base: int) -> tuple[float, float]:
     """One `lab up` (seconds until every program answers) and the lab's memory, then `lab down`."""
     lab_dir = Path(tempfile.mkdtemp(prefix="mc-bench-lab-", dir="/tmp"))
-    started = time.monotonic()
-    lab.up(lab.LabConfig(lab_dir, port_base, filters))
-    seconds = time.monotonic() - started
-    memory = lab_pss_mb(lab_dir)
-    lab.down(lab_dir)
-    subprocess.run(["rm", "-rf", str(lab_dir)], check=False)
+    try:
+        started = time.monotonic()
+        lab.up(lab.LabConfig(lab_dir, port_base, filters))
+        seconds = time.monotonic() - started
+        memory = lab_pss_mb(lab_dir)
+    finally:
+        lab.down(lab_dir)
+        subprocess.run(["rm", "-rf", str(lab_dir)], check=False)
     return seconds, memory
 
 
