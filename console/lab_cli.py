@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
 
 from console import lab as lab_core
-from console.errors import UserError
 
 dir_option = click.option(
     "--dir",
@@ -21,20 +16,6 @@ dir_option = click.option(
     show_default=True,
     help="The lab's directory (a /mail-like tree).",
 )
-
-
-def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a UserError into `mailconsole: <msg>` on stderr and its exit code, never a traceback."""
-
-    @wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except UserError as exc:
-            click.echo(f"mailconsole: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-    return run
 
 
 @click.group("lab")
@@ -54,7 +35,6 @@ def lab() -> None:
     show_default=True,
     help=f"First of the {lab_core.PORT_BLOCK} 127.0.0.1 ports the lab listens on.",
 )
-@one_line_errors
 def up(lab_dir: Path, filters: bool, port_base: int) -> None:
     """Render config_samples into DIR and start the stack under supervisord (needs root)."""
     info = lab_core.up(lab_core.LabConfig(lab_dir, port_base, filters), progress=click.echo)
@@ -77,7 +57,6 @@ def up(lab_dir: Path, filters: bool, port_base: int) -> None:
 
 @lab.command("status")
 @dir_option
-@one_line_errors
 def status(lab_dir: Path) -> None:
     """List the lab's programs and their states."""
     for program in lab_core.status(lab_dir):
@@ -86,7 +65,6 @@ def status(lab_dir: Path) -> None:
 
 @lab.command("down")
 @dir_option
-@one_line_errors
 def down(lab_dir: Path) -> None:
     """Stop every process of the lab in DIR (the files stay for a look afterwards)."""
     was_running = lab_core.running_pid(lab_dir.resolve()) is not None
