@@ -220,8 +220,11 @@ class ConsoleApp(App[None]):
     def on_console_app_action_finished(self, message: ActionFinished) -> None:
         self.notify(printable(message.text), severity="information" if message.ok else "error",
                     markup=False)
-        for view in self.query(ServicesView):
-            view.poll()
+        for widget in self.query("*"):
+            # Screens that care (the one that asked, or one showing the changed thing) refresh.
+            handle = getattr(widget, "handle_action_result", None)
+            if handle is not None:
+                handle(message)
 
     # ------------------------------------------------------------------ help
 

@@ -249,6 +249,10 @@ class ServicesView(Vertical):
                     callback = partial(self.app.request_action, action.name, name)  # type: ignore[attr-defined]
                 yield f"{verb} {printable(name)}", action.description, callback
 
+    def handle_action_result(self, message: Message) -> None:
+        """Any finished action may have changed a program: poll now rather than in a moment."""
+        self.poll()
+
     # ------------------------------------------------------------------ logs
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
