@@ -25,7 +25,6 @@ from console.errors import ReadOnlyRefused, UserError
 from console.settings import Settings
 from console.supervisor import client_for
 from console.text import printable
-from widgets.dialogs import ConfirmScreen, HelpScreen
 from widgets.services import ServicesView
 
 
@@ -40,7 +39,7 @@ class Tab:
 
 def _services(app: ConsoleApp) -> Widget:
     return ServicesView(app.supervisor, app.settings.refresh_interval, app.settings.read_only,
-                        id="services-view")
+                        prefetch=app.tab_options.get("prefetch"), id="services-view")
 
 
 def _rules(app: ConsoleApp) -> Widget:
@@ -203,6 +202,8 @@ class ConsoleApp(App[None]):
                 if yes:
                     self._dispatch(name, target, dict(params or {}))
 
+            from widgets.dialogs import ConfirmScreen
+
             self.push_screen(ConfirmScreen(printable(question)), answered)
             return
         self._dispatch(name, target, dict(params or {}))
@@ -249,6 +250,8 @@ class ConsoleApp(App[None]):
             (own if binding.id else generic).append(entry)
         pane = self.tabs.active_pane
         title = next((t.title for t in TABS if pane is not None and t.id == pane.id), "")
+        from widgets.dialogs import HelpScreen
+
         self.push_screen(HelpScreen(f"Keys of the {title} screen", own + generic))
 
 
