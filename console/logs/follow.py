@@ -151,10 +151,33 @@ class FollowedLog:
                     n -= 1
         raise IndexError(n)
 
-    def first_line_of(self, segment: int) -> int:
-        """View line number of a segment's first line."""
+    def layout(self) -> list[tuple[Segment, int]]:
+        """Each segment with the view line number of its first line (a consistent snapshot)."""
         with self._lock:
-            return sum(len(seg) for seg in self.segments[:segment])
+            result, base = [], 0
+            for seg in self.segments:
+                result.append((seg, base))
+                base += len(seg)
+            return result
+
+    def view_line(self, hit_segment: int, offset: int) -> int | None:
+        """View line number of the line containing `offset` in a segment (None: not indexed yet)."""
+        with self._lock:
+            seg, base = self.layout()[hit_segment]
+            line = seg.index.line_at(offset)
+            return None if line is None else base + line
+
+    def locate(self, line: int) -> tuple[int, int]:
+        """(segment, byte offset of the line start) of view line `line` (a marker: its segment's end)."""
+        with self._lock:
+            for number, (seg, base) in enumerate(self.layout()):
+                if line < base + len(seg):
+                    inside = line - base
+                    if inside < len(seg.index):
+                        return number, seg.index.span(inside)[0]
+                    return number, seg.index.end
+            last = len(self.segments) - 1
+            return last, self.segments[last].index.end
 
     # -- following -----------------------------------------------------------------------
 
