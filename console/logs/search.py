@@ -17,12 +17,15 @@ from dataclasses import dataclass
 
 from console.errors import UserError
 from console.logs.follow import FollowedLog
+from console.logs.parse import parse_timestamp
 
 CHUNK = 4 << 20
 """Bytes searched per step; cancellation and progress are checked between steps."""
 
 MAX_FILTER_RUNS = 2_000_000
 """A filter stops collecting after this many separate runs of lines (bounded memory)."""
+
+_STAMP_LOOKAHEAD = 50
 
 Progress = Callable[[float], None]
 
@@ -284,3 +287,40 @@ def filter_lines(
 
 def _keep(result: FilteredLines, start: int, stop: int, context: int, low: int, high: int) -> bool:
     return result.add(max(low, start - context), min(high, stop + context))
+
+
+def find_time(log: FollowedLog, when: float, *, year: int | None = None) -> Hit | None:
+    """The first line stamped at or after `when` (POSIX time), found by bisecting the files' bytes.
+
+    Assumes each file is in time order, as logs are; None when no line is that late.
+    """
+    for number, seg in enumerate(log.segments):
+        if seg.lost:
+            continue
+        fd, low, high, end = seg.index.fd, seg.index.low, seg.index.end, seg.index.end
+        while low < high:
+            middle = (low + high) // 2
+            found = _first_stamp_after(fd, middle, end, year)
+            if found is None or found[1] >= when:
+                high = middle
+            else:
+                low = middle + 1
+        found = _first_stamp_after(fd, low, end, year)
+        if found is not None and found[1] >= when:
+            return Hit(number, found[0])
+    return None
+
+
+def _first_stamp_after(fd: int, offset: int, end: int, year: int | None) -> tuple[int, float] | None:
+    """(line start, stamp) of the first stamped line starting at or after `offset` (a few lines on)."""
+    if offset > 0 and os.pread(fd, 1, offset - 1) != b"\n":
+        offset = _next_line(fd, offset, end)
+    for _ in range(_STAMP_LOOKAHEAD):
+        if offset >= end:
+            break
+        head = os.pread(fd, 64, offset).split(b"\n", 1)[0]
+        stamp, _ = parse_timestamp(head.decode("utf-8", "replace"), year)
+        if stamp is not None:
+            return offset, stamp
+        offset = _next_line(fd, offset, end)
+    return None

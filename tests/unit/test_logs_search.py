@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import datetime, timezone
 
 import pytest
 
 from console.errors import UserError
 from console.logs import search as search_module
 from console.logs.follow import FollowedLog
-from console.logs.search import Cancelled, FilteredLines, Hit, compile_pattern, filter_lines, find
+from console.logs.search import (
+    Cancelled,
+    FilteredLines,
+    Hit,
+    compile_pattern,
+    filter_lines,
+    find,
+    find_time,
+)
 
 
 def make_log(tmp_path, text: str) -> FollowedLog:
@@ -108,3 +117,17 @@ def test_filtered_lines_merge_runs_and_stop_when_full(monkeypatch):
     assert lines.add(0, 2) and lines.add(2, 3) and lines.add(10, 11)
     assert [lines[i] for i in range(len(lines))] == [0, 1, 2, 10]
     assert not lines.add(20, 21) and lines.capped
+
+
+def test_jump_to_time_finds_the_first_line_at_or_after_it(tmp_path, monkeypatch):
+    lines = [f"2025-11-24T10:{m:02d}:00+00:00 mail smtpd[1]: line {m}" for m in range(0, 60, 2)]
+    lines.insert(5, "  continuation without a stamp")
+    log = make_log(tmp_path, "\n".join(lines) + "\n")
+    when = datetime(2025, 11, 24, 10, 31, tzinfo=timezone.utc).timestamp()
+    hit = find_time(log, when)
+    assert log.line(log.view_line(hit.segment, hit.offset)).text.endswith("line 32")
+    exact = datetime(2025, 11, 24, 10, 8, tzinfo=timezone.utc).timestamp()
+    hit = find_time(log, exact)
+    assert log.line(log.view_line(hit.segment, hit.offset)).text.endswith("line 8")
+    assert find_time(log, when + 3600) is None
+    log.close()
