@@ -67,17 +67,17 @@ class LineIndex:
         self._thread: threading.Thread | None = None
         if end:
             self._last_byte_newline = os.pread(fd, 1, end - 1) == b"\n"
-            self._scan_step()
+            self._scan_step(BLOCK)
         if scan and self.low > 0:
             self._thread = threading.Thread(target=self._scan_all, name="log-index", daemon=True)
             self._thread.start()
 
     # -- building -------------------------------------------------------------------------
 
-    def _scan_step(self) -> int:
-        """Index one chunk below `low`; returns the number of lines it added."""
+    def _scan_step(self, size: int) -> int:
+        """Index about `size` bytes below `low`, in whole blocks; returns the number of lines added."""
         low = self.low
-        start = max(0, (low - 1) // BLOCK * BLOCK - (SCAN_CHUNK - BLOCK))
+        start = max(0, (low - 1) // BLOCK * BLOCK - (size - BLOCK))
         data = os.pread(self.fd, low - start, start)
         if len(data) != low - start:
             raise OSError("file shrank while it was being indexed")
@@ -97,7 +97,7 @@ class LineIndex:
     def _scan_all(self) -> None:
         while self.low > 0 and not self._stop.is_set():
             try:
-                self._scan_step()
+                self._scan_step(SCAN_CHUNK)
             except OSError:
                 return
 
