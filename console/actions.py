@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
+from console import queue
 from console.errors import ActionFailed, ReadOnlyRefused, UserError
+from console.fdm.save import revert_handler as _fdm_revert
+from console.fdm.save import save_handler as _fdm_save
 from console.settings import Settings
 
 
@@ -102,6 +105,22 @@ ACTIONS: dict[str, Action] = {
                _program_restart),
         Action("program.signal", "Send a signal to a supervisord program (HUP reloads)", True,
                _program_signal),
+        Action("fdm.save", "Validate and save fdm.conf atomically, keeping a backup", True,
+               _fdm_save),
+        Action("fdm.revert", "Put a backup of fdm.conf back (the current file is backed up)", True,
+               _fdm_revert),
+        Action("queue.schedule", "Retry queued envelopes now (an envelope, a message or all)",
+               False, queue.schedule_action),
+        Action("queue.remove", "Remove queued envelopes for good (an envelope, a message or all)",
+               True, queue.remove_action),
+        Action("queue.pause", "Pause queued envelopes (an envelope, a message or all)", False,
+               queue.pause_action),
+        Action("queue.resume", "Resume paused envelopes (an envelope, a message or all)", False,
+               queue.resume_action),
+        Action("queue.pause_subsystem", "Pause an smtpd agent: mda, mta or smtp", True,
+               queue.pause_subsystem_action),
+        Action("queue.resume_subsystem", "Resume an smtpd agent: mda, mta or smtp", False,
+               queue.resume_subsystem_action),
     )
 }
 

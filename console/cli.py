@@ -15,6 +15,9 @@ import click
 from console import __version__
 from console.actions import dispatch
 from console.errors import UserError
+from console.fdm.cli import fdm as fdm_commands
+from console.lab_cli import lab
+from console.queue_cli import queue
 from console.settings import Settings, load_settings, render_effective
 from console.supervisor import Snapshot, client_for
 from console.text import printable
@@ -136,6 +139,11 @@ def restart_command(ctx: click.Context, name: str) -> None:
 def signal_command(ctx: click.Context, name: str, signal_name: str) -> None:
     """Send SIGNAL (HUP, USR1, TERM or a number) to a program."""
     _run_action(ctx, "program.signal", name, signal=signal_name)
+
+
+main_group.add_command(fdm_commands)
+main_group.add_command(lab)
+main_group.add_command(queue)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,6 +6,7 @@ Uses supervisor's own transport (unix:// sockets and http:// with basic auth). E
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -116,8 +117,20 @@ class LogChunk:
     overflow: bool
 
 
+_XML_INVALID = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def xml_safe(data: bytes) -> bytes:
+    """Program output sent raw inside XML: each control byte XML forbids becomes its Unicode picture.
+
+    supervisord puts log bytes (ANSI colours included) into its XML-RPC answers unescaped, which no
+    XML parser accepts; ESC arrives as U+241B, visible and harmless.
+    """
+    return _XML_INVALID.sub(lambda m: chr(0x2400 + m.group()[0]).encode("utf-8"), data)
+
+
 class _TimeoutTransport(SupervisorTransport):
-    """supervisor's transport with a socket timeout, so a hung supervisord cannot hang the console."""
+    """supervisor's transport with a socket timeout and tolerance for control bytes in log answers."""
 
     def __init__(self, username: str, password: str, serverurl: str, timeout: float) -> None:
         super().__init__(username or None, password or None, serverurl)
@@ -126,6 +139,15 @@ class _TimeoutTransport(SupervisorTransport):
         def get_connection() -> Any:
             conn = make()
             conn.timeout = timeout
+            plain_getresponse = conn.getresponse
+
+            def getresponse() -> Any:
+                response = plain_getresponse()
+                plain_read = response.read
+                response.read = lambda *args: xml_safe(plain_read(*args))
+                return response
+
+            conn.getresponse = getresponse
             if isinstance(conn, UnixStreamHTTPConnection):
                 plain_connect = conn.connect
 

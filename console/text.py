@@ -34,3 +34,8 @@ def printable(text: str, tab_size: int = 4) -> str:
 def decode(data: bytes) -> str:
     """Bytes from a file or a process as text: invalid UTF-8 becomes U+FFFD, never an error."""
     return data.decode("utf-8", errors="replace")
+
+
+def printable_lines(text: str) -> str:
+    """Multi-line untrusted text made safe line by line (newlines kept, every other control escaped)."""
+    return "\n".join(printable(line) for line in text.split("\n"))

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Issue 2's figures: start-up to a full services table vs a bare Textual app, and idle CPU.
+
+Brings up a lab (or uses the one in --dir), then alternates runs of the bare Textual baseline
+(../shared/bench/textual_baseline.py, waits for "ready") and of `mailconsole` on the lab (waits for the
+last program's name in the services table), through the shared tmux harness. Prints medians and ratios.
+
+    python bench/services_bench.py [--dir /tmp/mc-bench-lab] [--rounds 3] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HARNESS = ROOT.parent / "shared" / "bench" / "tui_bench.py"
+BASELINE = ROOT.parent / "shared" / "bench" / "textual_baseline.py"
+
+
+def mailconsole(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "console", *args], cwd=ROOT, text=True,
+                          capture_output=True)
+
+
+def measure(label: str, cmd: str, marker: str, runs: int, size: str, hold: float) -> list[dict]:
+    """Run the harness's startup mode; return its per-run records."""
+    with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
+        subprocess.run([sys.executable, str(HARNESS), "startup", "--cmd", cmd, "--marker", marker,
+                        "--label", label, "--runs", str(runs), "--warmup", "1", "--term-size", size,
+                        "--hold", str(hold), "--cwd", str(ROOT), "--out", out.name, "--screens", ""],
+                       check=True, stdout=subprocess.DEVNULL)
+        records = [json.loads(line) for line in Path(out.name).read_text().splitlines() if line]
+    return [run for record in records for run in record.get("runs", [])]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", default="/tmp/mc-bench-lab")
+    parser.add_argument("--port-base", default="20800")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--size", default="80x24")
+    parser.add_argument("--hold", type=float, default=10.0, help="seconds of idle after ready")
+    a = parser.parse_args()
+
+    started_lab = False
+    if mailconsole("lab", "status", "--dir", a.dir).returncode != 0:
+        up = mailconsole("lab", "up", "--dir", a.dir, "--port-base", a.port_base)
+        if up.returncode != 0:
+            print(up.stderr.strip(), file=sys.stderr)
+            return 1
+        started_lab = True
+    try:
+        status = json.loads(mailconsole("--config", f"{a.dir}/mailconsole.toml", "status", "--json").stdout)
+        names = [p["name"] for p in status["programs"]]
+        marker = names[-1]
+        cmd = f"{sys.executable} -m console --config {a.dir}/mailconsole.toml"
+        base_cmd = f"{sys.executable} {BASELINE}"
+        base: list[dict] = []
+        mc: list[dict] = []
+        for _ in range(a.rounds):
+            base += measure("textual-baseline", base_cmd, "ready", a.runs, a.size, 0.5)
+            mc += measure("mailconsole", cmd, marker, a.runs, a.size, a.hold)
+    finally:
+        if started_lab:
+            mailconsole("lab", "down", "--dir", a.dir)
+
+    def med(runs: list[dict], key: str) -> float:
+        return statistics.median(r[key] for r in runs if r.get(key) is not None)
+
+    b, m = med(base, "latency_s"), med(mc, "latency_s")
+    idle = med(mc, "post_ready_cpu_pct")
+    print(f"programs in the lab: {', '.join(names)} (marker {marker!r}), terminal {a.size}")
+    print(f"bare Textual app start-up (median of {len(base)}): {b * 1000:.0f} ms")
+    print(f"mailconsole to full services table (median of {len(mc)}): {m * 1000:.0f} ms")
+    print(f"ratio: {m / b:.2f} (target <= 1.3)")
+    print(f"idle CPU on the services screen over {a.hold:g} s (median): {idle:.1f}% of a core "
+          "(target < 2%)")
+    print(f"peak RSS of mailconsole (median): {med(mc, 'peak_rss_mb'):.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

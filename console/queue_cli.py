@@ -1,0 +1,187 @@
+"""`mailconsole queue`: show OpenSMTPD's queue (or a saved `show queue` dump) and act on it.
+
+Showing reads through console.queue; every change goes through console.actions.dispatch, so it is
+refused in read-only mode (exit 3) and written to the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime, timezone
+
+import click
+
+from console import queue as q
+from console.actions import dispatch
+from console.errors import UserError
+from console.settings import Settings
+from console.text import printable
+
+
+def _settings() -> Settings:
+    """The loaded Settings on the root click context."""
+    obj = click.get_current_context().find_root().obj
+    assert isinstance(obj, Settings)
+    return obj
+
+
+def _read_dump(source: str) -> q.QueueSnapshot:
+    """A saved `show queue` dump (a path, or `-` for stdin) parsed; smtpd's state is unknown."""
+    taken = time.time()
+    try:
+        if source == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(source, "rb") as dump:
+                data = dump.read()
+    except OSError as exc:
+        raise UserError(f"cannot read {source}: {exc.strerror}") from None
+    envelopes, bad = q.parse_queue(data.decode("utf-8", "replace"))
+    offline = any(e.runstate == "offline" for e in envelopes)
+    return q.QueueSnapshot(envelopes, bad, smtpd_running=False if offline else None, taken_at=taken)
+
+
+def human_age(seconds: int) -> str:
+    """A short age: 45s, 12m, 5h, 3d."""
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def next_try(envelope: q.Envelope) -> str:
+    """When smtpd tries again, in words: in 5m, trying for 10s, agent paused, offline."""
+    if envelope.delay is None:
+        return envelope.runstate
+    if envelope.delay < 0:
+        return "agent paused"
+    if envelope.runstate == "inflight":
+        return f"trying {human_age(envelope.delay)}"
+    return f"in {human_age(envelope.delay)}"
+
+
+def _print_table(snapshot: q.QueueSnapshot) -> None:
+    """The queue as aligned text, grouped by message, then the summary and the bad lines."""
+    now = snapshot.taken_at
+    rows = [("ENVELOPE", "TYPE", "SENDER", "RECIPIENT", "AGE", "TRIES", "STATE", "NEXT", "ERROR")]
+    for e in sorted(snapshot.envelopes, key=lambda e: (e.msgid, e.ctime, e.evpid)):
+        rows.append((e.evpid, e.type, e.sender, e.rcpt, human_age(e.age(now)), str(e.retry),
+                     e.state, next_try(e), e.error))
+    rows = [tuple(printable(cell) for cell in row) for row in rows]
+    widths = [min(40, max(len(row[i]) for row in rows)) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell[:w].ljust(w) for cell, w in zip(row, widths)]
+        click.echo("  ".join(cells + [row[-1]]).rstrip())
+    summary = q.summarise(snapshot.envelopes, now)
+    click.echo("")
+    states = ", ".join(f"{n} {state}" for state, n in summary.by_state.items()) or "empty"
+    click.echo(f"{summary.total} envelopes in {summary.messages} messages: {states}")
+    if summary.oldest is not None:
+        click.echo(f"oldest: {summary.oldest.evpid}, {human_age(summary.oldest_age)} old")
+    if summary.shape:
+        click.echo("")
+        header = ["DOMAIN".ljust(30), "TOTAL".rjust(6)] + [label.rjust(6) for label in q.AGE_LABELS]
+        click.echo(" ".join(header))
+        for row in summary.shape[:20]:
+            cells = [printable(row.domain)[:30].ljust(30), str(row.total).rjust(6)]
+            click.echo(" ".join(cells + [str(n).rjust(6) for n in row.bands]))
+    if snapshot.bad_lines:
+        click.echo("")
+        click.echo(f"{len(snapshot.bad_lines)} lines did not parse:")
+        for line in snapshot.bad_lines:
+            click.echo(f"  {printable(line)}")
+
+
+@click.group("queue", invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: envelopes, bad_lines, summary.")
+@click.option("--from", "source", metavar="FILE|-",
+              help="Parse a saved `smtpctl show queue` dump instead of running smtpctl.")
+@click.pass_context
+def queue(ctx: click.Context, as_json: bool, source: str | None) -> None:
+    """Show OpenSMTPD's queue; subcommands retry, remove, pause and resume."""
+    if ctx.invoked_subcommand is not None:
+        return
+    snapshot = _read_dump(source) if source else q.read_queue(_settings())
+    if snapshot.problem:
+        click.echo(f"mailconsole: {snapshot.problem}", err=True)
+    if as_json:
+        sys.stdout.write(q.queue_json(snapshot))
+        sys.stdout.write("\n")
+    else:
+        _print_table(snapshot)
+
+
+def _act(name: str, target: str) -> None:
+    """Run one queue action through the dispatcher and print its outcome."""
+    click.echo(printable(dispatch(_settings(), name, target)))
+
+
+@queue.command("retry")
+@click.argument("target", metavar="ID|MSGID|all")
+def retry_command(target: str) -> None:
+    """Retry now (smtpctl schedule) an envelope, a message or all."""
+    _act("queue.schedule", target)
+
+
+@queue.command("remove")
+@click.argument("target", metavar="ID|MSGID|all")
+def remove_command(target: str) -> None:
+    """Remove an envelope, a message or all from the queue, for good."""
+    _act("queue.remove", target)
+
+
+@queue.command("pause")
+@click.argument("target", metavar="ID|MSGID|all|mda|mta|smtp")
+def pause_command(target: str) -> None:
+    """Pause envelopes (an id, a message id or all), or one of smtpd's agents (mda, mta, smtp)."""
+    if target.lower() in q.SUBSYSTEMS:
+        _act("queue.pause_subsystem", target)
+    else:
+        _act("queue.pause", target)
+
+
+@queue.command("resume")
+@click.argument("target", metavar="ID|MSGID|all|mda|mta|smtp")
+def resume_command(target: str) -> None:
+    """Resume paused envelopes, or one of smtpd's agents (mda, mta, smtp)."""
+    if target.lower() in q.SUBSYSTEMS:
+        _act("queue.resume_subsystem", target)
+    else:
+        _act("queue.resume", target)
+
+
+@queue.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status_command(as_json: bool) -> None:
+    """Show whether smtpd's agents (mda, mta, smtp) are running or paused."""
+    status = q.read_status(_settings())
+    if as_json:
+        click.echo(json.dumps(status))
+    else:
+        for name in q.SUBSYSTEMS:
+            click.echo(f"{name}: {status.get(name, 'unknown')}")
+
+
+@queue.command("show")
+@click.argument("evpid", metavar="ID")
+@click.option("--body", is_flag=True, help="Print the whole message, not only its headers.")
+def show_command(evpid: str, body: bool) -> None:
+    """Show one envelope's fields and its message's headers (`--body` for the whole message)."""
+    settings = _settings()
+    evpid = evpid.strip().lower()
+    if len(evpid) == 16:
+        for key, value in q.read_envelope(settings, evpid):
+            if key in ("ctime", "last-try", "last-bounce") and value.isdigit() and value != "0":
+                stamp = datetime.fromtimestamp(int(value), timezone.utc).isoformat(timespec="seconds")
+                value = f"{value} ({stamp})"
+            click.echo(printable(f"{key}: {value}"))
+        click.echo("")
+    message = q.read_message(settings, evpid)
+    shown = message if body else q.split_message(message)[0]
+    for line in shown.splitlines():
+        click.echo(printable(line))

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "lab permfail" >&2
+exit 1

@@ -1,0 +1,137 @@
+"""Shared fixtures: a real supervisord (the pip-installed one) with small real programs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+from hypothesis import settings as hypothesis_settings
+
+from console.settings import Settings
+from console.supervisor import SupervisorClient, SupervisorUnavailable
+
+# Property tests judge correctness, never speed: no per-example deadline on a loaded 2-core machine.
+hypothesis_settings.register_profile("mailconsole", deadline=None)
+hypothesis_settings.load_profile("mailconsole")
+
+SUPERVISORD_CONF = """\
+[unix_http_server]
+file={dir}/supervisor.sock
+
+[supervisord]
+logfile={dir}/supervisord.log
+pidfile={dir}/supervisord.pid
+nodaemon=true
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{dir}/supervisor.sock
+
+[program:ticker]
+command=/bin/sh -c 'trap "echo got HUP" HUP; while true; do echo "tick [red]x[/red]"; sleep 0.2; done'
+stdout_logfile={dir}/ticker.log
+redirect_stderr=true
+stopwaitsecs=2
+
+[program:sleeper]
+command=sleep 100000
+stdout_logfile={dir}/sleeper.log
+stopwaitsecs=2
+
+[program:broken]
+command=/bin/false
+autorestart=false
+startretries=0
+stdout_logfile={dir}/broken.log
+"""
+
+
+def wait_for(check: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> object:
+    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+        except Exception:  # noqa: BLE001 - still coming up
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@dataclass
+class Supervisord:
+    """A running supervisord in a temp dir, which a test may kill and start again."""
+
+    dir: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.dir}/supervisor.sock"
+
+    @property
+    def conf(self) -> Path:
+        return self.dir / "supervisord.conf"
+
+    def settings(self, **overrides: object) -> Settings:
+        return Settings(supervisor_url=self.url, audit_log=self.dir / "audit.log",
+                        operator="tester", log_dir=self.dir, **overrides)  # type: ignore[arg-type]
+
+    def client(self) -> SupervisorClient:
+        return SupervisorClient(self.url)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        client = self.client()
+
+        def settled() -> bool:
+            programs = client.snapshot().programs
+            return all(p.state not in ("STARTING", "BACKOFF") for p in programs)
+
+        wait_for(settled, what="supervisord to start its programs")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+
+    def is_down(self) -> bool:
+        try:
+            self.client().snapshot()
+        except SupervisorUnavailable:
+            return True
+        return False
+
+
+@pytest.fixture
+def supervisord(tmp_path: Path) -> Iterator[Supervisord]:
+    """A real supervisord with three small programs (ticker, sleeper, broken)."""
+    short = Path(f"/tmp/mc-sv-{os.getpid()}-{tmp_path.name[-12:]}")  # unix socket paths are short
+    short.mkdir(parents=True, exist_ok=True)
+    (short / "supervisord.conf").write_text(SUPERVISORD_CONF.format(dir=short))
+    sv = Supervisord(short)
+    sv.start()
+    try:
+        yield sv
+    finally:
+        sv.kill()
+        subprocess.run(["rm", "-rf", str(short)], check=False)

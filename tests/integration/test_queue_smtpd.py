@@ -1,0 +1,199 @@
+"""The queue against a real smtpd: fill it by relaying to a dead port, then retry, pause, remove.
+
+smtpd runs in a private mount namespace (its control socket and spool paths are compiled in), held
+open by a `sleep` so smtpd itself can be stopped to see the offline queue. smtpctl runs through the
+`nsenter` prefix, the way settings.smtpctl is meant to be used. Needs root and OpenSMTPD: skipped
+otherwise, but failed when the CI environment variable is set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from console import queue as q
+from console.actions import dispatch
+from console.errors import ActionFailed, UserError
+from console.settings import Settings
+from tests.conftest import wait_for
+
+PORT = 21026
+TOOLS = ("smtpd", "smtpctl", "unshare", "nsenter")
+
+SMTPD_CONF = """\
+listen on 127.0.0.1 port {port}
+action "dead" relay host smtp://127.0.0.1:9
+match from any for domain "unreachable.test" action "dead"
+"""
+
+
+def _missing() -> str:
+    """Why this machine cannot run the test, or an empty string."""
+    if os.geteuid() != 0:
+        return "needs root (smtpctl and mount namespaces)"
+    absent = [tool for tool in TOOLS if shutil.which(tool) is None]
+    return f"needs {', '.join(absent)}" if absent else ""
+
+
+if _missing():
+    if os.environ.get("CI"):
+        pytest.fail(f"queue integration test cannot run under CI: {_missing()}", pytrace=False)
+    pytest.skip(_missing(), allow_module_level=True)
+
+
+@dataclass
+class PrivateSmtpd:
+    """An smtpd in its own mount namespace (own /var/spool and /run), stoppable and restartable."""
+
+    dir: Path
+    holder: subprocess.Popen[bytes]
+    smtpd: subprocess.Popen[bytes] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(smtpctl=["nsenter", "--target", str(self.holder.pid), "--mount", "smtpctl"],
+                        audit_log=self.dir / "audit.log", operator="tester")
+
+    def start(self) -> None:
+        self.smtpd = subprocess.Popen(
+            ["nsenter", "--target", str(self.holder.pid), "--mount",
+             "smtpd", "-d", "-f", str(self.dir / "smtpd.conf")],
+            stdout=subprocess.DEVNULL, stderr=open(self.dir / "smtpd.log", "ab"),
+            start_new_session=True)
+        wait_for(lambda: q.read_status(self.settings), what="smtpd to answer smtpctl")
+        wait_for(lambda: socket.create_connection(("127.0.0.1", PORT), timeout=1).close() or True,
+                 what="smtpd to listen")
+
+    def stop(self) -> None:
+        if self.smtpd is not None and self.smtpd.poll() is None:
+            os.killpg(self.smtpd.pid, signal.SIGTERM)
+            try:
+                self.smtpd.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.smtpd.pid, signal.SIGKILL)
+                self.smtpd.wait()
+        self.smtpd = None
+
+
+@pytest.fixture(scope="module")
+def smtpd() -> Iterator[PrivateSmtpd]:
+    """A fresh smtpd relaying unreachable.test to the dead port 127.0.0.1:9."""
+    base = Path(tempfile.mkdtemp(prefix="mc-queue-"))
+    (base / "spool").mkdir()
+    (base / "run").mkdir()
+    (base / "smtpd.conf").write_text(SMTPD_CONF.format(port=PORT))
+    holder = subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         f"mount --bind {base}/spool /var/spool && mount --bind {base}/run /run && exec sleep 3600"],
+        start_new_session=True)
+    server = PrivateSmtpd(base, holder)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        holder.kill()
+        holder.wait()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def send(sender: str, recipients: list[str]) -> None:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, ", ".join(recipients), "queued"
+    message.set_content("hello\n")
+    with smtplib.SMTP("127.0.0.1", PORT, timeout=10) as client:
+        client.send_message(message, from_addr=sender, to_addrs=recipients)
+
+
+def envelopes(settings: Settings) -> dict[str, q.Envelope]:
+    """The queue now, by recipient."""
+    return {e.rcpt: e for e in q.read_queue(settings).envelopes}
+
+
+def test_filled_queue_is_parsed(smtpd: PrivateSmtpd) -> None:
+    send("sender@lab.test", ["carol@unreachable.test", "dave@unreachable.test"])
+    send("o|brien@lab.test", ["a|b@unreachable.test"])
+    settings = smtpd.settings
+
+    def all_failed_once() -> bool:
+        queue = envelopes(settings)
+        return len(queue) == 3 and all(e.runstate == "pending" and e.retry >= 1 for e in queue.values())
+
+    wait_for(all_failed_once, timeout=90, what="the three envelopes to fail once and wait")
+    snapshot = q.read_queue(settings)
+    assert snapshot.bad_lines == [] and snapshot.smtpd_running is True
+    queue = {e.rcpt: e for e in snapshot.envelopes}
+    assert set(queue) == {"carol@unreachable.test", "dave@unreachable.test", "a|b@unreachable.test"}
+    assert queue["a|b@unreachable.test"].sender == "o|brien@lab.test"
+    assert queue["carol@unreachable.test"].msgid == queue["dave@unreachable.test"].msgid
+    assert {e.error for e in queue.values()} == {"Network error on destination MXs"}
+    assert all(e.delay is not None and e.delay > 0 for e in queue.values())
+
+
+def test_retry_now_makes_smtpd_try_again(smtpd: PrivateSmtpd) -> None:
+    settings = smtpd.settings
+    carol = envelopes(settings)["carol@unreachable.test"]
+    outcome = dispatch(settings, "queue.schedule", carol.evpid)
+    assert outcome == f"1 envelope scheduled ({carol.evpid})"
+    wait_for(lambda: envelopes(settings)["carol@unreachable.test"].retry > carol.retry,
+             timeout=60, what="a second delivery attempt")
+
+
+def test_pause_and_resume_an_envelope(smtpd: PrivateSmtpd) -> None:
+    settings = smtpd.settings
+    dave = envelopes(settings)["dave@unreachable.test"]
+    assert dispatch(settings, "queue.pause", dave.evpid) == f"1 envelope paused ({dave.evpid})"
+    assert envelopes(settings)["dave@unreachable.test"].state == "paused"
+    with pytest.raises(ActionFailed, match="^0 envelopes paused"):
+        dispatch(settings, "queue.pause", dave.evpid)
+    assert dispatch(settings, "queue.resume", dave.evpid) == f"1 envelope resumed ({dave.evpid})"
+    assert "suspend" not in envelopes(settings)["dave@unreachable.test"].flags
+
+
+def test_pause_and_resume_a_subsystem(smtpd: PrivateSmtpd) -> None:
+    settings = smtpd.settings
+    assert dispatch(settings, "queue.pause_subsystem", "mta") == "mta paused"
+    assert q.read_status(settings)["mta"] == "paused"
+    with pytest.raises(ActionFailed, match=r"^mta is already paused"):
+        dispatch(settings, "queue.pause_subsystem", "mta")
+    assert dispatch(settings, "queue.resume_subsystem", "mta") == "mta resumed"
+    assert q.read_status(settings)["mta"] == "running"
+    with pytest.raises(ActionFailed, match=r"^mta is already running"):
+        dispatch(settings, "queue.resume_subsystem", "mta")
+
+
+def test_remove_a_message(smtpd: PrivateSmtpd) -> None:
+    settings = smtpd.settings
+    msgid = envelopes(settings)["carol@unreachable.test"].msgid
+    assert dispatch(settings, "queue.remove", msgid) == f"2 envelopes removed ({msgid})"
+    assert set(envelopes(settings)) == {"a|b@unreachable.test"}
+    with pytest.raises(ActionFailed, match="^0 envelopes removed"):
+        dispatch(settings, "queue.remove", msgid)
+
+
+def test_smtpd_down_shows_the_offline_queue(smtpd: PrivateSmtpd) -> None:
+    settings = smtpd.settings
+    smtpd.stop()
+    try:
+        snapshot = q.read_queue(settings)
+        assert [e.rcpt for e in snapshot.envelopes] == ["a|b@unreachable.test"]
+        assert snapshot.envelopes[0].runstate == "offline" and snapshot.envelopes[0].delay is None
+        assert snapshot.smtpd_running is False and "not running" in snapshot.problem
+        with pytest.raises(q.SmtpdDown):
+            q.read_status(settings)
+        with pytest.raises(UserError, match="smtpd is not running"):
+            dispatch(settings, "queue.schedule", "all")
+    finally:
+        smtpd.start()
+    assert q.read_queue(settings).smtpd_running is True

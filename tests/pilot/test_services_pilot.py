@@ -1,0 +1,136 @@
+"""The Services screen against a real supervisord: table, restart with confirmation, read-only, outage."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Callable
+
+from textual.widgets import DataTable, Log, Static
+
+from tests.conftest import Supervisord
+from widgets.app import ActionCommands, ConsoleApp
+from widgets.dialogs import ConfirmScreen, SignalScreen
+from widgets.services import ServicesView
+
+
+async def until(pilot, check: Callable[[], object], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting in the console"
+        await pilot.pause(0.05)
+
+
+def table(app: ConsoleApp) -> DataTable:  # type: ignore[type-arg]
+    return app.query_one("#programs", DataTable)
+
+
+def cell(app: ConsoleApp, row: str, col: str) -> str:
+    return str(table(app).get_cell(row, col))
+
+
+async def select(pilot, app: ConsoleApp, name: str) -> None:  # type: ignore[no-untyped-def]
+    t = table(app)
+    t.move_cursor(row=t.get_row_index(name))
+    await pilot.pause()
+
+
+async def test_table_lists_every_program_with_state(supervisord: Supervisord) -> None:
+    app = ConsoleApp(supervisord.settings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 3)
+        assert cell(app, "ticker", "state") == "RUNNING"
+        assert cell(app, "sleeper", "pid") == str(supervisord.client().program("sleeper").pid)
+        assert cell(app, "broken", "state") in ("FATAL", "EXITED")
+        header = app.query_one("#app-header", Static)
+        await until(pilot, lambda: "● connected" in str(header.render()))
+        assert supervisord.url in str(header.render()) and "READ-ONLY" not in str(header.render())
+
+
+async def test_restart_asks_then_changes_the_pid(supervisord: Supervisord) -> None:
+    app = ConsoleApp(supervisord.settings())
+    before = supervisord.client().program("sleeper").pid
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 3)
+        await select(pilot, app, "sleeper")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("n")  # no: nothing happens
+        await pilot.pause(0.3)
+        assert supervisord.client().program("sleeper").pid == before
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: cell(app, "sleeper", "pid") not in ("", str(before)))
+        audit_log = supervisord.dir / "audit.log"
+        await until(pilot, lambda: audit_log.exists() and audit_log.read_text())
+    after = supervisord.client().program("sleeper").pid
+    assert after != before
+    audit = [json.loads(l) for l in (supervisord.dir / "audit.log").read_text().splitlines()]
+    assert [(a["action"], a["target"], a["outcome"]) for a in audit] == [
+        ("program.restart", "sleeper", "ok")]
+
+
+async def test_signal_defaults_to_hup_and_reaches_the_program(supervisord: Supervisord) -> None:
+    app = ConsoleApp(supervisord.settings())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 3)
+        await select(pilot, app, "ticker")
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, SignalScreen))
+        await pilot.click("#send")
+        await until(pilot, lambda: "got HUP" in (supervisord.dir / "ticker.log").read_text())
+
+
+async def test_output_is_shown_literally(supervisord: Supervisord) -> None:
+    app = ConsoleApp(supervisord.settings())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 3)
+        await select(pilot, app, "ticker")
+        await pilot.press("l")
+        log = app.query_one("#program-log", Log)
+        await until(pilot, lambda: any("tick [red]x[/red]" in line for line in log.lines))
+
+
+async def test_read_only_hides_and_refuses(supervisord: Supervisord) -> None:
+    settings = supervisord.settings(read_only=True)
+    app = ConsoleApp(settings)
+    before = supervisord.client().program("sleeper").pid
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 3)
+        assert "READ-ONLY" in str(app.query_one("#app-header", Static).render())
+        await select(pilot, app, "sleeper")
+        shown = {b.binding.action for b in app.active_bindings.values() if b.enabled}
+        assert not shown & {"start", "stop", "restart", "signal"}
+        await pilot.press("r", "x", "s", "k")
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, (ConfirmScreen, SignalScreen))
+        # The palette offers no mutating command.
+        titles = [t for t, _, _ in ActionCommands(app.screen)._commands()]
+        assert titles and not [t for t in titles if t.split()[0] in ("Start", "Stop", "Restart",
+                                                                        "Signal")]
+        # Reached anyway (a stray call): the dispatcher refuses, audits, and nothing changes.
+        app.request_action("program.restart", "sleeper")
+        await until(pilot, lambda: (supervisord.dir / "audit.log").exists())
+        await pilot.pause(0.3)
+    assert supervisord.client().program("sleeper").pid == before
+    [line] = [json.loads(l) for l in (supervisord.dir / "audit.log").read_text().splitlines()]
+    assert line["refused"] is True and line["action"] == "program.restart"
+
+
+async def test_disconnected_banner_and_reconnect(supervisord: Supervisord) -> None:
+    app = ConsoleApp(supervisord.settings(refresh_interval=0.2))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: table(app).row_count == 3)
+        supervisord.kill()
+        banner = app.query_one("#services-banner", Static)
+        await until(pilot, lambda: banner.display)
+        assert "Disconnected" in str(banner.render())
+        assert table(app).has_class("stale") and table(app).row_count == 3
+        header = app.query_one("#app-header", Static)
+        await until(pilot, lambda: "● disconnected" in str(header.render()))
+        supervisord.start()
+        await until(pilot, lambda: not banner.display, timeout=20)
+        assert not table(app).has_class("stale")
+        view = app.query_one(ServicesView)
+        assert view.connected is True

@@ -1,0 +1,41 @@
+"""Replays what the lab's real supervisord answered (tests/recordings/), for screens that must not vary.
+
+Snapshot tests need fixed pids, uptimes and output; everything else talks to a real supervisord.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from console.supervisor import LogChunk, Program, Snapshot, SupervisorUnavailable
+
+RECORDING = Path(__file__).parent / "recordings" / "supervisor-lab.json"
+URL = "unix:///run/supervisor.sock"
+
+
+class RecordedSupervisor:
+    """Answers snapshot/tail/main_log with a recording of the lab; `down` answers like a dead socket."""
+
+    def __init__(self, down: bool = False, path: Path = RECORDING) -> None:
+        self.data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        self.down = down
+
+    def _check(self) -> None:
+        if self.down:
+            raise SupervisorUnavailable("supervisord is not running: no socket at /run/supervisor.sock")
+
+    def snapshot(self) -> Snapshot:
+        self._check()
+        programs = tuple(Program.from_info(info) for info in self.data["processes"])
+        return Snapshot(URL, self.data["state"]["statename"], self.data["version"], programs, 0.0)
+
+    def tail(self, name: str, offset: int, length: int, stream: str = "stdout") -> LogChunk:
+        self._check()
+        text = self.data["tails"].get(name, "") if stream == "stdout" and offset == 0 else ""
+        return LogChunk(text, len(text.encode()), False)
+
+    def main_log(self, offset: int, length: int) -> str:
+        self._check()
+        return str(self.data["main_log"])

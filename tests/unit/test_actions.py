@@ -1,0 +1,149 @@
+"""The one dispatcher: every registered action is refused in read-only mode with no side effect,
+and every attempt (done, failed, refused) is one audit line."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import pytest
+
+from console import actions
+from console.actions import ACTIONS, ActionContext, dispatch, normalise_signal, offered_actions
+from console.errors import ActionFailed, ReadOnlyRefused, UserError
+from console.settings import Settings
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Replace every handler with a recorder: a call here would be the side effect."""
+    calls: list[tuple[str, str]] = []
+
+    def recorder(name: str) -> Any:
+        def handler(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
+            calls.append((name, target))
+            return f"{name} done"
+        return handler
+
+    patched = {n: dataclasses.replace(a, handler=recorder(n)) for n, a in ACTIONS.items()}
+    monkeypatch.setattr(actions, "ACTIONS", patched)
+    return calls
+
+
+def audit_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def settings(tmp_path: Path, **kw: Any) -> Settings:
+    return Settings(audit_log=tmp_path / "audit.log", operator="alice", **kw)
+
+
+def test_registry_is_declared_once_with_descriptions() -> None:
+    assert ACTIONS, "no actions registered"
+    for name, action in ACTIONS.items():
+        assert action.name == name
+        assert action.description and "\n" not in action.description
+        assert isinstance(action.dangerous, bool)
+        assert callable(action.handler)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIONS))
+def test_every_action_is_refused_in_read_only_mode(
+    name: str, tmp_path: Path, recorded: list[tuple[str, str]]
+) -> None:
+    """Through the real handler table: refused before the handler, audited as refused."""
+    s = settings(tmp_path, read_only=True)
+    with pytest.raises(ReadOnlyRefused) as caught:
+        dispatch(s, name, "some-target", {"signal": "HUP"})
+    assert caught.value.exit_code == 3
+    assert recorded == []
+    [line] = audit_lines(s.audit_log)
+    assert line["action"] == name and line["refused"] is True and line["outcome"] == "refused"
+    assert line["operator"] == "alice" and line["target"] == "some-target"
+
+
+@pytest.mark.parametrize("name", sorted(ACTIONS))
+def test_real_handlers_touch_nothing_in_read_only_mode(name: str, tmp_path: Path) -> None:
+    """With the real handlers and backends that would record any use, nothing is used."""
+    used: list[str] = []
+
+    class Tripwire:
+        def __getattr__(self, attr: str) -> Any:
+            used.append(attr)
+            raise AssertionError(f"backend used in read-only mode: {attr}")
+
+    tripwire_script = tmp_path / "smtpctl"
+    tripwire_script.write_text(f"#!/bin/sh\necho called >> {tmp_path / 'smtpctl-called'}\n")
+    tripwire_script.chmod(0o755)
+    fdm_conf = tmp_path / "fdm.conf"
+    fdm_conf.write_bytes(b"# original\n")
+    s = settings(tmp_path, read_only=True, smtpctl=[str(tripwire_script)], fdm_config=fdm_conf,
+                 supervisor_url="unix:///nonexistent/sock")
+    ctx = ActionContext(s)
+    ctx._supervisor = Tripwire()
+    with pytest.raises(ReadOnlyRefused):
+        dispatch(s, name, "target", {"signal": "HUP", "text": "set no-received\n"}, context=ctx)
+    assert used == []
+    assert not (tmp_path / "smtpctl-called").exists()
+    assert fdm_conf.read_bytes() == b"# original\n"
+
+
+def test_read_only_offers_nothing(tmp_path: Path) -> None:
+    assert offered_actions(settings(tmp_path, read_only=True)) == []
+    assert len(offered_actions(settings(tmp_path))) == len(ACTIONS)
+
+
+def test_done_and_failed_attempts_are_audited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def ok(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
+        return "fine."
+
+    def failing(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
+        raise ActionFailed("dovecot is not running")
+
+    def buggy(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr(actions, "ACTIONS", {
+        "t.ok": actions.Action("t.ok", "ok", False, ok),
+        "t.fail": actions.Action("t.fail", "fail", False, failing),
+        "t.bug": actions.Action("t.bug", "bug", False, buggy),
+    })
+    s = settings(tmp_path)
+    assert dispatch(s, "t.ok", "x") == "fine."
+    with pytest.raises(ActionFailed, match="dovecot is not running"):
+        dispatch(s, "t.fail", "dovecot")
+    with pytest.raises(ActionFailed, match="failed unexpectedly: oops"):
+        dispatch(s, "t.bug", "y")
+    lines = audit_lines(s.audit_log)
+    assert [(l["action"], l["outcome"], l["refused"]) for l in lines] == [
+        ("t.ok", "ok", False), ("t.fail", "failed", False), ("t.bug", "failed", False)]
+    assert lines[1]["message"] == "dovecot is not running"
+    assert all(isinstance(l["duration_ms"], float) for l in lines)
+
+
+def test_no_audit_no_action(tmp_path: Path, recorded: list[tuple[str, str]]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    s = Settings(audit_log=blocker / "audit.log")
+    with pytest.raises(ActionFailed, match="cannot write the audit log .*nothing was done"):
+        dispatch(s, "program.restart", "dovecot")
+    assert recorded == []
+
+
+def test_unknown_action_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="there is no action named 'nope'"):
+        dispatch(settings(tmp_path), "nope", "x")
+
+
+@pytest.mark.parametrize("raw, expected", [("hup", "HUP"), ("SIGUSR1", "USR1"), ("1", "HUP"),
+                                           ("15", "TERM")])
+def test_signal_names(raw: str, expected: str) -> None:
+    assert normalise_signal(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "BOGUS", "999"])
+def test_bad_signal_names(raw: str) -> None:
+    with pytest.raises(ActionFailed):
+        normalise_signal(raw)

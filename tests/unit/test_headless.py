@@ -1,0 +1,35 @@
+"""The core never imports Textual: import every console module in a fresh interpreter and look."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import console
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def console_modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.walk_packages(console.__path__, "console."))
+
+
+def test_console_modules_exist() -> None:
+    assert "console.cli" in console_modules()
+    assert "console.actions" in console_modules()
+
+
+def test_console_never_imports_textual() -> None:
+    code = (
+        "import importlib, sys\n"
+        f"for name in {console_modules()!r}:\n"
+        "    if name != 'console.__main__':\n"
+        "        importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,137 @@
+"""Settings: precedence, sources, one-line errors naming file, key and expectation, the sample in sync."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from console.errors import ConfigError
+from console.settings import FIELDS, Settings, field_docs, load_settings, render_effective
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SAMPLE = Path(__file__).resolve().parents[2] / "config_samples" / "mailconsole.toml"
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_defaults_are_the_articles_layout(tmp_path: Path) -> None:
+    loaded = load_settings(env={}, overrides={"supervisor_config": str(tmp_path / "none.conf")})
+    s = loaded.settings
+    assert s.log_dir == Path("/mail/log")
+    assert s.fdm_config == Path("/mail/config/fdm.conf")
+    assert s.table_addrs == Path("/mail/db/addrs")
+    assert s.smtpctl == ["smtpctl"]
+    assert s.supervisor_url == "unix:///run/supervisor.sock"
+    assert s.jobs["sa-update"] == ["sa-update", "-v", "--updatedir", "/mail/db/spamassassin"]
+    assert s.read_only is False
+
+
+def test_precedence_flag_over_env_over_file(tmp_path: Path) -> None:
+    conf = write(tmp_path / "mc.toml", 'log_dir = "/from/file"\noperator = "file-op"\n'
+                 'refresh_interval = 2\nread_only = false\n')
+    env = {"MAILCONSOLE_OPERATOR": "env-op", "MAILCONSOLE_READ_ONLY": "1"}
+    loaded = load_settings(conf, {"operator": "flag-op"}, env=env)
+    assert loaded.settings.log_dir == Path("/from/file")
+    assert loaded.sources["log_dir"] == conf
+    assert loaded.settings.operator == "flag-op"
+    assert loaded.sources["operator"] == "command line"
+    assert loaded.settings.read_only is True
+    assert loaded.sources["read_only"] == "env MAILCONSOLE_READ_ONLY"
+    assert loaded.settings.refresh_interval == 2.0
+
+
+def test_config_file_from_env_variable(tmp_path: Path) -> None:
+    conf = write(tmp_path / "mc.toml", 'spool_dir = "/x"\n')
+    loaded = load_settings(env={"MAILCONSOLE_CONFIG": conf})
+    assert loaded.settings.spool_dir == Path("/x")
+    assert loaded.config_file == Path(conf)
+
+
+def test_serverurl_and_credentials_come_from_supervisord_conf(tmp_path: Path) -> None:
+    sv = write(tmp_path / "supervisord.conf",
+               "[supervisorctl]\nserverurl=unix:///tmp/x.sock ; comment\nusername=u\npassword=p\n")
+    loaded = load_settings(env={}, overrides={"supervisor_config": sv})
+    assert loaded.settings.supervisor_url == "unix:///tmp/x.sock"
+    assert (loaded.settings.supervisor_username, loaded.settings.supervisor_password) == ("u", "p")
+    assert "[supervisorctl]" in loaded.sources["supervisor_url"]
+    # an explicit URL wins over the file
+    loaded = load_settings(env={"MAILCONSOLE_SUPERVISOR_URL": "http://127.0.0.1:9001"},
+                           overrides={"supervisor_config": sv})
+    assert loaded.settings.supervisor_url == "http://127.0.0.1:9001"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("bogus = 1\n", r"unknown key 'bogus' \(expected one of: supervisor_config,"),
+        ('refresh_interval = "fast"\n', r"key 'refresh_interval': expected a positive number, got 'fast'"),
+        ("read_only = 1\n", r"key 'read_only': expected true or false, got 1"),
+        ("smtpctl = []\n", r"key 'smtpctl': expected a non-empty list of strings"),
+        ("log_dir = 5\n", r"key 'log_dir': expected a path \(string\), got 5"),
+        ("jobs = { x = 1 }\n", r"key 'jobs': expected a table of name = \[argv strings\]"),
+        ("[[nope\n", r"not valid TOML"),
+        ('supervisor_url = "ftp://x"\n', r"key 'supervisor_url': expected a unix:// or http:// URL"),
+    ],
+)
+def test_bad_file_is_one_line_naming_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    conf = write(tmp_path / "mc.toml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(conf, env={})
+    assert str(caught.value).startswith(conf + ": ")
+    assert re.search(message, str(caught.value))
+    assert "\n" not in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+def test_missing_file_and_bad_env(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no such settings file \(given by --config\)"):
+        load_settings(str(tmp_path / "absent.toml"), env={})
+    with pytest.raises(ConfigError, match="MAILCONSOLE_CONFIG"):
+        load_settings(env={"MAILCONSOLE_CONFIG": str(tmp_path / "absent.toml")})
+    with pytest.raises(ConfigError, match="MAILCONSOLE_READ_ONLY: expected 1/0"):
+        load_settings(env={"MAILCONSOLE_READ_ONLY": "maybe"})
+
+
+def test_env_lists_are_shell_words() -> None:
+    loaded = load_settings(env={"MAILCONSOLE_SMTPCTL": "docker exec 'my mail' smtpctl"})
+    assert loaded.settings.smtpctl == ["docker", "exec", "my mail", "smtpctl"]
+
+
+def test_render_effective_names_every_field_and_hides_password() -> None:
+    loaded = load_settings(env={"MAILCONSOLE_SUPERVISOR_PASSWORD": "hunter2"})
+    text = render_effective(loaded)
+    for name in FIELDS:
+        assert re.search(rf"^{name} = ", text, re.M), name
+    assert "hunter2" not in text
+    assert "env MAILCONSOLE_SUPERVISOR_PASSWORD" in text
+
+
+def test_every_field_has_a_docstring() -> None:
+    docs = field_docs()
+    assert set(docs) == set(FIELDS)
+    assert all(docs.values())
+
+
+def test_sample_documents_every_field_with_its_default() -> None:
+    """config_samples/mailconsole.toml: each field's docstring, then its default, commented out."""
+    text = SAMPLE.read_text(encoding="utf-8")
+    docs = field_docs()
+    defaults = Settings()
+    setting = re.compile(r'^# (\[\w+\]|"?[\w-]+"? = .*)$')
+    uncommented = "\n".join(line[2:] for line in text.splitlines() if setting.match(line))
+    parsed = tomllib.loads(uncommented)
+    for name in FIELDS:
+        assert f"# {docs[name]}" in text, f"docstring of {name} missing from the sample"
+        assert name in parsed, f"{name} missing from the sample"
+        value = getattr(defaults, name)
+        assert str(parsed[name]) == str(value) if isinstance(value, Path) else parsed[name] == value

@@ -1,0 +1,99 @@
+"""Modal dialogs shared by every screen: confirm, choose a signal, and the key help."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Label, Select
+
+# Signals an operator sends to mail daemons; HUP first: the certbot deploy hook HUPs smtpd and dovecot.
+SIGNALS = ("HUP", "USR1", "USR2", "TERM", "INT", "QUIT", "KILL")
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Ask a yes/no question; dismisses with True only on an explicit yes."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, yes_label: str = "Yes") -> None:
+        super().__init__()
+        self.question = question
+        self.yes_label = yes_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text(self.question), classes="question")
+            with Horizontal(classes="buttons"):
+                yield Button(f"{self.yes_label} (y)", variant="error", id="yes")
+                yield Button("No (n)", variant="primary", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class SignalScreen(ModalScreen["str | None"]):
+    """Choose a signal for a program (HUP preselected); dismisses with its name or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, program: str) -> None:
+        super().__init__()
+        self.program = program
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text(f"Send a signal to {self.program}"), classes="question")
+            yield Select([(f"SIG{s}", s) for s in SIGNALS], value="HUP", allow_blank=False,
+                         id="signal")
+            with Horizontal(classes="buttons"):
+                yield Button("Send", variant="error", id="send")
+                yield Button("Cancel", variant="primary", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#send", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "send":
+            self.dismiss(str(self.query_one("#signal", Select).value))
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key of the current screen, with what it does."""
+
+    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close")]
+
+    def __init__(self, title: str, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.help_title = title
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog help"):
+            yield Label(Text(self.help_title), classes="question")
+            table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
+            table.add_column(Text("Key"), key="key")
+            table.add_column(Text("Action"), key="action")
+            for key, description in self.keys:
+                table.add_row(Text(key, style="bold"), Text(description))
+            yield table
+            yield Label(Text("escape closes", style="dim"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,332 @@
+"""The Services screen: supervisord's programs, live, with start/stop/restart/signal and their logs."""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import Any, Callable, Iterator
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Log, Static
+
+from console.actions import offered_actions
+from console.errors import UserError
+from console.supervisor import Program, Snapshot
+from console.text import printable, printable_lines
+from widgets.dialogs import SignalScreen
+
+STATE_STYLES = {
+    "RUNNING": "bold green",
+    "STARTING": "yellow",
+    "BACKOFF": "bold yellow",
+    "STOPPING": "yellow",
+    "STOPPED": "dim",
+    "EXITED": "bold red",
+    "FATAL": "bold red reverse",
+    "UNKNOWN": "bold red",
+}
+COLUMNS = (("name", "Program"), ("state", "State"), ("pid", "PID"), ("uptime", "Uptime"),
+           ("exit", "Exit"), ("description", "Description"))
+MAX_BACKOFF_S = 5.0
+LOG_CHUNK = 64 * 1024
+LOG_POLL_S = 0.5
+
+
+def format_uptime(seconds: int | None) -> str:
+    """`2d 03:04:05`-style uptime, or empty when not running."""
+    if seconds is None:
+        return ""
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{days}d {clock}" if days else clock
+
+
+def program_cells(program: Program) -> dict[str, Text]:
+    """The table cells of one program, as Text (never markup: names come from a config file)."""
+    stopped = program.state in ("STOPPED", "EXITED", "FATAL", "BACKOFF")
+    return {
+        "name": Text(printable(program.fullname)),
+        "state": Text(program.state, style=STATE_STYLES.get(program.state, "")),
+        "pid": Text(str(program.pid) if program.pid else "", justify="right"),
+        "uptime": Text(format_uptime(program.uptime_s), justify="right"),
+        "exit": Text(str(program.exitstatus) if stopped and program.stop else "", justify="right"),
+        "description": Text(printable(program.spawnerr or program.description)),
+    }
+
+
+class ServicesView(Vertical):
+    """All supervisord programs, polled without overlap; actions go through the app's dispatcher."""
+
+    BINDINGS = [
+        Binding("s", "start", "Start", id="program.start"),
+        Binding("x", "stop", "Stop", id="program.stop"),
+        Binding("r", "restart", "Restart", id="program.restart"),
+        Binding("k", "signal", "Signal", id="program.signal"),
+        Binding("l", "show_log", "Output", id="services.log"),
+        Binding("e", "toggle_stream", "stdout/stderr", id="services.stream", show=False),
+        Binding("m", "main_log", "supervisord log", id="services.mainlog", show=False),
+        Binding("c", "clear_log", "Hide output", id="services.hidelog", show=False),
+    ]
+    MUTATING = {"start": "program.start", "stop": "program.stop", "restart": "program.restart",
+                "signal": "program.signal"}
+
+    class ProgramsRefreshed(Message):
+        """A poll of supervisord succeeded."""
+
+        def __init__(self, snapshot: Snapshot) -> None:
+            super().__init__()
+            self.snapshot = snapshot
+
+    class SupervisorDown(Message):
+        """A poll of supervisord failed; `reason` is one sentence."""
+
+        def __init__(self, reason: str, retry_in: float) -> None:
+            super().__init__()
+            self.reason = reason
+            self.retry_in = retry_in
+
+    class LogFetched(Message):
+        """New output of the followed log (a program's stream, or supervisord's own log)."""
+
+        def __init__(self, source: tuple[str, str], text: str, offset: int, error: str = "") -> None:
+            super().__init__()
+            self.source = source
+            self.text = text
+            self.offset = offset
+            self.error = error
+
+    def __init__(self, supervisor: Any, refresh_interval: float, read_only: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.supervisor = supervisor
+        self.refresh_interval = refresh_interval
+        self.read_only = read_only
+        self.snapshot: Snapshot | None = None
+        self.connected: bool | None = None
+        self._backoff = refresh_interval
+        self._log_source: tuple[str, str] | None = None  # (program or "", "stdout"/"stderr"/"main")
+        self._log_offset = 0
+        self._log_tail = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="services-banner")
+        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="programs")
+        for key, label in COLUMNS:
+            table.add_column(Text(label), key=key)
+        yield table
+        yield Static("", id="log-title")
+        yield Log(id="program-log", max_lines=5000, auto_scroll=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#services-banner").display = False
+        self.query_one("#log-title").display = False
+        self.query_one("#program-log").display = False
+        self.query_one("#programs").focus()
+        self.poll()
+
+    # ------------------------------------------------------------------ polling
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="supervisor-poll")
+    def poll(self) -> None:
+        """Read supervisord once; the handler arms the next poll, so polls never overlap."""
+        try:
+            snapshot = self.supervisor.snapshot()
+        except UserError as exc:
+            self._backoff = min(MAX_BACKOFF_S, self._backoff * 2)
+            self.post_message(self.SupervisorDown(str(exc), self._backoff))
+        except Exception as exc:  # noqa: BLE001 - the console never dies on a backend error
+            self._backoff = min(MAX_BACKOFF_S, self._backoff * 2)
+            self.post_message(self.SupervisorDown(f"supervisord poll failed: {exc}", self._backoff))
+        else:
+            self._backoff = self.refresh_interval
+            self.post_message(self.ProgramsRefreshed(snapshot))
+
+    def on_services_view_programs_refreshed(self, message: ProgramsRefreshed) -> None:
+        self.snapshot = message.snapshot
+        self.connected = True
+        self._update_table(message.snapshot)
+        self.query_one("#services-banner").display = False
+        self.query_one("#programs").remove_class("stale")
+        self.set_timer(self.refresh_interval, self.poll)
+
+    def on_services_view_supervisor_down(self, message: SupervisorDown) -> None:
+        self.connected = False
+        banner = self.query_one("#services-banner", Static)
+        seen = ""
+        if self.snapshot is not None:
+            seen = f"; table as of {time.strftime('%H:%M:%S', time.localtime(self.snapshot.taken_at))}"
+        banner.update(Text(
+            f"Disconnected: {printable(message.reason)}. Retrying every {message.retry_in:g} s{seen}.",
+            style="bold",
+        ))
+        banner.display = True
+        self.query_one("#programs").add_class("stale")
+        self.set_timer(message.retry_in, self.poll)
+
+    def _update_table(self, snapshot: Snapshot) -> None:
+        """Change only the cells that changed; add and remove rows as programs come and go."""
+        table = self.query_one("#programs", DataTable)
+        wanted = {p.fullname: p for p in snapshot.programs}
+        for row_key in list(table.rows):
+            if row_key.value not in wanted:
+                table.remove_row(row_key)
+        existing = {row_key.value for row_key in table.rows}
+        for name, program in wanted.items():
+            cells = program_cells(program)
+            if name not in existing:
+                table.add_row(*(cells[key] for key, _ in COLUMNS), key=name)
+                continue
+            for key, _ in COLUMNS:
+                if table.get_cell(name, key) != cells[key]:
+                    table.update_cell(name, key, cells[key])
+
+    # ------------------------------------------------------------------ actions
+
+    def selected(self) -> str | None:
+        """The program under the cursor (its API name), if any."""
+        table = self.query_one("#programs", DataTable)
+        if not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return str(row_key.value)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Mutating keys do not exist in read-only mode (hidden from footer and help)."""
+        if action in self.MUTATING and self.read_only:
+            return False
+        return True
+
+    def _act(self, action: str, **params: str) -> None:
+        name = self.selected()
+        if name is None:
+            self.app.notify("No program selected.", severity="warning")
+            return
+        self.app.request_action(action, name, params)  # type: ignore[attr-defined]
+
+    def action_start(self) -> None:
+        self._act("program.start")
+
+    def action_stop(self) -> None:
+        self._act("program.stop")
+
+    def action_restart(self) -> None:
+        self._act("program.restart")
+
+    def action_signal(self) -> None:
+        name = self.selected()
+        if name is not None:
+            self._signal_dialog(name)
+
+    def _signal_dialog(self, name: str) -> None:
+        """Ask which signal (HUP preselected), then dispatch it; the dialog is the confirmation."""
+
+        def chosen(signal_name: str | None) -> None:
+            if signal_name:
+                self.app.request_action("program.signal", name, {"signal": signal_name},  # type: ignore[attr-defined]
+                                    confirmed=True)
+
+        self.app.push_screen(SignalScreen(name), chosen)
+
+    def palette_commands(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
+        """Palette entries: every offered program action for every program."""
+        if self.snapshot is None:
+            return
+        for action in offered_actions(self.app.settings):  # type: ignore[attr-defined]
+            if not action.name.startswith("program."):
+                continue
+            verb = action.name.split(".", 1)[1].capitalize()
+            for program in self.snapshot.programs:
+                name = program.fullname
+                if action.name == "program.signal":
+                    callback = partial(self._signal_dialog, name)
+                else:
+                    callback = partial(self.app.request_action, action.name, name)  # type: ignore[attr-defined]
+                yield f"{verb} {printable(name)}", action.description, callback
+
+    def handle_action_result(self, message: Message) -> None:
+        """Any finished action may have changed a program: poll now rather than in a moment."""
+        self.poll()
+
+    # ------------------------------------------------------------------ logs
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_show_log()
+
+    def action_show_log(self, stream: str = "stdout") -> None:
+        name = self.selected()
+        if name is not None:
+            self._follow((name, stream))
+
+    def action_toggle_stream(self) -> None:
+        if self._log_source and self._log_source[1] in ("stdout", "stderr"):
+            other = "stderr" if self._log_source[1] == "stdout" else "stdout"
+            self._follow((self._log_source[0], other))
+
+    def action_main_log(self) -> None:
+        self._follow(("", "main"))
+
+    def action_clear_log(self) -> None:
+        self._log_source = None
+        for wid in ("#log-title", "#program-log"):
+            self.query_one(wid).display = False
+
+    def _follow(self, source: tuple[str, str]) -> None:
+        """Show and follow a log; the fetch re-arms itself, one at a time."""
+        self._log_source = source
+        self._log_offset = 0
+        self._log_tail = ""
+        log = self.query_one("#program-log", Log)
+        log.clear()
+        title = "supervisord main log" if source[1] == "main" else f"{source[0]} {source[1]}"
+        self.query_one("#log-title", Static).update(
+            Text(f" {printable(title)} (following; c hides)", style="bold reverse"))
+        for wid in ("#log-title", "#program-log"):
+            self.query_one(wid).display = True
+        self.fetch_log(source, 0)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="program-log")
+    def fetch_log(self, source: tuple[str, str], offset: int) -> None:
+        """Read what is new in the followed log through supervisord's log API."""
+        name, stream = source
+        try:
+            if stream == "main":
+                self.post_message(self.LogFetched(source, self.supervisor.main_log(-LOG_CHUNK, 0), 0))
+            else:
+                chunk = self.supervisor.tail(name, offset, LOG_CHUNK, stream)
+                self.post_message(self.LogFetched(source, chunk.text, chunk.offset))
+        except UserError as exc:
+            self.post_message(self.LogFetched(source, "", offset, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - never crash on a backend error
+            self.post_message(self.LogFetched(source, "", offset, f"log read failed: {exc}"))
+
+    def on_services_view_log_fetched(self, message: LogFetched) -> None:
+        if message.source != self._log_source:
+            return  # a late answer for a log no longer shown
+        log = self.query_one("#program-log", Log)
+        if message.error:
+            log.write_line(printable(f"-- {message.error} --"))
+        elif message.source[1] == "main":
+            log.write(self._new_main_text(message.text))
+        else:
+            log.write(printable_lines(message.text))
+            self._log_offset = message.offset
+        self.set_timer(LOG_POLL_S, lambda: self._refetch(message.source))
+
+    def _refetch(self, source: tuple[str, str]) -> None:
+        if source == self._log_source:
+            self.fetch_log(source, self._log_offset)
+
+    def _new_main_text(self, text: str) -> str:
+        """The part of supervisord's main-log tail not shown yet (readLog gives only the last bytes)."""
+        previous, self._log_tail = self._log_tail, text
+        if previous:
+            anchor = previous[-200:]
+            at = text.rfind(anchor)
+            text = text[at + len(anchor):] if at >= 0 else text
+        return printable_lines(text)
