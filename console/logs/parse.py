@@ -129,6 +129,33 @@ def highlight(line: str) -> list[Span]:
     return spans
 
 
+_WHEN = re.compile(r"(?:(\d{4})-(\d\d)-(\d\d)[T ])?(\d{1,2}):(\d\d)(?::(\d\d))?")
+
+
+def parse_when(text: str, reference: float) -> float:
+    """A time the user typed (`HH:MM[:SS]`, `YYYY-MM-DD HH:MM[:SS]`, or a log stamp) as POSIX time.
+
+    A bare clock time is on the day of `reference` (the log's last stamp). Raises ValueError.
+    """
+    text = text.strip()
+    stamp, length = parse_timestamp(text)
+    if stamp is not None and length == len(text):
+        return stamp
+    match = _WHEN.fullmatch(text)
+    if match is None:
+        raise ValueError(f"cannot read {text!r} as a time: use HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM.")
+    y, mo, d, h, mi, s = match.groups()
+    day = dt.datetime.fromtimestamp(reference)
+    try:
+        when = dt.datetime(
+            int(y) if y else day.year, int(mo) if mo else day.month, int(d) if d else day.day,
+            int(h), int(mi), int(s or 0),
+        )
+    except ValueError as exc:
+        raise ValueError(f"cannot read {text!r} as a time: {exc}.") from None
+    return when.timestamp()
+
+
 def opensmtpd_ids(line: str) -> dict[str, list[str]]:
     """OpenSMTPD ids a line mentions, by kind: "session", "message", "envelope" (for the queue)."""
     spans = [s for s in highlight(line) if s.style in ("session", "message", "envelope")]

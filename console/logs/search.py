@@ -67,11 +67,6 @@ def _matching_line_starts(pattern: re.Pattern[bytes], data: bytes) -> Iterator[i
             yield start
 
 
-def _segment_range(log: FollowedLog, segment: int) -> tuple[int, int]:
-    index = log.segments[segment].index
-    return index.low, index.end
-
-
 def find(
     log: FollowedLog,
     pattern: re.Pattern[bytes],
@@ -87,7 +82,7 @@ def find(
     ends with the line before it. Raises Cancelled when `cancel` is set.
     """
     segments = range(origin.segment, -1, -1) if backwards else range(origin.segment, len(log.segments))
-    total = sum(_segment_range(log, s)[1] - _segment_range(log, s)[0] for s in segments) or 1
+    total = sum(log.segments[s].index.end for s in segments) or 1
     done = 0
     for segment in segments:
         seg = log.segments[segment]
@@ -95,9 +90,12 @@ def find(
             continue
         index = seg.index
         if backwards:
+            # The bytes below the index are there to search; the hit waits for the index.
             stop = origin.offset if segment == origin.segment else index.end
-            index.wait_scanned(0, cancel)
-            hit, done = _find_backwards(index.fd, pattern, index.low, stop, cancel, progress, done, total)
+            low = 0 if segment == 0 else index.low
+            hit, done = _find_backwards(index.fd, pattern, low, stop, cancel, progress, done, total)
+            if hit is not None:
+                index.wait_scanned(hit, cancel)
         else:
             start = index.low
             if segment == origin.segment:
@@ -176,10 +174,40 @@ def _find_backwards(
     return None, done
 
 
+def count_matches(
+    log: FollowedLog,
+    pattern: re.Pattern[bytes],
+    *,
+    cancel: threading.Event | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """How many lines of the followed files match (every segment, oldest first)."""
+    readable = [seg.index for seg in log.segments if not seg.lost]
+    total = sum(index.end for index in readable) or 1
+    done = count = 0
+    for number, index in enumerate(readable):
+        pos = 0 if number == 0 else index.low
+        while pos < index.end:
+            _check(cancel)
+            data = os.pread(index.fd, min(CHUNK, index.end - pos), pos)
+            cut = data.rfind(b"\n") + 1 if pos + len(data) < index.end else len(data)
+            cut = cut or len(data)
+            count += sum(1 for _ in _matching_line_starts(pattern, data[:cut]))
+            pos += cut
+            done += cut
+            if progress:
+                progress(done / total)
+    return count
+
+
 class FilteredLines:
-    """The view lines a filter kept, as sorted runs: compact even when millions of lines match."""
+    """The view lines a filter kept, as sorted runs: compact even when millions of lines match.
+
+    Filled by a worker thread while the UI reads it, hence the lock.
+    """
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._starts = array("q")
         self._stops = array("q")
         self._before = array("q")
@@ -189,38 +217,45 @@ class FilteredLines:
         """True when the filter stopped early because it kept too many separate runs."""
 
     def __len__(self) -> int:
+        with self._lock:
+            return self._len_locked()
+
+    def _len_locked(self) -> int:
         if not self._starts:
             return 0
         return self._before[-1] + self._stops[-1] - self._starts[-1]
 
     def add(self, start: int, stop: int) -> bool:
         """Keep view lines [start, stop), which come after everything kept so far; False if full."""
-        if self._starts and start <= self._stops[-1]:
-            self._stops[-1] = max(self._stops[-1], stop)
+        with self._lock:
+            if self._starts and start <= self._stops[-1]:
+                self._stops[-1] = max(self._stops[-1], stop)
+                return True
+            if len(self._starts) >= MAX_FILTER_RUNS:
+                self.capped = True
+                return False
+            self._before.append(self._len_locked())
+            self._starts.append(start)
+            self._stops.append(stop)
             return True
-        if len(self._starts) >= MAX_FILTER_RUNS:
-            self.capped = True
-            return False
-        self._before.append(len(self))
-        self._starts.append(start)
-        self._stops.append(stop)
-        return True
 
     def __getitem__(self, i: int) -> int:
         """The view line shown as the i-th filtered line."""
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        run = bisect_right(self._before, i) - 1
-        return self._starts[run] + i - self._before[run]
+        with self._lock:
+            if not 0 <= i < self._len_locked():
+                raise IndexError(i)
+            run = bisect_right(self._before, i) - 1
+            return self._starts[run] + i - self._before[run]
 
     def position_of(self, line: int) -> int:
         """Index of the first kept line at or after view line `line` (len(self) if none)."""
-        run = bisect_right(self._starts, line) - 1
-        if run < 0:
-            return 0
-        if line < self._stops[run]:
-            return self._before[run] + line - self._starts[run]
-        return self._before[run] + self._stops[run] - self._starts[run]
+        with self._lock:
+            run = bisect_right(self._starts, line) - 1
+            if run < 0:
+                return 0
+            if line < self._stops[run]:
+                return self._before[run] + line - self._starts[run]
+            return self._before[run] + self._stops[run] - self._starts[run]
 
 
 def filter_lines(

@@ -15,6 +15,7 @@ from console.logs.parse import (
     merge_by_time,
     opensmtpd_ids,
     parse_timestamp,
+    parse_when,
     timestamps_parse,
 )
 from console.text import printable
@@ -135,3 +136,12 @@ def test_merge_by_time_interleaves_and_keeps_unstamped_lines_in_place():
     assert [line for _, line in merge_by_time([a, b])] == [
         "Nov 24 10:00:00 a1", "  a1 continued", "Nov 24 10:00:02 b1", "Nov 24 10:00:05 a2", "Nov 24 10:00:09 b2",
     ]
+
+
+def test_a_typed_time_is_read_on_the_logs_day():
+    reference = datetime(2025, 11, 24, 18, 0).timestamp()
+    assert parse_when("10:30", reference) == datetime(2025, 11, 24, 10, 30).timestamp()
+    assert parse_when("2025-11-23 09:00:05", reference) == datetime(2025, 11, 23, 9, 0, 5).timestamp()
+    assert parse_when("2025-11-24T10:00:00+00:00", reference) == datetime(2025, 11, 24, 10, tzinfo=timezone.utc).timestamp()
+    with pytest.raises(ValueError, match="cannot read 'noon' as a time"):
+        parse_when("noon", reference)

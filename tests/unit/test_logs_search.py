@@ -16,6 +16,7 @@ from console.logs.search import (
     FilteredLines,
     Hit,
     compile_pattern,
+    count_matches,
     filter_lines,
     find,
     find_time,
@@ -130,4 +131,14 @@ def test_jump_to_time_finds_the_first_line_at_or_after_it(tmp_path, monkeypatch)
     hit = find_time(log, exact)
     assert log.line(log.view_line(hit.segment, hit.offset)).text.endswith("line 8")
     assert find_time(log, when + 3600) is None
+    log.close()
+
+
+def test_count_matches_counts_lines_across_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(search_module, "CHUNK", 16)
+    log = make_log(tmp_path, "a x x\nb\nc x\n")
+    os.rename(log.path, log.path.with_name("smtpd.log.1"))
+    log.path.write_text("d x\n")
+    log.poll()
+    assert count_matches(log, compile_pattern("x")) == 3
     log.close()
