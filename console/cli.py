@@ -16,6 +16,7 @@ from console import __version__
 from console.actions import dispatch
 from console.errors import UserError
 from console.fdm.cli import fdm as fdm_commands
+from console.logs_cli import tail
 from console.lab_cli import lab
 from console.queue_cli import queue
 from console.settings import Settings, load_settings, render_effective
@@ -144,6 +145,7 @@ def signal_command(ctx: click.Context, name: str, signal_name: str) -> None:
 main_group.add_command(fdm_commands)
 main_group.add_command(lab)
 main_group.add_command(queue)
+main_group.add_command(tail)
 
 
 def main(argv: list[str] | None = None) -> None:
