@@ -290,10 +290,10 @@ class FollowedLog:
         self._identity = (st.st_dev, st.st_ino)
         stamp = time.strftime("%H:%M:%S")
         if old_name:
-            text = f"── {self.path.name} rotated at {stamp}: the lines above are now in {old_name} ──"
+            text = f"── {self.path.name} rotated {stamp}, lines above now in {old_name} ──"
             self._start_segment(fd, text, "renamed", events)
         else:
-            text = f"── {self.path.name} was deleted and recreated at {stamp} ──"
+            text = f"── {self.path.name} deleted and recreated {stamp} ──"
             self._start_segment(fd, text, "recreated", events)
 
     def _on_truncated(self, events: list[FollowEvent]) -> None:
@@ -304,15 +304,12 @@ class FollowedLog:
         stamp = time.strftime("%H:%M:%S")
         if copy is None:
             current.lost = True
-            text = f"── {self.path.name} was truncated at {stamp}: the lines above are gone ──"
+            text = f"── {self.path.name} truncated {stamp}, lines above are gone ──"
         else:
             copy_fd, copy_name = copy
             current.index.fd = copy_fd
             self._read_new(events, max_bytes=None)  # what the copy holds that we had not read
-            text = (
-                f"── {self.path.name} was truncated at {stamp} (copytruncate): "
-                f"the lines above are in {copy_name} ──"
-            )
+            text = f"── {self.path.name} truncated {stamp} (copytruncate), lines above now in {copy_name} ──"
         self._start_segment(live_fd, text, "truncated", events)
 
 
