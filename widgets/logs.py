@@ -16,7 +16,6 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Protocol
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import on, work
@@ -68,6 +67,7 @@ MARKER_STYLE = "bold black on yellow"
 MATCH_STYLE = "reverse"
 CURRENT_STYLE = Style(bgcolor="grey23")
 TEXT_CACHE = 2000
+"""Rendered lines kept: a few screens' worth, so scrolling back and forth redraws nothing."""
 PROGRESS_EVERY_S = 0.1
 
 
@@ -135,7 +135,7 @@ class LogLines(ScrollView, can_focus=True):
         """The line a search or jump landed on (shown with a background)."""
         self.pattern: re.Pattern[str] | None = None
         """Matches of the current search, shown reversed."""
-        self._cache: OrderedDict[int, Text] = OrderedDict()
+        self._cache: OrderedDict[int, Strip] = OrderedDict()
         self._prepended = 0
         self._width = 0
 
@@ -232,36 +232,43 @@ class LogLines(ScrollView, can_focus=True):
         self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
     def _text(self, n: int) -> Text:
-        cached = self._cache.get(n)
-        if cached is not None:
-            self._cache.move_to_end(n)
-            return cached
+        """Line n as styled text: printable, highlighted, search matches marked."""
         assert self.source is not None
         try:
-            line = self.source.line(n)
+            # Lines the background index added since the last sync shift the source's numbering.
+            line = self.source.line(n + self.source.prepended - self._prepended)
         except IndexError:
             return Text("")
         except OSError as exc:
             line = LogLine(f"(cannot read this line: {exc.strerror or exc})", marker=True)
         shown = printable(line.text)
         if line.marker:
-            text = Text(shown, style=MARKER_STYLE, no_wrap=True, end="")
-        else:
-            text = Text(shown, no_wrap=True, end="")
-            for span in highlight(shown):
-                style = STYLE_OF.get(span.style)
-                if style:
-                    text.stylize(style, span.start, span.end)
-            if self.pattern is not None:
-                for match in self.pattern.finditer(shown):
-                    text.stylize(MATCH_STYLE, match.start(), match.end())
-        self._cache[n] = text
+            return Text(shown, style=MARKER_STYLE, no_wrap=True, end="")
+        text = Text(shown, no_wrap=True, end="")
+        for span in highlight(shown):
+            style = STYLE_OF.get(span.style)
+            if style:
+                text.stylize(style, span.start, span.end)
+        if self.pattern is not None:
+            for match in self.pattern.finditer(shown):
+                text.stylize(MATCH_STYLE, match.start(), match.end())
+        return text
+
+    def _strip(self, n: int) -> Strip:
+        """Line n rendered whole (cached: scrolling and following redraw the same lines)."""
+        cached = self._cache.get(n)
+        if cached is not None:
+            self._cache.move_to_end(n)
+            return cached
+        text = self._text(n)
+        strip = Strip(list(text.render(self.app.console)), text.cell_len)
+        self._cache[n] = strip
         if len(self._cache) > TEXT_CACHE:
             self._cache.popitem(last=False)
         if text.cell_len > self._width:
             self._width = text.cell_len
             self.call_after_refresh(self._widen)
-        return text
+        return strip
 
     def _widen(self) -> None:
         if self._width > self.virtual_size.width:
@@ -274,12 +281,10 @@ class LogLines(ScrollView, can_focus=True):
         base = self.rich_style
         if self.source is None or n >= len(self.source):
             return Strip.blank(width, base)
-        text = self._text(n)
-        segments = list(text.render(self.app.console))
-        strip = Strip(segments, text.cell_len).crop_extend(scroll_x, scroll_x + width, base)
+        strip = self._strip(n).crop_extend(scroll_x, scroll_x + width, base)
         if n == self.current:
             strip = strip.apply_style(CURRENT_STYLE)
-        return strip.apply_style(base) if strip else Strip([Segment(" " * width, base)], width)
+        return strip.apply_style(base)
 
 
 class LogsView(Horizontal):
@@ -485,7 +490,7 @@ class LogsView(Horizontal):
         lines.set_source(self.followed)
         log = self.followed
         self.follower = FollowThread([log], lambda _, events: self.post_message(self.LinesArrived(log, events)),
-                                     poll_interval=1.0)
+                                     poll_interval=1.0, batch_interval=0.04)
         self.follower.start()
         self.update_status()
 

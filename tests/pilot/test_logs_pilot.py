@@ -144,8 +144,7 @@ async def test_hostile_lines_are_shown_literally_and_never_style_the_screen(tmp_
     app = make_app(tmp_path)
     async with app.run_test(size=(200, 20)) as pilot:
         view = app.query_one(LogLines)
-        await until(pilot, lambda: len(view.source or []) == 4)
-        await pilot.pause()
+        await until(pilot, lambda: view.virtual_size.height == 4)
         rows = screen_text(app)
         shown = next(row for row in rows if row.startswith("evil"))
         assert "[bold]loud[/bold] [link=http://x.example]click[/link] [unbalanced" in shown
