@@ -41,6 +41,7 @@ class LazyGroup(click.Group):
         "fdm": "console.fdm.cli:fdm",
         "lab": "console.lab_cli:lab",
         "queue": "console.queue_cli:queue",
+        "tail": "console.logs_cli:tail",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -48,9 +48,16 @@ def _rules(app: ConsoleApp) -> Widget:
     return RulesView(app.settings, id="rules-view")
 
 
+def _logs(app: ConsoleApp) -> Widget:
+    from widgets.logs import LogsView
+
+    return LogsView(app.settings, files=app.tab_options.get("log_files"), id="logs-view")
+
+
 # The screens in tab order. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
-TABS: list[Tab] = [Tab("services", "Services", _services), Tab("rules", "Rules", _rules)]
+TABS: list[Tab] = [Tab("services", "Services", _services), Tab("logs", "Logs", _logs),
+                   Tab("rules", "Rules", _rules)]
 
 
 class AppHeader(Static):

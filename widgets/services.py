@@ -128,7 +128,8 @@ class ServicesView(Vertical):
         self.query_one("#services-banner").display = False
         self.query_one("#log-title").display = False
         self.query_one("#program-log").display = False
-        self.query_one("#programs").focus()
+        if self.app.initial_tab == "services":  # type: ignore[attr-defined]
+            self.query_one("#programs").focus()
         first = self.prefetch.take(timeout=1.0) if self.prefetch else None
         if first is not None:
             self.post_message(self.ProgramsRefreshed(first))  # shown in the first frame
