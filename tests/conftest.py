@@ -55,7 +55,7 @@ stdout_logfile={dir}/broken.log
 """
 
 
-def wait_for(check: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
+def wait_for(check: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> object:
     """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -1,0 +1,109 @@
+"""`mailconsole fdm lint|test`: the linter and the live test from the command line.
+
+FILE and --config default to the settings' fdm_config, the tables to the settings' table_* paths.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from console.errors import UserError
+from console.fdm.lint import Tables, exit_code, lint_text, tables_in
+from console.fdm.parser import parse_file
+from console.fdm.regex import DIALECTS, PCRE2
+from console.fdm.router import Router
+from console.text import printable
+
+
+def _settings() -> object | None:
+    """The loaded Settings when run under `mailconsole`, else None (explicit arguments needed)."""
+    ctx = click.get_current_context()
+    return ctx.find_root().obj
+
+
+def _config_path(given: str | None) -> Path:
+    if given:
+        return Path(given)
+    settings = _settings()
+    if settings is None or getattr(settings, "fdm_config", None) is None:
+        raise click.UsageError("give the fdm.conf to use")
+    return Path(getattr(settings, "fdm_config"))
+
+
+def _tables(directory: str | None) -> Tables | None:
+    if directory:
+        return tables_in(Path(directory))
+    settings = _settings()
+    if settings is None or getattr(settings, "table_addrs", None) is None:
+        return None
+    from console.fdm.save import tables_for
+
+    return tables_for(settings)  # type: ignore[arg-type]
+
+
+@click.group("fdm")
+def fdm() -> None:
+    """fdm rules: lint the config, test where messages go."""
+
+
+@fdm.command("lint")
+@click.argument("file", required=False)
+@click.option("--tables", "tables_dir", help="Directory with addrs, vusers, vdomains, userdb.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per finding.")
+@click.option("--dialect", type=click.Choice(DIALECTS), default=PCRE2, show_default=True,
+              help="Regex dialect: pcre2 (fdm 2.x) or posix (Debian's fdm 1.9).")
+def lint_command(file: str | None, tables_dir: str | None, as_json: bool, dialect: str) -> None:
+    """Lint fdm.conf; exit 0 when clean, 1 with warnings, 2 with errors."""
+    path = _config_path(file)
+    try:
+        text = path.read_bytes().decode("utf-8", "surrogateescape")
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    _config, findings = lint_text(text, str(path), _tables(tables_dir), dialect)
+    for finding in findings:
+        if as_json:
+            click.echo(json.dumps(finding.to_json(), ensure_ascii=False))
+        else:
+            click.echo(printable(f"{path}:{finding.line}: {finding.severity}: {finding.message} "
+                                 f"(fix: {finding.fix})"))
+    if not as_json and not findings:
+        click.echo(f"{path}: no findings")
+    sys.exit(exit_code(findings))
+
+
+@fdm.command("test")
+@click.option("--config", "config_file", help="The fdm.conf (default: the settings' fdm_config).")
+@click.argument("messages", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
+@click.option("--dialect", type=click.Choice(DIALECTS), default=PCRE2, show_default=True,
+              help="Regex dialect: pcre2 (fdm 2.x) or posix (Debian's fdm 1.9).")
+@click.option("--account", default="stdin", show_default=True, help="The account fdm runs with.")
+def test_command(config_file: str | None, messages: tuple[str, ...], as_json: bool, dialect: str,
+                 account: str) -> None:
+    """Route each MESSAGE file (or - for stdin) through the config, as fdm would."""
+    router = Router(parse_file(_config_path(config_file)), dialect, account=account)
+    for name in messages:
+        if name == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            try:
+                data = Path(name).read_bytes()
+            except OSError as exc:
+                raise UserError(f"cannot read the message {name}: {exc.strerror}") from None
+        route = router.route(data)
+        if as_json:
+            click.echo(json.dumps(route.to_json(name), ensure_ascii=False))
+            continue
+        click.echo(printable(f"{name}: {route.outcome}" + (f" ({route.error})" if route.error else "")))
+        click.echo(printable(f"  rules at lines: {', '.join(map(str, route.rules)) or 'none'}"))
+        for run in route.runs:
+            click.echo(printable(f"  {run.action}:{run.item} {run.kind} {run.argument}".rstrip()))
+        for delivery in route.deliveries:
+            where = delivery.path or f"user {delivery.user or '?'} folder {delivery.folder}"
+            click.echo(printable(f"  -> {delivery.action}: {where}"))
+        for note in route.notes:
+            click.echo(printable(f"  note: {note}"))

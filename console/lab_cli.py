@@ -1,0 +1,76 @@
+"""`mailconsole lab up|status|down`: bring the real miniature stack up for demos and tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from console import lab as lab_core
+
+dir_option = click.option(
+    "--dir",
+    "lab_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lab_core.DEFAULT_DIR,
+    show_default=True,
+    help="The lab's directory (a /mail-like tree).",
+)
+
+
+@click.group("lab")
+def lab() -> None:
+    """The lab: the article's mail stack, real programs on 127.0.0.1, in one directory."""
+
+
+@lab.command("up")
+@dir_option
+@click.option(
+    "--filters", is_flag=True, help="Also run clamd, clamsmtpd and spampd in the filter chain."
+)
+@click.option(
+    "--port-base",
+    type=int,
+    default=lab_core.DEFAULT_PORT_BASE,
+    show_default=True,
+    help=f"First of the {lab_core.PORT_BLOCK} 127.0.0.1 ports the lab listens on.",
+)
+def up(lab_dir: Path, filters: bool, port_base: int) -> None:
+    """Render config_samples into DIR and start the stack under supervisord (needs root)."""
+    info = lab_core.up(lab_core.LabConfig(lab_dir, port_base, filters), progress=click.echo)
+    ports = info.ports
+    click.echo(
+        f"lab running in {info.dir} ({', '.join(info.programs)}) after {info.start_seconds} s"
+    )
+    click.echo(
+        f"  smtp 127.0.0.1:{ports['smtp']}  imap 127.0.0.1:{ports['imap']}"
+        f"  imaps 127.0.0.1:{ports['imaps']}  submission 127.0.0.1:{ports['submission']}"
+    )
+    for user, facts in info.users.items():
+        click.echo(f"  user {user} password {facts['password']}")
+    for name, why in info.left_out.items():
+        click.echo(f"  not running {name}: {why}")
+    click.echo(f"  queue: {info.paths['smtpctl']} show queue")
+    click.echo("attach the console with:")
+    click.echo(f"  mailconsole --config {info.paths['settings']}")
+
+
+@lab.command("status")
+@dir_option
+def status(lab_dir: Path) -> None:
+    """List the lab's programs and their states."""
+    for program in lab_core.status(lab_dir):
+        click.echo(f"{program.name:<12} {program.state:<9} {program.description}")
+
+
+@lab.command("down")
+@dir_option
+def down(lab_dir: Path) -> None:
+    """Stop every process of the lab in DIR (the files stay for a look afterwards)."""
+    was_running = lab_core.running_pid(lab_dir.resolve()) is not None
+    killed = lab_core.down(lab_dir)
+    if killed:
+        click.echo(f"killed {len(killed)} process(es) left behind: {' '.join(map(str, killed))}")
+    click.echo(
+        f"lab in {lab_dir} stopped" if was_running or killed else f"no lab was running in {lab_dir}"
+    )

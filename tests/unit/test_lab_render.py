@@ -1,0 +1,303 @@
+"""The lab's rendering of config_samples: paths, ports, programs and the settings file (no root)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from console import lab
+from console.errors import UserError
+from console.settings import load_settings
+
+ARTICLE = Path(__file__).resolve().parents[3] / "shared" / "seed" / "mail-stack-article.txt"
+VMAIL = lab.Account("vmail", 2000, 2000)
+
+
+def rendered(tmp_path: Path, filters: bool = False, port_base: int = 20500) -> lab.LabConfig:
+    cfg = lab.LabConfig(tmp_path / "lab", port_base, filters)
+    lab.render_lab(cfg, VMAIL)
+    return cfg
+
+
+def lab_ports(text: str) -> set[int]:
+    """Every number in a config that looks like a TCP port (4-5 digits)."""
+    return {int(n) for n in re.findall(r"(?<![\d.])(\d{4,5})(?![\d.])", text)}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "smtpd.conf",
+        "fdm.conf",
+        "supervisor.conf",
+        "clamd.conf",
+        "clamsmtpd.conf",
+        "freshclam.conf",
+        "dkimproxy_out.conf",
+        "spamassassin-local.cf",
+        "crontab",
+        "bin/get_certs",
+        "bin/certbot-deploy-hook",
+        "bin/startup",
+        "db/vdomains",
+        "db/vusers",
+        "db/addrs",
+        "db/userdb",
+    ],
+)
+def test_samples_are_the_articles_text(name: str) -> None:
+    if not ARTICLE.exists():
+        pytest.skip(f"the article is not at {ARTICLE}")
+    assert lab.sample(name) in ARTICLE.read_text()
+
+
+def test_fdm_conf_is_the_articles_byte_for_byte_and_private(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path)
+    fdm_conf = cfg.path("config", "fdm.conf")
+    assert fdm_conf.read_text() == lab.sample("fdm.conf")
+    assert '"bob_notices"' in fdm_conf.read_text()  # the article's mistakes stay in
+    assert fdm_conf.stat().st_mode & 0o777 == 0o600
+
+
+def test_smtpd_conf_keeps_every_article_rule_in_order(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path, filters=True)
+    text = cfg.path("config", "smtpd.conf").read_text()
+    article_rules = [
+        line for line in lab.sample("smtpd.conf").splitlines() if line.startswith(("match", "action"))
+    ]
+    lab_rules = [line for line in text.splitlines() if line.startswith(("match", "action"))]
+    assert [
+        lab.map_article_ports(r, cfg).replace(
+            "/usr/bin/fdm -a stdin -f /mail/config/fdm.conf fetch",
+            str(cfg.path("bin", "fdm-deliver")),
+        )
+        for r in article_rules
+    ] == lab_rules[: len(article_rules)]
+    assert "match from any for rcpt-to <addrs> action relay_clamav_out" in text
+
+
+def test_smtpd_conf_lives_in_the_lab_on_loopback_ports(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path, port_base=20500)
+    text = cfg.path("config", "smtpd.conf").read_text()
+    live = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    assert "/mail/" not in live and "/etc/letsencrypt" not in live
+    assert "$" not in live
+    assert all(
+        line.startswith("listen on 127.0.0.1 port ")
+        for line in live.splitlines()
+        if line.startswith("listen")
+    )
+    assert lab_ports(live) <= set(range(20500, 20500 + lab.PORT_BLOCK))
+    assert f"for domain {lab.UNREACHABLE_DOMAIN} action lab_unreachable" in live
+    assert "relay host smtp://127.0.0.1:9\n" in live
+    assert f"for domain {lab.PERMFAIL_DOMAIN} action lab_permfail" in live
+
+
+def test_without_filters_incoming_mail_goes_straight_to_fdm(tmp_path: Path) -> None:
+    text = rendered(tmp_path).path("config", "smtpd.conf").read_text()
+    assert 'match from any for rcpt-to <addrs> action "deliver"' in text
+    assert "rcpt-to <addrs> action relay_clamav_out" not in text
+
+
+@pytest.mark.skipif(not shutil.which("smtpd"), reason="opensmtpd is not installed")
+@pytest.mark.parametrize("filters", [False, True])
+def test_real_smtpd_accepts_the_rendered_config(tmp_path: Path, filters: bool) -> None:
+    cfg = rendered(tmp_path, filters)
+    lab.make_certificate(cfg)
+    done = subprocess.run(
+        ["smtpd", "-n", "-f", str(cfg.path("config", "smtpd.conf"))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.skipif(not shutil.which("fdm"), reason="fdm is not installed")
+def test_real_fdm_accepts_the_articles_fdm_conf(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path)
+    done = subprocess.run(
+        ["fdm", "-n", "-f", str(cfg.path("config", "fdm.conf"))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_supervisord_runs_the_article_programs_the_lab_has(tmp_path: Path) -> None:
+    plain = rendered(tmp_path / "a").path("supervisord.conf").read_text()
+    with_filters = rendered(tmp_path / "b", filters=True).path("supervisord.conf").read_text()
+    assert re.findall(r"^\[program:(\w+)\]", plain, re.MULTILINE) == ["opensmtpd", "dovecot"]
+    assert re.findall(r"^\[program:(\w+)\]", with_filters, re.MULTILINE) == [
+        "opensmtpd",
+        "dovecot",
+        "clamsmtpd",
+        "clamd",
+        "spampd",
+    ]
+    for left_out in lab.LEFT_OUT_PROGRAMS:
+        assert f"[program:{left_out}]" not in with_filters
+
+
+def test_supervisord_conf_points_everything_into_the_lab(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path, filters=True)
+    text = cfg.path("supervisord.conf").read_text()
+    assert "/mail/" not in text
+    assert f"serverurl = unix://{cfg.dir}/run/supervisor.sock" in text
+    assert "nodaemon = true" in text
+    spampd = next(line for line in text.splitlines() if line.startswith("command = /usr/sbin/spampd"))
+    assert "--logsock=inet" in spampd and "--homedir" not in spampd
+    assert (
+        f"--port={cfg.ports['spampd']} --relayhost=127.0.0.1:{cfg.ports['spampd_return']}" in spampd
+    )
+
+
+def test_filter_chain_ports_line_up(tmp_path: Path) -> None:
+    """smtpd relays to clamsmtpd, which hands back to CLAM_IN; CLAM_IN relays to spampd, which
+    hands back to SPAMD_IN: the article's chain on the lab's ports."""
+    cfg = rendered(tmp_path, filters=True)
+    ports = cfg.ports
+    smtpd = cfg.path("config", "smtpd.conf").read_text()
+    clamsmtpd = cfg.path("config", "clamsmtpd.conf").read_text()
+    assert f"relay_clamav_out relay host smtp://127.0.0.1:{ports['clamsmtpd']}" in smtpd
+    assert f"Listen: 127.0.0.1:{ports['clamsmtpd']}" in clamsmtpd
+    assert f"OutAddress: 127.0.0.1:{ports['clamsmtpd_return']}" in clamsmtpd
+    assert f"port {ports['clamsmtpd_return']} tag CLAM_IN" in smtpd
+    assert f"relay_spampd_out relay host smtp://127.0.0.1:{ports['spampd']}" in smtpd
+    assert f"port {ports['spampd_return']} tag SPAMD_IN" in smtpd
+    clamd = cfg.path("config", "clamd.conf").read_text()
+    socket_line = next(line for line in clamd.splitlines() if line.startswith("LocalSocket "))
+    assert f"ClamAddress: {socket_line.split()[1]}" in clamsmtpd
+
+
+def test_userdb_has_the_articles_shape_with_known_passwords(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path)
+    lines = cfg.path("db", "userdb").read_text().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["bob", "sysmail"]
+    for line in lines:
+        user, hashed, uid, gid, _gecos, home, _shell, extra = line.split(":", 7)
+        assert (uid, gid, home) == ("vmail", "2000", str(cfg.path("spool", user)))
+        assert extra == f"userdb_mail=maildir:{cfg.path('spool', user, 'Mail')}"
+        salt = hashed.split("$")[2]
+        assert lab.crypt_hash(lab.LAB_PASSWORDS[user], salt) == hashed
+        assert lab.crypt_hash("wrong", salt) != hashed
+
+
+def test_dovecot_conf_listens_on_the_lab_ports(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path)
+    text = cfg.path("config", "dovecot.conf").read_text()
+    assert f"port = {cfg.ports['imap']}" in text and f"port = {cfg.ports['imaps']}" in text
+    assert f"mail_location = maildir:{cfg.path('spool')}/%n/Mail" in text
+    assert "lda_mailbox_autocreate = yes" in text
+
+
+def test_fdm_wrapper_keeps_dollar_out_of_smtpd(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path)
+    wrapper = cfg.path("bin", "fdm-deliver").read_text()
+    assert f"CONFIG_FILE={cfg.path('config', 'dovecot.conf')}" in wrapper
+    assert f"-D '$deliver={lab.DELIVER}'" in wrapper
+    assert cfg.path("bin", "fdm-deliver").stat().st_mode & 0o111
+
+
+def test_settings_file_is_loadable_and_points_at_the_lab(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path)
+    toml_path = cfg.path("mailconsole.toml")
+    assert set(tomllib.loads(toml_path.read_text())) == {
+        "supervisor_config",
+        "log_dir",
+        "fdm_config",
+        "table_vdomains",
+        "table_vusers",
+        "table_addrs",
+        "table_userdb",
+        "spool_dir",
+        "smtpctl",
+        "audit_log",
+        "jobs",
+    }
+    settings = load_settings(config=str(toml_path), env={}).settings
+    assert settings.supervisor_url == f"unix://{cfg.dir}/run/supervisor.sock"
+    assert settings.smtpctl == [str(cfg.path("bin", "smtpctl"))]
+    assert settings.fdm_config == cfg.path("config", "fdm.conf")
+    assert settings.table_userdb == cfg.path("db", "userdb")
+    assert settings.audit_log == cfg.path("log", "mailconsole-audit.log")
+
+
+def test_smtpctl_wrapper_enters_the_labs_namespace(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path)
+    wrapper = cfg.path("bin", "smtpctl").read_text()
+    assert str(cfg.path("run", "supervisord.pid")) in wrapper
+    assert 'nsenter --target "$pid" --mount smtpctl "$@"' in wrapper
+
+
+def test_smtpctl_wrapper_says_when_the_lab_is_down(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path)
+    done = subprocess.run(
+        [str(cfg.path("bin", "smtpctl")), "show", "queue"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr == f"smtpctl: the lab in {cfg.dir} is not running\n"
+
+
+def test_missing_packages_are_one_install_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lab.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(
+        lab, "REQUIRED_FILES", {"/nonexistent/smtpd": "opensmtpd", "/bin/sh": "dash"}
+    )
+    monkeypatch.setattr(lab, "FILTER_FILES", {"/nonexistent/clamd": "clamav-daemon"})
+    with pytest.raises(UserError) as raised:
+        lab.check_requirements(filters=True)
+    assert str(raised.value) == (
+        "the lab needs Debian packages that are missing: apt-get install clamav-daemon opensmtpd"
+    )
+
+
+def test_not_root_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lab.os, "geteuid", lambda: 1000)
+    with pytest.raises(UserError, match="needs root"):
+        lab.check_requirements(filters=False)
+
+
+def test_port_base_out_of_range_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="--port-base 70000 is out of range"):
+        lab.up(lab.LabConfig(tmp_path / "lab", 70000))
+
+
+def test_status_and_down_without_a_lab(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="no lab is running in"):
+        lab.status(tmp_path)
+    assert lab.down(tmp_path) == []
+
+
+def test_jobs_are_the_crontabs_with_lab_paths(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path)
+    settings = load_settings(config=str(cfg.path("mailconsole.toml")), env={}).settings
+    assert settings.jobs == {
+        "get_certs": [str(cfg.path("bin", "get_certs"))],
+        "freshclam": [
+            "/usr/bin/freshclam",
+            "--foreground",
+            f"--config={cfg.path('config', 'freshclam.conf')}",
+            f"--daemon-notify={cfg.path('config', 'clamd.conf')}",
+        ],
+        "sa-update": ["sa-update", "-v", "--updatedir", str(cfg.path("db", "spamassassin"))],
+    }
+
+
+def test_certbot_never_touches_the_machine_from_the_lab(tmp_path: Path) -> None:
+    cfg = rendered(tmp_path)
+    get_certs = cfg.path("bin", "get_certs").read_text()
+    assert f"--deploy-hook {cfg.path('bin', 'certbot-deploy-hook')}" in get_certs
+    assert f"--config-dir {cfg.path('letsencrypt')} " in get_certs
+    assert f"--logs-dir {cfg.path('log', 'letsencrypt')}" in get_certs
+    hook = cfg.path("bin", "certbot-deploy-hook").read_text()
+    assert f"-m supervisor.supervisorctl -c {cfg.path('supervisord.conf')} signal HUP dovecot" in hook

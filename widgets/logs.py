@@ -1,0 +1,880 @@
+"""The Logs screen: every log file, at any size, followed through rotation, searchable and safe.
+
+`LogLines` draws only the visible lines (the Line API) from a `FollowedLog`, whose index is built
+in the background; a `FollowThread` posts new lines in batches. Search, count, filter and jump to
+time run in thread workers that post messages; threads never touch widgets. Every line is
+`printable` text in a `rich.text.Text`, never markup.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Protocol
+
+from rich.style import Style
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from console.errors import UserError
+from console.logs.discovery import LogFileInfo, discover, supervisord_logfile
+from console.logs.follow import FollowedLog, FollowEvent, LogLine, NewLines, Rotation, Unavailable
+from console.logs.parse import highlight, parse_timestamp, parse_when
+from console.logs.search import (
+    Cancelled,
+    FilteredLines,
+    Hit,
+    compile_pattern,
+    count_matches,
+    filter_lines,
+    find,
+    find_time,
+)
+from console.logs.watch import DirectoryWatch, FollowThread
+from console.settings import Settings
+from console.text import printable
+
+STYLE_OF = {
+    "timestamp": "cyan",
+    "host": "dim",
+    "program": "magenta",
+    "level": "dim",
+    "error": "bold red",
+    "warning": "yellow",
+    "success": "green",
+    "session": "blue",
+    "message": "bold blue",
+    "envelope": "bold blue",
+    "address": "bright_cyan",
+    "key": "dim",
+    "virus": "bold white on red",
+    "spam": "bold yellow",
+}
+MARKER_STYLE = "bold black on yellow"
+MATCH_STYLE = "reverse"
+CURRENT_STYLE = Style(bgcolor="grey23")
+TEXT_CACHE = 2000
+"""Rendered lines kept: a few screens' worth, so scrolling back and forth redraws nothing."""
+PROGRESS_EVERY_S = 0.1
+
+
+class LineSource(Protocol):
+    """What `LogLines` draws: numbered lines that may grow at both ends."""
+
+    def __len__(self) -> int: ...
+
+    def line(self, n: int) -> LogLine: ...
+
+    @property
+    def prepended(self) -> int: ...
+
+
+class FilteredSource:
+    """The lines of a log a filter kept (built once the log is fully indexed, so numbers are final)."""
+
+    def __init__(self, log: FollowedLog, kept: FilteredLines) -> None:
+        self.followed = log
+        self.kept = kept
+        self.prepended = 0
+
+    def __len__(self) -> int:
+        return len(self.kept)
+
+    def line(self, n: int) -> LogLine:
+        return self.followed.line(self.kept[n])
+
+
+def human_size(size: int) -> str:
+    """1536 -> '1.5K': sizes for the file list."""
+    value = float(size)
+    for unit in ("B", "K", "M", "G"):
+        if value < 1024 or unit == "G":
+            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{value:.1f}T"
+
+
+def file_label(info: LogFileInfo, rotated: bool = False) -> Text:
+    """One row of the file list: name, size and time of last change."""
+    stamp = time.localtime(info.mtime)
+    when = time.strftime("%H:%M" if time.localtime()[:3] == stamp[:3] else "%b %d", stamp)
+    name = ("  └ " if rotated else "") + printable(info.path.name)
+    return Text.assemble((name, "dim" if rotated else ""), "  ", (f"{human_size(info.size)} {when}", "dim"))
+
+
+class LogLines(ScrollView, can_focus=True):
+    """The lines of one source, read and highlighted only when they are on screen."""
+
+    DEFAULT_CSS = "LogLines { height: 1fr; }"
+
+    class FollowChanged(Message):
+        """Following started or stopped (the user scrolled up, or went back to the end)."""
+
+        def __init__(self, following: bool) -> None:
+            super().__init__()
+            self.following = following
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source: LineSource | None = None
+        self.following = True
+        self.current: int | None = None
+        """The line a search or jump landed on (shown with a background)."""
+        self.pattern: re.Pattern[str] | None = None
+        """Matches of the current search, shown reversed."""
+        self._cache: OrderedDict[int, Strip] = OrderedDict()
+        self._prepended = 0
+        self._width = 0
+
+    def set_source(self, source: LineSource | None, *, follow: bool = True) -> None:
+        """Show another source, at its end."""
+        self.source = source
+        self._cache.clear()
+        self._prepended = source.prepended if source is not None else 0
+        self.current = None
+        self._width = 0
+        self.following = follow
+        self.virtual_size = Size(0, len(source) if source is not None else 0)
+        self.scroll_to(0, self.max_scroll_y if follow else 0, animate=False, immediate=True)
+        self.refresh()
+
+    def set_pattern(self, pattern: re.Pattern[str] | None) -> None:
+        """Mark the matches of `pattern` in every drawn line."""
+        self.pattern = pattern
+        self._cache.clear()
+        self.refresh()
+
+    def sync(self) -> int:
+        """Catch up with the source (lines added at the top keep the place); returns lines appended."""
+        if self.source is None:
+            return 0
+        prepended = self.source.prepended
+        shift = prepended - self._prepended
+        if shift:
+            self._prepended = prepended
+            self._cache.clear()
+            if self.current is not None:
+                self.current += shift
+        before = self.virtual_size.height + shift
+        count = len(self.source)
+        self.virtual_size = Size(self._width, count)
+        if self.following:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        elif shift:
+            self.scroll_to(y=self.scroll_y + shift, animate=False, immediate=True)
+        self.refresh()
+        return max(0, count - before)
+
+    def behind(self) -> bool:
+        """True when the source gained lines at the top that the view has not taken in yet."""
+        return self.source is not None and self.source.prepended != self._prepended
+
+    def invalidate(self, n: int) -> None:
+        """Forget the drawn text of line n (a partial last line that grew)."""
+        self._cache.pop(n, None)
+
+    def go_to(self, n: int) -> None:
+        """Stop following and show line n near the middle of the screen, marked as current."""
+        self.current = n
+        self._set_following(False)
+        self.scroll_to(y=max(0, n - self.size.height // 2), animate=False, immediate=True)
+        self.refresh()
+
+    def follow(self) -> None:
+        """Go to the end and follow new lines again."""
+        self.current = None
+        self._set_following(True)
+        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        self.refresh()
+
+    def top_line(self) -> int:
+        """Number of the first line on screen."""
+        return int(self.scroll_y)
+
+    def bottom_line(self) -> int:
+        """Number of the last line on screen."""
+        count = len(self.source) if self.source is not None else 0
+        return max(0, min(count, int(self.scroll_y) + self.scrollable_content_region.height) - 1)
+
+    def _set_following(self, following: bool) -> None:
+        if following != self.following:
+            self.following = following
+            self.post_message(self.FollowChanged(following))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value < old_value and new_value < self.max_scroll_y:
+            self._set_following(False)
+        elif new_value >= self.max_scroll_y and round(new_value) != round(old_value):
+            self._set_following(True)
+
+    def action_scroll_end(self) -> None:
+        self.follow()
+
+    def on_resize(self) -> None:
+        if self.following:
+            self.call_after_refresh(self._to_end)
+
+    def _to_end(self) -> None:
+        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+
+    def _text(self, n: int) -> Text:
+        """Line n as styled text: printable, highlighted, search matches marked."""
+        assert self.source is not None
+        try:
+            # Lines the background index added since the last sync shift the source's numbering.
+            line = self.source.line(n + self.source.prepended - self._prepended)
+        except IndexError:
+            return Text("")
+        except OSError as exc:
+            line = LogLine(f"(cannot read this line: {exc.strerror or exc})", marker=True)
+        shown = printable(line.text)
+        if line.marker:
+            return Text(shown, style=MARKER_STYLE, no_wrap=True, end="")
+        text = Text(shown, no_wrap=True, end="")
+        for span in highlight(shown):
+            style = STYLE_OF.get(span.style)
+            if style:
+                text.stylize(style, span.start, span.end)
+        if self.pattern is not None:
+            for match in self.pattern.finditer(shown):
+                text.stylize(MATCH_STYLE, match.start(), match.end())
+        return text
+
+    def _strip(self, n: int) -> Strip:
+        """Line n rendered whole (cached: scrolling and following redraw the same lines)."""
+        cached = self._cache.get(n)
+        if cached is not None:
+            self._cache.move_to_end(n)
+            return cached
+        text = self._text(n)
+        strip = Strip(list(text.render(self.app.console)), text.cell_len)
+        self._cache[n] = strip
+        if len(self._cache) > TEXT_CACHE:
+            self._cache.popitem(last=False)
+        if text.cell_len > self._width:
+            self._width = text.cell_len
+            self.call_after_refresh(self._widen)
+        return strip
+
+    def _widen(self) -> None:
+        if self._width > self.virtual_size.width:
+            self.virtual_size = Size(self._width, self.virtual_size.height)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        n = scroll_y + y
+        base = self.rich_style
+        if self.source is None or n >= len(self.source):
+            return Strip.blank(width, base)
+        strip = self._strip(n).crop_extend(scroll_x, scroll_x + width, base)
+        if n == self.current:
+            strip = strip.apply_style(CURRENT_STYLE)
+        return strip.apply_style(base)
+
+
+class LogsView(Horizontal):
+    """Log files on the left; the chosen one on the right, followed, searchable and filterable."""
+
+    DEFAULT_CSS = """
+    LogsView { height: 1fr; }
+    LogsView #log-files-pane { dock: left; width: 30; max-width: 35%; border-right: solid $panel-lighten-2; }
+    LogsView #log-files { height: 1fr; border: none; }
+    LogsView #log-main { width: 1fr; }
+    LogsView #log-status { height: 1; background: $panel; }
+    LogsView #log-pill { dock: bottom; height: 1; width: auto; offset-x: 2; margin-bottom: 1; }
+    LogsView #log-input { dock: bottom; }
+    """
+
+    BINDINGS = [
+        Binding("slash", "search", "Search", id="logs.search"),
+        Binding("n", "older_match", "Older match", id="logs.older"),
+        Binding("N", "newer_match", "Newer match", id="logs.newer"),
+        Binding("f", "filter", "Filter", id="logs.filter"),
+        Binding("i", "invert", "Invert filter", id="logs.invert", show=False),
+        Binding("plus", "context(1)", "More context", id="logs.context_more", show=False),
+        Binding("minus", "context(-1)", "Less context", id="logs.context_less", show=False),
+        Binding("t", "jump_time", "Jump to time", id="logs.time"),
+        Binding("F,G", "follow", "Follow", id="logs.follow"),
+        Binding("escape", "clear", "Clear search/filter", id="logs.clear", show=False),
+        Binding("o", "files", "Files", id="logs.files", show=False),
+    ]
+
+    class LinesArrived(Message):
+        """The follower read something from `log`: new lines, a rotation, or that it is gone."""
+
+        def __init__(self, log: FollowedLog, events: list[FollowEvent]) -> None:
+            super().__init__()
+            self.followed = log
+            self.events = events
+
+    class FilesChanged(Message):
+        """Something changed in the log directory (a file appeared, grew or went away)."""
+
+    class SearchProgress(Message):
+        """A search, count or filter worker got this far (0..1)."""
+
+        def __init__(self, what: str, fraction: float) -> None:
+            super().__init__()
+            self.what = what
+            self.fraction = fraction
+
+    class SearchFinished(Message):
+        """A search ended: the hit, or None when nothing matched that way."""
+
+        def __init__(self, log: FollowedLog, hit: Hit | None, backwards: bool) -> None:
+            super().__init__()
+            self.followed = log
+            self.hit = hit
+            self.backwards = backwards
+
+    class MatchesCounted(Message):
+        """How many lines match the current search."""
+
+        def __init__(self, log: FollowedLog, pattern: str, count: int) -> None:
+            super().__init__()
+            self.followed = log
+            self.pattern = pattern
+            self.count = count
+
+    class FilterFinished(Message):
+        """A filter worker is done: the lines it covered (later ones are tested as they arrive)."""
+
+        def __init__(self, kept: FilteredLines, covered: int) -> None:
+            super().__init__()
+            self.kept = kept
+            self.covered = covered
+
+    class WorkFailed(Message):
+        """A worker stopped with an error a person must read."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, settings: Settings, files: list[Path] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.files = [Path(f) for f in files] if files else None
+        self.followed: FollowedLog | None = None
+        self.follower: FollowThread | None = None
+        self.dir_watch: DirectoryWatch | None = None
+        self.unavailable: str | None = None
+        self.new_lines = 0
+        self.input_mode = ""
+        self.search_text = ""
+        self.search_pattern: re.Pattern[bytes] | None = None
+        self.match_count: int | None = None
+        self.progress = ""
+        self.filter_text = ""
+        self.filter_invert = False
+        self.filter_context = 0
+        self.filter_kept: FilteredLines | None = None
+        self.filter_tested = 0
+        self._cancel = threading.Event()
+        self._filter_cancel = threading.Event()
+        self._entries: list[Path | None] = []
+
+    def compose(self) -> ComposeResult:
+        # The log comes first so that it, not the file list, gets the keyboard when the tab opens.
+        with Vertical(id="log-main"):
+            yield Static(id="log-status")
+            yield LogLines(id="log-lines")
+            yield Static(id="log-pill")
+            yield Input(id="log-input")
+        with Vertical(id="log-files-pane"):
+            yield OptionList(id="log-files")
+
+    def on_mount(self) -> None:
+        self.query_one("#log-input", Input).display = False
+        self.query_one("#log-pill", Static).display = False
+        self.refresh_files()
+        first = next((p for p in self._entries if p is not None), None)
+        if first is not None:
+            self.open(first)
+        else:
+            self.update_status()
+        directories = {p.parent for p in self.files} if self.files else {self.settings.log_dir}
+        self.dir_watch = DirectoryWatch(directories, lambda _: self.post_message(self.FilesChanged()))
+        self.dir_watch.start()
+        self.set_interval(5.0, self.refresh_files)
+        self.set_interval(0.25, self._tick)
+
+    def on_unmount(self) -> None:
+        self._cancel.set()
+        self._filter_cancel.set()
+        if self.dir_watch is not None:
+            self.dir_watch.stop()
+        self._close_log()
+
+    # ------------------------------------------------------------------ files
+
+    def _infos(self) -> list[LogFileInfo]:
+        if self.files is not None:
+            infos = []
+            for path in self.files:
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                infos.append(LogFileInfo(path, st.st_size, st.st_mtime))
+            return infos
+        extra = [p for p in [supervisord_logfile(self.settings.supervisor_config)] if p is not None]
+        return discover(self.settings.log_dir, extra)
+
+    def refresh_files(self) -> None:
+        """List the log files again (new ones appear, sizes change)."""
+        files = self.query_one("#log-files", OptionList)
+        options: list[Option] = []
+        entries: list[Path | None] = []
+        try:
+            infos = self._infos()
+        except UserError as exc:
+            infos = []
+            options.append(Option(Text(exc.message, style="red"), disabled=True))
+            entries.append(None)
+        for info in infos:
+            options.append(Option(file_label(info)))
+            entries.append(info.path)
+            for old in info.rotated:
+                options.append(Option(file_label(old, rotated=True), disabled=old.compressed))
+                entries.append(None if old.compressed else old.path)
+        if not options:
+            options.append(Option(Text("no log files", style="dim"), disabled=True))
+            entries.append(None)
+        highlighted = files.highlighted
+        files.set_options(options)
+        if highlighted is not None and highlighted < len(options):
+            files.highlighted = highlighted
+        self._entries = entries
+
+    def on_logs_view_files_changed(self, message: FilesChanged) -> None:
+        self.refresh_files()
+
+    @on(OptionList.OptionSelected, "#log-files")
+    def _file_chosen(self, event: OptionList.OptionSelected) -> None:
+        path = self._entries[event.option_index] if event.option_index < len(self._entries) else None
+        if path is not None:
+            self.open(path)
+            self.query_one(LogLines).focus()
+
+    def open(self, path: Path) -> None:
+        """Show and follow one log file; a file that cannot be opened is one line on the screen."""
+        self._close_log()
+        self.clear_search()
+        self.clear_filter()
+        lines = self.query_one(LogLines)
+        try:
+            self.followed = FollowedLog(path)
+        except UserError as exc:
+            self.unavailable = exc.message
+            lines.set_source(None)
+            self.update_status()
+            return
+        self.unavailable = None
+        self.new_lines = 0
+        lines.set_source(self.followed)
+        log = self.followed
+        self.follower = FollowThread([log], lambda _, events: self.post_message(self.LinesArrived(log, events)),
+                                     poll_interval=1.0, batch_interval=0.04)
+        self.follower.start()
+        self.update_status()
+
+    def _close_log(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
+        if self.followed is not None:
+            self.followed.close()
+            self.followed = None
+
+    # ------------------------------------------------------------------ following
+
+    def on_logs_view_lines_arrived(self, message: LinesArrived) -> None:
+        if message.followed is not self.followed:
+            return
+        lines = self.query_one(LogLines)
+        for event in message.events:
+            if isinstance(event, Unavailable):
+                self.unavailable = event.text
+            elif isinstance(event, (NewLines, Rotation)):
+                self.unavailable = None
+        if self.filter_kept is None:
+            lines.invalidate(lines.virtual_size.height - 1)  # a partial last line may have grown
+            appended = lines.sync()
+            if not lines.following:
+                self.new_lines += appended
+        else:
+            self._filter_new_lines()
+        self.update_pill()
+        self.update_status()
+
+    def _tick(self) -> None:
+        """While the index grows at the top, keep the view in place and the status current."""
+        lines = self.query_one(LogLines)
+        if self.followed is not None and self.filter_kept is None and lines.behind():
+            lines.sync()
+            self.update_status()
+
+    def on_log_lines_follow_changed(self, message: LogLines.FollowChanged) -> None:
+        if message.following:
+            self.new_lines = 0
+        self.update_pill()
+        self.update_status()
+
+    def action_follow(self) -> None:
+        """Back to the end, following new lines."""
+        self.query_one(LogLines).follow()
+
+    def update_pill(self) -> None:
+        pill = self.query_one("#log-pill", Static)
+        following = self.query_one(LogLines).following
+        pill.display = bool(self.new_lines) and not following
+        pill.update(Text(f" +{self.new_lines:,} new lines · End to follow ", style="bold reverse"))
+
+    def update_status(self) -> None:
+        """The line above the log: file, size, follow state, indexing, search and filter."""
+        status = self.query_one("#log-status", Static)
+        lines = self.query_one(LogLines)
+        parts: list[tuple[str, str] | str] = []
+        if self.followed is None:
+            parts.append((self.unavailable or "no file open", "bold red" if self.unavailable else "dim"))
+            status.update(Text.assemble(*parts))
+            return
+        parts += [(printable(self.followed.path.name), "bold"), f"  {len(self.followed):,} lines  "]
+        parts.append(("● following", "green") if lines.following else ("⏸ paused", "yellow"))
+        index = self.followed.segments[0].index
+        if index.scanning and index.end:
+            parts.append((f"  indexing {100 * (1 - index.low / index.end):.0f}%", "dim"))
+        if self.unavailable:
+            parts.append((f"  {self.unavailable}", "bold red"))
+        if self.search_text:
+            found = "" if self.match_count is None else f" {self.match_count:,} matching lines"
+            parts.append((f"  /{printable(self.search_text)}{found}", "cyan"))
+        if self.filter_kept is not None:
+            how = "not " if self.filter_invert else ""
+            context = f" ±{self.filter_context}" if self.filter_context else ""
+            parts.append((f"  filter {how}{printable(self.filter_text)}{context}: {len(self.filter_kept):,} lines",
+                          "magenta"))
+        if self.progress:
+            parts.append((f"  {self.progress}", "dim"))
+        status.update(Text.assemble(*parts))
+
+    # ------------------------------------------------------------------ the input line
+
+    def _ask(self, mode: str, placeholder: str, value: str = "") -> None:
+        box = self.query_one("#log-input", Input)
+        self.input_mode = mode
+        box.placeholder = placeholder
+        box.value = value
+        box.display = True
+        self.call_after_refresh(box.focus)
+
+    def action_search(self) -> None:
+        """Ask for a regex and look for it upwards from the bottom of the screen."""
+        self._ask("search", "search (regex, searched upwards; n older, N newer)", self.search_text)
+
+    def action_filter(self) -> None:
+        """Ask for a regex and show only the lines that match (i inverts, +/- context)."""
+        self._ask("filter", "filter (regex; i inverts, + and - change context lines)", self.filter_text)
+
+    def action_jump_time(self) -> None:
+        """Ask for a time and show the first line at or after it."""
+        self._ask("time", "jump to time (HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM)")
+
+    def action_files(self) -> None:
+        """Put the keyboard in the file list."""
+        self.query_one("#log-files", OptionList).focus()
+
+    @on(Input.Submitted, "#log-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        box = self.query_one("#log-input", Input)
+        box.display = False
+        self.query_one(LogLines).focus()
+        value, mode = event.value, self.input_mode
+        self.input_mode = ""
+        if not value.strip():
+            return
+        if mode == "search":
+            self.start_search(value)
+        elif mode == "filter":
+            self.start_filter(value)
+        elif mode == "time":
+            self.start_jump(value)
+
+    def on_key(self, event: Any) -> None:
+        if event.key == "escape" and self.input_mode:
+            self.query_one("#log-input", Input).display = False
+            self.input_mode = ""
+            self.query_one(LogLines).focus()
+            event.stop()
+
+    def action_clear(self) -> None:
+        """Drop the search and the filter."""
+        self.clear_search()
+        if self.filter_kept is not None:
+            self.clear_filter()
+            if self.followed is not None:
+                self.query_one(LogLines).set_source(self.followed)
+        self.update_status()
+
+    # ------------------------------------------------------------------ search
+
+    def clear_search(self) -> None:
+        self._cancel.set()
+        self.search_text = ""
+        self.search_pattern = None
+        self.match_count = None
+        self.progress = ""
+        self.query_one(LogLines).set_pattern(None)
+
+    def start_search(self, text: str) -> None:
+        """Search for `text` upwards from the bottom line on screen, and count its lines."""
+        if self.followed is None:
+            return
+        try:
+            pattern = compile_pattern(text)
+            shown = re.compile(text)
+        except (UserError, re.error) as exc:
+            self.app.notify(str(exc), severity="error", markup=False)
+            return
+        self.clear_search()
+        self.search_text, self.search_pattern = text, pattern
+        self.query_one(LogLines).set_pattern(shown)
+        self._cancel = threading.Event()
+        self._search(self.followed, pattern, self._origin(self.query_one(LogLines).bottom_line() + 1), True, self._cancel)
+        self._count(self.followed, text, pattern, self._cancel)
+        self.update_status()
+
+    def _origin(self, line: int) -> Hit:
+        """A search origin for a line of what is shown (filtered or not)."""
+        assert self.followed is not None
+        kept = self.filter_kept
+        if kept is not None:
+            line = kept[line] if line < len(kept) else len(self.followed)
+        return Hit(*self.followed.locate(line))
+
+    def action_older_match(self) -> None:
+        self._repeat(backwards=True)
+
+    def action_newer_match(self) -> None:
+        self._repeat(backwards=False)
+
+    def _repeat(self, backwards: bool) -> None:
+        if self.followed is None or self.search_pattern is None:
+            self.action_search()
+            return
+        lines = self.query_one(LogLines)
+        if lines.current is not None:
+            here = lines.current
+        else:
+            here = lines.bottom_line() + 1 if backwards else lines.top_line()
+        self._cancel.set()
+        self._cancel = threading.Event()
+        self._search(self.followed, self.search_pattern, self._origin(here), backwards, self._cancel)
+
+    @work(thread=True, exclusive=True, group="logs-search", exit_on_error=False)
+    def _search(self, log: FollowedLog, pattern: re.Pattern[bytes], origin: Hit, backwards: bool,
+                cancel: threading.Event) -> None:
+        try:
+            hit = find(log, pattern, origin, backwards=backwards, cancel=cancel,
+                       progress=self._progress_poster("searching"))
+        except Cancelled:
+            return
+        except OSError as exc:
+            self.post_message(self.WorkFailed(f"search failed: {exc.strerror or exc}"))
+            return
+        self.post_message(self.SearchFinished(log, hit, backwards))
+
+    @work(thread=True, exclusive=True, group="logs-count", exit_on_error=False)
+    def _count(self, log: FollowedLog, text: str, pattern: re.Pattern[bytes], cancel: threading.Event) -> None:
+        try:
+            count = count_matches(log, pattern, cancel=cancel)
+        except (Cancelled, OSError):
+            return
+        self.post_message(self.MatchesCounted(log, text, count))
+
+    def _progress_poster(self, what: str) -> Any:
+        last = [0.0]
+
+        def post(fraction: float) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY_S:
+                last[0] = now
+                self.post_message(self.SearchProgress(what, fraction))
+
+        return post
+
+    def on_logs_view_search_progress(self, message: SearchProgress) -> None:
+        self.progress = f"{message.what} {100 * message.fraction:.0f}%"
+        self.update_status()
+
+    def on_logs_view_search_finished(self, message: SearchFinished) -> None:
+        self.progress = ""
+        if message.followed is not self.followed:
+            return
+        if message.hit is None:
+            where = "above" if message.backwards else "below"
+            self.app.notify(f"no match {where}", severity="warning", markup=False)
+        else:
+            line = self.followed.view_line(message.hit.segment, message.hit.offset)
+            if line is not None:
+                if self.filter_kept is not None:
+                    line = self.filter_kept.position_of(line)
+                self.query_one(LogLines).go_to(line)
+        self.update_status()
+
+    def on_logs_view_matches_counted(self, message: MatchesCounted) -> None:
+        if message.followed is self.followed and message.pattern == self.search_text:
+            self.match_count = message.count
+            self.update_status()
+
+    def on_logs_view_work_failed(self, message: WorkFailed) -> None:
+        self.progress = ""
+        self.app.notify(message.text, severity="error", markup=False)
+        self.update_status()
+
+    # ------------------------------------------------------------------ filter
+
+    def clear_filter(self) -> None:
+        self._filter_cancel.set()
+        self.filter_kept = None
+        self.filter_text = ""
+
+    def start_filter(self, text: str) -> None:
+        """Show only the lines matching `text` (with the current invert and context settings)."""
+        if self.followed is None:
+            return
+        try:
+            pattern = compile_pattern(text)
+        except UserError as exc:
+            self.app.notify(exc.message, severity="error", markup=False)
+            return
+        self.clear_filter()
+        self.filter_text = text
+        self.filter_kept = FilteredLines()
+        self.filter_tested = len(self.followed)
+        self._filter_cancel = threading.Event()
+        self.query_one(LogLines).set_source(FilteredSource(self.followed, self.filter_kept), follow=True)
+        self._filter(self.followed, pattern, self.filter_kept, self.filter_invert, self.filter_context,
+                     self._filter_cancel)
+        self.update_status()
+
+    def action_invert(self) -> None:
+        """Show the lines that do not match the filter (or that do, again)."""
+        self.filter_invert = not self.filter_invert
+        if self.filter_text:
+            self.start_filter(self.filter_text)
+
+    def action_context(self, delta: int) -> None:
+        """Show more or fewer lines around each filter match."""
+        self.filter_context = max(0, min(50, self.filter_context + delta))
+        if self.filter_text:
+            self.start_filter(self.filter_text)
+        self.update_status()
+
+    @work(thread=True, exclusive=True, group="logs-filter", exit_on_error=False)
+    def _filter(self, log: FollowedLog, pattern: re.Pattern[bytes], kept: FilteredLines, invert: bool,
+                context: int, cancel: threading.Event) -> None:
+        poster = self._progress_poster("filtering")
+        try:
+            covered = filter_lines(log, pattern, kept, invert=invert, context=context, cancel=cancel,
+                                   progress=poster)
+        except Cancelled:
+            return
+        except OSError as exc:
+            self.post_message(self.WorkFailed(f"filter failed: {exc.strerror or exc}"))
+            return
+        self.post_message(self.FilterFinished(kept, covered))
+
+    def on_logs_view_filter_finished(self, message: FilterFinished) -> None:
+        if message.kept is not self.filter_kept:
+            return
+        self.progress = ""
+        self.filter_tested = message.covered
+        if message.kept.capped:
+            self.app.notify("the filter matched too many separate places; showing the first ones",
+                            severity="warning", markup=False)
+        self._filter_new_lines()
+        self.update_status()
+
+    def _filter_new_lines(self) -> None:
+        """Test the lines that arrived after the filter's scan, and show the view's growth."""
+        lines = self.query_one(LogLines)
+        kept = self.filter_kept
+        if self.followed is None or kept is None:
+            return
+        if kept.complete:
+            pattern = re.compile(self.filter_text)
+            count = len(self.followed)
+            for n in range(self.filter_tested, count):
+                line = self.followed.line(n)
+                if line.marker or bool(pattern.search(line.text)) != self.filter_invert:
+                    kept.add(n, n + 1)
+            self.filter_tested = count
+        before = lines.virtual_size.height
+        lines.sync()
+        if not lines.following:
+            self.new_lines += max(0, len(kept) - before)
+
+    # ------------------------------------------------------------------ jump to time
+
+    def start_jump(self, text: str) -> None:
+        """Show the first line stamped at or after the typed time."""
+        if self.followed is None:
+            return
+        reference = self._last_stamp()
+        try:
+            when = parse_when(text, reference)
+        except ValueError as exc:
+            self.app.notify(str(exc), severity="error", markup=False)
+            return
+        self._jump(self.followed, when)
+
+    def _last_stamp(self) -> float:
+        assert self.followed is not None
+        for n in range(len(self.followed) - 1, max(-1, len(self.followed) - 50), -1):
+            stamp, _ = parse_timestamp(self.followed.line(n).text)
+            if stamp is not None:
+                return stamp
+        return time.time()
+
+    @work(thread=True, exclusive=True, group="logs-search", exit_on_error=False)
+    def _jump(self, log: FollowedLog, when: float) -> None:
+        try:
+            hit = find_time(log, when)
+            if hit is not None:
+                log.segments[hit.segment].index.wait_scanned(hit.offset)
+        except OSError as exc:
+            self.post_message(self.WorkFailed(f"jump failed: {exc.strerror or exc}"))
+            return
+        if hit is None:
+            self.post_message(self.WorkFailed("no line is stamped that late"))
+            return
+        self.post_message(self.SearchFinished(log, hit, False))
+
+
+def open_files_error(paths: list[Path]) -> str | None:
+    """The first of `paths` that cannot be read, as a sentence (for `mailconsole tail`)."""
+    for path in paths:
+        if not path.exists():
+            return f"cannot open {path}: No such file or directory."
+        if path.is_dir():
+            return f"cannot open {path}: it is a directory."
+        if not os.access(path, os.R_OK):
+            return f"cannot open {path}: Permission denied."
+    return None
