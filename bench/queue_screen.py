@@ -38,12 +38,12 @@ LAUNCH = (
 )
 
 
-def measure(label: str, cmd: str, marker: str, runs: int, size: str) -> list[dict]:
-    """The harness's startup mode: per-run records (latency_s, peak_rss_mb...)."""
+def measure(label: str, cmd: str, marker: str, runs: int, size: str, hold: float = 1.0) -> list[dict]:
+    """The harness's startup mode: per-run records (latency_s, peak_rss_mb, post_ready_cpu_pct...)."""
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
         subprocess.run([sys.executable, str(HARNESS), "startup", "--cmd", cmd, "--marker", marker,
                         "--label", label, "--runs", str(runs), "--warmup", "1", "--term-size", size,
-                        "--hold", "1", "--cwd", str(ROOT), "--out", out.name, "--screens", "",
+                        "--hold", str(hold), "--cwd", str(ROOT), "--out", out.name, "--screens", "",
                         "--timeout", "60"],
                        check=True, stdout=subprocess.DEVNULL)
         records = [json.loads(line) for line in Path(out.name).read_text().splitlines() if line]
@@ -67,6 +67,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--size", default="160x50")
+    parser.add_argument("--idle-hold", type=float, default=20.0,
+                        help="seconds of idle watched after first paint (live refresh cost)")
     a = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="mc-queue-bench-") as tmp:
@@ -88,6 +90,7 @@ def main() -> int:
         for _ in range(a.rounds):
             base += measure("textual-baseline", base_cmd, "ready", a.runs, a.size)
             screen += measure("queue-screen", cmd, marker, a.runs, a.size)
+        idle = measure("queue-screen-idle", cmd, marker, 1, a.size, hold=a.idle_hold)
 
     envelopes, bad = q.parse_queue(text)
     now = time.time()
@@ -105,6 +108,7 @@ def main() -> int:
     print(f"Queue screen first paint (whole queue):  {s * 1000:7.0f} ms  (target <= 1500 ms)")
     print(f"ratio to the bare app:                   {s / b:7.2f}")
     print(f"peak RSS of the console:                 {med(screen, 'peak_rss_mb'):7.0f} MiB")
+    print(f"CPU while refreshing live, {a.idle_hold:g} s:        {med(idle, 'post_ready_cpu_pct'):7.1f} % of a core")
     print(f"re-sort by sender (worker thread):       {resort * 1000:7.0f} ms")
     print(f"filter domain:gmail state:pending:       {filtered * 1000:7.0f} ms")
     print(f"render one 50-row screen (any position): {page * 1000:7.1f} ms")
