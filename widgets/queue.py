@@ -311,6 +311,11 @@ class QueueView(Vertical):
         else:
             self._arm(delay)
 
+    def handle_action_result(self, message: object) -> None:
+        """A queue action (or any other) finished: see its effect now."""
+        if getattr(message, "name", "").startswith("queue."):
+            self.refresh_soon(0.05)
+
     def _arm(self, delay: float) -> None:
         """The one timer that starts the next read."""
         if self._timer is not None:
@@ -573,8 +578,7 @@ class QueueView(Vertical):
     def _run(self, name: str, targets: list[str]) -> None:
         for target in targets:
             self.app.request_action(name, target, confirmed=True)  # type: ignore[attr-defined]
-        self.selected.clear()
-        self.refresh_soon(0.5)
+        self.selected.clear()  # handle_action_result re-reads the queue as each one finishes
 
     def _act(self, name: str, verb: str, dangerous: bool = False) -> None:
         targets, count = self.targets()
