@@ -33,7 +33,14 @@ from tests.recorded import RecordedSupervisor
 from widgets.app import ConsoleApp
 from widgets.dialogs import ConfirmScreen
 
-PORT = 21026
+def _free_port() -> int:
+    """A port nobody listens on now (a fixed one collides with a second run of the suite)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+PORT = _free_port()
 TOOLS = ("smtpd", "smtpctl", "unshare", "nsenter")
 
 SMTPD_CONF = """\
