@@ -66,7 +66,7 @@ STYLE_OF = {
 MARKER_STYLE = "bold black on yellow"
 MATCH_STYLE = "reverse"
 CURRENT_STYLE = Style(bgcolor="grey23")
-TEXT_CACHE = 2000
+TEXT_CACHE = 500
 """Rendered lines kept: a few screens' worth, so scrolling back and forth redraws nothing."""
 PROGRESS_EVERY_S = 0.1
 
@@ -115,6 +115,23 @@ def file_label(info: LogFileInfo, rotated: bool = False) -> Text:
     return Text.assemble((name, "dim" if rotated else ""), "  ", (f"{human_size(info.size)} {when}", "dim"))
 
 
+class StatusLine(Static):
+    """One line of state; changing it redraws the line only, never the screen's layout."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._text = Text()
+
+    def set(self, text: Text) -> None:
+        """Show `text` (a no-op when it did not change)."""
+        if text != self._text:
+            self._text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._text
+
+
 class LogLines(ScrollView, can_focus=True):
     """The lines of one source, read and highlighted only when they are on screen."""
 
@@ -138,6 +155,7 @@ class LogLines(ScrollView, can_focus=True):
         self._cache: OrderedDict[int, Strip] = OrderedDict()
         self._prepended = 0
         self._width = 0
+        self._base = Style()
 
     def set_source(self, source: LineSource | None, *, follow: bool = True) -> None:
         """Show another source, at its end."""
@@ -170,13 +188,29 @@ class LogLines(ScrollView, can_focus=True):
                 self.current += shift
         before = self.virtual_size.height + shift
         count = len(self.source)
-        self.virtual_size = Size(self._width, count)
+        self._set_height(count)
         if self.following:
             self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
         elif shift:
             self.scroll_to(y=self.scroll_y + shift, animate=False, immediate=True)
         self.refresh()
         return max(0, count - before)
+
+    def _set_height(self, count: int) -> None:
+        """Grow the scrollable height; with the scrollbar already there, without a screen layout.
+
+        Assigning `virtual_size` lays out the whole screen (file list included) on every batch of
+        followed lines; the cheap path updates the reactive and the scrollbar only.
+        """
+        size = Size(self._width, count)
+        height = self.scrollable_content_region.height
+        if size == self.virtual_size:
+            return
+        if self.virtual_size.height > height and count > height and size.width == self.virtual_size.width:
+            self.set_reactive(LogLines.virtual_size, size)
+            self._scroll_update(size)
+        else:
+            self.virtual_size = size
 
     def behind(self) -> bool:
         """True when the source gained lines at the top that the view has not taken in yet."""
@@ -261,7 +295,7 @@ class LogLines(ScrollView, can_focus=True):
             self._cache.move_to_end(n)
             return cached
         text = self._text(n)
-        strip = Strip(list(text.render(self.app.console)), text.cell_len)
+        strip = Strip(list(text.render(self.app.console)), text.cell_len).apply_style(self._base)
         self._cache[n] = strip
         if len(self._cache) > TEXT_CACHE:
             self._cache.popitem(last=False)
@@ -274,17 +308,21 @@ class LogLines(ScrollView, can_focus=True):
         if self._width > self.virtual_size.width:
             self.virtual_size = Size(self._width, self.virtual_size.height)
 
+    def render_lines(self, crop: Any) -> list[Strip]:
+        base = self.rich_style  # computed once per frame, not once per line
+        if base != self._base:
+            self._base = base
+            self._cache.clear()
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         n = scroll_y + y
-        base = self.rich_style
         if self.source is None or n >= len(self.source):
-            return Strip.blank(width, base)
-        strip = self._strip(n).crop_extend(scroll_x, scroll_x + width, base)
-        if n == self.current:
-            strip = strip.apply_style(CURRENT_STYLE)
-        return strip.apply_style(base)
+            return Strip.blank(width, self._base)
+        strip = self._strip(n).crop_extend(scroll_x, scroll_x + width, self._base)
+        return strip.apply_style(CURRENT_STYLE) if n == self.current else strip
 
 
 class LogsView(Horizontal):
@@ -375,6 +413,9 @@ class LogsView(Horizontal):
         self.dir_watch: DirectoryWatch | None = None
         self.unavailable: str | None = None
         self.new_lines = 0
+        self.status_stale = False
+        self.files_stale = False
+        self._listed: list[Text] = []
         self.input_mode = ""
         self.search_text = ""
         self.search_pattern: re.Pattern[bytes] | None = None
@@ -392,7 +433,7 @@ class LogsView(Horizontal):
     def compose(self) -> ComposeResult:
         # The log comes first so that it, not the file list, gets the keyboard when the tab opens.
         with Vertical(id="log-main"):
-            yield Static(id="log-status")
+            yield StatusLine(id="log-status")
             yield LogLines(id="log-lines")
             yield Static(id="log-pill")
             yield Input(id="log-input")
@@ -412,6 +453,7 @@ class LogsView(Horizontal):
         self.dir_watch = DirectoryWatch(directories, lambda _: self.post_message(self.FilesChanged()))
         self.dir_watch.start()
         self.set_interval(5.0, self.refresh_files)
+        self.set_interval(1.0, self._files_tick)
         self.set_interval(0.25, self._tick)
 
     def on_unmount(self) -> None:
@@ -456,6 +498,10 @@ class LogsView(Horizontal):
         if not options:
             options.append(Option(Text("no log files", style="dim"), disabled=True))
             entries.append(None)
+        prompts = [option.prompt for option in options]
+        if prompts == self._listed:
+            return
+        self._listed = prompts
         highlighted = files.highlighted
         files.set_options(options)
         if highlighted is not None and highlighted < len(options):
@@ -463,7 +509,12 @@ class LogsView(Horizontal):
         self._entries = entries
 
     def on_logs_view_files_changed(self, message: FilesChanged) -> None:
-        self.refresh_files()
+        self.files_stale = True  # listed again by the next _files_tick: a busy log changes constantly
+
+    def _files_tick(self) -> None:
+        if self.files_stale:
+            self.files_stale = False
+            self.refresh_files()
 
     @on(OptionList.OptionSelected, "#log-files")
     def _file_chosen(self, event: OptionList.OptionSelected) -> None:
@@ -521,13 +572,16 @@ class LogsView(Horizontal):
         else:
             self._filter_new_lines()
         self.update_pill()
-        self.update_status()
+        self.status_stale = True
 
     def _tick(self) -> None:
-        """While the index grows at the top, keep the view in place and the status current."""
+        """While the index grows at the top, keep the view in place; keep the status current."""
         lines = self.query_one(LogLines)
         if self.followed is not None and self.filter_kept is None and lines.behind():
             lines.sync()
+            self.status_stale = True
+        if self.status_stale:
+            self.status_stale = False
             self.update_status()
 
     def on_log_lines_follow_changed(self, message: LogLines.FollowChanged) -> None:
@@ -543,17 +597,20 @@ class LogsView(Horizontal):
     def update_pill(self) -> None:
         pill = self.query_one("#log-pill", Static)
         following = self.query_one(LogLines).following
-        pill.display = bool(self.new_lines) and not following
-        pill.update(Text(f" +{self.new_lines:,} new lines · End to follow ", style="bold reverse"))
+        shown = bool(self.new_lines) and not following
+        if shown:
+            pill.update(Text(f" +{self.new_lines:,} new lines · End to follow ", style="bold reverse"))
+        if pill.display != shown:
+            pill.display = shown
 
     def update_status(self) -> None:
         """The line above the log: file, size, follow state, indexing, search and filter."""
-        status = self.query_one("#log-status", Static)
+        status = self.query_one("#log-status", StatusLine)
         lines = self.query_one(LogLines)
         parts: list[tuple[str, str] | str] = []
         if self.followed is None:
             parts.append((self.unavailable or "no file open", "bold red" if self.unavailable else "dim"))
-            status.update(Text.assemble(*parts))
+            status.set(Text.assemble(*parts))
             return
         parts += [(printable(self.followed.path.name), "bold"), f"  {len(self.followed):,} lines  "]
         parts.append(("● following", "green") if lines.following else ("⏸ paused", "yellow"))
@@ -572,7 +629,7 @@ class LogsView(Horizontal):
                           "magenta"))
         if self.progress:
             parts.append((f"  {self.progress}", "dim"))
-        status.update(Text.assemble(*parts))
+        status.set(Text.assemble(*parts))
 
     # ------------------------------------------------------------------ the input line
 
