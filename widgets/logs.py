@@ -541,7 +541,7 @@ class LogsView(Horizontal):
         lines.set_source(self.followed)
         log = self.followed
         self.follower = FollowThread([log], lambda _, events: self.post_message(self.LinesArrived(log, events)),
-                                     poll_interval=1.0, batch_interval=0.04)
+                                     poll_interval=1.0, batch_interval=0.07)
         self.follower.start()
         self.update_status()
 
