@@ -16,9 +16,8 @@ from textual.widgets import DataTable, Log, Static
 
 from console.actions import offered_actions
 from console.errors import UserError
-from console.supervisor import Program, Snapshot
+from console.supervisor import Prefetch, Program, Snapshot
 from console.text import printable, printable_lines
-from widgets.dialogs import SignalScreen
 
 STATE_STYLES = {
     "RUNNING": "bold green",
@@ -102,8 +101,10 @@ class ServicesView(Vertical):
             self.offset = offset
             self.error = error
 
-    def __init__(self, supervisor: Any, refresh_interval: float, read_only: bool, **kwargs: Any) -> None:
+    def __init__(self, supervisor: Any, refresh_interval: float, read_only: bool,
+                 prefetch: Prefetch | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.prefetch = prefetch
         self.supervisor = supervisor
         self.refresh_interval = refresh_interval
         self.read_only = read_only
@@ -127,7 +128,13 @@ class ServicesView(Vertical):
         self.query_one("#services-banner").display = False
         self.query_one("#log-title").display = False
         self.query_one("#program-log").display = False
-        self.poll()
+        if self.app.initial_tab == "services":  # type: ignore[attr-defined]
+            self.query_one("#programs").focus()
+        first = self.prefetch.take(timeout=1.0) if self.prefetch else None
+        if first is not None:
+            self.post_message(self.ProgramsRefreshed(first))  # shown in the first frame
+        else:
+            self.poll()
 
     # ------------------------------------------------------------------ polling
 
@@ -229,6 +236,8 @@ class ServicesView(Vertical):
             if signal_name:
                 self.app.request_action("program.signal", name, {"signal": signal_name},  # type: ignore[attr-defined]
                                     confirmed=True)
+
+        from widgets.dialogs import SignalScreen
 
         self.app.push_screen(SignalScreen(name), chosen)
 

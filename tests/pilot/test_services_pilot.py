@@ -122,9 +122,12 @@ async def test_disconnected_banner_and_reconnect(supervisord: Supervisord) -> No
     app = ConsoleApp(supervisord.settings(refresh_interval=0.2))
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: table(app).row_count == 3)
+        await pilot.press("r")  # a dialog is open while supervisord goes away
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         supervisord.kill()
-        banner = app.query_one("#services-banner", Static)
+        banner = app.tabs.query_one("#services-banner", Static)
         await until(pilot, lambda: banner.display)
+        await pilot.press("n")
         assert "Disconnected" in str(banner.render())
         assert table(app).has_class("stale") and table(app).row_count == 3
         header = app.query_one("#app-header", Static)

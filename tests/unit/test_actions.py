@@ -46,7 +46,7 @@ def test_registry_is_declared_once_with_descriptions() -> None:
         assert action.name == name
         assert action.description and "\n" not in action.description
         assert isinstance(action.dangerous, bool)
-        assert callable(action.handler)
+        assert callable(action.resolve())
 
 
 @pytest.mark.parametrize("name", sorted(ACTIONS))
