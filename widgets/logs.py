@@ -32,7 +32,8 @@ from textual.widgets.option_list import Option
 from console.errors import UserError
 from console.logs.discovery import LogFileInfo, discover, supervisord_logfile
 from console.logs.follow import FollowedLog, FollowEvent, LogLine, NewLines, Rotation, Unavailable
-from console.logs.parse import highlight, parse_timestamp, parse_when
+from console.logs.merge import MergedLogs
+from console.logs.parse import highlight, parse_timestamp, parse_when, timestamps_parse
 from console.logs.search import (
     Cancelled,
     FilteredLines,
@@ -69,6 +70,10 @@ CURRENT_STYLE = Style(bgcolor="grey23")
 TEXT_CACHE = 500
 """Rendered lines kept: a few screens' worth, so scrolling back and forth redraws nothing."""
 PROGRESS_EVERY_S = 0.1
+ORIGIN_WIDTH = 12
+"""Characters of the file name shown before each line of a merged view."""
+MERGED = "merged"
+"""The file list's entry for the merged view of `tail`'s files."""
 
 
 class LineSource(Protocol):
@@ -263,7 +268,8 @@ class LogLines(ScrollView, can_focus=True):
             self.call_after_refresh(self._to_end)
 
     def _to_end(self) -> None:
-        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        if self.following:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
     def _text(self, n: int) -> Text:
         """Line n as styled text: printable, highlighted, search matches marked."""
@@ -276,8 +282,10 @@ class LogLines(ScrollView, can_focus=True):
         except OSError as exc:
             line = LogLine(f"(cannot read this line: {exc.strerror or exc})", marker=True)
         shown = printable(line.text)
+        origin = Text(f"{printable(line.origin)[:ORIGIN_WIDTH]:<{ORIGIN_WIDTH}} ", style="dim") if line.origin else None
         if line.marker:
-            return Text(shown, style=MARKER_STYLE, no_wrap=True, end="")
+            text = Text(shown, style=MARKER_STYLE, no_wrap=True, end="")
+            return Text.assemble(origin, text, no_wrap=True, end="") if origin else text
         text = Text(shown, no_wrap=True, end="")
         for span in highlight(shown):
             style = STYLE_OF.get(span.style)
@@ -286,7 +294,7 @@ class LogLines(ScrollView, can_focus=True):
         if self.pattern is not None:
             for match in self.pattern.finditer(shown):
                 text.stylize(MATCH_STYLE, match.start(), match.end())
-        return text
+        return Text.assemble(origin, text, no_wrap=True, end="") if origin else text
 
     def _strip(self, n: int) -> Strip:
         """Line n rendered whole (cached: scrolling and following redraw the same lines)."""
@@ -397,6 +405,13 @@ class LogsView(Horizontal):
             self.kept = kept
             self.covered = covered
 
+    class MergeReady(Message):
+        """The merged view of several files is built."""
+
+        def __init__(self, merged: MergedLogs) -> None:
+            super().__init__()
+            self.merged = merged
+
     class WorkFailed(Message):
         """A worker stopped with an error a person must read."""
 
@@ -428,7 +443,9 @@ class LogsView(Horizontal):
         self.filter_tested = 0
         self._cancel = threading.Event()
         self._filter_cancel = threading.Event()
-        self._entries: list[Path | None] = []
+        self._entries: list[Path | str | None] = []
+        self.merged: MergedLogs | None = None
+        self.mergeable = bool(self.files and len(self.files) > 1 and all(_stamped(p) for p in self.files))
 
     def compose(self) -> ComposeResult:
         # The log comes first so that it, not the file list, gets the keyboard when the tab opens.
@@ -445,7 +462,9 @@ class LogsView(Horizontal):
         self.query_one("#log-pill", Static).display = False
         self.refresh_files()
         first = next((p for p in self._entries if p is not None), None)
-        if first is not None:
+        if first == MERGED:
+            self.open_merged()
+        elif isinstance(first, Path):
             self.open(first)
         else:
             self.update_status()
@@ -482,7 +501,10 @@ class LogsView(Horizontal):
         """List the log files again (new ones appear, sizes change)."""
         files = self.query_one("#log-files", OptionList)
         options: list[Option] = []
-        entries: list[Path | None] = []
+        entries: list[Path | str | None] = []
+        if self.mergeable:
+            options.append(Option(Text(f"all {len(self.files or [])} files, by time", style="bold")))
+            entries.append(MERGED)
         try:
             infos = self._infos()
         except UserError as exc:
@@ -519,9 +541,11 @@ class LogsView(Horizontal):
     @on(OptionList.OptionSelected, "#log-files")
     def _file_chosen(self, event: OptionList.OptionSelected) -> None:
         path = self._entries[event.option_index] if event.option_index < len(self._entries) else None
-        if path is not None:
+        if path == MERGED:
+            self.open_merged()
+        elif isinstance(path, Path):
             self.open(path)
-            self.query_one(LogLines).focus()
+        self.query_one(LogLines).focus()
 
     def open(self, path: Path) -> None:
         """Show and follow one log file; a file that cannot be opened is one line on the screen."""
@@ -545,6 +569,44 @@ class LogsView(Horizontal):
         self.follower.start()
         self.update_status()
 
+    def open_merged(self) -> None:
+        """Show every file of `tail` in one time-ordered view (built in a worker)."""
+        self._close_log()
+        self.clear_search()
+        self.clear_filter()
+        self.query_one(LogLines).set_source(None)
+        self.unavailable = None
+        self.progress = "merging by time"
+        self.update_status()
+        self._merge(list(self.files or []))
+
+    @work(thread=True, exclusive=True, group="logs-merge", exit_on_error=False)
+    def _merge(self, paths: list[Path]) -> None:
+        logs: list[FollowedLog] = []
+        try:
+            logs = [FollowedLog(path) for path in paths]
+            merged = MergedLogs(logs)
+        except (UserError, OSError) as exc:
+            for log in logs:
+                log.close()
+            self.post_message(self.WorkFailed(str(exc)))
+            return
+        self.post_message(self.MergeReady(merged))
+
+    def on_logs_view_merge_ready(self, message: MergeReady) -> None:
+        self.progress = ""
+        self._close_log()
+        self.merged = message.merged
+        merged = message.merged
+        self.new_lines = 0
+        self.query_one(LogLines).set_source(merged)
+        self.follower = FollowThread(
+            merged.logs, lambda log, events: self.post_message(self.LinesArrived(log, events)),
+            poll_interval=1.0, batch_interval=0.07,
+        )
+        self.follower.start()
+        self.update_status()
+
     def _close_log(self) -> None:
         if self.follower is not None:
             self.follower.stop()
@@ -552,13 +614,25 @@ class LogsView(Horizontal):
         if self.followed is not None:
             self.followed.close()
             self.followed = None
+        if self.merged is not None:
+            for log in self.merged.logs:
+                log.close()
+            self.merged = None
 
     # ------------------------------------------------------------------ following
 
     def on_logs_view_lines_arrived(self, message: LinesArrived) -> None:
+        lines = self.query_one(LogLines)
+        if self.merged is not None and message.followed in self.merged.logs:
+            self.merged.catch_up(message.followed)
+            appended = lines.sync()
+            if not lines.following:
+                self.new_lines += appended
+            self.update_pill()
+            self.status_stale = True
+            return
         if message.followed is not self.followed:
             return
-        lines = self.query_one(LogLines)
         for event in message.events:
             if isinstance(event, Unavailable):
                 self.unavailable = event.text
@@ -608,8 +682,15 @@ class LogsView(Horizontal):
         status = self.query_one("#log-status", StatusLine)
         lines = self.query_one(LogLines)
         parts: list[tuple[str, str] | str] = []
+        if self.merged is not None:
+            names = " + ".join(printable(log.path.name) for log in self.merged.logs)
+            parts += [(names, "bold"), f"  {len(self.merged):,} lines by time  "]
+            parts.append(("● following", "green") if lines.following else ("⏸ paused", "yellow"))
+            status.set(Text.assemble(*parts))
+            return
         if self.followed is None:
-            parts.append((self.unavailable or "no file open", "bold red" if self.unavailable else "dim"))
+            parts.append((self.unavailable or self.progress or "no file open",
+                          "bold red" if self.unavailable else "dim"))
             status.set(Text.assemble(*parts))
             return
         parts += [(printable(self.followed.path.name), "bold"), f"  {len(self.followed):,} lines  "]
@@ -665,6 +746,10 @@ class LogsView(Horizontal):
         value, mode = event.value, self.input_mode
         self.input_mode = ""
         if not value.strip():
+            return
+        if self.merged is not None:
+            self.app.notify("search, filter and jump work on one file: pick it in the file list (o)",
+                            severity="warning", markup=False)
             return
         if mode == "search":
             self.start_search(value)
@@ -923,6 +1008,18 @@ class LogsView(Horizontal):
             self.post_message(self.WorkFailed("no line is stamped that late"))
             return
         self.post_message(self.SearchFinished(log, hit, False))
+
+
+def _stamped(path: Path) -> bool:
+    """True when the last lines of a file start with timestamps (so it can be merged by time)."""
+    try:
+        with path.open("rb") as f:
+            start = max(0, path.stat().st_size - 8192)
+            f.seek(start)
+            tail = f.read().decode("utf-8", "replace").splitlines()[1 if start else 0 :]
+    except OSError:
+        return False
+    return timestamps_parse(tail[-20:])
 
 
 def open_files_error(paths: list[Path]) -> str | None:

@@ -56,6 +56,8 @@ class LogLine:
 
     text: str
     marker: bool = False
+    origin: str = ""
+    """In a merged view, the name of the file the line came from."""
 
 
 @dataclass

@@ -181,3 +181,32 @@ async def test_a_file_deleted_while_open_is_reported_and_followed_when_it_return
         await until(pilot, lambda: any(t.startswith("two") for t in screen_text(app)))
         await until(pilot, lambda: "was removed" not in status(app))
         assert "3 lines" in status(app)  # one, the marker, two
+
+
+async def test_tail_of_stamped_files_merges_them_by_time_and_keeps_following(tmp_path: Path) -> None:
+    smtpd, dovecot = tmp_path / "smtpd.log", tmp_path / "dovecot.log"
+    smtpd.write_text("Nov 24 10:00:01 smtpd: accepted\nNov 24 10:00:05 smtpd: delivered\n")
+    dovecot.write_text("Nov 24 10:00:03 imap-login: Info: Login: user=<bob>\n")
+    app = make_app(tmp_path, files=[smtpd, dovecot])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "lines by time" in status(app))
+        rows = [row.rstrip() for row in screen_text(app) if row.strip()]
+        assert [row.split()[0] for row in rows] == ["smtpd.log", "dovecot.log", "smtpd.log"]
+        assert rows[1].endswith("Login: user=<bob>")
+        with dovecot.open("a") as f:
+            f.write("Nov 24 10:00:09 imap: Info: Logged out\n")
+        await until(pilot, lambda: any(row.startswith("dovecot.log") and "Logged out" in row
+                                       for row in screen_text(app)))
+
+
+async def test_tail_of_unstamped_files_lists_each_file(tmp_path: Path) -> None:
+    debug, other = tmp_path / "smtpd.log", tmp_path / "fdm.log"
+    debug.write_text("info: OpenSMTPD 6.8.0p2 starting\n")
+    other.write_text("stdin: 1 messages processed\n")
+    app = make_app(tmp_path, files=[debug, other])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "smtpd.log  1 lines" in status(app))
+        options = app.query_one("#log-files", OptionList)
+        assert options.option_count == 2
+        await pilot.press("o", "down", "down", "enter")
+        await until(pilot, lambda: "fdm.log  1 lines" in status(app))
