@@ -45,29 +45,32 @@ def search_first_hit(path: Path, runs: int) -> list[float]:
     """Seconds from Enter on `/<first line's marker>` until that line is on screen (own tmux)."""
     meta = json.loads(Path(str(path) + ".meta.json").read_text())
     begin, end = meta["begin_marker"], meta["end_marker"]
-    socket = f"logsbench-{os.getpid()}"
+    tmux = ["tmux", "-L", f"logsbench-{os.getpid()}"]
+    command = MAILCONSOLE.format(file=shlex.quote(str(path)))
     times = []
     try:
         for run in range(runs):
-            session = f"s{run}"
-            command = MAILCONSOLE.format(file=shlex.quote(str(path)))
-            subprocess.run(["tmux", "-L", socket, "new-session", "-d", "-s", session, "-x", "200", "-y", "50",
+            target = ["-t", f"s{run}"]
+            subprocess.run([*tmux, "new-session", "-d", "-s", f"s{run}", "-x", "200", "-y", "50",
                             "-c", str(ROOT), f"exec {command}"], check=True)
-            screen = lambda: subprocess.run(["tmux", "-L", socket, "capture-pane", "-p", "-t", session],  # noqa: E731
-                                            capture_output=True, text=True).stdout
+
+            def screen(target: list[str] = target) -> str:
+                return subprocess.run([*tmux, "capture-pane", "-p", *target], capture_output=True,
+                                      text=True, check=True).stdout
+
             wait_for(lambda: end in screen(), 20)
             time.sleep(1.5)  # let the background index finish, as a user reading the screen would
-            subprocess.run(["tmux", "-L", socket, "send-keys", "-t", session, "/"], check=True)
+            subprocess.run([*tmux, "send-keys", *target, "/"], check=True)
             time.sleep(0.3)
-            subprocess.run(["tmux", "-L", socket, "send-keys", "-t", session, "-l", begin], check=True)
+            subprocess.run([*tmux, "send-keys", *target, "-l", begin], check=True)
             time.sleep(0.3)
             start = time.monotonic()
-            subprocess.run(["tmux", "-L", socket, "send-keys", "-t", session, "Enter"], check=True)
+            subprocess.run([*tmux, "send-keys", *target, "Enter"], check=True)
             wait_for(lambda: f"{begin} info: OpenSMTPD" in screen(), 30)
             times.append(time.monotonic() - start)
-            subprocess.run(["tmux", "-L", socket, "kill-session", "-t", session], check=True)
+            subprocess.run([*tmux, "kill-session", *target], check=True)
     finally:
-        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+        subprocess.run([*tmux, "kill-server"], capture_output=True, check=False)
     return times
 
 

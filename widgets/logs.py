@@ -13,14 +13,15 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Size
 from textual.message import Message
@@ -346,7 +347,7 @@ class LogsView(Horizontal):
     LogsView #log-input { dock: bottom; }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", id="logs.search"),
         Binding("n", "older_match", "Older match", id="logs.older"),
         Binding("N", "newer_match", "Newer match", id="logs.newer"),
@@ -430,7 +431,7 @@ class LogsView(Horizontal):
         self.new_lines = 0
         self.status_stale = False
         self.files_stale = False
-        self._listed: list[Text] = []
+        self._listed: Sequence[object] = ()
         self.input_mode = ""
         self.search_text = ""
         self.search_pattern: re.Pattern[bytes] | None = None

@@ -357,8 +357,11 @@ def _find_copy(
         except OSError:
             continue
         st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != identity and st.st_size >= end:
-            if os.pread(fd, len(signature), end - len(signature)) == signature:
-                return fd, entry.name
+        if (
+            (st.st_dev, st.st_ino) != identity
+            and st.st_size >= end
+            and os.pread(fd, len(signature), end - len(signature)) == signature
+        ):
+            return fd, entry.name
         os.close(fd)
     return None

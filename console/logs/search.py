@@ -309,9 +309,9 @@ def filter_lines(
                 done += cut
                 if progress:
                     progress(done / total)
-            if invert and previous_match + 1 < base + count:
-                if not _keep(result, previous_match + 1, base + count, context, base, base + count):
-                    return covered
+            tail = (previous_match + 1, base + count)
+            if invert and tail[0] < tail[1] and not _keep(result, *tail, context, base, base + count):
+                return covered
         if seg.marker is not None:
             marker = base + count
             if not result.add(marker, marker + 1):
