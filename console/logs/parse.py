@@ -83,7 +83,10 @@ def _local(y: int, mo: int, d: int, h: int, mi: int, s: int, micro: int) -> floa
         return None
 
 
-_HEADER = re.compile(r" +(?:(?P<host>[\w.-]+) +)?(?P<program>[\w./-]+)(?P<pid>\[\d+\])?:(?= )")
+# "host program[pid]:" (syslog) or Dovecot's "lda(user)<pid><session>:" after the stamp.
+_HEADER = re.compile(
+    r" +(?:(?P<host>[\w.-]+) +)?(?P<program>[\w./-]+(?:\([^()\s]*\))?(?:<[^<>\s]*>)*)(?P<pid>\[\d+\])?:(?= )"
+)
 _SUPERVISORD_LEVEL = re.compile(r" (CRIT|ERRO|WARN|INFO|DEBG|TRAC|BLAT) ")
 _RULES: list[tuple[re.Pattern[str], str, int]] = [
     # (pattern, style, group): later rules are drawn on top of earlier ones.
