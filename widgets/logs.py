@@ -71,6 +71,7 @@ CURRENT_STYLE = Style(bgcolor="grey23")
 TEXT_CACHE = 500
 """Rendered lines kept: a few screens' worth, so scrolling back and forth redraws nothing."""
 PROGRESS_EVERY_S = 0.1
+"""Workers report progress at most this often (each report redraws the status line)."""
 ORIGIN_WIDTH = 12
 """Characters of the file name shown before each line of a merged view."""
 MERGED = "merged"
@@ -100,17 +101,18 @@ class FilteredSource:
         return len(self.kept)
 
     def line(self, n: int) -> LogLine:
+        """The n-th kept line."""
         return self.followed.line(self.kept[n])
 
 
 def human_size(size: int) -> str:
     """1536 -> '1.5K': sizes for the file list."""
-    value = float(size)
-    for unit in ("B", "K", "M", "G"):
-        if value < 1024 or unit == "G":
-            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+    value, unit = float(size), "B"
+    for unit in ("B", "K", "M", "G", "T"):
+        if value < 1024:
+            break
         value /= 1024
-    return f"{value:.1f}T"
+    return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
 
 
 def file_label(info: LogFileInfo, rotated: bool = False) -> Text:
@@ -343,7 +345,7 @@ class LogsView(Horizontal):
     LogsView #log-files { height: 1fr; border: none; }
     LogsView #log-main { width: 1fr; }
     LogsView #log-status { height: 1; background: $panel; }
-    LogsView #log-pill { dock: bottom; height: 1; width: auto; offset-x: 2; margin-bottom: 1; }
+    LogsView #log-pill { dock: bottom; height: 1; width: 40; offset-x: 2; margin-bottom: 1; }
     LogsView #log-input { dock: bottom; }
     """
 
@@ -453,14 +455,14 @@ class LogsView(Horizontal):
         with Vertical(id="log-main"):
             yield StatusLine(id="log-status")
             yield LogLines(id="log-lines")
-            yield Static(id="log-pill")
+            yield StatusLine(id="log-pill")
             yield Input(id="log-input")
         with Vertical(id="log-files-pane"):
             yield OptionList(id="log-files")
 
     def on_mount(self) -> None:
         self.query_one("#log-input", Input).display = False
-        self.query_one("#log-pill", Static).display = False
+        self.query_one("#log-pill", StatusLine).display = False
         self.refresh_files()
         first = next((p for p in self._entries if p is not None), None)
         if first == MERGED:
@@ -670,11 +672,12 @@ class LogsView(Horizontal):
         self.query_one(LogLines).follow()
 
     def update_pill(self) -> None:
-        pill = self.query_one("#log-pill", Static)
+        """Show '+N new lines' while paused and lines keep arriving; hide it when following."""
+        pill = self.query_one("#log-pill", StatusLine)
         following = self.query_one(LogLines).following
         shown = bool(self.new_lines) and not following
         if shown:
-            pill.update(Text(f" +{self.new_lines:,} new lines · End to follow ", style="bold reverse"))
+            pill.set(Text(f" +{self.new_lines:,} new lines · End to follow ", style="bold reverse"))
         if pill.display != shown:
             pill.display = shown
 
@@ -778,6 +781,7 @@ class LogsView(Horizontal):
     # ------------------------------------------------------------------ search
 
     def clear_search(self) -> None:
+        """Cancel the search workers and forget the pattern."""
         self._cancel.set()
         self.search_text = ""
         self.search_pattern = None
@@ -812,9 +816,11 @@ class LogsView(Horizontal):
         return Hit(*self.followed.locate(line))
 
     def action_older_match(self) -> None:
+        """Go to the previous match, above the current one."""
         self._repeat(backwards=True)
 
     def action_newer_match(self) -> None:
+        """Go to the next match, below the current one."""
         self._repeat(backwards=False)
 
     def _repeat(self, backwards: bool) -> None:
@@ -894,6 +900,7 @@ class LogsView(Horizontal):
     # ------------------------------------------------------------------ filter
 
     def clear_filter(self) -> None:
+        """Cancel the filter worker and forget the filter (the caller shows the log again)."""
         self._filter_cancel.set()
         self.filter_kept = None
         self.filter_text = ""

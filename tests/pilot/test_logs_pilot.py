@@ -13,7 +13,7 @@ from textual.widgets import OptionList, Static
 from console.settings import Settings
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import ConsoleApp
-from widgets.logs import LogLines
+from widgets.logs import LogLines, StatusLine
 
 HOSTILE = "evil [bold]loud[/bold] [link=http://x.example]click[/link] [unbalanced \x1b[31mred\x1b[0m \x07bell"
 
@@ -66,7 +66,7 @@ async def test_follow_shows_new_lines_and_scrolling_up_pauses_with_a_pill(tmp_pa
         await until(pilot, lambda: not app.query_one(LogLines).following)
         with log.open("a") as f:
             f.write(numbered(7, 205))
-        pill = app.query_one("#log-pill", Static)
+        pill = app.query_one("#log-pill", StatusLine)
         await until(pilot, lambda: pill.display and "+7 new lines" in str(pill.render()))
         assert any("line 00000" in t for t in screen_text(app))
         assert "paused" in status(app)
