@@ -2,6 +2,12 @@
 
 `FollowedLog` reads what is appended, keeps a `LineIndex` per file it has followed (a segment) so
 every line stays reachable, and turns each rotation into a marker line.
+
+Promise: every line that was in the file when it was read (or, after copytruncate, in the copy
+logrotate made) is emitted once, in order. Not promised, because no reader can: lines written
+between logrotate's copy and its truncate (they are in no file), and a file that was rotated away
+before it was ever read (two rotations between two polls). Old files stay open for scrolling back
+until the log is closed.
 """
 
 from __future__ import annotations
