@@ -118,9 +118,11 @@ def human_size(size: int) -> str:
 def file_label(info: LogFileInfo, rotated: bool = False) -> Text:
     """One row of the file list: name, size and time of last change."""
     stamp = time.localtime(info.mtime)
-    when = time.strftime("%H:%M" if time.localtime()[:3] == stamp[:3] else "%b %d", stamp)
-    name = ("  └ " if rotated else "") + printable(info.path.name)
-    return Text.assemble((name, "dim" if rotated else ""), "  ", (f"{human_size(info.size)} {when}", "dim"))
+    when = time.strftime("%H:%M" if time.localtime()[:3] == stamp[:3] else "%m-%d", stamp)
+    name = ("└ " if rotated else "") + printable(info.path.name)
+    label = Text.assemble((name, "dim" if rotated else ""), "  ", (f"{human_size(info.size)} {when}", "dim"))
+    label.no_wrap, label.overflow = True, "ellipsis"
+    return label
 
 
 class StatusLine(Static):
@@ -361,6 +363,7 @@ class LogsView(Horizontal):
         Binding("F,G", "follow", "Follow", id="logs.follow"),
         Binding("escape", "clear", "Clear search/filter", id="logs.clear", show=False),
         Binding("o", "files", "Files", id="logs.files", show=False),
+        Binding("b", "toggle_files", "Hide/show files", id="logs.toggle_files", show=False),
     ]
 
     class LinesArrived(Message):
@@ -739,8 +742,16 @@ class LogsView(Horizontal):
         self._ask("time", "jump to time (HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM)")
 
     def action_files(self) -> None:
-        """Put the keyboard in the file list."""
-        self.query_one("#log-files", OptionList).focus()
+        """Put the keyboard in the file list (showing it if it was hidden)."""
+        self.query_one("#log-files-pane").display = True
+        self.call_after_refresh(self.query_one("#log-files", OptionList).focus)
+
+    def action_toggle_files(self) -> None:
+        """Hide the file list to give the log the whole width, or show it again."""
+        pane = self.query_one("#log-files-pane")
+        pane.display = not pane.display
+        if not pane.display:
+            self.query_one(LogLines).focus()
 
     @on(Input.Submitted, "#log-input")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -68,7 +68,7 @@ async def settle(pilot: Any) -> None:
 
 async def open_smtpd(pilot: Any) -> None:
     await settle(pilot)
-    await pilot.press("o", "down", "enter")
+    await pilot.press("o", "down", "down", "enter")  # dovecot.log, then smtpd.log
     await settle(pilot)
 
 
@@ -97,3 +97,12 @@ def test_logs_filter(snap_compare: Any, tmp_path: Path) -> None:
         await settle(pilot)
 
     assert snap_compare(app_with_logs(tmp_path), terminal_size=(80, 24), run_before=filter_)
+
+
+def test_logs_without_the_file_list(snap_compare: Any, tmp_path: Path) -> None:
+    async def hide(pilot: Any) -> None:
+        await open_smtpd(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+
+    assert snap_compare(app_with_logs(tmp_path), terminal_size=(80, 24), run_before=hide)
