@@ -210,3 +210,24 @@ async def test_tail_of_unstamped_files_lists_each_file(tmp_path: Path) -> None:
         assert options.option_count == 2
         await pilot.press("o", "down", "down", "enter")
         await until(pilot, lambda: "fdm.log  1 lines" in status(app))
+
+
+async def test_jump_to_time_and_filter_context(tmp_path: Path) -> None:
+    body = "".join(f"2025-11-24T10:{n:02d}:00+00:00 mail smtpd[1]: line {n}{' hit' if n == 30 else ''}\n"
+                   for n in range(60))
+    (tmp_path / "smtpd.log").write_text(body)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(LogLines)
+        await until(pilot, lambda: view.virtual_size.height == 60)
+        await type_in(pilot, "t", "2025-11-24T10:12:30+00:00")
+        await until(pilot, lambda: view.current == 13)
+        assert not view.following
+        await type_in(pilot, "f", "hit")
+        await until(pilot, lambda: "filter hit: 1 lines" in status(app))
+        await pilot.press("plus", "plus")
+        await until(pilot, lambda: "filter hit ±2: 5 lines" in status(app))
+        assert [row.split()[-1] for row in screen_text(app)[:5]] == ["28", "29", "hit", "31", "32"]
+        await type_in(pilot, "t", "noon")
+        await until(pilot, lambda: any("cannot read 'noon' as a time" in str(n.message)
+                                       for n in app._notifications))
