@@ -114,25 +114,31 @@ class ServicesView(Vertical):
         self._log_source: tuple[str, str] | None = None  # (program or "", "stdout"/"stderr"/"main")
         self._log_offset = 0
         self._log_tail = ""
+        self._first: Snapshot | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="services-banner")
+        banner = Static("", id="services-banner")
+        banner.display = False
+        yield banner
         table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="programs")
         for key, label in COLUMNS:
             table.add_column(Text(label), key=key)
+        self._first = self.prefetch.take(timeout=1.0) if self.prefetch else None
+        if self._first is not None:
+            self._fill(table, self._first)  # in the very first frame, no second layout
         yield table
-        yield Static("", id="log-title")
-        yield Log(id="program-log", max_lines=5000, auto_scroll=True)
+        title = Static("", id="log-title")
+        title.display = False
+        yield title
+        log = Log(id="program-log", max_lines=5000, auto_scroll=True)
+        log.display = False
+        yield log
 
     def on_mount(self) -> None:
-        self.query_one("#services-banner").display = False
-        self.query_one("#log-title").display = False
-        self.query_one("#program-log").display = False
         if self.app.initial_tab == "services":  # type: ignore[attr-defined]
             self.query_one("#programs").focus()
-        first = self.prefetch.take(timeout=1.0) if self.prefetch else None
-        if first is not None:
-            self.post_message(self.ProgramsRefreshed(first))  # shown in the first frame
+        if self._first is not None:
+            self.post_message(self.ProgramsRefreshed(self._first))
         else:
             self.poll()
 
@@ -176,8 +182,11 @@ class ServicesView(Vertical):
         self.set_timer(message.retry_in, self.poll)
 
     def _update_table(self, snapshot: Snapshot) -> None:
+        self._fill(self.query_one("#programs", DataTable), snapshot)
+
+    @staticmethod
+    def _fill(table: DataTable[Text], snapshot: Snapshot) -> None:
         """Change only the cells that changed; add and remove rows as programs come and go."""
-        table = self.query_one("#programs", DataTable)
         wanted = {p.fullname: p for p in snapshot.programs}
         for row_key in list(table.rows):
             if row_key.value not in wanted:
