@@ -7,7 +7,8 @@ Drives ../shared/bench/tui_bench.py (tmux, a real terminal) for: the bare Textua
 `mailconsole tail` on a one-line file and on the big file (time until the last line is on screen,
 peak RSS while the whole file gets indexed), follow latency and lag at 5,000 lines/s on the small
 file; and, with its own tmux session, the time from Enter on a `/` search for the big file's first
-line until that line is on screen. Prints medians and the ratios the issue sets limits on.
+line until that line is on screen, and how fast a key shows its effect while a search scans the
+whole file. Prints medians and the ratios the issue sets limits on.
 Make the files with ../shared/bench/make_log.py (keep them out of git).
 """
 
@@ -41,13 +42,15 @@ def median(summary: dict, key: str) -> float:
     return float(summary[key]["median"])
 
 
-def search_first_hit(path: Path, runs: int) -> list[float]:
-    """Seconds from Enter on `/<first line's marker>` until that line is on screen (own tmux)."""
+def search_figures(path: Path, runs: int) -> tuple[list[float], list[float]]:
+    """Per run: seconds from Enter on `/<first line's marker>` until that line is on screen, and
+    seconds for a key (`b`, hide the file list) to show while a search for an absent string scans
+    the whole file. Own tmux session, 200x50."""
     meta = json.loads(Path(str(path) + ".meta.json").read_text())
     begin, end = meta["begin_marker"], meta["end_marker"]
     tmux = ["tmux", "-L", f"logsbench-{os.getpid()}"]
     command = MAILCONSOLE.format(file=shlex.quote(str(path)))
-    times = []
+    hits, keys = [], []
     try:
         for run in range(runs):
             target = ["-t", f"s{run}"]
@@ -58,27 +61,39 @@ def search_first_hit(path: Path, runs: int) -> list[float]:
                 return subprocess.run([*tmux, "capture-pane", "-p", *target], capture_output=True,
                                       text=True, check=True).stdout
 
-            wait_for(lambda: end in screen(), 20)
+            def keys_in(*keys: str, literal: bool = False, target: list[str] = target) -> None:
+                subprocess.run([*tmux, "send-keys", *target, *(["-l"] if literal else []), *keys], check=True)
+                time.sleep(0.3)
+
+            wait_for(lambda: end in screen(), 20, "the last line")
             time.sleep(1.5)  # let the background index finish, as a user reading the screen would
-            subprocess.run([*tmux, "send-keys", *target, "/"], check=True)
-            time.sleep(0.3)
-            subprocess.run([*tmux, "send-keys", *target, "-l", begin], check=True)
-            time.sleep(0.3)
+            keys_in("/")
+            keys_in(begin, literal=True)
             start = time.monotonic()
             subprocess.run([*tmux, "send-keys", *target, "Enter"], check=True)
-            wait_for(lambda: f"{begin} info: OpenSMTPD" in screen(), 30)
-            times.append(time.monotonic() - start)
+            wait_for(lambda: f"{begin} info: OpenSMTPD" in screen(), 30, "the first line")
+            hits.append(time.monotonic() - start)
+
+            keys_in("End")
+            keys_in("/")
+            keys_in("NOT-IN-THE-FILE-" + begin, literal=True)
+            subprocess.run([*tmux, "send-keys", *target, "Enter"], check=True)
+            wait_for(lambda: "searching" in screen(), 10, "the search progress")
+            start = time.monotonic()
+            subprocess.run([*tmux, "send-keys", *target, "b"], check=True)
+            wait_for(lambda: "│" not in screen().splitlines()[5], 10, "the file list to hide")
+            keys.append(time.monotonic() - start)
             subprocess.run([*tmux, "kill-session", *target], check=True)
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True, check=False)
-    return times
+    return hits, keys
 
 
-def wait_for(check, timeout: float) -> None:  # type: ignore[no-untyped-def]
+def wait_for(check, timeout: float, what: str = "the screen") -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise SystemExit("logs_bench: timed out waiting for the screen")
+            raise SystemExit(f"logs_bench: timed out waiting for {what}")
         time.sleep(0.005)
 
 
@@ -105,7 +120,7 @@ def main() -> int:
         follow = tui_bench(out, "follow", "--cmd", MAILCONSOLE, "--file", str(args.small), "--label", "mailconsole",
                            "--runs", "2", "--count", "10", "--rate", str(args.rate), "--duration",
                            str(args.duration), "--workdir", tmp)
-    hits = search_first_hit(args.big, 3)
+    hits, keys = search_figures(args.big, 3)
 
     size = args.big.stat().st_size / 2**30
     bare, tiny_open, big_open = median(base, "latency_s"), median(own, "latency_s"), median(big, "latency_s")
@@ -122,6 +137,8 @@ def main() -> int:
          f"limit 300 ms; keeps up: {follow['keeps_up']}"),
         (f"CPU at {args.rate}/s", f"{median(follow, 'load_cpu_pct'):.0f}% of a core", "limit 50%"),
         ("search, rare string (first line of the big file)", f"{statistics.median(hits):.2f} s", "limit 3 s"),
+        ("a key's effect on screen during a whole-file search", f"{statistics.median(keys) * 1000:.0f} ms",
+         "UI responsive"),
     ]
     for name, value, note in rows:
         print(f"  {name:52} {value:>14}   {note}")

@@ -441,6 +441,7 @@ class LogsView(Horizontal):
         self.search_text = ""
         self.search_pattern: re.Pattern[bytes] | None = None
         self.match_count: int | None = None
+        self.counting = False
         self.progress = ""
         self.filter_text = ""
         self.filter_invert = False
@@ -797,6 +798,7 @@ class LogsView(Horizontal):
         self.search_text = ""
         self.search_pattern = None
         self.match_count = None
+        self.counting = False
         self.progress = ""
         self.query_one(LogLines).set_pattern(None)
 
@@ -815,7 +817,6 @@ class LogsView(Horizontal):
         self.query_one(LogLines).set_pattern(shown)
         self._cancel = threading.Event()
         self._search(self.followed, pattern, self._origin(self.query_one(LogLines).bottom_line() + 1), True, self._cancel)
-        self._count(self.followed, text, pattern, self._cancel)
         self.update_status()
 
     def _origin(self, line: int) -> Hit:
@@ -887,6 +888,10 @@ class LogsView(Horizontal):
         self.progress = ""
         if message.followed is not self.followed:
             return
+        if self.search_pattern is not None and self.match_count is None and not self.counting:
+            # Counted after the first hit is shown, so the two scans never compete for the CPU.
+            self.counting = True
+            self._count(self.followed, self.search_text, self.search_pattern, self._cancel)
         if message.hit is None:
             where = "above" if message.backwards else "below"
             self.app.notify(f"no match {where}", severity="warning", markup=False)
@@ -899,6 +904,7 @@ class LogsView(Horizontal):
         self.update_status()
 
     def on_logs_view_matches_counted(self, message: MatchesCounted) -> None:
+        self.counting = False
         if message.followed is self.followed and message.pattern == self.search_text:
             self.match_count = message.count
             self.update_status()

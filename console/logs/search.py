@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
@@ -53,8 +54,10 @@ def compile_pattern(text: str, *, ignore_case: bool = False) -> re.Pattern[bytes
 
 
 def _check(cancel: threading.Event | None) -> None:
+    """Between chunks: stop when cancelled, and let other threads (the UI) run first."""
     if cancel is not None and cancel.is_set():
         raise Cancelled
+    time.sleep(0)
 
 
 def _matching_line_starts(pattern: re.Pattern[bytes], data: bytes) -> Iterator[int]:
