@@ -13,14 +13,15 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Size
 from textual.message import Message
@@ -32,7 +33,8 @@ from textual.widgets.option_list import Option
 from console.errors import UserError
 from console.logs.discovery import LogFileInfo, discover, supervisord_logfile
 from console.logs.follow import FollowedLog, FollowEvent, LogLine, NewLines, Rotation, Unavailable
-from console.logs.parse import highlight, parse_timestamp, parse_when
+from console.logs.merge import MergedLogs
+from console.logs.parse import highlight, parse_timestamp, parse_when, timestamps_parse
 from console.logs.search import (
     Cancelled,
     FilteredLines,
@@ -66,9 +68,14 @@ STYLE_OF = {
 MARKER_STYLE = "bold black on yellow"
 MATCH_STYLE = "reverse"
 CURRENT_STYLE = Style(bgcolor="grey23")
-TEXT_CACHE = 2000
+TEXT_CACHE = 500
 """Rendered lines kept: a few screens' worth, so scrolling back and forth redraws nothing."""
 PROGRESS_EVERY_S = 0.1
+"""Workers report progress at most this often (each report redraws the status line)."""
+ORIGIN_WIDTH = 12
+"""Characters of the file name shown before each line of a merged view."""
+MERGED = "merged"
+"""The file list's entry for the merged view of `tail`'s files."""
 
 
 class LineSource(Protocol):
@@ -94,25 +101,45 @@ class FilteredSource:
         return len(self.kept)
 
     def line(self, n: int) -> LogLine:
+        """The n-th kept line."""
         return self.followed.line(self.kept[n])
 
 
 def human_size(size: int) -> str:
     """1536 -> '1.5K': sizes for the file list."""
-    value = float(size)
-    for unit in ("B", "K", "M", "G"):
-        if value < 1024 or unit == "G":
-            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+    value, unit = float(size), "B"
+    for unit in ("B", "K", "M", "G", "T"):
+        if value < 1024:
+            break
         value /= 1024
-    return f"{value:.1f}T"
+    return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
 
 
 def file_label(info: LogFileInfo, rotated: bool = False) -> Text:
     """One row of the file list: name, size and time of last change."""
     stamp = time.localtime(info.mtime)
-    when = time.strftime("%H:%M" if time.localtime()[:3] == stamp[:3] else "%b %d", stamp)
-    name = ("  └ " if rotated else "") + printable(info.path.name)
-    return Text.assemble((name, "dim" if rotated else ""), "  ", (f"{human_size(info.size)} {when}", "dim"))
+    when = time.strftime("%H:%M" if time.localtime()[:3] == stamp[:3] else "%m-%d", stamp)
+    name = ("└ " if rotated else "") + printable(info.path.name)
+    label = Text.assemble((name, "dim" if rotated else ""), "  ", (f"{human_size(info.size)} {when}", "dim"))
+    label.no_wrap, label.overflow = True, "ellipsis"
+    return label
+
+
+class StatusLine(Static):
+    """One line of state; changing it redraws the line only, never the screen's layout."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._text = Text()
+
+    def set(self, text: Text) -> None:
+        """Show `text` (a no-op when it did not change)."""
+        if text != self._text:
+            self._text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._text
 
 
 class LogLines(ScrollView, can_focus=True):
@@ -138,6 +165,7 @@ class LogLines(ScrollView, can_focus=True):
         self._cache: OrderedDict[int, Strip] = OrderedDict()
         self._prepended = 0
         self._width = 0
+        self._base = Style()
 
     def set_source(self, source: LineSource | None, *, follow: bool = True) -> None:
         """Show another source, at its end."""
@@ -170,13 +198,29 @@ class LogLines(ScrollView, can_focus=True):
                 self.current += shift
         before = self.virtual_size.height + shift
         count = len(self.source)
-        self.virtual_size = Size(self._width, count)
+        self._set_height(count)
         if self.following:
             self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
         elif shift:
             self.scroll_to(y=self.scroll_y + shift, animate=False, immediate=True)
         self.refresh()
         return max(0, count - before)
+
+    def _set_height(self, count: int) -> None:
+        """Grow the scrollable height; with the scrollbar already there, without a screen layout.
+
+        Assigning `virtual_size` lays out the whole screen (file list included) on every batch of
+        followed lines; the cheap path updates the reactive and the scrollbar only.
+        """
+        size = Size(self._width, count)
+        height = self.scrollable_content_region.height
+        if size == self.virtual_size:
+            return
+        if self.virtual_size.height > height and count > height and size.width == self.virtual_size.width:
+            self.set_reactive(LogLines.virtual_size, size)
+            self._scroll_update(size)
+        else:
+            self.virtual_size = size
 
     def behind(self) -> bool:
         """True when the source gained lines at the top that the view has not taken in yet."""
@@ -229,7 +273,8 @@ class LogLines(ScrollView, can_focus=True):
             self.call_after_refresh(self._to_end)
 
     def _to_end(self) -> None:
-        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        if self.following:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
     def _text(self, n: int) -> Text:
         """Line n as styled text: printable, highlighted, search matches marked."""
@@ -242,8 +287,10 @@ class LogLines(ScrollView, can_focus=True):
         except OSError as exc:
             line = LogLine(f"(cannot read this line: {exc.strerror or exc})", marker=True)
         shown = printable(line.text)
+        origin = Text(f"{printable(line.origin)[:ORIGIN_WIDTH]:<{ORIGIN_WIDTH}} ", style="dim") if line.origin else None
         if line.marker:
-            return Text(shown, style=MARKER_STYLE, no_wrap=True, end="")
+            text = Text(shown, style=MARKER_STYLE, no_wrap=True, end="")
+            return Text.assemble(origin, text, no_wrap=True, end="") if origin else text
         text = Text(shown, no_wrap=True, end="")
         for span in highlight(shown):
             style = STYLE_OF.get(span.style)
@@ -252,7 +299,7 @@ class LogLines(ScrollView, can_focus=True):
         if self.pattern is not None:
             for match in self.pattern.finditer(shown):
                 text.stylize(MATCH_STYLE, match.start(), match.end())
-        return text
+        return Text.assemble(origin, text, no_wrap=True, end="") if origin else text
 
     def _strip(self, n: int) -> Strip:
         """Line n rendered whole (cached: scrolling and following redraw the same lines)."""
@@ -261,7 +308,7 @@ class LogLines(ScrollView, can_focus=True):
             self._cache.move_to_end(n)
             return cached
         text = self._text(n)
-        strip = Strip(list(text.render(self.app.console)), text.cell_len)
+        strip = Strip(list(text.render(self.app.console)), text.cell_len).apply_style(self._base)
         self._cache[n] = strip
         if len(self._cache) > TEXT_CACHE:
             self._cache.popitem(last=False)
@@ -274,17 +321,21 @@ class LogLines(ScrollView, can_focus=True):
         if self._width > self.virtual_size.width:
             self.virtual_size = Size(self._width, self.virtual_size.height)
 
+    def render_lines(self, crop: Any) -> list[Strip]:
+        base = self.rich_style  # computed once per frame, not once per line
+        if base != self._base:
+            self._base = base
+            self._cache.clear()
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         n = scroll_y + y
-        base = self.rich_style
         if self.source is None or n >= len(self.source):
-            return Strip.blank(width, base)
-        strip = self._strip(n).crop_extend(scroll_x, scroll_x + width, base)
-        if n == self.current:
-            strip = strip.apply_style(CURRENT_STYLE)
-        return strip.apply_style(base)
+            return Strip.blank(width, self._base)
+        strip = self._strip(n).crop_extend(scroll_x, scroll_x + width, self._base)
+        return strip.apply_style(CURRENT_STYLE) if n == self.current else strip
 
 
 class LogsView(Horizontal):
@@ -296,11 +347,11 @@ class LogsView(Horizontal):
     LogsView #log-files { height: 1fr; border: none; }
     LogsView #log-main { width: 1fr; }
     LogsView #log-status { height: 1; background: $panel; }
-    LogsView #log-pill { dock: bottom; height: 1; width: auto; offset-x: 2; margin-bottom: 1; }
+    LogsView #log-pill { dock: bottom; height: 1; width: 40; offset-x: 2; margin-bottom: 1; }
     LogsView #log-input { dock: bottom; }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "Search", id="logs.search"),
         Binding("n", "older_match", "Older match", id="logs.older"),
         Binding("N", "newer_match", "Newer match", id="logs.newer"),
@@ -312,6 +363,7 @@ class LogsView(Horizontal):
         Binding("F,G", "follow", "Follow", id="logs.follow"),
         Binding("escape", "clear", "Clear search/filter", id="logs.clear", show=False),
         Binding("o", "files", "Files", id="logs.files", show=False),
+        Binding("b", "toggle_files", "Hide/show files", id="logs.toggle_files", show=False),
     ]
 
     class LinesArrived(Message):
@@ -359,6 +411,13 @@ class LogsView(Horizontal):
             self.kept = kept
             self.covered = covered
 
+    class MergeReady(Message):
+        """The merged view of several files is built."""
+
+        def __init__(self, merged: MergedLogs) -> None:
+            super().__init__()
+            self.merged = merged
+
     class WorkFailed(Message):
         """A worker stopped with an error a person must read."""
 
@@ -375,10 +434,14 @@ class LogsView(Horizontal):
         self.dir_watch: DirectoryWatch | None = None
         self.unavailable: str | None = None
         self.new_lines = 0
+        self.status_stale = False
+        self.files_stale = False
+        self._listed: Sequence[object] = ()
         self.input_mode = ""
         self.search_text = ""
         self.search_pattern: re.Pattern[bytes] | None = None
         self.match_count: int | None = None
+        self.counting = False
         self.progress = ""
         self.filter_text = ""
         self.filter_invert = False
@@ -387,24 +450,28 @@ class LogsView(Horizontal):
         self.filter_tested = 0
         self._cancel = threading.Event()
         self._filter_cancel = threading.Event()
-        self._entries: list[Path | None] = []
+        self._entries: list[Path | str | None] = []
+        self.merged: MergedLogs | None = None
+        self.mergeable = bool(self.files and len(self.files) > 1 and all(_stamped(p) for p in self.files))
 
     def compose(self) -> ComposeResult:
         # The log comes first so that it, not the file list, gets the keyboard when the tab opens.
         with Vertical(id="log-main"):
-            yield Static(id="log-status")
+            yield StatusLine(id="log-status")
             yield LogLines(id="log-lines")
-            yield Static(id="log-pill")
+            yield StatusLine(id="log-pill")
             yield Input(id="log-input")
         with Vertical(id="log-files-pane"):
             yield OptionList(id="log-files")
 
     def on_mount(self) -> None:
         self.query_one("#log-input", Input).display = False
-        self.query_one("#log-pill", Static).display = False
+        self.query_one("#log-pill", StatusLine).display = False
         self.refresh_files()
         first = next((p for p in self._entries if p is not None), None)
-        if first is not None:
+        if first == MERGED:
+            self.open_merged()
+        elif isinstance(first, Path):
             self.open(first)
         else:
             self.update_status()
@@ -412,6 +479,7 @@ class LogsView(Horizontal):
         self.dir_watch = DirectoryWatch(directories, lambda _: self.post_message(self.FilesChanged()))
         self.dir_watch.start()
         self.set_interval(5.0, self.refresh_files)
+        self.set_interval(1.0, self._files_tick)
         self.set_interval(0.25, self._tick)
 
     def on_unmount(self) -> None:
@@ -440,7 +508,10 @@ class LogsView(Horizontal):
         """List the log files again (new ones appear, sizes change)."""
         files = self.query_one("#log-files", OptionList)
         options: list[Option] = []
-        entries: list[Path | None] = []
+        entries: list[Path | str | None] = []
+        if self.mergeable:
+            options.append(Option(Text(f"all {len(self.files or [])} files, by time", style="bold")))
+            entries.append(MERGED)
         try:
             infos = self._infos()
         except UserError as exc:
@@ -456,6 +527,10 @@ class LogsView(Horizontal):
         if not options:
             options.append(Option(Text("no log files", style="dim"), disabled=True))
             entries.append(None)
+        prompts = [option.prompt for option in options]
+        if prompts == self._listed:
+            return
+        self._listed = prompts
         highlighted = files.highlighted
         files.set_options(options)
         if highlighted is not None and highlighted < len(options):
@@ -463,14 +538,21 @@ class LogsView(Horizontal):
         self._entries = entries
 
     def on_logs_view_files_changed(self, message: FilesChanged) -> None:
-        self.refresh_files()
+        self.files_stale = True  # listed again by the next _files_tick: a busy log changes constantly
+
+    def _files_tick(self) -> None:
+        if self.files_stale:
+            self.files_stale = False
+            self.refresh_files()
 
     @on(OptionList.OptionSelected, "#log-files")
     def _file_chosen(self, event: OptionList.OptionSelected) -> None:
         path = self._entries[event.option_index] if event.option_index < len(self._entries) else None
-        if path is not None:
+        if path == MERGED:
+            self.open_merged()
+        elif isinstance(path, Path):
             self.open(path)
-            self.query_one(LogLines).focus()
+        self.query_one(LogLines).focus()
 
     def open(self, path: Path) -> None:
         """Show and follow one log file; a file that cannot be opened is one line on the screen."""
@@ -490,7 +572,45 @@ class LogsView(Horizontal):
         lines.set_source(self.followed)
         log = self.followed
         self.follower = FollowThread([log], lambda _, events: self.post_message(self.LinesArrived(log, events)),
-                                     poll_interval=1.0, batch_interval=0.04)
+                                     poll_interval=1.0, batch_interval=0.07)
+        self.follower.start()
+        self.update_status()
+
+    def open_merged(self) -> None:
+        """Show every file of `tail` in one time-ordered view (built in a worker)."""
+        self._close_log()
+        self.clear_search()
+        self.clear_filter()
+        self.query_one(LogLines).set_source(None)
+        self.unavailable = None
+        self.progress = "merging by time"
+        self.update_status()
+        self._merge(list(self.files or []))
+
+    @work(thread=True, exclusive=True, group="logs-merge", exit_on_error=False)
+    def _merge(self, paths: list[Path]) -> None:
+        logs: list[FollowedLog] = []
+        try:
+            logs = [FollowedLog(path) for path in paths]
+            merged = MergedLogs(logs)
+        except (UserError, OSError) as exc:
+            for log in logs:
+                log.close()
+            self.post_message(self.WorkFailed(str(exc)))
+            return
+        self.post_message(self.MergeReady(merged))
+
+    def on_logs_view_merge_ready(self, message: MergeReady) -> None:
+        self.progress = ""
+        self._close_log()
+        self.merged = message.merged
+        merged = message.merged
+        self.new_lines = 0
+        self.query_one(LogLines).set_source(merged)
+        self.follower = FollowThread(
+            merged.logs, lambda log, events: self.post_message(self.LinesArrived(log, events)),
+            poll_interval=1.0, batch_interval=0.07,
+        )
         self.follower.start()
         self.update_status()
 
@@ -501,13 +621,25 @@ class LogsView(Horizontal):
         if self.followed is not None:
             self.followed.close()
             self.followed = None
+        if self.merged is not None:
+            for log in self.merged.logs:
+                log.close()
+            self.merged = None
 
     # ------------------------------------------------------------------ following
 
     def on_logs_view_lines_arrived(self, message: LinesArrived) -> None:
+        lines = self.query_one(LogLines)
+        if self.merged is not None and message.followed in self.merged.logs:
+            self.merged.catch_up(message.followed)
+            appended = lines.sync()
+            if not lines.following:
+                self.new_lines += appended
+            self.update_pill()
+            self.status_stale = True
+            return
         if message.followed is not self.followed:
             return
-        lines = self.query_one(LogLines)
         for event in message.events:
             if isinstance(event, Unavailable):
                 self.unavailable = event.text
@@ -521,13 +653,16 @@ class LogsView(Horizontal):
         else:
             self._filter_new_lines()
         self.update_pill()
-        self.update_status()
+        self.status_stale = True
 
     def _tick(self) -> None:
-        """While the index grows at the top, keep the view in place and the status current."""
+        """While the index grows at the top, keep the view in place; keep the status current."""
         lines = self.query_one(LogLines)
         if self.followed is not None and self.filter_kept is None and lines.behind():
             lines.sync()
+            self.status_stale = True
+        if self.status_stale:
+            self.status_stale = False
             self.update_status()
 
     def on_log_lines_follow_changed(self, message: LogLines.FollowChanged) -> None:
@@ -541,19 +676,30 @@ class LogsView(Horizontal):
         self.query_one(LogLines).follow()
 
     def update_pill(self) -> None:
-        pill = self.query_one("#log-pill", Static)
+        """Show '+N new lines' while paused and lines keep arriving; hide it when following."""
+        pill = self.query_one("#log-pill", StatusLine)
         following = self.query_one(LogLines).following
-        pill.display = bool(self.new_lines) and not following
-        pill.update(Text(f" +{self.new_lines:,} new lines · End to follow ", style="bold reverse"))
+        shown = bool(self.new_lines) and not following
+        if shown:
+            pill.set(Text(f" +{self.new_lines:,} new lines · End to follow ", style="bold reverse"))
+        if pill.display != shown:
+            pill.display = shown
 
     def update_status(self) -> None:
         """The line above the log: file, size, follow state, indexing, search and filter."""
-        status = self.query_one("#log-status", Static)
+        status = self.query_one("#log-status", StatusLine)
         lines = self.query_one(LogLines)
         parts: list[tuple[str, str] | str] = []
+        if self.merged is not None:
+            names = " + ".join(printable(log.path.name) for log in self.merged.logs)
+            parts += [(names, "bold"), f"  {len(self.merged):,} lines by time  "]
+            parts.append(("● following", "green") if lines.following else ("⏸ paused", "yellow"))
+            status.set(Text.assemble(*parts))
+            return
         if self.followed is None:
-            parts.append((self.unavailable or "no file open", "bold red" if self.unavailable else "dim"))
-            status.update(Text.assemble(*parts))
+            parts.append((self.unavailable or self.progress or "no file open",
+                          "bold red" if self.unavailable else "dim"))
+            status.set(Text.assemble(*parts))
             return
         parts += [(printable(self.followed.path.name), "bold"), f"  {len(self.followed):,} lines  "]
         parts.append(("● following", "green") if lines.following else ("⏸ paused", "yellow"))
@@ -572,7 +718,7 @@ class LogsView(Horizontal):
                           "magenta"))
         if self.progress:
             parts.append((f"  {self.progress}", "dim"))
-        status.update(Text.assemble(*parts))
+        status.set(Text.assemble(*parts))
 
     # ------------------------------------------------------------------ the input line
 
@@ -597,8 +743,16 @@ class LogsView(Horizontal):
         self._ask("time", "jump to time (HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM)")
 
     def action_files(self) -> None:
-        """Put the keyboard in the file list."""
-        self.query_one("#log-files", OptionList).focus()
+        """Put the keyboard in the file list (showing it if it was hidden)."""
+        self.query_one("#log-files-pane").display = True
+        self.call_after_refresh(self.query_one("#log-files", OptionList).focus)
+
+    def action_toggle_files(self) -> None:
+        """Hide the file list to give the log the whole width, or show it again."""
+        pane = self.query_one("#log-files-pane")
+        pane.display = not pane.display
+        if not pane.display:
+            self.query_one(LogLines).focus()
 
     @on(Input.Submitted, "#log-input")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -608,6 +762,10 @@ class LogsView(Horizontal):
         value, mode = event.value, self.input_mode
         self.input_mode = ""
         if not value.strip():
+            return
+        if self.merged is not None:
+            self.app.notify("search, filter and jump work on one file: pick it in the file list (o)",
+                            severity="warning", markup=False)
             return
         if mode == "search":
             self.start_search(value)
@@ -635,10 +793,12 @@ class LogsView(Horizontal):
     # ------------------------------------------------------------------ search
 
     def clear_search(self) -> None:
+        """Cancel the search workers and forget the pattern."""
         self._cancel.set()
         self.search_text = ""
         self.search_pattern = None
         self.match_count = None
+        self.counting = False
         self.progress = ""
         self.query_one(LogLines).set_pattern(None)
 
@@ -657,7 +817,6 @@ class LogsView(Horizontal):
         self.query_one(LogLines).set_pattern(shown)
         self._cancel = threading.Event()
         self._search(self.followed, pattern, self._origin(self.query_one(LogLines).bottom_line() + 1), True, self._cancel)
-        self._count(self.followed, text, pattern, self._cancel)
         self.update_status()
 
     def _origin(self, line: int) -> Hit:
@@ -669,9 +828,11 @@ class LogsView(Horizontal):
         return Hit(*self.followed.locate(line))
 
     def action_older_match(self) -> None:
+        """Go to the previous match, above the current one."""
         self._repeat(backwards=True)
 
     def action_newer_match(self) -> None:
+        """Go to the next match, below the current one."""
         self._repeat(backwards=False)
 
     def _repeat(self, backwards: bool) -> None:
@@ -727,6 +888,10 @@ class LogsView(Horizontal):
         self.progress = ""
         if message.followed is not self.followed:
             return
+        if self.search_pattern is not None and self.match_count is None and not self.counting:
+            # Counted after the first hit is shown, so the two scans never compete for the CPU.
+            self.counting = True
+            self._count(self.followed, self.search_text, self.search_pattern, self._cancel)
         if message.hit is None:
             where = "above" if message.backwards else "below"
             self.app.notify(f"no match {where}", severity="warning", markup=False)
@@ -739,6 +904,7 @@ class LogsView(Horizontal):
         self.update_status()
 
     def on_logs_view_matches_counted(self, message: MatchesCounted) -> None:
+        self.counting = False
         if message.followed is self.followed and message.pattern == self.search_text:
             self.match_count = message.count
             self.update_status()
@@ -751,6 +917,7 @@ class LogsView(Horizontal):
     # ------------------------------------------------------------------ filter
 
     def clear_filter(self) -> None:
+        """Cancel the filter worker and forget the filter (the caller shows the log again)."""
         self._filter_cancel.set()
         self.filter_kept = None
         self.filter_text = ""
@@ -866,6 +1033,18 @@ class LogsView(Horizontal):
             self.post_message(self.WorkFailed("no line is stamped that late"))
             return
         self.post_message(self.SearchFinished(log, hit, False))
+
+
+def _stamped(path: Path) -> bool:
+    """True when the last lines of a file start with timestamps (so it can be merged by time)."""
+    try:
+        with path.open("rb") as f:
+            start = max(0, path.stat().st_size - 8192)
+            f.seek(start)
+            tail = f.read().decode("utf-8", "replace").splitlines()[1 if start else 0 :]
+    except OSError:
+        return False
+    return timestamps_parse(tail[-20:])
 
 
 def open_files_error(paths: list[Path]) -> str | None:

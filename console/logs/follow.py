@@ -2,6 +2,12 @@
 
 `FollowedLog` reads what is appended, keeps a `LineIndex` per file it has followed (a segment) so
 every line stays reachable, and turns each rotation into a marker line.
+
+Promise: every line that was in the file when it was read (or, after copytruncate, in the copy
+logrotate made) is emitted once, in order. Not promised, because no reader can: lines written
+between logrotate's copy and its truncate (they are in no file), and a file that was rotated away
+before it was ever read (two rotations between two polls). Old files stay open for scrolling back
+until the log is closed.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ class LogLine:
 
     text: str
     marker: bool = False
+    origin: str = ""
+    """In a merged view, the name of the file the line came from."""
 
 
 @dataclass
@@ -355,8 +363,11 @@ def _find_copy(
         except OSError:
             continue
         st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != identity and st.st_size >= end:
-            if os.pread(fd, len(signature), end - len(signature)) == signature:
-                return fd, entry.name
+        if (
+            (st.st_dev, st.st_ino) != identity
+            and st.st_size >= end
+            and os.pread(fd, len(signature), end - len(signature)) == signature
+        ):
+            return fd, entry.name
         os.close(fd)
     return None

@@ -103,8 +103,8 @@ class LineIndex:
 
     @property
     def scanning(self) -> bool:
-        """True while the backward scan has not reached the start of the file."""
-        return self.low > 0 and not self._stop.is_set()
+        """True while the backward scan is still working towards the start of the file."""
+        return self._thread is not None and self._thread.is_alive()
 
     def wait_scanned(self, offset: int, stop: threading.Event | None = None) -> bool:
         """Block until the index covers `offset` (or the scan ends); True when it does."""

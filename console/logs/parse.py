@@ -20,8 +20,9 @@ STYLES = (
 )  # fmt: skip
 """Every style name `highlight` can return."""
 
-_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
-_MONTH = "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
+_MONTH = "(" + "|".join(_MONTH_NAMES) + ")"
 
 _ISO = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(Z|[+-]\d\d:?\d\d)?"
@@ -82,7 +83,10 @@ def _local(y: int, mo: int, d: int, h: int, mi: int, s: int, micro: int) -> floa
         return None
 
 
-_HEADER = re.compile(r" +(?:(?P<host>[\w.-]+) +)?(?P<program>[\w./-]+)(?P<pid>\[\d+\])?:(?= )")
+# "host program[pid]:" (syslog) or Dovecot's "lda(user)<pid><session>:" after the stamp.
+_HEADER = re.compile(
+    r" +(?:(?P<host>[\w.-]+) +)?(?P<program>[\w./-]+(?:\([^()\s]*\))?(?:<[^<>\s]*>)*)(?P<pid>\[\d+\])?:(?= )"
+)
 _SUPERVISORD_LEVEL = re.compile(r" (CRIT|ERRO|WARN|INFO|DEBG|TRAC|BLAT) ")
 _RULES: list[tuple[re.Pattern[str], str, int]] = [
     # (pattern, style, group): later rules are drawn on top of earlier ones.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
@@ -53,8 +54,10 @@ def compile_pattern(text: str, *, ignore_case: bool = False) -> re.Pattern[bytes
 
 
 def _check(cancel: threading.Event | None) -> None:
+    """Between chunks: stop when cancelled, and let other threads (the UI) run first."""
     if cancel is not None and cancel.is_set():
         raise Cancelled
+    time.sleep(0)
 
 
 def _matching_line_starts(pattern: re.Pattern[bytes], data: bytes) -> Iterator[int]:
@@ -309,9 +312,9 @@ def filter_lines(
                 done += cut
                 if progress:
                     progress(done / total)
-            if invert and previous_match + 1 < base + count:
-                if not _keep(result, previous_match + 1, base + count, context, base, base + count):
-                    return covered
+            tail = (previous_match + 1, base + count)
+            if invert and tail[0] < tail[1] and not _keep(result, *tail, context, base, base + count):
+                return covered
         if seg.marker is not None:
             marker = base + count
             if not result.add(marker, marker + 1):

@@ -19,7 +19,7 @@ from console.logs.follow import FollowedLog, FollowEvent, Unavailable
 class DirectoryWatch:
     """Calls `on_change(paths)` from a thread whenever something changes in one of `directories`."""
 
-    def __init__(self, directories: Iterable[Path], on_change: Callable[[set[str]], None]) -> None:
+    def __init__(self, directories: Iterable[Path], on_change: Callable[[set[str]], object]) -> None:
         self.directories = sorted({Path(d) for d in directories})
         self.on_change = on_change
         self._stop = threading.Event()
@@ -65,7 +65,7 @@ class FollowThread:
     def __init__(
         self,
         logs: Iterable[FollowedLog],
-        deliver: Callable[[FollowedLog, list[FollowEvent]], None],
+        deliver: Callable[[FollowedLog, list[FollowEvent]], object],
         *,
         poll_interval: float = 1.0,
         batch_interval: float = 0.02,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from rich.style import Style
 from textual.widgets import OptionList, Static
@@ -13,7 +13,7 @@ from textual.widgets import OptionList, Static
 from console.settings import Settings
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import ConsoleApp
-from widgets.logs import LogLines, LogsView
+from widgets.logs import LogLines, StatusLine
 
 HOSTILE = "evil [bold]loud[/bold] [link=http://x.example]click[/link] [unbalanced \x1b[31mred\x1b[0m \x07bell"
 
@@ -66,7 +66,7 @@ async def test_follow_shows_new_lines_and_scrolling_up_pauses_with_a_pill(tmp_pa
         await until(pilot, lambda: not app.query_one(LogLines).following)
         with log.open("a") as f:
             f.write(numbered(7, 205))
-        pill = app.query_one("#log-pill", Static)
+        pill = app.query_one("#log-pill", StatusLine)
         await until(pilot, lambda: pill.display and "+7 new lines" in str(pill.render()))
         assert any("line 00000" in t for t in screen_text(app))
         assert "paused" in status(app)
@@ -179,5 +179,55 @@ async def test_a_file_deleted_while_open_is_reported_and_followed_when_it_return
         await until(pilot, lambda: "was removed" in status(app))
         log.write_text("two\n")
         await until(pilot, lambda: any(t.startswith("two") for t in screen_text(app)))
-        assert "was removed" not in status(app)
-        assert isinstance(app.query_one(LogsView), LogsView)
+        await until(pilot, lambda: "was removed" not in status(app))
+        assert "3 lines" in status(app)  # one, the marker, two
+
+
+async def test_tail_of_stamped_files_merges_them_by_time_and_keeps_following(tmp_path: Path) -> None:
+    smtpd, dovecot = tmp_path / "smtpd.log", tmp_path / "dovecot.log"
+    smtpd.write_text("Nov 24 10:00:01 smtpd: accepted\nNov 24 10:00:05 smtpd: delivered\n")
+    dovecot.write_text("Nov 24 10:00:03 imap-login: Info: Login: user=<bob>\n")
+    app = make_app(tmp_path, files=[smtpd, dovecot])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "lines by time" in status(app))
+        rows = [row.rstrip() for row in screen_text(app) if row.strip()]
+        assert [row.split()[0] for row in rows] == ["smtpd.log", "dovecot.log", "smtpd.log"]
+        assert rows[1].endswith("Login: user=<bob>")
+        with dovecot.open("a") as f:
+            f.write("Nov 24 10:00:09 imap: Info: Logged out\n")
+        await until(pilot, lambda: any(row.startswith("dovecot.log") and "Logged out" in row
+                                       for row in screen_text(app)))
+
+
+async def test_tail_of_unstamped_files_lists_each_file(tmp_path: Path) -> None:
+    debug, other = tmp_path / "smtpd.log", tmp_path / "fdm.log"
+    debug.write_text("info: OpenSMTPD 6.8.0p2 starting\n")
+    other.write_text("stdin: 1 messages processed\n")
+    app = make_app(tmp_path, files=[debug, other])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "smtpd.log  1 lines" in status(app))
+        options = app.query_one("#log-files", OptionList)
+        assert options.option_count == 2
+        await pilot.press("o", "down", "down", "enter")
+        await until(pilot, lambda: "fdm.log  1 lines" in status(app))
+
+
+async def test_jump_to_time_and_filter_context(tmp_path: Path) -> None:
+    body = "".join(f"2025-11-24T10:{n:02d}:00+00:00 mail smtpd[1]: line {n}{' hit' if n == 30 else ''}\n"
+                   for n in range(60))
+    (tmp_path / "smtpd.log").write_text(body)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(LogLines)
+        await until(pilot, lambda: view.virtual_size.height == 60)
+        await type_in(pilot, "t", "2025-11-24T10:12:30+00:00")
+        await until(pilot, lambda: view.current == 13)
+        assert not view.following
+        await type_in(pilot, "f", "hit")
+        await until(pilot, lambda: "filter hit: 1 lines" in status(app))
+        await pilot.press("plus", "plus")
+        await until(pilot, lambda: "filter hit ±2: 5 lines" in status(app))
+        assert [row.split()[-1] for row in screen_text(app)[:5]] == ["28", "29", "hit", "31", "32"]
+        await type_in(pilot, "t", "noon")
+        await until(pilot, lambda: any("cannot read 'noon' as a time" in str(n.message)
+                                       for n in app._notifications))

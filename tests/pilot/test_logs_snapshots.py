@@ -16,18 +16,30 @@ SIZES = [(80, 24), (160, 50)]
 STAMP = 1_700_000_000  # file times shown in the file list: fixed, in the past
 
 LINES = [
-    "2025-11-24T10:00:00.000001+00:00 mail smtpd[812]: smtp-in: New session 89b3933313d7cda1 from host "
-    "mx1.example.org [192.0.2.7]",
-    "2025-11-24T10:00:00.100000+00:00 mail smtpd[812]: smtp-in: Accepted message 0a1b2c3d on session "
-    "89b3933313d7cda1: from=<alice@example.org>, size=2345, nrcpts=1, proto=ESMTP",
-    '2025-11-24T10:00:00.200000+00:00 mail smtpd[812]: delivery: Ok for 0a1b2c3d00000001: from=<alice@example.org>, '
-    'to=<bob@example.com>, user=bob, method=mda, delay=0s, result="Ok" stat="Delivered"',
-    '2025-11-24T10:00:01.000000+00:00 mail smtpd[812]: delivery: TempFail for 0a1b2c3d00000002: '
-    'from=<alice@example.org>, to=<carol@unreachable.test>, result="TempFail" stat="Connection refused"',
-    '2025-11-24T10:00:02.000000+00:00 mail smtpd[812]: delivery: PermFail for 0a1b2c3d00000003: '
-    'result="PermFail" stat="550 5.1.1 User unknown"',
-    "2025-11-24T10:00:03.000000+00:00 mail smtpd[812]: warn: smtp-in: session 89b3933313d7cda1: client sent "
-    "[bold]unexpected[/bold] \x1b[31mANSI\x1b[0m line [link=http://evil.example]x",
+    (
+        "2025-11-24T10:00:00.000001+00:00 mail smtpd[812]: smtp-in: New session 89b3933313d7cda1 from host "
+        "mx1.example.org [192.0.2.7]"
+    ),
+    (
+        "2025-11-24T10:00:00.100000+00:00 mail smtpd[812]: smtp-in: Accepted message 0a1b2c3d on session "
+        "89b3933313d7cda1: from=<alice@example.org>, size=2345, nrcpts=1, proto=ESMTP"
+    ),
+    (
+        '2025-11-24T10:00:00.200000+00:00 mail smtpd[812]: delivery: Ok for 0a1b2c3d00000001: from=<alice@example.org>, '
+        'to=<bob@example.com>, user=bob, method=mda, delay=0s, result="Ok" stat="Delivered"'
+    ),
+    (
+        '2025-11-24T10:00:01.000000+00:00 mail smtpd[812]: delivery: TempFail for 0a1b2c3d00000002: '
+        'from=<alice@example.org>, to=<carol@unreachable.test>, result="TempFail" stat="Connection refused"'
+    ),
+    (
+        '2025-11-24T10:00:02.000000+00:00 mail smtpd[812]: delivery: PermFail for 0a1b2c3d00000003: '
+        'result="PermFail" stat="550 5.1.1 User unknown"'
+    ),
+    (
+        "2025-11-24T10:00:03.000000+00:00 mail smtpd[812]: warn: smtp-in: session 89b3933313d7cda1: client sent "
+        "[bold]unexpected[/bold] \x1b[31mANSI\x1b[0m line [link=http://evil.example]x"
+    ),
     "Nov 24 10:00:04 imap-login: Info: Login: user=<bob>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1",
     "Nov 24 10:00:05 imap-login: Info: Disconnected (auth failed, 1 attempts): user=<mallory>, rip=203.0.113.9",
     "Mon Nov 24 10:00:06 2025 -> /tmp/clamsmtpd.a1b2: Eicar-Signature FOUND",
@@ -56,7 +68,7 @@ async def settle(pilot: Any) -> None:
 
 async def open_smtpd(pilot: Any) -> None:
     await settle(pilot)
-    await pilot.press("o", "down", "enter")
+    await pilot.press("o", "down", "down", "enter")  # dovecot.log, then smtpd.log
     await settle(pilot)
 
 
@@ -85,3 +97,12 @@ def test_logs_filter(snap_compare: Any, tmp_path: Path) -> None:
         await settle(pilot)
 
     assert snap_compare(app_with_logs(tmp_path), terminal_size=(80, 24), run_before=filter_)
+
+
+def test_logs_without_the_file_list(snap_compare: Any, tmp_path: Path) -> None:
+    async def hide(pilot: Any) -> None:
+        await open_smtpd(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+
+    assert snap_compare(app_with_logs(tmp_path), terminal_size=(80, 24), run_before=hide)

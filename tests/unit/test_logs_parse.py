@@ -145,3 +145,39 @@ def test_a_typed_time_is_read_on_the_logs_day():
     assert parse_when("2025-11-24T10:00:00+00:00", reference) == datetime(2025, 11, 24, 10, tzinfo=timezone.utc).timestamp()
     with pytest.raises(ValueError, match="cannot read 'noon' as a time"):
         parse_when("noon", reference)
+
+
+# Recorded from the lab (smtpd 6.8.0p2 -d under supervisord, dovecot 2.3.19.1, supervisor 4.3.0).
+REAL = {
+    "smtpd_envelope": "7e4bca40e0e3b9d2 smtp envelope evpid=6fdcc55f46e429b1 from=<alice@lab.test> to=<bob@example.com>",
+    "smtpd_message": "7e4bca40e0e3b9d2 smtp message msgid=6fdcc55f size=405 nrcpt=1 proto=ESMTP",
+    "smtpd_ok": (
+        "7e4bca422ad81b5a mda delivery evpid=6fdcc55f46e429b1 from=<alice@lab.test> to=<bob@example.com> "
+        "rcpt=<bob@example.com> user=vmail delay=0s result=Ok stat=Delivered"
+    ),
+    "smtpd_tempfail": (
+        '0000000000000000 mta delivery evpid=ca34480cfc70ac98 from=<alice@lab.test> to=<carol@unreachable.test> '
+        'rcpt=<-> source="-" relay="127.0.0.1" delay=11s result="TempFail" stat="Network error on destination MXs"'
+    ),
+    "smtpd_error": "7e4bca4d49c11a17 mta error reason=IO Error: Connection refused",
+    "lda": "Nov 24 18:02:21 lda(bob)<19199><7um4LS3RBWv/SgAAg+zDdQ>: Info: msgid=<7e4bca40174cdb0f@vm>: saved mail to INBOX",
+    "supervisord": "2026-11-24 18:02:14,549 INFO spawned: 'opensmtpd' with pid 19019",
+}
+
+
+def test_real_smtpd_debug_lines_carry_ids_and_outcomes():
+    assert opensmtpd_ids(REAL["smtpd_envelope"]) == {"session": ["7e4bca40e0e3b9d2"], "envelope": ["6fdcc55f46e429b1"]}
+    assert opensmtpd_ids(REAL["smtpd_message"]) == {"session": ["7e4bca40e0e3b9d2"], "message": ["6fdcc55f"]}
+    assert ("result=Ok", "success") in styled(REAL["smtpd_ok"])
+    assert ("stat=Delivered", "success") in styled(REAL["smtpd_ok"])
+    assert ("TempFail", "warning") in styled(REAL["smtpd_tempfail"])
+    assert {("error", "error"), ("Error:", "error")} <= set(styled(REAL["smtpd_error"]))
+    assert parse_timestamp(REAL["smtpd_ok"]) == (None, 0)  # smtpd -d writes no time: no merge, no jump
+
+
+def test_real_dovecot_and_supervisord_lines_have_stamps():
+    assert parse_timestamp(REAL["lda"], year=2026)[1] == len("Nov 24 18:02:21")
+    assert ("saved mail to INBOX", "success") in styled(REAL["lda"])
+    assert ("lda(bob)<19199><7um4LS3RBWv/SgAAg+zDdQ>", "program") in styled(REAL["lda"])
+    assert parse_timestamp(REAL["supervisord"])[1] == len("2026-11-24 18:02:14,549")
+    assert ("INFO", "level") in styled(REAL["supervisord"])
