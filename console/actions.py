@@ -13,9 +13,10 @@ import os
 import signal as signal_module
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from console.errors import ActionFailed, ReadOnlyRefused, UserError
 from console.settings import Settings

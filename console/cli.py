@@ -6,9 +6,9 @@ read-only. The Textual UI is imported only when the console opens, so the CLI st
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
-import importlib
 from typing import Any, NoReturn
 
 import click

@@ -15,12 +15,13 @@ import tempfile
 import time
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from pathlib import Path
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from console.errors import ActionFailed, UserError
 from console.settings import Settings
@@ -346,7 +347,7 @@ def summarise(envelopes: Sequence[Envelope], now: float) -> QueueSummary:
         by_state=dict(by_state.most_common()),
         by_type=dict(by_type.most_common()),
         by_domain={row.domain: row.total for row in rows},
-        by_age=dict(zip(AGE_LABELS, by_age)),
+        by_age=dict(zip(AGE_LABELS, by_age, strict=True)),
         shape=rows,
         oldest=oldest,
         oldest_age=oldest.age(now) if oldest else 0,
@@ -459,7 +460,7 @@ class BadRow:
     text: str
 
 
-QueueRow = Union[Envelope, MessageRow, BadRow]
+QueueRow = Envelope | MessageRow | BadRow
 """One line of the queue table: the envelopes themselves are rows (no copy per envelope)."""
 
 _SORT_KEYS: dict[str, Callable[[Envelope], Any]] = {

@@ -53,7 +53,7 @@ def _print_table(snapshot: q.QueueSnapshot) -> None:
     rows = [tuple(printable(cell) for cell in row) for row in rows]
     widths = [min(40, max(len(row[i]) for row in rows)) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        cells = [cell[:w].ljust(w) for cell, w in zip(row, widths)]
+        cells = [cell[:w].ljust(w) for cell, w in zip(row, widths, strict=False)]
         click.echo("  ".join(cells + [row[-1]]).rstrip())
     summary = q.summarise(snapshot.envelopes, now)
     click.echo("")

@@ -11,8 +11,9 @@ import socket
 import threading
 import time
 import xmlrpc.client
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from supervisor.xmlrpc import SupervisorTransport, UnixStreamHTTPConnection
 
@@ -192,7 +193,7 @@ class SupervisorClient:
                 raise SupervisorUnavailable(
                     f"supervisord at {self.url} answered HTTP {exc.errcode} {exc.errmsg}"
                 ) from None
-            except (OSError, socket.timeout, xmlrpc.client.ResponseError, EOFError) as exc:
+            except (TimeoutError, OSError, xmlrpc.client.ResponseError, EOFError) as exc:
                 self._transport.close()
                 raise SupervisorUnavailable(_unreachable_sentence(self.url, exc)) from None
             except Exception as exc:  # noqa: BLE001 - http.client raises assorted types on a dying socket

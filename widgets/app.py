@@ -7,9 +7,10 @@ actions and runs `console.actions.dispatch` in a thread (the only path; it enfor
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from rich.text import Text
 from textual import work

@@ -108,7 +108,7 @@ class FilteredSource:
 def human_size(size: int) -> str:
     """1536 -> '1.5K': sizes for the file list."""
     value, unit = float(size), "B"
-    for unit in ("B", "K", "M", "G", "T"):
+    for unit in ("B", "K", "M", "G", "T"):  # noqa: B007 - the unit reached is the answer
         if value < 1024:
             break
         value /= 1024

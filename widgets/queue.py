@@ -8,8 +8,9 @@ results come back as messages; the next refresh is armed only when the last one 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from rich.text import Text
 from textual import work

@@ -16,10 +16,10 @@ import smtplib
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -32,6 +32,7 @@ from tests.pilot.test_queue_pilot import loaded, table, until
 from tests.recorded import RecordedSupervisor
 from widgets.app import ConsoleApp
 from widgets.dialogs import ConfirmScreen
+
 
 def _free_port() -> int:
     """A port nobody listens on now (a fixed one collides with a second run of the suite)."""
