@@ -175,18 +175,16 @@ class ConsoleApp(App[None]):
         """Switch to a screen by its tab id."""
         self.tabs.active = tab_id
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """Put the keyboard in the new screen, so its keys work and show in the footer."""
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Build the screen on first use, then put the keyboard in it (its keys show in the footer)."""
         pane = event.pane
         if not pane.children:
             tab = next(t for t in TABS if t.id == pane.id)
-            pane.mount(tab.build(self))
-            self.call_after_refresh(self._focus_first, pane)
-        else:
-            self._focus_first(pane)
+            await pane.mount(tab.build(self))
+        self.call_after_refresh(self._focus_first, pane)
 
     def _focus_first(self, pane: Widget) -> None:
-        if self.query_one("#tabs", TabbedContent).active != pane.id:
+        if self.tabs.active != pane.id:
             return  # focusing inside a hidden pane would switch back to it
         for widget in pane.query("*"):
             if widget.focusable:
