@@ -181,11 +181,13 @@ class ConsoleApp(App[None]):
         if not pane.children:
             tab = next(t for t in TABS if t.id == pane.id)
             await pane.mount(tab.build(self))
-        self.call_after_refresh(self._focus_first, pane)
+        self._focus_first(pane)
 
     def _focus_first(self, pane: Widget) -> None:
         if self.tabs.active != pane.id:
             return  # focusing inside a hidden pane would switch back to it
+        if self.focused is not None and pane in self.focused.ancestors:
+            return  # the screen already has the keyboard (e.g. a field the user opened)
         for widget in pane.query("*"):
             if widget.focusable:
                 widget.focus()
