@@ -127,7 +127,6 @@ class ServicesView(Vertical):
         self.query_one("#services-banner").display = False
         self.query_one("#log-title").display = False
         self.query_one("#program-log").display = False
-        self.query_one("#programs").focus()
         self.poll()
 
     # ------------------------------------------------------------------ polling
