@@ -176,6 +176,7 @@ class RulesView(Widget):
         return self.query_one("#rules-editor", FdmEditor)
 
     def on_mount(self) -> None:
+        self.call_after_refresh(self.editor.focus)  # this screen is built only when it is shown
         self.update_message_title()
         self.load_file(replace=True)
         self.set_timer(WATCH_SECONDS, self.check_disk)

@@ -126,6 +126,8 @@ class MessageSourceScreen(ModalScreen["MessageRequest | None"]):
             line = Text(printable(stored.subject or "(no subject)"), style="bold")
             line.append("  " + printable(stored.sender), style="dim")
             options.add_option(Option(line))
+        if message.messages:
+            options.highlighted = 0
         if message.error:
             options.add_option(Option(Text(printable(message.error), style="red"), disabled=True))
         elif not message.messages:
