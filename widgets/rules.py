@@ -153,6 +153,7 @@ class RulesView(Widget):
         self.compose_fields = dict(SAMPLE_FIELDS)
         self.disk_changed = False
         self.saving = False
+        self._listed: list[Finding] | None = None
         self._lint_cache: tuple[str, list[Finding], Router | None] | None = None
 
     # ------------------------------------------------------------------ layout
@@ -320,8 +321,16 @@ class RulesView(Widget):
         self.query_one("#rules-route", Static).update(render_route(message.route, message_text))
 
     def show_findings(self, findings: list[Finding]) -> None:
-        """Findings in the list, as gutter marks, and in the title and status line."""
+        """Findings in the list, as gutter marks, and in the title and status line.
+
+        The list is rebuilt only when the findings changed (most keystrokes change none).
+        """
         self.findings = findings
+        self.update_title()
+        self.update_status()
+        if findings == self._listed:
+            return
+        self._listed = list(findings)
         marks: dict[int, str] = {}
         for finding in findings:
             if finding.line and marks.get(finding.line - 1) != ERROR:
@@ -329,12 +338,8 @@ class RulesView(Widget):
         self.editor.set_marks(marks)
         options = self.query_one("#rules-findings", OptionList)
         options.clear_options()
-        for finding in findings:
-            options.add_option(Option(finding_text(finding)))
-        if not findings:
-            options.add_option(Option(Text("no findings", style="green"), disabled=True))
-        self.update_title()
-        self.update_status()
+        options.add_options([Option(finding_text(finding)) for finding in findings] or
+                            [Option(Text("no findings", style="green"), disabled=True)])
 
     def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
         if event.text_area.id == "rules-editor":
