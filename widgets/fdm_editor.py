@@ -30,7 +30,7 @@ _TOKEN = re.compile(r"""
   | (?P<macro>[$%](?:\{[^}]*\}?|\[[^\]]*\]?|\w+))
   | (?P<number>\b\d+[KMGkmg]?\b)
   | (?P<word>[A-Za-z][\w-]*)
-""", re.X)
+""", re.VERBOSE)
 _MACRO_IN_STRING = re.compile(r"(?<!\\)[$%](?:\{[^}]*\}|\[[^\]]*\]|\w+)")
 MARKS = {"error": ("●", Style(color="red", bold=True)),
          "warning": ("●", Style(color="yellow", bold=True)),

@@ -9,8 +9,8 @@ Message and config text are always shown as `Text`, never markup.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from rich.text import Text
 from textual import work
@@ -24,18 +24,38 @@ from textual.widgets import OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from console.errors import UserError
-from console.fdm.lint import ERROR, WARNING, Finding, lint_text
-from console.fdm.router import Route, Router
-from console.fdm.save import FileToken, Loaded, Validation, backups, file_token, load, tables_for, validate
+from console.fdm.lint import ERROR, WARNING, Finding
+from console.fdm.live import LiveTester
+from console.fdm.router import Route
+from console.fdm.save import (
+    FileToken,
+    Loaded,
+    Validation,
+    backups,
+    file_token,
+    load,
+    tables_for,
+    validate,
+)
 from console.fdm.testmail import (
-    ROUTER_HOSTNAME, RouteChange, compose_message, corpus_messages, message_summary,
-    read_message_file, route_changes,
+    RouteChange,
+    compose_message,
+    corpus_messages,
+    message_summary,
+    read_message_file,
+    route_changes,
 )
 from console.queue import read_message
 from console.settings import Settings
 from console.text import printable
 from widgets.fdm_editor import FdmEditor
-from widgets.rules_dialogs import BackupScreen, CorpusScreen, MessageRequest, MessageSourceScreen, ReviewScreen
+from widgets.rules_dialogs import (
+    BackupScreen,
+    CorpusScreen,
+    MessageRequest,
+    MessageSourceScreen,
+    ReviewScreen,
+)
 
 SAMPLE_FIELDS = {"from": "alice@example.org", "to": "bob@example.com", "cc": "",
                  "subject": "test", "extra": ""}
@@ -154,7 +174,7 @@ class RulesView(Widget):
         self.disk_changed = False
         self.saving = False
         self._listed: list[Finding] | None = None
-        self._lint_cache: tuple[str, list[Finding], Router | None] | None = None
+        self.tester = LiveTester()
 
     # ------------------------------------------------------------------ layout
 
@@ -300,16 +320,13 @@ class RulesView(Widget):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rules-route")
     def compute(self, generation: int, config_text: str, message_text: str) -> None:
-        """Lint (only when the config changed) and route in a thread; the answer is a message."""
-        cached = self._lint_cache
-        if cached is None or cached[0] != config_text:
-            config, findings = lint_text(config_text, str(self.settings.fdm_config),
-                                         tables_for(self.settings))
-            router = Router(config, hostname=ROUTER_HOSTNAME) if config is not None else None
-            cached = self._lint_cache = (config_text, findings, router)
-        _text, findings, router = cached
-        route = router.route(message_text.encode("utf-8", "surrogateescape")) if router else None
+        """Lint and route in the tester's process (this thread only waits); the answer is a message."""
+        findings, route = self.tester.check(config_text, str(self.settings.fdm_config),
+                                            tables_for(self.settings), message_text)
         self.post_message(self.RouteComputed(generation, findings, route))
+
+    def on_unmount(self) -> None:
+        self.tester.close()
 
     def on_rules_view_route_computed(self, message: RouteComputed) -> None:
         if message.generation != self.generation:

@@ -16,12 +16,27 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import (
-    Button, DataTable, Input, Label, OptionList, Select, Static, TabbedContent, TabPane, TextArea,
+    Button,
+    DataTable,
+    Input,
+    Label,
+    OptionList,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+    TextArea,
 )
 from textual.widgets.option_list import Option
 
 from console.errors import UserError
-from console.fdm.testmail import RouteChange, StoredMessage, folder_messages, mail_folders, mail_users
+from console.fdm.testmail import (
+    RouteChange,
+    StoredMessage,
+    folder_messages,
+    mail_folders,
+    mail_users,
+)
 from console.text import printable
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from textual.widgets import DataTable, OptionList, Static, TabbedContent, TextArea
 

@@ -11,8 +11,15 @@ from console.errors import UserError
 from console.fdm.parser import parse
 from console.fdm.router import Router
 from console.fdm.testmail import (
-    compose_message, corpus_messages, folder_messages, mail_folders, mail_users, message_summary,
-    read_message_file, route_changes, route_summary,
+    compose_message,
+    corpus_messages,
+    folder_messages,
+    mail_folders,
+    mail_users,
+    message_summary,
+    read_message_file,
+    route_changes,
+    route_summary,
 )
 
 CORPUS = Path(__file__).parent.parent / "fdm_corpus"
