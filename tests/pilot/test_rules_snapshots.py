@@ -12,6 +12,7 @@ from textual.widgets import TextArea
 from console.settings import Settings
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import ConsoleApp
+from widgets.fdm_editor import FdmEditor
 from widgets.rules import RulesView
 
 CORPUS = Path(__file__).parent.parent / "fdm_corpus"
@@ -47,6 +48,8 @@ async def route_settled(pilot: Any) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_rules_lost_mail(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     async def lost_mail(pilot: Any) -> None:
+        # A blinking cursor is drawn or not depending on when the picture is taken.
+        pilot.app.query_one(FdmEditor).cursor_blink = False
         await route_settled(pilot)
         pilot.app.query_one("#rules-message", TextArea).load_text(NOTICE)
         await route_settled(pilot)
