@@ -4,6 +4,7 @@ the save flow (blocked, reviewed, written with a backup, audited), read-only, di
 from __future__ import annotations
 
 import json
+import sys
 import os
 import time
 from collections.abc import Callable
@@ -295,3 +296,26 @@ async def test_a_bad_message_source_is_a_notification_not_a_crash(tmp_path: Path
         await until(pilot, lambda: any("no such file" in n.message for n in app._notifications))
         assert app.query_one("#rules-message", TextArea).text == before
 
+
+
+async def test_test_message_from_the_queue_runs_smtpctl_show_message(tmp_path: Path) -> None:
+    """The queue source through console.queue's real subprocess path, on recorded smtpctl output."""
+    replay = str(Path(__file__).resolve().parent.parent / "unit" / "smtpctl_replay.py")
+    table = {"show message 99c1e639": "show-message-tempfail",
+             "show message deadbeef": "show-message-unknown"}
+    settings = make_settings(tmp_path)
+    settings.smtpctl = [sys.executable, replay, json.dumps(table)]
+    app = ConsoleApp(settings, initial_tab="rules")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: settled(app))
+        for queued in ("deadbeef", "99C1E639ABCDEF01"):
+            await pilot.press("ctrl+o")
+            await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
+            app.screen.query_one("#source-tabs", TabbedContent).active = "source-queue"
+            app.screen.query_one("#queue-id").value = queued
+            await pilot.pause()
+            await pilot.click("#use")
+        await until(pilot, lambda: "queued message 99c1e639" in text_of(app, "#rules-message-title"))
+        assert any("deadbeef" in n.message for n in app._notifications)
+        assert "Subject: tempfail" in app.query_one("#rules-message", TextArea).text
+        await until(pilot, lambda: settled(app) and "tim@tempfail.test" in text_of(app, "#rules-route"))
