@@ -93,7 +93,7 @@ class RulesView(Widget):
         Binding("ctrl+r", "reload", "Reload", id="rules.reload"),
         Binding("ctrl+o", "pick_message", "Message", id="rules.message"),
         Binding("ctrl+t", "corpus", "Corpus", id="rules.corpus"),
-        Binding("ctrl+b", "revert", "Backups", id="rules.revert"),
+        Binding("ctrl+b", "revert", "Revert", id="rules.revert"),
     ]
     MUTATING = {"save", "revert"}
 

@@ -4,8 +4,8 @@ the save flow (blocked, reviewed, written with a backup, audited), read-only, di
 from __future__ import annotations
 
 import json
-import sys
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
