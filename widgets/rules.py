@@ -174,6 +174,7 @@ class RulesView(Widget):
         self.disk_changed = False
         self.saving = False
         self._listed: list[Finding] | None = None
+        self._shown: dict[str, Text] = {}
         self.tester = LiveTester()
 
     # ------------------------------------------------------------------ layout
@@ -206,6 +207,12 @@ class RulesView(Widget):
         """True when the editor holds something other than the file as loaded."""
         return self.loaded is not None and self.editor.text != self.loaded.text
 
+    def show(self, selector: str, text: Text) -> None:
+        """Put text in a Static only when it differs: each update costs a layout of the screen."""
+        if self._shown.get(selector) != text:
+            self._shown[selector] = text
+            self.query_one(selector, Static).update(text)
+
     def update_title(self) -> None:
         """File name, modified / changed-on-disk / read-only state, and the findings count."""
         title = Text(self.settings.fdm_config.name, style="bold")
@@ -226,12 +233,12 @@ class RulesView(Widget):
                          style="bold red" if errors else "yellow")
         elif self.shown_generation >= 0:
             title.append("  no findings", style="green")
-        self.query_one("#rules-title", Static).update(title)
+        self.show("#rules-title", title)
 
     def update_message_title(self) -> None:
         title = Text("Test message: ", style="bold")
         title.append(printable(self.message_label))
-        self.query_one("#rules-message-title", Static).update(title)
+        self.show("#rules-message-title", title)
 
     # ------------------------------------------------------------------ loading the file
 
@@ -335,7 +342,7 @@ class RulesView(Widget):
         self.shown_generation = message.generation
         self.show_findings(message.findings)
         message_text = self.query_one("#rules-message", TextArea).text
-        self.query_one("#rules-route", Static).update(render_route(message.route, message_text))
+        self.show("#rules-route", render_route(message.route, message_text))
 
     def show_findings(self, findings: list[Finding]) -> None:
         """Findings in the list, as gutter marks, and in the title and status line.
@@ -375,7 +382,7 @@ class RulesView(Widget):
             status.append(f"line {row}", style="dim")
             if self.settings.read_only:
                 status.append("  read-only: edits test routes, they cannot be saved", style="dim")
-        self.query_one("#rules-status", Static).update(status)
+        self.show("#rules-status", status)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         """Selecting a finding jumps to its line."""

@@ -55,7 +55,11 @@ def _read(stream: IO[bytes]) -> Any:
 
 
 def serve() -> None:
-    """The child's loop: one request in, one answer out, until stdin closes."""
+    """The child's loop: one request in, one answer out, until stdin closes.
+
+    It runs niced: on a small machine the console's own thread must win the CPU while you type.
+    """
+    os.nice(10)
     while True:
         try:
             request = _read(sys.stdin.buffer)
