@@ -7,19 +7,18 @@ line cannot be written is not run: an unrecorded change is worse than none.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal as signal_module
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from console import queue
 from console.errors import ActionFailed, ReadOnlyRefused, UserError
-from console.fdm.save import revert_handler as _fdm_revert
-from console.fdm.save import save_handler as _fdm_save
 from console.settings import Settings
 
 
@@ -47,12 +46,24 @@ Handler = Callable[[ActionContext, str, Mapping[str, str]], str]
 
 @dataclass(frozen=True)
 class Action:
-    """A mutating action: its name, a one-line description, whether it needs confirming, its handler."""
+    """A mutating action: its name, a one-line description, whether it needs confirming, its handler.
+
+    The handler is a callable or a "module:function" path imported on first use, so declaring every
+    action here costs nothing at start-up.
+    """
 
     name: str
     description: str
     dangerous: bool
-    handler: Handler = field(repr=False)
+    handler: Handler | str = field(repr=False)
+
+    def resolve(self) -> Handler:
+        """The handler function itself."""
+        if not isinstance(self.handler, str):
+            return self.handler
+        module_name, _, function = self.handler.partition(":")
+        handler: Handler = getattr(importlib.import_module(module_name), function)
+        return handler
 
 
 # --------------------------------------------------------------------------- handlers
@@ -99,28 +110,28 @@ def _program_signal(ctx: ActionContext, target: str, params: Mapping[str, str]) 
 ACTIONS: dict[str, Action] = {
     action.name: action
     for action in (
-        Action("program.start", "Start a supervisord program", False, _program_start),
-        Action("program.stop", "Stop a supervisord program", True, _program_stop),
+        Action("program.start", "Start a supervisord program", False, "console.actions:_program_start"),
+        Action("program.stop", "Stop a supervisord program", True, "console.actions:_program_stop"),
         Action("program.restart", "Restart a supervisord program (stop, then start)", True,
-               _program_restart),
+               "console.actions:_program_restart"),
         Action("program.signal", "Send a signal to a supervisord program (HUP reloads)", True,
-               _program_signal),
+               "console.actions:_program_signal"),
         Action("fdm.save", "Validate and save fdm.conf atomically, keeping a backup", True,
-               _fdm_save),
+               "console.fdm.save:save_handler"),
         Action("fdm.revert", "Put a backup of fdm.conf back (the current file is backed up)", True,
-               _fdm_revert),
+               "console.fdm.save:revert_handler"),
         Action("queue.schedule", "Retry queued envelopes now (an envelope, a message or all)",
-               False, queue.schedule_action),
+               False, "console.queue:schedule_action"),
         Action("queue.remove", "Remove queued envelopes for good (an envelope, a message or all)",
-               True, queue.remove_action),
+               True, "console.queue:remove_action"),
         Action("queue.pause", "Pause queued envelopes (an envelope, a message or all)", False,
-               queue.pause_action),
+               "console.queue:pause_action"),
         Action("queue.resume", "Resume paused envelopes (an envelope, a message or all)", False,
-               queue.resume_action),
+               "console.queue:resume_action"),
         Action("queue.pause_subsystem", "Pause an smtpd agent: mda, mta or smtp", True,
-               queue.pause_subsystem_action),
+               "console.queue:pause_subsystem_action"),
         Action("queue.resume_subsystem", "Resume an smtpd agent: mda, mta or smtp", False,
-               queue.resume_subsystem_action),
+               "console.queue:resume_subsystem_action"),
     )
 }
 
@@ -156,7 +167,7 @@ def dispatch(
     with _open_audit(settings) as audit:
         ctx = context or ActionContext(settings)
         try:
-            message = action.handler(ctx, target, params)
+            message = action.resolve()(ctx, target, params)
         except UserError as exc:
             audit.write(settings, name, target, params, "failed", str(exc), started)
             raise

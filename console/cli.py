@@ -6,6 +6,7 @@ read-only. The Textual UI is imported only when the console opens, so the CLI st
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from typing import Any, NoReturn
@@ -15,9 +16,6 @@ import click
 from console import __version__
 from console.actions import dispatch
 from console.errors import UserError
-from console.fdm.cli import fdm as fdm_commands
-from console.lab_cli import lab
-from console.queue_cli import queue
 from console.settings import Settings, load_settings, render_effective
 from console.supervisor import Snapshot, client_for
 from console.text import printable
@@ -36,7 +34,29 @@ def settings_of(ctx: click.Context) -> Settings:
     return obj
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A click group whose bigger subcommand groups are imported only when used (quick start-up)."""
+
+    lazy = {
+        "fdm": "console.fdm.cli:fdm",
+        "lab": "console.lab_cli:lab",
+        "queue": "console.queue_cli:queue",
+        "tail": "console.logs_cli:tail",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module_name, _, attr = self.lazy[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="mailconsole")
 @click.option("--config", "config_path", metavar="FILE", help="Settings file (TOML).")
 @click.option("--read-only", "--readonly", "read_only", is_flag=True, default=None,
@@ -56,9 +76,14 @@ def main_group(ctx: click.Context, config_path: str | None, read_only: bool | No
     ctx.obj = loaded.settings
     ctx.meta["loaded_settings"] = loaded
     if ctx.invoked_subcommand is None:
+        # Ask supervisord now: its answer arrives while Textual is still being imported.
+        from console.supervisor import Prefetch
+
+        supervisor = client_for(loaded.settings)
+        prefetch = Prefetch(supervisor)
         from widgets.app import run_console
 
-        run_console(loaded.settings)
+        run_console(loaded.settings, supervisor=supervisor, prefetch=prefetch)
 
 
 @main_group.command("config")
@@ -139,11 +164,6 @@ def restart_command(ctx: click.Context, name: str) -> None:
 def signal_command(ctx: click.Context, name: str, signal_name: str) -> None:
     """Send SIGNAL (HUP, USR1, TERM or a number) to a program."""
     _run_action(ctx, "program.signal", name, signal=signal_name)
-
-
-main_group.add_command(fdm_commands)
-main_group.add_command(lab)
-main_group.add_command(queue)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,13 +11,17 @@ import gc
 import json
 import re
 import subprocess
+import tempfile
 import time
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
+from operator import attrgetter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from console.errors import ActionFailed, UserError
 from console.settings import Settings
@@ -208,7 +212,7 @@ def parse_queue(text: str) -> tuple[list[Envelope], list[str]]:
     bad: list[str] = []
     errors: dict[str, str] = {}
     flag_lists: dict[str, tuple[str, ...]] = {"": ()}
-    with _collector_paused():
+    with collector_paused():
         for line in text.split("\n"):  # not splitlines(): it also splits at \x1c, \x85...
             parts: Sequence[str] = line.split("|")
             if len(parts) != 14:
@@ -242,8 +246,10 @@ def parse_queue(text: str) -> tuple[list[Envelope], list[str]]:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many acyclic objects (a third faster)."""
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many acyclic objects (a third faster).
+
+    Nests: only the outermost pause turns the collector back on."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -319,13 +325,14 @@ def summarise(envelopes: Sequence[Envelope], now: float) -> QueueSummary:
     cells: Counter[tuple[str, int]] = Counter()
     limits = _BAND_LIMITS_S
     oldest: Envelope | None = None
-    for envelope in envelopes:
-        by_state["paused" if "suspend" in envelope.flags else envelope.runstate] += 1
-        by_type[envelope.type] += 1
-        domain = envelope.dest.rpartition("@")[2].lower()
-        cells[domain, bisect_right(limits, now - envelope.ctime)] += 1
-        if oldest is None or envelope.ctime < oldest.ctime:
-            oldest = envelope
+    with collector_paused():
+        for envelope in envelopes:
+            by_state["paused" if "suspend" in envelope.flags else envelope.runstate] += 1
+            by_type[envelope.type] += 1
+            domain = envelope.dest.rpartition("@")[2].lower()
+            cells[domain, bisect_right(limits, now - envelope.ctime)] += 1
+            if oldest is None or envelope.ctime < oldest.ctime:
+                oldest = envelope
     shape: dict[str, list[int]] = {}
     for (domain, band), count in cells.items():
         shape.setdefault(domain, [0] * len(AGE_LABELS))[band] += count
@@ -340,7 +347,7 @@ def summarise(envelopes: Sequence[Envelope], now: float) -> QueueSummary:
         by_state=dict(by_state.most_common()),
         by_type=dict(by_type.most_common()),
         by_domain={row.domain: row.total for row in rows},
-        by_age=dict(zip(AGE_LABELS, by_age)),
+        by_age=dict(zip(AGE_LABELS, by_age, strict=True)),
         shape=rows,
         oldest=oldest,
         oldest_age=oldest.age(now) if oldest else 0,
@@ -393,7 +400,7 @@ def queue_json(snapshot: QueueSnapshot) -> str:
             text = shared[value] = json.dumps(value, ensure_ascii=False)
         return text
 
-    with _collector_paused():
+    with collector_paused():
         envelopes = [
             _ENVELOPE_JSON % (
                 e.evpid, e.msgid, encoded(e.family), encoded(e.type), encoded(e.flags),
@@ -406,6 +413,196 @@ def queue_json(snapshot: QueueSnapshot) -> str:
     bad_lines = json.dumps(snapshot.bad_lines, ensure_ascii=False)
     summary = json.dumps(summary_json(snapshot), ensure_ascii=False)
     return f'{{"envelopes":[{",".join(envelopes)}],"bad_lines":{bad_lines},"summary":{summary}}}'
+
+
+def human_age(seconds: int) -> str:
+    """A short age: 45s, 12m, 5h, 3d."""
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def next_try(envelope: Envelope) -> str:
+    """When smtpd tries again, in words: in 5m, trying for 10s, agent paused, offline."""
+    if envelope.delay is None:
+        return envelope.runstate
+    if envelope.delay < 0:
+        return "agent paused"
+    if envelope.runstate == "inflight":
+        return f"trying {human_age(envelope.delay)}"
+    return f"in {human_age(envelope.delay)}"
+
+
+# --------------------------------------------------------------------------- the table: filter, sort, group
+
+SORT_KEYS = ("age", "sender", "rcpt", "domain", "state", "retry", "next", "error")
+"""Columns the queue table can be sorted by."""
+
+_FILTER_FIELDS = ("sender", "rcpt", "domain", "state", "error", "type", "msgid")
+
+
+@dataclass(slots=True)
+class MessageRow:
+    """The table line heading a message's envelopes."""
+
+    msgid: str
+    count: int
+
+
+@dataclass(slots=True)
+class BadRow:
+    """A table line for a `show queue` line that did not parse."""
+
+    text: str
+
+
+QueueRow = Envelope | MessageRow | BadRow
+"""One line of the queue table: the envelopes themselves are rows (no copy per envelope)."""
+
+_SORT_KEYS: dict[str, Callable[[Envelope], Any]] = {
+    "age": attrgetter("ctime", "evpid"),
+    "sender": attrgetter("sender", "evpid"),
+    "rcpt": attrgetter("rcpt", "evpid"),
+    "domain": lambda e: (e.domain, e.evpid),
+    "state": lambda e: (e.state, e.evpid),
+    "retry": attrgetter("retry", "evpid"),
+    "next": lambda e: (-2 if e.delay is None else e.delay, e.evpid),
+    "error": attrgetter("error", "evpid"),
+}
+
+
+def matches(envelope: Envelope, terms: Sequence[str]) -> bool:
+    """Whether every term matches: `field:text` (sender, rcpt, domain, state, error, type, msgid)
+    or bare text found in the id, sender, recipient, destination or error; case-insensitive."""
+    for term in terms:
+        name, sep, wanted = term.partition(":")
+        if sep and name in _FILTER_FIELDS:
+            value = envelope.domain if name == "domain" else envelope.state if name == "state" \
+                else str(getattr(envelope, name))
+            if wanted.lower() not in value.lower():
+                return False
+        else:
+            haystack = " ".join((envelope.evpid, envelope.sender, envelope.rcpt, envelope.dest,
+                                 envelope.error)).lower()
+            if term.lower() not in haystack:
+                return False
+    return True
+
+
+def table_rows(envelopes: Sequence[Envelope], bad_lines: Sequence[str], sort: str = "age",
+               reverse: bool = False, query: str = "", grouped: bool = True) -> list[QueueRow]:
+    """The table's rows: filtered by `query`, sorted by `sort`, each message's envelopes together
+    under a MessageRow when `grouped`; unparsed lines last (they are never filtered out)."""
+    if sort not in _SORT_KEYS:
+        raise ValueError(f"unknown sort key {sort!r}")
+    terms = query.split()
+    chosen = [e for e in envelopes if matches(e, terms)] if terms else list(envelopes)
+    with collector_paused():
+        chosen.sort(key=_SORT_KEYS[sort], reverse=reverse)
+        rows: list[QueueRow]
+        if grouped:
+            messages: dict[str, list[Envelope]] = {}
+            for envelope in chosen:  # a message sorts where its first envelope does
+                members = messages.get(envelope.msgid)
+                if members is None:
+                    messages[envelope.msgid] = [envelope]
+                else:
+                    members.append(envelope)
+            rows = []
+            for msgid, members in messages.items():
+                rows.append(MessageRow(msgid, len(members)))
+                rows.extend(members)
+        else:
+            rows = list(chosen)
+        rows.extend(BadRow(line) for line in bad_lines)
+    return rows
+
+
+# --------------------------------------------------------------------------- the story in the logs
+
+_LOG_TIMES = (
+    (re.compile(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)"), "%Y-%m-%d %H:%M:%S"),
+    (re.compile(r"^([A-Z][a-z]{2} [ \d]\d) (\d\d:\d\d:\d\d)"), "%b %d %H:%M:%S"),
+)
+LOG_TAIL_BYTES = 16 * 1024 * 1024
+"""How much of the end of each log file is searched for a message's lines."""
+
+
+@dataclass
+class LogLine:
+    """A log line that mentions a message: its file, line number, text and time when it has one."""
+
+    file: str
+    lineno: int
+    text: str
+    time: float | None
+
+
+def _line_time(text: str, year: int) -> float | None:
+    """The timestamp at the start of a log line (ISO or syslog style), as Unix seconds, if any."""
+    for pattern, layout in _LOG_TIMES:
+        found = pattern.search(text[:40])
+        if found:
+            stamp = f"{found.group(1)} {found.group(2)}"
+            try:
+                if "%Y" not in layout:
+                    parsed = time.strptime(f"{year} {stamp}", f"%Y {layout}")
+                else:
+                    parsed = time.strptime(stamp, layout)
+            except ValueError:
+                return None
+            return time.mktime(parsed)
+    return None
+
+
+def message_story(log_dir: Path, needles: Sequence[str], limit: int = 2000) -> list[LogLine]:
+    """Every line of the files in log_dir (their last LOG_TAIL_BYTES) that mentions a needle (the
+    msgid, its Message-ID...), time-ordered: lines without a time keep the time of the line before
+    them in their file, so each file's order is kept."""
+    found: list[tuple[float, int, LogLine]] = []
+    year = time.localtime().tm_year
+    wanted = [n.encode("utf-8", "surrogateescape") for n in needles if n]
+    try:
+        files = sorted(p for p in log_dir.iterdir() if p.is_file())
+    except OSError:
+        return []
+    order = 0
+    for path in files:
+        try:
+            with path.open("rb") as handle:
+                size = handle.seek(0, 2)
+                handle.seek(max(0, size - LOG_TAIL_BYTES))
+                data = handle.read()
+        except OSError:
+            continue
+        if not any(needle in data for needle in wanted):
+            continue
+        last_time = 0.0
+        for lineno, raw in enumerate(data.split(b"\n"), start=1):
+            text = raw.decode("utf-8", "replace")
+            stamp = _line_time(text, year) if raw[:1].isalnum() else None
+            if stamp is not None:
+                last_time = stamp
+            if any(needle in raw for needle in wanted):
+                order += 1
+                found.append((stamp if stamp is not None else last_time, order,
+                              LogLine(path.name, lineno, text, stamp)))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return [line for _, _, line in found[-limit:]]
+
+
+def message_id_header(message: str) -> str:
+    """The Message-ID of a queued message (angle brackets removed), or an empty string."""
+    head, _ = split_message(message)
+    for line in head.split("\n"):
+        name, sep, value = line.partition(":")
+        if sep and name.strip().lower() == "message-id":
+            return value.strip().strip("<>")
+    return ""
 
 
 # --------------------------------------------------------------------------- running smtpctl
@@ -424,8 +621,14 @@ class SmtpctlResult:
 def run_smtpctl(settings: Settings, *args: str, timeout: float = SMTPCTL_TIMEOUT) -> SmtpctlResult:
     """Run `settings.smtpctl + args`; UserError (one sentence) when it cannot run or needs root."""
     argv = [*settings.smtpctl, *args]
+    # stdout goes to a file, read in one go afterwards: reading megabytes through a pipe from a
+    # thread takes the GIL back hundreds of times and stalls behind the UI thread.
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        with tempfile.TemporaryFile() as out:
+            done = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, timeout=timeout,
+                                  stdin=subprocess.DEVNULL)
+            out.seek(0)
+            stdout = out.read()
     except FileNotFoundError:
         raise UserError(
             f"cannot run {argv[0]!r}: no such program (is OpenSMTPD installed? see the smtpctl setting)"
@@ -435,8 +638,7 @@ def run_smtpctl(settings: Settings, *args: str, timeout: float = SMTPCTL_TIMEOUT
     except subprocess.TimeoutExpired:
         raise UserError(f"smtpctl {' '.join(args)} did not answer within {timeout:g} s") from None
     result = SmtpctlResult(
-        argv, done.returncode,
-        done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"),
+        argv, done.returncode, stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"),
     )
     if "need root privileges" in result.stderr:
         raise UserError("smtpctl needs root: run mailconsole as root, or set smtpctl to a prefix "
@@ -457,9 +659,12 @@ def _failure(result: SmtpctlResult, what: str) -> UserError:
     return UserError(f"smtpctl failed (exit {result.returncode}): {first.strip()}")
 
 
-def read_queue(settings: Settings) -> QueueSnapshot:
-    """`show queue` parsed. smtpd down: the offline queue (read from the spool) with a problem line."""
-    taken = time.time()
+def read_queue(settings: Settings, now: float | None = None) -> QueueSnapshot:
+    """`show queue` parsed. smtpd down: the offline queue (read from the spool) with a problem line.
+
+    `now` is the snapshot's time (ages are counted from it); default: the current time.
+    """
+    taken = time.time() if now is None else now
     result = run_smtpctl(settings, "show", "queue")
     if result.returncode != 0:
         raise _failure(result, "show queue")

@@ -43,46 +43,24 @@ def _read_dump(source: str) -> q.QueueSnapshot:
     return q.QueueSnapshot(envelopes, bad, smtpd_running=False if offline else None, taken_at=taken)
 
 
-def human_age(seconds: int) -> str:
-    """A short age: 45s, 12m, 5h, 3d."""
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    if seconds < 172800:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
-
-
-def next_try(envelope: q.Envelope) -> str:
-    """When smtpd tries again, in words: in 5m, trying for 10s, agent paused, offline."""
-    if envelope.delay is None:
-        return envelope.runstate
-    if envelope.delay < 0:
-        return "agent paused"
-    if envelope.runstate == "inflight":
-        return f"trying {human_age(envelope.delay)}"
-    return f"in {human_age(envelope.delay)}"
-
-
 def _print_table(snapshot: q.QueueSnapshot) -> None:
     """The queue as aligned text, grouped by message, then the summary and the bad lines."""
     now = snapshot.taken_at
     rows = [("ENVELOPE", "TYPE", "SENDER", "RECIPIENT", "AGE", "TRIES", "STATE", "NEXT", "ERROR")]
     for e in sorted(snapshot.envelopes, key=lambda e: (e.msgid, e.ctime, e.evpid)):
-        rows.append((e.evpid, e.type, e.sender, e.rcpt, human_age(e.age(now)), str(e.retry),
-                     e.state, next_try(e), e.error))
+        rows.append((e.evpid, e.type, e.sender, e.rcpt, q.human_age(e.age(now)), str(e.retry),
+                     e.state, q.next_try(e), e.error))
     rows = [tuple(printable(cell) for cell in row) for row in rows]
     widths = [min(40, max(len(row[i]) for row in rows)) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        cells = [cell[:w].ljust(w) for cell, w in zip(row, widths)]
+        cells = [cell[:w].ljust(w) for cell, w in zip(row, widths, strict=False)]
         click.echo("  ".join(cells + [row[-1]]).rstrip())
     summary = q.summarise(snapshot.envelopes, now)
     click.echo("")
     states = ", ".join(f"{n} {state}" for state, n in summary.by_state.items()) or "empty"
     click.echo(f"{summary.total} envelopes in {summary.messages} messages: {states}")
     if summary.oldest is not None:
-        click.echo(f"oldest: {summary.oldest.evpid}, {human_age(summary.oldest_age)} old")
+        click.echo(f"oldest: {summary.oldest.evpid}, {q.human_age(summary.oldest_age)} old")
     if summary.shape:
         click.echo("")
         header = ["DOMAIN".ljust(30), "TOTAL".rjust(6)] + [label.rjust(6) for label in q.AGE_LABELS]
@@ -106,14 +84,15 @@ def queue(ctx: click.Context, as_json: bool, source: str | None) -> None:
     """Show OpenSMTPD's queue; subcommands retry, remove, pause and resume."""
     if ctx.invoked_subcommand is not None:
         return
-    snapshot = _read_dump(source) if source else q.read_queue(_settings())
-    if snapshot.problem:
-        click.echo(f"mailconsole: {snapshot.problem}", err=True)
-    if as_json:
-        sys.stdout.write(q.queue_json(snapshot))
-        sys.stdout.write("\n")
-    else:
-        _print_table(snapshot)
+    with q.collector_paused():  # one short run building only acyclic objects
+        snapshot = _read_dump(source) if source else q.read_queue(_settings())
+        if snapshot.problem:
+            click.echo(f"mailconsole: {snapshot.problem}", err=True)
+        if as_json:
+            sys.stdout.write(q.queue_json(snapshot))
+            sys.stdout.write("\n")
+        else:
+            _print_table(snapshot)
 
 
 def _act(name: str, target: str) -> None:

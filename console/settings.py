@@ -13,9 +13,10 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from console.errors import ConfigError
 
@@ -125,7 +126,7 @@ def field_docs() -> dict[str, str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef) and node.name == "Settings":
             body = node.body
-            for stmt, nxt in zip(body, body[1:]):
+            for stmt, nxt in zip(body, body[1:], strict=False):
                 if (
                     isinstance(stmt, ast.AnnAssign)
                     and isinstance(stmt.target, ast.Name)

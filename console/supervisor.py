@@ -11,8 +11,9 @@ import socket
 import threading
 import time
 import xmlrpc.client
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from supervisor.xmlrpc import SupervisorTransport, UnixStreamHTTPConnection
 
@@ -180,7 +181,7 @@ class SupervisorClient:
         """Run one RPC under the lock; faults become sentences, transport errors SupervisorUnavailable."""
         with self._lock:
             try:
-                return what(self._proxy.supervisor)
+                return what(self._proxy)
             except xmlrpc.client.Fault as fault:
                 raise ActionFailed(fault_sentence(fault, name)) from None
             except xmlrpc.client.ProtocolError as exc:
@@ -192,7 +193,7 @@ class SupervisorClient:
                 raise SupervisorUnavailable(
                     f"supervisord at {self.url} answered HTTP {exc.errcode} {exc.errmsg}"
                 ) from None
-            except (OSError, socket.timeout, xmlrpc.client.ResponseError, EOFError) as exc:
+            except (TimeoutError, OSError, xmlrpc.client.ResponseError, EOFError) as exc:
                 self._transport.close()
                 raise SupervisorUnavailable(_unreachable_sentence(self.url, exc)) from None
             except Exception as exc:  # noqa: BLE001 - http.client raises assorted types on a dying socket
@@ -200,26 +201,31 @@ class SupervisorClient:
                 raise SupervisorUnavailable(_unreachable_sentence(self.url, exc)) from None
 
     def snapshot(self) -> Snapshot:
-        """supervisord's state, version and every program, in one consistent read."""
-        state = self._call(lambda s: s.getState())
-        version = self._call(lambda s: s.getSupervisorVersion())
-        infos = self._call(lambda s: s.getAllProcessInfo())
+        """supervisord's state, version and every program, in one round trip (system.multicall)."""
+        calls = [{"methodName": f"supervisor.{name}", "params": []}
+                 for name in ("getState", "getSupervisorVersion", "getAllProcessInfo")]
+        results = self._call(lambda s: s.system.multicall(calls))
+        for result in results:
+            if isinstance(result, dict) and "faultCode" in result:
+                raise ActionFailed(fault_sentence(xmlrpc.client.Fault(result["faultCode"],
+                                                                      result["faultString"])))
+        state, version, infos = results
         programs = tuple(Program.from_info(info) for info in infos)
         return Snapshot(self.url, str(state.get("statename", "UNKNOWN")), str(version), programs,
                         time.time())
 
     def program(self, name: str) -> Program:
         """One program's current info."""
-        return Program.from_info(self._call(lambda s: s.getProcessInfo(name), name))
+        return Program.from_info(self._call(lambda s: s.supervisor.getProcessInfo(name), name))
 
     def start(self, name: str) -> Program:
         """Start a program and wait until supervisord says it is running (or failed to)."""
-        self._call(lambda s: s.startProcess(name, True), name)
+        self._call(lambda s: s.supervisor.startProcess(name, True), name)
         return self.program(name)
 
     def stop(self, name: str) -> Program:
         """Stop a program and wait until it has stopped."""
-        self._call(lambda s: s.stopProcess(name, True), name)
+        self._call(lambda s: s.supervisor.stopProcess(name, True), name)
         return self.program(name)
 
     def restart(self, name: str) -> Program:
@@ -227,7 +233,7 @@ class SupervisorClient:
         current = self.program(name)
         if current.state in RUNNING_STATES or current.state in TRANSITION_STATES:
             try:
-                self._call(lambda s: s.stopProcess(name, True), name)
+                self._call(lambda s: s.supervisor.stopProcess(name, True), name)
             except ActionFailed:
                 if self.program(name).state in RUNNING_STATES:
                     raise
@@ -235,20 +241,20 @@ class SupervisorClient:
 
     def signal(self, name: str, signal_name: str) -> Program:
         """Send a signal (HUP, USR1, ... or a number) to a running program."""
-        self._call(lambda s: s.signalProcess(name, signal_name), name)
+        self._call(lambda s: s.supervisor.signalProcess(name, signal_name), name)
         return self.program(name)
 
     def tail(self, name: str, offset: int, length: int, stream: str = "stdout") -> LogChunk:
         """Read a program's log through supervisord (tailProcessStdoutLog semantics)."""
         method = "tailProcessStderrLog" if stream == "stderr" else "tailProcessStdoutLog"
         text, new_offset, overflow = self._call(
-            lambda s: getattr(s, method)(name, offset, length), name
+            lambda s: getattr(s.supervisor, method)(name, offset, length), name
         )
         return LogChunk(str(text), int(new_offset), bool(overflow))
 
     def main_log(self, offset: int, length: int) -> str:
         """Read supervisord's own log (readLog: offset -length reads the last `length` bytes)."""
-        return str(self._call(lambda s: s.readLog(offset, length)))
+        return str(self._call(lambda s: s.supervisor.readLog(offset, length)))
 
 
 def fault_sentence(fault: xmlrpc.client.Fault, name: str = "") -> str:
@@ -276,6 +282,27 @@ def _unreachable_sentence(url: str, exc: BaseException) -> str:
         return f"supervisord at {url} did not answer in time"
     reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return f"cannot reach supervisord at {url}: {reason}"
+
+
+class Prefetch:
+    """One snapshot fetched in a background thread while the UI is still loading."""
+
+    def __init__(self, client: SupervisorClient) -> None:
+        self._result: Snapshot | None = None
+        self._thread = threading.Thread(target=self._fetch, args=(client,), daemon=True)
+        self._thread.start()
+
+    def _fetch(self, client: SupervisorClient) -> None:
+        try:
+            self._result = client.snapshot()
+        except Exception:  # noqa: BLE001 - the regular poll reports the problem properly
+            self._result = None
+
+    def take(self, timeout: float) -> Snapshot | None:
+        """The snapshot if it arrives within `timeout` seconds (once; later calls get None)."""
+        self._thread.join(timeout)
+        result, self._result = self._result, None
+        return result
 
 
 def client_for(settings: Any) -> SupervisorClient:

@@ -7,9 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -55,7 +55,7 @@ stdout_logfile={dir}/broken.log
 """
 
 
-def wait_for(check: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
+def wait_for(check: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> object:
     """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -7,9 +7,10 @@ actions and runs `console.actions.dispatch` in a thread (the only path; it enfor
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -25,7 +26,6 @@ from console.errors import ReadOnlyRefused, UserError
 from console.settings import Settings
 from console.supervisor import client_for
 from console.text import printable
-from widgets.dialogs import ConfirmScreen, HelpScreen
 from widgets.services import ServicesView
 
 
@@ -40,7 +40,7 @@ class Tab:
 
 def _services(app: ConsoleApp) -> Widget:
     return ServicesView(app.supervisor, app.settings.refresh_interval, app.settings.read_only,
-                        id="services-view")
+                        prefetch=app.tab_options.get("prefetch"), id="services-view")
 
 
 def _rules(app: ConsoleApp) -> Widget:
@@ -49,9 +49,22 @@ def _rules(app: ConsoleApp) -> Widget:
     return RulesView(app.settings, id="rules-view")
 
 
+def _logs(app: ConsoleApp) -> Widget:
+    from widgets.logs import LogsView
+
+    return LogsView(app.settings, files=app.tab_options.get("log_files"), id="logs-view")
+
+
+def _queue(app: ConsoleApp) -> Widget:
+    from widgets.queue import QueueView
+
+    return QueueView(app.settings, id="queue-view", **app.tab_options.get("queue", {}))
+
+
 # The screens in tab order. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
-TABS: list[Tab] = [Tab("services", "Services", _services), Tab("rules", "Rules", _rules)]
+TABS: list[Tab] = [Tab("services", "Services", _services), Tab("queue", "Queue", _queue),
+                   Tab("logs", "Logs", _logs), Tab("rules", "Rules", _rules)]
 
 
 class AppHeader(Static):
@@ -97,7 +110,7 @@ class ActionCommands(Provider):
         for tab in TABS:
             yield f"Go to {tab.title}", f"Show the {tab.title} screen", partial(app.show_tab, tab.id)
         yield "Help: keys of this screen", "List every key of the current screen", app.action_help
-        for widget in app.query("*"):
+        for widget in app.tabs.query("*"):
             commands = getattr(widget, "palette_commands", None)
             if commands is not None:
                 yield from commands()
@@ -143,11 +156,14 @@ class ConsoleApp(App[None]):
         self.supervisor = supervisor or client_for(settings)
         self.initial_tab = initial_tab or TABS[0].id
         self.hostname = hostname or socket.gethostname()
+        # Kept by reference: App.query looks only at the top screen, which may be a dialog.
+        self.header = AppHeader(settings, self.hostname)
+        self.tabs = TabbedContent(initial=self.initial_tab, id="tabs")
         self.tab_options = tab_options
 
     def compose(self) -> ComposeResult:
-        yield AppHeader(self.settings, self.hostname)
-        with TabbedContent(initial=self.initial_tab, id="tabs"):
+        yield self.header
+        with self.tabs:
             for tab in TABS:
                 with TabPane(tab.title, id=tab.id):
                     # Services is always built: its poll drives the header's supervisord state.
@@ -157,7 +173,7 @@ class ConsoleApp(App[None]):
 
     def show_tab(self, tab_id: str) -> None:
         """Switch to a screen by its tab id."""
-        self.query_one("#tabs", TabbedContent).active = tab_id
+        self.tabs.active = tab_id
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Put the keyboard in the new screen, so its keys work and show in the footer."""
@@ -170,6 +186,8 @@ class ConsoleApp(App[None]):
             self._focus_first(pane)
 
     def _focus_first(self, pane: Widget) -> None:
+        if self.query_one("#tabs", TabbedContent).active != pane.id:
+            return  # focusing inside a hidden pane would switch back to it
         for widget in pane.query("*"):
             if widget.focusable:
                 widget.focus()
@@ -178,10 +196,10 @@ class ConsoleApp(App[None]):
     # ------------------------------------------------------------------ header state
 
     def on_services_view_programs_refreshed(self, message: ServicesView.ProgramsRefreshed) -> None:
-        self.query_one(AppHeader).set_state(f"connected ({message.snapshot.state.lower()})")
+        self.header.set_state(f"connected ({message.snapshot.state.lower()})")
 
     def on_services_view_supervisor_down(self, message: ServicesView.SupervisorDown) -> None:
-        self.query_one(AppHeader).set_state("disconnected, retrying")
+        self.header.set_state("disconnected, retrying")
 
     # ------------------------------------------------------------------ actions
 
@@ -199,6 +217,8 @@ class ConsoleApp(App[None]):
             def answered(yes: bool | None) -> None:
                 if yes:
                     self._dispatch(name, target, dict(params or {}))
+
+            from widgets.dialogs import ConfirmScreen
 
             self.push_screen(ConfirmScreen(printable(question)), answered)
             return
@@ -220,7 +240,7 @@ class ConsoleApp(App[None]):
     def on_console_app_action_finished(self, message: ActionFinished) -> None:
         self.notify(printable(message.text), severity="information" if message.ok else "error",
                     markup=False)
-        for widget in self.query("*"):
+        for widget in self.tabs.query("*"):
             # Screens that care (the one that asked, or one showing the changed thing) refresh.
             handle = getattr(widget, "handle_action_result", None)
             if handle is not None:
@@ -244,9 +264,10 @@ class ConsoleApp(App[None]):
             seen.add(key)
             entry = (key, binding.description)
             (own if binding.id else generic).append(entry)
-        tabs = self.query_one("#tabs", TabbedContent)
-        pane = tabs.active_pane
+        pane = self.tabs.active_pane
         title = next((t.title for t in TABS if pane is not None and t.id == pane.id), "")
+        from widgets.dialogs import HelpScreen
+
         self.push_screen(HelpScreen(f"Keys of the {title} screen", own + generic))
 
 

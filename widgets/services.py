@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -16,9 +17,8 @@ from textual.widgets import DataTable, Log, Static
 
 from console.actions import offered_actions
 from console.errors import UserError
-from console.supervisor import Program, Snapshot
+from console.supervisor import Prefetch, Program, Snapshot
 from console.text import printable, printable_lines
-from widgets.dialogs import SignalScreen
 
 STATE_STYLES = {
     "RUNNING": "bold green",
@@ -102,8 +102,10 @@ class ServicesView(Vertical):
             self.offset = offset
             self.error = error
 
-    def __init__(self, supervisor: Any, refresh_interval: float, read_only: bool, **kwargs: Any) -> None:
+    def __init__(self, supervisor: Any, refresh_interval: float, read_only: bool,
+                 prefetch: Prefetch | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.prefetch = prefetch
         self.supervisor = supervisor
         self.refresh_interval = refresh_interval
         self.read_only = read_only
@@ -113,21 +115,33 @@ class ServicesView(Vertical):
         self._log_source: tuple[str, str] | None = None  # (program or "", "stdout"/"stderr"/"main")
         self._log_offset = 0
         self._log_tail = ""
+        self._first: Snapshot | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="services-banner")
+        banner = Static("", id="services-banner")
+        banner.display = False
+        yield banner
         table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="programs")
         for key, label in COLUMNS:
             table.add_column(Text(label), key=key)
+        self._first = self.prefetch.take(timeout=1.0) if self.prefetch else None
+        if self._first is not None:
+            self._fill(table, self._first)  # in the very first frame, no second layout
         yield table
-        yield Static("", id="log-title")
-        yield Log(id="program-log", max_lines=5000, auto_scroll=True)
+        title = Static("", id="log-title")
+        title.display = False
+        yield title
+        log = Log(id="program-log", max_lines=5000, auto_scroll=True)
+        log.display = False
+        yield log
 
     def on_mount(self) -> None:
-        self.query_one("#services-banner").display = False
-        self.query_one("#log-title").display = False
-        self.query_one("#program-log").display = False
-        self.poll()
+        if self.app.initial_tab == "services":  # type: ignore[attr-defined]
+            self.query_one("#programs").focus()
+        if self._first is not None:
+            self.post_message(self.ProgramsRefreshed(self._first))
+        else:
+            self.poll()
 
     # ------------------------------------------------------------------ polling
 
@@ -169,8 +183,11 @@ class ServicesView(Vertical):
         self.set_timer(message.retry_in, self.poll)
 
     def _update_table(self, snapshot: Snapshot) -> None:
+        self._fill(self.query_one("#programs", DataTable), snapshot)
+
+    @staticmethod
+    def _fill(table: DataTable[Text], snapshot: Snapshot) -> None:
         """Change only the cells that changed; add and remove rows as programs come and go."""
-        table = self.query_one("#programs", DataTable)
         wanted = {p.fullname: p for p in snapshot.programs}
         for row_key in list(table.rows):
             if row_key.value not in wanted:
@@ -229,6 +246,8 @@ class ServicesView(Vertical):
             if signal_name:
                 self.app.request_action("program.signal", name, {"signal": signal_name},  # type: ignore[attr-defined]
                                     confirmed=True)
+
+        from widgets.dialogs import SignalScreen
 
         self.app.push_screen(SignalScreen(name), chosen)
 

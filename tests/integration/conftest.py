@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from console import lab as lab_core
 from console.errors import UserError
+from tests.conftest import wait_for  # noqa: F401  (the integration tests' poller)
 
 PORT_RANGE = range(20000, 21000)
 """The ports the lab tests may use (other sessions on this machine use other ranges)."""
@@ -105,15 +105,3 @@ def fresh_lab() -> Iterator[Callable[[bool], RunningLab]]:
     finally:
         for running in started:
             stop_lab(running)
-
-
-def wait_for(check: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> object:
-    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)

@@ -56,7 +56,7 @@ def test_restart_stop_start_and_their_faults(supervisord: Supervisord) -> None:
     assert (bad.returncode, bad.stderr) == (1, "mailconsole: There is no program named nosuch\n")
     sig = mc("signal", "sleeper", "NOPE", env=env)
     assert sig.returncode == 1 and "not a signal name" in sig.stderr
-    audit = [json.loads(l) for l in (supervisord.dir / "audit.log").read_text().splitlines()]
+    audit = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]
     assert [a["outcome"] for a in audit] == ["ok", "ok", "failed", "ok", "failed", "failed"]
     assert {a["operator"] for a in audit} == {"ops"}
 
@@ -69,7 +69,7 @@ def test_read_only_refuses_with_exit_3(supervisord: Supervisord) -> None:
         assert result.returncode == 3, result.stderr
         assert result.stderr.count("\n") == 1 and "read-only" in result.stderr
     assert supervisord.client().program("sleeper").pid == before
-    audit = [json.loads(l) for l in (supervisord.dir / "audit.log").read_text().splitlines()]
+    audit = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]
     assert len(audit) == 3 and all(a["refused"] for a in audit)
 
 

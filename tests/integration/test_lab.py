@@ -12,17 +12,26 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from imapclient import IMAPClient
 
 from console import lab as lab_core
-from console.lab_cli import lab as lab_command
 from tests.integration.conftest import RunningLab, wait_for
 
 pytestmark = pytest.mark.lab
 
 EICAR = lab_core.EICAR.decode("ascii")
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mailconsole(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real `mailconsole` command line (its errors are one line on stderr)."""
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "console", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
 
 
 def send(
@@ -59,9 +68,9 @@ def unique() -> str:
 def test_every_program_is_running(lab: RunningLab) -> None:
     states = {p.name: p.state for p in lab_core.status(lab.dir)}
     assert states == {"opensmtpd": "RUNNING", "dovecot": "RUNNING"}
-    result = CliRunner().invoke(lab_command, ["status", "--dir", str(lab.dir)])
-    assert result.exit_code == 0
-    assert [line.split()[:2] for line in result.output.splitlines()] == [
+    result = mailconsole("lab", "status", "--dir", str(lab.dir))
+    assert result.returncode == 0
+    assert [line.split()[:2] for line in result.stdout.splitlines()] == [
         ["dovecot", "RUNNING"],
         ["opensmtpd", "RUNNING"],
     ]
@@ -110,10 +119,8 @@ def test_permanent_failure_bounces_and_the_bounce_stays_queued(lab: RunningLab) 
 
 
 def test_up_twice_is_refused(lab: RunningLab) -> None:
-    result = CliRunner().invoke(
-        lab_command, ["up", "--dir", str(lab.dir), "--port-base", str(lab.ports["smtp"])]
-    )
-    assert result.exit_code == 1
+    result = mailconsole("lab", "up", "--dir", str(lab.dir), "--port-base", str(lab.ports["smtp"]))
+    assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"mailconsole: a lab is already running in {lab.dir}")
     assert {p.state for p in lab_core.status(lab.dir)} == {"RUNNING"}
@@ -136,9 +143,9 @@ def test_down_leaves_no_process(fresh_lab) -> None:  # type: ignore[no-untyped-d
     running = fresh_lab()
     before = lab_core.lab_processes(running.dir)
     assert len(before) >= 3 and processes_mentioning(str(running.dir))
-    result = CliRunner().invoke(lab_command, ["down", "--dir", str(running.dir)])
-    assert result.exit_code == 0, result.output
-    assert result.output == f"lab in {running.dir} stopped\n"
+    result = mailconsole("lab", "down", "--dir", str(running.dir))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout == f"lab in {running.dir} stopped\n"
     assert lab_core.lab_processes(running.dir) == []
     assert processes_mentioning(str(running.dir)) == []
     assert not any(
@@ -183,10 +190,10 @@ def test_down_after_a_supervisord_crash_kills_what_is_left(fresh_lab) -> None:  
     wait_for(lambda: lab_core.running_pid(running.dir) is None, what="supervisord to die")
     orphans = lab_core.lab_processes(running.dir)
     assert orphans, "smtpd and dovecot outlive a killed supervisord"
-    refused = CliRunner().invoke(lab_command, ["up", "--dir", str(running.dir)])
-    assert refused.exit_code == 1 and "still running without supervisord" in refused.stderr
-    result = CliRunner().invoke(lab_command, ["down", "--dir", str(running.dir)])
-    assert result.exit_code == 0, result.output
-    assert result.output.startswith("killed ") and "left behind" in result.output
+    refused = mailconsole("lab", "up", "--dir", str(running.dir))
+    assert refused.returncode == 1 and "still running without supervisord" in refused.stderr
+    result = mailconsole("lab", "down", "--dir", str(running.dir))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.startswith("killed ") and "left behind" in result.stdout
     assert lab_core.lab_processes(running.dir) == []
     assert processes_mentioning(str(running.dir)) == []

@@ -1,4 +1,5 @@
-"""The queue against a real smtpd: fill it by relaying to a dead port, then retry, pause, remove.
+"""The queue against a real smtpd: fill it by relaying to a dead port, then retry, pause, remove,
+and see it on the Queue screen.
 
 smtpd runs in a private mount namespace (its control socket and spool paths are compiled in), held
 open by a `sleep` so smtpd itself can be stopped to see the offline queue. smtpctl runs through the
@@ -15,10 +16,10 @@ import smtplib
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -27,8 +28,20 @@ from console.actions import dispatch
 from console.errors import ActionFailed, UserError
 from console.settings import Settings
 from tests.conftest import wait_for
+from tests.pilot.test_queue_pilot import loaded, table, until
+from tests.recorded import RecordedSupervisor
+from widgets.app import ConsoleApp
+from widgets.dialogs import ConfirmScreen
 
-PORT = 21026
+
+def _free_port() -> int:
+    """A port nobody listens on now (a fixed one collides with a second run of the suite)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+PORT = _free_port()
 TOOLS = ("smtpd", "smtpctl", "unshare", "nsenter")
 
 SMTPD_CONF = """\
@@ -180,6 +193,26 @@ def test_remove_a_message(smtpd: PrivateSmtpd) -> None:
     assert set(envelopes(settings)) == {"a|b@unreachable.test"}
     with pytest.raises(ActionFailed, match="^0 envelopes removed"):
         dispatch(settings, "queue.remove", msgid)
+
+
+async def test_screen_shows_the_queue_and_pauses_mta(smtpd: PrivateSmtpd) -> None:
+    settings = smtpd.settings
+    settings.refresh_interval = 3600
+    app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="lab")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot, app)
+        assert [r.rcpt for r in table(app).rows if isinstance(r, q.Envelope)] == ["a|b@unreachable.test"]
+        summary = app.query_one("#queue-summary")
+        await until(pilot, lambda: "mta running" in str(summary.render()))
+        await pilot.press("2")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.question == "Pause mta (now running)?"
+        await pilot.press("y")
+        await until(pilot, lambda: q.read_status(settings)["mta"] == "paused")
+        await until(pilot, lambda: "mta paused" in str(summary.render()))
+        await pilot.press("2")  # resuming needs no confirmation
+        await until(pilot, lambda: q.read_status(settings)["mta"] == "running")
+        await until(pilot, lambda: "mta running" in str(summary.render()))
 
 
 def test_smtpd_down_shows_the_offline_queue(smtpd: PrivateSmtpd) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from textual.widgets import DataTable, Log, Static
 
@@ -66,7 +66,7 @@ async def test_restart_asks_then_changes_the_pid(supervisord: Supervisord) -> No
         await until(pilot, lambda: audit_log.exists() and audit_log.read_text())
     after = supervisord.client().program("sleeper").pid
     assert after != before
-    audit = [json.loads(l) for l in (supervisord.dir / "audit.log").read_text().splitlines()]
+    audit = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]
     assert [(a["action"], a["target"], a["outcome"]) for a in audit] == [
         ("program.restart", "sleeper", "ok")]
 
@@ -114,7 +114,7 @@ async def test_read_only_hides_and_refuses(supervisord: Supervisord) -> None:
         await until(pilot, lambda: (supervisord.dir / "audit.log").exists())
         await pilot.pause(0.3)
     assert supervisord.client().program("sleeper").pid == before
-    [line] = [json.loads(l) for l in (supervisord.dir / "audit.log").read_text().splitlines()]
+    [line] = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]
     assert line["refused"] is True and line["action"] == "program.restart"
 
 
@@ -122,9 +122,12 @@ async def test_disconnected_banner_and_reconnect(supervisord: Supervisord) -> No
     app = ConsoleApp(supervisord.settings(refresh_interval=0.2))
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: table(app).row_count == 3)
+        await pilot.press("r")  # a dialog is open while supervisord goes away
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         supervisord.kill()
-        banner = app.query_one("#services-banner", Static)
+        banner = app.tabs.query_one("#services-banner", Static)
         await until(pilot, lambda: banner.display)
+        await pilot.press("n")
         assert "Disconnected" in str(banner.render())
         assert table(app).has_class("stale") and table(app).row_count == 3
         header = app.query_one("#app-header", Static)

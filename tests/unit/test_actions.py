@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,7 @@ def test_registry_is_declared_once_with_descriptions() -> None:
         assert action.name == name
         assert action.description and "\n" not in action.description
         assert isinstance(action.dangerous, bool)
-        assert callable(action.handler)
+        assert callable(action.resolve())
 
 
 @pytest.mark.parametrize("name", sorted(ACTIONS))
@@ -117,10 +118,10 @@ def test_done_and_failed_attempts_are_audited(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(ActionFailed, match="failed unexpectedly: oops"):
         dispatch(s, "t.bug", "y")
     lines = audit_lines(s.audit_log)
-    assert [(l["action"], l["outcome"], l["refused"]) for l in lines] == [
+    assert [(rec["action"], rec["outcome"], rec["refused"]) for rec in lines] == [
         ("t.ok", "ok", False), ("t.fail", "failed", False), ("t.bug", "failed", False)]
     assert lines[1]["message"] == "dovecot is not running"
-    assert all(isinstance(l["duration_ms"], float) for l in lines)
+    assert all(isinstance(rec["duration_ms"], float) for rec in lines)
 
 
 def test_no_audit_no_action(tmp_path: Path, recorded: list[tuple[str, str]]) -> None:

@@ -1,0 +1,53 @@
+"""The Logs screen on the real lab: a delivery through the real smtpd shows its lines on the screen."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+from textual.widgets import OptionList
+
+from console.settings import load_settings
+from tests.integration.conftest import RunningLab
+from tests.integration.test_lab import send
+from widgets.app import ConsoleApp
+from widgets.logs import LogLines, LogsView
+
+pytestmark = pytest.mark.lab
+
+
+async def until(pilot: Any, check: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting in the console"
+        await pilot.pause(0.05)
+
+
+def visible(app: ConsoleApp) -> str:
+    view = app.query_one(LogLines)
+    return "\n".join(view.render_line(y).text for y in range(view.scrollable_content_region.height))
+
+
+async def test_a_delivery_through_smtpd_appears_on_the_logs_screen(lab: RunningLab) -> None:
+    settings = load_settings(str(lab.settings_path), env={}).settings
+    app = ConsoleApp(settings, initial_tab="logs")
+    async with app.run_test(size=(200, 50)) as pilot:
+        files = app.query_one("#log-files", OptionList)
+        names = [str(files.get_option_at_index(i).prompt) for i in range(files.option_count)]
+        assert any(name.startswith("smtpd.log") for name in names)
+        assert any(name.startswith("supervisord.log") for name in names)  # supervisord's own log
+        index = next(i for i, name in enumerate(names) if name.startswith("smtpd.log"))
+        files.highlighted = index
+        files.action_select()
+        await until(pilot, lambda: app.query_one(LogsView).followed is not None
+                    and app.query_one(LogsView).followed.path.name == "smtpd.log")
+        sender = f"logs-{uuid.uuid4().hex[:8]}@lab.test"
+        send(lab, sender, "bob@example.com", "seen on the logs screen")
+        await until(pilot, lambda: f"from=<{sender}>" in visible(app) and "result=Ok" in visible(app))
+        view = app.query_one(LogLines)
+        assert view.source is not None
+        delivered = [view.source.line(n).text for n in range(len(view.source))
+                     if f"from=<{sender}>" in view.source.line(n).text and "mda delivery" in view.source.line(n).text]
+        assert len(delivered) == 1 and delivered[0].endswith("result=Ok stat=Delivered")

@@ -1,0 +1,233 @@
+"""The Logs screen in a virtual terminal: follow, pause with the pill, search, filter, rotation, hostile text."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.style import Style
+from textual.widgets import OptionList, Static
+
+from console.settings import Settings
+from tests.recorded import URL, RecordedSupervisor
+from widgets.app import ConsoleApp
+from widgets.logs import LogLines, StatusLine
+
+HOSTILE = "evil [bold]loud[/bold] [link=http://x.example]click[/link] [unbalanced \x1b[31mred\x1b[0m \x07bell"
+
+
+async def until(pilot, check: Callable[[], object], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting in the console"
+        await pilot.pause(0.05)
+
+
+def make_app(log_dir: Path, files: list[Path] | None = None) -> ConsoleApp:
+    settings = Settings(supervisor_url=URL, refresh_interval=3600, log_dir=log_dir,
+                        supervisor_config=log_dir / "no-supervisord.conf")
+    return ConsoleApp(settings, supervisor=RecordedSupervisor(), initial_tab="logs", hostname="mail.example.com",
+                      log_files=files)
+
+
+def numbered(count: int, start: int = 0) -> str:
+    return "".join(f"2025-11-24T10:00:{n % 60:02d}+00:00 mail smtpd[1]: line {n:05d}\n" for n in range(start, start + count))
+
+
+def screen_text(app: ConsoleApp) -> list[str]:
+    view = app.query_one(LogLines)
+    return [view.render_line(y).text for y in range(view.scrollable_content_region.height)]
+
+
+def status(app: ConsoleApp) -> str:
+    return str(app.query_one("#log-status", Static).render())
+
+
+async def type_in(pilot, key: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press(key)
+    await until(pilot, lambda: pilot.app.focused is not None and pilot.app.focused.id == "log-input")
+    await pilot.press(*text, "enter")
+
+
+async def test_follow_shows_new_lines_and_scrolling_up_pauses_with_a_pill(tmp_path: Path) -> None:
+    log = tmp_path / "smtpd.log"
+    log.write_text(numbered(200))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: any("line 00199" in t for t in screen_text(app)))
+        with log.open("a") as f:
+            f.write(numbered(5, 200))
+        await until(pilot, lambda: any("line 00204" in t for t in screen_text(app)))
+        assert app.query_one(LogLines).following
+
+        await pilot.press("home")
+        await until(pilot, lambda: not app.query_one(LogLines).following)
+        with log.open("a") as f:
+            f.write(numbered(7, 205))
+        pill = app.query_one("#log-pill", StatusLine)
+        await until(pilot, lambda: pill.display and "+7 new lines" in str(pill.render()))
+        assert any("line 00000" in t for t in screen_text(app))
+        assert "paused" in status(app)
+
+        await pilot.press("end")
+        await until(pilot, lambda: any("line 00211" in t for t in screen_text(app)))
+        assert app.query_one(LogLines).following and not pill.display
+
+
+async def test_rotation_shows_a_marker_line_and_the_new_file(tmp_path: Path) -> None:
+    log = tmp_path / "smtpd.log"
+    log.write_text(numbered(10))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: any("line 00009" in t for t in screen_text(app)))
+        os.rename(log, tmp_path / "smtpd.log.1")
+        log.write_text(numbered(3, 10))
+        await until(pilot, lambda: any("line 00012" in t for t in screen_text(app)))
+        text = screen_text(app)
+        marker = next(i for i, t in enumerate(text) if "rotated" in t)
+        assert "line 00009" in text[marker - 1] and "line 00010" in text[marker + 1]
+        assert "smtpd.log.1" in text[marker]
+        options = app.query_one("#log-files", OptionList)
+        await until(pilot, lambda: any("smtpd.log.1" in str(options.get_option_at_index(i).prompt)
+                                       for i in range(options.option_count)))
+
+
+async def test_search_jumps_to_matches_and_counts_them(tmp_path: Path) -> None:
+    lines = numbered(300).splitlines()
+    for n in (40, 150, 260):
+        lines[n] += " NEEDLE"
+    (tmp_path / "smtpd.log").write_text("\n".join(lines) + "\n")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(LogLines)
+        await until(pilot, lambda: len(view.source or []) == 300)
+        await type_in(pilot, "slash", "NEEDLE")
+        await until(pilot, lambda: view.current == 260)
+        await until(pilot, lambda: "3 matching lines" in status(app))
+        assert not view.following
+        await pilot.press("n")
+        await until(pilot, lambda: view.current == 150)
+        await pilot.press("n")
+        await until(pilot, lambda: view.current == 40)
+        await pilot.press("N")
+        await until(pilot, lambda: view.current == 150)
+        row = view.current - int(view.scroll_y)
+        assert "line 00150 NEEDLE" in view.render_line(row).text
+
+
+async def test_filter_shows_only_matching_lines_and_inverts(tmp_path: Path) -> None:
+    body = "".join(f"line {n} {'TempFail' if n % 10 == 0 else 'Ok'}\n" for n in range(100))
+    log = tmp_path / "smtpd.log"
+    log.write_text(body)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(LogLines)
+        await until(pilot, lambda: len(view.source or []) == 100)
+        await type_in(pilot, "f", "TempFail")
+        await until(pilot, lambda: "filter TempFail: 10 lines" in status(app))
+        assert [t.strip() for t in screen_text(app)[:10]] == [f"line {n} TempFail" for n in range(0, 100, 10)]
+        with log.open("a") as f:
+            f.write("line 100 TempFail\nline 101 Ok\n")
+        await until(pilot, lambda: "filter TempFail: 11 lines" in status(app))
+        await pilot.press("i")
+        await until(pilot, lambda: "filter not TempFail: 91 lines" in status(app))
+        assert all("TempFail" not in t for t in screen_text(app))
+        await pilot.press("escape")
+        await until(pilot, lambda: len(view.source or []) == 102)
+
+
+async def test_hostile_lines_are_shown_literally_and_never_style_the_screen(tmp_path: Path) -> None:
+    log = tmp_path / "smtpd.log"
+    log.write_bytes(b"before\n" + HOSTILE.encode() + b"\n" + b"caf\xe9 \xff\n" + b"L" * (10 << 20))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(200, 20)) as pilot:
+        view = app.query_one(LogLines)
+        await until(pilot, lambda: view.virtual_size.height == 4)
+        rows = screen_text(app)
+        shown = next(row for row in rows if row.startswith("evil"))
+        assert "[bold]loud[/bold] [link=http://x.example]click[/link] [unbalanced" in shown
+        assert "\\x1b[31mred\\x1b[0m \\x07bell" in shown
+        assert "caf\ufffd \ufffd" in "".join(rows)
+        assert any("[line truncated: 10,485,760 bytes]" in row for row in rows) or view.source.line(3).text.endswith(
+            "[line truncated: 10,485,760 bytes]")
+        strip = view.render_line(rows.index(shown))
+        for segment in strip:
+            assert "\x1b" not in segment.text
+            style = segment.style or Style()
+            if "loud" in segment.text or "click" in segment.text:
+                assert not style.bold and style.link is None
+
+
+async def test_a_missing_log_directory_is_one_clear_line(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "nope")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        options = app.query_one("#log-files", OptionList)
+        assert "does not exist" in str(options.get_option_at_index(0).prompt)
+        assert "no file open" in status(app)
+
+
+async def test_a_file_deleted_while_open_is_reported_and_followed_when_it_returns(tmp_path: Path) -> None:
+    log = tmp_path / "fdm.log"
+    log.write_text("one\n")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: any("one" in t for t in screen_text(app)))
+        log.unlink()
+        await until(pilot, lambda: "was removed" in status(app))
+        log.write_text("two\n")
+        await until(pilot, lambda: any(t.startswith("two") for t in screen_text(app)))
+        await until(pilot, lambda: "was removed" not in status(app))
+        assert "3 lines" in status(app)  # one, the marker, two
+
+
+async def test_tail_of_stamped_files_merges_them_by_time_and_keeps_following(tmp_path: Path) -> None:
+    smtpd, dovecot = tmp_path / "smtpd.log", tmp_path / "dovecot.log"
+    smtpd.write_text("Nov 24 10:00:01 smtpd: accepted\nNov 24 10:00:05 smtpd: delivered\n")
+    dovecot.write_text("Nov 24 10:00:03 imap-login: Info: Login: user=<bob>\n")
+    app = make_app(tmp_path, files=[smtpd, dovecot])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "lines by time" in status(app))
+        rows = [row.rstrip() for row in screen_text(app) if row.strip()]
+        assert [row.split()[0] for row in rows] == ["smtpd.log", "dovecot.log", "smtpd.log"]
+        assert rows[1].endswith("Login: user=<bob>")
+        with dovecot.open("a") as f:
+            f.write("Nov 24 10:00:09 imap: Info: Logged out\n")
+        await until(pilot, lambda: any(row.startswith("dovecot.log") and "Logged out" in row
+                                       for row in screen_text(app)))
+
+
+async def test_tail_of_unstamped_files_lists_each_file(tmp_path: Path) -> None:
+    debug, other = tmp_path / "smtpd.log", tmp_path / "fdm.log"
+    debug.write_text("info: OpenSMTPD 6.8.0p2 starting\n")
+    other.write_text("stdin: 1 messages processed\n")
+    app = make_app(tmp_path, files=[debug, other])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "smtpd.log  1 lines" in status(app))
+        options = app.query_one("#log-files", OptionList)
+        assert options.option_count == 2
+        await pilot.press("o", "down", "down", "enter")
+        await until(pilot, lambda: "fdm.log  1 lines" in status(app))
+
+
+async def test_jump_to_time_and_filter_context(tmp_path: Path) -> None:
+    body = "".join(f"2025-11-24T10:{n:02d}:00+00:00 mail smtpd[1]: line {n}{' hit' if n == 30 else ''}\n"
+                   for n in range(60))
+    (tmp_path / "smtpd.log").write_text(body)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(LogLines)
+        await until(pilot, lambda: view.virtual_size.height == 60)
+        await type_in(pilot, "t", "2025-11-24T10:12:30+00:00")
+        await until(pilot, lambda: view.current == 13)
+        assert not view.following
+        await type_in(pilot, "f", "hit")
+        await until(pilot, lambda: "filter hit: 1 lines" in status(app))
+        await pilot.press("plus", "plus")
+        await until(pilot, lambda: "filter hit ±2: 5 lines" in status(app))
+        assert [row.split()[-1] for row in screen_text(app)[:5]] == ["28", "29", "hit", "31", "32"]
+        await type_in(pilot, "t", "noon")
+        await until(pilot, lambda: any("cannot read 'noon' as a time" in str(n.message)
+                                       for n in app._notifications))

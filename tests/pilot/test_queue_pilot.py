@@ -1,0 +1,207 @@
+"""The Queue screen in a virtual terminal, on replayed real smtpctl output (tests/captures/smtpctl)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console import queue as q
+from console.settings import Settings
+from tests.recorded import RecordedSupervisor
+from widgets.app import ConsoleApp
+from widgets.dialogs import ConfirmScreen
+from widgets.queue import QueueTable, QueueView
+
+ROOT = Path(__file__).resolve().parents[2]
+REPLAY = str(ROOT / "tests" / "unit" / "smtpctl_replay.py")
+CAPTURES = ROOT / "tests" / "captures" / "smtpctl"
+NOW = 1795542851 + 15 * 60  # 15 minutes after the captured mail was sent
+
+RUNNING = {
+    "show queue": "show-queue-pipes",
+    "show status": "show-status-running",
+    "show envelope 04f155e8b486f107": "show-envelope-pipe-error",
+    "show message 04f155e8": "show-message-offline",
+    "remove ffb57d30": "remove-msgid",
+}
+
+
+def queue_settings(tmp_path: Path, mapping: dict[str, str], read_only: bool = False) -> Settings:
+    logs = tmp_path / "log"
+    logs.mkdir(exist_ok=True)
+    shutil.copy(CAPTURES / "smtpd.log", logs / "smtpd.log")
+    return Settings(smtpctl=[sys.executable, REPLAY, json.dumps(mapping)], log_dir=logs,
+                    audit_log=tmp_path / "audit.log", read_only=read_only, refresh_interval=3600)
+
+
+def queue_app(settings: Settings) -> ConsoleApp:
+    return ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com",
+                      queue={"clock": lambda: NOW, "refresh_s": 3600})
+
+
+async def until(pilot: Any, check: Callable[[], object], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting in the console"
+        await pilot.pause(0.05)
+
+
+def table(app: ConsoleApp) -> QueueTable:
+    return app.query_one(QueueTable)
+
+
+def screen_lines(app: ConsoleApp) -> list[str]:
+    t = table(app)
+    return [t.render_line(y).text for y in range(t.size.height)]
+
+
+async def loaded(pilot: Any, app: ConsoleApp) -> None:
+    """Once the console is up, switch to the Queue tab as a user does; wait for its first rows."""
+    await until(pilot, lambda: app.focused is not None and app.focused.id == "programs")
+    await pilot.pause()  # the focus's own messages, which also select the Services tab
+    app.show_tab("queue")
+    await until(pilot, lambda: app.query(QueueTable) and table(app).rows)
+    await until(pilot, lambda: app.focused is table(app))
+
+
+async def goto(pilot: Any, app: ConsoleApp, key: str) -> None:
+    t = table(app)
+    t.cursor = next(i for i, r in enumerate(t.rows) if QueueTable._key(r) == key)
+    await pilot.pause()
+
+
+async def test_rows_grouped_by_message_with_untrusted_text_escaped(tmp_path: Path) -> None:
+    app = queue_app(queue_settings(tmp_path, RUNNING))
+    async with app.run_test(size=(200, 40)) as pilot:
+        await loaded(pilot, app)
+        rows = table(app).rows
+        assert sum(isinstance(r, q.MessageRow) for r in rows) == 10
+        assert sum(isinstance(r, q.Envelope) for r in rows) == 11
+        heading = next(i for i, r in enumerate(rows) if getattr(r, "msgid", "") == "ffb57d30")
+        assert rows[heading] == q.MessageRow("ffb57d30", 2)
+        assert sorted(r.rcpt for r in rows[heading + 1:heading + 3]) == [
+            "carol@unreachable.test", "dave@unreachable.test"]
+        text = "\n".join(screen_lines(app))
+        assert "o|brien@lab.test" in text and "x|y@unreachable.test" in text
+        assert "\x1b" not in text and "\\x1b[31mred" in text
+        summary = str(app.query_one("#queue-summary").render())
+        assert "mta running" in summary and "11 envelopes, 10 messages: 11 pending" in summary
+
+
+async def test_filter_and_sort(tmp_path: Path) -> None:
+    app = queue_app(queue_settings(tmp_path, RUNNING))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("slash", *"domain:tempfail")
+        await until(pilot, lambda: len(table(app).rows) == 4)
+        assert {r.rcpt for r in table(app).rows if isinstance(r, q.Envelope)} == {
+            "tim@tempfail.test", "eve@tempfail.test"}
+        await pilot.press("escape")
+        await until(pilot, lambda: len(table(app).rows) == 21)
+        await pilot.press("g", "s")  # flat, sorted by sender: the null sender `@` first
+        await until(pilot, lambda: app.query_one(QueueView).sort == "sender"
+                    and isinstance(table(app).rows[0], q.Envelope))
+        senders = [r.sender for r in table(app).rows if isinstance(r, q.Envelope)]
+        assert senders == sorted(senders) and senders[0] == "@"
+
+
+async def test_details_tell_the_story_of_the_message(tmp_path: Path) -> None:
+    app = queue_app(queue_settings(tmp_path, RUNNING))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, app)
+        await goto(pilot, app, "04f155e8b486f107")
+        await pilot.press("enter")
+        details = app.query_one("#queue-details-text")
+        await until(pilot, lambda: "Log lines" in str(details.render()))
+        shown = str(details.render())
+        assert "errorline: \"quota|exceeded" in shown and "\\x1b[31mred" in shown
+        assert "Subject: pipe error" in shown and "hello" not in shown  # headers only
+        assert "smtp envelope evpid=04f155e8b486f107" in shown
+        assert shown.index("smtp message msgid=04f155e8") < shown.index("result=TempFail")
+
+
+async def test_remove_confirms_with_the_count_and_dispatches(tmp_path: Path) -> None:
+    settings = queue_settings(tmp_path, RUNNING)
+    app = queue_app(settings)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot, app)
+        await goto(pilot, app, "ffb57d30")  # the message row: both envelopes
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.question == "Remove for good 2 envelopes (ffb57d30)?"
+        await pilot.press("y")
+        await until(pilot, lambda: settings.audit_log.exists())
+        record = json.loads(settings.audit_log.read_text())
+        assert (record["action"], record["target"], record["outcome"]) == (
+            "queue.remove", "ffb57d30", "ok")
+
+
+async def test_read_only_has_no_mutating_keys(tmp_path: Path) -> None:
+    settings = queue_settings(tmp_path, RUNNING, read_only=True)
+    app = queue_app(settings)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot, app)
+        await goto(pilot, app, "ffb57d30")
+        await pilot.press("d", "r", "2")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert not settings.audit_log.exists()
+        keys = {b.binding.action for b in app.active_bindings.values()}
+        assert "remove" not in keys and "details" in keys
+
+
+async def test_new_and_vanished_envelopes_are_marked(tmp_path: Path) -> None:
+    settings = queue_settings(tmp_path, {**RUNNING, "show queue": "show-queue-running"})
+    app = queue_app(settings)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot, app)
+        view = app.query_one(QueueView)
+        assert {view.mark(r) for r in table(app).rows} == {""}
+        settings.smtpctl[2] = json.dumps({**RUNNING, "show queue": "show-queue-before-stop"})
+        view.refresh_soon()
+        await until(pilot, lambda: len(table(app).rows) > 10 and view.loads == 2)
+        await pilot.pause(0.2)
+        marks = {r.evpid: view.mark(r) for r in table(app).rows if isinstance(r, q.Envelope)}
+        assert marks["04f155e8b486f107"] == "+"  # arrived
+        assert marks["ffb57d307450b25c"] == "-"  # removed meanwhile, still listed, struck out
+        assert marks["99c1e639b21b3591"] == ""   # in both
+
+
+async def test_smtpd_down_shows_the_offline_queue_and_says_so(tmp_path: Path) -> None:
+    app = queue_app(queue_settings(tmp_path, {"show queue": "show-queue-offline"}))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot, app)
+        banner = app.query_one("#queue-banner")
+        assert banner.display and "smtpd is not running" in str(banner.render())
+        assert "smtpd down" in str(app.query_one("#queue-summary").render())
+        assert sum(isinstance(r, q.Envelope) for r in table(app).rows) == 9
+
+
+async def test_unreadable_queue_is_one_sentence_not_a_crash(tmp_path: Path) -> None:
+    app = queue_app(queue_settings(tmp_path, {"show queue": "not-root"}))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.focused is not None and app.focused.id == "programs")
+        await pilot.pause()
+        app.show_tab("queue")
+        await until(pilot, lambda: app.query("#queue-banner"))
+        banner = app.query_one("#queue-banner")
+        await until(pilot, lambda: banner.display)
+        assert str(banner.render()).startswith("smtpctl needs root")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+def test_queue_snapshot(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    async def settle(pilot: Any) -> None:
+        await loaded(pilot, pilot.app)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(queue_app(queue_settings(tmp_path, RUNNING)), terminal_size=size,
+                        run_before=settle)

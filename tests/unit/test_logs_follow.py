@@ -1,0 +1,212 @@
+"""The follower keeps every line through rotation while a writer appends, with a marker at each one.
+
+A writer thread appends 10,000 numbered lines and rotates the file three times; the test polls
+concurrently, so rotations land at arbitrary points between polls. Copytruncate is done the way
+logrotate does it, but with the writer held between copy and truncate: lines written in that
+window exist in no file and no reader can see them (logrotate's documented race), so "exactly
+once" is asserted for the lines that were in the file or its copy. The writer does not rotate
+again before the follower has seen the previous rotation and a line after it: a file rotated
+away before it was read at all is outside what following a name can promise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from console.errors import UserError
+from console.logs.follow import FollowedLog, NewLines, Rotation, Unavailable
+
+TOTAL = 10_000
+ROTATE_AT = (2_500, 5_000, 7_500)
+
+
+def rename_and_create(path: Path, generation: int) -> None:
+    os.rename(path, path.with_name(f"{path.name}.{generation}"))
+    path.touch()
+
+
+def copytruncate(path: Path, generation: int) -> None:
+    shutil.copyfile(path, path.with_name(f"{path.name}.{generation}"))
+    os.truncate(path, 0)
+
+
+def delete_and_recreate(path: Path, generation: int) -> None:
+    path.unlink()
+    path.touch()
+
+
+class Writer(threading.Thread):
+    """Appends numbered lines with O_APPEND, rotating the file with `rotate` at ROTATE_AT."""
+
+    def __init__(self, path: Path, rotate: Callable[[Path, int], None]) -> None:
+        super().__init__(daemon=True)
+        self.path, self.rotate = path, rotate
+        self.rotation_seen = threading.Semaphore(0)
+
+    def run(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        for n in range(TOTAL):
+            if n in ROTATE_AT:
+                if n != ROTATE_AT[0]:
+                    self.rotation_seen.acquire()
+                os.close(fd)
+                self.rotate(self.path, ROTATE_AT.index(n) + 1)
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            os.write(fd, f"line {n:05d}\n".encode())
+        os.close(fd)
+
+
+def follow_while_writing(path: Path, rotate: Callable[[Path, int], None]) -> tuple[FollowedLog, list]:
+    path.write_text("old 1\nold 2\n")
+    log = FollowedLog(path)
+    writer = Writer(path, rotate)
+    events: list = []
+    writer.start()
+    waiting_for_line = False
+    while writer.is_alive():
+        batch = log.poll()
+        events.extend(batch)
+        for event in batch:
+            if isinstance(event, Rotation):
+                waiting_for_line = True
+            elif isinstance(event, NewLines) and waiting_for_line:
+                waiting_for_line = False
+                writer.rotation_seen.release()
+    writer.join()
+    events.extend(log.poll())
+    return log, events
+
+
+@pytest.mark.parametrize(
+    ("rotate", "kind"),
+    [(rename_and_create, "renamed"), (copytruncate, "truncated"), (delete_and_recreate, "recreated")],
+)
+def test_every_line_exactly_once_in_order_with_a_marker_at_each_rotation(tmp_path, rotate, kind):
+    log, events = follow_while_writing(tmp_path / "smtpd.log", rotate)
+    stream: list[str] = []
+    for event in events:
+        if isinstance(event, NewLines):
+            stream.extend(event.lines)
+        elif isinstance(event, Rotation):
+            assert event.kind == kind
+            stream.append("MARKER")
+        else:
+            assert isinstance(event, Unavailable)  # between delete and recreate
+    expected = [f"line {n:05d}" for n in range(TOTAL)]
+    for at in reversed(ROTATE_AT):
+        expected.insert(at, "MARKER")
+    assert stream == expected
+
+    view = [log.line(i) for i in range(len(log))]
+    assert [line.text for line in view if not line.marker] == ["old 1", "old 2"] + [
+        f"line {n:05d}" for n in range(TOTAL)
+    ]
+    assert sum(line.marker for line in view) == len(ROTATE_AT)
+    log.close()
+
+
+def test_copytruncate_finishes_lines_from_the_copy_that_were_not_read_yet(tmp_path):
+    path = tmp_path / "dovecot.log"
+    path.write_text("a\n")
+    log = FollowedLog(path)
+    with path.open("a") as f:
+        f.write("b\nc\n")
+    copytruncate(path, 1)
+    path.write_text("d\n")
+    events = log.poll()
+    assert events[0] == NewLines(["b", "c"])
+    assert isinstance(events[1], Rotation) and "dovecot.log.1" in events[1].text
+    assert events[2] == NewLines(["d"])
+    assert [log.line(i).text for i in range(len(log)) if not log.line(i).marker] == ["a", "b", "c", "d"]
+    log.close()
+
+
+def test_truncation_without_a_copy_marks_the_old_lines_unreadable(tmp_path):
+    path = tmp_path / "fdm.log"
+    path.write_text("first\nsecond\n")
+    log = FollowedLog(path)
+    path.write_text("fresh\n")  # truncated and rewritten past nothing: shorter than before
+    events = log.poll()
+    assert [type(e) for e in events] == [Rotation, NewLines]
+    assert "gone" in events[0].text
+    texts = [log.line(i) for i in range(len(log))]
+    assert texts[0].marker and "no longer readable" in texts[0].text
+    assert texts[-1].text == "fresh"
+    log.close()
+
+
+def test_truncation_that_regrew_past_the_old_end_is_noticed(tmp_path):
+    path = tmp_path / "clamd.log"
+    path.write_text("short\n")
+    log = FollowedLog(path)
+    path.write_text("a much longer first line after truncation\n")
+    events = log.poll()
+    assert isinstance(events[0], Rotation)
+    assert events[1] == NewLines(["a much longer first line after truncation"])
+    log.close()
+
+
+def test_a_removed_file_is_reported_once_and_followed_again_when_it_returns(tmp_path):
+    path = tmp_path / "spampd.log"
+    path.write_text("one\n")
+    log = FollowedLog(path)
+    path.unlink()
+    assert [type(e) for e in log.poll()] == [Unavailable]
+    assert log.poll() == []
+    path.write_text("two\n")
+    events = log.poll()
+    assert isinstance(events[0], Rotation) and events[0].kind == "recreated"
+    assert events[1] == NewLines(["two"])
+    log.close()
+
+
+def test_partial_line_is_emitted_once_complete(tmp_path):
+    path = tmp_path / "x.log"
+    path.write_text("head\npart")
+    log = FollowedLog(path)
+    assert log.line(len(log) - 1).text == "part"
+    with path.open("a") as f:
+        f.write("ial\nnext")
+    assert log.poll() == [NewLines(["partial"])]
+    assert [log.line(i).text for i in range(len(log))] == ["head", "partial", "next"]
+    log.close()
+
+
+def test_a_huge_line_without_newline_is_truncated_and_memory_stays_bounded(tmp_path):
+    path = tmp_path / "x.log"
+    path.write_bytes(b"start\n")
+    log = FollowedLog(path)
+    with path.open("ab") as f:
+        for _ in range(10):
+            f.write(b"A" * (1 << 20))
+            log.poll()
+        f.write(b"\nafter\n")
+    assert len(log._partial) <= 8 * 1024 + 1
+    events = log.poll()
+    (batch,) = events
+    assert batch.lines[0].startswith("A" * 100)
+    assert batch.lines[0].endswith("[line truncated: 10,485,760 bytes]")
+    assert len(batch.lines[0]) < 9000
+    assert batch.lines[1] == "after"
+    line = log.line(1)
+    assert line.text.endswith("[line truncated: 10,485,760 bytes]")
+    log.close()
+
+
+def test_invalid_utf8_becomes_replacement_characters(tmp_path):
+    path = tmp_path / "x.log"
+    path.write_bytes(b"caf\xe9 \xff\xfe ok\n")
+    log = FollowedLog(path)
+    assert log.line(0).text == "caf\ufffd \ufffd\ufffd ok"
+    log.close()
+
+
+def test_a_missing_file_is_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match="cannot open .*nope.log: No such file"):
+        FollowedLog(tmp_path / "nope.log")

@@ -1,0 +1,1059 @@
+"""The Logs screen: every log file, at any size, followed through rotation, searchable and safe.
+
+`LogLines` draws only the visible lines (the Line API) from a `FollowedLog`, whose index is built
+in the background; a `FollowThread` posts new lines in batches. Search, count, filter and jump to
+time run in thread workers that post messages; threads never touch widgets. Every line is
+`printable` text in a `rich.text.Text`, never markup.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from rich.style import Style
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from console.errors import UserError
+from console.logs.discovery import LogFileInfo, discover, supervisord_logfile
+from console.logs.follow import FollowedLog, FollowEvent, LogLine, NewLines, Rotation, Unavailable
+from console.logs.merge import MergedLogs
+from console.logs.parse import highlight, parse_timestamp, parse_when, timestamps_parse
+from console.logs.search import (
+    Cancelled,
+    FilteredLines,
+    Hit,
+    compile_pattern,
+    count_matches,
+    filter_lines,
+    find,
+    find_time,
+)
+from console.logs.watch import DirectoryWatch, FollowThread
+from console.settings import Settings
+from console.text import printable
+
+STYLE_OF = {
+    "timestamp": "cyan",
+    "host": "dim",
+    "program": "magenta",
+    "level": "dim",
+    "error": "bold red",
+    "warning": "yellow",
+    "success": "green",
+    "session": "blue",
+    "message": "bold blue",
+    "envelope": "bold blue",
+    "address": "bright_cyan",
+    "key": "dim",
+    "virus": "bold white on red",
+    "spam": "bold yellow",
+}
+MARKER_STYLE = "bold black on yellow"
+MATCH_STYLE = "reverse"
+CURRENT_STYLE = Style(bgcolor="grey23")
+TEXT_CACHE = 500
+"""Rendered lines kept: a few screens' worth, so scrolling back and forth redraws nothing."""
+PROGRESS_EVERY_S = 0.1
+"""Workers report progress at most this often (each report redraws the status line)."""
+ORIGIN_WIDTH = 12
+"""Characters of the file name shown before each line of a merged view."""
+MERGED = "merged"
+"""The file list's entry for the merged view of `tail`'s files."""
+
+
+class LineSource(Protocol):
+    """What `LogLines` draws: numbered lines that may grow at both ends."""
+
+    def __len__(self) -> int: ...
+
+    def line(self, n: int) -> LogLine: ...
+
+    @property
+    def prepended(self) -> int: ...
+
+
+class FilteredSource:
+    """The lines of a log a filter kept (built once the log is fully indexed, so numbers are final)."""
+
+    def __init__(self, log: FollowedLog, kept: FilteredLines) -> None:
+        self.followed = log
+        self.kept = kept
+        self.prepended = 0
+
+    def __len__(self) -> int:
+        return len(self.kept)
+
+    def line(self, n: int) -> LogLine:
+        """The n-th kept line."""
+        return self.followed.line(self.kept[n])
+
+
+def human_size(size: int) -> str:
+    """1536 -> '1.5K': sizes for the file list."""
+    value, unit = float(size), "B"
+    for unit in ("B", "K", "M", "G", "T"):  # noqa: B007 - the unit reached is the answer
+        if value < 1024:
+            break
+        value /= 1024
+    return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+
+
+def file_label(info: LogFileInfo, rotated: bool = False) -> Text:
+    """One row of the file list: name, size and time of last change."""
+    stamp = time.localtime(info.mtime)
+    when = time.strftime("%H:%M" if time.localtime()[:3] == stamp[:3] else "%m-%d", stamp)
+    name = ("└ " if rotated else "") + printable(info.path.name)
+    label = Text.assemble((name, "dim" if rotated else ""), "  ", (f"{human_size(info.size)} {when}", "dim"))
+    label.no_wrap, label.overflow = True, "ellipsis"
+    return label
+
+
+class StatusLine(Static):
+    """One line of state; changing it redraws the line only, never the screen's layout."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._text = Text()
+
+    def set(self, text: Text) -> None:
+        """Show `text` (a no-op when it did not change)."""
+        if text != self._text:
+            self._text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._text
+
+
+class LogLines(ScrollView, can_focus=True):
+    """The lines of one source, read and highlighted only when they are on screen."""
+
+    DEFAULT_CSS = "LogLines { height: 1fr; }"
+
+    class FollowChanged(Message):
+        """Following started or stopped (the user scrolled up, or went back to the end)."""
+
+        def __init__(self, following: bool) -> None:
+            super().__init__()
+            self.following = following
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source: LineSource | None = None
+        self.following = True
+        self.current: int | None = None
+        """The line a search or jump landed on (shown with a background)."""
+        self.pattern: re.Pattern[str] | None = None
+        """Matches of the current search, shown reversed."""
+        self._cache: OrderedDict[int, Strip] = OrderedDict()
+        self._prepended = 0
+        self._width = 0
+        self._base = Style()
+
+    def set_source(self, source: LineSource | None, *, follow: bool = True) -> None:
+        """Show another source, at its end."""
+        self.source = source
+        self._cache.clear()
+        self._prepended = source.prepended if source is not None else 0
+        self.current = None
+        self._width = 0
+        self.following = follow
+        self.virtual_size = Size(0, len(source) if source is not None else 0)
+        self.scroll_to(0, self.max_scroll_y if follow else 0, animate=False, immediate=True)
+        self.refresh()
+
+    def set_pattern(self, pattern: re.Pattern[str] | None) -> None:
+        """Mark the matches of `pattern` in every drawn line."""
+        self.pattern = pattern
+        self._cache.clear()
+        self.refresh()
+
+    def sync(self) -> int:
+        """Catch up with the source (lines added at the top keep the place); returns lines appended."""
+        if self.source is None:
+            return 0
+        prepended = self.source.prepended
+        shift = prepended - self._prepended
+        if shift:
+            self._prepended = prepended
+            self._cache.clear()
+            if self.current is not None:
+                self.current += shift
+        before = self.virtual_size.height + shift
+        count = len(self.source)
+        self._set_height(count)
+        if self.following:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        elif shift:
+            self.scroll_to(y=self.scroll_y + shift, animate=False, immediate=True)
+        self.refresh()
+        return max(0, count - before)
+
+    def _set_height(self, count: int) -> None:
+        """Grow the scrollable height; with the scrollbar already there, without a screen layout.
+
+        Assigning `virtual_size` lays out the whole screen (file list included) on every batch of
+        followed lines; the cheap path updates the reactive and the scrollbar only.
+        """
+        size = Size(self._width, count)
+        height = self.scrollable_content_region.height
+        if size == self.virtual_size:
+            return
+        if self.virtual_size.height > height and count > height and size.width == self.virtual_size.width:
+            self.set_reactive(LogLines.virtual_size, size)
+            self._scroll_update(size)
+        else:
+            self.virtual_size = size
+
+    def behind(self) -> bool:
+        """True when the source gained lines at the top that the view has not taken in yet."""
+        return self.source is not None and self.source.prepended != self._prepended
+
+    def invalidate(self, n: int) -> None:
+        """Forget the drawn text of line n (a partial last line that grew)."""
+        self._cache.pop(n, None)
+
+    def go_to(self, n: int) -> None:
+        """Stop following and show line n near the middle of the screen, marked as current."""
+        self.current = n
+        self._set_following(False)
+        self.scroll_to(y=max(0, n - self.size.height // 2), animate=False, immediate=True)
+        self.refresh()
+
+    def follow(self) -> None:
+        """Go to the end and follow new lines again."""
+        self.current = None
+        self._set_following(True)
+        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        self.refresh()
+
+    def top_line(self) -> int:
+        """Number of the first line on screen."""
+        return int(self.scroll_y)
+
+    def bottom_line(self) -> int:
+        """Number of the last line on screen."""
+        count = len(self.source) if self.source is not None else 0
+        return max(0, min(count, int(self.scroll_y) + self.scrollable_content_region.height) - 1)
+
+    def _set_following(self, following: bool) -> None:
+        if following != self.following:
+            self.following = following
+            self.post_message(self.FollowChanged(following))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value < old_value and new_value < self.max_scroll_y:
+            self._set_following(False)
+        elif new_value >= self.max_scroll_y and round(new_value) != round(old_value):
+            self._set_following(True)
+
+    def action_scroll_end(self) -> None:
+        self.follow()
+
+    def on_resize(self) -> None:
+        if self.following:
+            self.call_after_refresh(self._to_end)
+
+    def _to_end(self) -> None:
+        if self.following:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+
+    def _text(self, n: int) -> Text:
+        """Line n as styled text: printable, highlighted, search matches marked."""
+        assert self.source is not None
+        try:
+            # Lines the background index added since the last sync shift the source's numbering.
+            line = self.source.line(n + self.source.prepended - self._prepended)
+        except IndexError:
+            return Text("")
+        except OSError as exc:
+            line = LogLine(f"(cannot read this line: {exc.strerror or exc})", marker=True)
+        shown = printable(line.text)
+        origin = Text(f"{printable(line.origin)[:ORIGIN_WIDTH]:<{ORIGIN_WIDTH}} ", style="dim") if line.origin else None
+        if line.marker:
+            text = Text(shown, style=MARKER_STYLE, no_wrap=True, end="")
+            return Text.assemble(origin, text, no_wrap=True, end="") if origin else text
+        text = Text(shown, no_wrap=True, end="")
+        for span in highlight(shown):
+            style = STYLE_OF.get(span.style)
+            if style:
+                text.stylize(style, span.start, span.end)
+        if self.pattern is not None:
+            for match in self.pattern.finditer(shown):
+                text.stylize(MATCH_STYLE, match.start(), match.end())
+        return Text.assemble(origin, text, no_wrap=True, end="") if origin else text
+
+    def _strip(self, n: int) -> Strip:
+        """Line n rendered whole (cached: scrolling and following redraw the same lines)."""
+        cached = self._cache.get(n)
+        if cached is not None:
+            self._cache.move_to_end(n)
+            return cached
+        text = self._text(n)
+        strip = Strip(list(text.render(self.app.console)), text.cell_len).apply_style(self._base)
+        self._cache[n] = strip
+        if len(self._cache) > TEXT_CACHE:
+            self._cache.popitem(last=False)
+        if text.cell_len > self._width:
+            self._width = text.cell_len
+            self.call_after_refresh(self._widen)
+        return strip
+
+    def _widen(self) -> None:
+        if self._width > self.virtual_size.width:
+            self.virtual_size = Size(self._width, self.virtual_size.height)
+
+    def render_lines(self, crop: Any) -> list[Strip]:
+        base = self.rich_style  # computed once per frame, not once per line
+        if base != self._base:
+            self._base = base
+            self._cache.clear()
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        n = scroll_y + y
+        if self.source is None or n >= len(self.source):
+            return Strip.blank(width, self._base)
+        strip = self._strip(n).crop_extend(scroll_x, scroll_x + width, self._base)
+        return strip.apply_style(CURRENT_STYLE) if n == self.current else strip
+
+
+class LogsView(Horizontal):
+    """Log files on the left; the chosen one on the right, followed, searchable and filterable."""
+
+    DEFAULT_CSS = """
+    LogsView { height: 1fr; }
+    LogsView #log-files-pane { dock: left; width: 30; max-width: 35%; border-right: solid $panel-lighten-2; }
+    LogsView #log-files { height: 1fr; border: none; }
+    LogsView #log-main { width: 1fr; }
+    LogsView #log-status { height: 1; background: $panel; }
+    LogsView #log-pill { dock: bottom; height: 1; width: 40; offset-x: 2; margin-bottom: 1; }
+    LogsView #log-input { dock: bottom; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search", id="logs.search"),
+        Binding("n", "older_match", "Older match", id="logs.older"),
+        Binding("N", "newer_match", "Newer match", id="logs.newer"),
+        Binding("f", "filter", "Filter", id="logs.filter"),
+        Binding("i", "invert", "Invert filter", id="logs.invert", show=False),
+        Binding("plus", "context(1)", "More context", id="logs.context_more", show=False),
+        Binding("minus", "context(-1)", "Less context", id="logs.context_less", show=False),
+        Binding("t", "jump_time", "Jump to time", id="logs.time"),
+        Binding("F,G", "follow", "Follow", id="logs.follow"),
+        Binding("escape", "clear", "Clear search/filter", id="logs.clear", show=False),
+        Binding("o", "files", "Files", id="logs.files", show=False),
+        Binding("b", "toggle_files", "Hide/show files", id="logs.toggle_files", show=False),
+    ]
+
+    class LinesArrived(Message):
+        """The follower read something from `log`: new lines, a rotation, or that it is gone."""
+
+        def __init__(self, log: FollowedLog, events: list[FollowEvent]) -> None:
+            super().__init__()
+            self.followed = log
+            self.events = events
+
+    class FilesChanged(Message):
+        """Something changed in the log directory (a file appeared, grew or went away)."""
+
+    class SearchProgress(Message):
+        """A search, count or filter worker got this far (0..1)."""
+
+        def __init__(self, what: str, fraction: float) -> None:
+            super().__init__()
+            self.what = what
+            self.fraction = fraction
+
+    class SearchFinished(Message):
+        """A search ended: the hit, or None when nothing matched that way."""
+
+        def __init__(self, log: FollowedLog, hit: Hit | None, backwards: bool) -> None:
+            super().__init__()
+            self.followed = log
+            self.hit = hit
+            self.backwards = backwards
+
+    class MatchesCounted(Message):
+        """How many lines match the current search."""
+
+        def __init__(self, log: FollowedLog, pattern: str, count: int) -> None:
+            super().__init__()
+            self.followed = log
+            self.pattern = pattern
+            self.count = count
+
+    class FilterFinished(Message):
+        """A filter worker is done: the lines it covered (later ones are tested as they arrive)."""
+
+        def __init__(self, kept: FilteredLines, covered: int) -> None:
+            super().__init__()
+            self.kept = kept
+            self.covered = covered
+
+    class MergeReady(Message):
+        """The merged view of several files is built."""
+
+        def __init__(self, merged: MergedLogs) -> None:
+            super().__init__()
+            self.merged = merged
+
+    class WorkFailed(Message):
+        """A worker stopped with an error a person must read."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, settings: Settings, files: list[Path] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.files = [Path(f) for f in files] if files else None
+        self.followed: FollowedLog | None = None
+        self.follower: FollowThread | None = None
+        self.dir_watch: DirectoryWatch | None = None
+        self.unavailable: str | None = None
+        self.new_lines = 0
+        self.status_stale = False
+        self.files_stale = False
+        self._listed: Sequence[object] = ()
+        self.input_mode = ""
+        self.search_text = ""
+        self.search_pattern: re.Pattern[bytes] | None = None
+        self.match_count: int | None = None
+        self.counting = False
+        self.progress = ""
+        self.filter_text = ""
+        self.filter_invert = False
+        self.filter_context = 0
+        self.filter_kept: FilteredLines | None = None
+        self.filter_tested = 0
+        self._cancel = threading.Event()
+        self._filter_cancel = threading.Event()
+        self._entries: list[Path | str | None] = []
+        self.merged: MergedLogs | None = None
+        self.mergeable = bool(self.files and len(self.files) > 1 and all(_stamped(p) for p in self.files))
+
+    def compose(self) -> ComposeResult:
+        # The log comes first so that it, not the file list, gets the keyboard when the tab opens.
+        with Vertical(id="log-main"):
+            yield StatusLine(id="log-status")
+            yield LogLines(id="log-lines")
+            yield StatusLine(id="log-pill")
+            yield Input(id="log-input")
+        with Vertical(id="log-files-pane"):
+            yield OptionList(id="log-files")
+
+    def on_mount(self) -> None:
+        self.query_one("#log-input", Input).display = False
+        self.query_one("#log-pill", StatusLine).display = False
+        self.refresh_files()
+        first = next((p for p in self._entries if p is not None), None)
+        if first == MERGED:
+            self.open_merged()
+        elif isinstance(first, Path):
+            self.open(first)
+        else:
+            self.update_status()
+        directories = {p.parent for p in self.files} if self.files else {self.settings.log_dir}
+        self.dir_watch = DirectoryWatch(directories, lambda _: self.post_message(self.FilesChanged()))
+        self.dir_watch.start()
+        self.set_interval(5.0, self.refresh_files)
+        self.set_interval(1.0, self._files_tick)
+        self.set_interval(0.25, self._tick)
+
+    def on_unmount(self) -> None:
+        self._cancel.set()
+        self._filter_cancel.set()
+        if self.dir_watch is not None:
+            self.dir_watch.stop()
+        self._close_log()
+
+    # ------------------------------------------------------------------ files
+
+    def _infos(self) -> list[LogFileInfo]:
+        if self.files is not None:
+            infos = []
+            for path in self.files:
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                infos.append(LogFileInfo(path, st.st_size, st.st_mtime))
+            return infos
+        extra = [p for p in [supervisord_logfile(self.settings.supervisor_config)] if p is not None]
+        return discover(self.settings.log_dir, extra)
+
+    def refresh_files(self) -> None:
+        """List the log files again (new ones appear, sizes change)."""
+        files = self.query_one("#log-files", OptionList)
+        options: list[Option] = []
+        entries: list[Path | str | None] = []
+        if self.mergeable:
+            options.append(Option(Text(f"all {len(self.files or [])} files, by time", style="bold")))
+            entries.append(MERGED)
+        try:
+            infos = self._infos()
+        except UserError as exc:
+            infos = []
+            options.append(Option(Text(exc.message, style="red"), disabled=True))
+            entries.append(None)
+        for info in infos:
+            options.append(Option(file_label(info)))
+            entries.append(info.path)
+            for old in info.rotated:
+                options.append(Option(file_label(old, rotated=True), disabled=old.compressed))
+                entries.append(None if old.compressed else old.path)
+        if not options:
+            options.append(Option(Text("no log files", style="dim"), disabled=True))
+            entries.append(None)
+        prompts = [option.prompt for option in options]
+        if prompts == self._listed:
+            return
+        self._listed = prompts
+        highlighted = files.highlighted
+        files.set_options(options)
+        if highlighted is not None and highlighted < len(options):
+            files.highlighted = highlighted
+        self._entries = entries
+
+    def on_logs_view_files_changed(self, message: FilesChanged) -> None:
+        self.files_stale = True  # listed again by the next _files_tick: a busy log changes constantly
+
+    def _files_tick(self) -> None:
+        if self.files_stale:
+            self.files_stale = False
+            self.refresh_files()
+
+    @on(OptionList.OptionSelected, "#log-files")
+    def _file_chosen(self, event: OptionList.OptionSelected) -> None:
+        path = self._entries[event.option_index] if event.option_index < len(self._entries) else None
+        if path == MERGED:
+            self.open_merged()
+        elif isinstance(path, Path):
+            self.open(path)
+        self.query_one(LogLines).focus()
+
+    def open(self, path: Path) -> None:
+        """Show and follow one log file; a file that cannot be opened is one line on the screen."""
+        self._close_log()
+        self.clear_search()
+        self.clear_filter()
+        lines = self.query_one(LogLines)
+        try:
+            self.followed = FollowedLog(path)
+        except UserError as exc:
+            self.unavailable = exc.message
+            lines.set_source(None)
+            self.update_status()
+            return
+        self.unavailable = None
+        self.new_lines = 0
+        lines.set_source(self.followed)
+        log = self.followed
+        self.follower = FollowThread([log], lambda _, events: self.post_message(self.LinesArrived(log, events)),
+                                     poll_interval=1.0, batch_interval=0.07)
+        self.follower.start()
+        self.update_status()
+
+    def open_merged(self) -> None:
+        """Show every file of `tail` in one time-ordered view (built in a worker)."""
+        self._close_log()
+        self.clear_search()
+        self.clear_filter()
+        self.query_one(LogLines).set_source(None)
+        self.unavailable = None
+        self.progress = "merging by time"
+        self.update_status()
+        self._merge(list(self.files or []))
+
+    @work(thread=True, exclusive=True, group="logs-merge", exit_on_error=False)
+    def _merge(self, paths: list[Path]) -> None:
+        logs: list[FollowedLog] = []
+        try:
+            logs = [FollowedLog(path) for path in paths]
+            merged = MergedLogs(logs)
+        except (UserError, OSError) as exc:
+            for log in logs:
+                log.close()
+            self.post_message(self.WorkFailed(str(exc)))
+            return
+        self.post_message(self.MergeReady(merged))
+
+    def on_logs_view_merge_ready(self, message: MergeReady) -> None:
+        self.progress = ""
+        self._close_log()
+        self.merged = message.merged
+        merged = message.merged
+        self.new_lines = 0
+        self.query_one(LogLines).set_source(merged)
+        self.follower = FollowThread(
+            merged.logs, lambda log, events: self.post_message(self.LinesArrived(log, events)),
+            poll_interval=1.0, batch_interval=0.07,
+        )
+        self.follower.start()
+        self.update_status()
+
+    def _close_log(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
+            self.follower = None
+        if self.followed is not None:
+            self.followed.close()
+            self.followed = None
+        if self.merged is not None:
+            for log in self.merged.logs:
+                log.close()
+            self.merged = None
+
+    # ------------------------------------------------------------------ following
+
+    def on_logs_view_lines_arrived(self, message: LinesArrived) -> None:
+        lines = self.query_one(LogLines)
+        if self.merged is not None and message.followed in self.merged.logs:
+            self.merged.catch_up(message.followed)
+            appended = lines.sync()
+            if not lines.following:
+                self.new_lines += appended
+            self.update_pill()
+            self.status_stale = True
+            return
+        if message.followed is not self.followed:
+            return
+        for event in message.events:
+            if isinstance(event, Unavailable):
+                self.unavailable = event.text
+            elif isinstance(event, (NewLines, Rotation)):
+                self.unavailable = None
+        if self.filter_kept is None:
+            lines.invalidate(lines.virtual_size.height - 1)  # a partial last line may have grown
+            appended = lines.sync()
+            if not lines.following:
+                self.new_lines += appended
+        else:
+            self._filter_new_lines()
+        self.update_pill()
+        self.status_stale = True
+
+    def _tick(self) -> None:
+        """While the index grows at the top, keep the view in place; keep the status current."""
+        lines = self.query_one(LogLines)
+        if self.followed is not None and self.filter_kept is None and lines.behind():
+            lines.sync()
+            self.status_stale = True
+        if self.status_stale:
+            self.status_stale = False
+            self.update_status()
+
+    def on_log_lines_follow_changed(self, message: LogLines.FollowChanged) -> None:
+        if message.following:
+            self.new_lines = 0
+        self.update_pill()
+        self.update_status()
+
+    def action_follow(self) -> None:
+        """Back to the end, following new lines."""
+        self.query_one(LogLines).follow()
+
+    def update_pill(self) -> None:
+        """Show '+N new lines' while paused and lines keep arriving; hide it when following."""
+        pill = self.query_one("#log-pill", StatusLine)
+        following = self.query_one(LogLines).following
+        shown = bool(self.new_lines) and not following
+        if shown:
+            pill.set(Text(f" +{self.new_lines:,} new lines · End to follow ", style="bold reverse"))
+        if pill.display != shown:
+            pill.display = shown
+
+    def update_status(self) -> None:
+        """The line above the log: file, size, follow state, indexing, search and filter."""
+        status = self.query_one("#log-status", StatusLine)
+        lines = self.query_one(LogLines)
+        parts: list[tuple[str, str] | str] = []
+        if self.merged is not None:
+            names = " + ".join(printable(log.path.name) for log in self.merged.logs)
+            parts += [(names, "bold"), f"  {len(self.merged):,} lines by time  "]
+            parts.append(("● following", "green") if lines.following else ("⏸ paused", "yellow"))
+            status.set(Text.assemble(*parts))
+            return
+        if self.followed is None:
+            parts.append((self.unavailable or self.progress or "no file open",
+                          "bold red" if self.unavailable else "dim"))
+            status.set(Text.assemble(*parts))
+            return
+        parts += [(printable(self.followed.path.name), "bold"), f"  {len(self.followed):,} lines  "]
+        parts.append(("● following", "green") if lines.following else ("⏸ paused", "yellow"))
+        index = self.followed.segments[0].index
+        if index.scanning and index.end:
+            parts.append((f"  indexing {100 * (1 - index.low / index.end):.0f}%", "dim"))
+        if self.unavailable:
+            parts.append((f"  {self.unavailable}", "bold red"))
+        if self.search_text:
+            found = "" if self.match_count is None else f" {self.match_count:,} matching lines"
+            parts.append((f"  /{printable(self.search_text)}{found}", "cyan"))
+        if self.filter_kept is not None:
+            how = "not " if self.filter_invert else ""
+            context = f" ±{self.filter_context}" if self.filter_context else ""
+            parts.append((f"  filter {how}{printable(self.filter_text)}{context}: {len(self.filter_kept):,} lines",
+                          "magenta"))
+        if self.progress:
+            parts.append((f"  {self.progress}", "dim"))
+        status.set(Text.assemble(*parts))
+
+    # ------------------------------------------------------------------ the input line
+
+    def _ask(self, mode: str, placeholder: str, value: str = "") -> None:
+        box = self.query_one("#log-input", Input)
+        self.input_mode = mode
+        box.placeholder = placeholder
+        box.value = value
+        box.display = True
+        self.call_after_refresh(box.focus)
+
+    def action_search(self) -> None:
+        """Ask for a regex and look for it upwards from the bottom of the screen."""
+        self._ask("search", "search (regex, searched upwards; n older, N newer)", self.search_text)
+
+    def action_filter(self) -> None:
+        """Ask for a regex and show only the lines that match (i inverts, +/- context)."""
+        self._ask("filter", "filter (regex; i inverts, + and - change context lines)", self.filter_text)
+
+    def action_jump_time(self) -> None:
+        """Ask for a time and show the first line at or after it."""
+        self._ask("time", "jump to time (HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM)")
+
+    def action_files(self) -> None:
+        """Put the keyboard in the file list (showing it if it was hidden)."""
+        self.query_one("#log-files-pane").display = True
+        self.call_after_refresh(self.query_one("#log-files", OptionList).focus)
+
+    def action_toggle_files(self) -> None:
+        """Hide the file list to give the log the whole width, or show it again."""
+        pane = self.query_one("#log-files-pane")
+        pane.display = not pane.display
+        if not pane.display:
+            self.query_one(LogLines).focus()
+
+    @on(Input.Submitted, "#log-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        box = self.query_one("#log-input", Input)
+        box.display = False
+        self.query_one(LogLines).focus()
+        value, mode = event.value, self.input_mode
+        self.input_mode = ""
+        if not value.strip():
+            return
+        if self.merged is not None:
+            self.app.notify("search, filter and jump work on one file: pick it in the file list (o)",
+                            severity="warning", markup=False)
+            return
+        if mode == "search":
+            self.start_search(value)
+        elif mode == "filter":
+            self.start_filter(value)
+        elif mode == "time":
+            self.start_jump(value)
+
+    def on_key(self, event: Any) -> None:
+        if event.key == "escape" and self.input_mode:
+            self.query_one("#log-input", Input).display = False
+            self.input_mode = ""
+            self.query_one(LogLines).focus()
+            event.stop()
+
+    def action_clear(self) -> None:
+        """Drop the search and the filter."""
+        self.clear_search()
+        if self.filter_kept is not None:
+            self.clear_filter()
+            if self.followed is not None:
+                self.query_one(LogLines).set_source(self.followed)
+        self.update_status()
+
+    # ------------------------------------------------------------------ search
+
+    def clear_search(self) -> None:
+        """Cancel the search workers and forget the pattern."""
+        self._cancel.set()
+        self.search_text = ""
+        self.search_pattern = None
+        self.match_count = None
+        self.counting = False
+        self.progress = ""
+        self.query_one(LogLines).set_pattern(None)
+
+    def start_search(self, text: str) -> None:
+        """Search for `text` upwards from the bottom line on screen, and count its lines."""
+        if self.followed is None:
+            return
+        try:
+            pattern = compile_pattern(text)
+            shown = re.compile(text)
+        except (UserError, re.error) as exc:
+            self.app.notify(str(exc), severity="error", markup=False)
+            return
+        self.clear_search()
+        self.search_text, self.search_pattern = text, pattern
+        self.query_one(LogLines).set_pattern(shown)
+        self._cancel = threading.Event()
+        self._search(self.followed, pattern, self._origin(self.query_one(LogLines).bottom_line() + 1), True, self._cancel)
+        self.update_status()
+
+    def _origin(self, line: int) -> Hit:
+        """A search origin for a line of what is shown (filtered or not)."""
+        assert self.followed is not None
+        kept = self.filter_kept
+        if kept is not None:
+            line = kept[line] if line < len(kept) else len(self.followed)
+        return Hit(*self.followed.locate(line))
+
+    def action_older_match(self) -> None:
+        """Go to the previous match, above the current one."""
+        self._repeat(backwards=True)
+
+    def action_newer_match(self) -> None:
+        """Go to the next match, below the current one."""
+        self._repeat(backwards=False)
+
+    def _repeat(self, backwards: bool) -> None:
+        if self.followed is None or self.search_pattern is None:
+            self.action_search()
+            return
+        lines = self.query_one(LogLines)
+        if lines.current is not None:
+            here = lines.current
+        else:
+            here = lines.bottom_line() + 1 if backwards else lines.top_line()
+        self._cancel.set()
+        self._cancel = threading.Event()
+        self._search(self.followed, self.search_pattern, self._origin(here), backwards, self._cancel)
+
+    @work(thread=True, exclusive=True, group="logs-search", exit_on_error=False)
+    def _search(self, log: FollowedLog, pattern: re.Pattern[bytes], origin: Hit, backwards: bool,
+                cancel: threading.Event) -> None:
+        try:
+            hit = find(log, pattern, origin, backwards=backwards, cancel=cancel,
+                       progress=self._progress_poster("searching"))
+        except Cancelled:
+            return
+        except OSError as exc:
+            self.post_message(self.WorkFailed(f"search failed: {exc.strerror or exc}"))
+            return
+        self.post_message(self.SearchFinished(log, hit, backwards))
+
+    @work(thread=True, exclusive=True, group="logs-count", exit_on_error=False)
+    def _count(self, log: FollowedLog, text: str, pattern: re.Pattern[bytes], cancel: threading.Event) -> None:
+        try:
+            count = count_matches(log, pattern, cancel=cancel)
+        except (Cancelled, OSError):
+            return
+        self.post_message(self.MatchesCounted(log, text, count))
+
+    def _progress_poster(self, what: str) -> Any:
+        last = [0.0]
+
+        def post(fraction: float) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY_S:
+                last[0] = now
+                self.post_message(self.SearchProgress(what, fraction))
+
+        return post
+
+    def on_logs_view_search_progress(self, message: SearchProgress) -> None:
+        self.progress = f"{message.what} {100 * message.fraction:.0f}%"
+        self.update_status()
+
+    def on_logs_view_search_finished(self, message: SearchFinished) -> None:
+        self.progress = ""
+        if message.followed is not self.followed:
+            return
+        if self.search_pattern is not None and self.match_count is None and not self.counting:
+            # Counted after the first hit is shown, so the two scans never compete for the CPU.
+            self.counting = True
+            self._count(self.followed, self.search_text, self.search_pattern, self._cancel)
+        if message.hit is None:
+            where = "above" if message.backwards else "below"
+            self.app.notify(f"no match {where}", severity="warning", markup=False)
+        else:
+            line = self.followed.view_line(message.hit.segment, message.hit.offset)
+            if line is not None:
+                if self.filter_kept is not None:
+                    line = self.filter_kept.position_of(line)
+                self.query_one(LogLines).go_to(line)
+        self.update_status()
+
+    def on_logs_view_matches_counted(self, message: MatchesCounted) -> None:
+        self.counting = False
+        if message.followed is self.followed and message.pattern == self.search_text:
+            self.match_count = message.count
+            self.update_status()
+
+    def on_logs_view_work_failed(self, message: WorkFailed) -> None:
+        self.progress = ""
+        self.app.notify(message.text, severity="error", markup=False)
+        self.update_status()
+
+    # ------------------------------------------------------------------ filter
+
+    def clear_filter(self) -> None:
+        """Cancel the filter worker and forget the filter (the caller shows the log again)."""
+        self._filter_cancel.set()
+        self.filter_kept = None
+        self.filter_text = ""
+
+    def start_filter(self, text: str) -> None:
+        """Show only the lines matching `text` (with the current invert and context settings)."""
+        if self.followed is None:
+            return
+        try:
+            pattern = compile_pattern(text)
+        except UserError as exc:
+            self.app.notify(exc.message, severity="error", markup=False)
+            return
+        self.clear_filter()
+        self.filter_text = text
+        self.filter_kept = FilteredLines()
+        self.filter_tested = len(self.followed)
+        self._filter_cancel = threading.Event()
+        self.query_one(LogLines).set_source(FilteredSource(self.followed, self.filter_kept), follow=True)
+        self._filter(self.followed, pattern, self.filter_kept, self.filter_invert, self.filter_context,
+                     self._filter_cancel)
+        self.update_status()
+
+    def action_invert(self) -> None:
+        """Show the lines that do not match the filter (or that do, again)."""
+        self.filter_invert = not self.filter_invert
+        if self.filter_text:
+            self.start_filter(self.filter_text)
+
+    def action_context(self, delta: int) -> None:
+        """Show more or fewer lines around each filter match."""
+        self.filter_context = max(0, min(50, self.filter_context + delta))
+        if self.filter_text:
+            self.start_filter(self.filter_text)
+        self.update_status()
+
+    @work(thread=True, exclusive=True, group="logs-filter", exit_on_error=False)
+    def _filter(self, log: FollowedLog, pattern: re.Pattern[bytes], kept: FilteredLines, invert: bool,
+                context: int, cancel: threading.Event) -> None:
+        poster = self._progress_poster("filtering")
+        try:
+            covered = filter_lines(log, pattern, kept, invert=invert, context=context, cancel=cancel,
+                                   progress=poster)
+        except Cancelled:
+            return
+        except OSError as exc:
+            self.post_message(self.WorkFailed(f"filter failed: {exc.strerror or exc}"))
+            return
+        self.post_message(self.FilterFinished(kept, covered))
+
+    def on_logs_view_filter_finished(self, message: FilterFinished) -> None:
+        if message.kept is not self.filter_kept:
+            return
+        self.progress = ""
+        self.filter_tested = message.covered
+        if message.kept.capped:
+            self.app.notify("the filter matched too many separate places; showing the first ones",
+                            severity="warning", markup=False)
+        self._filter_new_lines()
+        self.update_status()
+
+    def _filter_new_lines(self) -> None:
+        """Test the lines that arrived after the filter's scan, and show the view's growth."""
+        lines = self.query_one(LogLines)
+        kept = self.filter_kept
+        if self.followed is None or kept is None:
+            return
+        if kept.complete:
+            pattern = re.compile(self.filter_text)
+            count = len(self.followed)
+            for n in range(self.filter_tested, count):
+                line = self.followed.line(n)
+                if line.marker or bool(pattern.search(line.text)) != self.filter_invert:
+                    kept.add(n, n + 1)
+            self.filter_tested = count
+        before = lines.virtual_size.height
+        lines.sync()
+        if not lines.following:
+            self.new_lines += max(0, len(kept) - before)
+
+    # ------------------------------------------------------------------ jump to time
+
+    def start_jump(self, text: str) -> None:
+        """Show the first line stamped at or after the typed time."""
+        if self.followed is None:
+            return
+        reference = self._last_stamp()
+        try:
+            when = parse_when(text, reference)
+        except ValueError as exc:
+            self.app.notify(str(exc), severity="error", markup=False)
+            return
+        self._jump(self.followed, when)
+
+    def _last_stamp(self) -> float:
+        assert self.followed is not None
+        for n in range(len(self.followed) - 1, max(-1, len(self.followed) - 50), -1):
+            stamp, _ = parse_timestamp(self.followed.line(n).text)
+            if stamp is not None:
+                return stamp
+        return time.time()
+
+    @work(thread=True, exclusive=True, group="logs-search", exit_on_error=False)
+    def _jump(self, log: FollowedLog, when: float) -> None:
+        try:
+            hit = find_time(log, when)
+            if hit is not None:
+                log.segments[hit.segment].index.wait_scanned(hit.offset)
+        except OSError as exc:
+            self.post_message(self.WorkFailed(f"jump failed: {exc.strerror or exc}"))
+            return
+        if hit is None:
+            self.post_message(self.WorkFailed("no line is stamped that late"))
+            return
+        self.post_message(self.SearchFinished(log, hit, False))
+
+
+def _stamped(path: Path) -> bool:
+    """True when the last lines of a file start with timestamps (so it can be merged by time)."""
+    try:
+        with path.open("rb") as f:
+            start = max(0, path.stat().st_size - 8192)
+            f.seek(start)
+            tail = f.read().decode("utf-8", "replace").splitlines()[1 if start else 0 :]
+    except OSError:
+        return False
+    return timestamps_parse(tail[-20:])
+
+
+def open_files_error(paths: list[Path]) -> str | None:
+    """The first of `paths` that cannot be read, as a sentence (for `mailconsole tail`)."""
+    for path in paths:
+        if not path.exists():
+            return f"cannot open {path}: No such file or directory."
+        if path.is_dir():
+            return f"cannot open {path}: it is a directory."
+        if not os.access(path, os.R_OK):
+            return f"cannot open {path}: Permission denied."
+    return None
