@@ -66,6 +66,9 @@ class Settings:
     fdm_config: Path = Path("/mail/config/fdm.conf")
     """fdm's configuration: the delivery rules the Rules screen edits."""
 
+    fdm_test_messages: Path = Path("/mail/config/fdm-tests")
+    """Saved test messages the Rules screen routes with the old and the edited fdm.conf before a save."""
+
     table_vdomains: Path = Path("/mail/db/vdomains")
     """OpenSMTPD table of the domains mail is accepted for."""
 

@@ -31,7 +31,7 @@ def _config_path(given: str | None) -> Path:
     settings = _settings()
     if settings is None or getattr(settings, "fdm_config", None) is None:
         raise click.UsageError("give the fdm.conf to use")
-    return Path(getattr(settings, "fdm_config"))
+    return Path(settings.fdm_config)
 
 
 def _tables(directory: str | None) -> Tables | None:

@@ -18,7 +18,13 @@ from email.utils import formatdate, parsedate_to_datetime
 from pathlib import PurePosixPath
 
 from console.fdm.parser import (
-    EXTERNAL_ITEMS, ActionDef, ActionItem, Condition, Config, Rule, replace_tags,
+    EXTERNAL_ITEMS,
+    ActionDef,
+    ActionItem,
+    Condition,
+    Config,
+    Rule,
+    replace_tags,
 )
 from console.fdm.regex import PCRE2, POSIX, PcreRegex, PosixRegex, RegexError, compile_regex
 

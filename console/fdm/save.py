@@ -16,9 +16,10 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from console.errors import ActionFailed, UserError
 from console.fdm.lint import ERROR, WARNING, Finding, Tables, lint_text, load_tables

@@ -1,20 +1,27 @@
-"""The Rules screen: findings for the article's config, the live route as the message changes, save."""
+"""The Rules screen: live route as you type, findings at their lines, test messages, the corpus check,
+the save flow (blocked, reviewed, written with a backup, audited), read-only, disk changes, revert."""
 
 from __future__ import annotations
 
-import shutil
+import json
+import os
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from textual.widgets import Static, TextArea
+from textual.widgets import DataTable, OptionList, Static, TabbedContent, TextArea
 
 from console.settings import Settings
 from widgets.app import ConsoleApp
-from widgets.dialogs import ConfirmScreen
-from widgets.rules import RulesView
+from widgets.fdm_editor import FdmEditor
+from widgets.rules import RulesView, render_route
+from widgets.rules_dialogs import BackupScreen, CorpusScreen, MessageSourceScreen, ReviewScreen
 
 CORPUS = Path(__file__).parent.parent / "fdm_corpus"
+ARTICLE = (CORPUS / "configs" / "article.conf").read_text()
+FIXED = (CORPUS / "configs" / "01_article_fixed.conf").read_text()
+NOTICE = "To: notifications@example.com\nSubject: x\n\nb\n"
 
 
 async def until(pilot, check: Callable[[], object], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
@@ -26,55 +33,289 @@ async def until(pilot, check: Callable[[], object], timeout: float = 15.0) -> No
 
 def make_settings(tmp_path: Path, read_only: bool = False) -> Settings:
     conf = tmp_path / "fdm.conf"
-    shutil.copy(CORPUS / "configs" / "article.conf", conf)
-    for name in ("addrs", "vusers", "vdomains", "userdb"):
-        shutil.copy(CORPUS / "tables" / name, tmp_path / name)
-    return Settings(fdm_config=conf, table_addrs=tmp_path / "addrs", table_vusers=tmp_path / "vusers",
-                    table_vdomains=tmp_path / "vdomains", table_userdb=tmp_path / "userdb",
-                    audit_log=tmp_path / "audit.log", read_only=read_only,
-                    supervisor_url="unix:///nonexistent/supervisor.sock")
+    conf.write_text(ARTICLE)
+    conf.chmod(0o600)
+    tests = tmp_path / "fdm-tests"
+    tests.mkdir()
+    (tests / "inbox.eml").write_text("To: bob@example.com\nSubject: a\n\nb\n")
+    (tests / "notices.eml").write_text(NOTICE)
+    (tests / "stranger.eml").write_text("To: someone@else.org\nSubject: a\n\nb\n")
+    tables = CORPUS / "tables"
+    return Settings(fdm_config=conf, table_addrs=tables / "addrs", table_vusers=tables / "vusers",
+                    table_vdomains=tables / "vdomains", table_userdb=tables / "userdb",
+                    audit_log=tmp_path / "audit.log", read_only=read_only, fdm_test_messages=tests,
+                    spool_dir=tmp_path / "spool", supervisor_url="unix:///nonexistent/supervisor.sock")
 
 
 def text_of(app: ConsoleApp, selector: str) -> str:
     return str(app.query_one(selector, Static).render())
 
 
-async def test_findings_and_live_route(tmp_path: Path) -> None:
+def view_of(app: ConsoleApp) -> RulesView:
+    return app.query_one(RulesView)
+
+
+def settled(app: ConsoleApp) -> bool:
+    """The file is loaded and the route shown is the one for the current text."""
+    views = app.query(RulesView)
+    return bool(views) and views.first().loaded is not None and \
+        views.first().shown_generation == views.first().generation
+
+
+def audit(tmp_path: Path) -> list[dict[str, object]]:
+    log = tmp_path / "audit.log"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+async def test_typing_in_the_editor_changes_the_route(tmp_path: Path) -> None:
     app = ConsoleApp(make_settings(tmp_path), initial_tab="rules")
     async with app.run_test(size=(160, 50)) as pilot:
-        await until(pilot, lambda: app.query(RulesView) and app.query_one(RulesView).route)
-        assert "bob_notices" in text_of(app, "#rules-findings")
-        assert "user bob, folder INBOX" in text_of(app, "#rules-route")
-        message = app.query_one("#rules-message", TextArea)
-        message.load_text("To: notifications@example.com\nSubject: x\n\nb\n")
-        await until(pilot, lambda: "outcome: error" in text_of(app, "#rules-route"))
-        editor = app.query_one("#rules-editor", TextArea)
-        editor.load_text(editor.text.replace('"bob_notices"', '"bob_notifications"'))
-        await until(pilot, lambda: "bob_notifications" in text_of(app, "#rules-route"))
+        await until(pilot, lambda: settled(app))
+        assert "bob / INBOX" in text_of(app, "#rules-route")
+        app.query_one("#rules-message", TextArea).load_text("To: someone@else.org\nSubject: s\n\nb\n")
+        await until(pilot, lambda: settled(app) and "KEPT" in text_of(app, "#rules-route"))
+        editor = app.query_one(FdmEditor)
+        editor.focus()
+        editor.move_cursor((editor.document.line_count - 1, 0))
+        await pilot.press(*'match all action "bob_spam"')
+        await until(pilot, lambda: settled(app) and "DELIVERED" in text_of(app, "#rules-route"))
+        route = text_of(app, "#rules-route")
+        assert "bob / Spam" in route and f"rule at line {editor.document.line_count}" in route
 
 
-async def test_save_asks_then_writes_with_a_backup(tmp_path: Path) -> None:
+async def test_undefined_action_is_an_error_and_findings_mark_their_lines(tmp_path: Path) -> None:
+    app = ConsoleApp(make_settings(tmp_path), initial_tab="rules")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: settled(app))
+        app.query_one("#rules-message", TextArea).load_text(NOTICE)
+        await until(pilot, lambda: settled(app) and "ERROR" in text_of(app, "#rules-route"))
+        rendered = render_route(view_of(app).route, NOTICE)
+        assert rendered.plain == text_of(app, "#rules-route")
+        error_styles = [str(span.style) for span in rendered.spans
+                        if "bob_notices" in rendered.plain[span.start:span.end]]
+        assert any("red" in style for style in error_styles), "the lost mail does not stand out"
+        view = view_of(app)
+        editor = app.query_one(FdmEditor)
+        assert editor.marks[16] == "error"  # line 17: action "bob_notices" is not defined
+        assert 0 not in editor.marks
+        findings = app.query_one("#rules-findings", OptionList)
+        index = next(i for i, f in enumerate(view.findings) if f.line == 17)
+        findings.focus()
+        findings.highlighted = index
+        await pilot.press("enter")
+        assert editor.cursor_location == (16, 0) and editor.has_focus
+        await pilot.pause()
+        assert "bob_notices" in text_of(app, "#rules-status")
+
+
+async def test_save_with_an_error_is_blocked_at_its_line(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     app = ConsoleApp(settings, initial_tab="rules")
     async with app.run_test(size=(160, 50)) as pilot:
-        await until(pilot, lambda: app.query(RulesView) and app.query_one(RulesView).loaded)
-        editor = app.query_one("#rules-editor", TextArea)
-        fixed = (CORPUS / "configs" / "01_article_fixed.conf").read_text()
-        editor.load_text(fixed)
-        app.query_one(RulesView).action_save()
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("y")
-        await until(pilot, lambda: settings.fdm_config.read_text() == fixed)
-        assert list(tmp_path.glob("fdm.conf.*.bak"))
+        await until(pilot, lambda: settled(app))
+        editor = app.query_one(FdmEditor)
+        editor.load_text(ARTICLE + "match \"x\" in headers frobnicate\n")
+        editor.move_cursor((0, 0))
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not view_of(app).saving)
+        await pilot.pause()
+        assert not isinstance(app.screen, ReviewScreen)
+        bad_line = ARTICLE.count("\n") + 1
+        assert editor.cursor_location[0] == bad_line - 1
+        assert editor.marks[bad_line - 1] == "error"
+        assert settings.fdm_config.read_text() == ARTICLE
+        assert audit(tmp_path) == []
+        assert not list(tmp_path.glob("fdm.conf.*.bak"))
 
 
-async def test_save_is_refused_read_only(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, read_only=True)
-    before = settings.fdm_config.read_bytes()
+async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twice(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
     app = ConsoleApp(settings, initial_tab="rules")
     async with app.run_test(size=(160, 50)) as pilot:
-        await until(pilot, lambda: app.query(RulesView) and app.query_one(RulesView).loaded)
-        app.query_one(RulesView).action_save()
-        await until(pilot, lambda: "read-only" in (tmp_path / "audit.log").read_text()
-                    if (tmp_path / "audit.log").exists() else False)
-    assert settings.fdm_config.read_bytes() == before
+        await until(pilot, lambda: settled(app))
+        editor = app.query_one(FdmEditor)
+        warned = FIXED + 'action "spare" drop\n'
+        editor.load_text(warned)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        body = str(app.screen.body)
+        assert '1 warning(s):\n  line 19: action "spare" is never used' in body and "notices.eml" in body and "stranger.eml" in body
+        assert "inbox.eml" not in body
+        await pilot.press("n")
+        await until(pilot, lambda: not view_of(app).saving)
+        assert settings.fdm_config.read_text() == ARTICLE and audit(tmp_path) == []
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: settings.fdm_config.read_text() == warned and settled(app)
+                    and not view_of(app).saving)
+        assert [p.read_text() for p in tmp_path.glob("fdm.conf.*.bak")] == [ARTICLE]
+        assert (settings.fdm_config.stat().st_mode & 0o777) == 0o600
+        assert [(r["action"], r["outcome"]) for r in audit(tmp_path)] == [("fdm.save", "ok")]
+        assert "modified" not in text_of(app, "#rules-title")
+        second = warned + "# second save\n"
+        editor.load_text(second)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: settings.fdm_config.read_text() == second)
+        assert len(list(tmp_path.glob("fdm.conf.*.bak"))) == 2
+        assert [r["outcome"] for r in audit(tmp_path)] == ["ok", "ok"]
+
+
+async def test_read_only_hides_and_refuses_save_and_revert(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, read_only=True)
+    app = ConsoleApp(settings, initial_tab="rules")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: settled(app))
+        editor = app.query_one(FdmEditor)
+        editor.focus()
+        await pilot.pause()
+        offered = {b.binding.action for b in app.active_bindings.values() if b.enabled}
+        assert "reload" in offered and "save" not in offered and "revert" not in offered
+        assert "read-only" in text_of(app, "#rules-title")
+        editor.load_text(FIXED)
+        view_of(app).action_save()
+        view_of(app).action_revert()
+        await until(pilot, lambda: len(audit(tmp_path)) == 2)
+        assert sorted((r["action"], r["outcome"]) for r in audit(tmp_path)) == \
+            [("fdm.revert", "refused"), ("fdm.save", "refused")]
+    assert settings.fdm_config.read_text() == ARTICLE
+    assert not list(tmp_path.glob("fdm.conf.*.bak"))
+
+
+async def test_corpus_view_lists_the_messages_whose_route_changes(tmp_path: Path) -> None:
+    app = ConsoleApp(make_settings(tmp_path), initial_tab="rules")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: settled(app))
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, CorpusScreen))
+        assert app.screen.changes == []
+        await pilot.press("escape")
+        app.query_one(FdmEditor).load_text(FIXED)
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, CorpusScreen))
+        table = app.screen.query_one(DataTable)
+        rows = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[2]) for i in range(table.row_count)}
+        assert rows == {"notices.eml": "delivered: bob_notifications -> bob/Notifications",
+                        "stranger.eml": "delivered: bob_inbox -> bob/INBOX"}
+
+
+async def test_file_changed_on_disk_reloads_or_asks_before_overwriting(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    app = ConsoleApp(settings, initial_tab="rules")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: settled(app))
+        view = view_of(app)
+        editor = app.query_one(FdmEditor)
+        settings.fdm_config.write_text(ARTICLE + "# changed by someone else\n")
+        view.check_disk()
+        await until(pilot, lambda: editor.text.endswith("# changed by someone else\n"))
+        assert not view.disk_changed
+        editor.load_text(FIXED)
+        settings.fdm_config.write_text(ARTICLE + "# changed again\n")
+        os.utime(settings.fdm_config, ns=(1, 1))
+        view.check_disk()
+        await until(pilot, lambda: view.disk_changed)
+        assert editor.text == FIXED
+        assert "changed on disk" in text_of(app, "#rules-title")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        assert "changed on disk" in app.screen.question
+        await pilot.press("y")
+        await until(pilot, lambda: settings.fdm_config.read_text() == FIXED)
+        backup = next(tmp_path.glob("fdm.conf.*.bak"))
+        assert backup.read_text() == ARTICLE + "# changed again\n"
+
+
+async def test_revert_puts_a_backup_back_into_file_and_editor(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    backup = tmp_path / "fdm.conf.20240101-000000.bak"
+    backup.write_text(FIXED)
+    app = ConsoleApp(settings, initial_tab="rules")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: settled(app))
+        await pilot.press("ctrl+b")
+        await until(pilot, lambda: isinstance(app.screen, BackupScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: app.query_one(FdmEditor).text == FIXED)
+        assert settings.fdm_config.read_text() == FIXED
+        assert [r["action"] for r in audit(tmp_path)] == ["fdm.revert"]
+
+
+async def test_test_message_from_a_maildir_and_composed(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    cur = settings.spool_dir / "bob" / "Mail" / ".Lists" / "cur"
+    cur.mkdir(parents=True)
+    (cur.parent / "new").mkdir()
+    stored = cur / "1.host:2,S"
+    stored.write_text("From: [bold red]evil[/] <e@x>\nTo: notifications@example.com\n"
+                      "Subject: \x1b[31mred\n\nb\n")
+    app = ConsoleApp(settings, initial_tab="rules")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: settled(app))
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
+        screen = app.screen
+        screen.query_one("#source-tabs", TabbedContent).active = "source-maildir"
+        await until(pilot, lambda: screen.shown == ("bob", "INBOX"))
+        screen.query_one("#maildir-folder").value = "Lists"
+        await until(pilot, lambda: screen.messages and screen.messages[0].path == stored)
+        screen.query_one("#maildir-messages", OptionList).focus()
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: "bob/Mail/.Lists" in text_of(app, "#rules-message-title"))
+        await until(pilot, lambda: settled(app) and "ERROR" in text_of(app, "#rules-route"))
+        route = text_of(app, "#rules-route")
+        assert "[bold red]evil[/]" in route and "\\x1b[31mred" in route and "\x1b" not in route
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
+        app.screen.query_one("#compose-to").value = "dmarc@example.com"
+        app.screen.query_one("#compose-subject").value = "report"
+        app.screen.query_one("#compose-extra", TextArea).load_text("X-Spam-Status: No\n")
+        await pilot.pause()
+        await pilot.click("#use")
+        await until(pilot, lambda: "composed" in text_of(app, "#rules-message-title"))
+        message = app.query_one("#rules-message", TextArea).text
+        assert "To: dmarc@example.com\n" in message and "X-Spam-Status: No\n" in message
+        await until(pilot, lambda: settled(app) and "bob / DMARC" in text_of(app, "#rules-route"))
+
+
+async def test_a_bad_message_source_is_a_notification_not_a_crash(tmp_path: Path) -> None:
+    app = ConsoleApp(make_settings(tmp_path), initial_tab="rules")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: settled(app))
+        before = app.query_one("#rules-message", TextArea).text
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
+        app.screen.query_one("#source-tabs", TabbedContent).active = "source-file"
+        app.screen.query_one("#file-path").value = str(tmp_path / "absent.eml")
+        await pilot.pause()
+        await pilot.click("#use")
+        await until(pilot, lambda: any("no such file" in n.message for n in app._notifications))
+        assert app.query_one("#rules-message", TextArea).text == before
+
+
+
+async def test_test_message_from_the_queue_runs_smtpctl_show_message(tmp_path: Path) -> None:
+    """The queue source through console.queue's real subprocess path, on recorded smtpctl output."""
+    replay = str(Path(__file__).resolve().parent.parent / "unit" / "smtpctl_replay.py")
+    table = {"show message 99c1e639": "show-message-tempfail",
+             "show message deadbeef": "show-message-unknown"}
+    settings = make_settings(tmp_path)
+    settings.smtpctl = [sys.executable, replay, json.dumps(table)]
+    app = ConsoleApp(settings, initial_tab="rules")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: settled(app))
+        for queued in ("deadbeef", "99C1E639ABCDEF01"):
+            await pilot.press("ctrl+o")
+            await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
+            app.screen.query_one("#source-tabs", TabbedContent).active = "source-queue"
+            app.screen.query_one("#queue-id").value = queued
+            await pilot.pause()
+            await pilot.click("#use")
+        await until(pilot, lambda: "queued message 99c1e639" in text_of(app, "#rules-message-title"))
+        assert any("deadbeef" in n.message for n in app._notifications)
+        assert "Subject: tempfail" in app.query_one("#rules-message", TextArea).text
+        await until(pilot, lambda: settled(app) and "tim@tempfail.test" in text_of(app, "#rules-route"))
