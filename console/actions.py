@@ -7,6 +7,7 @@ line cannot be written is not run: an unrecorded change is worse than none.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -211,13 +212,24 @@ class _AuditLog:
             "operator": settings.resolved_operator(),
             "action": name,
             "target": target,
-            "params": dict(params),
+            "params": {key: _audit_value(value) for key, value in params.items()},
             "outcome": outcome,
             "message": message,
             "duration_ms": round((time.monotonic() - started) * 1000, 1),
             "refused": outcome == "refused",
         }
         os.write(self.fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+AUDIT_VALUE_MAX = 200
+
+
+def _audit_value(value: str) -> str:
+    """A parameter as the audit log keeps it: long ones (a whole fdm.conf) by size and hash."""
+    if len(value) <= AUDIT_VALUE_MAX:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"<{len(value)} characters, sha256 {digest}>"
 
 
 def _open_audit(settings: Settings) -> _AuditLog:

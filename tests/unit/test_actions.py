@@ -148,3 +148,14 @@ def test_signal_names(raw: str, expected: str) -> None:
 def test_bad_signal_names(raw: str) -> None:
     with pytest.raises(ActionFailed):
         normalise_signal(raw)
+
+
+def test_long_parameters_are_audited_by_size_and_hash(tmp_path: Path,
+                                                      recorded: list[tuple[str, str]]) -> None:
+    s = settings(tmp_path)
+    text = "match all action \"inbox\"\n" * 50
+    dispatch(s, "fdm.save", str(tmp_path / "fdm.conf"), {"text": text, "force": "no"})
+    [line] = audit_lines(s.audit_log)
+    assert line["params"]["force"] == "no"
+    assert line["params"]["text"].startswith(f"<{len(text)} characters, sha256 ")
+    assert "match all" not in line["params"]["text"]
