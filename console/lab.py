@@ -455,6 +455,7 @@ table_userdb = {q(cfg.path("db", "userdb"))}
 spool_dir = {q(cfg.path("spool"))}
 smtpctl = [{q(cfg.path("bin", "smtpctl"))}]
 audit_log = {q(cfg.path("log", "mailconsole-audit.log"))}
+fdm_test_messages = {q(cfg.path("config", "fdm-tests"))}
 
 [jobs]
 {jobs}"""
@@ -514,6 +515,10 @@ def render_lab(cfg: LabConfig, vmail: Account) -> None:
     write_file(cfg.path("db", "clamav", "lab.hdb"), f"{eicar_md5}:{len(EICAR)}:Lab.EICAR.Hash\n")
     write_file(cfg.path("db", "clamav", "lab.ndb"), f"Lab.EICAR.Body:0:*:{EICAR.hex()}\n")
     write_file(cfg.path("mailconsole.toml"), render_settings_toml(cfg))
+    tests = cfg.path("config", "fdm-tests")
+    tests.mkdir(exist_ok=True)
+    for message in sorted((SAMPLES_DIR / "fdm-tests").glob("*.eml")):
+        write_file(tests / message.name, message.read_text(encoding="utf-8"))
 
 
 # ---------------------------------------------------------------- machine setup (root)
