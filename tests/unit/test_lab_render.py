@@ -219,6 +219,7 @@ def test_settings_file_is_loadable_and_points_at_the_lab(tmp_path: Path) -> None
         "spool_dir",
         "smtpctl",
         "audit_log",
+        "fdm_test_messages",
         "jobs",
     }
     settings = load_settings(config=str(toml_path), env={}).settings
@@ -227,6 +228,8 @@ def test_settings_file_is_loadable_and_points_at_the_lab(tmp_path: Path) -> None
     assert settings.fdm_config == cfg.path("config", "fdm.conf")
     assert settings.table_userdb == cfg.path("db", "userdb")
     assert settings.audit_log == cfg.path("log", "mailconsole-audit.log")
+    assert settings.fdm_test_messages == cfg.path("config", "fdm-tests")
+    assert len(list(settings.fdm_test_messages.glob("*.eml"))) == 7
 
 
 def test_smtpctl_wrapper_enters_the_labs_namespace(tmp_path: Path) -> None:
