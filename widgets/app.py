@@ -246,6 +246,23 @@ class ConsoleApp(App[None]):
             if handle is not None:
                 handle(message)
 
+    # ------------------------------------------------------------------ quitting
+
+    async def action_quit(self) -> None:
+        """Quit; when a screen holds unsaved edits (the Rules editor), ask first."""
+        unsaved = [w for w in self.tabs.query("*") if getattr(w, "unsaved_changes", lambda: False)()]
+        if not unsaved:
+            self.exit()
+            return
+        from widgets.dialogs import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen("fdm.conf has unsaved edits. Quit and lose them?",
+                                       yes_label="Quit"), answered)
+
     # ------------------------------------------------------------------ help
 
     def action_help(self) -> None:

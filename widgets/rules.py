@@ -203,6 +203,10 @@ class RulesView(Widget):
         self.load_file(replace=True)
         self.set_timer(WATCH_SECONDS, self.check_disk)
 
+    def unsaved_changes(self) -> bool:
+        """The app asks before quitting while this is true."""
+        return self.modified()
+
     def modified(self) -> bool:
         """True when the editor holds something other than the file as loaded."""
         return self.loaded is not None and self.editor.text != self.loaded.text

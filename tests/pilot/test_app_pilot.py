@@ -33,3 +33,33 @@ async def test_palette_switches_screen_and_focuses_it(tab: str, tmp_path: Path) 
         assert app.focused is not None
         assert tab in [a.id for a in app.focused.ancestors_with_self]
         assert app.is_running
+
+
+async def test_quitting_with_unsaved_rules_asks_first(tmp_path: Path) -> None:
+    from widgets.dialogs import ConfirmScreen
+
+    conf = tmp_path / "fdm.conf"
+    conf.write_text('account "stdin" disabled stdin\nmatch all action "x"\n')
+    settings = Settings(supervisor_url=URL, log_dir=tmp_path, fdm_config=conf, refresh_interval=3600,
+                        audit_log=tmp_path / "audit.log", fdm_test_messages=tmp_path)
+    app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com",
+                     initial_tab="rules")
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.focused is not None and app.focused.id == "rules-editor":
+                break
+        await app.workers.wait_for_complete()
+        await pilot.press("end", "x")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.is_running
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert not app.is_running
+    assert conf.read_text() == 'account "stdin" disabled stdin\nmatch all action "x"\n'
