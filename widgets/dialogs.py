@@ -29,9 +29,13 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(Text(self.question), classes="question")
-            with Horizontal(classes="buttons"):
-                yield Button(f"{self.yes_label} (y)", variant="error", id="yes")
-                yield Button("No (n)", variant="primary", id="no")
+            yield from self.buttons()
+
+    def buttons(self) -> ComposeResult:
+        """Yes and No, No focused: a stray Enter never confirms."""
+        with Horizontal(classes="buttons"):
+            yield Button(f"{self.yes_label} (y)", variant="error", id="yes")
+            yield Button("No (n)", variant="primary", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

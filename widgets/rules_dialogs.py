@@ -38,6 +38,7 @@ from console.fdm.testmail import (
     mail_users,
 )
 from console.text import printable
+from widgets.dialogs import ConfirmScreen
 
 
 @dataclass
@@ -197,37 +198,19 @@ class MessageSourceScreen(ModalScreen["MessageRequest | None"]):
         self.dismiss(None)
 
 
-class ReviewScreen(ModalScreen[bool]):
+class ReviewScreen(ConfirmScreen):
     """A yes/no question with a scrollable body (the warnings and route changes a save brings)."""
 
-    BINDINGS = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
-    ]
-
     def __init__(self, question: str, body: Text, yes_label: str = "Yes") -> None:
-        super().__init__()
-        self.question = question
+        super().__init__(question, yes_label)
         self.body = body
-        self.yes_label = yes_label
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Label(Text(self.question, style="bold"), classes="question")
             with VerticalScroll(classes="review"):
                 yield Static(self.body)
-            with Horizontal(classes="buttons"):
-                yield Button(f"{self.yes_label} (y)", variant="error", id="yes")
-                yield Button("No (n)", variant="primary", id="no")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+            yield from self.buttons()
 
 
 def changes_table(changes: list[RouteChange]) -> DataTable[Text]:
