@@ -132,7 +132,6 @@ class ConsoleApp(App[None]):
 
     TITLE = "mailconsole"
     CSS_PATH = "app.tcss"
-    ENABLE_COMMAND_PALETTE = True
     COMMANDS = {ActionCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
