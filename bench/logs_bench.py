@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import BASELINE, compile_sources, harness_runs, median_of
+
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT.parent / "shared" / "bench"
 TUI_BENCH = HARNESS / "tui_bench.py"
@@ -101,36 +103,49 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--big", type=Path, required=True, help="a make_log.py file of about 1 GiB")
     ap.add_argument("--small", type=Path, required=True, help="a make_log.py file for the follow runs")
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=3, help="runs per round of each start-up measurement")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds alternating baseline and mailconsole")
     ap.add_argument("--rate", type=int, default=5000)
     ap.add_argument("--duration", type=float, default=15.0)
+    ap.add_argument("--open-only", action="store_true", help="only the start-up and open figures")
     args = ap.parse_args()
+    compile_sources()
 
     with tempfile.TemporaryDirectory(prefix="logsbench-") as tmp:
         out = Path(tmp) / "results.jsonl"
         tiny = Path(tmp) / "tiny.log"
         tiny.write_text("2025-11-24T00:00:00+00:00 mail smtpd[1]: TINY-END one line\n")
-        runs = str(args.runs)
-        base = tui_bench(out, "startup", "--cmd", f"python {HARNESS / 'textual_baseline.py'}", "--marker", "ready",
-                         "--label", "bare textual", "--runs", runs)
-        own = tui_bench(out, "open", "--cmd", MAILCONSOLE, "--file", str(tiny), "--marker", "TINY-END",
-                        "--label", "mailconsole tiny", "--runs", runs)
-        big = tui_bench(out, "open", "--cmd", MAILCONSOLE, "--file", str(args.big), "--label", "mailconsole big",
-                        "--runs", runs, "--hold", "4")
+        base: list[dict] = []
+        tiny_runs: list[dict] = []
+        big_runs: list[dict] = []
+        for _ in range(args.rounds):  # alternating, so a drift of the machine hits both alike
+            runs = ["--runs", str(args.runs)]
+            base += harness_runs("startup", "bare textual", "--cmd", f"python {BASELINE}", "--marker", "ready",
+                                 *runs)
+            tiny_runs += harness_runs("open", "mailconsole tiny", "--cmd", MAILCONSOLE, "--file", str(tiny),
+                                      "--marker", "TINY-END", *runs)
+            big_runs += harness_runs("open", "mailconsole big", "--cmd", MAILCONSOLE, "--file", str(args.big),
+                                     "--hold", "4", *runs)
+        bare, tiny_open = median_of(base, "latency_s"), median_of(tiny_runs, "latency_s")
+        big_open, big_rss = median_of(big_runs, "latency_s"), median_of(big_runs, "peak_rss_mb")
+        if args.open_only:
+            print(f"bare Textual {bare * 1000:.0f} ms; mailconsole tail, one-line file {tiny_open * 1000:.0f} ms; "
+                  f"1 GiB file {big_open * 1000:.0f} ms = {big_open / bare:.2f} x bare (limit 1.2); "
+                  f"peak RSS {big_rss:.1f} MB (medians of {len(base)})")
+            return 0
         follow = tui_bench(out, "follow", "--cmd", MAILCONSOLE, "--file", str(args.small), "--label", "mailconsole",
                            "--runs", "2", "--count", "10", "--rate", str(args.rate), "--duration",
                            str(args.duration), "--workdir", tmp)
     hits, keys = search_figures(args.big, 3)
 
     size = args.big.stat().st_size / 2**30
-    bare, tiny_open, big_open = median(base, "latency_s"), median(own, "latency_s"), median(big, "latency_s")
     print(f"\nLogs screen figures (medians; {size:.2f} GiB big file, {args.rate} lines/s for {args.duration:.0f} s)")
     rows = [
         ("bare Textual app start-up", f"{bare * 1000:.0f} ms", ""),
         ("mailconsole tail, one-line file", f"{tiny_open * 1000:.0f} ms", f"{tiny_open / bare:.2f} x bare"),
         ("mailconsole tail, big file: last line on screen", f"{big_open * 1000:.0f} ms",
          f"{big_open / bare:.2f} x bare (limit 1.2), {big_open / tiny_open:.2f} x one-line file"),
-        ("peak RSS, big file open + fully indexed", f"{median(big, 'peak_rss_mb'):.1f} MB", "limit 80 MB"),
+        ("peak RSS, big file open + fully indexed", f"{big_rss:.1f} MB", "limit 80 MB"),
         ("follow latency (append -> on screen)", f"{median(follow, 'idle_latency_s') * 1000:.0f} ms",
          "limit 50 ms"),
         (f"lag p95 at {args.rate}/s", f"{median(follow, 'load_lag_p95_s') * 1000:.0f} ms",

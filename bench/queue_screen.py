@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import compile_sources
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -70,6 +72,7 @@ def main() -> int:
     parser.add_argument("--idle-hold", type=float, default=20.0,
                         help="seconds of idle watched after first paint (live refresh cost)")
     a = parser.parse_args()
+    compile_sources()
 
     with tempfile.TemporaryDirectory(prefix="mc-queue-bench-") as tmp:
         dump = Path(tmp) / "queue.txt"

@@ -12,31 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-HARNESS = ROOT.parent / "shared" / "bench" / "tui_bench.py"
-BASELINE = ROOT.parent / "shared" / "bench" / "textual_baseline.py"
+from common import BASELINE, ROOT, compile_sources, harness_runs, median_of
 
 
 def mailconsole(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "console", *args], cwd=ROOT, text=True,
                           capture_output=True)
-
-
-def measure(label: str, cmd: str, marker: str, runs: int, size: str, hold: float) -> list[dict]:
-    """Run the harness's startup mode; return its per-run records."""
-    with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
-        subprocess.run([sys.executable, str(HARNESS), "startup", "--cmd", cmd, "--marker", marker,
-                        "--label", label, "--runs", str(runs), "--warmup", "1", "--term-size", size,
-                        "--hold", str(hold), "--cwd", str(ROOT), "--out", out.name, "--screens", ""],
-                       check=True, stdout=subprocess.DEVNULL)
-        records = [json.loads(line) for line in Path(out.name).read_text().splitlines() if line]
-    return [run for record in records for run in record.get("runs", [])]
 
 
 def main() -> int:
@@ -48,6 +32,7 @@ def main() -> int:
     parser.add_argument("--size", default="80x24")
     parser.add_argument("--hold", type=float, default=10.0, help="seconds of idle after ready")
     a = parser.parse_args()
+    compile_sources()
 
     started_lab = False
     if mailconsole("lab", "status", "--dir", a.dir).returncode != 0:
@@ -65,24 +50,24 @@ def main() -> int:
         base: list[dict] = []
         mc: list[dict] = []
         for _ in range(a.rounds):
-            base += measure("textual-baseline", base_cmd, "ready", a.runs, a.size, 0.5)
-            mc += measure("mailconsole", cmd, marker, a.runs, a.size, a.hold)
+            common = ["--runs", str(a.runs), "--term-size", a.size]
+            base += harness_runs("startup", "textual-baseline", "--cmd", base_cmd, "--marker", "ready",
+                                 "--hold", "0.5", *common)
+            mc += harness_runs("startup", "mailconsole", "--cmd", cmd, "--marker", marker,
+                               "--hold", str(a.hold), *common)
     finally:
         if started_lab:
             mailconsole("lab", "down", "--dir", a.dir)
 
-    def med(runs: list[dict], key: str) -> float:
-        return statistics.median(r[key] for r in runs if r.get(key) is not None)
-
-    b, m = med(base, "latency_s"), med(mc, "latency_s")
-    idle = med(mc, "post_ready_cpu_pct")
+    b, m = median_of(base, "latency_s"), median_of(mc, "latency_s")
+    idle = median_of(mc, "post_ready_cpu_pct")
     print(f"programs in the lab: {', '.join(names)} (marker {marker!r}), terminal {a.size}")
     print(f"bare Textual app start-up (median of {len(base)}): {b * 1000:.0f} ms")
     print(f"mailconsole to full services table (median of {len(mc)}): {m * 1000:.0f} ms")
     print(f"ratio: {m / b:.2f} (target <= 1.3)")
     print(f"idle CPU on the services screen over {a.hold:g} s (median): {idle:.1f}% of a core "
           "(target < 2%)")
-    print(f"peak RSS of mailconsole (median): {med(mc, 'peak_rss_mb'):.0f} MiB")
+    print(f"peak RSS of mailconsole (median): {median_of(mc, 'peak_rss_mb'):.0f} MiB")
     return 0
 
 

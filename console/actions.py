@@ -7,7 +7,6 @@ line cannot be written is not run: an unrecorded change is worse than none.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import os
@@ -228,6 +227,8 @@ def _audit_value(value: str) -> str:
     """A parameter as the audit log keeps it: long ones (a whole fdm.conf) by size and hash."""
     if len(value) <= AUDIT_VALUE_MAX:
         return value
+    import hashlib  # only for long parameters; kept off the console's start-up
+
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
     return f"<{len(value)} characters, sha256 {digest}>"
 

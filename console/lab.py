@@ -16,12 +16,9 @@ import socket
 import subprocess
 import sys
 import time
-import xmlrpc.client
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from supervisor.xmlrpc import SupervisorTransport
 
 from console.errors import UserError
 from console.supervisor import Program, SupervisorClient
@@ -690,8 +687,7 @@ def client(lab_dir: Path) -> SupervisorClient:
 
 def shutdown(lab_dir: Path) -> None:
     """Ask the lab's supervisord to stop its programs and exit (XML-RPC supervisor.shutdown)."""
-    transport = SupervisorTransport(None, None, f"unix://{socket_path(lab_dir)}")
-    xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor.shutdown()
+    client(lab_dir).shutdown()
 
 
 def running_pid(lab_dir: Path) -> int | None:
@@ -973,7 +969,7 @@ def down(lab_dir: Path, timeout: float = STOP_TIMEOUT) -> list[int]:
     if pid is not None:
         try:
             shutdown(lab_dir)
-        except (OSError, xmlrpc.client.Error):
+        except UserError:
             os.kill(pid, signal.SIGTERM)
         wait_for_exit([pid], timeout)
     leftovers = lab_processes(lab_dir)

@@ -46,11 +46,11 @@ def _read_dump(source: str) -> q.QueueSnapshot:
 def _print_table(snapshot: q.QueueSnapshot) -> None:
     """The queue as aligned text, grouped by message, then the summary and the bad lines."""
     now = snapshot.taken_at
-    rows = [("ENVELOPE", "TYPE", "SENDER", "RECIPIENT", "AGE", "TRIES", "STATE", "NEXT", "ERROR")]
+    raw = [("ENVELOPE", "TYPE", "SENDER", "RECIPIENT", "AGE", "TRIES", "STATE", "NEXT", "ERROR")]
     for e in sorted(snapshot.envelopes, key=lambda e: (e.msgid, e.ctime, e.evpid)):
-        rows.append((e.evpid, e.type, e.sender, e.rcpt, q.human_age(e.age(now)), str(e.retry),
-                     e.state, q.next_try(e), e.error))
-    rows = [tuple(printable(cell) for cell in row) for row in rows]
+        raw.append((e.evpid, e.type, e.sender, e.rcpt, q.human_age(e.age(now)), str(e.retry),
+                    e.state, q.next_try(e), e.error))
+    rows = [tuple(printable(cell) for cell in row) for row in raw]
     widths = [min(40, max(len(row[i]) for row in rows)) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell[:w].ljust(w) for cell, w in zip(row, widths, strict=False)]
@@ -65,9 +65,9 @@ def _print_table(snapshot: q.QueueSnapshot) -> None:
         click.echo("")
         header = ["DOMAIN".ljust(30), "TOTAL".rjust(6)] + [label.rjust(6) for label in q.AGE_LABELS]
         click.echo(" ".join(header))
-        for row in summary.shape[:20]:
-            cells = [printable(row.domain)[:30].ljust(30), str(row.total).rjust(6)]
-            click.echo(" ".join(cells + [str(n).rjust(6) for n in row.bands]))
+        for shape in summary.shape[:20]:
+            cells = [printable(shape.domain)[:30].ljust(30), str(shape.total).rjust(6)]
+            click.echo(" ".join(cells + [str(n).rjust(6) for n in shape.bands]))
     if snapshot.bad_lines:
         click.echo("")
         click.echo(f"{len(snapshot.bad_lines)} lines did not parse:")

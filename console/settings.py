@@ -7,7 +7,6 @@ came from, and config_samples/mailconsole.toml documents every field (a test kee
 from __future__ import annotations
 
 import ast
-import configparser
 import dataclasses
 import json
 import os
@@ -262,6 +261,8 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 def _read_serverurl(conf: Path) -> dict[str, str]:
     """The [supervisorctl] serverurl, username and password of a supervisord config, if any."""
+    import configparser  # only when supervisord.conf is read; kept off the start-up
+
     parser = configparser.RawConfigParser(inline_comment_prefixes=(";", "#"), strict=False)
     try:
         parser.read(conf, encoding="utf-8")

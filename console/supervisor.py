@@ -1,21 +1,22 @@
 """supervisord over XML-RPC: program states, start/stop/restart/signal, and their logs.
 
-Uses supervisor's own transport (unix:// sockets and http:// with basic auth). Every failure becomes a
+Speaks XML-RPC over unix:// sockets and http:// with basic auth. Every failure becomes a
 `SupervisorUnavailable` (cannot talk to it) or an `ActionFailed` with one plain sentence for its faults.
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
 import re
 import socket
 import threading
 import time
+import urllib.parse
 import xmlrpc.client
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-
-from supervisor.xmlrpc import SupervisorTransport, UnixStreamHTTPConnection
 
 from console.errors import ActionFailed, UserError
 
@@ -130,36 +131,58 @@ def xml_safe(data: bytes) -> bytes:
     return _XML_INVALID.sub(lambda m: chr(0x2400 + m.group()[0]).encode("utf-8"), data)
 
 
-class _TimeoutTransport(SupervisorTransport):
-    """supervisor's transport with a socket timeout and tolerance for control bytes in log answers."""
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over supervisord's unix socket (`unix:///run/supervisor.sock`)."""
 
-    def __init__(self, username: str, password: str, serverurl: str, timeout: float) -> None:
-        super().__init__(username or None, password or None, serverurl)
-        make = self._get_connection
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
 
-        def get_connection() -> Any:
-            conn = make()
-            conn.timeout = timeout
-            plain_getresponse = conn.getresponse
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
 
-            def getresponse() -> Any:
-                response = plain_getresponse()
-                plain_read = response.read
-                response.read = lambda *args: xml_safe(plain_read(*args))
-                return response
 
-            conn.getresponse = getresponse
-            if isinstance(conn, UnixStreamHTTPConnection):
-                plain_connect = conn.connect
+class _Transport(xmlrpc.client.Transport):
+    """XML-RPC to supervisord over `unix://` or `http://`, with basic auth, a timeout, and tolerance
+    for the control bytes supervisord leaves in log answers.
 
-                def connect() -> None:
-                    plain_connect()
-                    conn.sock.settimeout(timeout)
+    Not supervisor's own SupervisorTransport: importing `supervisor.xmlrpc` pulls in its medusa web
+    server and importlib.metadata, a sixth of the console's start-up, for these few lines.
+    """
 
-                conn.connect = connect  # type: ignore[method-assign]
-            return conn
+    def __init__(self, url: str, username: str, password: str, timeout: float) -> None:
+        super().__init__()
+        self.url = url
+        self.timeout = timeout
+        if username:
+            token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+            self._extra_headers = [("Authorization", f"Basic {token}")]
 
-        self._get_connection = get_connection
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        if self._connection[1] is not None:
+            return self._connection[1]
+        connection: http.client.HTTPConnection
+        if self.url.startswith("unix://"):
+            connection = _UnixHTTPConnection(self.url[len("unix://"):], self.timeout)
+        else:
+            parts = urllib.parse.urlsplit(self.url)
+            connection = http.client.HTTPConnection(parts.hostname or "localhost", parts.port,
+                                                    timeout=self.timeout)
+        self._connection = (host, connection)
+        return connection
+
+    def parse_response(self, response: Any) -> Any:
+        parser, unmarshaller = self.getparser()
+        parser.feed(xml_safe(response.read()))
+        parser.close()
+        return unmarshaller.close()
 
 
 class SupervisorClient:
@@ -168,7 +191,7 @@ class SupervisorClient:
     def __init__(self, url: str, username: str = "", password: str = "", timeout: float = 5.0) -> None:
         self.url = url
         self._lock = threading.Lock()
-        self._transport = _TimeoutTransport(username, password, url, timeout)
+        self._transport = _Transport(url, username, password, timeout)
         # The host part is ignored for unix sockets; for http:// the transport has its own host.
         self._proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=self._transport)
 
@@ -251,6 +274,10 @@ class SupervisorClient:
             lambda s: getattr(s.supervisor, method)(name, offset, length), name
         )
         return LogChunk(str(text), int(new_offset), bool(overflow))
+
+    def shutdown(self) -> None:
+        """Ask supervisord to stop every program and exit."""
+        self._call(lambda s: s.supervisor.shutdown())
 
     def main_log(self, offset: int, length: int) -> str:
         """Read supervisord's own log (readLog: offset -length reads the last `length` bytes)."""

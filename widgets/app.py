@@ -6,39 +6,49 @@ actions and runs `console.actions.dispatch` in a thread (the only path; it enfor
 
 from __future__ import annotations
 
+import gc
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Vertical
+from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, Static
 
 from console.actions import ACTIONS, dispatch
 from console.errors import ReadOnlyRefused, UserError
 from console.settings import Settings
-from console.supervisor import client_for
 from console.text import printable
-from widgets.services import ServicesView
 
+if TYPE_CHECKING:
+    from widgets.services import ServicesView
 
 @dataclass(frozen=True)
 class Tab:
-    """One screen of the console: its id, its tab title, and how to build its widget."""
+    """One screen of the console: its id, its tab title, its key, and how to build its widget."""
 
     id: str
     title: str
+    key: str
     build: Callable[[ConsoleApp], Widget]
 
 
 def _services(app: ConsoleApp) -> Widget:
+    from widgets.services import ServicesView
+
+    if app.supervisor is None:
+        from console.supervisor import client_for
+
+        app.supervisor = client_for(app.settings)
     return ServicesView(app.supervisor, app.settings.refresh_interval, app.settings.read_only,
                         prefetch=app.tab_options.get("prefetch"), id="services-view")
 
@@ -63,8 +73,8 @@ def _queue(app: ConsoleApp) -> Widget:
 
 # The screens in tab order. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
-TABS: list[Tab] = [Tab("services", "Services", _services), Tab("queue", "Queue", _queue),
-                   Tab("logs", "Logs", _logs), Tab("rules", "Rules", _rules)]
+TABS: list[Tab] = [Tab("services", "Services", "f2", _services), Tab("queue", "Queue", "f3", _queue),
+                   Tab("logs", "Logs", "f4", _logs), Tab("rules", "Rules", "f5", _rules)]
 
 
 class AppHeader(Static):
@@ -99,6 +109,82 @@ class AppHeader(Static):
             text.append("  ")
             text.append(" READ-ONLY ", style="bold white on red")
         self.update(text)
+
+
+class TabBar(Static):
+    """One line naming every screen with its key, the current one highlighted; a click switches.
+
+    Not Textual's TabbedContent: its tabs, underline and panes cost a sixth of the start-up.
+    """
+
+    COMPONENT_CLASSES = {"tab-bar--active", "tab-bar--key"}
+
+    def __init__(self, active: str) -> None:
+        super().__init__(id="tab-bar")
+        self.active = active
+        self._spans: list[tuple[int, int, str]] = []
+
+    def on_mount(self) -> None:
+        self.show(self.active)
+
+    def show(self, tab_id: str) -> None:
+        """Highlight `tab_id`."""
+        self.active = tab_id
+        active_style = self.get_component_rich_style("tab-bar--active")
+        key_style = self.get_component_rich_style("tab-bar--key")
+        text = Text(no_wrap=True, overflow="ellipsis")
+        self._spans = []
+        for tab in TABS:
+            start = len(text)
+            text.append(f" {tab.title} ", style=active_style if tab.id == tab_id else "")
+            text.append(tab.key.upper(), style=key_style)
+            self._spans.append((start, len(text), tab.id))
+            text.append(" ")
+        self.update(text)
+
+    def on_click(self, event: Click) -> None:
+        for start, end, tab_id in self._spans:
+            if start <= event.x < end:
+                self.app.show_tab(tab_id)  # type: ignore[attr-defined]
+
+
+class KeyBar(Static):
+    """The current screen's keys on one line, as Textual's Footer shows them but as one widget.
+
+    Only enabled keys are listed: in read-only mode the mutating ones are not offered.
+    """
+
+    COMPONENT_CLASSES = {"key-bar--key"}
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def bindings_changed(self, screen: Any) -> None:
+        if screen is self.screen:
+            self.update(self.keys_text())
+
+    def keys_text(self) -> Text:
+        """`key description` for every shown, enabled binding, one per action, then the palette."""
+        key_style = self.get_component_rich_style("key-bar--key")
+        text = Text(no_wrap=True, overflow="ellipsis")
+        actions: set[str] = set()
+        palette = None
+        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+            if binding.action == "command_palette":
+                palette = binding
+                continue
+            if not binding.show or not enabled or binding.action in actions:
+                continue
+            actions.add(binding.action)
+            text.append(f" {self.app.get_key_display(binding)}", style=key_style)
+            text.append(f" {binding.description} ")
+        if palette is not None:
+            text.append(f" {self.app.get_key_display(palette)}", style=key_style)
+            text.append(" palette ")
+        return text
 
 
 class ActionCommands(Provider):
@@ -136,6 +222,12 @@ class ConsoleApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
+        *(Binding(tab.key, f"show_tab('{tab.id}')", f"{tab.title} screen", show=False,
+                  id=f"app.tab_{tab.id}")
+          for tab in TABS),
+        Binding("right_square_bracket", "next_tab(1)", "Next screen", show=False, id="app.next_tab"),
+        Binding("left_square_bracket", "next_tab(-1)", "Previous screen", show=False,
+                id="app.previous_tab"),
     ]
 
     class ActionFinished(Message):
@@ -152,39 +244,62 @@ class ConsoleApp(App[None]):
                  hostname: str | None = None, **tab_options: Any) -> None:
         super().__init__()
         self.settings = settings
-        self.supervisor = supervisor or client_for(settings)
+        self.supervisor = supervisor  # made when Services is built, unless given
         self.initial_tab = initial_tab or TABS[0].id
         self.hostname = hostname or socket.gethostname()
         # Kept by reference: App.query looks only at the top screen, which may be a dialog.
         self.header = AppHeader(settings, self.hostname)
-        self.tabs = TabbedContent(initial=self.initial_tab, id="tabs")
+        self.tab_bar = TabBar(self.initial_tab)
+        self.tabs = ContentSwitcher(initial=self.initial_tab, id="tabs")
         self.tab_options = tab_options
 
     def compose(self) -> ComposeResult:
         yield self.header
+        yield self.tab_bar
         with self.tabs:
             for tab in TABS:
-                with TabPane(tab.title, id=tab.id):
-                    # Services is always built: its poll drives the header's supervisord state.
-                    if tab.id in (self.initial_tab, "services"):
+                with Vertical(id=tab.id, classes="pane"):
+                    if tab.id == self.initial_tab:
                         yield tab.build(self)
-        yield Footer()
+        yield KeyBar(id="key-bar")
+
+    def on_mount(self) -> None:
+        if self.initial_tab != "services":
+            # Services is always built (its poll drives the header's state), right after the first frame.
+            self.call_after_refresh(self._build, self.tabs.get_child_by_id("services"))
+        self.call_after_refresh(resume_garbage_collection)
+
+    @property
+    def active_tab(self) -> str:
+        """The id of the screen on show."""
+        return self.tabs.current or self.initial_tab
 
     def show_tab(self, tab_id: str) -> None:
-        """Switch to a screen by its tab id."""
-        self.tabs.active = tab_id
+        """Switch to a screen by its tab id; it is built on first use, then takes the keyboard."""
+        pane = self.tabs.get_child_by_id(tab_id)
+        self.tabs.current = tab_id
+        self.tab_bar.show(tab_id)
+        self.call_later(self._build_and_focus, pane)
 
-    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """Build the screen on first use, then put the keyboard in it (its keys show in the footer)."""
-        pane = event.pane
+    def action_show_tab(self, tab_id: str) -> None:
+        self.show_tab(tab_id)
+
+    def action_next_tab(self, step: int) -> None:
+        ids = [tab.id for tab in TABS]
+        self.show_tab(ids[(ids.index(self.active_tab) + step) % len(ids)])
+
+    async def _build(self, pane: Widget) -> None:
         if not pane.children:
             tab = next(t for t in TABS if t.id == pane.id)
             await pane.mount(tab.build(self))
+
+    async def _build_and_focus(self, pane: Widget) -> None:
+        await self._build(pane)
         self._focus_first(pane)
 
     def _focus_first(self, pane: Widget) -> None:
-        if self.tabs.active != pane.id:
-            return  # focusing inside a hidden pane would switch back to it
+        if self.active_tab != pane.id:
+            return  # the user moved on meanwhile
         if self.focused is not None and pane in self.focused.ancestors:
             return  # the screen already has the keyboard (e.g. a field the user opened)
         for widget in pane.query("*"):
@@ -280,11 +395,18 @@ class ConsoleApp(App[None]):
             seen.add(key)
             entry = (key, binding.description)
             (own if binding.id else generic).append(entry)
-        pane = self.tabs.active_pane
-        title = next((t.title for t in TABS if pane is not None and t.id == pane.id), "")
+        title = next(t.title for t in TABS if t.id == self.active_tab)
         from widgets.dialogs import HelpScreen
 
         self.push_screen(HelpScreen(f"Keys of the {title} screen", own + generic))
+
+
+def resume_garbage_collection() -> None:
+    """After the first frame: keep start-up's long-lived objects out of every future collection, and
+    collect again (console.cli.main turned collection off to start faster)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def run_console(settings: Settings, **options: Any) -> None:

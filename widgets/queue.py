@@ -637,7 +637,7 @@ class QueueView(Vertical):
         yield "Queue: retry all now", "smtpctl schedule all", self.action_retry_all
         for name in q.SUBSYSTEMS:
             yield (f"Queue: pause or resume {name}", f"Toggle smtpd's {name} agent",
-                   lambda name=name: self.action_toggle_subsystem(name))
+                   partial(self.action_toggle_subsystem, name))
 
     # ------------------------------------------------------------------ details
 
@@ -701,8 +701,8 @@ def details_text(settings: Settings, key: str, body: bool) -> Text:
     try:
         message = q.read_message(settings, msgid)
         shown = message if body else q.split_message(message)[0]
-        for line in shown.split("\n"):
-            text.append(printable(line) + "\n")
+        for part in shown.split("\n"):
+            text.append(printable(part) + "\n")
     except UserError as exc:
         text.append(printable(str(exc)) + "\n", "red")
     needles = [msgid, q.message_id_header(message)]

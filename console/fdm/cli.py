@@ -28,10 +28,10 @@ def _settings() -> object | None:
 def _config_path(given: str | None) -> Path:
     if given:
         return Path(given)
-    settings = _settings()
-    if settings is None or getattr(settings, "fdm_config", None) is None:
+    fdm_config = getattr(_settings(), "fdm_config", None)
+    if fdm_config is None:
         raise click.UsageError("give the fdm.conf to use")
-    return Path(settings.fdm_config)
+    return Path(fdm_config)
 
 
 def _tables(directory: str | None) -> Tables | None:

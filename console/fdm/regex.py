@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 try:
-    from re import _parser as sre_parse  # Python 3.11+
+    from re import _parser as sre_parse  # type: ignore[attr-defined]  # Python 3.11+
 except ImportError:  # pragma: no cover - Python 3.10
     import sre_parse  # type: ignore[no-redef]
 

@@ -6,7 +6,6 @@ supervisord's own log lives elsewhere (its config's `[supervisord] logfile`), so
 
 from __future__ import annotations
 
-import configparser
 import os
 import re
 from collections.abc import Iterable
@@ -91,6 +90,8 @@ def discover(log_dir: Path, extra: Iterable[Path] = ()) -> list[LogFileInfo]:
 
 def supervisord_logfile(config: Path) -> Path | None:
     """supervisord's own log file as its config names it (`[supervisord] logfile`), if readable."""
+    import configparser  # only when supervisord.conf is read; kept off the start-up
+
     parser = configparser.RawConfigParser()
     try:
         if not parser.read(config):

@@ -113,6 +113,10 @@ class FollowedLog:
         self._signature = self._read_signature()
         self._unavailable = False
 
+    def start_scan(self) -> None:
+        """Start indexing the opened file backwards (when made with `scan=False`)."""
+        self.segments[0].index.start_scan()
+
     @property
     def index(self) -> LineIndex:
         """The index of the file currently under the name."""

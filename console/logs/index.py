@@ -68,7 +68,12 @@ class LineIndex:
         if end:
             self._last_byte_newline = os.pread(fd, 1, end - 1) == b"\n"
             self._scan_step(BLOCK)
-        if scan and self.low > 0:
+        if scan:
+            self.start_scan()
+
+    def start_scan(self) -> None:
+        """Index the rest of the file, backwards from `low`, in a background thread (once)."""
+        if self._thread is None and self.low > 0:
             self._thread = threading.Thread(target=self._scan_all, name="log-index", daemon=True)
             self._thread.start()
 

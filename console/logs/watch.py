@@ -10,8 +10,6 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import watchfiles
-
 from console.errors import UserError
 from console.logs.follow import FollowedLog, FollowEvent, Unavailable
 
@@ -39,6 +37,8 @@ class DirectoryWatch:
         existing = [d for d in self.directories if d.is_dir()]
         if not existing:
             return
+        import watchfiles  # here, in the thread: it costs the console's start-up 6 ms otherwise
+
         try:
             for changes in watchfiles.watch(
                 *existing,

@@ -29,7 +29,7 @@ async def test_palette_switches_screen_and_focuses_it(tab: str, tmp_path: Path) 
             await pilot.pause(0.05)
             if app.focused is not None and tab in [a.id for a in app.focused.ancestors_with_self]:
                 break
-        assert app.tabs.active == tab
+        assert app.active_tab == tab
         assert app.focused is not None
         assert tab in [a.id for a in app.focused.ancestors_with_self]
         assert app.is_running
@@ -63,3 +63,62 @@ async def test_quitting_with_unsaved_rules_asks_first(tmp_path: Path) -> None:
         await pilot.pause()
         assert not app.is_running
     assert conf.read_text() == 'account "stdin" disabled stdin\nmatch all action "x"\n'
+
+
+async def test_function_keys_brackets_and_clicks_switch_screens(tmp_path: Path) -> None:
+    (tmp_path / "smtpd.log").write_text("hello\n")
+    settings = Settings(supervisor_url=URL, log_dir=tmp_path, fdm_config=tmp_path / "fdm.conf",
+                        smtpctl=[str(tmp_path / "no-smtpctl")], refresh_interval=3600,
+                        audit_log=tmp_path / "audit.log")
+    app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        assert app.active_tab == "logs"
+        assert "Logs" in str(app.tab_bar.render())
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert app.active_tab == "rules"
+        await pilot.press("f1")  # the Rules editor takes printable keys; F-keys still reach the app
+        await pilot.pause()
+        await pilot.press("escape", "f2", "left_square_bracket")
+        await pilot.pause()
+        assert app.active_tab == "rules"  # wraps around
+        start, end, _ = next(span for span in app.tab_bar._spans if span[2] == "queue")
+        await pilot.click("#tab-bar", offset=(start + 1, 0))
+        await pilot.pause()
+        assert app.active_tab == "queue"
+        assert app.focused is not None and "queue" in [a.id for a in app.focused.ancestors_with_self]
+
+
+async def test_key_bar_lists_the_screens_keys_and_hides_mutating_ones_in_read_only(tmp_path: Path) -> None:
+    for read_only in (False, True):
+        settings = Settings(supervisor_url=URL, log_dir=tmp_path, refresh_interval=3600,
+                            audit_log=tmp_path / "audit.log", read_only=read_only)
+        app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com")
+        async with app.run_test(size=(160, 24)) as pilot:
+            await pilot.pause()
+            keys = app.query_one("#key-bar").render()
+            assert "Output" in str(keys) and "Quit" in str(keys)
+            assert ("Restart" in str(keys)) is not read_only
+
+
+async def test_garbage_collection_resumes_after_the_first_frame(tmp_path: Path) -> None:
+    """console.cli.main turns collection off for the start-up; the console must turn it back on."""
+    import gc
+
+    settings = Settings(supervisor_url=URL, log_dir=tmp_path, refresh_interval=3600,
+                        audit_log=tmp_path / "audit.log")
+    app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com")
+    gc.disable()
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(50):
+                await pilot.pause(0.02)
+                if gc.isenabled():
+                    break
+            assert gc.isenabled()
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()

@@ -1,0 +1,35 @@
+"""What the benchmark scripts share: byte-compiling the console, and runs of the shared tmux harness."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HARNESS = ROOT.parent / "shared" / "bench" / "tui_bench.py"
+BASELINE = ROOT.parent / "shared" / "bench" / "textual_baseline.py"
+
+
+def compile_sources() -> None:
+    """Byte-compile the console as an installed package is (pip compiles on install). A checkout run
+    with PYTHONDONTWRITEBYTECODE=1, as on these machines, would otherwise compile it on every start."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "console", "widgets"], cwd=ROOT, check=True)
+
+
+def harness_runs(mode: str, label: str, *args: str) -> list[dict]:
+    """Run one mode of ../shared/bench/tui_bench.py (one warm-up run first); its per-run records."""
+    with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
+        subprocess.run([sys.executable, str(HARNESS), mode, "--label", label, "--warmup", "1", *args,
+                        "--cwd", str(ROOT), "--out", out.name, "--screens", ""],
+                       check=True, stdout=subprocess.DEVNULL)
+        records = [json.loads(line) for line in Path(out.name).read_text().splitlines() if line]
+    return [run for record in records for run in record.get("runs", [])]
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    """The median of one figure over runs (runs without it are skipped)."""
+    return statistics.median(r[key] for r in runs if r.get(key) is not None)
