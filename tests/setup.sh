@@ -29,3 +29,6 @@ if [ ! -x .venv/bin/python ]; then
     fi
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# Bytecode now, as an installed package has it: with PYTHONDONTWRITEBYTECODE set (as on these machines)
+# every start would compile the console again.
+.venv/bin/python -m compileall -q console widgets

@@ -128,12 +128,7 @@ class ServicesView(Vertical):
         if self._first is not None:
             self._fill(table, self._first)  # in the very first frame, no second layout
         yield table
-        title = Static("", id="log-title")
-        title.display = False
-        yield title
-        log = Log(id="program-log", max_lines=5000, auto_scroll=True)
-        log.display = False
-        yield log
+        # The output pane (title and log) is made when first asked for: start-up does not pay for it.
 
     def on_mount(self) -> None:
         if self.app.initial_tab == "services":  # type: ignore[attr-defined]
@@ -291,21 +286,23 @@ class ServicesView(Vertical):
 
     def action_clear_log(self) -> None:
         self._log_source = None
-        for wid in ("#log-title", "#program-log"):
-            self.query_one(wid).display = False
+        self.query("#log-title, #program-log").set(display=False)
 
     def _follow(self, source: tuple[str, str]) -> None:
         """Show and follow a log; the fetch re-arms itself, one at a time."""
         self._log_source = source
         self._log_offset = 0
         self._log_tail = ""
-        log = self.query_one("#program-log", Log)
-        log.clear()
-        title = "supervisord main log" if source[1] == "main" else f"{source[0]} {source[1]}"
-        self.query_one("#log-title", Static).update(
-            Text(f" {printable(title)} (following; c hides)", style="bold reverse"))
-        for wid in ("#log-title", "#program-log"):
-            self.query_one(wid).display = True
+        logs = list(self.query("#program-log").results(Log))
+        if logs:
+            log, title = logs[0], self.query_one("#log-title", Static)
+            log.clear()
+        else:
+            log, title = Log(id="program-log", max_lines=5000, auto_scroll=True), Static(id="log-title")
+            self.mount(title, log)
+        name = "supervisord main log" if source[1] == "main" else f"{source[0]} {source[1]}"
+        title.update(Text(f" {printable(name)} (following; c hides)", style="bold reverse"))
+        title.display = log.display = True
         self.fetch_log(source, 0)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="program-log")
