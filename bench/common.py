@@ -20,14 +20,18 @@ def compile_sources() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", "console", "widgets"], cwd=ROOT, check=True)
 
 
-def harness_runs(mode: str, label: str, *args: str) -> list[dict]:
-    """Run one mode of ../shared/bench/tui_bench.py (one warm-up run first); its per-run records."""
+def harness_records(mode: str, label: str, *args: str) -> list[dict]:
+    """Run one mode of ../shared/bench/tui_bench.py (one warm-up run first); the records it wrote."""
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
         subprocess.run([sys.executable, str(HARNESS), mode, "--label", label, "--warmup", "1", *args,
                         "--cwd", str(ROOT), "--out", out.name, "--screens", ""],
                        check=True, stdout=subprocess.DEVNULL)
-        records = [json.loads(line) for line in Path(out.name).read_text().splitlines() if line]
-    return [run for record in records for run in record.get("runs", [])]
+        return [json.loads(line) for line in Path(out.name).read_text().splitlines() if line]
+
+
+def harness_runs(mode: str, label: str, *args: str) -> list[dict]:
+    """The per-run records of one harness mode (for medians over several rounds)."""
+    return [run for record in harness_records(mode, label, *args) for run in record.get("runs", [])]
 
 
 def median_of(runs: list[dict], key: str) -> float:

@@ -25,19 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import BASELINE, compile_sources, harness_runs, median_of
+from common import BASELINE, compile_sources, harness_records, harness_runs, median_of
 
 ROOT = Path(__file__).resolve().parent.parent
-HARNESS = ROOT.parent / "shared" / "bench"
-TUI_BENCH = HARNESS / "tui_bench.py"
 MAILCONSOLE = "env MAILCONSOLE_SUPERVISOR_URL=unix:///nonexistent/supervisor.sock python -m console tail {file}"
-
-
-def tui_bench(out: Path, *args: str) -> dict:
-    """Run one tui_bench mode; return the summary it appended to `out`."""
-    subprocess.run([sys.executable, str(TUI_BENCH), *args, "--out", str(out), "--screens", ""],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return json.loads(out.read_text().splitlines()[-1])["summary"]
 
 
 def median(summary: dict, key: str) -> float:
@@ -112,7 +103,6 @@ def main() -> int:
     compile_sources()
 
     with tempfile.TemporaryDirectory(prefix="logsbench-") as tmp:
-        out = Path(tmp) / "results.jsonl"
         tiny = Path(tmp) / "tiny.log"
         tiny.write_text("2025-11-24T00:00:00+00:00 mail smtpd[1]: TINY-END one line\n")
         base: list[dict] = []
@@ -133,9 +123,9 @@ def main() -> int:
                   f"1 GiB file {big_open * 1000:.0f} ms = {big_open / bare:.2f} x bare (limit 1.2); "
                   f"peak RSS {big_rss:.1f} MB (medians of {len(base)})")
             return 0
-        follow = tui_bench(out, "follow", "--cmd", MAILCONSOLE, "--file", str(args.small), "--label", "mailconsole",
-                           "--runs", "2", "--count", "10", "--rate", str(args.rate), "--duration",
-                           str(args.duration), "--workdir", tmp)
+        follow = harness_records("follow", "mailconsole", "--cmd", MAILCONSOLE, "--file", str(args.small),
+                                 "--runs", "2", "--count", "10", "--rate", str(args.rate), "--duration",
+                                 str(args.duration), "--workdir", tmp)[-1]["summary"]
     hits, keys = search_figures(args.big, 3)
 
     size = args.big.stat().st_size / 2**30

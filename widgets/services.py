@@ -293,9 +293,9 @@ class ServicesView(Vertical):
         self._log_source = source
         self._log_offset = 0
         self._log_tail = ""
-        logs = list(self.query("#program-log").results(Log))
-        if logs:
-            log, title = logs[0], self.query_one("#log-title", Static)
+        log = next(self.query("#program-log").results(Log), None)
+        if log is not None:
+            title = self.query_one("#log-title", Static)
             log.clear()
         else:
             log, title = Log(id="program-log", max_lines=5000, auto_scroll=True), Static(id="log-title")
