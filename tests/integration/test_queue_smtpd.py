@@ -35,13 +35,13 @@ from widgets.dialogs import ConfirmScreen
 
 
 def _free_port() -> int:
-    """A port nobody listens on now (a fixed one collides with a second run of the suite)."""
+    """A port nobody uses now: taken when smtpd starts, not when the module is collected, since the
+    suite's other connections use ephemeral ports meanwhile (a fixed one collides with a second run)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-PORT = _free_port()
 TOOLS = ("smtpd", "smtpctl", "unshare", "nsenter")
 
 SMTPD_CONF = """\
@@ -71,6 +71,7 @@ class PrivateSmtpd:
 
     dir: Path
     holder: subprocess.Popen[bytes]
+    port: int
     smtpd: subprocess.Popen[bytes] | None = None
 
     @property
@@ -79,14 +80,21 @@ class PrivateSmtpd:
                         audit_log=self.dir / "audit.log", operator="tester")
 
     def start(self) -> None:
+        (self.dir / "smtpd.conf").write_text(SMTPD_CONF.format(port=self.port))
         self.smtpd = subprocess.Popen(
             ["nsenter", "--target", str(self.holder.pid), "--mount",
              "smtpd", "-d", "-f", str(self.dir / "smtpd.conf")],
             stdout=subprocess.DEVNULL, stderr=open(self.dir / "smtpd.log", "ab"),
             start_new_session=True)
-        wait_for(lambda: q.read_status(self.settings), what="smtpd to answer smtpctl")
-        wait_for(lambda: socket.create_connection(("127.0.0.1", PORT), timeout=1).close() or True,
+        wait_for(self._answers, what="smtpd to answer smtpctl")
+        wait_for(lambda: socket.create_connection(("127.0.0.1", self.port), timeout=1).close() or True,
                  what="smtpd to listen")
+
+    def _answers(self) -> object:
+        if self.smtpd is not None and self.smtpd.poll() is not None:
+            log = (self.dir / "smtpd.log").read_text(errors="replace").strip().splitlines()
+            pytest.fail(f"smtpd exited: {log[-1] if log else 'no output'}")
+        return q.read_status(self.settings)
 
     def stop(self) -> None:
         if self.smtpd is not None and self.smtpd.poll() is None:
@@ -105,12 +113,11 @@ def smtpd() -> Iterator[PrivateSmtpd]:
     base = Path(tempfile.mkdtemp(prefix="mc-queue-"))
     (base / "spool").mkdir()
     (base / "run").mkdir()
-    (base / "smtpd.conf").write_text(SMTPD_CONF.format(port=PORT))
     holder = subprocess.Popen(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c",
          f"mount --bind {base}/spool /var/spool && mount --bind {base}/run /run && exec sleep 3600"],
         start_new_session=True)
-    server = PrivateSmtpd(base, holder)
+    server = PrivateSmtpd(base, holder, _free_port())
     try:
         server.start()
         yield server
@@ -121,11 +128,11 @@ def smtpd() -> Iterator[PrivateSmtpd]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def send(sender: str, recipients: list[str]) -> None:
+def send(port: int, sender: str, recipients: list[str]) -> None:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, ", ".join(recipients), "queued"
     message.set_content("hello\n")
-    with smtplib.SMTP("127.0.0.1", PORT, timeout=10) as client:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
         client.send_message(message, from_addr=sender, to_addrs=recipients)
 
 
@@ -135,8 +142,8 @@ def envelopes(settings: Settings) -> dict[str, q.Envelope]:
 
 
 def test_filled_queue_is_parsed(smtpd: PrivateSmtpd) -> None:
-    send("sender@lab.test", ["carol@unreachable.test", "dave@unreachable.test"])
-    send("o|brien@lab.test", ["a|b@unreachable.test"])
+    send(smtpd.port, "sender@lab.test", ["carol@unreachable.test", "dave@unreachable.test"])
+    send(smtpd.port, "o|brien@lab.test", ["a|b@unreachable.test"])
     settings = smtpd.settings
 
     def all_failed_once() -> bool:
