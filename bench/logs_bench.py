@@ -28,7 +28,8 @@ from pathlib import Path
 from common import BASELINE, compile_sources, harness_records, harness_runs, median_of
 
 ROOT = Path(__file__).resolve().parent.parent
-MAILCONSOLE = "env MAILCONSOLE_SUPERVISOR_URL=unix:///nonexistent/supervisor.sock python -m console tail {file}"
+MAILCONSOLE = (f"env MAILCONSOLE_SUPERVISOR_URL=unix:///nonexistent/supervisor.sock {sys.executable} -m console "
+               "tail {file}")
 
 
 def median(summary: dict, key: str) -> float:
@@ -110,7 +111,7 @@ def main() -> int:
         big_runs: list[dict] = []
         for _ in range(args.rounds):  # alternating, so a drift of the machine hits both alike
             runs = ["--runs", str(args.runs)]
-            base += harness_runs("startup", "bare textual", "--cmd", f"python {BASELINE}", "--marker", "ready",
+            base += harness_runs("startup", "bare textual", "--cmd", f"{sys.executable} {BASELINE}", "--marker", "ready",
                                  *runs)
             tiny_runs += harness_runs("open", "mailconsole tiny", "--cmd", MAILCONSOLE, "--file", str(tiny),
                                       "--marker", "TINY-END", *runs)

@@ -18,11 +18,10 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.containers import Vertical
 from textual.events import Click
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, Static
+from textual.widgets import Static
 
 from console.actions import ACTIONS, dispatch
 from console.errors import ReadOnlyRefused, UserError
@@ -196,7 +195,7 @@ class ActionCommands(Provider):
         for tab in TABS:
             yield f"Go to {tab.title}", f"Show the {tab.title} screen", partial(app.show_tab, tab.id)
         yield "Help: keys of this screen", "List every key of the current screen", app.action_help
-        for widget in app.tabs.query("*"):
+        for widget in app.screen_widgets():
             commands = getattr(widget, "palette_commands", None)
             if commands is not None:
                 yield from commands()
@@ -250,36 +249,49 @@ class ConsoleApp(App[None]):
         # Kept by reference: App.query looks only at the top screen, which may be a dialog.
         self.header = AppHeader(settings, self.hostname)
         self.tab_bar = TabBar(self.initial_tab)
-        self.tabs = ContentSwitcher(initial=self.initial_tab, id="tabs")
+        self.key_bar = KeyBar(id="key-bar")
+        self.views: dict[str, Widget] = {}
+        """The screens built so far, by tab id: children of the main screen, only the active one shown."""
+        self._active = self.initial_tab
         self.tab_options = tab_options
 
     def compose(self) -> ComposeResult:
+        # No container around the screens: every widget on the first frame costs start-up time.
         yield self.header
         yield self.tab_bar
-        with self.tabs:
-            for tab in TABS:
-                with Vertical(id=tab.id, classes="pane"):
-                    if tab.id == self.initial_tab:
-                        yield tab.build(self)
-        yield KeyBar(id="key-bar")
+        yield self._view(self.initial_tab)
+        yield self.key_bar
 
     def on_mount(self) -> None:
         if self.initial_tab != "services":
             # Services is always built (its poll drives the header's state), right after the first frame.
-            self.call_after_refresh(self._build, self.tabs.get_child_by_id("services"))
+            self.call_after_refresh(self._build, "services")
         self.call_after_refresh(resume_garbage_collection)
+
+    def _view(self, tab_id: str) -> Widget:
+        view = next(t for t in TABS if t.id == tab_id).build(self)
+        view.display = tab_id == self._active
+        self.views[tab_id] = view
+        return view
+
+    def screen_widgets(self) -> Iterable[Widget]:
+        """Every widget of every screen built so far (not of a dialog on top)."""
+        for view in self.views.values():
+            yield view
+            yield from view.query("*")
 
     @property
     def active_tab(self) -> str:
         """The id of the screen on show."""
-        return self.tabs.current or self.initial_tab
+        return self._active
 
     def show_tab(self, tab_id: str) -> None:
         """Switch to a screen by its tab id; it is built on first use, then takes the keyboard."""
-        pane = self.tabs.get_child_by_id(tab_id)
-        self.tabs.current = tab_id
+        self._active = tab_id
+        for view_id, view in self.views.items():
+            view.display = view_id == tab_id
         self.tab_bar.show(tab_id)
-        self.call_later(self._build_and_focus, pane)
+        self.call_later(self._build_and_focus, tab_id)
 
     def action_show_tab(self, tab_id: str) -> None:
         self.show_tab(tab_id)
@@ -288,21 +300,22 @@ class ConsoleApp(App[None]):
         ids = [tab.id for tab in TABS]
         self.show_tab(ids[(ids.index(self.active_tab) + step) % len(ids)])
 
-    async def _build(self, pane: Widget) -> None:
-        if not pane.children:
-            tab = next(t for t in TABS if t.id == pane.id)
-            await pane.mount(tab.build(self))
+    async def _build(self, tab_id: str) -> Widget:
+        view = self.views.get(tab_id)
+        if view is None:
+            view = self._view(tab_id)
+            main_screen = self.key_bar.parent  # not self.screen: a dialog may be on top
+            assert main_screen is not None
+            await main_screen.mount(view, before=self.key_bar)
+        return view
 
-    async def _build_and_focus(self, pane: Widget) -> None:
-        await self._build(pane)
-        self._focus_first(pane)
-
-    def _focus_first(self, pane: Widget) -> None:
-        if self.active_tab != pane.id:
+    async def _build_and_focus(self, tab_id: str) -> None:
+        view = await self._build(tab_id)
+        if self.active_tab != tab_id:
             return  # the user moved on meanwhile
-        if self.focused is not None and pane in self.focused.ancestors:
+        if self.focused is not None and view in self.focused.ancestors_with_self:
             return  # the screen already has the keyboard (e.g. a field the user opened)
-        for widget in pane.query("*"):
+        for widget in view.query("*"):
             if widget.focusable:
                 widget.focus()
                 break
@@ -354,7 +367,7 @@ class ConsoleApp(App[None]):
     def on_console_app_action_finished(self, message: ActionFinished) -> None:
         self.notify(printable(message.text), severity="information" if message.ok else "error",
                     markup=False)
-        for widget in self.tabs.query("*"):
+        for widget in self.screen_widgets():
             # Screens that care (the one that asked, or one showing the changed thing) refresh.
             handle = getattr(widget, "handle_action_result", None)
             if handle is not None:
@@ -364,7 +377,7 @@ class ConsoleApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit; when a screen holds unsaved edits (the Rules editor), ask first."""
-        unsaved = [w for w in self.tabs.query("*") if getattr(w, "unsaved_changes", lambda: False)()]
+        unsaved = [w for w in self.screen_widgets() if getattr(w, "unsaved_changes", lambda: False)()]
         if not unsaved:
             self.exit()
             return

@@ -343,8 +343,10 @@ class LogsView(Horizontal):
 
     DEFAULT_CSS = """
     LogsView { height: 1fr; }
-    LogsView #log-files-pane { dock: left; width: 30; max-width: 35%; border-right: solid $panel-lighten-2; }
-    LogsView #log-files { height: 1fr; border: none; }
+    LogsView #log-files {
+        dock: left; width: 30; max-width: 35%; height: 1fr; border: none;
+        border-right: solid $panel-lighten-2;
+    }
     LogsView #log-main { width: 1fr; }
     LogsView #log-status { height: 1; background: $panel; }
     LogsView #log-pill { dock: bottom; height: 1; width: 40; offset-x: 2; margin-bottom: 1; }
@@ -461,8 +463,7 @@ class LogsView(Horizontal):
             yield LogLines(id="log-lines")
             yield StatusLine(id="log-pill")
             # The input line (search, filter, time) is made on first use: it would cost 6% of start-up.
-        with Vertical(id="log-files-pane"):
-            yield OptionList(id="log-files")
+        yield OptionList(id="log-files")
 
     def on_mount(self) -> None:
         self.query_one("#log-pill", StatusLine).display = False
@@ -754,14 +755,15 @@ class LogsView(Horizontal):
 
     def action_files(self) -> None:
         """Put the keyboard in the file list (showing it if it was hidden)."""
-        self.query_one("#log-files-pane").display = True
-        self.call_after_refresh(self.query_one("#log-files", OptionList).focus)
+        files = self.query_one("#log-files", OptionList)
+        files.display = True
+        self.call_after_refresh(files.focus)
 
     def action_toggle_files(self) -> None:
         """Hide the file list to give the log the whole width, or show it again."""
-        pane = self.query_one("#log-files-pane")
-        pane.display = not pane.display
-        if not pane.display:
+        files = self.query_one("#log-files", OptionList)
+        files.display = not files.display
+        if not files.display:
             self.query_one(LogLines).focus()
 
     @on(Input.Submitted, "#log-input")

@@ -27,11 +27,11 @@ async def test_palette_switches_screen_and_focuses_it(tab: str, tmp_path: Path) 
         await pilot.press("enter")
         for _ in range(50):
             await pilot.pause(0.05)
-            if app.focused is not None and tab in [a.id for a in app.focused.ancestors_with_self]:
+            if app.focused is not None and app.views.get(tab) in app.focused.ancestors_with_self:
                 break
         assert app.active_tab == tab
         assert app.focused is not None
-        assert tab in [a.id for a in app.focused.ancestors_with_self]
+        assert app.views.get(tab) in app.focused.ancestors_with_self
         assert app.is_running
 
 
@@ -88,7 +88,7 @@ async def test_function_keys_brackets_and_clicks_switch_screens(tmp_path: Path) 
         await pilot.click("#tab-bar", offset=(start + 1, 0))
         await pilot.pause()
         assert app.active_tab == "queue"
-        assert app.focused is not None and "queue" in [a.id for a in app.focused.ancestors_with_self]
+        assert app.focused is not None and app.views["queue"] in app.focused.ancestors_with_self
 
 
 async def test_key_bar_lists_the_screens_keys_and_hides_mutating_ones_in_read_only(tmp_path: Path) -> None:

@@ -125,7 +125,7 @@ async def test_disconnected_banner_and_reconnect(supervisord: Supervisord) -> No
         await pilot.press("r")  # a dialog is open while supervisord goes away
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         supervisord.kill()
-        banner = app.tabs.query_one("#services-banner", Static)
+        banner = app.views["services"].query_one("#services-banner", Static)
         await until(pilot, lambda: banner.display)
         await pilot.press("n")
         assert "Disconnected" in str(banner.render())
