@@ -8,7 +8,6 @@ line cannot be written is not run: an unrecorded change is worse than none.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import signal as signal_module
 import threading
@@ -217,6 +216,8 @@ class _AuditLog:
             "duration_ms": round((time.monotonic() - started) * 1000, 1),
             "refused": outcome == "refused",
         }
+        import json  # here, not at the top: the console's start-up does without it
+
         os.write(self.fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
 
 

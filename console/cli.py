@@ -1,195 +1,83 @@
-"""The `mailconsole` command: a bare call opens the console; subcommands script the same actions.
+"""The `mailconsole` entry point. The command line itself is `console.commands` (click).
 
 Exit codes: 0 done, 1 failed (one line on stderr), 2 usage or configuration error, 3 refused because
-read-only. The Textual UI is imported only when the console opens, so the CLI stays quick.
+read-only. A command line that only opens the console (`mailconsole [OPTIONS]`, `mailconsole [OPTIONS]
+tail PATH...`) is read here without importing click, which would cost 3% of the console's start-up;
+anything else, `--help` included, goes to click.
 """
 
 from __future__ import annotations
 
 import gc
-import importlib
-import json
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
-import click
-
-from console import __version__
-from console.actions import dispatch
 from console.errors import UserError
-from console.settings import Settings, load_settings, render_effective
 from console.text import printable
 
-if TYPE_CHECKING:
-    from console.supervisor import Snapshot
+# The root group's options (console.commands.main_group) as the quick path knows them.
+_VALUE_OPTIONS = {"--config": "config_path", "--operator": "operator", "--supervisor-url": "supervisor_url"}
+_FLAG_OPTIONS = {"--read-only": "read_only", "--readonly": "read_only"}
+
+
+def quick_launch(argv: list[str]) -> tuple[dict[str, Any], list[Path] | None] | None:
+    """Read a command line that only opens the console: (root options, the paths for `tail` or None).
+
+    None when the command line is anything else; click then reads it, with its checks and messages.
+    """
+    options: dict[str, Any] = {}
+    args = list(argv)
+    while args and args[0].startswith("-"):
+        name, eq, value = args.pop(0).partition("=")
+        if name in _FLAG_OPTIONS and not eq:
+            options[_FLAG_OPTIONS[name]] = True
+        elif name in _VALUE_OPTIONS and eq:
+            options[_VALUE_OPTIONS[name]] = value
+        elif name in _VALUE_OPTIONS and args:
+            options[_VALUE_OPTIONS[name]] = args.pop(0)
+        else:
+            return None
+    if not args:
+        return options, None
+    paths = args[1:]
+    if args[0] == "tail" and paths and not any(p.startswith("-") for p in paths):
+        return options, [Path(p) for p in paths]
+    return None
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one line on stderr and exit with `code`."""
-    click.echo(f"mailconsole: {printable(message)}", err=True)
+    print(f"mailconsole: {printable(message)}", file=sys.stderr)
     sys.exit(code)
 
 
-def settings_of(ctx: click.Context) -> Settings:
-    """The loaded settings stored on the root context."""
-    obj = ctx.find_root().obj
-    assert isinstance(obj, Settings)
-    return obj
-
-
-class LazyGroup(click.Group):
-    """A click group whose bigger subcommand groups are imported only when used (quick start-up)."""
-
-    lazy = {
-        "fdm": "console.fdm.cli:fdm",
-        "lab": "console.lab_cli:lab",
-        "queue": "console.queue_cli:queue",
-        "tail": "console.logs_cli:tail",
-    }
-    opens_console = ("tail",)
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self.lazy])
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.lazy:
-            module_name, _, attr = self.lazy[cmd_name].partition(":")
-            command: click.Command = getattr(importlib.import_module(module_name), attr)
-            return command
-        return super().get_command(ctx, cmd_name)
-
-
-@click.group(cls=LazyGroup, invoke_without_command=True,
-             context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="mailconsole")
-@click.option("--config", "config_path", metavar="FILE", help="Settings file (TOML).")
-@click.option("--read-only", "--readonly", "read_only", is_flag=True, default=None,
-              help="On-call mode: refuse every mutating action.")
-@click.option("--operator", metavar="NAME", help="Name written to the audit log.")
-@click.option("--supervisor-url", metavar="URL", help="supervisord URL (unix:///path or http://...).")
-@click.pass_context
-def main_group(ctx: click.Context, config_path: str | None, read_only: bool | None,
-               operator: str | None, supervisor_url: str | None) -> None:
-    """mailconsole: the console for an OpenSMTPD + Dovecot + fdm mail stack under supervisord.
-
-    Without a command it opens the console.
-    """
-    if ctx.invoked_subcommand not in (None, *LazyGroup.opens_console):
-        gc.enable()  # see main(): only the console's start-up runs without collection
-    overrides: dict[str, Any] = {"read_only": read_only, "operator": operator,
-                                 "supervisor_url": supervisor_url}
-    loaded = load_settings(config_path, overrides)
-    ctx.obj = loaded.settings
-    ctx.meta["loaded_settings"] = loaded
-    if ctx.invoked_subcommand is None:
-        # Ask supervisord now: its answer arrives while Textual is still being imported.
-        from console.supervisor import Prefetch, client_for
-
-        supervisor = client_for(loaded.settings)
-        prefetch = Prefetch(supervisor)
-        from widgets.app import run_console
-
-        run_console(loaded.settings, supervisor=supervisor, prefetch=prefetch)
-
-
-@main_group.command("config")
-@click.pass_context
-def config_command(ctx: click.Context) -> None:
-    """Print the effective settings and where each value came from."""
-    click.echo(render_effective(ctx.find_root().meta["loaded_settings"]))
-
-
-def status_json(snapshot: Snapshot) -> dict[str, Any]:
-    """`status --json`: supervisord and its programs as plain data."""
-    return {
-        "supervisor": {"url": snapshot.url, "state": snapshot.state, "version": snapshot.version},
-        "programs": [
-            {
-                "name": p.fullname,
-                "group": p.group,
-                "state": p.state,
-                "pid": p.pid or None,
-                "uptime_s": p.uptime_s,
-                "description": p.description,
-                "exitstatus": p.exitstatus,
-                "stdout_logfile": p.stdout_logfile,
-            }
-            for p in snapshot.programs
-        ],
-    }
-
-
-@main_group.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_context
-def status_command(ctx: click.Context, as_json: bool) -> None:
-    """Show supervisord's programs and their states."""
-    from console.supervisor import client_for
-
-    snapshot = client_for(settings_of(ctx)).snapshot()
-    if as_json:
-        click.echo(json.dumps(status_json(snapshot), indent=2))
-        return
-    click.echo(f"supervisord {snapshot.version} at {snapshot.url}: {snapshot.state}")
-    width = max((len(p.fullname) for p in snapshot.programs), default=10)
-    for program in snapshot.programs:
-        click.echo(printable(f"{program.fullname:<{width}}  {program.state:<9}  {program.description}"))
-
-
-def _run_action(ctx: click.Context, name: str, target: str, **params: str) -> None:
-    """Dispatch one action and print its outcome (errors are handled by `main`)."""
-    click.echo(printable(dispatch(settings_of(ctx), name, target, params)))
-
-
-@main_group.command("start")
-@click.argument("name")
-@click.pass_context
-def start_command(ctx: click.Context, name: str) -> None:
-    """Start a program (NAME or group:name)."""
-    _run_action(ctx, "program.start", name)
-
-
-@main_group.command("stop")
-@click.argument("name")
-@click.pass_context
-def stop_command(ctx: click.Context, name: str) -> None:
-    """Stop a program."""
-    _run_action(ctx, "program.stop", name)
-
-
-@main_group.command("restart")
-@click.argument("name")
-@click.pass_context
-def restart_command(ctx: click.Context, name: str) -> None:
-    """Restart a program (its pid changes)."""
-    _run_action(ctx, "program.restart", name)
-
-
-@main_group.command("signal")
-@click.argument("name")
-@click.argument("signal_name", metavar="SIGNAL")
-@click.pass_context
-def signal_command(ctx: click.Context, name: str, signal_name: str) -> None:
-    """Send SIGNAL (HUP, USR1, TERM or a number) to a program."""
-    _run_action(ctx, "program.signal", name, signal=signal_name)
-
-
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the click group, turning every UserError into one line and its exit code.
+    """Entry point: open the console, or run the click command line; every UserError becomes one line
+    on stderr and its exit code.
 
     Garbage collection is off until the console's first frame (widgets.app turns it back on): start-up
     only creates objects that live on, and collecting them again and again costs a sixth of it.
     """
+    args = sys.argv[1:] if argv is None else argv
     gc.disable()
     try:
-        main_group.main(args=argv, prog_name="mailconsole", standalone_mode=False)
+        quick = quick_launch(args)
+        if quick is None:
+            _run_click(args)
+        else:
+            from console.launch import open_console, open_tail
+            from console.settings import load_settings
+
+            options, paths = quick
+            config_path = options.pop("config_path", None)
+            settings = load_settings(config_path, options).settings
+            if paths is None:
+                open_console(settings)
+            else:
+                open_tail(settings, paths)
     except UserError as exc:
         fail(str(exc), exc.exit_code)
-    except click.exceptions.Abort:
-        fail("aborted", 1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:
@@ -199,5 +87,15 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0)
 
 
-if __name__ == "__main__":
-    main()
+def _run_click(args: list[str]) -> None:
+    import click
+
+    from console.commands import main_group
+
+    try:
+        main_group.main(args=args, prog_name="mailconsole", standalone_mode=False)
+    except click.exceptions.Abort:
+        fail("aborted", 1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from console.errors import UserError
+from console.launch import open_tail
 
 
 @click.command("tail")
@@ -14,10 +14,4 @@ from console.errors import UserError
 @click.pass_context
 def tail(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Follow log files on the Logs screen (several: pick one in the file list)."""
-    from widgets.app import run_console
-    from widgets.logs import open_files_error
-
-    problem = open_files_error(list(paths))
-    if problem:
-        raise UserError(problem)
-    run_console(ctx.obj, initial_tab="logs", log_files=[p.resolve() for p in paths])
+    open_tail(ctx.obj, list(paths))

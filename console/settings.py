@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import json
 import os
 import shlex
 import sys
@@ -18,11 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from console.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 DEFAULT_SUPERVISOR_URL = "unix:///run/supervisor.sock"
 CONFIG_SEARCH_PATH = (Path("/mail/config/mailconsole.toml"), Path("/etc/mailconsole/config.toml"))
@@ -216,6 +210,8 @@ def _parse_env(name: str, raw: str, var: str) -> Any:
         except ValueError as exc:
             raise ConfigError(f"environment: {var}: expected shell words, {exc}") from None
     if kind == "dict":
+        import json  # here, not at the top: start-up does without it
+
         try:
             return _convert(name, json.loads(raw), f"environment: {var}")
         except json.JSONDecodeError:
@@ -243,6 +239,11 @@ def _find_config_file(explicit: str | None, env: Mapping[str, str]) -> tuple[Pat
 
 def _read_file(path: Path) -> dict[str, Any]:
     """Parse a settings file: TOML, flat keys, each one a Settings field."""
+    # Imported here, not at the top: without a settings file, start-up does without it.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -348,6 +349,7 @@ def render_effective(loaded: LoadedSettings) -> str:
 
 def _toml_value(value: Any) -> str:
     """A value written as TOML (inline)."""
+    import json
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

@@ -304,9 +304,8 @@ class ConsoleApp(App[None]):
         view = self.views.get(tab_id)
         if view is None:
             view = self._view(tab_id)
-            main_screen = self.key_bar.parent  # not self.screen: a dialog may be on top
-            assert main_screen is not None
-            await main_screen.mount(view, before=self.key_bar)
+            # On the screen the key bar is on, not self.screen: a dialog may be on top.
+            await self.key_bar.screen.mount(view, before=self.key_bar)
         return view
 
     async def _build_and_focus(self, tab_id: str) -> None:

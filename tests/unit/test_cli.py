@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import main
+from console.cli import main, quick_launch
 
 
 @pytest.mark.parametrize(("settings", "command", "code", "stream", "shown"), [
@@ -34,3 +34,39 @@ def test_a_usage_error_leaves_collection_on(capsys: pytest.CaptureFixture[str]) 
         main(["--no-such-flag"])
     assert exited.value.code == 2
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    ([], ({}, None)),
+    (["--read-only", "--config", "c.toml"], ({"read_only": True, "config_path": "c.toml"}, None)),
+    (["--readonly", "--operator=ann", "--supervisor-url", "unix:///s"],
+     ({"read_only": True, "operator": "ann", "supervisor_url": "unix:///s"}, None)),
+    (["--config=c.toml", "tail", "a.log", "b.log"], ({"config_path": "c.toml"}, [Path("a.log"), Path("b.log")])),
+])
+def test_quick_launch_reads_a_command_line_that_only_opens_the_console(argv: list[str], expected: object) -> None:
+    assert quick_launch(argv) == expected
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"], ["-h"], ["--version"], ["status"], ["tail"], ["tail", "--help"], ["tail", "a.log", "-x"],
+    ["--config"], ["--read-only=yes"], ["--no-such-flag"], ["lab", "up"], ["fdm", "test"],
+])
+def test_anything_else_goes_to_click(argv: list[str]) -> None:
+    assert quick_launch(argv) is None
+
+
+def test_the_quick_path_reports_a_bad_setting_as_click_would(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--config", "/nonexistent/mailconsole.toml", "tail", "/nonexistent.log"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == ("mailconsole: /nonexistent/mailconsole.toml: no such settings file "
+                                       "(given by --config)\n")
+    assert gc.isenabled()
+
+
+def test_tail_of_a_missing_file_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["tail", str(tmp_path / "missing.log")])
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mailconsole: cannot open ") and err.count("\n") == 1
