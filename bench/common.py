@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,3 +39,26 @@ def harness_runs(mode: str, label: str, *args: str) -> list[dict]:
 def median_of(runs: list[dict], key: str) -> float:
     """The median of one figure over runs (runs without it are skipped)."""
     return statistics.median(r[key] for r in runs if r.get(key) is not None)
+
+
+def mailconsole(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run `mailconsole ARGS` from this checkout."""
+    return subprocess.run([sys.executable, "-m", "console", *args], cwd=ROOT, text=True, capture_output=True)
+
+
+@contextlib.contextmanager
+def lab_programs(lab_dir: str, port_base: str) -> Iterator[list[str]]:
+    """The names of the lab's programs in `lab_dir`; the lab is brought up for the block (and down
+    after it) unless it is running already."""
+    started = False
+    if mailconsole("lab", "status", "--dir", lab_dir).returncode != 0:
+        up = mailconsole("lab", "up", "--dir", lab_dir, "--port-base", port_base)
+        if up.returncode != 0:
+            raise SystemExit(up.stderr.strip())
+        started = True
+    try:
+        status = json.loads(mailconsole("--config", f"{lab_dir}/mailconsole.toml", "status", "--json").stdout)
+        yield [p["name"] for p in status["programs"]]
+    finally:
+        if started:
+            mailconsole("lab", "down", "--dir", lab_dir)

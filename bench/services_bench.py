@@ -11,16 +11,9 @@ last program's name in the services table), through the shared tmux harness. Pri
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 
-from common import BASELINE, ROOT, compile_sources, harness_runs, median_of
-
-
-def mailconsole(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "console", *args], cwd=ROOT, text=True,
-                          capture_output=True)
+from common import BASELINE, compile_sources, harness_runs, lab_programs, median_of
 
 
 def main() -> int:
@@ -34,16 +27,7 @@ def main() -> int:
     a = parser.parse_args()
     compile_sources()
 
-    started_lab = False
-    if mailconsole("lab", "status", "--dir", a.dir).returncode != 0:
-        up = mailconsole("lab", "up", "--dir", a.dir, "--port-base", a.port_base)
-        if up.returncode != 0:
-            print(up.stderr.strip(), file=sys.stderr)
-            return 1
-        started_lab = True
-    try:
-        status = json.loads(mailconsole("--config", f"{a.dir}/mailconsole.toml", "status", "--json").stdout)
-        names = [p["name"] for p in status["programs"]]
+    with lab_programs(a.dir, a.port_base) as names:
         marker = names[-1]
         cmd = f"{sys.executable} -m console --config {a.dir}/mailconsole.toml"
         base_cmd = f"{sys.executable} {BASELINE}"
@@ -55,9 +39,6 @@ def main() -> int:
                                  "--hold", "0.5", *common)
             mc += harness_runs("startup", "mailconsole", "--cmd", cmd, "--marker", marker,
                                "--hold", str(a.hold), *common)
-    finally:
-        if started_lab:
-            mailconsole("lab", "down", "--dir", a.dir)
 
     b, m = median_of(base, "latency_s"), median_of(mc, "latency_s")
     idle = median_of(mc, "post_ready_cpu_pct")
