@@ -23,12 +23,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.geometry import Size
+from textual.events import Click
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Input, Static
 
 from console.errors import UserError
 from console.logs.discovery import LogFileInfo, discover, supervisord_logfile
@@ -140,6 +140,93 @@ class StatusLine(Static):
 
     def render(self) -> Text:
         return self._text
+
+
+class FileList(ScrollView, can_focus=True):
+    """The log files, one entry each (wrapped to the width): up and down move, enter or a click opens.
+
+    Not Textual's OptionList, which costs the Logs screen a sixth of its start-up; this draws the same.
+    """
+
+    DEFAULT_CSS = "FileList { width: 30; padding: 0 1; }"
+    COMPONENT_CLASSES = {"file-list--highlighted"}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "move(-1)", "Previous file", show=False),
+        Binding("down", "move(1)", "Next file", show=False),
+        Binding("home", "move(-1000000)", "First file", show=False),
+        Binding("end", "move(1000000)", "Last file", show=False),
+        Binding("enter", "select", "Open file", show=False),
+    ]
+
+    class Selected(Message):
+        """An entry was chosen (enter or a click)."""
+
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prompts: list[Text] = []
+        """One label per entry."""
+        self.enabled: list[bool] = []
+        self.highlighted: int | None = None
+        """The entry enter opens."""
+        self._rows: list[tuple[int, Text]] = []  # (entry, one wrapped line of its label) per row
+        self._rows_width = 0
+
+    def set_options(self, prompts: list[Text], enabled: list[bool]) -> None:
+        """List these entries (the highlight stays on the same index when it still exists)."""
+        self.prompts, self.enabled = prompts, enabled
+        if self.highlighted is None or self.highlighted >= len(prompts) or not enabled[self.highlighted]:
+            self.highlighted = next((i for i, ok in enumerate(enabled) if ok), None)
+        self._rows_width = 0
+        self.refresh()
+
+    def _layout_rows(self, width: int) -> None:
+        if width == self._rows_width:
+            return
+        self._rows_width = width
+        self._rows = [(index, line) for index, prompt in enumerate(self.prompts)
+                      for line in prompt.wrap(self.app.console, max(width, 1), no_wrap=False)]
+        self.virtual_size = Size(width, len(self._rows))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        self._layout_rows(width)
+        base = self.rich_style
+        row = self.scroll_offset.y + y
+        if row >= len(self._rows):
+            return Strip.blank(width, base)
+        index, line = self._rows[row]
+        strip = Strip(list(line.render(self.app.console)), line.cell_len).crop_extend(0, width, None)
+        if index == self.highlighted:
+            strip = strip.apply_style(self.get_component_rich_style("file-list--highlighted"))
+        return strip.apply_style(base) if self.enabled[index] else strip.apply_style(base + Style(dim=True))
+
+    def action_move(self, step: int) -> None:
+        """Highlight the next (or previous) entry that can be opened."""
+        order = range(len(self.prompts)) if step > 0 else range(len(self.prompts) - 1, -1, -1)
+        start = self.highlighted if self.highlighted is not None else -1 if step > 0 else len(self.prompts)
+        candidates = [i for i in order if self.enabled[i] and (i > start if step > 0 else i < start)]
+        if candidates:
+            self.highlighted = candidates[min(abs(step), len(candidates)) - 1]
+            rows = [r for r, (index, _) in enumerate(self._rows) if index == self.highlighted]
+            if rows:
+                self.scroll_to_region(Region(0, rows[0], 1, len(rows)), animate=False)
+            self.refresh()
+
+    def action_select(self) -> None:
+        """Open the highlighted entry."""
+        if self.highlighted is not None:
+            self.post_message(self.Selected(self.highlighted))
+
+    def on_click(self, event: Click) -> None:
+        row = self.scroll_offset.y + event.y
+        if row < len(self._rows) and self.enabled[self._rows[row][0]]:
+            self.highlighted = self._rows[row][0]
+            self.refresh()
+            self.action_select()
 
 
 class LogLines(ScrollView, can_focus=True):
@@ -343,9 +430,10 @@ class LogsView(Horizontal):
 
     DEFAULT_CSS = """
     LogsView { height: 1fr; }
-    LogsView #log-files {
-        dock: left; width: 30; max-width: 35%; height: 1fr; border: none;
-        border-right: solid $panel-lighten-2;
+    LogsView #log-files { dock: left; max-width: 35%; height: 1fr; border-right: solid $panel-lighten-2; }
+    LogsView #log-files > .file-list--highlighted { background: $block-cursor-blurred-background; }
+    LogsView #log-files:focus > .file-list--highlighted {
+        background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold;
     }
     LogsView #log-main { width: 1fr; }
     LogsView #log-status { height: 1; background: $panel; }
@@ -463,7 +551,7 @@ class LogsView(Horizontal):
             yield LogLines(id="log-lines")
             yield StatusLine(id="log-pill")
             # The input line (search, filter, time) is made on first use: it would cost 6% of start-up.
-        yield OptionList(id="log-files")
+        yield FileList(id="log-files")
 
     def on_mount(self) -> None:
         self.query_one("#log-pill", StatusLine).display = False
@@ -506,35 +594,30 @@ class LogsView(Horizontal):
 
     def refresh_files(self) -> None:
         """List the log files again (new ones appear, sizes change)."""
-        files = self.query_one("#log-files", OptionList)
-        options: list[Option] = []
-        entries: list[Path | str | None] = []
+        prompts: list[Text] = []
+        entries: list[Path | str | None] = []  # what each entry opens; None: nothing
         if self.mergeable:
-            options.append(Option(Text(f"all {len(self.files or [])} files, by time", style="bold")))
+            prompts.append(Text(f"all {len(self.files or [])} files, by time", style="bold"))
             entries.append(MERGED)
         try:
             infos = self._infos()
         except UserError as exc:
             infos = []
-            options.append(Option(Text(exc.message, style="red"), disabled=True))
+            prompts.append(Text(exc.message, style="red"))
             entries.append(None)
         for info in infos:
-            options.append(Option(file_label(info)))
+            prompts.append(file_label(info))
             entries.append(info.path)
             for old in info.rotated:
-                options.append(Option(file_label(old, rotated=True), disabled=old.compressed))
+                prompts.append(file_label(old, rotated=True))
                 entries.append(None if old.compressed else old.path)
-        if not options:
-            options.append(Option(Text("no log files", style="dim"), disabled=True))
+        if not prompts:
+            prompts.append(Text("no log files", style="dim"))
             entries.append(None)
-        prompts = [option.prompt for option in options]
         if prompts == self._listed:
             return
         self._listed = prompts
-        highlighted = files.highlighted
-        files.set_options(options)
-        if highlighted is not None and highlighted < len(options):
-            files.highlighted = highlighted
+        self.query_one("#log-files", FileList).set_options(prompts, [e is not None for e in entries])
         self._entries = entries
 
     def on_logs_view_files_changed(self, message: FilesChanged) -> None:
@@ -545,9 +628,9 @@ class LogsView(Horizontal):
             self.files_stale = False
             self.refresh_files()
 
-    @on(OptionList.OptionSelected, "#log-files")
-    def _file_chosen(self, event: OptionList.OptionSelected) -> None:
-        path = self._entries[event.option_index] if event.option_index < len(self._entries) else None
+    @on(FileList.Selected)
+    def _file_chosen(self, event: FileList.Selected) -> None:
+        path = self._entries[event.index] if event.index < len(self._entries) else None
         if path == MERGED:
             self.open_merged()
         elif isinstance(path, Path):
@@ -755,13 +838,13 @@ class LogsView(Horizontal):
 
     def action_files(self) -> None:
         """Put the keyboard in the file list (showing it if it was hidden)."""
-        files = self.query_one("#log-files", OptionList)
+        files = self.query_one("#log-files", FileList)
         files.display = True
         self.call_after_refresh(files.focus)
 
     def action_toggle_files(self) -> None:
         """Hide the file list to give the log the whole width, or show it again."""
-        files = self.query_one("#log-files", OptionList)
+        files = self.query_one("#log-files", FileList)
         files.display = not files.display
         if not files.display:
             self.query_one(LogLines).focus()

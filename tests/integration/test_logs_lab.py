@@ -7,13 +7,12 @@ import uuid
 from typing import Any
 
 import pytest
-from textual.widgets import OptionList
 
 from console.settings import load_settings
 from tests.integration.conftest import RunningLab
 from tests.integration.test_lab import send
 from widgets.app import ConsoleApp
-from widgets.logs import LogLines, LogsView
+from widgets.logs import FileList, LogLines, LogsView
 
 pytestmark = pytest.mark.lab
 
@@ -34,8 +33,8 @@ async def test_a_delivery_through_smtpd_appears_on_the_logs_screen(lab: RunningL
     settings = load_settings(str(lab.settings_path), env={}).settings
     app = ConsoleApp(settings, initial_tab="logs")
     async with app.run_test(size=(200, 50)) as pilot:
-        files = app.query_one("#log-files", OptionList)
-        names = [str(files.get_option_at_index(i).prompt) for i in range(files.option_count)]
+        files = app.query_one("#log-files", FileList)
+        names = [str(prompt) for prompt in files.prompts]
         assert any(name.startswith("smtpd.log") for name in names)
         assert any(name.startswith("supervisord.log") for name in names)  # supervisord's own log
         index = next(i for i, name in enumerate(names) if name.startswith("smtpd.log"))

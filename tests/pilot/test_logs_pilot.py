@@ -8,12 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.style import Style
-from textual.widgets import OptionList, Static
+from textual.widgets import Static
 
 from console.settings import Settings
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import ConsoleApp
-from widgets.logs import LogLines, StatusLine
+from widgets.logs import FileList, LogLines, StatusLine
 
 HOSTILE = "evil [bold]loud[/bold] [link=http://x.example]click[/link] [unbalanced \x1b[31mred\x1b[0m \x07bell"
 
@@ -89,9 +89,8 @@ async def test_rotation_shows_a_marker_line_and_the_new_file(tmp_path: Path) -> 
         marker = next(i for i, t in enumerate(text) if "rotated" in t)
         assert "line 00009" in text[marker - 1] and "line 00010" in text[marker + 1]
         assert "smtpd.log.1" in text[marker]
-        options = app.query_one("#log-files", OptionList)
-        await until(pilot, lambda: any("smtpd.log.1" in str(options.get_option_at_index(i).prompt)
-                                       for i in range(options.option_count)))
+        options = app.query_one("#log-files", FileList)
+        await until(pilot, lambda: any("smtpd.log.1" in str(prompt) for prompt in options.prompts))
 
 
 async def test_search_jumps_to_matches_and_counts_them(tmp_path: Path) -> None:
@@ -164,8 +163,8 @@ async def test_a_missing_log_directory_is_one_clear_line(tmp_path: Path) -> None
     app = make_app(tmp_path / "nope")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        options = app.query_one("#log-files", OptionList)
-        assert "does not exist" in str(options.get_option_at_index(0).prompt)
+        options = app.query_one("#log-files", FileList)
+        assert "does not exist" in str(options.prompts[0])
         assert "no file open" in status(app)
 
 
@@ -206,8 +205,8 @@ async def test_tail_of_unstamped_files_lists_each_file(tmp_path: Path) -> None:
     app = make_app(tmp_path, files=[debug, other])
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: "smtpd.log  1 lines" in status(app))
-        options = app.query_one("#log-files", OptionList)
-        assert options.option_count == 2
+        options = app.query_one("#log-files", FileList)
+        assert len(options.prompts) == 2
         await pilot.press("o", "down", "down", "enter")
         await until(pilot, lambda: "fdm.log  1 lines" in status(app))
 
