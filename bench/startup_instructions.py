@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Start-up in CPU instructions (valgrind callgrind): the console vs the bare Textual app, same run.
 
-Wall-clock start-up on these machines moves by 20 % between runs; an instruction count moves by ~2 %.
+Wall-clock start-up on these machines moves by 20 % between runs; an instruction count by under 1 %.
 Each program runs in a tmux pane under callgrind until its first frame carries the marker
 (bench/exit_at_marker.py): the baseline's "ready", the last program of the lab on the services screen
 (80x24), the last line of a one-line log for `mailconsole tail` (200x50). Needs valgrind

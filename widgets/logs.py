@@ -173,14 +173,14 @@ class FileList(ScrollView, can_focus=True):
         self.highlighted: int | None = None
         """The entry enter opens."""
         self._rows: list[tuple[int, Text]] = []  # (entry, one wrapped line of its label) per row
-        self._rows_width = 0
+        self._rows_width: int | None = None  # the width _rows were wrapped to; None: wrap again
 
     def set_options(self, prompts: list[Text], enabled: list[bool]) -> None:
         """List these entries (the highlight stays on the same index when it still exists)."""
         self.prompts, self.enabled = prompts, enabled
         if self.highlighted is None or self.highlighted >= len(prompts) or not enabled[self.highlighted]:
             self.highlighted = next((i for i, ok in enumerate(enabled) if ok), None)
-        self._rows_width = 0
+        self._rows_width = None
         self.refresh()
 
     def _layout_rows(self, width: int) -> None:
@@ -206,15 +206,15 @@ class FileList(ScrollView, can_focus=True):
 
     def action_move(self, step: int) -> None:
         """Highlight the next (or previous) entry that can be opened."""
-        order = range(len(self.prompts)) if step > 0 else range(len(self.prompts) - 1, -1, -1)
-        start = self.highlighted if self.highlighted is not None else -1 if step > 0 else len(self.prompts)
-        candidates = [i for i in order if self.enabled[i] and (i > start if step > 0 else i < start)]
-        if candidates:
-            self.highlighted = candidates[min(abs(step), len(candidates)) - 1]
-            rows = [r for r, (index, _) in enumerate(self._rows) if index == self.highlighted]
-            if rows:
-                self.scroll_to_region(Region(0, rows[0], 1, len(rows)), animate=False)
-            self.refresh()
+        openable = [i for i, ok in enumerate(self.enabled) if ok]
+        if not openable:
+            return
+        at = openable.index(self.highlighted) if self.highlighted in openable else -1 if step > 0 else len(openable)
+        self.highlighted = openable[max(0, min(len(openable) - 1, at + step))]
+        rows = [r for r, (index, _) in enumerate(self._rows) if index == self.highlighted]
+        if rows:
+            self.scroll_to_region(Region(0, rows[0], 1, len(rows)), animate=False)
+        self.refresh()
 
     def action_select(self) -> None:
         """Open the highlighted entry."""
