@@ -80,20 +80,29 @@ class PrivateSmtpd:
                         audit_log=self.dir / "audit.log", operator="tester")
 
     def start(self) -> None:
+        """Start smtpd and wait until smtpctl and SMTP answer. A start that dies at once is tried again,
+        twice: OpenSMTPD 6.8 can lose a child during its start-up handshake on a loaded machine (the
+        parent then exits with "process queue socket closed"); supervisord in the lab retries the same
+        way (startretries). A third death fails the test with smtpd's whole output."""
         (self.dir / "smtpd.conf").write_text(SMTPD_CONF.format(port=self.port))
-        self.smtpd = subprocess.Popen(
-            ["nsenter", "--target", str(self.holder.pid), "--mount",
-             "smtpd", "-d", "-f", str(self.dir / "smtpd.conf")],
-            stdout=subprocess.DEVNULL, stderr=open(self.dir / "smtpd.log", "ab"),
-            start_new_session=True)
-        wait_for(self._answers, what="smtpd to answer smtpctl")
+        for attempt in range(3):
+            with open(self.dir / "smtpd.log", "ab") as log:
+                self.smtpd = subprocess.Popen(
+                    ["nsenter", "--target", str(self.holder.pid), "--mount",
+                     "smtpd", "-d", "-f", str(self.dir / "smtpd.conf")],
+                    stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+            if wait_for(lambda: self._answers(final=attempt == 2), what="smtpd to answer smtpctl") != "died":
+                break
         wait_for(lambda: socket.create_connection(("127.0.0.1", self.port), timeout=1).close() or True,
                  what="smtpd to listen")
 
-    def _answers(self) -> object:
+    def _answers(self, final: bool) -> object:
+        """smtpctl's answer once smtpd is up; "died" if smtpd exited (or the test fails, on the last try)."""
         if self.smtpd is not None and self.smtpd.poll() is not None:
-            log = (self.dir / "smtpd.log").read_text(errors="replace").strip().splitlines()
-            pytest.fail(f"smtpd exited: {log[-1] if log else 'no output'}")
+            log = (self.dir / "smtpd.log").read_text(errors="replace").strip()
+            if final:
+                pytest.fail(f"smtpd exited ({self.smtpd.returncode}) three times:\n{log or 'no output'}")
+            return "died"
         return q.read_status(self.settings)
 
     def stop(self) -> None:
@@ -105,6 +114,18 @@ class PrivateSmtpd:
                 os.killpg(self.smtpd.pid, signal.SIGKILL)
                 self.smtpd.wait()
         self.smtpd = None
+
+
+def _mounted(holder: subprocess.Popen[bytes]) -> bool:
+    """Whether the holder has made its bind mounts: it becomes `sleep` only after both. smtpd entering
+    the namespace before that would run on the host's /var/spool, or see /run replaced under it (its
+    queue process then dies: "process queue socket closed")."""
+    if holder.poll() is not None:
+        pytest.fail(f"the namespace holder exited ({holder.returncode}): mount --bind failed")
+    try:
+        return Path(f"/proc/{holder.pid}/comm").read_text().strip() == "sleep"
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +140,7 @@ def smtpd() -> Iterator[PrivateSmtpd]:
         start_new_session=True)
     server = PrivateSmtpd(base, holder, _free_port())
     try:
+        wait_for(lambda: _mounted(holder), what="the private mounts of the smtpd namespace")
         server.start()
         yield server
     finally:
