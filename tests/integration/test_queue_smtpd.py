@@ -9,6 +9,7 @@ otherwise, but failed when the CI environment variable is set.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -91,7 +92,8 @@ class PrivateSmtpd:
                     ["nsenter", "--target", str(self.holder.pid), "--mount",
                      "smtpd", "-d", "-f", str(self.dir / "smtpd.conf")],
                     stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
-            if wait_for(lambda: self._answers(final=attempt == 2), what="smtpd to answer smtpctl") != "died":
+            final = attempt == 2
+            if wait_for(functools.partial(self._answers, final), what="smtpd to answer smtpctl") != "died":
                 break
         wait_for(lambda: socket.create_connection(("127.0.0.1", self.port), timeout=1).close() or True,
                  what="smtpd to listen")
