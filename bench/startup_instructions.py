@@ -7,12 +7,13 @@ Each program runs in a tmux pane under callgrind until its first frame carries t
 (80x24), the last line of a one-line log for `mailconsole tail` (200x50). Needs valgrind
 (`apt-get install valgrind`); a lab is brought up for the services figure.
 
-    python bench/startup_instructions.py [--dir /tmp/mc-bench-lab]
+    python bench/startup_instructions.py [--dir /tmp/mc-bench-lab] [--runs N] [--no-services]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import subprocess
 import sys
@@ -48,11 +49,13 @@ def main() -> int:
     parser.add_argument("--dir", default="/tmp/mc-bench-lab")
     parser.add_argument("--port-base", default="20800")
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--no-services", action="store_true", help="only the bare app and `tail` (no lab)")
     a = parser.parse_args()
     compile_sources()
     subprocess.run([*TMUX, "new-session", "-d", "-s", "keep"], check=True)  # one server for every run
     try:
-        with lab_programs(a.dir, a.port_base) as names, tempfile.TemporaryDirectory() as tmp:
+        with (contextlib.nullcontext(["-"]) if a.no_services else lab_programs(a.dir, a.port_base)) as names, \
+                tempfile.TemporaryDirectory() as tmp:
             log = Path(tmp) / "one.log"
             log.write_text("2025-11-24T00:00:00+00:00 mail smtpd[1]: ONE-LINE-END\n")
             runs = {
@@ -62,6 +65,8 @@ def main() -> int:
                 "mailconsole tail, one line (200x50)": (
                     f"ONE-LINE-END -m console --supervisor-url unix:///nonexistent.sock tail {log}", "200x50"),
             }
+            if a.no_services:
+                del runs["mailconsole, services (80x24)"]
             counts = {label: [instructions(*how) for _ in range(a.runs)] for label, how in runs.items()}
     finally:
         subprocess.run([*TMUX, "kill-server"], stderr=subprocess.DEVNULL)
