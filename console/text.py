@@ -39,3 +39,8 @@ def decode(data: bytes) -> str:
 def printable_lines(text: str) -> str:
     """Multi-line untrusted text made safe line by line (newlines kept, every other control escaped)."""
     return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def count(n: int, noun: str) -> str:
+    """`n noun` with thousands separators, the noun plural unless n is 1: "1 line", "12,345 lines"."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

@@ -22,7 +22,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.events import Click
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -47,7 +47,7 @@ from console.logs.search import (
 )
 from console.logs.watch import DirectoryWatch, FollowThread
 from console.settings import Settings
-from console.text import printable
+from console.text import count, printable
 
 STYLE_OF = {
     "timestamp": "cyan",
@@ -425,19 +425,17 @@ class LogLines(ScrollView, can_focus=True):
         return strip.apply_style(CURRENT_STYLE) if n == self.current else strip
 
 
-class LogsView(Horizontal):
+class LogsView(Vertical):
     """Log files on the left; the chosen one on the right, followed, searchable and filterable."""
 
     DEFAULT_CSS = """
     LogsView { height: 1fr; }
-    LogsView #log-files { dock: left; max-width: 35%; height: 1fr; border-right: solid $panel-lighten-2; }
+    LogsView #log-files { split: left; max-width: 35%; height: 1fr; border-right: solid $panel-lighten-2; }
     LogsView #log-files > .file-list--highlighted { background: $block-cursor-blurred-background; }
     LogsView #log-files:focus > .file-list--highlighted {
         background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold;
     }
-    LogsView #log-main { width: 1fr; }
     LogsView #log-status { height: 1; background: $panel; }
-    LogsView #log-pill { dock: bottom; height: 1; width: 40; offset-x: 2; margin-bottom: 1; }
     LogsView #log-input { dock: bottom; }
     """
 
@@ -545,16 +543,14 @@ class LogsView(Horizontal):
         self.mergeable = bool(self.files and len(self.files) > 1 and all(_stamped(p) for p in self.files))
 
     def compose(self) -> ComposeResult:
-        # The log comes first so that it, not the file list, gets the keyboard when the tab opens.
-        with Vertical(id="log-main"):
-            yield StatusLine(id="log-status")
-            yield LogLines(id="log-lines")
-            yield StatusLine(id="log-pill")
-            # The input line (search, filter, time) is made on first use: it would cost 6% of start-up.
+        # No container for the right-hand side: the file list is split off to the left, the input line
+        # docks at the bottom of what remains. The log comes first so that it, not the file list, gets
+        # the keyboard when the tab opens. The input line (search, filter, time) is made on first use.
+        yield StatusLine(id="log-status")
+        yield LogLines(id="log-lines")
         yield FileList(id="log-files")
 
     def on_mount(self) -> None:
-        self.query_one("#log-pill", StatusLine).display = False
         self.refresh_files()
         first = next((p for p in self._entries if p is not None), None)
         if first == MERGED:
@@ -725,7 +721,6 @@ class LogsView(Horizontal):
             appended = lines.sync()
             if not lines.following:
                 self.new_lines += appended
-            self.update_pill()
             self.status_stale = True
             return
         if message.followed is not self.followed:
@@ -742,7 +737,6 @@ class LogsView(Horizontal):
                 self.new_lines += appended
         else:
             self._filter_new_lines()
-        self.update_pill()
         self.status_stale = True
 
     def _tick(self) -> None:
@@ -758,32 +752,29 @@ class LogsView(Horizontal):
     def on_log_lines_follow_changed(self, message: LogLines.FollowChanged) -> None:
         if message.following:
             self.new_lines = 0
-        self.update_pill()
         self.update_status()
 
     def action_follow(self) -> None:
         """Back to the end, following new lines."""
         self.query_one(LogLines).follow()
 
-    def update_pill(self) -> None:
-        """Show '+N new lines' while paused and lines keep arriving; hide it when following."""
-        pill = self.query_one("#log-pill", StatusLine)
-        following = self.query_one(LogLines).following
-        shown = bool(self.new_lines) and not following
-        if shown:
-            pill.set(Text(f" +{self.new_lines:,} new lines · End to follow ", style="bold reverse"))
-        if pill.display != shown:
-            pill.display = shown
+    def _follow_state(self, following: bool) -> list[tuple[str, str]]:
+        """Following, or paused with the count of lines that arrived since ("+N new lines")."""
+        if following:
+            return [("● following", "green")]
+        if not self.new_lines:
+            return [("⏸ paused", "yellow")]
+        return [("⏸ paused ", "yellow"), (f" +{count(self.new_lines, 'new line')} · End to follow ", "bold reverse")]
 
     def update_status(self) -> None:
-        """The line above the log: file, size, follow state, indexing, search and filter."""
+        """The line above the log: file, follow state (and new lines while paused), size, indexing, search, filter."""
         status = self.query_one("#log-status", StatusLine)
         lines = self.query_one(LogLines)
         parts: list[tuple[str, str] | str] = []
         if self.merged is not None:
             names = " + ".join(printable(log.path.name) for log in self.merged.logs)
-            parts += [(names, "bold"), f"  {len(self.merged):,} lines by time  "]
-            parts.append(("● following", "green") if lines.following else ("⏸ paused", "yellow"))
+            parts += [(names, "bold"), "  ", *self._follow_state(lines.following)]
+            parts.append(f"  {count(len(self.merged), 'line')} by time")
             status.set(Text.assemble(*parts))
             return
         if self.followed is None:
@@ -791,20 +782,20 @@ class LogsView(Horizontal):
                           "bold red" if self.unavailable else "dim"))
             status.set(Text.assemble(*parts))
             return
-        parts += [(printable(self.followed.path.name), "bold"), f"  {len(self.followed):,} lines  "]
-        parts.append(("● following", "green") if lines.following else ("⏸ paused", "yellow"))
+        parts += [(printable(self.followed.path.name), "bold"), "  ", *self._follow_state(lines.following)]
+        parts.append(f"  {count(len(self.followed), 'line')}")
         index = self.followed.segments[0].index
         if index.scanning and index.end:
             parts.append((f"  indexing {100 * (1 - index.low / index.end):.0f}%", "dim"))
         if self.unavailable:
             parts.append((f"  {self.unavailable}", "bold red"))
         if self.search_text:
-            found = "" if self.match_count is None else f" {self.match_count:,} matching lines"
+            found = "" if self.match_count is None else f" {count(self.match_count, 'matching line')}"
             parts.append((f"  /{printable(self.search_text)}{found}", "cyan"))
         if self.filter_kept is not None:
             how = "not " if self.filter_invert else ""
             context = f" ±{self.filter_context}" if self.filter_context else ""
-            parts.append((f"  filter {how}{printable(self.filter_text)}{context}: {len(self.filter_kept):,} lines",
+            parts.append((f"  filter {how}{printable(self.filter_text)}{context}: {count(len(self.filter_kept), 'line')}",
                           "magenta"))
         if self.progress:
             parts.append((f"  {self.progress}", "dim"))
@@ -817,7 +808,7 @@ class LogsView(Horizontal):
         box = next(self.query("#log-input").results(Input), None)
         if box is None:
             box = Input(value, placeholder=placeholder, id="log-input")
-            self.query_one("#log-main").mount(box)
+            self.mount(box)
         else:
             box.placeholder = placeholder
             box.value = value

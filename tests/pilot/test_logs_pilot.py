@@ -1,4 +1,4 @@
-"""The Logs screen in a virtual terminal: follow, pause with the pill, search, filter, rotation, hostile text."""
+"""The Logs screen in a virtual terminal: follow, pause with "+N new lines", search, filter, rotation, hostile text."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from textual.widgets import Static
 from console.settings import Settings
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import ConsoleApp
-from widgets.logs import FileList, LogLines, StatusLine
+from widgets.logs import FileList, LogLines
 
 HOSTILE = "evil [bold]loud[/bold] [link=http://x.example]click[/link] [unbalanced \x1b[31mred\x1b[0m \x07bell"
 
@@ -51,7 +51,7 @@ async def type_in(pilot, key: str, text: str) -> None:  # type: ignore[no-untype
     await pilot.press(*text, "enter")
 
 
-async def test_follow_shows_new_lines_and_scrolling_up_pauses_with_a_pill(tmp_path: Path) -> None:
+async def test_follow_shows_new_lines_and_scrolling_up_pauses_and_counts_new_lines(tmp_path: Path) -> None:
     log = tmp_path / "smtpd.log"
     log.write_text(numbered(200))
     app = make_app(tmp_path)
@@ -66,14 +66,13 @@ async def test_follow_shows_new_lines_and_scrolling_up_pauses_with_a_pill(tmp_pa
         await until(pilot, lambda: not app.query_one(LogLines).following)
         with log.open("a") as f:
             f.write(numbered(7, 205))
-        pill = app.query_one("#log-pill", StatusLine)
-        await until(pilot, lambda: pill.display and "+7 new lines" in str(pill.render()))
+        lines = app.query_one(LogLines)
+        await until(pilot, lambda: "⏸ paused  +7 new lines · End to follow" in status(app))
         assert any("line 00000" in t for t in screen_text(app))
-        assert "paused" in status(app)
 
         await pilot.press("end")
         await until(pilot, lambda: any("line 00211" in t for t in screen_text(app)))
-        assert app.query_one(LogLines).following and not pill.display
+        assert lines.following and "new lines" not in status(app) and "● following" in status(app)
 
 
 async def test_rotation_shows_a_marker_line_and_the_new_file(tmp_path: Path) -> None:
@@ -204,11 +203,11 @@ async def test_tail_of_unstamped_files_lists_each_file(tmp_path: Path) -> None:
     other.write_text("stdin: 1 messages processed\n")
     app = make_app(tmp_path, files=[debug, other])
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: "smtpd.log  1 lines" in status(app))
+        await until(pilot, lambda: "smtpd.log  ● following  1 line" in status(app))
         options = app.query_one("#log-files", FileList)
         assert len(options.prompts) == 2
         await pilot.press("o", "down", "down", "enter")
-        await until(pilot, lambda: "fdm.log  1 lines" in status(app))
+        await until(pilot, lambda: "fdm.log  ● following  1 line" in status(app))
 
 
 async def test_jump_to_time_and_filter_context(tmp_path: Path) -> None:
@@ -223,7 +222,7 @@ async def test_jump_to_time_and_filter_context(tmp_path: Path) -> None:
         await until(pilot, lambda: view.current == 13)
         assert not view.following
         await type_in(pilot, "f", "hit")
-        await until(pilot, lambda: "filter hit: 1 lines" in status(app))
+        await until(pilot, lambda: "filter hit: 1 line" in status(app))
         await pilot.press("plus", "plus")
         await until(pilot, lambda: "filter hit ±2: 5 lines" in status(app))
         assert [row.split()[-1] for row in screen_text(app)[:5]] == ["28", "29", "hit", "31", "32"]
