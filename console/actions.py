@@ -13,9 +13,8 @@ import signal as signal_module
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from console.errors import ActionFailed, ReadOnlyRefused, UserError
 from console.settings import Settings
@@ -43,8 +42,7 @@ class ActionContext:
 Handler = Callable[[ActionContext, str, Mapping[str, str]], str]
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(NamedTuple):
     """A mutating action: its name, a one-line description, whether it needs confirming, its handler.
 
     The handler is a callable or a "module:function" path imported on first use, so declaring every
@@ -54,7 +52,7 @@ class Action:
     name: str
     description: str
     dangerous: bool
-    handler: Handler | str = field(repr=False)
+    handler: Handler | str
 
     def resolve(self) -> Handler:
         """The handler function itself."""

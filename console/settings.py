@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from console.errors import ConfigError
 
@@ -103,8 +103,7 @@ class Settings:
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Settings)}
 
 
-@dataclass
-class LoadedSettings:
+class LoadedSettings(NamedTuple):
     """Settings plus where each value came from (for `mailconsole config`)."""
 
     settings: Settings

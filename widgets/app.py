@@ -9,9 +9,8 @@ from __future__ import annotations
 import gc
 import socket
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rich.text import Text
 from textual import work
@@ -31,8 +30,7 @@ from console.text import printable
 if TYPE_CHECKING:
     from widgets.services import ServicesView
 
-@dataclass(frozen=True)
-class Tab:
+class Tab(NamedTuple):
     """One screen of the console: its id, its tab title, its key, and how to build its widget."""
 
     id: str

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from console.errors import UserError
 from console.logs.follow import COMPRESSED
@@ -20,14 +20,13 @@ _ROTATED = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class LogFileInfo:
+class LogFileInfo(NamedTuple):
     """One log file: where it is, how big, when it last changed, and its rotated predecessors."""
 
     path: Path
     size: int
     mtime: float
-    rotated: tuple[LogFileInfo, ...] = field(default=())
+    rotated: tuple[LogFileInfo, ...] = ()
 
     @property
     def compressed(self) -> bool:

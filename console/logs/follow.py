@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from console.errors import UserError
 from console.logs.index import MAX_LINE_BYTES, LineIndex, RawLine
@@ -31,23 +31,20 @@ READ_CHUNK = 1 << 20
 _SIGNATURE = 64
 
 
-@dataclass(frozen=True)
-class NewLines:
+class NewLines(NamedTuple):
     """Complete lines appended to the followed file since the last poll, in order."""
 
     lines: list[str]
 
 
-@dataclass(frozen=True)
-class Rotation:
+class Rotation(NamedTuple):
     """The file was rotated (renamed, recreated or truncated); `text` is the marker line shown."""
 
     kind: str
     text: str
 
 
-@dataclass(frozen=True)
-class Unavailable:
+class Unavailable(NamedTuple):
     """The file cannot be read now (removed, or an error); following resumes when it can."""
 
     text: str
@@ -56,8 +53,7 @@ class Unavailable:
 FollowEvent = NewLines | Rotation | Unavailable
 
 
-@dataclass(frozen=True)
-class LogLine:
+class LogLine(NamedTuple):
     """One line of the view: file text (not yet made printable), or a marker written by the console."""
 
     text: str
@@ -66,14 +62,14 @@ class LogLine:
     """In a merged view, the name of the file the line came from."""
 
 
-@dataclass
 class Segment:
     """One file that was followed under the name: its lines, and the marker shown after them."""
 
-    index: LineIndex
-    marker: str | None = None
-    lost: bool = False
-    """The file was truncated in place and no copy was found: its lines cannot be read any more."""
+    def __init__(self, index: LineIndex, marker: str | None = None) -> None:
+        self.index = index
+        self.marker = marker
+        self.lost = False
+        """The file was truncated in place and no copy was found: its lines cannot be read any more."""
 
     def __len__(self) -> int:
         return len(self.index) + (1 if self.marker is not None else 0)

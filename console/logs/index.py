@@ -12,8 +12,8 @@ import os
 import threading
 from array import array
 from collections import OrderedDict
-from dataclasses import dataclass
 from itertools import accumulate
+from typing import NamedTuple
 
 BLOCK = 64 * 1024
 """Bytes per index block: one block is read to locate a line inside it."""
@@ -27,8 +27,7 @@ MAX_LINE_BYTES = 8 * 1024
 _POSITION_CACHE = 32
 
 
-@dataclass(frozen=True)
-class RawLine:
+class RawLine(NamedTuple):
     """One line's bytes as read for display (no newline) and its real length in the file."""
 
     offset: int

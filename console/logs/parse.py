@@ -12,7 +12,7 @@ import datetime as dt
 import heapq
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 STYLES = (
     "timestamp", "host", "program", "level", "error", "warning", "success", "session", "message",
@@ -31,8 +31,7 @@ _SYSLOG = re.compile(_MONTH + r" {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6
 _CLAMD = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) " + _MONTH + r" {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})")
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):
     """A highlighted part of a line: [start, end) gets the style named `style`."""
 
     start: int

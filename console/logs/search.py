@@ -14,7 +14,7 @@ import time
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from console.errors import UserError
 from console.logs.follow import FollowedLog
@@ -31,8 +31,7 @@ _STAMP_LOOKAHEAD = 50
 Progress = Callable[[float], None]
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """A matching line: which followed file (segment) and the byte offset where the line starts."""
 
     segment: int

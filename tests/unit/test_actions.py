@@ -3,7 +3,6 @@ and every attempt (done, failed, refused) is one audit line."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,7 +27,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
             return f"{name} done"
         return handler
 
-    patched = {n: dataclasses.replace(a, handler=recorder(n)) for n, a in ACTIONS.items()}
+    patched = {n: a._replace(handler=recorder(n)) for n, a in ACTIONS.items()}
     monkeypatch.setattr(actions, "ACTIONS", patched)
     return calls
 
