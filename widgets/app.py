@@ -77,6 +77,8 @@ TABS: list[Tab] = [Tab("services", "Services", "f2", _services), Tab("queue", "Q
 class AppHeader(Static):
     """Host name, supervisord URL and connection state, and a READ-ONLY badge."""
 
+    DEFAULT_CSS = "AppHeader { height: 1; background: $panel; }"
+
     def __init__(self, settings: Settings, hostname: str) -> None:
         super().__init__(id="app-header")
         self.settings = settings
@@ -114,6 +116,11 @@ class TabBar(Static):
     Not Textual's TabbedContent: its tabs, underline and panes cost a sixth of the start-up.
     """
 
+    DEFAULT_CSS = """
+    TabBar { height: 1; background: $panel; }
+    TabBar > .tab-bar--active { background: $accent; color: $text; text-style: bold; }
+    TabBar > .tab-bar--key { color: $text-muted; }
+    """
     COMPONENT_CLASSES = {"tab-bar--active", "tab-bar--key"}
 
     def __init__(self, active: str) -> None:
@@ -151,6 +158,10 @@ class KeyBar(Static):
     Only enabled keys are listed: in read-only mode the mutating ones are not offered.
     """
 
+    DEFAULT_CSS = """
+    KeyBar { dock: bottom; height: 1; background: $panel; }
+    KeyBar > .key-bar--key { color: $accent; text-style: bold; }
+    """
     COMPONENT_CLASSES = {"key-bar--key"}
 
     def on_mount(self) -> None:
@@ -214,7 +225,6 @@ class ConsoleApp(App[None]):
     """mailconsole: the operator's console for the mail container."""
 
     TITLE = "mailconsole"
-    CSS_PATH = "app.tcss"
     COMMANDS = {ActionCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),

@@ -6,14 +6,39 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, ScreenResultType
 from textual.widgets import Button, DataTable, Label, Select
 
 # Signals an operator sends to mail daemons; HUP first: the certbot deploy hook HUPs smtpd and dovecot.
 SIGNALS = ("HUP", "USR1", "USR2", "TERM", "INT", "QUIT", "KILL")
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class DialogScreen(ModalScreen[ScreenResultType]):
+    """A modal dialog in the middle of the screen: its content sits in a Vertical with class `dialog`
+    (`wide` for a wider one), its question in a `question` label, its buttons in a `buttons` row."""
+
+    DEFAULT_CSS = """
+    DialogScreen { align: center middle; }
+    .dialog {
+        width: 70; max-width: 95%; height: auto; max-height: 90%;
+        border: thick $accent; background: $surface; padding: 1 2;
+    }
+    .dialog.wide { width: 110; }
+    .dialog .question { width: 100%; margin-bottom: 1; }
+    .dialog .buttons { height: auto; align-horizontal: right; }
+    .dialog Button { margin-left: 2; }
+    .dialog DataTable { height: auto; max-height: 20; }
+    .dialog .fields { grid-size: 2; grid-columns: 9 1fr; grid-rows: 1; grid-gutter: 0 1; height: auto; }
+    .dialog #compose-extra { height: 4; }
+    .dialog .pickers { height: 1; }
+    .dialog .pickers Select { width: 1fr; }
+    .dialog #maildir-messages, .dialog #backup-list { height: auto; max-height: 12; }
+    .dialog TabbedContent { height: auto; }
+    .dialog .review { height: auto; max-height: 16; }
+    """
+
+
+class ConfirmScreen(DialogScreen[bool]):
     """Ask a yes/no question; dismisses with True only on an explicit yes."""
 
     BINDINGS = [
@@ -47,7 +72,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class SignalScreen(ModalScreen["str | None"]):
+class SignalScreen(DialogScreen["str | None"]):
     """Choose a signal for a program (HUP preselected); dismisses with its name or None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -78,7 +103,7 @@ class SignalScreen(ModalScreen["str | None"]):
         self.dismiss(None)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(DialogScreen[None]):
     """Every key of the current screen, with what it does."""
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close")]

@@ -14,7 +14,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
     DataTable,
@@ -38,7 +37,7 @@ from console.fdm.testmail import (
     mail_users,
 )
 from console.text import printable
-from widgets.dialogs import ConfirmScreen
+from widgets.dialogs import ConfirmScreen, DialogScreen
 
 
 @dataclass
@@ -49,7 +48,7 @@ class MessageRequest:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-class MessageSourceScreen(ModalScreen["MessageRequest | None"]):
+class MessageSourceScreen(DialogScreen["MessageRequest | None"]):
     """Choose a test message: composed from fields, from a Maildir, from the queue, or from a file."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -226,7 +225,7 @@ def changes_table(changes: list[RouteChange]) -> DataTable[Text]:
     return table
 
 
-class CorpusScreen(ModalScreen[None]):
+class CorpusScreen(DialogScreen[None]):
     """The regression check: every saved test message whose route the edits change."""
 
     BINDINGS = [Binding("escape,q", "close", "Close")]
@@ -247,7 +246,7 @@ class CorpusScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class BackupScreen(ModalScreen["Path | None"]):
+class BackupScreen(DialogScreen["Path | None"]):
     """Pick one of fdm.conf's backups (newest first) to revert to."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

@@ -64,6 +64,15 @@ def program_cells(program: Program) -> dict[str, Text]:
 class ServicesView(Vertical):
     """All supervisord programs, polled without overlap; actions go through the app's dispatcher."""
 
+    DEFAULT_CSS = """
+    ServicesView { height: 1fr; }
+    #services-banner { background: $error 40%; padding: 0 1; height: auto; }
+    #programs { height: auto; max-height: 60%; }
+    #programs.stale { opacity: 50%; text-style: dim; }
+    #log-title { height: 1; }
+    #program-log { height: 1fr; border: none; }
+    """
+
     BINDINGS = [
         Binding("s", "start", "Start", id="program.start"),
         Binding("x", "stop", "Stop", id="program.stop"),
