@@ -355,13 +355,13 @@ class LogLines(ScrollView, can_focus=True):
     def action_scroll_end(self) -> None:
         self.follow()
 
-    def on_resize(self) -> None:
-        if self.following:
-            self.call_after_refresh(self._to_end)
-
-    def _to_end(self) -> None:
-        if self.following:
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        """A new size keeps a following view at the end, before the frame is drawn: the first frame
+        shows the last lines (a Resize handler would run only after that frame was drawn at the top)."""
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if self.following and self.scroll_y != self.max_scroll_y:
             self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        return changed
 
     def _text(self, n: int) -> Text:
         """Line n as styled text: printable, highlighted, search matches marked."""

@@ -75,6 +75,24 @@ async def test_follow_shows_new_lines_and_scrolling_up_pauses_and_counts_new_lin
         assert lines.following and "new lines" not in status(app) and "● following" in status(app)
 
 
+async def test_the_first_frame_already_shows_the_last_lines(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """No frame is drawn at the top of the indexed block first: opening costs one frame, not two."""
+    (tmp_path / "smtpd.log").write_text(numbered(5000))
+    drawn: list[int] = []
+    original = LogLines._strip
+
+    def record(self: LogLines, n: int):  # type: ignore[no-untyped-def]
+        drawn.append(n)
+        return original(self, n)
+
+    monkeypatch.setattr(LogLines, "_strip", record)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: any("line 04999" in t for t in screen_text(app)))
+        height = app.query_one(LogLines).scrollable_content_region.height
+        assert min(drawn) > max(drawn) - height - 2, f"lines {min(drawn)}..{max(drawn)} drawn, {height} shown"
+
+
 async def test_rotation_shows_a_marker_line_and_the_new_file(tmp_path: Path) -> None:
     log = tmp_path / "smtpd.log"
     log.write_text(numbered(10))
