@@ -75,6 +75,12 @@ def parse_timestamp(line: str, year: int | None = None) -> tuple[float | None, i
     return None, 0
 
 
+def _stamp_length(line: str) -> int:
+    """Length of the timestamp a line starts with (0 if none): parse_timestamp's match, not its time."""
+    match = _ISO.match(line) or _CLAMD.match(line) or _SYSLOG.match(line)
+    return match.end() if match else 0
+
+
 def _local(y: int, mo: int, d: int, h: int, mi: int, s: int, micro: int) -> float | None:
     try:
         return dt.datetime(y, mo, d, h, mi, s, micro).timestamp()
@@ -115,7 +121,7 @@ _RULES: list[tuple[re.Pattern[str], str, int]] = [
 def highlight(line: str) -> list[Span]:
     """Spans to style in a printable log line: stamp, host and program, levels, ids, outcomes."""
     spans: list[Span] = []
-    _, end = parse_timestamp(line, year=2000)
+    end = _stamp_length(line)
     if end:
         spans.append(Span(0, end, "timestamp"))
         if level := _SUPERVISORD_LEVEL.match(line, end):
