@@ -4,8 +4,8 @@
 Wall-clock start-up on these machines moves by 20 % between runs; an instruction count by under 1 %.
 Each program runs in a tmux pane under callgrind until its first frame carries the marker
 (bench/exit_at_marker.py): the baseline's "ready", the last program of the lab on the services screen
-(80x24), the last line of a one-line log for `mailconsole tail` (200x50). Needs valgrind
-(`apt-get install valgrind`); a lab is brought up for the services figure.
+(80x24), the last line of a one-line log and of a screenful of smtpd lines for `mailconsole tail`
+(200x50). Needs valgrind (`apt-get install valgrind`); a lab is brought up for the services figure.
 
     python bench/startup_instructions.py [--dir /tmp/mc-bench-lab] [--runs N] [--no-services]
 """
@@ -44,6 +44,22 @@ def instructions(argv: str, size: str) -> float:
         return int(found[1]) / 1e6
 
 
+def smtpd_lines(count: int) -> str:
+    """OpenSMTPD-style log lines (a session each five lines), as the Logs screen highlights them."""
+    out = []
+    for n in range(count):
+        stamp = f"2025-11-24T00:{n // 600 % 60:02d}:{n // 10 % 60:02d}.{n * 7919 % 1000000:06d}+00:00 mail smtpd[813]:"
+        session = f"{n // 5 * 2654435761 % (1 << 64):016x}"
+        out.append(stamp + [
+            f" smtp-in: New session {session} from host mx{n % 97}.example.net [192.0.2.{n % 250}]",
+            f" smtp-in: Started TLS on session {session}: version=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256",
+            f" smtp-in: Accepted message {session[:8]} on session {session}: from=<user{n}@example.net>, size=4213, nrcpts=1, proto=ESMTP",
+            f" delivery: Ok for {session}: from=<user{n}@example.net>, to=<box{n % 13}@example.org>, user=vmail, method=mda, delay=0s, stat=Delivered",
+            f" smtp-in: Closing session {session}",
+        ][n % 5])
+    return "\n".join(out) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default="/tmp/mc-bench-lab")
@@ -58,12 +74,16 @@ def main() -> int:
                 tempfile.TemporaryDirectory() as tmp:
             log = Path(tmp) / "one.log"
             log.write_text("2025-11-24T00:00:00+00:00 mail smtpd[1]: ONE-LINE-END\n")
+            screenful = Path(tmp) / "smtpd.log"
+            screenful.write_text(smtpd_lines(3000) + "2025-11-24T01:00:00.000000+00:00 mail smtpd[813]: SCREEN-END\n")
             runs = {
                 "bare Textual app": (f"ready {BASELINE}", "200x50"),
                 "mailconsole, services (80x24)": (
                     f"{names[-1]} -m console --config {a.dir}/mailconsole.toml", "80x24"),
                 "mailconsole tail, one line (200x50)": (
                     f"ONE-LINE-END -m console --supervisor-url unix:///nonexistent.sock tail {log}", "200x50"),
+                "mailconsole tail, a screenful of smtpd lines (200x50)": (
+                    f"SCREEN-END -m console --supervisor-url unix:///nonexistent.sock tail {screenful}", "200x50"),
             }
             if a.no_services:
                 del runs["mailconsole, services (80x24)"]
