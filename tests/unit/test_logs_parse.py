@@ -6,10 +6,13 @@ import os
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from console.errors import UserError
 from console.logs.discovery import discover, rotation_base, supervisord_logfile
 from console.logs.parse import (
+    _RULES,
     STYLES,
     highlight,
     merge_by_time,
@@ -181,3 +184,19 @@ def test_real_dovecot_and_supervisord_lines_have_stamps():
     assert ("lda(bob)<19199><7um4LS3RBWv/SgAAg+zDdQ>", "program") in styled(REAL["lda"])
     assert parse_timestamp(REAL["supervisord"])[1] == len("2026-11-24 18:02:14,549")
     assert ("INFO", "level") in styled(REAL["supervisord"])
+
+
+# Pieces of the words the highlighting rules look for, so that generated lines often match them.
+_PIECES = ["FOUND", "VIRUS", "status=", "CLEAN", "clean", " message", "msgid=", "evpid=", "for ", "envelope ",
+           "warn", "Warn", "WARN", "ING", "ing", "TempFail", "deferred", "Deferred", "result=", "\"", "Ok", "stat=",
+           "Delivered", "250 ", "Login:", "saved mail to ", "spam", "identified ", "DKIM ", "verify - ", "fail",
+           "pass", "signing - signed", "<", ">", "@", "=", " ", "a", "0123456789abcdef", "x", ":", "-"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join))
+def test_a_rule_is_skipped_only_on_lines_it_cannot_match(line: str) -> None:
+    """The needles that let highlight() skip a rule are in every line the rule matches."""
+    for pattern, style, _, needles in _RULES:
+        if needles and pattern.search(line):
+            assert any(needle in line for needle in needles), (style, line)
