@@ -68,6 +68,11 @@ def _queue(app: ConsoleApp) -> Widget:
     return QueueView(app.settings, id="queue-view", **app.tab_options.get("queue", {}))
 
 
+BACKGROUND_DELAY = 0.15
+"""Seconds from mounting until start-up's background work (the Services build behind another screen,
+log threads) begins: the first frame is written to the terminal by Textual's writer thread, which would
+otherwise wait for the interpreter behind that work (a 1 GiB index scan holds it for a second)."""
+
 # The screens in tab order. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
 TABS: list[Tab] = [Tab("services", "Services", "f2", _services), Tab("queue", "Queue", "f3", _queue),
@@ -272,8 +277,8 @@ class ConsoleApp(App[None]):
 
     def on_mount(self) -> None:
         if self.initial_tab != "services":
-            # Services is always built (its poll drives the header's state), right after the first frame.
-            self.call_after_refresh(self._build, "services")
+            # Services is always built (its poll drives the header's state), once the first frame is out.
+            self.set_timer(BACKGROUND_DELAY, partial(self._build, "services"))
         self.call_after_refresh(resume_garbage_collection)
 
     def _view(self, tab_id: str) -> Widget:

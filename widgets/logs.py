@@ -14,6 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -48,6 +49,7 @@ from console.logs.search import (
 from console.logs.watch import DirectoryWatch, FollowThread
 from console.settings import Settings
 from console.text import count, printable
+from widgets.app import BACKGROUND_DELAY
 
 STYLE_OF = {
     "timestamp": "cyan",
@@ -561,7 +563,7 @@ class LogsView(Vertical):
             self.update_status()
         directories = {p.parent for p in self.files} if self.files else {self.settings.log_dir}
         self.dir_watch = DirectoryWatch(directories, lambda _: self.post_message(self.FilesChanged()))
-        self.call_after_refresh(self.dir_watch.start)
+        self.set_timer(BACKGROUND_DELAY, self.dir_watch.start)
         self.set_interval(5.0, self.refresh_files)
         self.set_interval(1.0, self._files_tick)
         self.set_interval(0.25, self._tick)
@@ -652,9 +654,9 @@ class LogsView(Vertical):
         log = self.followed
         self.follower = FollowThread([log], lambda _, events: self.post_message(self.LinesArrived(log, events)),
                                      poll_interval=1.0, batch_interval=0.07)
-        # The last screenful is indexed already; the threads start once it is painted, so the first
-        # frame does not share the interpreter with them. Lines appended meanwhile are read then.
-        self.call_after_refresh(self._start_following, log, self.follower)
+        # The last screenful is indexed already; the threads start once it is on the terminal, so the
+        # first frame does not share the interpreter with them. Lines appended meanwhile are read then.
+        self.set_timer(BACKGROUND_DELAY, partial(self._start_following, log, self.follower))
         self.update_status()
 
     def _start_following(self, log: FollowedLog, follower: FollowThread) -> None:
