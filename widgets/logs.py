@@ -127,6 +127,11 @@ def file_label(info: LogFileInfo, rotated: bool = False) -> Text:
     return label
 
 
+FOLLOW_BATCH_S = 0.1
+"""Under a steady stream of lines, the view takes them in at most ten times a second: each batch redraws
+the screen, and no one reads faster (an idle log's new line still shows at once)."""
+
+
 class StatusLine(Static):
     """One line of state; changing it redraws the line only, never the screen's layout."""
 
@@ -653,7 +658,7 @@ class LogsView(Vertical):
         lines.set_source(self.followed)
         log = self.followed
         self.follower = FollowThread([log], lambda _, events: self.post_message(self.LinesArrived(log, events)),
-                                     poll_interval=1.0, batch_interval=0.07)
+                                     poll_interval=1.0, batch_interval=FOLLOW_BATCH_S)
         # The last screenful is indexed already; the threads start once it is on the terminal, so the
         # first frame does not share the interpreter with them. Lines appended meanwhile are read then.
         self.set_timer(BACKGROUND_DELAY, partial(self._start_following, log, self.follower))
@@ -697,7 +702,7 @@ class LogsView(Vertical):
         self.query_one(LogLines).set_source(merged)
         self.follower = FollowThread(
             merged.logs, lambda log, events: self.post_message(self.LinesArrived(log, events)),
-            poll_interval=1.0, batch_interval=0.07,
+            poll_interval=1.0, batch_interval=FOLLOW_BATCH_S,
         )
         self.follower.start()
         self.update_status()
