@@ -68,15 +68,16 @@ def _queue(app: ConsoleApp) -> Widget:
     return QueueView(app.settings, id="queue-view", **app.tab_options.get("queue", {}))
 
 
-BACKGROUND_DELAY = 0.25
-"""Seconds from the first frame until start-up's background work (the Services build behind another
-screen, log threads) begins: Textual's writer thread puts the frame on the terminal meanwhile, which would
-otherwise wait for the interpreter behind that work (a 1 GiB index scan holds it for a second)."""
+BACKGROUND_DELAY = 0.4
+"""Seconds from mounting until start-up's background work (the Services build behind another screen,
+log threads, garbage collection) begins: Textual's writer thread puts the first frame on the terminal
+meanwhile, which would otherwise wait for the interpreter behind that work (a 1 GiB index scan holds it
+for a second). A timer, not call_after_refresh: a callback pending after a refresh costs another frame."""
 
 
 def after_first_frame(node: Widget | App[Any], callback: Callable[[], object]) -> None:
-    """Run `callback` BACKGROUND_DELAY seconds after the next frame was made."""
-    node.call_after_refresh(node.set_timer, BACKGROUND_DELAY, callback)
+    """Run `callback` once the first frame is out (BACKGROUND_DELAY seconds from now, at mount)."""
+    node.set_timer(BACKGROUND_DELAY, callback)
 
 # The screens in tab order. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
@@ -284,7 +285,7 @@ class ConsoleApp(App[None]):
         if self.initial_tab != "services":
             # Services is always built (its poll drives the header's state), once the first frame is out.
             after_first_frame(self, partial(self._build, "services"))
-        self.call_after_refresh(resume_garbage_collection)
+        after_first_frame(self, resume_garbage_collection)
 
     def _view(self, tab_id: str) -> Widget:
         view = next(t for t in TABS if t.id == tab_id).build(self)
