@@ -131,6 +131,8 @@ def main() -> int:
             print(f"bare Textual {bare * 1000:.0f} ms; mailconsole tail, one-line file {tiny_open * 1000:.0f} ms; "
                   f"1 GiB file {big_open * 1000:.0f} ms = {big_open / bare:.2f} x bare, {paired:.2f} x as the median "
                   f"of the rounds' ratios (limit 1.2); peak RSS {big_rss:.1f} MB (medians of {len(base)})")
+            print("rounds' ratios:", " ".join(f"{r['latency_s'] / b['latency_s']:.2f}" for r, b in zip(big_runs, base, strict=False)
+                                               if r.get("latency_s") and b.get("latency_s")))
             return 0
         follow = harness_records("follow", "mailconsole", "--cmd", MAILCONSOLE, "--file", str(args.small),
                                  "--runs", "2", "--count", "10", "--rate", str(args.rate), "--duration",
