@@ -75,8 +75,8 @@ meanwhile, which would otherwise wait for the interpreter behind that work (a 1 
 for a second). A timer, not call_after_refresh: a callback pending after a refresh costs another frame."""
 
 
-def after_first_frame(node: Widget | App[Any], callback: Callable[[], object]) -> None:
-    """Run `callback` once the first frame is out (BACKGROUND_DELAY seconds from now, at mount)."""
+def start_in_background(node: Widget | App[Any], callback: Callable[[], object]) -> None:
+    """Run `callback` BACKGROUND_DELAY seconds from now: called at mount, once the first frame is out."""
     node.set_timer(BACKGROUND_DELAY, callback)
 
 # The screens in tab order. Each is built (and its module imported) only when first shown, so
@@ -284,8 +284,8 @@ class ConsoleApp(App[None]):
     def on_mount(self) -> None:
         if self.initial_tab != "services":
             # Services is always built (its poll drives the header's state), once the first frame is out.
-            after_first_frame(self, partial(self._build, "services"))
-        after_first_frame(self, resume_garbage_collection)
+            start_in_background(self, partial(self._build, "services"))
+        start_in_background(self, resume_garbage_collection)
 
     def _view(self, tab_id: str) -> Widget:
         view = next(t for t in TABS if t.id == tab_id).build(self)

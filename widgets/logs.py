@@ -49,7 +49,7 @@ from console.logs.search import (
 from console.logs.watch import DirectoryWatch, FollowThread
 from console.settings import Settings
 from console.text import count, printable
-from widgets.app import after_first_frame
+from widgets.app import start_in_background
 
 STYLE_OF = {
     "timestamp": "cyan",
@@ -568,7 +568,7 @@ class LogsView(Vertical):
             self.update_status()
         directories = {p.parent for p in self.files} if self.files else {self.settings.log_dir}
         self.dir_watch = DirectoryWatch(directories, lambda _: self.post_message(self.FilesChanged()))
-        after_first_frame(self, self.dir_watch.start)
+        start_in_background(self, self.dir_watch.start)
         self.set_interval(5.0, self.refresh_files)
         self.set_interval(1.0, self._files_tick)
         self.set_interval(0.25, self._tick)
@@ -661,7 +661,7 @@ class LogsView(Vertical):
                                      poll_interval=1.0, batch_interval=FOLLOW_BATCH_S)
         # The last screenful is indexed already; the threads start once it is on the terminal, so the
         # first frame does not share the interpreter with them. Lines appended meanwhile are read then.
-        after_first_frame(self, partial(self._start_following, log, self.follower))
+        start_in_background(self, partial(self._start_following, log, self.follower))
         self.update_status()
 
     def _start_following(self, log: FollowedLog, follower: FollowThread) -> None:

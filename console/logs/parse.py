@@ -48,7 +48,11 @@ def parse_timestamp(line: str, year: int | None = None) -> tuple[float | None, i
     Stamps without a zone are local time; syslog stamps without a year get `year` (default: this
     year, or last year when that would put the stamp in the future).
     """
-    if match := _pattern(_ISO).match(line):
+    found = _stamp(line)
+    if found is None:
+        return None, 0
+    source, match = found
+    if source == _ISO:
         y, mo, d, h, mi, s, frac, zone = match.groups()
         micro = int((frac or "0")[:6].ljust(6, "0"))
         tz = None
@@ -63,25 +67,32 @@ def parse_timestamp(line: str, year: int | None = None) -> tuple[float | None, i
         except ValueError:
             return None, 0
         return when.timestamp(), match.end()
-    if match := _pattern(_CLAMD).match(line):
+    if source == _CLAMD:
         mon, d, h, mi, s, y = match.groups()
         return _local(int(y), _MONTHS[mon], int(d), int(h), int(mi), int(s), 0), match.end()
-    if match := _pattern(_SYSLOG).match(line):
-        mon, d, h, mi, s, frac = match.groups()
-        micro = int((frac or "0").ljust(6, "0"))
-        now = dt.datetime.now()
-        y = year if year is not None else now.year
-        stamp = _local(y, _MONTHS[mon], int(d), int(h), int(mi), int(s), micro)
-        if year is None and stamp is not None and stamp > now.timestamp() + 86400:
-            stamp = _local(y - 1, _MONTHS[mon], int(d), int(h), int(mi), int(s), micro)
-        return stamp, match.end()
-    return None, 0
+    mon, d, h, mi, s, frac = match.groups()  # syslog
+    micro = int((frac or "0").ljust(6, "0"))
+    now = dt.datetime.now()
+    y = year if year is not None else now.year
+    stamp = _local(y, _MONTHS[mon], int(d), int(h), int(mi), int(s), micro)
+    if year is None and stamp is not None and stamp > now.timestamp() + 86400:
+        stamp = _local(y - 1, _MONTHS[mon], int(d), int(h), int(mi), int(s), micro)
+    return stamp, match.end()
+
+
+def _stamp(line: str) -> tuple[str, re.Match[str]] | None:
+    """The format (its pattern) and the match of the stamp a line starts with, or None; the formats
+    are tried in the order that tells them apart."""
+    for source in (_ISO, _CLAMD, _SYSLOG):
+        if match := _pattern(source).match(line):
+            return source, match
+    return None
 
 
 def _stamp_length(line: str) -> int:
     """Length of the timestamp a line starts with (0 if none): parse_timestamp's match, not its time."""
-    match = _pattern(_ISO).match(line) or _pattern(_CLAMD).match(line) or _pattern(_SYSLOG).match(line)
-    return match.end() if match else 0
+    found = _stamp(line)
+    return found[1].end() if found else 0
 
 
 def _local(y: int, mo: int, d: int, h: int, mi: int, s: int, micro: int) -> float | None:
