@@ -137,7 +137,8 @@ async def test_remove_confirms_with_the_count_and_dispatches(tmp_path: Path) -> 
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert app.screen.question == "Remove for good 2 envelopes (ffb57d30)?"
         await pilot.press("y")
-        await until(pilot, lambda: settings.audit_log.exists())
+        # The dispatcher creates the audit log before it acts and writes the line after: wait for the line.
+        await until(pilot, lambda: settings.audit_log.exists() and settings.audit_log.read_text().endswith("\n"))
         record = json.loads(settings.audit_log.read_text())
         assert (record["action"], record["target"], record["outcome"]) == (
             "queue.remove", "ffb57d30", "ok")
