@@ -39,3 +39,12 @@ class RecordedSupervisor:
     def main_log(self, offset: int, length: int) -> str:
         self._check()
         return str(self.data["main_log"])
+
+
+async def supervisor_answered(pilot: Any) -> None:
+    """Wait until the console has shown supervisord's first answer (or its absence) in the header:
+    the Services screen polls from a thread of its own, which Textual's workers do not include."""
+    app = pilot.app
+    while "services" not in app.views or app.views["services"].connected is None:
+        await pilot.pause(0.02)
+    await pilot.pause()

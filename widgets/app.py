@@ -344,7 +344,7 @@ class ConsoleApp(App[None]):
         self.header.set_state(f"connected ({message.snapshot.state.lower()})")
 
     def on_services_view_supervisor_down(self, message: ServicesView.SupervisorDown) -> None:
-        self.header.set_state("disconnected, retrying")
+        self.header.set_state("disconnected")  # the banner says when it retries
 
     # ------------------------------------------------------------------ actions
 

@@ -24,8 +24,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.events import Click
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -50,6 +49,7 @@ from console.logs.watch import DirectoryWatch, FollowThread
 from console.settings import Settings
 from console.text import count, printable
 from widgets.app import start_in_background
+from widgets.entries import EntryList
 
 STYLE_OF = {
     "timestamp": "cyan",
@@ -149,91 +149,26 @@ class StatusLine(Static):
         return self._text
 
 
-class FileList(ScrollView, can_focus=True):
-    """The log files, one entry each (wrapped to the width): up and down move, enter or a click opens.
-
-    Not Textual's OptionList, which costs the Logs screen a sixth of its start-up; this draws the same.
-    """
+class FileList(EntryList):
+    """The log files, one entry each (wrapped to the width): up and down move, enter or a click opens."""
 
     DEFAULT_CSS = "FileList { width: 30; padding: 0 1; }"
-    COMPONENT_CLASSES = {"file-list--highlighted"}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "move(-1)", "Previous file", show=False),
-        Binding("down", "move(1)", "Next file", show=False),
-        Binding("home", "move(-1000000)", "First file", show=False),
-        Binding("end", "move(1000000)", "Last file", show=False),
-        Binding("enter", "select", "Open file", show=False),
-    ]
-
-    class Selected(Message):
-        """An entry was chosen (enter or a click)."""
-
-        def __init__(self, index: int) -> None:
-            super().__init__()
-            self.index = index
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.prompts: list[Text] = []
         """One label per entry."""
-        self.enabled: list[bool] = []
-        self.highlighted: int | None = None
-        """The entry enter opens."""
-        self._rows: list[tuple[int, Text]] = []  # (entry, one wrapped line of its label) per row
-        self._rows_width: int | None = None  # the width _rows were wrapped to; None: wrap again
 
     def set_options(self, prompts: list[Text], enabled: list[bool]) -> None:
-        """List these entries (the highlight stays on the same index when it still exists)."""
-        self.prompts, self.enabled = prompts, enabled
-        if self.highlighted is None or self.highlighted >= len(prompts) or not enabled[self.highlighted]:
-            self.highlighted = next((i for i, ok in enumerate(enabled) if ok), None)
-        self._rows_width = None
-        self.refresh()
+        """List these entries (the cursor stays on the same index when it still can be chosen)."""
+        self.prompts = prompts
+        self.changed(enabled)
 
-    def _layout_rows(self, width: int) -> None:
-        if width == self._rows_width:
-            return
-        self._rows_width = width
-        self._rows = [(index, line) for index, prompt in enumerate(self.prompts)
-                      for line in prompt.wrap(self.app.console, max(width, 1), no_wrap=False)]
-        self.virtual_size = Size(width, len(self._rows))
-
-    def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        self._layout_rows(width)
-        base = self.rich_style
-        row = self.scroll_offset.y + y
-        if row >= len(self._rows):
-            return Strip.blank(width, base)
-        index, line = self._rows[row]
-        strip = Strip(list(line.render(self.app.console)), line.cell_len).crop_extend(0, width, None)
-        if index == self.highlighted:
-            strip = strip.apply_style(self.get_component_rich_style("file-list--highlighted"))
-        return strip.apply_style(base) if self.enabled[index] else strip.apply_style(base + Style(dim=True))
-
-    def action_move(self, step: int) -> None:
-        """Highlight the next (or previous) entry that can be opened."""
-        openable = [i for i, ok in enumerate(self.enabled) if ok]
-        if not openable:
-            return
-        at = openable.index(self.highlighted) if self.highlighted in openable else -1 if step > 0 else len(openable)
-        self.highlighted = openable[max(0, min(len(openable) - 1, at + step))]
-        rows = [r for r, (index, _) in enumerate(self._rows) if index == self.highlighted]
-        if rows:
-            self.scroll_to_region(Region(0, rows[0], 1, len(rows)), animate=False)
-        self.refresh()
-
-    def action_select(self) -> None:
-        """Open the highlighted entry."""
-        if self.highlighted is not None:
-            self.post_message(self.Selected(self.highlighted))
-
-    def on_click(self, event: Click) -> None:
-        row = self.scroll_offset.y + event.y
-        if row < len(self._rows) and self.enabled[self._rows[row][0]]:
-            self.highlighted = self._rows[row][0]
-            self.refresh()
-            self.action_select()
+    def lay_out(self, width: int) -> tuple[list[Strip], list[list[Strip]]]:
+        console = self.app.console
+        return [], [[Strip(list(line.render(console)), line.cell_len)
+                     for line in prompt.wrap(console, max(width, 1), no_wrap=False)]
+                    for prompt in self.prompts]
 
 
 class LogLines(ScrollView, can_focus=True):
@@ -438,10 +373,6 @@ class LogsView(Vertical):
     DEFAULT_CSS = """
     LogsView { height: 1fr; }
     LogsView #log-files { split: left; max-width: 35%; height: 1fr; border-right: solid $panel-lighten-2; }
-    LogsView #log-files > .file-list--highlighted { background: $block-cursor-blurred-background; }
-    LogsView #log-files:focus > .file-list--highlighted {
-        background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold;
-    }
     LogsView #log-status { height: 1; background: $panel; }
     LogsView #log-input { dock: bottom; }
     """

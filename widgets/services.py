@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import functools
+import textwrap
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Log, Static
+from textual.strip import Strip
+from textual.widgets import Log, Static
 
 from console.actions import offered_actions
 from console.errors import UserError
 from console.supervisor import Prefetch, Program, Snapshot
 from console.text import printable, printable_lines
+from widgets.entries import EntryList
 
 STATE_STYLES = {
     "RUNNING": "bold green",
@@ -30,8 +38,9 @@ STATE_STYLES = {
     "FATAL": "bold red reverse",
     "UNKNOWN": "bold red",
 }
-COLUMNS = (("name", "Program"), ("state", "State"), ("pid", "PID"), ("uptime", "Uptime"),
-           ("exit", "Exit"), ("description", "Description"))
+# (key, title, right-aligned); the description takes the rest of the line and wraps there.
+COLUMNS = (("name", "Program", False), ("state", "State", False), ("pid", "PID", True),
+           ("uptime", "Uptime", True), ("exit", "Exit", True), ("description", "Description", False))
 MAX_BACKOFF_S = 5.0
 LOG_CHUNK = 64 * 1024
 LOG_POLL_S = 0.5
@@ -48,17 +57,97 @@ def format_uptime(seconds: int | None) -> str:
     return f"{days}d {clock}" if days else clock
 
 
-def program_cells(program: Program) -> dict[str, Text]:
-    """The table cells of one program, as Text (never markup: names come from a config file)."""
+def program_cells(program: Program) -> tuple[tuple[str, str], ...]:
+    """A program's row: (text, style) per column, the text printable (names come from a config file)."""
     stopped = program.state in ("STOPPED", "EXITED", "FATAL", "BACKOFF")
-    return {
-        "name": Text(printable(program.fullname)),
-        "state": Text(program.state, style=STATE_STYLES.get(program.state, "")),
-        "pid": Text(str(program.pid) if program.pid else "", justify="right"),
-        "uptime": Text(format_uptime(program.uptime_s), justify="right"),
-        "exit": Text(str(program.exitstatus) if stopped and program.stop else "", justify="right"),
-        "description": Text(printable(program.spawnerr or program.description)),
-    }
+    return (
+        (printable(program.fullname), ""),
+        (program.state, STATE_STYLES.get(program.state, "")),
+        (str(program.pid) if program.pid else "", ""),
+        (format_uptime(program.uptime_s), ""),
+        (str(program.exitstatus) if stopped and program.stop else "", ""),
+        (printable(program.spawnerr or program.description), ""),
+    )
+
+
+class ProgramTable(EntryList):
+    """One row per program under column titles, the description wrapped in the last column.
+
+    Redrawing a row is putting a few segments together: the uptime changes every second, and
+    Textual's DataTable rendered every cell through Rich again for that (most of the idle CPU).
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"program-table--header", "program-table--even-row"}
+    DEFAULT_CSS = """
+    ProgramTable { height: auto; background: $surface; }
+    ProgramTable:focus { background-tint: $foreground 5%; }
+    ProgramTable > .program-table--header { text-style: bold; background: $panel-lighten-1; }
+    ProgramTable > .program-table--even-row { background: $surface-lighten-1 50%; }
+    ProgramTable:dark > .program-table--even-row { background: $surface-darken-1 40%; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.names: list[str] = []
+        """The programs' API names (group:name), in the order shown."""
+        self.rows: list[tuple[tuple[str, str], ...]] = []
+        """Each program's cells (see program_cells)."""
+
+    def set_programs(self, programs: Sequence[Program]) -> None:
+        """Show these programs; the cursor stays on the same program. Nothing is drawn if nothing changed."""
+        names, rows = [p.fullname for p in programs], [program_cells(p) for p in programs]
+        if names == self.names and rows == self.rows:
+            return
+        keep = self.selected
+        self.names, self.rows = names, rows
+        self.changed([True] * len(names), names.index(keep) if keep in names else None)
+
+    @property
+    def selected(self) -> str | None:
+        """The program under the cursor (its API name), if any."""
+        return self.names[self.highlighted] if self.highlighted is not None and self.names else None
+
+    def select(self, name: str) -> None:
+        """Put the cursor on a program."""
+        self.move_to(self.names.index(name))
+
+    def cell(self, name: str, key: str) -> str:
+        """The text of one cell."""
+        column = [k for k, _, _ in COLUMNS].index(key)
+        return self.rows[self.names.index(name)][column][0]
+
+    def line_style(self, entry: int) -> Style:
+        return self.get_component_rich_style("program-table--even-row") if entry % 2 else Style()
+
+    def lay_out(self, width: int) -> tuple[list[Strip], list[list[Strip]]]:
+        titles = tuple((title, "") for _, title, _ in COLUMNS)
+        widths = [max(cell_len(row[i][0]) for row in (titles, *self.rows)) for i in range(len(COLUMNS) - 1)]
+        rest = max(12, width - sum(widths) - 2 * len(COLUMNS))
+        header = self._line(titles, [*widths, rest], width).apply_style(
+            self.get_component_rich_style("program-table--header"))
+        entries = []
+        for row in self.rows:
+            text, style = row[-1]
+            wrapped = textwrap.wrap(text, rest, break_on_hyphens=False) or [""]
+            lines = [self._line((*row[:-1], (wrapped[0], style)), [*widths, rest], width)]
+            blank = tuple(("", "") for _ in row[:-1])
+            lines += [self._line((*blank, (more, style)), [*widths, rest], width) for more in wrapped[1:]]
+            entries.append(lines)
+        return [header], entries
+
+    @staticmethod
+    def _line(cells: tuple[tuple[str, str], ...], widths: list[int], width: int) -> Strip:
+        segments = []
+        for (text, style), (_, _, right), size in zip(cells, COLUMNS, widths, strict=True):
+            pad = " " * max(0, size - cell_len(text))
+            segments += [Segment(" " + pad if right else " "), Segment(text, _style(style)),
+                         Segment(" " if right else pad + " ")]
+        return Strip(segments).crop_extend(0, width, None)
+
+
+@functools.cache
+def _style(name: str) -> Style:
+    return Style.parse(name) if name else Style()
 
 
 class ServicesView(Vertical):
@@ -67,7 +156,7 @@ class ServicesView(Vertical):
     DEFAULT_CSS = """
     ServicesView { height: 1fr; }
     #services-banner { background: $error 40%; padding: 0 1; height: auto; }
-    #programs { height: auto; max-height: 60%; }
+    #programs { max-height: 60%; }
     #programs.stale { opacity: 50%; text-style: dim; }
     #log-title { height: 1; }
     #program-log { height: 1fr; border: none; }
@@ -120,7 +209,7 @@ class ServicesView(Vertical):
         self.read_only = read_only
         self.snapshot: Snapshot | None = None
         self.connected: bool | None = None
-        self._backoff = refresh_interval
+        self._wake = threading.Event()  # set: poll now (or stop, once the view has stopped running)
         self._log_source: tuple[str, str] | None = None  # (program or "", "stdout"/"stderr"/"main")
         self._log_offset = 0
         self._log_tail = ""
@@ -130,12 +219,10 @@ class ServicesView(Vertical):
         banner = Static("", id="services-banner")
         banner.display = False
         yield banner
-        table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True, id="programs")
-        for key, label in COLUMNS:
-            table.add_column(Text(label), key=key)
+        table = ProgramTable(id="programs")
         self._first = self.prefetch.take(timeout=1.0) if self.prefetch else None
         if self._first is not None:
-            self._fill(table, self._first)  # in the very first frame, no second layout
+            table.set_programs(self._first.programs)  # in the very first frame, no second layout
         yield table
         # The output pane (title and log) is made when first asked for: start-up does not pay for it.
 
@@ -144,25 +231,39 @@ class ServicesView(Vertical):
             self.query_one("#programs").focus()
         if self._first is not None:
             self.post_message(self.ProgramsRefreshed(self._first))
-        else:
-            self.poll()
+        # A daemon thread, not a thread worker: the app's exit joins its workers' threads, and this one
+        # sleeps between polls. It ends by itself once the view has stopped running.
+        self.poller = threading.Thread(target=self._poll_loop, args=(self._first is not None,),
+                                       name="supervisor-poll", daemon=True)
+        self.poller.start()
+
+    def on_unmount(self) -> None:
+        self._wake.set()
 
     # ------------------------------------------------------------------ polling
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="supervisor-poll")
     def poll(self) -> None:
-        """Read supervisord once; the handler arms the next poll, so polls never overlap."""
-        try:
-            snapshot = self.supervisor.snapshot()
-        except UserError as exc:
-            self._backoff = min(MAX_BACKOFF_S, self._backoff * 2)
-            self.post_message(self.SupervisorDown(str(exc), self._backoff))
-        except Exception as exc:  # noqa: BLE001 - the console never dies on a backend error
-            self._backoff = min(MAX_BACKOFF_S, self._backoff * 2)
-            self.post_message(self.SupervisorDown(f"supervisord poll failed: {exc}", self._backoff))
-        else:
-            self._backoff = self.refresh_interval
-            self.post_message(self.ProgramsRefreshed(snapshot))
+        """Poll now rather than at the end of the interval (an action may have changed a program)."""
+        self._wake.set()
+
+    def _poll_loop(self, wait_first: bool) -> None:
+        """Read supervisord, post what it said, wait; in a thread of its own, so polls never overlap.
+        It waits the refresh interval after each answer (doubling it while supervisord is away, up to
+        MAX_BACKOFF_S), or less when `poll()` asks; it never touches a widget."""
+        delay = self.refresh_interval if wait_first else 0.0
+        while True:
+            if self._wake.wait(delay):
+                self._wake.clear()
+            if not self.is_running:
+                return
+            try:
+                message: Message = self.ProgramsRefreshed(self.supervisor.snapshot())
+                delay = self.refresh_interval
+            except Exception as exc:  # noqa: BLE001 - the console never dies on a backend error
+                delay = min(MAX_BACKOFF_S, max(delay, self.refresh_interval) * 2)
+                reason = str(exc) if isinstance(exc, UserError) else f"supervisord poll failed: {exc}"
+                message = self.SupervisorDown(reason, delay)
+            self.post_message(message)
 
     def on_services_view_programs_refreshed(self, message: ProgramsRefreshed) -> None:
         self.snapshot = message.snapshot
@@ -170,7 +271,6 @@ class ServicesView(Vertical):
         self._update_table(message.snapshot)
         self.query_one("#services-banner").display = False
         self.query_one("#programs").remove_class("stale")
-        self.set_timer(self.refresh_interval, self.poll)
 
     def on_services_view_supervisor_down(self, message: SupervisorDown) -> None:
         self.connected = False
@@ -184,37 +284,15 @@ class ServicesView(Vertical):
         ))
         banner.display = True
         self.query_one("#programs").add_class("stale")
-        self.set_timer(message.retry_in, self.poll)
 
     def _update_table(self, snapshot: Snapshot) -> None:
-        self._fill(self.query_one("#programs", DataTable), snapshot)
-
-    @staticmethod
-    def _fill(table: DataTable[Text], snapshot: Snapshot) -> None:
-        """Change only the cells that changed; add and remove rows as programs come and go."""
-        wanted = {p.fullname: p for p in snapshot.programs}
-        for row_key in list(table.rows):
-            if row_key.value not in wanted:
-                table.remove_row(row_key)
-        existing = {row_key.value for row_key in table.rows}
-        for name, program in wanted.items():
-            cells = program_cells(program)
-            if name not in existing:
-                table.add_row(*(cells[key] for key, _ in COLUMNS), key=name)
-                continue
-            for key, _ in COLUMNS:
-                if table.get_cell(name, key) != cells[key]:
-                    table.update_cell(name, key, cells[key])
+        self.query_one("#programs", ProgramTable).set_programs(snapshot.programs)
 
     # ------------------------------------------------------------------ actions
 
     def selected(self) -> str | None:
         """The program under the cursor (its API name), if any."""
-        table = self.query_one("#programs", DataTable)
-        if not table.row_count:
-            return None
-        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return str(row_key.value)
+        return self.query_one("#programs", ProgramTable).selected
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Mutating keys do not exist in read-only mode (hidden from footer and help)."""
@@ -277,7 +355,8 @@ class ServicesView(Vertical):
 
     # ------------------------------------------------------------------ logs
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(ProgramTable.Selected)
+    def _program_chosen(self, event: ProgramTable.Selected) -> None:
         self.action_show_log()
 
     def action_show_log(self, stream: str = "stdout") -> None:

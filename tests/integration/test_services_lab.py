@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from console import lab as lab_core
 from console.settings import load_settings
 from console.supervisor import SupervisorClient
 from tests.conftest import wait_for
 from widgets.app import ConsoleApp
+from widgets.services import ProgramTable
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,12 +93,12 @@ async def test_console_survives_supervisord_going_away(fresh_lab: Any) -> None:
     settings.refresh_interval = 0.2
     app = ConsoleApp(settings)
     async with app.run_test(size=(80, 24)) as pilot:
-        table = app.query_one("#programs", DataTable)
-        await until(pilot, lambda: table.row_count >= 2)
+        table = app.query_one("#programs", ProgramTable)
+        await until(pilot, lambda: len(table.names) >= 2)
         lab_core.down(running.dir)
         banner = app.query_one("#services-banner", Static)
         await until(pilot, lambda: banner.display)
-        assert table.row_count >= 2 and table.has_class("stale")
+        assert len(table.names) >= 2 and table.has_class("stale")
         lab_core.up(lab_core.LabConfig(running.dir, running.ports["smtp"], False))
         await until(pilot, lambda: not banner.display)
-        assert str(table.get_cell("opensmtpd", "state")) == "RUNNING"
+        assert table.cell("opensmtpd", "state") == "RUNNING"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from console.settings import Settings
-from tests.recorded import URL, RecordedSupervisor
+from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 
 SIZES = [(80, 24), (160, 50)]
@@ -62,6 +62,7 @@ def app_with_logs(tmp_path: Path) -> ConsoleApp:
 
 
 async def settle(pilot: Any) -> None:
+    await supervisor_answered(pilot)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 

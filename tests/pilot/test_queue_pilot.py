@@ -14,7 +14,7 @@ import pytest
 
 from console import queue as q
 from console.settings import Settings
-from tests.recorded import RecordedSupervisor
+from tests.recorded import RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.dialogs import ConfirmScreen
 from widgets.queue import QueueTable, QueueView
@@ -201,6 +201,7 @@ async def test_unreadable_queue_is_one_sentence_not_a_crash(tmp_path: Path) -> N
 def test_queue_snapshot(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     async def settle(pilot: Any) -> None:
         await loaded(pilot, pilot.app)
+        await supervisor_answered(pilot)
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
 

@@ -10,7 +10,7 @@ import pytest
 from textual.widgets import TextArea
 
 from console.settings import Settings
-from tests.recorded import URL, RecordedSupervisor
+from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.fdm_editor import FdmEditor
 from widgets.rules import RulesView
@@ -35,6 +35,7 @@ def app(tmp_path: Path) -> ConsoleApp:
 async def route_settled(pilot: Any) -> None:
     """Wait until the route shown is the one for the text now (the debounce timer is not a worker)."""
     deadline = time.monotonic() + 15
+    await supervisor_answered(pilot)
     while True:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()

@@ -6,12 +6,12 @@ import json
 import time
 from collections.abc import Callable
 
-from textual.widgets import DataTable, Log, Static
+from textual.widgets import Log, Static
 
 from tests.conftest import Supervisord
 from widgets.app import ActionCommands, ConsoleApp
 from widgets.dialogs import ConfirmScreen, SignalScreen
-from widgets.services import ServicesView
+from widgets.services import ProgramTable, ServicesView
 
 
 async def until(pilot, check: Callable[[], object], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
@@ -21,37 +21,39 @@ async def until(pilot, check: Callable[[], object], timeout: float = 15.0) -> No
         await pilot.pause(0.05)
 
 
-def table(app: ConsoleApp) -> DataTable:  # type: ignore[type-arg]
-    return app.query_one("#programs", DataTable)
+def table(app: ConsoleApp) -> ProgramTable:
+    return app.query_one("#programs", ProgramTable)
 
 
 def cell(app: ConsoleApp, row: str, col: str) -> str:
-    return str(table(app).get_cell(row, col))
+    return table(app).cell(row, col)
 
 
 async def select(pilot, app: ConsoleApp, name: str) -> None:  # type: ignore[no-untyped-def]
-    t = table(app)
-    t.move_cursor(row=t.get_row_index(name))
+    table(app).select(name)
     await pilot.pause()
 
 
 async def test_table_lists_every_program_with_state(supervisord: Supervisord) -> None:
     app = ConsoleApp(supervisord.settings())
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: table(app).row_count == 3)
+        await until(pilot, lambda: len(table(app).names) == 3)
         assert cell(app, "ticker", "state") == "RUNNING"
         assert cell(app, "sleeper", "pid") == str(supervisord.client().program("sleeper").pid)
         assert cell(app, "broken", "state") in ("FATAL", "EXITED")
         header = app.query_one("#app-header", Static)
         await until(pilot, lambda: "● connected" in str(header.render()))
         assert supervisord.url in str(header.render()) and "READ-ONLY" not in str(header.render())
+        poller = app.query_one(ServicesView).poller
+    poller.join(timeout=10)  # the poll thread ends with the console (quitting never waits for it)
+    assert not poller.is_alive()
 
 
 async def test_restart_asks_then_changes_the_pid(supervisord: Supervisord) -> None:
     app = ConsoleApp(supervisord.settings())
     before = supervisord.client().program("sleeper").pid
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: table(app).row_count == 3)
+        await until(pilot, lambda: len(table(app).names) == 3)
         await select(pilot, app, "sleeper")
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -74,7 +76,7 @@ async def test_restart_asks_then_changes_the_pid(supervisord: Supervisord) -> No
 async def test_signal_defaults_to_hup_and_reaches_the_program(supervisord: Supervisord) -> None:
     app = ConsoleApp(supervisord.settings())
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: table(app).row_count == 3)
+        await until(pilot, lambda: len(table(app).names) == 3)
         await select(pilot, app, "ticker")
         await pilot.press("k")
         await until(pilot, lambda: isinstance(app.screen, SignalScreen))
@@ -85,7 +87,7 @@ async def test_signal_defaults_to_hup_and_reaches_the_program(supervisord: Super
 async def test_output_is_shown_literally(supervisord: Supervisord) -> None:
     app = ConsoleApp(supervisord.settings())
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: table(app).row_count == 3)
+        await until(pilot, lambda: len(table(app).names) == 3)
         await select(pilot, app, "ticker")
         await pilot.press("l")
         log = app.query_one("#program-log", Log)
@@ -97,7 +99,7 @@ async def test_read_only_hides_and_refuses(supervisord: Supervisord) -> None:
     app = ConsoleApp(settings)
     before = supervisord.client().program("sleeper").pid
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: table(app).row_count == 3)
+        await until(pilot, lambda: len(table(app).names) == 3)
         assert "READ-ONLY" in str(app.query_one("#app-header", Static).render())
         await select(pilot, app, "sleeper")
         shown = {b.binding.action for b in app.active_bindings.values() if b.enabled}
@@ -121,7 +123,7 @@ async def test_read_only_hides_and_refuses(supervisord: Supervisord) -> None:
 async def test_disconnected_banner_and_reconnect(supervisord: Supervisord) -> None:
     app = ConsoleApp(supervisord.settings(refresh_interval=0.2))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: table(app).row_count == 3)
+        await until(pilot, lambda: len(table(app).names) == 3)
         await pilot.press("r")  # a dialog is open while supervisord goes away
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         supervisord.kill()
@@ -129,7 +131,7 @@ async def test_disconnected_banner_and_reconnect(supervisord: Supervisord) -> No
         await until(pilot, lambda: banner.display)
         await pilot.press("n")
         assert "Disconnected" in str(banner.render())
-        assert table(app).has_class("stale") and table(app).row_count == 3
+        assert table(app).has_class("stale") and len(table(app).names) == 3
         header = app.query_one("#app-header", Static)
         await until(pilot, lambda: "● disconnected" in str(header.render()))
         supervisord.start()
