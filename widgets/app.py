@@ -88,7 +88,7 @@ TABS: list[Tab] = [Tab("services", "Services", "f2", _services), Tab("queue", "Q
 class AppHeader(Static):
     """Host name, supervisord URL and connection state, and a READ-ONLY badge."""
 
-    DEFAULT_CSS = "AppHeader { height: 1; background: $panel; }"
+    DEFAULT_CSS = "AppHeader { height: 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }"
 
     def __init__(self, settings: Settings, hostname: str) -> None:
         super().__init__(id="app-header")
@@ -106,18 +106,18 @@ class AppHeader(Static):
 
     def refresh_header(self) -> None:
         style = {"connected": "green", "connecting": "yellow"}.get(self.state.split(" ")[0], "red")
+        # The URL comes last: on a narrow terminal it is what gets cut, never the state or the badge.
         text = Text.assemble(
             (" mailconsole ", "bold reverse"),
             " ",
             (printable(self.hostname), "bold"),
-            "  ",
-            printable(self.settings.supervisor_url),
             "  ",
             ("● " + self.state, style),
         )
         if self.settings.read_only:
             text.append("  ")
             text.append(" READ-ONLY ", style="bold white on red")
+        text.append("  " + printable(self.settings.supervisor_url))
         self.update(text)
 
 
@@ -341,7 +341,8 @@ class ConsoleApp(App[None]):
     # ------------------------------------------------------------------ header state
 
     def on_services_view_programs_refreshed(self, message: ServicesView.ProgramsRefreshed) -> None:
-        self.header.set_state(f"connected ({message.snapshot.state.lower()})")
+        state = message.snapshot.state
+        self.header.set_state("connected" if state == "RUNNING" else f"connected ({state.lower()})")
 
     def on_services_view_supervisor_down(self, message: ServicesView.SupervisorDown) -> None:
         self.header.set_state("disconnected")  # the banner says when it retries

@@ -77,13 +77,13 @@ class ProgramTable(EntryList):
     Textual's DataTable rendered every cell through Rich again for that (most of the idle CPU).
     """
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"program-table--header", "program-table--even-row"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"program-table--header", "program-table--stripe"}
     DEFAULT_CSS = """
     ProgramTable { height: auto; background: $surface; }
     ProgramTable:focus { background-tint: $foreground 5%; }
     ProgramTable > .program-table--header { text-style: bold; background: $panel-lighten-1; }
-    ProgramTable > .program-table--even-row { background: $surface-lighten-1 50%; }
-    ProgramTable:dark > .program-table--even-row { background: $surface-darken-1 40%; }
+    ProgramTable > .program-table--stripe { background: $surface-lighten-1 50%; }
+    ProgramTable:dark > .program-table--stripe { background: $surface-darken-1 40%; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -117,7 +117,7 @@ class ProgramTable(EntryList):
         return self.rows[self.names.index(name)][column][0]
 
     def line_style(self, entry: int) -> Style:
-        return self.get_component_rich_style("program-table--even-row") if entry % 2 else Style()
+        return self.get_component_rich_style("program-table--stripe") if entry % 2 else Style()
 
     def lay_out(self, width: int) -> tuple[list[Strip], list[list[Strip]]]:
         titles = tuple((title, "") for _, title, _ in COLUMNS)
