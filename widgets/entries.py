@@ -13,6 +13,16 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+CURSOR_KEYS: list[BindingType] = [
+    Binding("up", "move(-1)", "Previous", show=False),
+    Binding("down", "move(1)", "Next", show=False),
+    Binding("pageup", "page(-1)", "Page up", show=False),
+    Binding("pagedown", "page(1)", "Page down", show=False),
+    Binding("home", "move(-1000000)", "First", show=False),
+    Binding("end", "move(1000000)", "Last", show=False),
+]
+"""The keys of a list with a cursor: its `action_move(step)` clamps, `action_page(direction)` pages."""
+
 
 class EntryList(ScrollView, can_focus=True):
     """Entries of one or more lines each, under optional title lines that do not scroll. Up, down,
@@ -33,15 +43,7 @@ class EntryList(ScrollView, can_focus=True):
         background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold;
     }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "move(-1)", "Previous", show=False),
-        Binding("down", "move(1)", "Next", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "move(-1000000)", "First", show=False),
-        Binding("end", "move(1000000)", "Last", show=False),
-        Binding("enter", "select", "Choose", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [*CURSOR_KEYS, Binding("enter", "select", "Choose", show=False)]
 
     class Selected(Message):
         """An entry was chosen (enter or a click)."""

@@ -30,6 +30,7 @@ from console.errors import UserError
 from console.settings import Settings
 from console.text import printable
 from widgets.dialogs import ConfirmScreen
+from widgets.entries import CURSOR_KEYS
 
 REFRESH_S = 2.0
 """Seconds between two reads of the queue (armed after the previous read finished)."""
@@ -99,14 +100,7 @@ class QueueTable(ScrollView, can_focus=True):
     QueueTable > .queue-table--cursor { background: $accent 40%; }
     QueueTable:focus > .queue-table--cursor { background: $accent; }
     """
-    BINDINGS = [
-        Binding("up", "move(-1)", "Up", show=False),
-        Binding("down", "move(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "jump(0)", "Top", show=False),
-        Binding("end", "jump(-1)", "Bottom", show=False),
-    ]
+    BINDINGS = CURSOR_KEYS
 
     cursor: reactive[int] = reactive(0, always_update=True)
 
@@ -163,10 +157,6 @@ class QueueTable(ScrollView, can_focus=True):
 
     def action_page(self, direction: int) -> None:
         self.action_move(direction * max(1, self.size.height - 1))
-
-    def action_jump(self, index: int) -> None:
-        if self.rows:
-            self.cursor = index % len(self.rows)
 
     def on_click(self, event: Any) -> None:
         index = int(self.scroll_offset.y) + event.y

@@ -93,6 +93,10 @@ async def test_rows_grouped_by_message_with_untrusted_text_escaped(tmp_path: Pat
         assert "\x1b" not in text and "\\x1b[31mred" in text
         summary = str(app.query_one("#queue-summary").render())
         assert "mta running" in summary and "11 envelopes, 10 messages: 11 pending" in summary
+        await pilot.press("end")
+        assert table(app).cursor == len(rows) - 1
+        await pilot.press("up", "home")
+        assert table(app).cursor == 0
 
 
 async def test_filter_and_sort(tmp_path: Path) -> None:
