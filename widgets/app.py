@@ -183,26 +183,46 @@ class KeyBar(Static):
 
     def bindings_changed(self, screen: Any) -> None:
         if screen is self.screen:
-            self.update(self.keys_text())
+            self.refresh()
 
-    def keys_text(self) -> Text:
-        """`key description` for every shown, enabled binding, one per action, then the palette."""
-        key_style = self.get_component_rich_style("key-bar--key")
-        text = Text(no_wrap=True, overflow="ellipsis")
+    def on_resize(self) -> None:
+        self.refresh()
+
+    def render(self) -> Text:
+        return self.keys_text(self.size.width or 80)
+
+    def keys_text(self, width: int) -> Text:
+        """`key description` for every shown, enabled binding, one per action, then the palette. When
+        they do not fit, the screen's last keys give way to "…": help (which lists them all), quit and
+        the palette always stay."""
+        screen_keys: list[tuple[str, str]] = []
+        app_keys: list[tuple[str, str]] = []
         actions: set[str] = set()
-        palette = None
-        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+        palette: tuple[str, str] | None = None
+        for node, binding, enabled, _tooltip in self.screen.active_bindings.values():
             if binding.action == "command_palette":
-                palette = binding
+                palette = (self.app.get_key_display(binding), "palette")
                 continue
             if not binding.show or not enabled or binding.action in actions:
                 continue
             actions.add(binding.action)
-            text.append(f" {self.app.get_key_display(binding)}", style=key_style)
-            text.append(f" {binding.description} ")
-        if palette is not None:
-            text.append(f" {self.app.get_key_display(palette)}", style=key_style)
-            text.append(" palette ")
+            item = (self.app.get_key_display(binding), binding.description)
+            (app_keys if node is self.app else screen_keys).append(item)
+        pinned = app_keys + ([palette] if palette else [])
+        cut = False
+        while screen_keys and sum(len(k) + len(d) + 3 for k, d in screen_keys + pinned) + 3 * cut > width:
+            screen_keys.pop()
+            cut = True
+        key_style = self.get_component_rich_style("key-bar--key")
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for key, description in screen_keys:
+            text.append(f" {key}", style=key_style)
+            text.append(f" {description} ")
+        if cut:
+            text.append(" … ")
+        for key, description in pinned:
+            text.append(f" {key}", style=key_style)
+            text.append(f" {description} ")
         return text
 
 

@@ -115,14 +115,13 @@ class HelpScreen(DialogScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
-            yield Label(Text(self.help_title), classes="question")
+            yield Label(Text.assemble(self.help_title, ("   escape closes", "dim")), classes="question")
             table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
             table.add_column(Text("Key"), key="key")
             table.add_column(Text("Action"), key="action")
             for key, description in self.keys:
                 table.add_row(Text(key, style="bold"), Text(description))
             yield table
-            yield Label(Text("escape closes", style="dim"))
 
     def action_close(self) -> None:
         self.dismiss(None)
