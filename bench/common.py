@@ -41,6 +41,13 @@ def median_of(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs if r.get(key) is not None)
 
 
+def paired_ratio(runs: list[dict], baseline: list[dict]) -> float:
+    """The median over rounds of (run / the baseline run next to it): with one run of each per round,
+    a slow spell of the machine (runs here vary from 230 to 470 ms) hits both sides of a pair."""
+    return statistics.median(r["latency_s"] / b["latency_s"] for r, b in zip(runs, baseline, strict=False)
+                             if r.get("latency_s") and b.get("latency_s"))
+
+
 def mailconsole(*args: str) -> subprocess.CompletedProcess[str]:
     """Run `mailconsole ARGS` from this checkout."""
     return subprocess.run([sys.executable, "-m", "console", *args], cwd=ROOT, text=True, capture_output=True)

@@ -25,18 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import BASELINE, compile_sources, harness_records, harness_runs, median_of
+from common import BASELINE, compile_sources, harness_records, harness_runs, median_of, paired_ratio
 
 ROOT = Path(__file__).resolve().parent.parent
 MAILCONSOLE = (f"env MAILCONSOLE_SUPERVISOR_URL=unix:///nonexistent/supervisor.sock {sys.executable} -m console "
                "tail {file}")
-
-
-def paired_ratio(runs: list[dict], baseline: list[dict]) -> float:
-    """The median over rounds of (run / the baseline run next to it): with one run of each per round,
-    a slow spell of the machine (runs here vary from 230 to 470 ms) hits both sides of a pair."""
-    return statistics.median(r["latency_s"] / b["latency_s"] for r, b in zip(runs, baseline, strict=False)
-                             if r.get("latency_s") and b.get("latency_s"))
 
 
 def median(summary: dict, key: str) -> float:
