@@ -769,7 +769,9 @@ class LogsView(Vertical):
         """Put the keyboard in the file list (showing it if it was hidden)."""
         files = self.query_one("#log-files", FileList)
         files.display = True
-        self.call_after_refresh(files.focus)
+        # At once, not by `focus()` (a callback after the keys already queued): keys typed right
+        # after `o` are meant for the list.
+        self.screen.set_focus(files)
 
     def action_toggle_files(self) -> None:
         """Hide the file list to give the log the whole width, or show it again."""

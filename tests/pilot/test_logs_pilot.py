@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.style import Style
+from textual import events
 from textual.widgets import Static
 
 from console.settings import Settings
@@ -247,3 +248,17 @@ async def test_jump_to_time_and_filter_context(tmp_path: Path) -> None:
         await type_in(pilot, "t", "noon")
         await until(pilot, lambda: any("cannot read 'noon' as a time" in str(n.message)
                                        for n in app._notifications))
+
+
+async def test_keys_typed_ahead_after_o_go_to_the_file_list(tmp_path: Path) -> None:
+    debug, other = tmp_path / "smtpd.log", tmp_path / "fdm.log"
+    debug.write_text("info: OpenSMTPD 6.8.0p2 starting\n")
+    other.write_text("stdin: 1 messages processed\n")
+    app = make_app(tmp_path, files=[debug, other])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "smtpd.log  ● following  1 line" in status(app))
+        app.query_one("#log-files", FileList).display = False  # hidden: `o` shows it first
+        await pilot.pause()
+        for key in ("o", "down", "down", "enter"):  # all queued before the first is handled
+            app.post_message(events.Key(key, None))
+        await until(pilot, lambda: "fdm.log  ● following  1 line" in status(app))
