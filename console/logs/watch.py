@@ -44,7 +44,9 @@ class DirectoryWatch:
                 *existing,
                 watch_filter=None,
                 debounce=20,
-                step=5,
+                # watchfiles looks for changes every `step` ms, taking the interpreter each time: 5 ms
+                # cost an idle Logs screen 1.7 % of a core, 10 ms costs 0.9 % and 7 ms of follow latency.
+                step=10,
                 rust_timeout=500,
                 stop_event=self._stop,
                 recursive=False,
