@@ -216,11 +216,16 @@ async def test_tail_of_stamped_files_merges_them_by_time_and_keeps_following(tmp
                                        for row in screen_text(app)))
 
 
-async def test_tail_of_unstamped_files_lists_each_file(tmp_path: Path) -> None:
+def tail_of_two_unstamped_files(tmp_path: Path) -> ConsoleApp:
+    """The console on smtpd.log and fdm.log, whose lines carry no time (so each is listed, not merged)."""
     debug, other = tmp_path / "smtpd.log", tmp_path / "fdm.log"
     debug.write_text("info: OpenSMTPD 6.8.0p2 starting\n")
     other.write_text("stdin: 1 messages processed\n")
-    app = make_app(tmp_path, files=[debug, other])
+    return make_app(tmp_path, files=[debug, other])
+
+
+async def test_tail_of_unstamped_files_lists_each_file(tmp_path: Path) -> None:
+    app = tail_of_two_unstamped_files(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: "smtpd.log  ● following  1 line" in status(app))
         options = app.query_one("#log-files", FileList)
@@ -251,10 +256,7 @@ async def test_jump_to_time_and_filter_context(tmp_path: Path) -> None:
 
 
 async def test_keys_typed_ahead_after_o_go_to_the_file_list(tmp_path: Path) -> None:
-    debug, other = tmp_path / "smtpd.log", tmp_path / "fdm.log"
-    debug.write_text("info: OpenSMTPD 6.8.0p2 starting\n")
-    other.write_text("stdin: 1 messages processed\n")
-    app = make_app(tmp_path, files=[debug, other])
+    app = tail_of_two_unstamped_files(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: "smtpd.log  ● following  1 line" in status(app))
         app.query_one("#log-files", FileList).display = False  # hidden: `o` shows it first
