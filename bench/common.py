@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT.parent / "shared" / "bench" / "tui_bench.py"
 BASELINE = ROOT.parent / "shared" / "bench" / "textual_baseline.py"
+MAKE_LOG = ROOT.parent / "shared" / "bench" / "make_log.py"
 
 
 def compile_sources() -> None:
@@ -41,11 +42,16 @@ def median_of(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs if r.get(key) is not None)
 
 
+def round_ratios(runs: list[dict], baseline: list[dict]) -> list[float]:
+    """Each round's (run / the baseline run next to it), for rounds where both ran."""
+    return [r["latency_s"] / b["latency_s"] for r, b in zip(runs, baseline, strict=False)
+            if r.get("latency_s") and b.get("latency_s")]
+
+
 def paired_ratio(runs: list[dict], baseline: list[dict]) -> float:
-    """The median over rounds of (run / the baseline run next to it): with one run of each per round,
-    a slow spell of the machine (runs here vary from 230 to 470 ms) hits both sides of a pair."""
-    return statistics.median(r["latency_s"] / b["latency_s"] for r, b in zip(runs, baseline, strict=False)
-                             if r.get("latency_s") and b.get("latency_s"))
+    """The median of the rounds' ratios: with one run of each per round, a slow spell of the machine
+    (runs here vary from 230 to 470 ms) hits both sides of a pair."""
+    return statistics.median(round_ratios(runs, baseline))
 
 
 def mailconsole(*args: str) -> subprocess.CompletedProcess[str]:

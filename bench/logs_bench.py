@@ -25,7 +25,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import BASELINE, compile_sources, harness_records, harness_runs, median_of, paired_ratio
+from common import (
+    BASELINE,
+    compile_sources,
+    harness_records,
+    harness_runs,
+    median_of,
+    paired_ratio,
+    round_ratios,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MAILCONSOLE = (f"env MAILCONSOLE_SUPERVISOR_URL=unix:///nonexistent/supervisor.sock {sys.executable} -m console "
@@ -124,8 +132,7 @@ def main() -> int:
             print(f"bare Textual {bare * 1000:.0f} ms; mailconsole tail, one-line file {tiny_open * 1000:.0f} ms; "
                   f"1 GiB file {big_open * 1000:.0f} ms = {big_open / bare:.2f} x bare, {paired:.2f} x as the median "
                   f"of the rounds' ratios (limit 1.2); peak RSS {big_rss:.1f} MB (medians of {len(base)})")
-            print("rounds' ratios:", " ".join(f"{r['latency_s'] / b['latency_s']:.2f}" for r, b in zip(big_runs, base, strict=False)
-                                               if r.get("latency_s") and b.get("latency_s")))
+            print("rounds' ratios:", " ".join(f"{r:.2f}" for r in round_ratios(big_runs, base)))
             return 0
         follow = harness_records("follow", "mailconsole", "--cmd", MAILCONSOLE, "--file", str(args.small),
                                  "--runs", "2", "--count", "10", "--rate", str(args.rate), "--duration",

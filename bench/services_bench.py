@@ -36,6 +36,7 @@ from common import (
     lab_programs,
     median_of,
     paired_ratio,
+    round_ratios,
 )
 
 
@@ -75,7 +76,7 @@ def main() -> int:
     print(f"mailconsole to full services table (median of {len(mc)}): {m * 1000:.0f} ms")
     print(f"ratio of the medians: {m / b:.2f}; median of the rounds' ratios: {paired_ratio(mc, base):.2f} "
           "(target <= 1.3)")
-    print("rounds' ratios:", " ".join(f"{r['latency_s'] / q['latency_s']:.2f}" for r, q in zip(mc, base, strict=False)))
+    print("rounds' ratios:", " ".join(f"{r:.2f}" for r in round_ratios(mc, base)))
     print(f"idle CPU on the services screen over {a.idle_window:g} s, {a.settle:g} s after the table: "
           f"{idle:.2f}% of a core (target < 2%); the bare app, the same way: {idle_base:.2f}%")
     print(f"a state change on the screen, from supervisord having it ({len(changes)} stops and starts of "

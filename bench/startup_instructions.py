@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import re
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import BASELINE, ROOT, compile_sources, lab_programs
+from common import BASELINE, MAKE_LOG, ROOT, compile_sources, lab_programs
 
 TMUX = ["tmux", "-L", "mc-instructions"]
 
@@ -44,20 +45,11 @@ def instructions(argv: str, size: str) -> float:
         return int(found[1]) / 1e6
 
 
-def smtpd_lines(count: int) -> str:
-    """OpenSMTPD-style log lines (a session each five lines), as the Logs screen highlights them."""
-    out = []
-    for n in range(count):
-        stamp = f"2025-11-24T00:{n // 600 % 60:02d}:{n // 10 % 60:02d}.{n * 7919 % 1000000:06d}+00:00 mail smtpd[813]:"
-        session = f"{n // 5 * 2654435761 % (1 << 64):016x}"
-        out.append(stamp + [
-            f" smtp-in: New session {session} from host mx{n % 97}.example.net [192.0.2.{n % 250}]",
-            f" smtp-in: Started TLS on session {session}: version=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256",
-            f" smtp-in: Accepted message {session[:8]} on session {session}: from=<user{n}@example.net>, size=4213, nrcpts=1, proto=ESMTP",
-            f" delivery: Ok for {session}: from=<user{n}@example.net>, to=<box{n % 13}@example.org>, user=vmail, method=mda, delay=0s, stat=Delivered",
-            f" smtp-in: Closing session {session}",
-        ][n % 5])
-    return "\n".join(out) + "\n"
+def smtpd_log(path: Path) -> str:
+    """Write a few screenfuls of realistic smtpd lines (../shared/bench/make_log.py); its end marker."""
+    subprocess.run([sys.executable, str(MAKE_LOG), str(path), "--size", "300K", "--seed", "1"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return str(json.loads(Path(f"{path}.meta.json").read_text())["end_marker"])
 
 
 def main() -> int:
@@ -75,7 +67,7 @@ def main() -> int:
             log = Path(tmp) / "one.log"
             log.write_text("2025-11-24T00:00:00+00:00 mail smtpd[1]: ONE-LINE-END\n")
             screenful = Path(tmp) / "smtpd.log"
-            screenful.write_text(smtpd_lines(3000) + "2025-11-24T01:00:00.000000+00:00 mail smtpd[813]: SCREEN-END\n")
+            screen_end = smtpd_log(screenful)
             runs = {
                 "bare Textual app": (f"ready {BASELINE}", "200x50"),
                 "mailconsole, services (80x24)": (
@@ -83,7 +75,7 @@ def main() -> int:
                 "mailconsole tail, one line (200x50)": (
                     f"ONE-LINE-END -m console --supervisor-url unix:///nonexistent.sock tail {log}", "200x50"),
                 "mailconsole tail, a screenful of smtpd lines (200x50)": (
-                    f"SCREEN-END -m console --supervisor-url unix:///nonexistent.sock tail {screenful}", "200x50"),
+                    f"{screen_end} -m console --supervisor-url unix:///nonexistent.sock tail {screenful}", "200x50"),
             }
             if a.no_services:
                 del runs["mailconsole, services (80x24)"]
