@@ -51,7 +51,8 @@ def terminal(tmp_path: Path) -> Iterator[object]:
     sessions: list[str] = []
 
     def run(*env: str) -> str:
-        """The screen (with its escape sequences) of the console, on an unreachable supervisord."""
+        """The screen (with its escape sequences) of the console, on an unreachable supervisord, once
+        both the banner and the header say so."""
         name = f"mc-term-{os.getpid()}-{len(sessions)}"
         sessions.append(name)
         settings = tmp_path / "mailconsole.toml"
@@ -65,7 +66,7 @@ def terminal(tmp_path: Path) -> Iterator[object]:
         while True:
             screen = subprocess.run(["tmux", "capture-pane", "-p", "-e", "-t", name],
                                     capture_output=True, text=True).stdout
-            if "Retrying" in screen:
+            if "Retrying" in screen and "● disconnected" in screen:  # banner and header: two handlers
                 return screen
             assert time.monotonic() < deadline, f"the console did not draw its screen:\n{screen}"
             time.sleep(0.1)
