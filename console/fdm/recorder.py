@@ -8,14 +8,18 @@ reading which rules matched, which action items ran and whether the mail was kep
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from console.fdm.parser import EXTERNAL_ITEMS, ActionItem, Config
+from console.fdm.router import delivers
 
 FDM = "/usr/bin/fdm"
+FDM2 = os.environ.get("MAILCONSOLE_FDM2", "/var/cache/mailconsole/fdm-2.x/fdm")
+"""fdm 2.x built from upstream by tests/setup.sh (no Debian package has it)."""
 _MATCHED = re.compile(r": matched to rule (\d+)$")
 _RUNNING = re.compile(r": message \d+, running action (.+):(\d+) \((\w[\w-]*)\) as user")
 _KEPT = re.compile(r": (\d+) messages processed \((\d+) kept\)")
@@ -55,6 +59,21 @@ class FdmRun:
     error: bool = False
     output: str = ""
 
+    def outcome(self, config: Config) -> str:
+        """error, delivered (an item that puts the mail somewhere ran), kept or dropped."""
+        if self.error:
+            return "error"
+        kinds = {(action.name, index): (item.kind, item.args)
+                 for action in config.actions for index, item in enumerate(action.items)}
+        for rule in config.all_rules():
+            for index, item in enumerate(rule.inline or []):
+                kinds[(f"<rule {rule.index}>", index)] = (item.kind, item.args)
+        for run in self.runs:
+            kind, args = kinds.get(run, ("", []))
+            if delivers(kind, args[0] if args else ""):
+                return "delivered"
+        return "kept" if self.kept else "dropped"
+
 
 def run_fdm(conf_path: Path | str, message: bytes, log_path: Path | str, fdm: str = FDM,
             timeout: float = 30.0) -> FdmRun:
@@ -79,6 +98,9 @@ def run_fdm(conf_path: Path | str, message: bytes, log_path: Path | str, fdm: st
         if "fetching error" in line or "no actions matching" in line or \
                 "no accounts specified" in line:
             run.error = True
+    if proc.returncode != 0:
+        run.error = True
     if log.exists():
         run.recorded = log.read_text(errors="replace").splitlines()
     return run
+

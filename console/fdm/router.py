@@ -327,12 +327,8 @@ class Router:
             result.notes.append(
                 f"line {item.line}: rewrite \"{argument}\" is not run: later rules see the "
                 "message unchanged here")
-        if item.kind in DELIVERING:
+        if delivers(item.kind, argument):
             result.deliveries.append(mailbox_of(name, item.kind, argument, user))
-        elif item.kind == "exec":
-            delivery = mailbox_of(name, item.kind, argument, user)
-            if delivery.user or delivery.path:
-                result.deliveries.append(delivery)
         for key in ("user", "home"):
             mail.tags[key] = ""
 
@@ -507,10 +503,18 @@ def mailbox_of(action: str, kind: str, argument: str, user: str = "") -> Deliver
     return Delivery(action, kind, user=user)
 
 
+def delivers(kind: str, argument: str) -> bool:
+    """Whether an action item puts the mail where someone can read it (the outcome `delivered`):
+    a delivering kind, or an `exec` of a local delivery agent (`exec "true"` delivers nothing)."""
+    if kind in DELIVERING:
+        return True
+    return kind == "exec" and bool(mailbox_of("", kind, argument).folder)
+
+
 def route_message(config: Config, message: bytes | str, dialect: str = PCRE2, **kwargs: str) -> Route:
     """One-shot helper: compile the config and route one message."""
     return Router(config, dialect, **kwargs).route(message)
 
 
-__all__ = ["Delivery", "ActionRun", "Route", "Router", "route_message", "mailbox_of", "POSIX",
+__all__ = ["delivers", "Delivery", "ActionRun", "Route", "Router", "route_message", "mailbox_of", "POSIX",
            "PCRE2", "EXTERNAL_ITEMS", "split_message"]
