@@ -1,12 +1,14 @@
 """The one dispatcher every mutating action goes through: declared once, read-only enforced, audited.
 
 Keys, the command palette and the CLI all call `dispatch`. In read-only mode it refuses before any side
-effect; every attempt (done, failed or refused) is one JSON line in the audit log. An attempt whose audit
-line cannot be written is not run: an unrecorded change is worse than none.
+effect, with one "refused" JSON line in the audit log. Any other attempt writes (and syncs) a "started"
+line before it touches anything, then an "ok" or "failed" line. An attempt whose started line cannot be
+written is not run: an unrecorded change is worse than none.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import signal as signal_module
@@ -16,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from console.errors import ActionFailed, ReadOnlyRefused, UserError
+from console.errors import ActionFailed, AuditIncomplete, ReadOnlyRefused, UserError
 from console.settings import Settings
 
 
@@ -146,7 +148,8 @@ def dispatch(
 ) -> str:
     """Run a registered action: refuse it when read-only, audit every attempt, return the outcome.
 
-    Raises ReadOnlyRefused (exit 3), ActionFailed / UserError (exit 1) with one sentence.
+    Raises ReadOnlyRefused (exit 3), ActionFailed / UserError (exit 1) with one sentence, and
+    AuditIncomplete (exit 1) when the action ran but its outcome line could not be written.
     """
     params = dict(params or {})
     action = ACTIONS.get(name)
@@ -157,22 +160,52 @@ def dispatch(
         try:
             with _open_audit(settings) as audit:
                 audit.write(settings, name, target, params, "refused", "read-only mode", started)
-        except ActionFailed:
+        except (ActionFailed, OSError):
             pass  # refused either way; an on-call user may not be able to write the audit log
         raise ReadOnlyRefused(f"refused: mailconsole is read-only ({name} {target})")
-    # Open the audit log before touching anything: no audit line, no action.
     with _open_audit(settings) as audit:
+        # The intent line is on disk before anything is touched: no audit line, no action.
+        try:
+            audit.write(settings, name, target, params, "started", "", started, sync=True)
+        except OSError as exc:
+            raise ActionFailed(
+                f"cannot write the audit log {settings.audit_log} ({exc.strerror}); nothing was done"
+            ) from None
         ctx = context or ActionContext(settings)
         try:
             message = action.resolve()(ctx, target, params)
         except UserError as exc:
-            audit.write(settings, name, target, params, "failed", str(exc), started)
+            _conclude(audit, settings, name, target, params, "failed", str(exc), started, exc)
             raise
         except Exception as exc:  # noqa: BLE001 - a handler bug is reported and audited, never a crash
-            audit.write(settings, name, target, params, "failed", repr(exc), started)
-            raise ActionFailed(f"{name} on {target} failed unexpectedly: {exc}") from exc
-        audit.write(settings, name, target, params, "ok", message, started)
+            failure = ActionFailed(f"{name} on {target} failed unexpectedly: {exc}")
+            _conclude(audit, settings, name, target, params, "failed", repr(exc), started, failure)
+            raise failure from exc
+        _conclude(audit, settings, name, target, params, "ok", message, started, None)
         return message
+
+
+def _conclude(
+    audit: _AuditLog,
+    settings: Settings,
+    name: str,
+    target: str,
+    params: Mapping[str, str],
+    outcome: str,
+    message: str,
+    started: float,
+    error: UserError | None,
+) -> None:
+    """Write an attempt's outcome line. When it cannot be written, the action has happened anyway
+    (its intent line records the attempt): say both in one sentence rather than crash."""
+    try:
+        audit.write(settings, name, target, params, outcome, message, started)
+    except OSError as exc:
+        unrecorded = (f"the outcome could not be written to the audit log {settings.audit_log} "
+                      f"({exc.strerror}); only the attempt is recorded")
+        if error is None:
+            raise AuditIncomplete(f"{message} But {unrecorded}.") from None
+        raise type(error)(f"{error}; {unrecorded}", error.exit_code) from None
 
 
 def offered_actions(settings: Settings) -> list[Action]:
@@ -181,7 +214,7 @@ def offered_actions(settings: Settings) -> list[Action]:
 
 
 class _AuditLog:
-    """An open audit log: one JSON line per attempt, written with a single append."""
+    """An open audit log: each record one JSON line, written with a single append."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -201,8 +234,11 @@ class _AuditLog:
         outcome: str,
         message: str,
         started: float,
+        sync: bool = False,
     ) -> None:
-        """Append the attempt's record: time, operator, action, target, outcome, duration, refused."""
+        """Append one record (time, operator, action, target, outcome, duration, refused) with a single
+        write; `sync` also forces it to the disk. Raises OSError when the line is not written whole."""
+        elapsed = 0.0 if outcome == "started" else round((time.monotonic() - started) * 1000, 1)
         record = {
             "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             "operator": settings.resolved_operator(),
@@ -211,12 +247,20 @@ class _AuditLog:
             "params": {key: _audit_value(value) for key, value in params.items()},
             "outcome": outcome,
             "message": message,
-            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            "duration_ms": elapsed,
             "refused": outcome == "refused",
         }
         import json  # here, not at the top: the console's start-up does without it
 
-        os.write(self.fd, (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        if os.write(self.fd, line) != len(line):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if sync:
+            try:
+                os.fsync(self.fd)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:  # a device that cannot sync (e.g. a terminal) is fine
+                    raise
 
 
 AUDIT_VALUE_MAX = 200

@@ -30,6 +30,15 @@ class ActionFailed(UserError):
     exit_code = 1
 
 
+class AuditIncomplete(UserError):
+    """A mutating action ran, but its outcome could not be added to the audit log (exit 1).
+
+    Its intent line is there; the message says what the action did and that the outcome is missing.
+    """
+
+    exit_code = 1
+
+
 class ReadOnlyRefused(UserError):
     """A mutating action was refused because the console is read-only (exit 3)."""
 

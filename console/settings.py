@@ -90,14 +90,24 @@ class Settings:
     """JSON-lines file recording every attempted mutating action, refused ones included."""
 
     operator: str = ""
-    """Name written to the audit log; empty: SUDO_USER, else USER."""
+    """Name written to the audit log; empty: SUDO_USER, else USER, else the name of the process's uid."""
 
     refresh_interval: float = 0.5
     """Seconds between polls of supervisord (the next poll is armed only when the last one finished)."""
 
     def resolved_operator(self) -> str:
-        """The operator's name for the audit log."""
-        return self.operator or os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown"
+        """The operator's name for the audit log: `docker exec` sets neither SUDO_USER nor USER, so the
+        uid's name from the passwd database is the last resort (its number when it has no name)."""
+        named = self.operator or os.environ.get("SUDO_USER") or os.environ.get("USER")
+        if named:
+            return named
+        import pwd  # only when neither is set; kept off the start-up
+
+        uid = os.getuid()
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return f"uid {uid}"
 
 
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Settings)}

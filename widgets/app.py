@@ -19,11 +19,12 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.events import Click
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.widget import Widget
 from textual.widgets import Static
 
 from console.actions import ACTIONS, dispatch
-from console.errors import ReadOnlyRefused, UserError
+from console.errors import AuditIncomplete, ReadOnlyRefused, UserError
 from console.settings import Settings
 from console.text import printable
 
@@ -269,14 +270,16 @@ class ConsoleApp(App[None]):
     ]
 
     class ActionFinished(Message):
-        """A dispatched action ended: `ok` with its outcome, or its one-sentence error."""
+        """A dispatched action ended: `ok` with its outcome, or its one-sentence error. `audited` is
+        False when it ran but its outcome line is missing from the audit log (the text says so)."""
 
-        def __init__(self, name: str, target: str, ok: bool, text: str) -> None:
+        def __init__(self, name: str, target: str, ok: bool, text: str, audited: bool = True) -> None:
             super().__init__()
             self.name = name
             self.target = target
             self.ok = ok
             self.text = text
+            self.audited = audited
 
     def __init__(self, settings: Settings, supervisor: Any = None, initial_tab: str | None = None,
                  hostname: str | None = None, **tab_options: Any) -> None:
@@ -396,6 +399,8 @@ class ConsoleApp(App[None]):
             text = dispatch(self.settings, name, target, params)
         except ReadOnlyRefused as exc:
             self.post_message(self.ActionFinished(name, target, False, str(exc)))
+        except AuditIncomplete as exc:
+            self.post_message(self.ActionFinished(name, target, True, str(exc), audited=False))
         except UserError as exc:
             self.post_message(self.ActionFinished(name, target, False, str(exc)))
         except Exception as exc:  # noqa: BLE001 - a failed action never crashes the console
@@ -404,8 +409,9 @@ class ConsoleApp(App[None]):
             self.post_message(self.ActionFinished(name, target, True, text))
 
     def on_console_app_action_finished(self, message: ActionFinished) -> None:
-        self.notify(printable(message.text), severity="information" if message.ok else "error",
-                    markup=False)
+        severity: SeverityLevel = (
+            "error" if not message.ok else "information" if message.audited else "warning")
+        self.notify(printable(message.text), severity=severity, markup=False)
         for widget in self.screen_widgets():
             # Screens that care (the one that asked, or one showing the changed thing) refresh.
             handle = getattr(widget, "handle_action_result", None)

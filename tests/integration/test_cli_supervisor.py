@@ -57,7 +57,8 @@ def test_restart_stop_start_and_their_faults(supervisord: Supervisord) -> None:
     sig = mc("signal", "sleeper", "NOPE", env=env)
     assert sig.returncode == 1 and "not a signal name" in sig.stderr
     audit = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]
-    assert [a["outcome"] for a in audit] == ["ok", "ok", "failed", "ok", "failed", "failed"]
+    assert [a["outcome"] for a in audit[0::2]] == ["started"] * 6  # each written before its outcome
+    assert [a["outcome"] for a in audit[1::2]] == ["ok", "ok", "failed", "ok", "failed", "failed"]
     assert {a["operator"] for a in audit} == {"ops"}
 
 
@@ -121,3 +122,59 @@ def test_http_url_with_credentials(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_no_started_line_no_restart(supervisord: Supervisord) -> None:
+    """The audit log on a full device: the restart is refused before supervisord is asked."""
+    before = supervisord.client().program("sleeper").pid
+    result = mc("restart", "sleeper", env=sv_env(supervisord, MAILCONSOLE_AUDIT_LOG="/dev/full"))
+    assert (result.returncode, result.stderr) == (
+        1, "mailconsole: cannot write the audit log /dev/full (No space left on device); "
+           "nothing was done\n")
+    assert supervisord.client().program("sleeper").pid == before
+
+
+def test_an_unwritable_outcome_line_is_one_line_and_the_started_line_stays(
+        supervisord: Supervisord, tmp_path: Path) -> None:
+    """The file size limit lets exactly the started line in, so the outcome line fails (EFBIG) after
+    the restart: the restart is done, said in one line with exit 1, and the started line records it."""
+    import resource
+
+    env = sv_env(supervisord, MAILCONSOLE_OPERATOR="ops")
+    probe_log = tmp_path / "probe.log"
+    assert mc("restart", "sleeper", env={**env, "MAILCONSOLE_AUDIT_LOG": str(probe_log)}).returncode == 0
+    started_size = len(probe_log.read_bytes().splitlines(keepends=True)[0])
+    audit = tmp_path / "audit.log"
+    before = supervisord.client().program("sleeper").pid
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (started_size, started_size))
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
+    full_env.update(env, MAILCONSOLE_AUDIT_LOG=str(audit))
+    result = subprocess.run([sys.executable, "-m", "console", "restart", "sleeper"], cwd=ROOT,
+                            env=full_env, capture_output=True, text=True, timeout=60,
+                            preexec_fn=limit_file_size)
+    after = supervisord.client().program("sleeper").pid
+    assert after != before
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"mailconsole: sleeper restarted (pid {after}). But the outcome could not be written to the "
+        f"audit log {audit} (File too large); only the attempt is recorded.\n")
+    [started] = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert (started["action"], started["target"], started["outcome"], started["operator"]) == (
+        "program.restart", "sleeper", "started", "ops")
+
+
+def test_operator_without_user_variables_is_the_uid_name(supervisord: Supervisord) -> None:
+    """As under `docker exec`: neither USER nor SUDO_USER is set."""
+    import pwd
+
+    full_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("MAILCONSOLE_") and k not in ("USER", "SUDO_USER")}
+    full_env.update(sv_env(supervisord))
+    result = subprocess.run([sys.executable, "-m", "console", "restart", "sleeper"], cwd=ROOT,
+                            env=full_env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    audit = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]
+    assert {a["operator"] for a in audit} == {pwd.getpwuid(os.getuid()).pw_name}

@@ -141,11 +141,12 @@ async def test_remove_confirms_with_the_count_and_dispatches(tmp_path: Path) -> 
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert app.screen.question == "Remove for good 2 envelopes (ffb57d30)?"
         await pilot.press("y")
-        # The dispatcher creates the audit log before it acts and writes the line after: wait for the line.
-        await until(pilot, lambda: settings.audit_log.exists() and settings.audit_log.read_text().endswith("\n"))
-        record = json.loads(settings.audit_log.read_text())
-        assert (record["action"], record["target"], record["outcome"]) == (
-            "queue.remove", "ffb57d30", "ok")
+        # The dispatcher writes a started line before it acts and the outcome after: wait for both.
+        await until(pilot, lambda: settings.audit_log.exists()
+                    and settings.audit_log.read_text().count("\n") == 2)
+        records = [json.loads(line) for line in settings.audit_log.read_text().splitlines()]
+        assert [(r["action"], r["target"], r["outcome"]) for r in records] == [
+            ("queue.remove", "ffb57d30", "started"), ("queue.remove", "ffb57d30", "ok")]
 
 
 async def test_read_only_has_no_mutating_keys(tmp_path: Path) -> None:

@@ -151,16 +151,18 @@ async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twic
                     and not view_of(app).saving)
         assert [p.read_text() for p in tmp_path.glob("fdm.conf.*.bak")] == [ARTICLE]
         assert (settings.fdm_config.stat().st_mode & 0o777) == 0o600
-        assert [(r["action"], r["outcome"]) for r in audit(tmp_path)] == [("fdm.save", "ok")]
+        assert [(r["action"], r["outcome"]) for r in audit(tmp_path)] == [("fdm.save", "started"),
+                                                                          ("fdm.save", "ok")]
         assert "modified" not in text_of(app, "#rules-title")
         second = warned + "# second save\n"
         editor.load_text(second)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         await pilot.press("y")
-        await until(pilot, lambda: settings.fdm_config.read_text() == second)
+        await until(pilot, lambda: settings.fdm_config.read_text() == second
+                    and len(audit(tmp_path)) == 4)
         assert len(list(tmp_path.glob("fdm.conf.*.bak"))) == 2
-        assert [r["outcome"] for r in audit(tmp_path)] == ["ok", "ok"]
+        assert [r["outcome"] for r in audit(tmp_path)] == ["started", "ok", "started", "ok"]
 
 
 async def test_read_only_hides_and_refuses_save_and_revert(tmp_path: Path) -> None:
@@ -242,7 +244,8 @@ async def test_revert_puts_a_backup_back_into_file_and_editor(tmp_path: Path) ->
         await pilot.press("y")
         await until(pilot, lambda: app.query_one(FdmEditor).text == FIXED)
         assert settings.fdm_config.read_text() == FIXED
-        assert [r["action"] for r in audit(tmp_path)] == ["fdm.revert"]
+        assert [(r["action"], r["outcome"]) for r in audit(tmp_path)] == [("fdm.revert", "started"),
+                                                                          ("fdm.revert", "ok")]
 
 
 async def test_test_message_from_a_maildir_and_composed(tmp_path: Path) -> None:

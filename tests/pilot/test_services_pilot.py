@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from textual.widgets import Log, Static
 
@@ -65,12 +66,35 @@ async def test_restart_asks_then_changes_the_pid(supervisord: Supervisord) -> No
         await pilot.press("y")
         await until(pilot, lambda: cell(app, "sleeper", "pid") not in ("", str(before)))
         audit_log = supervisord.dir / "audit.log"
-        await until(pilot, lambda: audit_log.exists() and audit_log.read_text())
+        await until(pilot, lambda: audit_log.exists() and audit_log.read_text().count("\n") == 2)
     after = supervisord.client().program("sleeper").pid
     assert after != before
     audit = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]
     assert [(a["action"], a["target"], a["outcome"]) for a in audit] == [
-        ("program.restart", "sleeper", "ok")]
+        ("program.restart", "sleeper", "started"), ("program.restart", "sleeper", "ok")]
+
+
+async def test_an_unwritable_audit_log_means_a_notification_and_no_restart(
+        supervisord: Supervisord) -> None:
+    """The audit log on a full device: the restart's started line cannot be written, so nothing is
+    restarted, and the console says why."""
+    settings = supervisord.settings()
+    settings.audit_log = Path("/dev/full")
+    app = ConsoleApp(settings)
+    before = supervisord.client().program("sleeper").pid
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(table(app).names) == 3)
+        await select(pilot, app, "sleeper")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: app._notifications)
+        [note] = list(app._notifications)
+        assert note.severity == "error"
+        assert note.message == ("cannot write the audit log /dev/full (No space left on device); "
+                                "nothing was done")
+        assert cell(app, "sleeper", "pid") == str(before)
+    assert supervisord.client().program("sleeper").pid == before
 
 
 async def test_signal_defaults_to_hup_and_reaches_the_program(supervisord: Supervisord) -> None:

@@ -4,6 +4,7 @@ and every attempt (done, failed, refused) is one audit line."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -118,8 +119,10 @@ def test_done_and_failed_attempts_are_audited(tmp_path: Path, monkeypatch: pytes
         dispatch(s, "t.bug", "y")
     lines = audit_lines(s.audit_log)
     assert [(rec["action"], rec["outcome"], rec["refused"]) for rec in lines] == [
-        ("t.ok", "ok", False), ("t.fail", "failed", False), ("t.bug", "failed", False)]
-    assert lines[1]["message"] == "dovecot is not running"
+        ("t.ok", "started", False), ("t.ok", "ok", False),
+        ("t.fail", "started", False), ("t.fail", "failed", False),
+        ("t.bug", "started", False), ("t.bug", "failed", False)]
+    assert lines[3]["message"] == "dovecot is not running"
     assert all(isinstance(rec["duration_ms"], float) for rec in lines)
 
 
@@ -154,7 +157,58 @@ def test_long_parameters_are_audited_by_size_and_hash(tmp_path: Path,
     s = settings(tmp_path)
     text = "match all action \"inbox\"\n" * 50
     dispatch(s, "fdm.save", str(tmp_path / "fdm.conf"), {"text": text, "force": "no"})
-    [line] = audit_lines(s.audit_log)
+    [started, line] = audit_lines(s.audit_log)
+    assert started["params"] == line["params"]
     assert line["params"]["force"] == "no"
     assert line["params"]["text"].startswith(f"<{len(text)} characters, sha256 ")
     assert "match all" not in line["params"]["text"]
+
+
+def test_the_started_line_is_on_disk_before_the_handler_runs(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[dict[str, Any]]] = []
+
+    def looks(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
+        seen.append(audit_lines(ctx.settings.audit_log))
+        return "done."
+
+    monkeypatch.setattr(actions, "ACTIONS", {"t.look": actions.Action("t.look", "look", True, looks)})
+    s = settings(tmp_path)
+    dispatch(s, "t.look", "dovecot", {"signal": "HUP"})
+    [[started]] = seen
+    assert (started["action"], started["target"], started["outcome"]) == ("t.look", "dovecot", "started")
+    assert started["operator"] == "alice" and started["params"] == {"signal": "HUP"}
+    assert [rec["outcome"] for rec in audit_lines(s.audit_log)] == ["started", "ok"]
+
+
+def test_a_full_audit_device_means_no_action(recorded: list[tuple[str, str]]) -> None:
+    """/dev/full opens fine and fails every write with ENOSPC, as a full disk does."""
+    s = Settings(audit_log=Path("/dev/full"), operator="alice")
+    with pytest.raises(ActionFailed) as caught:
+        dispatch(s, "program.restart", "dovecot")
+    assert str(caught.value) == ("cannot write the audit log /dev/full (No space left on device); "
+                                 "nothing was done")
+    assert caught.value.exit_code == 1
+    assert recorded == []
+
+
+def test_read_only_with_a_full_audit_device_is_still_a_plain_refusal(
+        recorded: list[tuple[str, str]]) -> None:
+    s = Settings(audit_log=Path("/dev/full"), read_only=True)
+    with pytest.raises(ReadOnlyRefused):
+        dispatch(s, "program.stop", "dovecot")
+    assert recorded == []
+
+
+def test_operator_falls_back_to_the_uid_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`docker exec` sets neither SUDO_USER nor USER: the audit log names the uid's user."""
+    import pwd
+
+    monkeypatch.delenv("SUDO_USER", raising=False)
+    monkeypatch.delenv("USER", raising=False)
+    assert Settings().resolved_operator() == pwd.getpwuid(os.getuid()).pw_name
+    monkeypatch.setenv("USER", "carol")
+    assert Settings().resolved_operator() == "carol"
+    monkeypatch.setenv("SUDO_USER", "dave")
+    assert Settings().resolved_operator() == "dave"
+    assert Settings(operator="erin").resolved_operator() == "erin"

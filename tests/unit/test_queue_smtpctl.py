@@ -119,7 +119,8 @@ def test_actions_go_through_the_dispatcher(tmp_path: Path) -> None:
     with pytest.raises(ActionFailed):
         dispatch(settings, "queue.remove", "deadbeef")
     outcomes = [(r["action"], r["target"], r["outcome"]) for r in audit_lines(settings)]
-    assert outcomes == [("queue.remove", "ffb57d30", "ok"), ("queue.remove", "deadbeef", "failed")]
+    assert outcomes == [("queue.remove", "ffb57d30", "started"), ("queue.remove", "ffb57d30", "ok"),
+                        ("queue.remove", "deadbeef", "started"), ("queue.remove", "deadbeef", "failed")]
 
 
 def test_read_only_refuses_every_queue_action(tmp_path: Path) -> None:
