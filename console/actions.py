@@ -131,6 +131,8 @@ ACTIONS: dict[str, Action] = {
                "console.queue:pause_subsystem_action"),
         Action("queue.resume_subsystem", "Resume an smtpd agent: mda, mta or smtp", False,
                "console.queue:resume_subsystem_action"),
+        Action("job.run", "Run a maintenance job now (get_certs, freshclam, sa-update), then its "
+               "follow-ups", True, "console.jobs.runner:run_action"),
     )
 }
 

@@ -37,8 +37,10 @@ class LazyGroup(click.Group):
 
     lazy = {
         "fdm": "console.fdm.cli:fdm",
+        "jobs": "console.jobs.cli:jobs",
         "lab": "console.lab_cli:lab",
         "queue": "console.queue_cli:queue",
+        "run": "console.jobs.cli:run",
         "tail": "console.logs_cli:tail",
     }
     opens_console = ("tail",)

@@ -17,24 +17,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from console.errors import ConfigError
+from console.jobs.spec import JobSpec, article_jobs, parse_jobs
 
 DEFAULT_SUPERVISOR_URL = "unix:///run/supervisor.sock"
 CONFIG_SEARCH_PATH = (Path("/mail/config/mailconsole.toml"), Path("/etc/mailconsole/config.toml"))
 ENV_PREFIX = "MAILCONSOLE_"
-
-
-def _article_jobs() -> dict[str, list[str]]:
-    """The maintenance jobs of the article's crontab, with the article's argv."""
-    return {
-        "get_certs": ["/mail/bin/get_certs"],
-        "freshclam": [
-            "/usr/bin/freshclam",
-            "--foreground",
-            "--config=/mail/config/freshclam.conf",
-            "--daemon-notify=/mail/config/clamd.conf",
-        ],
-        "sa-update": ["sa-update", "-v", "--updatedir", "/mail/db/spamassassin"],
-    }
 
 
 @dataclass
@@ -80,8 +67,8 @@ class Settings:
     smtpctl: list[str] = field(default_factory=lambda: ["smtpctl"])
     """argv prefix that runs smtpctl (e.g. ["docker", "exec", "mail", "smtpctl"] from outside)."""
 
-    jobs: dict[str, list[str]] = field(default_factory=_article_jobs)
-    """Maintenance jobs that can be run on demand: name -> argv (the article's crontab)."""
+    jobs: dict[str, JobSpec] = field(default_factory=article_jobs)
+    """Maintenance jobs run on demand (the article's crontab): NAME = [argv], or [jobs.NAME] tables."""
 
     read_only: bool = False
     """On-call mode: every mutating action is hidden and refused; nothing in the console turns it off."""
@@ -163,7 +150,7 @@ _EXPECTED = {
     "path": "a path (string)",
     "str": "a string",
     "list": "a list of strings",
-    "dict": "a table of name = [argv strings]",
+    "dict": "a table of jobs",
 }
 
 
@@ -191,11 +178,10 @@ def _convert(name: str, value: Any, where: str) -> Any:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: key '{name}': expected a non-empty list of strings, got {value!r}")
         return list(value)
-    if not isinstance(value, dict) or not all(
-        isinstance(v, list) and v and all(isinstance(a, str) for a in v) for v in value.values()
-    ):
-        raise bad
-    return {str(k): list(v) for k, v in value.items()}
+    try:
+        return parse_jobs(value, f"{where}: key '{name}'")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _parse_env(name: str, raw: str, var: str) -> Any:
@@ -224,7 +210,7 @@ def _parse_env(name: str, raw: str, var: str) -> Any:
         try:
             return _convert(name, json.loads(raw), f"environment: {var}")
         except json.JSONDecodeError:
-            raise ConfigError(f"environment: {var}: expected a JSON object of name -> argv list") from None
+            raise ConfigError(f"environment: {var}: expected a JSON object of name -> argv list or table") from None
     return _convert(name, raw, f"environment: {var}")
 
 
@@ -350,10 +336,37 @@ def render_effective(loaded: LoadedSettings) -> str:
     else:
         lines.append("# settings file: none found")
     for name in FIELDS:
+        if name == "jobs":
+            continue
         value = getattr(loaded.settings, name)
         shown = "***" if name == "supervisor_password" and value else value
         lines.append(f"{name} = {_toml_value(shown)}  # {loaded.sources[name]}")
+    lines.append(f"# jobs: {loaded.sources['jobs']}")
+    lines += render_jobs(loaded.settings.jobs)
     return "\n".join(lines)
+
+
+def render_jobs(jobs: Mapping[str, JobSpec]) -> list[str]:
+    """The jobs as `[jobs.NAME]` TOML tables, one key a line."""
+    lines = []
+    for job_name, spec in jobs.items():
+        lines.append("")
+        lines.append(f"[jobs.{_toml_key(job_name)}]")
+        data = spec.as_toml_data()
+        codes = data.pop("exit_codes")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in data.items()]
+        if codes:
+            lines.append(f"[jobs.{_toml_key(job_name)}.exit_codes]")
+            lines += [f"{code} = {_toml_value(text)}" for code, text in codes.items()]
+    return lines
+
+
+def _toml_key(key: str) -> str:
+    """A TOML key, quoted unless it is a bare key."""
+    import json
+    import re
+
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
 
 
 def _toml_value(value: Any) -> str:

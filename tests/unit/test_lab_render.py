@@ -284,7 +284,7 @@ def test_status_and_down_without_a_lab(tmp_path: Path) -> None:
 def test_jobs_are_the_crontabs_with_lab_paths(tmp_path: Path) -> None:
     cfg = rendered(tmp_path)
     settings = load_settings(config=str(cfg.path("mailconsole.toml")), env={}).settings
-    assert settings.jobs == {
+    assert {name: list(spec.argv) for name, spec in settings.jobs.items()} == {
         "get_certs": [str(cfg.path("bin", "get_certs"))],
         "freshclam": [
             "/usr/bin/freshclam",

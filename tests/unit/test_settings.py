@@ -32,7 +32,9 @@ def test_defaults_are_the_articles_layout(tmp_path: Path) -> None:
     assert s.table_addrs == Path("/mail/db/addrs")
     assert s.smtpctl == ["smtpctl"]
     assert s.supervisor_url == "unix:///run/supervisor.sock"
-    assert s.jobs["sa-update"] == ["sa-update", "-v", "--updatedir", "/mail/db/spamassassin"]
+    assert s.jobs["sa-update"].argv == ("sa-update", "-v", "--updatedir", "/mail/db/spamassassin")
+    assert [str(step) for step in s.jobs["get_certs"].then] == ["signal opensmtpd HUP",
+                                                                 "signal dovecot HUP"]
     assert s.read_only is False
 
 
@@ -78,7 +80,15 @@ def test_serverurl_and_credentials_come_from_supervisord_conf(tmp_path: Path) ->
         ("read_only = 1\n", r"key 'read_only': expected true or false, got 1"),
         ("smtpctl = []\n", r"key 'smtpctl': expected a non-empty list of strings"),
         ("log_dir = 5\n", r"key 'log_dir': expected a path \(string\), got 5"),
-        ("jobs = { x = 1 }\n", r"key 'jobs': expected a table of name = \[argv strings\]"),
+        ("jobs = { x = 1 }\n", r"key 'jobs': job 'x': expected an argv list or a table with argv"),
+        ('jobs = { x = "certbot renew" }\n', r"job 'x': expected an argv list"),
+        ("[jobs.x]\nargv = []\n", r"job 'x': argv must be a non-empty list of strings"),
+        ('[jobs.x]\nargv = ["a"]\ntimeout = -1\n', r"job 'x': timeout must be a positive number"),
+        ('[jobs.x]\nargv = ["a"]\nthen = ["reboot now"]\n', r"then step 'reboot now' must start with"),
+        ('[jobs.x]\nargv = ["a"]\nthen = ["signal dovecot"]\n', r"must read 'signal PROGRAM SIGNAL'"),
+        ('[jobs.x]\nargv = ["a"]\nok_codes = ["0"]\n', r"ok_codes must be a list of exit codes"),
+        ('[jobs.x]\nargv = ["a"]\n[jobs.x.exit_codes]\nzero = "ok"\n', r"exit_codes key 'zero'"),
+        ('[jobs.x]\nargv = ["a"]\nshell = true\n', r"job 'x': unknown key 'shell'"),
         ("[[nope\n", r"not valid TOML"),
         ('supervisor_url = "ftp://x"\n', r"key 'supervisor_url': expected a unix:// or http:// URL"),
     ],
@@ -111,8 +121,11 @@ def test_render_effective_names_every_field_and_hides_password() -> None:
     loaded = load_settings(env={"MAILCONSOLE_SUPERVISOR_PASSWORD": "hunter2"})
     text = render_effective(loaded)
     for name in FIELDS:
-        assert re.search(rf"^{name} = ", text, re.M), name
+        if name != "jobs":
+            assert re.search(rf"^{name} = ", text, re.M), name
     assert "hunter2" not in text
+    rendered = tomllib.loads(text.split("# jobs: ", 1)[1].split("\n", 1)[1])
+    assert rendered["jobs"] == {name: spec.as_toml_data() for name, spec in Settings().jobs.items()}
     assert "env MAILCONSOLE_SUPERVISOR_PASSWORD" in text
 
 
@@ -127,11 +140,51 @@ def test_sample_documents_every_field_with_its_default() -> None:
     text = SAMPLE.read_text(encoding="utf-8")
     docs = field_docs()
     defaults = Settings()
-    setting = re.compile(r'^# (\[\w+\]|"?[\w-]+"? = .*)$')
+    setting = re.compile(r'^# (\[[\w.-]+\]|"?[\w-]+"? = .*)$')
     uncommented = "\n".join(line[2:] for line in text.splitlines() if setting.match(line))
     parsed = tomllib.loads(uncommented)
     for name in FIELDS:
         assert f"# {docs[name]}" in text, f"docstring of {name} missing from the sample"
         assert name in parsed, f"{name} missing from the sample"
         value = getattr(defaults, name)
+        if name == "jobs":
+            value = {job: spec.as_toml_data() for job, spec in value.items()}
         assert str(parsed[name]) == str(value) if isinstance(value, Path) else parsed[name] == value
+
+
+def test_jobs_short_form_keeps_a_known_jobs_meaning_and_table_form_sets_everything(
+        tmp_path: Path) -> None:
+    conf = write(tmp_path / "mc.toml", """\
+[jobs]
+sa-update = ["sa-update", "--updatedir", "/x"]
+hello = ["echo", "hi"]
+
+[jobs.renew]
+argv = ["certbot", "renew"]
+description = "Renew"
+timeout = 30
+then = ["signal dovecot sighup", "restart spampd"]
+ok_codes = [0, 3]
+[jobs.renew.exit_codes]
+3 = "nothing to renew"
+""")
+    jobs = load_settings(conf, env={}).settings.jobs
+    assert list(jobs) == ["sa-update", "hello", "renew"]
+    assert jobs["sa-update"].argv == ("sa-update", "--updatedir", "/x")
+    assert jobs["sa-update"].meaning(1) == "no fresh updates were available"
+    assert [str(s) for s in jobs["sa-update"].then] == ["restart spampd"]
+    assert jobs["hello"].then == () and jobs["hello"].ok_codes == (0,)
+    assert jobs["hello"].meaning(0) == "succeeded" and jobs["hello"].meaning(2) == "failed"
+    renew = jobs["renew"]
+    assert renew.timeout == 30.0 and renew.description == "Renew"
+    assert [(s.action, s.program, s.params) for s in renew.then] == [
+        ("program.signal", "dovecot", {"signal": "HUP"}), ("program.restart", "spampd", {})]
+    assert renew.ok_codes == (0, 3) and renew.meaning(3) == "nothing to renew"
+
+
+def test_jobs_from_the_environment_are_json() -> None:
+    env = {"MAILCONSOLE_JOBS": '{"x": ["true"], "y": {"argv": ["false"], "timeout": 5}}'}
+    jobs = load_settings(env=env).settings.jobs
+    assert jobs["x"].argv == ("true",) and jobs["y"].timeout == 5.0
+    with pytest.raises(ConfigError, match="MAILCONSOLE_JOBS: key 'jobs': job 'x': argv must be"):
+        load_settings(env={"MAILCONSOLE_JOBS": '{"x": {"argv": "rm -rf /"}}'})

@@ -1,0 +1,83 @@
+"""`mailconsole run NAME [--json]` and `mailconsole jobs [--json]`: run a maintenance job, list them.
+
+`run` streams the job's stdout to stdout and its stderr to stderr as the lines come, then prints the
+outcome's sentence; it exits 0 on success, 1 on failure, 3 when read-only mode refuses it. Ctrl-C or
+SIGTERM cancels the run (its process group gets SIGTERM, then SIGKILL). `--json` prints only the
+run's record.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from typing import Any
+
+import click
+
+from console.jobs.history import last_runs
+from console.jobs.process import Cancel, OutputLine
+from console.jobs.runner import run_job
+from console.settings import Settings
+from console.text import printable
+
+
+def _settings() -> Settings:
+    """The loaded Settings on the root click context."""
+    obj = click.get_current_context().find_root().obj
+    assert isinstance(obj, Settings)
+    return obj
+
+
+def _print_lines(lines: list[OutputLine]) -> None:
+    """Write streamed lines at once: stdout's to stdout, stderr's to stderr (already printable)."""
+    for line in lines:
+        stream = sys.stderr if line.stream == "err" else sys.stdout
+        stream.write(line.text + "\n")
+        stream.flush()
+
+
+@click.command("run")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's record as JSON, not its output.")
+def run(name: str, as_json: bool) -> None:
+    """Run maintenance job NAME now (see `mailconsole jobs`), streaming its output."""
+    cancel = Cancel()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        cancel.cancel()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        record = run_job(_settings(), name, on_output=None if as_json else _print_lines,
+                         cancel=cancel)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if as_json:
+        click.echo(json.dumps(record.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(printable(record.sentence), err=not record.ok)
+    sys.exit(0 if record.ok else 1)
+
+
+@click.command("jobs")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: each job and its last run.")
+def jobs(as_json: bool) -> None:
+    """List the maintenance jobs, what each does, and how its last run went."""
+    settings = _settings()
+    last = last_runs(settings)
+    if as_json:
+        data = [{"name": name, **spec.as_toml_data(),
+                 "last_run": last[name].to_json() if name in last else None}
+                for name, spec in settings.jobs.items()]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    width = max((len(name) for name in settings.jobs), default=4)
+    for name, spec in settings.jobs.items():
+        record = last.get(name)
+        when = f"{record.outcome} at {record.started}" if record else "never run"
+        click.echo(printable(f"{name:<{width}}  {when}"))
+        click.echo(printable(f"{'':<{width}}  {spec.description or ' '.join(spec.argv)}"))
+        if record:
+            click.echo(printable(f"{'':<{width}}  {record.sentence}"))

@@ -1,0 +1,67 @@
+"""`mailconsole run` and `mailconsole jobs` as a user runs them: real processes, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mailconsole(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    conf = tmp_path / "mc.toml"
+    conf.write_text(f"""\
+audit_log = "{tmp_path / 'audit.log'}"
+operator = "carol"
+[jobs]
+good = ["sh", "-c", "echo '[bold]out'; echo err >&2"]
+bad = ["sh", "-c", "echo doomed; exit 4"]
+""")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MAILCONSOLE_")}
+    return subprocess.run([sys.executable, "-m", "console", "--config", str(conf), *args],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+
+
+def test_run_streams_stdout_and_stderr_apart_and_exits_0(tmp_path: Path) -> None:
+    done = mailconsole(tmp_path, "run", "good")
+    assert done.returncode == 0
+    assert done.stdout.splitlines()[0] == "[bold]out"
+    assert done.stdout.splitlines()[1].startswith("good: succeeded (exit 0, ")
+    assert done.stderr == "err\n"
+
+
+def test_run_failure_exits_1_with_the_sentence_on_stderr(tmp_path: Path) -> None:
+    done = mailconsole(tmp_path, "run", "bad")
+    assert done.returncode == 1
+    assert done.stdout == "doomed\n"
+    assert done.stderr.startswith("bad: failed (exit 4, ")
+
+
+def test_run_json_prints_the_record(tmp_path: Path) -> None:
+    done = mailconsole(tmp_path, "run", "--json", "bad")
+    assert done.returncode == 1
+    record = json.loads(done.stdout)
+    assert record["job"] == "bad" and record["outcome"] == "failed" and record["exit_code"] == 4
+    assert record["tail"] == [["out", "doomed"]] and record["operator"] == "carol"
+
+
+def test_run_read_only_exits_3_and_unknown_job_exits_1(tmp_path: Path) -> None:
+    done = mailconsole(tmp_path, "--read-only", "run", "good")
+    assert done.returncode == 3 and done.stdout == ""
+    assert done.stderr == "mailconsole: refused: mailconsole is read-only (job.run good)\n"
+    done = mailconsole(tmp_path, "run", "nope")
+    assert done.returncode == 1
+    assert done.stderr == "mailconsole: there is no job named 'nope' (jobs: good, bad)\n"
+
+
+def test_jobs_lists_each_job_with_its_last_run(tmp_path: Path) -> None:
+    mailconsole(tmp_path, "run", "bad")
+    listing = mailconsole(tmp_path, "jobs")
+    assert listing.returncode == 0
+    assert "good  never run" in listing.stdout and "bad   failed at " in listing.stdout
+    data = json.loads(mailconsole(tmp_path, "jobs", "--json").stdout)
+    assert [job["name"] for job in data] == ["good", "bad"]
+    assert data[0]["last_run"] is None and data[1]["last_run"]["exit_code"] == 4
