@@ -34,8 +34,13 @@ def sh(script: str, **kw: Any) -> JobSpec:
     return JobSpec(("sh", "-c", script), **kw)
 
 
-def audit(s: Settings) -> list[dict[str, Any]]:
+def audit_all(s: Settings) -> list[dict[str, Any]]:
     return [json.loads(line) for line in s.audit_log.read_text().splitlines()]
+
+
+def audit(s: Settings) -> list[dict[str, Any]]:
+    """The audit log's outcome lines (each attempt also has a "started" line before it)."""
+    return [line for line in audit_all(s) if line["outcome"] != "started"]
 
 
 def live_members(pgid: int) -> list[str]:
@@ -151,7 +156,8 @@ def test_each_exit_code_class_reads_as_a_sentence(tmp_path: Path, code: int, out
     record = run_job(s, "sa-update")
     assert (record.outcome, record.exit_code) == (outcome, code)
     assert record.sentence.startswith(f"sa-update: {meaning} (exit {code}, ")
-    [line] = audit(s)
+    [intent, line] = audit_all(s)
+    assert (intent["action"], intent["target"], intent["outcome"]) == ("job.run", "sa-update", "started")
     assert line["action"] == "job.run" and line["target"] == "sa-update"
     assert line["outcome"] == ("ok" if outcome == "ok" else "failed")
     assert line["message"] == record.sentence
