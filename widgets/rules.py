@@ -34,6 +34,7 @@ from console.fdm.save import (
     backups,
     file_token,
     load,
+    read_backup,
     tables_for,
     validate,
 )
@@ -134,15 +135,18 @@ class RulesView(Widget):
             self.error = error
 
     class SaveChecked(Message):
-        """The verdict on a text about to be saved, and how it changes the saved test messages."""
+        """The verdict on a text about to be saved (or on the backup about to be put back), how it
+        changes the saved test messages, and the token of the file on disk it would replace."""
 
         def __init__(self, text: str, validation: Validation, changes: list[RouteChange],
-                     corpus_note: str) -> None:
+                     corpus_note: str, disk: FileToken | None, backup: Path | None = None) -> None:
             super().__init__()
             self.text = text
             self.validation = validation
             self.changes = changes
             self.corpus_note = corpus_note
+            self.disk = disk
+            self.backup = backup
 
     class CorpusChecked(Message):
         """The regression check: route changes over the saved test messages."""
@@ -500,51 +504,73 @@ class RulesView(Widget):
         self.check_save(self.editor.text)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rules-save")
-    def check_save(self, text: str) -> None:
-        """fdm -n, the linter, and the corpus routes for the text about to be saved."""
+    def check_save(self, text: str, backup: Path | None = None) -> None:
+        """fdm -n, the linter and the corpus routes for the text about to be saved (or the backup
+        about to be put back), and the token of the version on disk the question is about."""
+        path = self.settings.fdm_config
         try:
-            validation = validate(text, self.settings.fdm_config, tables_for(self.settings))
+            disk = file_token(path)
+            if backup is not None:
+                text = read_backup(path, backup)
+            validation = validate(text, path, tables_for(self.settings))
         except UserError as exc:
+            disk = None
             validation = Validation(findings=[Finding(ERROR, 0, str(exc), "install fdm or fix it",
                                                       "fdm-n")])
         try:
             changes, note = self._corpus(text)
         except UserError as exc:
             changes, note = [], str(exc)
-        self.post_message(self.SaveChecked(text, validation, changes, note))
+        self.post_message(self.SaveChecked(text, validation, changes, note, disk, backup))
 
     def on_rules_view_save_checked(self, message: SaveChecked) -> None:
         verdict = message.validation
         if verdict.errors:
             self.saving = False
-            self.show_findings(verdict.findings)
             first = verdict.errors[0]
-            if first.line:
-                self.editor.move_cursor((first.line - 1, 0), center=True)
-                self.editor.focus()
+            if message.backup is None:  # the findings' lines are the editor's
+                self.show_findings(verdict.findings)
+                if first.line:
+                    self.editor.move_cursor((first.line - 1, 0), center=True)
+                    self.editor.focus()
             where = f"line {first.line}: " if first.line else ""
-            self.app.notify(printable(f"Not saved: {where}{first.message}"), severity="error",
+            verb = f"Not reverted to {message.backup.name}" if message.backup else "Not saved"
+            self.app.notify(printable(f"{verb}: {where}{first.message}"), severity="error",
                             markup=False, timeout=8)
             return
+        if self.loaded is not None and message.disk != self.loaded.token and not self.disk_changed:
+            self.disk_changed = True  # seen by this check before the watcher's next look
+            self.update_title()
         body = save_review(verdict, message.changes, message.corpus_note, self.disk_changed)
         name = self.settings.fdm_config.name
+        params = {
+            # The version on disk the question is about: if it changes again before the answer,
+            # the dispatcher refuses and the next save asks again.
+            "token": str(message.disk) if message.disk else "none",
+            "allow_warnings": "yes" if verdict.warnings else "no",
+        }
+        if message.backup is not None:
+            action, params["backup"], label = "fdm.revert", str(message.backup), "Revert"
+            backup_name = printable(message.backup.name)
+            question = f"Revert {name}, changed on disk since it was opened, to {backup_name}?" \
+                if self.disk_changed else f"Revert {name} to {backup_name}?"
+            if self.modified():
+                body.append("\nYour unsaved edits in the editor are replaced.", style="bold yellow")
+        else:
+            action, params["text"], label = "fdm.save", message.text, "Save"
+            question = f"Overwrite {name}, changed on disk since it was opened?" \
+                if self.disk_changed else f"Save {name}?"
 
         def answered(yes: bool | None) -> None:
             self.saving = bool(yes)
             if yes:
-                self.app.request_action(  # type: ignore[attr-defined]
-                    "fdm.save", str(self.settings.fdm_config),
-                    {"text": message.text, "token": self.token(),
-                     "allow_warnings": "yes" if verdict.warnings else "no",
-                     "force": "yes" if self.disk_changed else "no"},
-                    confirmed=True)
+                self.app.request_action(action, str(self.settings.fdm_config),  # type: ignore[attr-defined]
+                                        params, confirmed=True)
 
-        question = f"Overwrite {name}, changed on disk since it was opened?" if self.disk_changed \
-            else f"Save {name}?"
-        self.app.push_screen(ReviewScreen(question, body, "Save"), answered)
+        self.app.push_screen(ReviewScreen(question, body, label), answered)
 
     def action_revert(self) -> None:
-        """List the backups; the chosen one goes back through fdm.revert."""
+        """List the backups; the chosen one is validated like a save, then goes through fdm.revert."""
         if self.settings.read_only:
             self.app.request_action("fdm.revert", str(self.settings.fdm_config),  # type: ignore[attr-defined]
                                     {"backup": "", "token": self.token()})
@@ -562,23 +588,10 @@ class RulesView(Widget):
             return
 
         def picked(backup: Path | None) -> None:
-            if backup is None:
+            if backup is None or self.saving:
                 return
-            body = Text(f"The current {name} is kept as a backup first.")
-            if self.modified():
-                body.append("\nYour unsaved edits in the editor are replaced.", style="bold yellow")
-
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    self.saving = True
-                    self.app.request_action(  # type: ignore[attr-defined]
-                        "fdm.revert", str(self.settings.fdm_config),
-                        {"backup": str(backup), "token": self.token(),
-                         "force": "yes" if self.disk_changed else "no"},
-                        confirmed=True)
-
-            self.app.push_screen(ReviewScreen(f"Revert {name} to {printable(backup.name)}?", body,
-                                              "Revert"), answered)
+            self.saving = True
+            self.check_save("", backup)
 
         self.app.push_screen(BackupScreen(message.found), picked)
 
@@ -614,10 +627,10 @@ def finding_text(finding: Finding) -> Text:
 
 def save_review(verdict: Validation, changes: list[RouteChange], corpus_note: str,
                 disk_changed: bool) -> Text:
-    """What a save brings: the disk conflict, the warnings, and the test messages it re-routes."""
+    """What a save or revert brings: the disk conflict, the warnings, the test messages it re-routes."""
     body = Text()
     if disk_changed:
-        body.append("The file changed on disk since you opened it; saving replaces that version "
+        body.append("The file changed on disk since you opened it; this replaces that version "
                     "(it is kept as a backup).\n\n", style="bold red")
     if not verdict.fdm_checked:
         body.append("fdm is not installed here: only the linter checked the text.\n", style="yellow")

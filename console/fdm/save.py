@@ -3,8 +3,10 @@
 Validation runs the real `fdm -n` on a temporary copy (where fdm is installed) and the linter: errors
 block, warnings need the caller's confirmation. The write is a temporary file in the same directory,
 fsynced, given the old owner and mode, then renamed over the file; the previous version is kept as a
-timestamped backup first. Any failure leaves the old file byte for byte. These are the handlers of the
-`fdm.save` and `fdm.revert` actions (console/actions.py); nothing else should call `save` directly.
+timestamped backup first (itself written under a temporary name, fsynced and renamed), which is
+removed again when the save fails. Any failure leaves the old file byte for byte. A revert is validated
+like a save. These are the handlers of the `fdm.save` and `fdm.revert` actions (console/actions.py);
+nothing else should call `save` directly.
 """
 
 from __future__ import annotations
@@ -180,6 +182,24 @@ def _write_copy(target: Path, data: bytes, like: os.stat_result | None) -> None:
         os.close(fd)
 
 
+def _temporary_name(path: Path, purpose: str) -> Path:
+    """A hidden name beside path for a file being written (never matched by `backups`)."""
+    return path.with_name(f".{path.name}.mailconsole-{purpose}-{os.getpid()}-{time.monotonic_ns()}")
+
+
+def _keep_backup(path: Path, data: bytes, like: os.stat_result, now: float) -> Path:
+    """Keep data as the next timestamped backup of path, as atomically as the file itself: written
+    whole and fsynced under a temporary name, then renamed, so a half-written backup never exists."""
+    tmp = _temporary_name(path, "backup")
+    try:
+        _write_copy(tmp, data, like)
+        backup = _backup_path(path, now)
+        os.replace(tmp, backup)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return backup
+
+
 @dataclass
 class Saved:
     """What a save did: the file written and where the previous version was kept."""
@@ -203,47 +223,75 @@ def write_atomically(path: Path, text: str, expected: FileToken | None, *, force
     data = text.encode("utf-8", "surrogateescape")
     like = path.stat() if current is not None else None
     backup: Path | None = None
-    tmp = path.with_name(f".{path.name}.mailconsole-{os.getpid()}-{time.monotonic_ns()}")
+    tmp = _temporary_name(path, "new")
+    replaced = False
     try:
-        if current is not None:
-            backup = _backup_path(path, now if now is not None else time.time())
-            _write_copy(backup, path.read_bytes(), like)
+        if like is not None:
+            backup = _keep_backup(path, path.read_bytes(), like,
+                                  now if now is not None else time.time())
         _write_copy(tmp, data, like)
         if not force and file_token(path) != expected:
             raise ActionFailed(f"{path} changed on disk while saving; nothing was replaced")
         os.replace(tmp, path)
+        replaced = True
         _fsync_dir(path.parent)
     except OSError as exc:
+        if replaced:
+            raise ActionFailed(f"{path} was saved, but syncing its directory failed "
+                               f"({exc.strerror or exc}); a crash now may bring back the old file"
+                               ) from None
         raise ActionFailed(f"{path} was not saved ({exc.strerror or exc}); the old file is "
                            "unchanged") from None
     finally:
         tmp.unlink(missing_ok=True)
+        if backup is not None and not replaced:
+            backup.unlink(missing_ok=True)  # the old file is still there: no second copy of it
     return Saved(path, backup, file_token(path))
+
+
+def check(path: Path, text: str, *, tables: Tables | None = None, allow_warnings: bool = False,
+          fdm: str | None = FDM, verb: str = "saved") -> Validation:
+    """Validate a text about to become the file: errors block, warnings need allow_warnings."""
+    verdict = validate(text, path, tables, fdm)
+    if verdict.errors:
+        first = verdict.errors[0]
+        where = f"line {first.line}: " if first.line else ""
+        raise ActionFailed(f"{path} not {verb}: {where}{first.message} "
+                           f"({len(verdict.errors)} error(s))")
+    if verdict.warnings and not allow_warnings:
+        raise ActionFailed(f"{path} not {verb}: {len(verdict.warnings)} warning(s) to confirm, "
+                           f"the first at line {verdict.warnings[0].line}: "
+                           f"{verdict.warnings[0].message}")
+    return verdict
 
 
 def save(path: Path, text: str, expected: FileToken | None, *, tables: Tables | None = None,
          allow_warnings: bool = False, force: bool = False, fdm: str | None = FDM,
          now: float | None = None) -> tuple[Saved, Validation]:
     """Validate, then write atomically with a backup; errors block, warnings need allow_warnings."""
-    verdict = validate(text, path, tables, fdm)
-    if verdict.errors:
-        first = verdict.errors[0]
-        where = f"line {first.line}: " if first.line else ""
-        raise ActionFailed(f"{path} not saved: {where}{first.message} "
-                           f"({len(verdict.errors)} error(s))")
-    if verdict.warnings and not allow_warnings:
-        raise ActionFailed(f"{path} not saved: {len(verdict.warnings)} warning(s) to confirm, "
-                           f"the first at line {verdict.warnings[0].line}: "
-                           f"{verdict.warnings[0].message}")
+    verdict = check(path, text, tables=tables, allow_warnings=allow_warnings, fdm=fdm)
     return write_atomically(path, text, expected, force=force, now=now), verdict
 
 
-def revert(path: Path, backup: Path, expected: FileToken | None, *, force: bool = False) -> Saved:
-    """Put a backup back (the current file is itself backed up first)."""
+def read_backup(path: Path, backup: Path) -> str:
+    """The text of one of path's backups (anything else, or an unreadable one, is ActionFailed)."""
     if backup.parent != path.parent or backup not in backups(path):
         raise ActionFailed(f"{backup} is not a backup of {path}")
-    text = backup.read_bytes().decode("utf-8", "surrogateescape")
-    return write_atomically(path, text, expected, force=force)
+    try:
+        return backup.read_bytes().decode("utf-8", "surrogateescape")
+    except OSError as exc:
+        raise ActionFailed(f"cannot read the backup {backup}: {exc.strerror}") from None
+
+
+def revert(path: Path, backup: Path, expected: FileToken | None, *, tables: Tables | None = None,
+           allow_warnings: bool = False, force: bool = False, fdm: str | None = FDM,
+           now: float | None = None) -> tuple[Saved, Validation]:
+    """Put a backup back, validated like a save (errors block, warnings need allow_warnings); the
+    current file is itself backed up first."""
+    text = read_backup(path, backup)
+    verdict = check(path, text, tables=tables, allow_warnings=allow_warnings, fdm=fdm,
+                    verb="reverted")
+    return write_atomically(path, text, expected, force=force, now=now), verdict
 
 
 # --------------------------------------------------------------------------- action handlers
@@ -275,12 +323,15 @@ def save_handler(ctx: ActionContext, target: str, params: Mapping[str, str]) -> 
 
 
 def revert_handler(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
-    """`fdm.revert`: params backup (a path from `backups`), token, force=yes."""
+    """`fdm.revert`: params backup (a path from `backups`), token, allow_warnings=yes, force=yes."""
     path = Path(target) if target else ctx.settings.fdm_config
     if not params.get("backup"):
         raise ActionFailed("fdm.revert needs the backup to restore")
     token = params.get("token", "")
     expected = FileToken.parse(token) if token and token != "none" else None
-    saved = revert(path, Path(params["backup"]), expected, force=_yes(params, "force"))
+    saved, verdict = revert(path, Path(params["backup"]), expected, tables=tables_for(ctx.settings),
+                            allow_warnings=_yes(params, "allow_warnings"),
+                            force=_yes(params, "force"))
     kept = f"; the replaced version is kept as {saved.backup.name}" if saved.backup else ""
-    return f"{path} reverted to {Path(params['backup']).name}{kept}."
+    warned = f" with {len(verdict.warnings)} warning(s)" if verdict.warnings else ""
+    return f"{path} reverted to {Path(params['backup']).name}{warned}{kept}."

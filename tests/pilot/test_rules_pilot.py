@@ -322,3 +322,75 @@ async def test_test_message_from_the_queue_runs_smtpctl_show_message(tmp_path: P
         assert any("deadbeef" in n.message for n in app._notifications)
         assert "Subject: tempfail" in app.query_one("#rules-message", TextArea).text
         await until(pilot, lambda: settled(app) and "tim@tempfail.test" in text_of(app, "#rules-route"))
+
+
+async def test_a_second_change_on_disk_while_the_overwrite_question_is_open_is_not_overwritten(
+        tmp_path: Path) -> None:
+    """The question was about one version on disk; another one appears before the answer: the save
+    is refused with a new warning, and the next save asks about the new version."""
+    settings = make_settings(tmp_path)
+    app = ConsoleApp(settings, initial_tab="rules")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: settled(app))
+        view = view_of(app)
+        editor = app.query_one(FdmEditor)
+        editor.load_text(FIXED)
+        settings.fdm_config.write_text(ARTICLE + "# first change\n")
+        view.check_disk()
+        await until(pilot, lambda: view.disk_changed)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        assert "changed on disk" in app.screen.question
+        settings.fdm_config.write_text(ARTICLE + "# second change, made while the question is open\n")
+        await pilot.press("y")
+        await until(pilot, lambda: not view.saving)
+        await until(pilot, lambda: [n for n in app._notifications if n.severity == "error"])
+        [refusal] = [n for n in app._notifications if n.severity == "error"]
+        assert "changed on disk since it was opened" in refusal.message
+        assert settings.fdm_config.read_text().endswith("# second change, made while the question is open\n")
+        assert editor.text == FIXED
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        assert "changed on disk" in app.screen.question
+        await pilot.press("y")
+        await until(pilot, lambda: settings.fdm_config.read_text() == FIXED)
+        kept = sorted(p.read_text() for p in tmp_path.glob("fdm.conf.*.bak"))
+        assert kept == [ARTICLE + "# second change, made while the question is open\n"]
+
+
+async def test_revert_to_a_backup_with_errors_is_blocked(tmp_path: Path) -> None:
+    """An empty backup (no account: every message lost) is not put back; the file stays."""
+    settings = make_settings(tmp_path)
+    (tmp_path / "fdm.conf.20240101-000000.bak").write_bytes(b"")
+    app = ConsoleApp(settings, initial_tab="rules")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: settled(app))
+        await pilot.press("ctrl+b")
+        await until(pilot, lambda: isinstance(app.screen, BackupScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: list(app._notifications))
+        [note] = list(app._notifications)
+        assert note.severity == "error"
+        assert note.message.startswith("Not reverted to fdm.conf.20240101-000000.bak: ")
+        assert "no account matches 'stdin'" in note.message
+        assert not isinstance(app.screen, ReviewScreen) and not view_of(app).saving
+    assert settings.fdm_config.read_text() == ARTICLE
+    assert audit(tmp_path) == []
+
+
+async def test_revert_to_a_backup_with_warnings_asks_with_them(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    backup = tmp_path / "fdm.conf.20240101-000000.bak"
+    backup.write_text(FIXED + 'action "unused" drop\n')
+    app = ConsoleApp(settings, initial_tab="rules")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await until(pilot, lambda: settled(app))
+        await pilot.press("ctrl+b")
+        await until(pilot, lambda: isinstance(app.screen, BackupScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        assert app.screen.question == "Revert fdm.conf to fdm.conf.20240101-000000.bak?"
+        assert 'action "unused" is never used' in app.screen.body.plain
+        await pilot.press("y")
+        await until(pilot, lambda: app.query_one(FdmEditor).text == backup.read_text())
+    assert settings.fdm_config.read_text() == backup.read_text()

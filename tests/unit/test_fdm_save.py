@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -78,7 +81,7 @@ def test_a_failure_at_any_step_leaves_the_old_file_byte_for_byte(
         real = save_module._write_copy
 
         def first_fails(target: Path, data: bytes, like: object) -> None:
-            if target.name.endswith(".bak"):
+            if "backup" in target.name:
                 boom()
             real(target, data, like)  # type: ignore[arg-type]
         monkeypatch.setattr(save_module, "_write_copy", first_fails)
@@ -99,20 +102,24 @@ def test_a_failure_at_any_step_leaves_the_old_file_byte_for_byte(
         monkeypatch.setattr(save_module.os, "replace", boom)
     else:
         monkeypatch.setattr(save_module, "_fsync_dir", boom)
-    with pytest.raises(ActionFailed, match="not saved"):
-        write_atomically(conf, NEW, token)
     if step == "fsync_dir":
         # The rename happened; only the directory sync failed: the new file is complete.
+        with pytest.raises(ActionFailed, match="was saved, but syncing its directory failed"):
+            write_atomically(conf, NEW, token)
         assert conf.read_text() == NEW
+        assert [p.read_bytes() for p in backups(conf)] == [before]
     else:
+        with pytest.raises(ActionFailed, match="not saved"):
+            write_atomically(conf, NEW, token)
         assert conf.read_bytes() == before
+        assert backups(conf) == []  # a failed save keeps no second copy of the old file
     assert [p.name for p in conf.parent.iterdir() if p.name.startswith(".")] == []
 
 
 def test_revert_puts_a_backup_back_and_backs_up_the_current(conf: Path) -> None:
     saved, _ = save(conf, NEW, file_token(conf), fdm=None, now=1_000_000_000)
     assert saved.backup is not None
-    reverted = revert(conf, saved.backup, file_token(conf))
+    reverted, _ = revert(conf, saved.backup, file_token(conf), fdm=None)
     assert conf.read_text() == OLD and reverted.backup is not None
     assert reverted.backup.read_text() == NEW
     with pytest.raises(ActionFailed, match="not a backup"):
@@ -133,3 +140,61 @@ def test_actions_are_declared_dangerous_and_refused_read_only(conf: Path, tmp_pa
     message = dispatch(writable, "fdm.save", "", {"text": NEW, "token": str(file_token(conf))})
     assert "saved" in message and conf.read_text() == NEW
     assert "fdm.save" in (tmp_path / "audit.log").read_text()
+
+
+@contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """Inside, no file may grow past `limit` bytes: writes beyond fail with EFBIG, as on a full disk."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def test_a_backup_that_cannot_be_written_whole_is_not_left_behind(conf: Path) -> None:
+    """The disk fills while the backup is written: no partial backup exists, the file is as it was."""
+    before = conf.read_bytes()
+    with file_size_limit(10), pytest.raises(ActionFailed, match="not saved .*File too large"):
+        save(conf, NEW, file_token(conf), fdm=None)
+    assert conf.read_bytes() == before
+    assert backups(conf) == []
+    assert sorted(p.name for p in conf.parent.iterdir()) == ["fdm.conf"]
+
+
+def test_a_failed_save_removes_its_backup(conf: Path) -> None:
+    """The backup fits, the new text does not: the save fails and leaves no backup of it."""
+    before = conf.read_bytes()
+    longer = NEW + "# a longer version\n" * 10
+    with file_size_limit(len(before)), pytest.raises(ActionFailed, match="not saved"):
+        save(conf, longer, file_token(conf), fdm=None)
+    assert conf.read_bytes() == before
+    assert sorted(p.name for p in conf.parent.iterdir()) == ["fdm.conf"]
+
+
+def test_revert_is_validated_like_a_save(conf: Path) -> None:
+    """Errors block a revert (an empty backup loses every message), warnings need confirming."""
+    empty = conf.with_name("fdm.conf.20240101-000000.bak")
+    empty.write_bytes(b"")
+    warned = conf.with_name("fdm.conf.20240102-000000.bak")
+    warned.write_text(OLD + 'action "unused" drop\n')
+    with pytest.raises(ActionFailed, match=r"not reverted: line 1: no account is named 'stdin'"):
+        revert(conf, empty, file_token(conf), fdm=None)
+    with pytest.raises(ActionFailed, match=r"not reverted: 1 warning\(s\) to confirm"):
+        revert(conf, warned, file_token(conf), fdm=None)
+    assert conf.read_text() == OLD and backups(conf) == [warned, empty]
+    _saved, verdict = revert(conf, warned, file_token(conf), fdm=None, allow_warnings=True)
+    assert conf.read_text() == warned.read_text() and len(verdict.warnings) == 1
+
+
+def test_the_revert_action_refuses_an_empty_backup(conf: Path, tmp_path: Path) -> None:
+    empty = conf.with_name("fdm.conf.20240101-000000.bak")
+    empty.write_bytes(b"")
+    settings = Settings(fdm_config=conf, audit_log=tmp_path / "audit.log",
+                        table_addrs=tmp_path / "none", table_vusers=tmp_path / "none",
+                        table_vdomains=tmp_path / "none", table_userdb=tmp_path / "none")
+    with pytest.raises(ActionFailed, match="not reverted"):
+        dispatch(settings, "fdm.revert", str(conf), {"backup": str(empty),
+                                                    "token": str(file_token(conf))})
+    assert conf.read_text() == OLD
