@@ -119,6 +119,20 @@ ACTIONS: dict[str, Action] = {
                "console.fdm.save:save_handler"),
         Action("fdm.revert", "Put a backup of fdm.conf back (the current file is backed up)", True,
                "console.fdm.save:revert_handler"),
+        Action("accounts.add_user", "Add a mailbox user (userdb, Maildir, addresses, fdm rule)",
+               False, "console.accounts.changes:add_user_action"),
+        Action("accounts.passwd", "Set a mailbox user's password", True,
+               "console.accounts.changes:passwd_action"),
+        Action("accounts.del_user", "Remove a mailbox user and their addresses (Maildir kept)",
+               True, "console.accounts.changes:del_user_action"),
+        Action("accounts.add_address", "Accept an address for a user (vusers, addrs, fdm rule)",
+               False, "console.accounts.changes:add_address_action"),
+        Action("accounts.del_address", "Stop accepting an address (vusers, addrs)", True,
+               "console.accounts.changes:del_address_action"),
+        Action("accounts.add_domain", "Accept mail for a domain (vdomains)", False,
+               "console.accounts.changes:add_domain_action"),
+        Action("accounts.del_domain", "Stop accepting a domain (vdomains; it must have no "
+               "address left)", True, "console.accounts.changes:del_domain_action"),
         Action("queue.schedule", "Retry queued envelopes now (an envelope, a message or all)",
                False, "console.queue:schedule_action"),
         Action("queue.remove", "Remove queued envelopes for good (an envelope, a message or all)",
@@ -246,7 +260,8 @@ class _AuditLog:
             "operator": settings.resolved_operator(),
             "action": name,
             "target": target,
-            "params": {key: _audit_value(value) for key, value in params.items()},
+            "params": {key: SECRET if key in SECRET_PARAMS else _audit_value(value)
+                       for key, value in params.items()},
             "outcome": outcome,
             "message": message,
             "duration_ms": elapsed,
@@ -266,6 +281,9 @@ class _AuditLog:
 
 
 AUDIT_VALUE_MAX = 200
+SECRET_PARAMS = frozenset({"password"})
+"""Parameters whose value never reaches the audit log (only that one was given)."""
+SECRET = "<not recorded>"
 
 
 def _audit_value(value: str) -> str:

@@ -36,6 +36,7 @@ class LazyGroup(click.Group):
     """A click group whose bigger subcommand groups are imported only when used (quick start-up)."""
 
     lazy = {
+        "accounts": "console.accounts.cli:accounts",
         "fdm": "console.fdm.cli:fdm",
         "jobs": "console.jobs.cli:jobs",
         "lab": "console.lab_cli:lab",

@@ -64,6 +64,18 @@ class Settings:
     spool_dir: Path = Path("/mail/spool")
     """Root of the users' Maildirs (<spool_dir>/<user>/Mail)."""
 
+    mail_user: str = "vmail"
+    """System account mail is stored as: owner of new Maildirs, and a vusers target that is no mailbox."""
+
+    smtpd_config: Path = Path("/mail/config/smtpd.conf")
+    """OpenSMTPD's config: the table names `smtpctl update table` needs and the host MX records name."""
+
+    dkimproxy_config: Path = Path("/mail/config/dkimproxy_out.conf")
+    """dkimproxy's config: its keyfile and selector give each domain's DKIM record."""
+
+    dns_resolver: str = ""
+    """DNS server the domains' records are checked against (IP or IP:port); empty: the system's."""
+
     smtpctl: list[str] = field(default_factory=lambda: ["smtpctl"])
     """argv prefix that runs smtpctl (e.g. ["docker", "exec", "mail", "smtpctl"] from outside)."""
 
