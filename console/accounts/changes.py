@@ -43,6 +43,7 @@ from console.fdm.lint import ERROR
 from console.fdm.parser import Config, FdmSyntaxError, parse
 from console.fdm.router import Router, mailbox_of
 from console.fdm.save import FileToken, Saved, check_with_fdm, write_atomically
+from console.fdm.save import _fsync_dir as fsync_directory
 from console.fdm.testmail import compose_message
 
 if TYPE_CHECKING:
@@ -471,13 +472,12 @@ def commit(files: Files, texts: Mapping[str, str]) -> list[Saved]:
         for _kind, saved in reversed(done):
             try:
                 if saved.backup is not None:
-                    old = saved.backup.read_bytes().decode("utf-8", "surrogateescape")
-                    write_atomically(saved.path, old, saved.token, force=True)
-                    saved.backup.unlink(missing_ok=True)
+                    os.replace(saved.backup, saved.path)  # the old bytes, owner and mode
                 else:
                     saved.path.unlink(missing_ok=True)
-            except (OSError, ActionFailed) as undo:
-                problems.append(f"{saved.path} could not be put back ({undo})")
+                fsync_directory(saved.path.parent)
+            except OSError as undo:
+                problems.append(f"{saved.path} could not be put back ({undo.strerror or undo})")
         if problems:
             raise ActionFailed(f"{exc}; {'; '.join(problems)}") from None
         raise ActionFailed(f"{exc}; nothing was changed") from None
