@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from console.accounts.changes import Files, parsed_fdm, probe_message, mail_count
+from console.accounts.changes import Files, mail_count, parsed_fdm, probe_message
 from console.errors import UserError
 from console.fdm.router import Router
 
