@@ -182,3 +182,40 @@ def add_domain_command(domain: str, as_json: bool) -> None:
 def del_domain_command(domain: str, as_json: bool) -> None:
     """Stop accepting DOMAIN (remove its addresses first)."""
     _change("accounts.del_domain", domain, as_json)
+
+
+@accounts.command("dns")
+@click.argument("domains", nargs=-1)
+@click.option("--no-check", is_flag=True, help="Only print the records; ask no resolver.")
+@json_option
+def dns_command(domains: tuple[str, ...], no_check: bool, as_json: bool) -> None:
+    """The MX, SPF, DKIM and DMARC records each domain needs, checked against the resolver
+    (dns_resolver, else the system's); exit 0 all ok, 1 missing or different, 2 malformed."""
+    from console.accounts.dns import MALFORMED, OK, check_records, make_resolver, wanted_records
+    from console.accounts.model import load_accounts
+
+    settings = _settings()
+    accounts = load_accounts(settings)
+    unknown = [d for d in domains if d.lower() not in accounts.domains()]
+    if unknown:
+        raise UserError(f"{unknown[0]} is not in vdomains")
+    records = wanted_records(accounts, settings, list(domains) or None)
+    if no_check:
+        for record in records:
+            click.echo(json.dumps({**record.__dict__, "zone_line": record.zone_line()})
+                       if as_json else printable(record.zone_line()))
+        return
+    verdicts = check_records(records, make_resolver(settings.dns_resolver))
+    for verdict in verdicts:
+        if as_json:
+            click.echo(json.dumps(verdict.to_json(), ensure_ascii=False))
+            continue
+        record = verdict.record
+        detail = f": {verdict.detail}" if verdict.detail else ""
+        click.echo(printable(f"{record.domain} {record.kind} {verdict.status}{detail}"))
+        if verdict.status != OK:
+            click.echo(printable(f"  want:  {record.zone_line()}"))
+            for found in verdict.found:
+                click.echo(printable(f"  found: {found}"))
+    statuses = {v.status for v in verdicts}
+    sys.exit(2 if MALFORMED in statuses else 0 if statuses <= {OK} else 1)
