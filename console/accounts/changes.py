@@ -2,7 +2,7 @@
 
 A change is planned on the files' text (nothing touched), checked (it must not add a finding of
 severity error, and fdm.conf must still pass `fdm -n` and route the new address to its user), then
-written: each file atomically with a backup (`console.fdm.save.write_atomically`), the ones already
+written: each file atomically with a backup (`console.files.write_atomically`, as fdm.conf saves), the ones already
 written put back from their backups if a later one fails. Then smtpd is told with `smtpctl update
 table NAME` for each table that changed; a refusal leaves the new files in place and says what to
 do next. These are the handlers of the `accounts.*` actions (console/actions.py).
@@ -42,9 +42,9 @@ from console.errors import ActionFailed, UserError
 from console.fdm.lint import ERROR
 from console.fdm.parser import Config, FdmSyntaxError, parse
 from console.fdm.router import Router, mailbox_of
-from console.fdm.save import FileToken, Saved, check_with_fdm, write_atomically
-from console.fdm.save import _fsync_dir as fsync_directory
+from console.fdm.save import check_with_fdm
 from console.fdm.testmail import compose_message
+from console.files import FileToken, Saved, fsync_directory, write_atomically
 
 if TYPE_CHECKING:
     from console.actions import ActionContext

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from console.accounts.tables import read_text
 from console.errors import UserError
 
 if TYPE_CHECKING:
@@ -41,12 +42,9 @@ class DkimSetup:
 
 def read_dkimproxy_conf(path: Path) -> DkimSetup | None:
     """dkimproxy's `keyfile`, `selector` and `domain` lines; None when the file does not exist."""
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
+    text, token = read_text(path)
+    if token is None:
         return None
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
     setup = DkimSetup()
     for raw in text.splitlines():
         key, _sep, value = raw.split("#", 1)[0].strip().partition(" ")

@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from console.errors import UserError
+from console.accounts.tables import read_text
 
 ARTICLE_TABLE_NAMES = {"vdomains": "vdoms", "vusers": "vusers", "addrs": "addrs", "userdb": "passwd"}
 """The article's table names, used when smtpd.conf cannot be read."""
@@ -59,10 +59,5 @@ def parse_smtpd_conf(text: str) -> SmtpdConf:
 
 def read_smtpd_conf(path: Path) -> SmtpdConf | None:
     """smtpd.conf from disk; None when it does not exist."""
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from None
-    return parse_smtpd_conf(text)
+    text, token = read_text(path)
+    return parse_smtpd_conf(text) if token is not None else None

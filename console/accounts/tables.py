@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from console.errors import UserError
-from console.fdm.save import FileToken, file_token
+from console.files import FileToken, file_token
 
 LIST, MAP = "list", "map"
 _KEY_END = re.compile(r"[ \t:]")

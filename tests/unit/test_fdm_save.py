@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from console import files as files_module
 from console.actions import ACTIONS, dispatch
 from console.errors import ActionFailed, ReadOnlyRefused
-from console.fdm import save as save_module
 from console.fdm.save import backups, file_token, load, revert, save, validate, write_atomically
 from console.settings import Settings
 
@@ -78,13 +78,13 @@ def test_a_failure_at_any_step_leaves_the_old_file_byte_for_byte(
         raise OSError(28, "No space left on device")
 
     if step == "backup":
-        real = save_module._write_copy
+        real = files_module._write_copy
 
         def first_fails(target: Path, data: bytes, like: object) -> None:
             if "backup" in target.name:
                 boom()
             real(target, data, like)  # type: ignore[arg-type]
-        monkeypatch.setattr(save_module, "_write_copy", first_fails)
+        monkeypatch.setattr(files_module, "_write_copy", first_fails)
     elif step == "write":
         real_write = os.write
 
@@ -93,15 +93,15 @@ def test_a_failure_at_any_step_leaves_the_old_file_byte_for_byte(
             if calls["n"] == 2:
                 boom()
             return real_write(fd, data)
-        monkeypatch.setattr(save_module.os, "write", write_fails)
+        monkeypatch.setattr(files_module.os, "write", write_fails)
     elif step == "fsync":
-        monkeypatch.setattr(save_module.os, "fsync", boom)
+        monkeypatch.setattr(files_module.os, "fsync", boom)
     elif step == "fchmod":
-        monkeypatch.setattr(save_module.os, "fchmod", boom)
+        monkeypatch.setattr(files_module.os, "fchmod", boom)
     elif step == "replace":
-        monkeypatch.setattr(save_module.os, "replace", boom)
+        monkeypatch.setattr(files_module.os, "replace", boom)
     else:
-        monkeypatch.setattr(save_module, "_fsync_dir", boom)
+        monkeypatch.setattr(files_module, "fsync_directory", boom)
     if step == "fsync_dir":
         # The rename happened; only the directory sync failed: the new file is complete.
         with pytest.raises(ActionFailed, match="was saved, but syncing its directory failed"):
