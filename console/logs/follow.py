@@ -4,10 +4,13 @@
 every line stays reachable, and turns each rotation into a marker line.
 
 Promise: every line that was in the file when it was read (or, after copytruncate, in the copy
-logrotate made) is emitted once, in order. Not promised, because no reader can: lines written
-between logrotate's copy and its truncate (they are in no file), and a file that was rotated away
-before it was ever read (two rotations between two polls). Old files stay open for scrolling back
-until the log is closed.
+logrotate made) is emitted once, in order. After a rename (logrotate's `create`) or a delete, the
+writer keeps writing to the old file until it is told to reopen its log: the old file is read on by
+its open descriptor until it has been quiet for `LATE_QUIET_S`, its late lines interleaved with the
+new file's as they arrive (each file's lines in order, whole lines only while both are read). Not
+promised, because no reader can: lines written between logrotate's copy and its truncate (they are
+in no file), and a file that was rotated away before it was ever read (two rotations between two
+polls). Old files stay open for scrolling back until the log is closed.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4")
 
 READ_CHUNK = 1 << 20
 """Bytes read per step while following: new lines arrive in batches of at most this size."""
+
+LATE_QUIET_S = 5.0
+"""A renamed or deleted log file is read on until it has not grown for this long."""
 
 _SIGNATURE = 64
 
@@ -63,7 +69,8 @@ class LogLine(NamedTuple):
 
 
 class Segment:
-    """One file that was followed under the name: its lines, and the marker shown after them."""
+    """A stretch of one file's lines in the view, and the marker shown after them. A file is one
+    segment, unless lines of a rotated file that arrived late interleave with it."""
 
     def __init__(self, index: LineIndex, marker: str | None = None) -> None:
         self.index = index
@@ -73,6 +80,19 @@ class Segment:
 
     def __len__(self) -> int:
         return len(self.index) + (1 if self.marker is not None else 0)
+
+
+class _LateFile:
+    """A file rotated away (renamed or deleted) whose writer may still append to it."""
+
+    def __init__(self, segment: Segment, clock: float) -> None:
+        self.segment = segment
+        """The segment its late lines go to while it is the last one of the view."""
+        self.fd = segment.index.fd
+        self.end = segment.index.end
+        """Bytes of it in the view (a line start)."""
+        self.size = self.end
+        self.grew_at = clock
 
 
 def line_text(raw: RawLine) -> str:
@@ -90,8 +110,10 @@ def _cannot(action: str, path: Path, exc: OSError) -> UserError:
 class FollowedLog:
     """A log file followed by name: random access to every line seen, and a stream of new ones."""
 
-    def __init__(self, path: Path | str, *, scan: bool = True) -> None:
+    def __init__(self, path: Path | str, *, scan: bool = True, late_quiet: float = LATE_QUIET_S) -> None:
         self.path = Path(path)
+        self.late_quiet = late_quiet
+        self._late: list[_LateFile] = []
         self._lock = threading.RLock()
         try:
             fd = os.open(self.path, os.O_RDONLY)
@@ -101,6 +123,8 @@ class FollowedLog:
         self._identity = (st.st_dev, st.st_ino)
         index = LineIndex(fd, st.st_size, scan=scan)
         self.segments: list[Segment] = [Segment(index)]
+        self._current = self.segments[0]
+        """The segment the file under the name is appended to."""
         self._partial = b""
         self._partial_length = 0
         if len(index) and index.end and os.pread(fd, 1, index.end - 1) != b"\n":
@@ -116,7 +140,7 @@ class FollowedLog:
     @property
     def index(self) -> LineIndex:
         """The index of the file currently under the name."""
-        return self.segments[-1].index
+        return self._current.index
 
     @property
     def fd(self) -> int:
@@ -193,6 +217,7 @@ class FollowedLog:
         """Read what changed since the last poll: new lines, and a rotation if one happened."""
         with self._lock:
             events: list[FollowEvent] = []
+            self._read_late(events, max_bytes)
             try:
                 named = os.stat(self.path)
             except FileNotFoundError:
@@ -229,26 +254,68 @@ class FollowedLog:
         Each read starts with the bytes we saw last: False when they changed, i.e. the file was
         truncated in place between two reads.
         """
-        index = self.index
         size = os.fstat(self.fd).st_size
-        stop = size if max_bytes is None else min(size, index.end + max_bytes)
+        stop = size if max_bytes is None else min(size, self.index.end + max_bytes)
         lines: list[str] = []
         intact = True
-        while index.end < stop:
+        while self.index.end < stop:
             overlap = len(self._signature)
-            data = os.pread(self.fd, overlap + min(READ_CHUNK, stop - index.end), index.end - overlap)
+            want = min(READ_CHUNK, stop - self.index.end)
+            data = os.pread(self.fd, overlap + want, self.index.end - overlap)
             if data[:overlap] != self._signature:
                 intact = False
                 break
             data = data[overlap:]
             if not data:
                 break
-            index.append(data)
+            if self._late and len(data) < READ_CHUNK:
+                # While a late file is read too, either file's lines may come next: whole lines only
+                # (a line longer than a read is taken in pieces).
+                data = data[: data.rfind(b"\n") + 1]
+                if not data:
+                    break
+            self._extend(self._current).append(data)
             self._split(data, lines)
             self._signature = (self._signature + data)[-_SIGNATURE:]
         if lines:
             events.append(NewLines(lines))
         return intact
+
+    def _extend(self, segment: Segment) -> LineIndex:
+        """The index to append a file's next lines to: its segment's, or, when other lines came
+        after that segment, a new segment of the same file starting where it ended."""
+        if self.segments[-1] is segment:
+            return segment.index
+        index = segment.index
+        following = Segment(LineIndex(index.fd, index.end, scan=False, origin=index.end))
+        self.segments.append(following)
+        if segment is self._current:
+            self._current = following
+        for late in self._late:
+            if late.segment is segment:
+                late.segment = following
+        return following.index
+
+    def _read_late(self, events: list[FollowEvent], max_bytes: int) -> None:
+        """Read the whole lines that rotated-away files gained; forget a file once it is quiet."""
+        now = time.monotonic()
+        for late in list(self._late):
+            size = os.fstat(late.fd).st_size
+            if size != late.size:
+                late.size, late.grew_at = size, now
+            quiet = now - late.grew_at >= self.late_quiet
+            if size > late.end:
+                data = os.pread(late.fd, min(size - late.end, max_bytes), late.end)
+                whole = data[: data.rfind(b"\n") + 1]
+                if quiet or (not whole and len(data) == max_bytes):
+                    whole = data  # the writer has moved on: its last line stays unterminated
+                if whole:
+                    self._extend(late.segment).append(whole)
+                    late.end += len(whole)
+                    text = decode(whole[:-1] if whole.endswith(b"\n") else whole)
+                    events.append(NewLines([_limit(line) for line in text.split("\n")]))
+            if size < late.end or (quiet and late.end >= size):
+                self._late.remove(late)
 
     def _split(self, data: bytes, lines: list[str]) -> None:
         """Append the complete lines of partial+data to `lines`; keep the rest as the partial line."""
@@ -280,10 +347,19 @@ class FollowedLog:
         self._flush_partial(events)
         self.segments[-1].marker = marker
         events.append(Rotation(kind, marker))
-        self.segments.append(Segment(LineIndex(fd, 0, scan=False)))
+        self._current = Segment(LineIndex(fd, 0, scan=False))
+        self.segments.append(self._current)
         self._signature = b""
         self._unavailable = False
         self._read_new(events, max_bytes=None)
+
+    def _read_on_later(self) -> None:
+        """Keep reading the file just rotated away by its descriptor: its writer appends until it
+        reopens its log. An unterminated last line is taken back, to be read whole."""
+        old = self._current
+        old.index.drop_partial()
+        self._partial, self._partial_length = b"", 0
+        self._late.append(_LateFile(old, time.monotonic()))
 
     def _on_replaced(self, events: list[FollowEvent]) -> None:
         """The name now points to another file: the old one was renamed away or deleted."""
@@ -297,6 +373,7 @@ class FollowedLog:
         old_name = _name_of(self.path.parent, self._identity)
         self._identity = (st.st_dev, st.st_ino)
         stamp = time.strftime("%H:%M:%S")
+        self._read_on_later()
         if old_name:
             text = f"── {self.path.name} rotated {stamp}, lines above now in {old_name} ──"
             self._start_segment(fd, text, "renamed", events)
@@ -306,16 +383,19 @@ class FollowedLog:
 
     def _on_truncated(self, events: list[FollowEvent]) -> None:
         """The file was truncated in place: finish from its copy (copytruncate) when one is found."""
-        current = self.segments[-1]
+        current = self._current
         live_fd = current.index.fd
         copy = _find_copy(self.path, self._identity, current.index.end, self._signature)
         stamp = time.strftime("%H:%M:%S")
+        stretches = [seg for seg in self.segments if seg.index.fd == live_fd]
         if copy is None:
-            current.lost = True
+            for seg in stretches:
+                seg.lost = True
             text = f"── {self.path.name} truncated {stamp}, lines above are gone ──"
         else:
             copy_fd, copy_name = copy
-            current.index.fd = copy_fd
+            for seg in stretches:
+                seg.index.fd = copy_fd
             self._read_new(events, max_bytes=None)  # what the copy holds that we had not read
             text = f"── {self.path.name} truncated {stamp} (copytruncate), lines above now in {copy_name} ──"
         self._start_segment(live_fd, text, "truncated", events)

@@ -47,8 +47,11 @@ class LineIndex:
     are added at the top and `prepended` grows, so a viewer can keep its place.
     """
 
-    def __init__(self, fd: int, end: int, *, scan: bool = True) -> None:
+    def __init__(self, fd: int, end: int, *, scan: bool = True, origin: int = 0) -> None:
         self.fd = fd
+        self.origin = origin
+        """Where the indexed part of the file begins, a line start: 0, or the offset where a later
+        stretch of the same file begins (its earlier lines being in another index)."""
         self._lock = threading.Lock()
         self._starts = array("q")
         self._counts = array("q")
@@ -64,7 +67,7 @@ class LineIndex:
         """Lines added at the top by the backward scan so far."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        if end:
+        if end > origin:
             self._last_byte_newline = os.pread(fd, 1, end - 1) == b"\n"
             self._scan_step(BLOCK)
         if scan:
@@ -72,7 +75,7 @@ class LineIndex:
 
     def start_scan(self) -> None:
         """Index the rest of the file, backwards from `low`, in a background thread (once)."""
-        if self._thread is None and self.low > 0:
+        if self._thread is None and self.low > self.origin:
             self._thread = threading.Thread(target=self._scan_all, name="log-index", daemon=True)
             self._thread.start()
 
@@ -81,7 +84,7 @@ class LineIndex:
     def _scan_step(self, size: int) -> int:
         """Index about `size` bytes below `low`, in whole blocks; returns the number of lines added."""
         low = self.low
-        start = max(0, (low - 1) // BLOCK * BLOCK - (size - BLOCK))
+        start = max(self.origin, (low - 1) // BLOCK * BLOCK - (size - BLOCK))
         data = os.pread(self.fd, low - start, start)
         if len(data) != low - start:
             raise OSError("file shrank while it was being indexed")
@@ -99,7 +102,7 @@ class LineIndex:
         return added
 
     def _scan_all(self) -> None:
-        while self.low > 0 and not self._stop.is_set():
+        while self.low > self.origin and not self._stop.is_set():
             try:
                 self._scan_step(SCAN_CHUNK)
             except OSError:
@@ -149,6 +152,24 @@ class LineIndex:
             self._last_byte_newline = data.endswith(b"\n")
             self._cumulative = None
 
+    def drop_partial(self) -> int:
+        """Un-index an unterminated last line, so that its bytes can be read again once the line is
+        complete; returns the new end (unchanged when the last line is complete or not known)."""
+        with self._lock:
+            count = self._count_locked()
+            if self._last_byte_newline or count == 0:
+                return self.end
+            start = self._start_locked(count - 1)
+            while self._starts and self._starts[-1] >= start:
+                self._starts.pop()
+                self._counts.pop()  # no newline after `start`: nothing to subtract
+            if self._starts:
+                self._forget_block(self._starts[-1])
+            self.end = start
+            self._last_byte_newline = start > self.low
+            self._cumulative = None
+            return self.end
+
     def _forget_block(self, start: int) -> None:
         for key in [k for k in self._positions if k[0] == start]:
             del self._positions[key]
@@ -165,7 +186,7 @@ class LineIndex:
         newlines = self._newlines
         if self._last_byte_newline:
             newlines -= 1
-        return newlines + (1 if self.low == 0 else 0)
+        return newlines + (1 if self.low == self.origin else 0)
 
     def _cumulative_locked(self) -> list[int]:
         if self._cumulative is None:
@@ -199,7 +220,7 @@ class LineIndex:
         return self._block_positions(i)[j - cumulative[i] - 1]
 
     def _start_locked(self, n: int) -> int:
-        j = n if self.low == 0 else n + 1
+        j = n if self.low == self.origin else n + 1
         return self.low if j == 0 else self._after_newline_locked(j)
 
     def span(self, n: int) -> tuple[int, int]:
@@ -224,11 +245,11 @@ class LineIndex:
     def line_at(self, offset: int) -> int | None:
         """Number of the line containing `offset`, or None when that part is not indexed yet."""
         with self._lock:
-            if offset < self.low or offset >= self.end or (offset == self.low and self.low > 0):
+            if offset < self.low or offset >= self.end or (offset == self.low and self.low > self.origin):
                 return None
             i = bisect.bisect_right(self._starts, offset) - 1
             before = self._cumulative_locked()[i]
             before += sum(1 for p in self._block_positions(i) if p <= offset)
-            line = before if self.low == 0 else before - 1
+            line = before if self.low == self.origin else before - 1
             return line if line >= 0 else None
 

@@ -210,3 +210,130 @@ def test_invalid_utf8_becomes_replacement_characters(tmp_path):
 def test_a_missing_file_is_one_clear_error(tmp_path):
     with pytest.raises(UserError, match="cannot open .*nope.log: No such file"):
         FollowedLog(tmp_path / "nope.log")
+
+
+LATE_WRITER = r'''
+"""A daemon through logrotate's `create`: the file is renamed and recreated, and the daemon writes on
+to the renamed file (while another process already writes to the new one) until it reopens its log.
+Lines are numbered across both files; stdout gets the number written in all."""
+import os, sys, time
+path, flag, buffered = sys.argv[1], sys.argv[2], sys.argv[3] == "buffered"
+def opened(name):
+    fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    # Buffered like stdio: 4 KiB writes that cut lines anywhere.
+    return os.fdopen(fd, "w", buffering=4096 if buffered else 1)
+n = 0
+def line(out, tag):
+    global n
+    out.write(f"{tag} {n:06d}\n")
+    n += 1
+old = opened(path)
+for _ in range(1000):
+    line(old, "old")
+old.flush()
+os.rename(path, path + ".1")
+new = opened(path)
+renamed = time.monotonic()
+while not os.path.exists(flag) or time.monotonic() - renamed < 0.3:
+    for _ in range(5):
+        line(old, "late")
+        line(new, "new")
+    old.flush(); new.flush()
+    time.sleep(0.002)  # the daemons' pace, about 2,500 lines a second each
+for _ in range(50):
+    line(old, "late")  # written after the reader has shown lines of the new file
+old.close()
+for _ in range(500):
+    line(new, "new")
+new.close()
+print(n)
+'''
+
+
+@pytest.mark.parametrize("buffered", ["lines", "buffered"])
+def test_a_renamed_file_is_read_on_until_quiet_with_its_late_lines_interleaved(tmp_path, buffered):
+    """Nothing is lost or repeated when the writer keeps writing to the renamed file for a while."""
+    import subprocess
+    import sys
+    from collections import Counter
+
+    from tests.conftest import wait_for
+
+    path = tmp_path / "smtpd.log"
+    path.write_text("")
+    flag = tmp_path / "reader-saw-the-new-file"
+    log = FollowedLog(path)
+    writer = subprocess.Popen([sys.executable, "-c", LATE_WRITER, str(path), str(flag), buffered],
+                              stdout=subprocess.PIPE, text=True)
+    events: list = []
+
+    def texts() -> list[str]:
+        return [log.line(i).text for i in range(len(log)) if not log.line(i).marker]
+
+    def polled(condition: Callable[[], bool]) -> Callable[[], bool]:
+        def check() -> bool:
+            events.extend(log.poll())
+            return condition()
+        return check
+
+    try:
+        wait_for(polled(lambda: any(t.startswith("new") for t in texts())), what="a line of the new file")
+        flag.touch()
+        written = int(writer.communicate(timeout=60)[0])
+        wait_for(polled(lambda: len(texts()) >= written), what=f"all {written} lines")
+    finally:
+        writer.kill()
+        writer.wait()
+    view = texts()
+    numbers = [int(t.split()[1]) for t in view]
+    assert Counter(numbers) == Counter(range(written)), "lines lost or repeated"
+    for tag in ("old", "late", "new"):
+        mine = [int(t.split()[1]) for t in view if t.startswith(tag)]
+        assert mine == sorted(mine), f"{tag} lines out of order"
+    assert not [t for t in view if t.split()[0] not in ("old", "late", "new") or len(t.split()) != 2]
+    first_new = next(i for i, t in enumerate(view) if t.startswith("new"))
+    assert any(t.startswith("late") for t in view[first_new:]), "late lines not interleaved"
+    [marker] = [log.line(i) for i in range(len(log)) if log.line(i).marker]
+    assert "smtpd.log.1" in marker.text
+    lines_of_new_file = [t for t in view if t.startswith("new")]
+    assert lines_of_new_file == path.read_text().splitlines()
+    log.close()
+
+
+def test_late_lines_follow_the_marker_whole_and_a_quiet_file_is_let_go(tmp_path):
+    """The renamed file's unterminated last line is taken back at the rotation and shown once whole;
+    late lines go after the new file's lines read so far; each view line maps back to its bytes."""
+    path = tmp_path / "dovecot.log"
+    path.write_text("a\npart")
+    log = FollowedLog(path, late_quiet=3600)
+    os.rename(path, tmp_path / "dovecot.log.1")
+    path.write_text("x\n")
+    events = log.poll()
+    assert [type(e) for e in events] == [Rotation, NewLines] and events[1] == NewLines(["x"])
+    with open(tmp_path / "dovecot.log.1", "a") as old:
+        old.write("ial\nb\n")
+    with path.open("a") as new:
+        new.write("y\n")
+    assert log.poll() == [NewLines(["partial", "b"]), NewLines(["y"])]
+    view = [log.line(i) for i in range(len(log))]
+    assert [(line.text, line.marker) for line in view] == [
+        ("a", False), (view[1].text, True), ("x", False), ("partial", False), ("b", False),
+        ("y", False)]
+    for n in range(len(log)):
+        if not view[n].marker:
+            segment, offset = log.locate(n)
+            assert log.view_line(segment, offset) == n
+    log.close()
+
+    quiet = tmp_path / "quiet.log"
+    quiet.write_text("one\ntwo")
+    log = FollowedLog(quiet, late_quiet=0)
+    os.rename(quiet, tmp_path / "quiet.log.1")
+    quiet.write_text("")
+    assert [type(e) for e in log.poll()] == [Rotation]
+    assert log.poll() == [NewLines(["two"])]  # quiet at once: the last line as it is
+    with open(tmp_path / "quiet.log.1", "a") as old:
+        old.write("ignored\n")
+    assert log.poll() == []
+    assert [log.line(i).text for i in range(len(log)) if not log.line(i).marker] == ["one", "two"]
+    log.close()
