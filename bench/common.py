@@ -56,7 +56,7 @@ def paired_ratio(runs: list[dict], baseline: list[dict]) -> float:
 
 def mailconsole(*args: str) -> subprocess.CompletedProcess[str]:
     """Run `mailconsole ARGS` from this checkout."""
-    return subprocess.run([sys.executable, "-m", "console", *args], cwd=ROOT, text=True, capture_output=True)
+    return subprocess.run([sys.executable, "-m", "widgets", *args], cwd=ROOT, text=True, capture_output=True)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """Run a Textual program and exit the moment its output first carries MARKER (for startup_instructions.py).
 
-    python bench/exit_at_marker.py MARKER SCRIPT [ARGS...]   # SCRIPT may be `-m console`
+    python bench/exit_at_marker.py MARKER SCRIPT [ARGS...]   # SCRIPT may be `-m widgets`
 
 Textual writes every frame through one WriterThread; this wraps its file so the write that carries the
 marker ends the process (os._exit, so nothing after the first complete frame is counted).

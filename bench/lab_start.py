@@ -13,8 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console import lab
-from console.supervisor import SupervisorClient
+from console.errors import UserError
+from console.lab.render import LabConfig
+from console.lab.run import down, free_port_bases, lab_processes, up
+from console.supervisor.client import SupervisorClient
 
 BASELINE_CONF = """\
 [unix_http_server]
@@ -45,7 +47,7 @@ def baseline_seconds() -> float:
             try:
                 if client.program("sleeper").state == "RUNNING":
                     break
-            except lab.UserError:
+            except UserError:
                 pass
             time.sleep(0.02)
         seconds = time.monotonic() - started
@@ -57,7 +59,7 @@ def baseline_seconds() -> float:
 def lab_pss_mb(lab_dir: Path) -> float:
     """Proportional set size of every process in the lab, in MB."""
     total_kb = 0
-    for pid in lab.lab_processes(lab_dir):
+    for pid in lab_processes(lab_dir):
         try:
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
         except OSError:
@@ -73,11 +75,11 @@ def measure(filters: bool, port_base: int) -> tuple[float, float]:
     lab_dir = Path(tempfile.mkdtemp(prefix="mc-bench-lab-", dir="/tmp"))
     try:
         started = time.monotonic()
-        lab.up(lab.LabConfig(lab_dir, port_base, filters))
+        up(LabConfig(lab_dir, port_base, filters))
         seconds = time.monotonic() - started
         memory = lab_pss_mb(lab_dir)
     finally:
-        lab.down(lab_dir)
+        down(lab_dir)
         subprocess.run(["rm", "-rf", str(lab_dir)], check=False)
     return seconds, memory
 
@@ -92,7 +94,7 @@ def main() -> None:
     for filters in (False, True):
         first, last = (int(n) for n in args.ports.split("-"))
         runs = [
-            measure(filters, next(lab.free_port_bases(range(first, last + 1))))
+            measure(filters, next(free_port_bases(range(first, last + 1))))
             for _ in range(args.runs)
         ]
         seconds = statistics.median(r[0] for r in runs)

@@ -36,7 +36,7 @@ from common import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-MAILCONSOLE = (f"env MAILCONSOLE_SUPERVISOR_URL=unix:///nonexistent/supervisor.sock {sys.executable} -m console "
+MAILCONSOLE = (f"env MAILCONSOLE_SUPERVISOR_URL=unix:///nonexistent/supervisor.sock {sys.executable} -m widgets "
                "tail {file}")
 
 

@@ -75,7 +75,7 @@ def main() -> None:
         dump = Path(tmp) / "queue.txt"
         dump.write_text(generate(args.envelopes, int(time.time())), encoding="utf-8")
         dump_mb = dump.stat().st_size / 1e6
-        command = [sys.executable, "-m", "console", "queue", "--from", str(dump), "--json"]
+        command = [sys.executable, "-m", "widgets", "queue", "--from", str(dump), "--json"]
         check = json.loads(subprocess.run(command, capture_output=True, check=True).stdout)
         assert len(check["envelopes"]) == args.envelopes and not check["bad_lines"], "parse mismatch"
 

@@ -29,13 +29,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from queue_parse import generate  # noqa: E402
 
-from console import queue as q  # noqa: E402
+from console.queue.parse import parse_queue  # noqa: E402
+from console.queue.summary import table_rows  # noqa: E402
 from widgets.queue import row_text  # noqa: E402
 
 HARNESS = ROOT.parent / "shared" / "bench" / "tui_bench.py"
 BASELINE = ROOT.parent / "shared" / "bench" / "textual_baseline.py"
 LAUNCH = (
-    "import sys; from console.settings import load_settings; from widgets.app import run_console; "
+    "import sys; from console.settings import load_settings; from widgets.launch import run_console; "
     "run_console(load_settings(sys.argv[1]).settings, initial_tab='queue')"
 )
 
@@ -95,11 +96,11 @@ def main() -> int:
             screen += measure("queue-screen", cmd, marker, a.runs, a.size)
         idle = measure("queue-screen-idle", cmd, marker, 1, a.size, hold=a.idle_hold)
 
-    envelopes, bad = q.parse_queue(text)
+    envelopes, bad = parse_queue(text)
     now = time.time()
-    resort = best_of(lambda: q.table_rows(envelopes, bad, sort="sender"))
-    filtered = best_of(lambda: q.table_rows(envelopes, bad, query="domain:gmail state:pending"))
-    rows = q.table_rows(envelopes, bad)
+    resort = best_of(lambda: table_rows(envelopes, bad, sort="sender"))
+    filtered = best_of(lambda: table_rows(envelopes, bad, query="domain:gmail state:pending"))
+    rows = table_rows(envelopes, bad)
     page = best_of(lambda: [row_text(r, now, "", 160) for r in rows[50_000:50_050]], repeat=5)
 
     def med(runs: list[dict], key: str) -> float:

@@ -56,7 +56,7 @@ def main() -> int:
 
     with lab_programs(a.dir, a.port_base) as names:
         marker = names[-1]
-        cmd = f"{sys.executable} -m console --config {a.dir}/mailconsole.toml"
+        cmd = f"{sys.executable} -m widgets --config {a.dir}/mailconsole.toml"
         base_cmd = f"{sys.executable} {BASELINE}"
         base: list[dict] = []
         mc: list[dict] = []
@@ -139,7 +139,7 @@ def state_change_latencies(cmd: str, marker: str, size: str, lab_dir: str, progr
     it, `times` times each way. The program is started again at the end."""
     sys.path.insert(0, str(ROOT))
     from console.settings import load_settings
-    from console.supervisor import client_for
+    from console.supervisor.client import client_for
 
     client = client_for(load_settings(f"{lab_dir}/mailconsole.toml", env={}).settings)
 

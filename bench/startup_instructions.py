@@ -71,11 +71,11 @@ def main() -> int:
             runs = {
                 "bare Textual app": (f"ready {BASELINE}", "200x50"),
                 "mailconsole, services (80x24)": (
-                    f"{names[-1]} -m console --config {a.dir}/mailconsole.toml", "80x24"),
+                    f"{names[-1]} -m widgets --config {a.dir}/mailconsole.toml", "80x24"),
                 "mailconsole tail, one line (200x50)": (
-                    f"ONE-LINE-END -m console --supervisor-url unix:///nonexistent.sock tail {log}", "200x50"),
+                    f"ONE-LINE-END -m widgets --supervisor-url unix:///nonexistent.sock tail {log}", "200x50"),
                 "mailconsole tail, a screenful of smtpd lines (200x50)": (
-                    f"{screen_end} -m console --supervisor-url unix:///nonexistent.sock tail {screenful}", "200x50"),
+                    f"{screen_end} -m widgets --supervisor-url unix:///nonexistent.sock tail {screenful}", "200x50"),
             }
             if a.no_services:
                 del runs["mailconsole, services (80x24)"]

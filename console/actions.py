@@ -32,10 +32,10 @@ class ActionContext:
 
     @property
     def supervisor(self) -> Any:
-        """The supervisord client (console.supervisor.SupervisorClient)."""
+        """The supervisord client (console.supervisor.client.SupervisorClient)."""
         with self._lock:
             if self._supervisor is None:
-                from console.supervisor import client_for
+                from console.supervisor.client import client_for
 
                 self._supervisor = client_for(self.settings)
             return self._supervisor
@@ -134,17 +134,17 @@ ACTIONS: dict[str, Action] = {
         Action("accounts.del_domain", "Stop accepting a domain (vdomains; it must have no "
                "address left)", True, "console.accounts.changes:del_domain_action"),
         Action("queue.schedule", "Retry queued envelopes now (an envelope, a message or all)",
-               False, "console.queue:schedule_action"),
+               False, "console.queue.actions:schedule_action"),
         Action("queue.remove", "Remove queued envelopes for good (an envelope, a message or all)",
-               True, "console.queue:remove_action"),
+               True, "console.queue.actions:remove_action"),
         Action("queue.pause", "Pause queued envelopes (an envelope, a message or all)", False,
-               "console.queue:pause_action"),
+               "console.queue.actions:pause_action"),
         Action("queue.resume", "Resume paused envelopes (an envelope, a message or all)", False,
-               "console.queue:resume_action"),
+               "console.queue.actions:resume_action"),
         Action("queue.pause_subsystem", "Pause an smtpd agent: mda, mta or smtp", True,
-               "console.queue:pause_subsystem_action"),
+               "console.queue.actions:pause_subsystem_action"),
         Action("queue.resume_subsystem", "Resume an smtpd agent: mda, mta or smtp", False,
-               "console.queue:resume_subsystem_action"),
+               "console.queue.actions:resume_subsystem_action"),
         Action("job.run", "Run a maintenance job now (get_certs, freshclam, sa-update), then its "
                "follow-ups", True, "console.jobs.runner:run_action"),
     )

@@ -1,99 +1,119 @@
-"""The `mailconsole` entry point. The command line itself is `console.commands` (click).
+"""The `mailconsole` command line: the root click group, with each feature's group beside its core.
 
 Exit codes: 0 done, 1 failed (one line on stderr), 2 usage or configuration error, 3 refused because
-read-only. A command line that only opens the console (`mailconsole [OPTIONS]`, `mailconsole [OPTIONS]
-tail PATH...`) is read here without importing click, which would cost 3% of the console's start-up;
-anything else, `--help` included, goes to click.
+read-only. The console itself (a bare `mailconsole`, `mailconsole tail`) is opened through a `Launcher`
+that the UI side passes to `run`: the core never imports the UI, and commands that only script the
+stack never import Textual.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Protocol, cast
 
-from console.errors import UserError
-from console.text import printable
+import click
 
-# The root group's options (console.commands.main_group) as the quick path knows them.
-_VALUE_OPTIONS = {"--config": "config_path", "--operator": "operator", "--supervisor-url": "supervisor_url"}
-_FLAG_OPTIONS = {"--read-only": "read_only", "--readonly": "read_only"}
+from console import __version__
+from console.errors import UserError, fail
+from console.settings import Settings, load_settings, render_effective
 
 
-def quick_launch(argv: list[str]) -> tuple[dict[str, Any], list[Path] | None] | None:
-    """Read a command line that only opens the console: (root options, the paths for `tail` or None).
+class Launcher(Protocol):
+    """What opens the console once settings are loaded (widgets.launch provides it)."""
 
-    None when the command line is anything else; click then reads it, with its checks and messages.
+    def open_console(self, settings: Settings) -> None:
+        """Open the console on its first screen."""
+
+    def open_tail(self, settings: Settings, paths: list[Path]) -> None:
+        """Open the console on the Logs screen showing `paths`."""
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """The loaded settings stored on the root context."""
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Settings)
+    return obj
+
+
+def launcher_of(ctx: click.Context) -> Launcher:
+    """The launcher `run` was given; a UserError when the command line runs without the UI."""
+    launcher = ctx.find_root().meta.get("launcher")
+    if launcher is None:
+        raise UserError("this command opens the console, which is not available here")
+    return cast(Launcher, launcher)
+
+
+class LazyGroup(click.Group):
+    """The root group: every feature's commands are imported only when used (quick start-up)."""
+
+    lazy = {
+        "accounts": "console.accounts.cli:accounts",
+        "fdm": "console.fdm.cli:fdm",
+        "jobs": "console.jobs.cli:jobs",
+        "lab": "console.lab.cli:lab",
+        "queue": "console.queue.cli:queue",
+        "run": "console.jobs.cli:run",
+        "tail": "console.logs.cli:tail",
+        "status": "console.supervisor.cli:status_command",
+        "start": "console.supervisor.cli:start_command",
+        "stop": "console.supervisor.cli:stop_command",
+        "restart": "console.supervisor.cli:restart_command",
+        "signal": "console.supervisor.cli:signal_command",
+    }
+    opens_console = ("tail",)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module_name, _, attr = self.lazy[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="mailconsole")
+@click.option("--config", "config_path", metavar="FILE", help="Settings file (TOML).")
+@click.option("--read-only", "--readonly", "read_only", is_flag=True, default=None,
+              help="On-call mode: refuse every mutating action.")
+@click.option("--operator", metavar="NAME", help="Name written to the audit log.")
+@click.option("--supervisor-url", metavar="URL", help="supervisord URL (unix:///path or http://...).")
+@click.pass_context
+def main_group(ctx: click.Context, config_path: str | None, read_only: bool | None,
+               operator: str | None, supervisor_url: str | None) -> None:
+    """mailconsole: the console for an OpenSMTPD + Dovecot + fdm mail stack under supervisord.
+
+    Without a command it opens the console.
     """
-    options: dict[str, Any] = {}
-    args = list(argv)
-    while args and args[0].startswith("-"):
-        name, eq, value = args.pop(0).partition("=")
-        if name in _FLAG_OPTIONS and not eq:
-            options[_FLAG_OPTIONS[name]] = True
-        elif name in _VALUE_OPTIONS and eq:
-            options[_VALUE_OPTIONS[name]] = value
-        elif name in _VALUE_OPTIONS and args:
-            options[_VALUE_OPTIONS[name]] = args.pop(0)
-        else:
-            return None
-    if not args:
-        return options, None
-    paths = args[1:]
-    if args[0] == "tail" and paths and not any(p.startswith("-") for p in paths):
-        return options, [Path(p) for p in paths]
-    return None
+    if ctx.invoked_subcommand not in (None, *LazyGroup.opens_console):
+        gc.enable()  # see widgets.launch.main: only the console's start-up runs without collection
+    overrides: dict[str, Any] = {"read_only": read_only, "operator": operator,
+                                 "supervisor_url": supervisor_url}
+    loaded = load_settings(config_path, overrides)
+    ctx.meta["launcher"] = ctx.obj
+    ctx.obj = loaded.settings
+    ctx.meta["loaded_settings"] = loaded
+    if ctx.invoked_subcommand is None:
+        launcher_of(ctx).open_console(loaded.settings)
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print one line on stderr and exit with `code`."""
-    print(f"mailconsole: {printable(message)}", file=sys.stderr)
-    sys.exit(code)
+@main_group.command("config")
+@click.pass_context
+def config_command(ctx: click.Context) -> None:
+    """Print the effective settings and where each value came from."""
+    click.echo(render_effective(ctx.find_root().meta["loaded_settings"]))
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: open the console, or run the click command line; every UserError becomes one line
-    on stderr and its exit code.
-
-    Garbage collection is off until the console's first frame (widgets.app turns it back on): start-up
-    only creates objects that live on, and collecting them again and again costs a sixth of it.
-    """
-    args = sys.argv[1:] if argv is None else argv
-    gc.disable()
+def run(args: list[str], launcher: Launcher | None) -> None:
+    """Run the command line `args` (click's checks and messages); `launcher` opens the console."""
     try:
-        quick = quick_launch(args)
-        if quick is None:
-            _run_click(args)
-        else:
-            from console.launch import open_console, open_tail
-            from console.settings import load_settings
-
-            options, paths = quick
-            config_path = options.pop("config_path", None)
-            settings = load_settings(config_path, options).settings
-            if paths is None:
-                open_console(settings)
-            else:
-                open_tail(settings, paths)
-    except UserError as exc:
-        fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(1)
-    finally:
-        gc.enable()  # for callers in the same process (tests); a no-op when the console ran
-    sys.exit(0)
-
-
-def _run_click(args: list[str]) -> None:
-    import click
-
-    from console.commands import main_group
-
-    try:
-        main_group.main(args=args, prog_name="mailconsole", standalone_mode=False)
+        main_group.main(args=args, prog_name="mailconsole", standalone_mode=False, obj=launcher)
     except click.exceptions.Abort:
         fail("aborted", 1)
     except click.ClickException as exc:

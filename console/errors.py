@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import NoReturn
+
 
 class UserError(Exception):
     """Something went wrong that a person must read: the message is one plain sentence."""
@@ -43,3 +46,11 @@ class ReadOnlyRefused(UserError):
     """A mutating action was refused because the console is read-only (exit 3)."""
 
     exit_code = 3
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line on stderr (`mailconsole: message`, made printable) and exit with `code`."""
+    from console.text import printable
+
+    print(f"mailconsole: {printable(message)}", file=sys.stderr)
+    sys.exit(code)

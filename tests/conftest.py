@@ -15,7 +15,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from console.settings import Settings
-from console.supervisor import SupervisorClient, SupervisorUnavailable
+from console.supervisor.client import SupervisorClient, SupervisorUnavailable
 
 # Property tests judge correctness, never speed: no per-example deadline on a loaded 2-core machine.
 hypothesis_settings.register_profile("mailconsole", deadline=None)

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from console.supervisor import LogChunk, Program, Snapshot, SupervisorUnavailable
+from console.supervisor.client import LogChunk, Program, Snapshot, SupervisorUnavailable
 
 RECORDING = Path(__file__).parent / "recordings" / "supervisor-lab.json"
 URL = "unix:///run/supervisor.sock"

@@ -1,1 +1,1 @@
-"""mailconsole\x27s Textual UI, on top of the headless core in console/."""
+"""mailconsole's Textual UI, on top of the headless core in console/."""

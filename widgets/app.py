@@ -6,30 +6,29 @@ actions and runs `console.actions.dispatch` in a thread (the only path; it enfor
 
 from __future__ import annotations
 
-import gc
 import socket
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.events import Click
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.widget import Widget
-from textual.widgets import Static
 
 from console.actions import ACTIONS, dispatch
 from console.errors import AuditIncomplete, ReadOnlyRefused, UserError
 from console.settings import Settings
 from console.text import printable
+from widgets.common.bars import AppHeader, KeyBar, TabBar
+from widgets.startup import resume_garbage_collection, start_in_background
 
 if TYPE_CHECKING:
     from widgets.services import ServicesView
+
 
 class Tab(NamedTuple):
     """One screen of the console: its id, its tab title, its key, and how to build its widget."""
@@ -44,7 +43,7 @@ def _services(app: ConsoleApp) -> Widget:
     from widgets.services import ServicesView
 
     if app.supervisor is None:
-        from console.supervisor import client_for
+        from console.supervisor.client import client_for
 
         app.supervisor = client_for(app.settings)
     return ServicesView(app.supervisor, app.settings.refresh_interval, app.settings.read_only,
@@ -52,13 +51,13 @@ def _services(app: ConsoleApp) -> Widget:
 
 
 def _rules(app: ConsoleApp) -> Widget:
-    from widgets.rules import RulesView
+    from widgets.rules.view import RulesView
 
     return RulesView(app.settings, id="rules-view")
 
 
 def _logs(app: ConsoleApp) -> Widget:
-    from widgets.logs import LogsView
+    from widgets.logs.view import LogsView
 
     return LogsView(app.settings, files=app.tab_options.get("log_files"), id="logs-view")
 
@@ -69,162 +68,10 @@ def _queue(app: ConsoleApp) -> Widget:
     return QueueView(app.settings, id="queue-view", **app.tab_options.get("queue", {}))
 
 
-BACKGROUND_DELAY = 0.4
-"""Seconds from mounting until start-up's background work (the Services build behind another screen,
-log threads, garbage collection) begins: Textual's writer thread puts the first frame on the terminal
-meanwhile, which would otherwise wait for the interpreter behind that work (a 1 GiB index scan holds it
-for a second). A timer, not call_after_refresh: a callback pending after a refresh costs another frame."""
-
-
-def start_in_background(node: Widget | App[Any], callback: Callable[[], object]) -> None:
-    """Run `callback` BACKGROUND_DELAY seconds from now: called at mount, once the first frame is out."""
-    node.set_timer(BACKGROUND_DELAY, callback)
-
 # The screens in tab order. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
 TABS: list[Tab] = [Tab("services", "Services", "f2", _services), Tab("queue", "Queue", "f3", _queue),
                    Tab("logs", "Logs", "f4", _logs), Tab("rules", "Rules", "f5", _rules)]
-
-
-class AppHeader(Static):
-    """Host name, supervisord URL and connection state, and a READ-ONLY badge."""
-
-    DEFAULT_CSS = "AppHeader { height: 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }"
-
-    def __init__(self, settings: Settings, hostname: str) -> None:
-        super().__init__(id="app-header")
-        self.settings = settings
-        self.hostname = hostname
-        self.state = "connecting"
-
-    def on_mount(self) -> None:
-        self.refresh_header()
-
-    def set_state(self, state: str) -> None:
-        if state != self.state:
-            self.state = state
-            self.refresh_header()
-
-    def refresh_header(self) -> None:
-        style = {"connected": "green", "connecting": "yellow"}.get(self.state.split(" ")[0], "red")
-        # The URL comes last: on a narrow terminal it is what gets cut, never the state or the badge.
-        text = Text.assemble(
-            (" mailconsole ", "bold reverse"),
-            " ",
-            (printable(self.hostname), "bold"),
-            "  ",
-            ("● " + self.state, style),
-        )
-        if self.settings.read_only:
-            text.append("  ")
-            text.append(" READ-ONLY ", style="bold white on red")
-        text.append("  " + printable(self.settings.supervisor_url))
-        self.update(text)
-
-
-class TabBar(Static):
-    """One line naming every screen with its key, the current one highlighted; a click switches.
-
-    Not Textual's TabbedContent: its tabs, underline and panes cost a sixth of the start-up.
-    """
-
-    DEFAULT_CSS = """
-    TabBar { height: 1; background: $panel; }
-    TabBar > .tab-bar--active { background: $accent; color: $text; text-style: bold; }
-    TabBar > .tab-bar--key { color: $text-muted; }
-    """
-    COMPONENT_CLASSES = {"tab-bar--active", "tab-bar--key"}
-
-    def __init__(self, active: str) -> None:
-        super().__init__(id="tab-bar")
-        self.active = active
-        self._spans: list[tuple[int, int, str]] = []
-
-    def on_mount(self) -> None:
-        self.show(self.active)
-
-    def show(self, tab_id: str) -> None:
-        """Highlight `tab_id`."""
-        self.active = tab_id
-        active_style = self.get_component_rich_style("tab-bar--active")
-        key_style = self.get_component_rich_style("tab-bar--key")
-        text = Text(no_wrap=True, overflow="ellipsis")
-        self._spans = []
-        for tab in TABS:
-            start = len(text)
-            text.append(f" {tab.title} ", style=active_style if tab.id == tab_id else "")
-            text.append(tab.key.upper(), style=key_style)
-            self._spans.append((start, len(text), tab.id))
-            text.append(" ")
-        self.update(text)
-
-    def on_click(self, event: Click) -> None:
-        for start, end, tab_id in self._spans:
-            if start <= event.x < end:
-                self.app.show_tab(tab_id)  # type: ignore[attr-defined]
-
-
-class KeyBar(Static):
-    """The current screen's keys on one line, as Textual's Footer shows them but as one widget.
-
-    Only enabled keys are listed: in read-only mode the mutating ones are not offered.
-    """
-
-    DEFAULT_CSS = """
-    KeyBar { dock: bottom; height: 1; background: $panel; }
-    KeyBar > .key-bar--key { color: $accent; text-style: bold; }
-    """
-    COMPONENT_CLASSES = {"key-bar--key"}
-
-    def on_mount(self) -> None:
-        self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
-
-    def on_unmount(self) -> None:
-        self.screen.bindings_updated_signal.unsubscribe(self)
-
-    def bindings_changed(self, screen: Any) -> None:
-        if screen is self.screen:
-            self.refresh()
-
-    def on_resize(self) -> None:
-        self.refresh()
-
-    def render(self) -> Text:
-        return self.keys_text(self.size.width or 80)
-
-    def keys_text(self, width: int) -> Text:
-        """`key description` for every shown, enabled binding, one per action, then the palette. When
-        they do not fit, the screen's last keys give way to "…": help (which lists them all), quit and
-        the palette always stay."""
-        screen_keys: list[tuple[str, str]] = []
-        app_keys: list[tuple[str, str]] = []
-        actions: set[str] = set()
-        palette: tuple[str, str] | None = None
-        for node, binding, enabled, _tooltip in self.screen.active_bindings.values():
-            if binding.action == "command_palette":
-                palette = (self.app.get_key_display(binding), "palette")
-                continue
-            if not binding.show or not enabled or binding.action in actions:
-                continue
-            actions.add(binding.action)
-            item = (self.app.get_key_display(binding), binding.description)
-            (app_keys if node is self.app else screen_keys).append(item)
-        pinned = app_keys + ([palette] if palette else [])
-        cut = False
-        while screen_keys and sum(len(k) + len(d) + 3 for k, d in screen_keys + pinned) + 3 * cut > width:
-            screen_keys.pop()
-            cut = True
-        key_style = self.get_component_rich_style("key-bar--key")
-        text = Text(no_wrap=True, overflow="ellipsis")
-        for key, description in screen_keys:
-            text.append(f" {key}", style=key_style)
-            text.append(f" {description} ")
-        if cut:
-            text.append(" … ")
-        for key, description in pinned:
-            text.append(f" {key}", style=key_style)
-            text.append(f" {description} ")
-        return text
 
 
 class ActionCommands(Provider):
@@ -290,7 +137,7 @@ class ConsoleApp(App[None]):
         self.hostname = hostname or socket.gethostname()
         # Kept by reference: App.query looks only at the top screen, which may be a dialog.
         self.header = AppHeader(settings, self.hostname)
-        self.tab_bar = TabBar(self.initial_tab)
+        self.tab_bar = TabBar(self.initial_tab, [(tab.id, tab.title, tab.key) for tab in TABS])
         self.key_bar = KeyBar(id="key-bar")
         self.views: dict[str, Widget] = {}
         """The screens built so far, by tab id: children of the main screen, only the active one shown."""
@@ -387,7 +234,7 @@ class ConsoleApp(App[None]):
                 if yes:
                     self._dispatch(name, target, dict(params or {}))
 
-            from widgets.dialogs import ConfirmScreen
+            from widgets.common.dialogs import ConfirmScreen
 
             self.push_screen(ConfirmScreen(printable(question)), answered)
             return
@@ -426,7 +273,7 @@ class ConsoleApp(App[None]):
         if not unsaved:
             self.exit()
             return
-        from widgets.dialogs import ConfirmScreen
+        from widgets.common.dialogs import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -454,19 +301,6 @@ class ConsoleApp(App[None]):
             entry = (key, binding.description)
             (own if binding.id else generic).append(entry)
         title = next(t.title for t in TABS if t.id == self.active_tab)
-        from widgets.dialogs import HelpScreen
+        from widgets.common.dialogs import HelpScreen
 
         self.push_screen(HelpScreen(f"Keys of the {title} screen", own + generic))
-
-
-def resume_garbage_collection() -> None:
-    """After the first frame: keep start-up's long-lived objects out of every future collection, and
-    collect again (console.cli.main turned collection off to start faster)."""
-    if not gc.isenabled():
-        gc.freeze()
-        gc.enable()
-
-
-def run_console(settings: Settings, **options: Any) -> None:
-    """Open the console (the CLI calls this lazily, so `mailconsole status` never imports Textual)."""
-    ConsoleApp(settings, **options).run()

@@ -25,12 +25,25 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from console import queue as q
 from console.errors import UserError
+from console.queue.parse import SUBSYSTEMS, Envelope, QueueSnapshot, collector_paused, split_message
+from console.queue.smtpctl import read_envelope, read_message, read_queue, read_status
+from console.queue.story import message_id_header, message_story
+from console.queue.summary import (
+    SORT_KEYS,
+    BadRow,
+    MessageRow,
+    QueueRow,
+    QueueSummary,
+    human_age,
+    next_try,
+    summarise,
+    table_rows,
+)
 from console.settings import Settings
 from console.text import printable
-from widgets.dialogs import ConfirmScreen
-from widgets.entries import CURSOR_KEYS
+from widgets.common.dialogs import ConfirmScreen
+from widgets.common.entries import CURSOR_KEYS
 
 REFRESH_S = 2.0
 """Seconds between two reads of the queue (armed after the previous read finished)."""
@@ -70,20 +83,20 @@ def header_text(width: int) -> Text:
     return Text(" ").join(_cell(title, size, "bold") for _, title, size in columns(width))
 
 
-def row_text(row: q.QueueRow, now: float, mark: str, width: int) -> Text:
+def row_text(row: QueueRow, now: float, mark: str, width: int) -> Text:
     """One table row as Text: a message heading, an envelope, or an unparsed line."""
-    if isinstance(row, q.BadRow):
+    if isinstance(row, BadRow):
         return Text.assemble(("! unparsed: ", "bold red"), (printable(row.text), ""))
-    if isinstance(row, q.MessageRow):
+    if isinstance(row, MessageRow):
         plural = "" if row.count == 1 else "s"
         return Text.assemble(("▾ ", "dim"), (row.msgid, "bold"),
                              (f"  {row.count} envelope{plural}", "dim"))
     e = row
     values = {
         "mark": (mark, MARK_STYLES.get(mark, "")), "evpid": (e.evpid, "dim"), "type": (e.type, ""),
-        "sender": (e.sender, ""), "rcpt": (e.rcpt, ""), "age": (q.human_age(e.age(now)), ""),
+        "sender": (e.sender, ""), "rcpt": (e.rcpt, ""), "age": (human_age(e.age(now)), ""),
         "retry": (str(e.retry), ""), "state": (e.state, STATE_STYLES.get(e.state, "")),
-        "next": (q.next_try(e), ""), "error": (e.error, "red" if e.error else ""),
+        "next": (next_try(e), ""), "error": (e.error, "red" if e.error else ""),
     }
     text = Text(" ").join(_cell(values[key][0], size, values[key][1])
                           for key, _, size in columns(width))
@@ -107,17 +120,17 @@ class QueueTable(ScrollView, can_focus=True):
     class CursorMoved(Message):
         """The cursor is on another row."""
 
-        def __init__(self, row: q.QueueRow | None) -> None:
+        def __init__(self, row: QueueRow | None) -> None:
             super().__init__()
             self.row = row
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.rows: list[q.QueueRow] = []
-        self.marks: Callable[[q.QueueRow], str] = lambda row: ""
+        self.rows: list[QueueRow] = []
+        self.marks: Callable[[QueueRow], str] = lambda row: ""
         self.now = time.time()
 
-    def set_rows(self, rows: list[q.QueueRow], now: float, marks: Callable[[q.QueueRow], str],
+    def set_rows(self, rows: list[QueueRow], now: float, marks: Callable[[QueueRow], str],
                  keep: str | None) -> None:
         """Show new rows; the cursor stays on the envelope or message `keep` when it is still there."""
         self.rows = rows
@@ -131,13 +144,13 @@ class QueueTable(ScrollView, can_focus=True):
         self.refresh()
 
     @staticmethod
-    def _key(row: q.QueueRow) -> str:
+    def _key(row: QueueRow) -> str:
         """What identifies a row across refreshes: evpid, msgid, or the unparsed text."""
-        if isinstance(row, q.Envelope):
+        if isinstance(row, Envelope):
             return row.evpid
-        return row.msgid if isinstance(row, q.MessageRow) else row.text
+        return row.msgid if isinstance(row, MessageRow) else row.text
 
-    def current(self) -> q.QueueRow | None:
+    def current(self) -> QueueRow | None:
         """The row under the cursor."""
         return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
 
@@ -215,9 +228,9 @@ class QueueView(Vertical):
     class QueueLoaded(Message):
         """A read of the queue finished: the snapshot, smtpd's agents, or one sentence of error."""
 
-        def __init__(self, snapshot: q.QueueSnapshot | None, status: dict[str, str],
-                     error: str = "", seconds: float = 0.0, rows: list[q.QueueRow] | None = None,
-                     summary: q.QueueSummary | None = None,
+        def __init__(self, snapshot: QueueSnapshot | None, status: dict[str, str],
+                     error: str = "", seconds: float = 0.0, rows: list[QueueRow] | None = None,
+                     summary: QueueSummary | None = None,
                      view: tuple[str, bool, str, bool] | None = None) -> None:
             super().__init__()
             self.snapshot = snapshot
@@ -231,7 +244,7 @@ class QueueView(Vertical):
     class RowsReady(Message):
         """The table rows for a snapshot, sorted and filtered."""
 
-        def __init__(self, generation: int, rows: list[q.QueueRow], summary: q.QueueSummary) -> None:
+        def __init__(self, generation: int, rows: list[QueueRow], summary: QueueSummary) -> None:
             super().__init__()
             self.generation = generation
             self.rows = rows
@@ -251,7 +264,7 @@ class QueueView(Vertical):
         self.settings = settings
         self.clock = clock
         self.refresh_s = refresh_s
-        self.snapshot: q.QueueSnapshot | None = None
+        self.snapshot: QueueSnapshot | None = None
         self.status: dict[str, str] = {}
         self.error = ""
         self.sort = "age"
@@ -260,7 +273,7 @@ class QueueView(Vertical):
         self.grouped = True
         self.selected: set[str] = set()
         self.first_seen: dict[str, float] = {}
-        self.vanished: dict[str, tuple[q.Envelope, float]] = {}
+        self.vanished: dict[str, tuple[Envelope, float]] = {}
         self.loads = 0
         self.generation = 0
         self.details_key: str | None = None
@@ -324,7 +337,7 @@ class QueueView(Vertical):
         """Read the queue (and smtpd's agents) once; the handler arms the next read."""
         started = time.monotonic()
         try:
-            snapshot = q.read_queue(self.settings, now=self.clock())
+            snapshot = read_queue(self.settings, now=self.clock())
         except UserError as exc:
             self.post_message(self.QueueLoaded(None, {}, str(exc)))
             return
@@ -334,13 +347,13 @@ class QueueView(Vertical):
         status: dict[str, str] = {}
         if snapshot.smtpd_running:
             try:
-                status = q.read_status(self.settings)
+                status = read_status(self.settings)
             except UserError:
                 status = {}
         view = self.view_settings()
-        with q.collector_paused():
-            rows = q.table_rows(snapshot.envelopes, snapshot.bad_lines, *view)
-            summary = q.summarise(snapshot.envelopes, snapshot.taken_at)
+        with collector_paused():
+            rows = table_rows(snapshot.envelopes, snapshot.bad_lines, *view)
+            summary = summarise(snapshot.envelopes, snapshot.taken_at)
         self.post_message(self.QueueLoaded(snapshot, status, seconds=time.monotonic() - started,
                                            rows=rows, summary=summary, view=view))
 
@@ -372,7 +385,7 @@ class QueueView(Vertical):
             self.generation += 1
             self.show_rows(message.rows, message.summary)
 
-    def _track_changes(self, snapshot: q.QueueSnapshot) -> None:
+    def _track_changes(self, snapshot: QueueSnapshot) -> None:
         """Remember when each envelope was first seen and keep vanished ones for MARK_S seconds."""
         now = snapshot.taken_at
         current = {e.evpid: e for e in snapshot.envelopes}
@@ -391,9 +404,9 @@ class QueueView(Vertical):
             del self.first_seen[evpid]
         self.selected &= set(current)
 
-    def mark(self, row: q.QueueRow) -> str:
+    def mark(self, row: QueueRow) -> str:
         """`*` selected, `+` new, `-` vanished, else nothing."""
-        if not isinstance(row, q.Envelope) or self.snapshot is None:
+        if not isinstance(row, Envelope) or self.snapshot is None:
             return ""
         evpid = row.evpid
         if evpid in self.vanished:
@@ -417,19 +430,19 @@ class QueueView(Vertical):
             thread=True, exclusive=True, exit_on_error=False, group="queue-rows",
             description="sort and filter the queue")
 
-    def _build_rows(self, generation: int, envelopes: list[q.Envelope], bad: list[str], now: float,
+    def _build_rows(self, generation: int, envelopes: list[Envelope], bad: list[str], now: float,
                     view: tuple[str, bool, str, bool]) -> None:
         """In a thread: the table rows and the summary for one snapshot and view settings."""
-        with q.collector_paused():
-            rows = q.table_rows(envelopes, bad, *view)
-            summary = q.summarise(envelopes, now)
+        with collector_paused():
+            rows = table_rows(envelopes, bad, *view)
+            summary = summarise(envelopes, now)
         self.post_message(self.RowsReady(generation, rows, summary))
 
     def on_queue_view_rows_ready(self, message: RowsReady) -> None:
         if message.generation == self.generation:
             self.show_rows(message.rows, message.summary)
 
-    def show_rows(self, rows: list[q.QueueRow], summary: q.QueueSummary) -> None:
+    def show_rows(self, rows: list[QueueRow], summary: QueueSummary) -> None:
         """Swap the table's rows (the cursor stays on its envelope) and the summary strip."""
         if self.snapshot is None:
             return
@@ -437,11 +450,11 @@ class QueueView(Vertical):
         table.set_rows(rows, self.snapshot.taken_at, self.mark, table.current_key())
         self.query_one("#queue-summary", Static).update(self.summary_text(summary))
 
-    def summary_text(self, summary: q.QueueSummary) -> Text:
+    def summary_text(self, summary: QueueSummary) -> Text:
         """The strip above the table: smtpd's agents, counts by state, age bands, top domains."""
         text = Text()
         if self.status:
-            for name in q.SUBSYSTEMS:
+            for name in SUBSYSTEMS:
                 state = self.status.get(name, "?")
                 text.append(f"{name} ", "bold")
                 text.append(state, "green" if state == "running" else "bold red reverse")
@@ -451,7 +464,7 @@ class QueueView(Vertical):
         states = ", ".join(f"{n} {state}" for state, n in summary.by_state.items()) or "empty"
         text.append(f"{summary.total} envelopes, {summary.messages} messages: {states}")
         if summary.oldest is not None:
-            text.append(f"  oldest {q.human_age(summary.oldest_age)} ({summary.oldest.evpid})")
+            text.append(f"  oldest {human_age(summary.oldest_age)} ({summary.oldest.evpid})")
         if self.snapshot is not None and self.snapshot.bad_lines:
             text.append(f"  {len(self.snapshot.bad_lines)} unparsed lines", "bold red")
         text.append("\n")
@@ -472,8 +485,8 @@ class QueueView(Vertical):
 
     def action_sort(self) -> None:
         """Sort by the next column (age, sender, rcpt, domain, state, retry, next, error)."""
-        index = q.SORT_KEYS.index(self.sort)
-        self.sort = q.SORT_KEYS[(index + 1) % len(q.SORT_KEYS)]
+        index = SORT_KEYS.index(self.sort)
+        self.sort = SORT_KEYS[(index + 1) % len(SORT_KEYS)]
         self.rebuild()
 
     def action_order(self) -> None:
@@ -512,13 +525,13 @@ class QueueView(Vertical):
 
     # ------------------------------------------------------------------ selection and targets
 
-    def _row_envelopes(self, row: q.QueueRow | None) -> list[q.Envelope]:
+    def _row_envelopes(self, row: QueueRow | None) -> list[Envelope]:
         """The envelopes a row stands for: itself, or all of its message."""
         if row is None or self.snapshot is None:
             return []
-        if isinstance(row, q.Envelope):
+        if isinstance(row, Envelope):
             return [row]
-        if isinstance(row, q.MessageRow):
+        if isinstance(row, MessageRow):
             return [e for e in self.snapshot.envelopes if e.msgid == row.msgid]
         return []
 
@@ -554,7 +567,7 @@ class QueueView(Vertical):
         envelopes = self._row_envelopes(row)
         if row is None or not envelopes:
             return [], 0
-        if isinstance(row, q.MessageRow):
+        if isinstance(row, MessageRow):
             return [row.msgid], len(envelopes)
         return [envelopes[0].evpid], 1
 
@@ -625,7 +638,7 @@ class QueueView(Vertical):
         if self.settings.read_only:
             return
         yield "Queue: retry all now", "smtpctl schedule all", self.action_retry_all
-        for name in q.SUBSYSTEMS:
+        for name in SUBSYSTEMS:
             yield (f"Queue: pause or resume {name}", f"Toggle smtpd's {name} agent",
                    partial(self.action_toggle_subsystem, name))
 
@@ -641,10 +654,10 @@ class QueueView(Vertical):
         self.details_body = True
         self._open_details(self.query_one(QueueTable).current())
 
-    def _open_details(self, row: q.QueueRow | None) -> None:
-        if isinstance(row, q.Envelope):
+    def _open_details(self, row: QueueRow | None) -> None:
+        if isinstance(row, Envelope):
             key = row.evpid
-        elif isinstance(row, q.MessageRow):
+        elif isinstance(row, MessageRow):
             key = row.msgid
         else:
             return
@@ -657,7 +670,7 @@ class QueueView(Vertical):
     def on_queue_table_cursor_moved(self, message: QueueTable.CursorMoved) -> None:
         """While the details are open they follow the cursor."""
         row = message.row
-        if self.details_key is None or isinstance(row, q.BadRow) or row is None:
+        if self.details_key is None or isinstance(row, BadRow) or row is None:
             return
         if QueueTable._key(row) != self.details_key:
             self._open_details(row)
@@ -680,7 +693,7 @@ def details_text(settings: Settings, key: str, body: bool) -> Text:
     if len(key) == 16:
         text.append(f"Envelope {key}\n", "bold underline")
         try:
-            for name, value in q.read_envelope(settings, key):
+            for name, value in read_envelope(settings, key):
                 text.append(f"{name}: ", "bold")
                 text.append(printable(value) + "\n")
         except UserError as exc:
@@ -689,17 +702,17 @@ def details_text(settings: Settings, key: str, body: bool) -> Text:
     text.append(f"\nMessage {msgid} ({'whole message' if body else 'headers; b for the body'})\n",
                 "bold underline")
     try:
-        message = q.read_message(settings, msgid)
-        shown = message if body else q.split_message(message)[0]
+        message = read_message(settings, msgid)
+        shown = message if body else split_message(message)[0]
         for part in shown.split("\n"):
             text.append(printable(part) + "\n")
     except UserError as exc:
         text.append(printable(str(exc)) + "\n", "red")
-    needles = [msgid, q.message_id_header(message)]
-    lines = q.message_story(settings.log_dir, needles)
+    needles = [msgid, message_id_header(message)]
+    lines = message_story(settings.log_dir, needles)
     text.append(f"\nLog lines mentioning {msgid} in {settings.log_dir} ({len(lines)})\n",
                 "bold underline")
     for line in lines:
-        text.append(f"{line.file}:{line.lineno} ", "dim")
+        text.append(f"{line.origin}:{line.lineno} ", "dim")
         text.append(printable(line.text) + "\n")
     return text

@@ -24,9 +24,9 @@ from textual.widgets import Log, Static
 
 from console.actions import offered_actions
 from console.errors import UserError
-from console.supervisor import Prefetch, Program, Snapshot
+from console.supervisor.client import Prefetch, Program, Snapshot
 from console.text import printable, printable_lines
-from widgets.entries import EntryList
+from widgets.common.entries import EntryList
 
 STATE_STYLES = {
     "RUNNING": "bold green",
@@ -329,7 +329,7 @@ class ServicesView(Vertical):
                 self.app.request_action("program.signal", name, {"signal": signal_name},  # type: ignore[attr-defined]
                                     confirmed=True)
 
-        from widgets.dialogs import SignalScreen
+        from widgets.common.dialogs import SignalScreen
 
         self.app.push_screen(SignalScreen(name), chosen)
 

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from console.errors import UserError
 from console.logs.follow import COMPRESSED
+from console.logs.parse import timestamps_parse
 
 _ROTATED = re.compile(
     r"^(?P<base>.+?)(?P<generation>\.\d+|-\d{8}(?:\d\d)?)?(?P<compressed>\.(?:gz|bz2|xz|zst|lz4))?$"
@@ -102,3 +103,27 @@ def supervisord_logfile(config: Path) -> Path | None:
         return None
     value = value.replace("%(here)s", str(config.parent))
     return Path(value) if Path(value).is_absolute() else config.parent / value
+
+
+def stamped(path: Path) -> bool:
+    """True when the last lines of a file start with timestamps (so it can be merged by time)."""
+    try:
+        with path.open("rb") as f:
+            start = max(0, path.stat().st_size - 8192)
+            f.seek(start)
+            tail = f.read().decode("utf-8", "replace").splitlines()[1 if start else 0 :]
+    except OSError:
+        return False
+    return timestamps_parse(tail[-20:])
+
+
+def open_files_error(paths: list[Path]) -> str | None:
+    """The first of `paths` that cannot be read, as a sentence (for `mailconsole tail`)."""
+    for path in paths:
+        if not path.exists():
+            return f"cannot open {path}: No such file or directory."
+        if path.is_dir():
+            return f"cannot open {path}: it is a directory."
+        if not os.access(path, os.R_OK):
+            return f"cannot open {path}: Permission denied."
+    return None

@@ -66,6 +66,8 @@ class LogLine(NamedTuple):
     marker: bool = False
     origin: str = ""
     """In a merged view, the name of the file the line came from."""
+    lineno: int = 0
+    """Its line number in that file, when a search across files found it (the queue's story)."""
 
 
 class Segment:

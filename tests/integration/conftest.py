@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from console import lab as lab_core
 from console.errors import UserError
+from console.lab.render import PORT_BLOCK, LabConfig
+from console.lab.run import check_requirements, down, free_port_bases, up
 from tests.conftest import wait_for  # noqa: F401  (the integration tests' poller)
 
 PORT_RANGE = range(20000, 21000)
@@ -38,7 +39,7 @@ class RunningLab:
 def require_lab(filters: bool) -> None:
     """Skip when this machine cannot run the lab; under CI that is a failure instead."""
     try:
-        lab_core.check_requirements(filters)
+        check_requirements(filters)
     except UserError as exc:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the lab tests: {exc}")
@@ -49,9 +50,9 @@ def start_lab(filters: bool) -> RunningLab:
     """Bring a lab up in a new temp dir on the first free port block (another session may take a
     block between the check and the start: then the next one is tried)."""
     lab_dir = Path(tempfile.mkdtemp(prefix="mailconsole-lab-", dir="/tmp"))
-    for base in lab_core.free_port_bases(PORT_RANGE):
+    for base in free_port_bases(PORT_RANGE):
         try:
-            info = lab_core.up(lab_core.LabConfig(lab_dir, base, filters))
+            info = up(LabConfig(lab_dir, base, filters))
         except UserError as exc:
             if "in use" in str(exc):
                 continue
@@ -67,13 +68,13 @@ def start_lab(filters: bool) -> RunningLab:
             info=info.__dict__,
         )
     shutil.rmtree(lab_dir, ignore_errors=True)
-    raise UserError(f"no free block of {lab_core.PORT_BLOCK} ports in {PORT_RANGE}")
+    raise UserError(f"no free block of {PORT_BLOCK} ports in {PORT_RANGE}")
 
 
 def stop_lab(running: RunningLab) -> None:
     """Bring the lab down and remove its directory."""
     try:
-        lab_core.down(running.dir)
+        down(running.dir)
     finally:
         shutil.rmtree(running.dir, ignore_errors=True)
 

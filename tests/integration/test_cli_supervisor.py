@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import Supervisord
+from tests.helpers import MAILCONSOLE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def mc(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "console", *args], cwd=ROOT, env=full_env,
+    return subprocess.run([*MAILCONSOLE, *args], cwd=ROOT, env=full_env,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -152,7 +153,7 @@ def test_an_unwritable_outcome_line_is_one_line_and_the_started_line_stays(
 
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
     full_env.update(env, MAILCONSOLE_AUDIT_LOG=str(audit))
-    result = subprocess.run([sys.executable, "-m", "console", "restart", "sleeper"], cwd=ROOT,
+    result = subprocess.run([*MAILCONSOLE, "restart", "sleeper"], cwd=ROOT,
                             env=full_env, capture_output=True, text=True, timeout=60,
                             preexec_fn=limit_file_size)
     after = supervisord.client().program("sleeper").pid
@@ -173,7 +174,7 @@ def test_operator_without_user_variables_is_the_uid_name(supervisord: Supervisor
     full_env = {k: v for k, v in os.environ.items()
                 if not k.startswith("MAILCONSOLE_") and k not in ("USER", "SUDO_USER")}
     full_env.update(sv_env(supervisord))
-    result = subprocess.run([sys.executable, "-m", "console", "restart", "sleeper"], cwd=ROOT,
+    result = subprocess.run([*MAILCONSOLE, "restart", "sleeper"], cwd=ROOT,
                             env=full_env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     audit = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]

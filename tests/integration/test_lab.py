@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
-from console import lab as lab_core
+from console.lab.render import EICAR, PERMFAIL_DOMAIN, UNREACHABLE_DOMAIN
+from console.lab.run import is_alive, lab_processes, running_pid, status
+from tests.helpers import MAILCONSOLE
 from tests.integration.conftest import RunningLab, wait_for
 
 pytestmark = pytest.mark.lab
 
-EICAR = lab_core.EICAR.decode("ascii")
+EICAR = EICAR.decode("ascii")
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
 
@@ -28,9 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def mailconsole(*args: str) -> subprocess.CompletedProcess[str]:
     """The real `mailconsole` command line (its errors are one line on stderr)."""
-    import sys
 
-    return subprocess.run([sys.executable, "-m", "console", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([*MAILCONSOLE, *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
 
 
@@ -66,7 +67,7 @@ def unique() -> str:
 
 
 def test_every_program_is_running(lab: RunningLab) -> None:
-    states = {p.name: p.state for p in lab_core.status(lab.dir)}
+    states = {p.name: p.state for p in status(lab.dir)}
     assert states == {"opensmtpd": "RUNNING", "dovecot": "RUNNING"}
     result = mailconsole("lab", "status", "--dir", str(lab.dir))
     assert result.returncode == 0
@@ -98,7 +99,7 @@ def test_wrong_imap_password_is_refused(lab: RunningLab) -> None:
 
 
 def test_mail_to_the_unreachable_domain_stays_queued(lab: RunningLab) -> None:
-    rcpt = f"carol-{unique()}@{lab_core.UNREACHABLE_DOMAIN}"
+    rcpt = f"carol-{unique()}@{UNREACHABLE_DOMAIN}"
     send(lab, "sender@lab.test", rcpt, "to nowhere")
     line = wait_for(
         lambda: next(
@@ -111,7 +112,7 @@ def test_mail_to_the_unreachable_domain_stays_queued(lab: RunningLab) -> None:
 
 def test_permanent_failure_bounces_and_the_bounce_stays_queued(lab: RunningLab) -> None:
     sender = f"kim-{unique()}@lab.test"
-    send(lab, sender, f"kim@{lab_core.PERMFAIL_DOMAIN}", "refused by the mda")
+    send(lab, sender, f"kim@{PERMFAIL_DOMAIN}", "refused by the mda")
     wait_for(
         lambda: any(f"|@|{sender}|" in line for line in queue(lab)),
         what=f"the bounce to {sender} in the queue",
@@ -123,7 +124,7 @@ def test_up_twice_is_refused(lab: RunningLab) -> None:
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"mailconsole: a lab is already running in {lab.dir}")
-    assert {p.state for p in lab_core.status(lab.dir)} == {"RUNNING"}
+    assert {p.state for p in status(lab.dir)} == {"RUNNING"}
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -141,21 +142,21 @@ def processes_mentioning(text: str) -> list[int]:
 
 def test_down_leaves_no_process(fresh_lab) -> None:  # type: ignore[no-untyped-def]
     running = fresh_lab()
-    before = lab_core.lab_processes(running.dir)
+    before = lab_processes(running.dir)
     assert len(before) >= 3 and processes_mentioning(str(running.dir))
     result = mailconsole("lab", "down", "--dir", str(running.dir))
     assert result.returncode == 0, result.stdout
     assert result.stdout == f"lab in {running.dir} stopped\n"
-    assert lab_core.lab_processes(running.dir) == []
+    assert lab_processes(running.dir) == []
     assert processes_mentioning(str(running.dir)) == []
     assert not any(
-        lab_core.is_alive(pid) and pid in lab_core.lab_processes(running.dir) for pid in before
+        is_alive(pid) and pid in lab_processes(running.dir) for pid in before
     )
 
 
 def test_filters_drop_eicar_and_tag_gtube(fresh_lab) -> None:  # type: ignore[no-untyped-def]
     running = fresh_lab(True)
-    assert {p.name for p in lab_core.status(running.dir)} == {
+    assert {p.name for p in status(running.dir)} == {
         "opensmtpd",
         "dovecot",
         "clamd",
@@ -187,13 +188,13 @@ def test_filters_drop_eicar_and_tag_gtube(fresh_lab) -> None:  # type: ignore[no
 def test_down_after_a_supervisord_crash_kills_what_is_left(fresh_lab) -> None:  # type: ignore[no-untyped-def]
     running = fresh_lab()
     os.kill(int(running.info["pid"]), signal.SIGKILL)
-    wait_for(lambda: lab_core.running_pid(running.dir) is None, what="supervisord to die")
-    orphans = lab_core.lab_processes(running.dir)
+    wait_for(lambda: running_pid(running.dir) is None, what="supervisord to die")
+    orphans = lab_processes(running.dir)
     assert orphans, "smtpd and dovecot outlive a killed supervisord"
     refused = mailconsole("lab", "up", "--dir", str(running.dir))
     assert refused.returncode == 1 and "still running without supervisord" in refused.stderr
     result = mailconsole("lab", "down", "--dir", str(running.dir))
     assert result.returncode == 0, result.stdout
     assert result.stdout.startswith("killed ") and "left behind" in result.stdout
-    assert lab_core.lab_processes(running.dir) == []
+    assert lab_processes(running.dir) == []
     assert processes_mentioning(str(running.dir)) == []

@@ -12,7 +12,9 @@ from console.settings import load_settings
 from tests.integration.conftest import RunningLab
 from tests.integration.test_lab import send
 from widgets.app import ConsoleApp
-from widgets.logs import FileList, LogLines, LogsView
+from widgets.logs.files import FileList
+from widgets.logs.lines import LogLines
+from widgets.logs.view import LogsView
 
 pytestmark = pytest.mark.lab
 

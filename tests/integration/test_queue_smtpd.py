@@ -24,15 +24,16 @@ from pathlib import Path
 
 import pytest
 
-from console import queue as q
 from console.actions import dispatch
 from console.errors import ActionFailed, UserError
+from console.queue.parse import Envelope
+from console.queue.smtpctl import SmtpdDown, read_queue, read_status
 from console.settings import Settings
 from tests.conftest import wait_for
 from tests.pilot.test_queue_pilot import loaded, table, until
 from tests.recorded import RecordedSupervisor
 from widgets.app import ConsoleApp
-from widgets.dialogs import ConfirmScreen
+from widgets.common.dialogs import ConfirmScreen
 
 
 def _free_port() -> int:
@@ -105,7 +106,7 @@ class PrivateSmtpd:
             if final:
                 pytest.fail(f"smtpd exited ({self.smtpd.returncode}) three times:\n{log or 'no output'}")
             return "died"
-        return q.read_status(self.settings)
+        return read_status(self.settings)
 
     def stop(self) -> None:
         if self.smtpd is not None and self.smtpd.poll() is None:
@@ -160,9 +161,9 @@ def send(port: int, sender: str, recipients: list[str]) -> None:
         client.send_message(message, from_addr=sender, to_addrs=recipients)
 
 
-def envelopes(settings: Settings) -> dict[str, q.Envelope]:
+def envelopes(settings: Settings) -> dict[str, Envelope]:
     """The queue now, by recipient."""
-    return {e.rcpt: e for e in q.read_queue(settings).envelopes}
+    return {e.rcpt: e for e in read_queue(settings).envelopes}
 
 
 def test_filled_queue_is_parsed(smtpd: PrivateSmtpd) -> None:
@@ -175,7 +176,7 @@ def test_filled_queue_is_parsed(smtpd: PrivateSmtpd) -> None:
         return len(queue) == 3 and all(e.runstate == "pending" and e.retry >= 1 for e in queue.values())
 
     wait_for(all_failed_once, timeout=90, what="the three envelopes to fail once and wait")
-    snapshot = q.read_queue(settings)
+    snapshot = read_queue(settings)
     assert snapshot.bad_lines == [] and snapshot.smtpd_running is True
     queue = {e.rcpt: e for e in snapshot.envelopes}
     assert set(queue) == {"carol@unreachable.test", "dave@unreachable.test", "a|b@unreachable.test"}
@@ -208,11 +209,11 @@ def test_pause_and_resume_an_envelope(smtpd: PrivateSmtpd) -> None:
 def test_pause_and_resume_a_subsystem(smtpd: PrivateSmtpd) -> None:
     settings = smtpd.settings
     assert dispatch(settings, "queue.pause_subsystem", "mta") == "mta paused"
-    assert q.read_status(settings)["mta"] == "paused"
+    assert read_status(settings)["mta"] == "paused"
     with pytest.raises(ActionFailed, match=r"^mta is already paused"):
         dispatch(settings, "queue.pause_subsystem", "mta")
     assert dispatch(settings, "queue.resume_subsystem", "mta") == "mta resumed"
-    assert q.read_status(settings)["mta"] == "running"
+    assert read_status(settings)["mta"] == "running"
     with pytest.raises(ActionFailed, match=r"^mta is already running"):
         dispatch(settings, "queue.resume_subsystem", "mta")
 
@@ -232,17 +233,17 @@ async def test_screen_shows_the_queue_and_pauses_mta(smtpd: PrivateSmtpd) -> Non
     app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="lab")
     async with app.run_test(size=(160, 40)) as pilot:
         await loaded(pilot, app)
-        assert [r.rcpt for r in table(app).rows if isinstance(r, q.Envelope)] == ["a|b@unreachable.test"]
+        assert [r.rcpt for r in table(app).rows if isinstance(r, Envelope)] == ["a|b@unreachable.test"]
         summary = app.query_one("#queue-summary")
         await until(pilot, lambda: "mta running" in str(summary.render()))
         await pilot.press("2")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert app.screen.question == "Pause mta (now running)?"
         await pilot.press("y")
-        await until(pilot, lambda: q.read_status(settings)["mta"] == "paused")
+        await until(pilot, lambda: read_status(settings)["mta"] == "paused")
         await until(pilot, lambda: "mta paused" in str(summary.render()))
         await pilot.press("2")  # resuming needs no confirmation
-        await until(pilot, lambda: q.read_status(settings)["mta"] == "running")
+        await until(pilot, lambda: read_status(settings)["mta"] == "running")
         await until(pilot, lambda: "mta running" in str(summary.render()))
 
 
@@ -250,14 +251,14 @@ def test_smtpd_down_shows_the_offline_queue(smtpd: PrivateSmtpd) -> None:
     settings = smtpd.settings
     smtpd.stop()
     try:
-        snapshot = q.read_queue(settings)
+        snapshot = read_queue(settings)
         assert [e.rcpt for e in snapshot.envelopes] == ["a|b@unreachable.test"]
         assert snapshot.envelopes[0].runstate == "offline" and snapshot.envelopes[0].delay is None
         assert snapshot.smtpd_running is False and "not running" in snapshot.problem
-        with pytest.raises(q.SmtpdDown):
-            q.read_status(settings)
+        with pytest.raises(SmtpdDown):
+            read_status(settings)
         with pytest.raises(UserError, match="smtpd is not running"):
             dispatch(settings, "queue.schedule", "all")
     finally:
         smtpd.start()
-    assert q.read_queue(settings).smtpd_running is True
+    assert read_queue(settings).smtpd_running is True

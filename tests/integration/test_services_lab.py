@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from textual.widgets import Static
 
-from console import lab as lab_core
+from console.lab.render import LabConfig
+from console.lab.run import down, up
 from console.settings import load_settings
-from console.supervisor import SupervisorClient
+from console.supervisor.client import SupervisorClient
 from tests.conftest import wait_for
+from tests.helpers import MAILCONSOLE
 from widgets.app import ConsoleApp
 from widgets.services import ProgramTable
 
@@ -28,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def mc(lab: Any, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
-    return subprocess.run([sys.executable, "-m", "console", "--config", str(lab.settings_path), *args],
+    return subprocess.run([*MAILCONSOLE, "--config", str(lab.settings_path), *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -95,11 +97,11 @@ async def test_console_survives_supervisord_going_away(fresh_lab: Any) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         table = app.query_one("#programs", ProgramTable)
         await until(pilot, lambda: len(table.names) >= 2)
-        lab_core.down(running.dir)
+        down(running.dir)
         banner = app.query_one("#services-banner", Static)
         await until(pilot, lambda: banner.display)
         assert len(table.names) >= 2 and table.has_class("stale")
-        lab_core.up(lab_core.LabConfig(running.dir, running.ports["smtp"], False))
+        up(LabConfig(running.dir, running.ports["smtp"], False))
         # The poll thread went on while `up` held the event loop: its answers are shown in order, and
         # the first after the restart may still say STARTING.
         await until(pilot, lambda: not banner.display and table.cell("opensmtpd", "state") == "RUNNING")

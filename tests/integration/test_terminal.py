@@ -8,12 +8,13 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import MAILCONSOLE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +59,7 @@ def terminal(tmp_path: Path) -> Iterator[object]:
         settings = tmp_path / "mailconsole.toml"
         settings.write_text(f'audit_log = "{tmp_path}/audit.log"\nlog_dir = "{tmp_path}"\n')
         command = " ".join([
-            "env", "-u", "NO_COLOR", "TERM=xterm", *env, shlex.quote(sys.executable), "-m", "console",
+            "env", "-u", "NO_COLOR", "TERM=xterm", *env, *map(shlex.quote, MAILCONSOLE),
             "--config", shlex.quote(str(settings)), "--supervisor-url", f"unix://{tmp_path}/none.sock"])
         subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", "-c", str(ROOT),
                         command], check=True)

@@ -36,7 +36,7 @@ async def test_palette_switches_screen_and_focuses_it(tab: str, tmp_path: Path) 
 
 
 async def test_quitting_with_unsaved_rules_asks_first(tmp_path: Path) -> None:
-    from widgets.dialogs import ConfirmScreen
+    from widgets.common.dialogs import ConfirmScreen
 
     conf = tmp_path / "fdm.conf"
     conf.write_text('account "stdin" disabled stdin\nmatch all action "x"\n')
@@ -104,7 +104,7 @@ async def test_key_bar_lists_the_screens_keys_and_hides_mutating_ones_in_read_on
 
 
 async def test_garbage_collection_resumes_after_the_first_frame(tmp_path: Path) -> None:
-    """console.cli.main turns collection off for the start-up; the console must turn it back on."""
+    """widgets.launch.main turns collection off for the start-up; the console must turn it back on."""
     import gc
 
     settings = Settings(supervisor_url=URL, log_dir=tmp_path, refresh_interval=3600,

@@ -14,7 +14,8 @@ from textual.widgets import Static
 from console.settings import Settings
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import ConsoleApp
-from widgets.logs import FileList, LogLines
+from widgets.logs.files import FileList
+from widgets.logs.lines import LogLines
 
 HOSTILE = "evil [bold]loud[/bold] [link=http://x.example]click[/link] [unbalanced \x1b[31mred\x1b[0m \x07bell"
 

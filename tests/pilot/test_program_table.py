@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.app import App, ComposeResult
 
-from console.supervisor import Program
+from console.supervisor.client import Program
 from widgets.services import ProgramTable
 
 FATAL = "Exited too quickly (process log may have details); the last spawn failed with an error"

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from console import queue as q
+from console.queue.parse import Envelope
+from console.queue.summary import MessageRow
 from console.settings import Settings
 from tests.recorded import RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
-from widgets.dialogs import ConfirmScreen
+from widgets.common.dialogs import ConfirmScreen
 from widgets.queue import QueueTable, QueueView
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,10 +83,10 @@ async def test_rows_grouped_by_message_with_untrusted_text_escaped(tmp_path: Pat
     async with app.run_test(size=(200, 40)) as pilot:
         await loaded(pilot, app)
         rows = table(app).rows
-        assert sum(isinstance(r, q.MessageRow) for r in rows) == 10
-        assert sum(isinstance(r, q.Envelope) for r in rows) == 11
+        assert sum(isinstance(r, MessageRow) for r in rows) == 10
+        assert sum(isinstance(r, Envelope) for r in rows) == 11
         heading = next(i for i, r in enumerate(rows) if getattr(r, "msgid", "") == "ffb57d30")
-        assert rows[heading] == q.MessageRow("ffb57d30", 2)
+        assert rows[heading] == MessageRow("ffb57d30", 2)
         assert sorted(r.rcpt for r in rows[heading + 1:heading + 3]) == [
             "carol@unreachable.test", "dave@unreachable.test"]
         text = "\n".join(screen_lines(app))
@@ -105,14 +106,14 @@ async def test_filter_and_sort(tmp_path: Path) -> None:
         await loaded(pilot, app)
         await pilot.press("slash", *"domain:tempfail")
         await until(pilot, lambda: len(table(app).rows) == 4)
-        assert {r.rcpt for r in table(app).rows if isinstance(r, q.Envelope)} == {
+        assert {r.rcpt for r in table(app).rows if isinstance(r, Envelope)} == {
             "tim@tempfail.test", "eve@tempfail.test"}
         await pilot.press("escape")
         await until(pilot, lambda: len(table(app).rows) == 21)
         await pilot.press("g", "s")  # flat, sorted by sender: the null sender `@` first
         await until(pilot, lambda: app.query_one(QueueView).sort == "sender"
-                    and isinstance(table(app).rows[0], q.Envelope))
-        senders = [r.sender for r in table(app).rows if isinstance(r, q.Envelope)]
+                    and isinstance(table(app).rows[0], Envelope))
+        senders = [r.sender for r in table(app).rows if isinstance(r, Envelope)]
         assert senders == sorted(senders) and senders[0] == "@"
 
 
@@ -174,7 +175,7 @@ async def test_new_and_vanished_envelopes_are_marked(tmp_path: Path) -> None:
         view.refresh_soon()
         await until(pilot, lambda: len(table(app).rows) > 10 and view.loads == 2)
         await pilot.pause(0.2)
-        marks = {r.evpid: view.mark(r) for r in table(app).rows if isinstance(r, q.Envelope)}
+        marks = {r.evpid: view.mark(r) for r in table(app).rows if isinstance(r, Envelope)}
         assert marks["04f155e8b486f107"] == "+"  # arrived
         assert marks["ffb57d307450b25c"] == "-"  # removed meanwhile, still listed, struck out
         assert marks["99c1e639b21b3591"] == ""   # in both
@@ -187,7 +188,7 @@ async def test_smtpd_down_shows_the_offline_queue_and_says_so(tmp_path: Path) ->
         banner = app.query_one("#queue-banner")
         assert banner.display and "smtpd is not running" in str(banner.render())
         assert "smtpd down" in str(app.query_one("#queue-summary").render())
-        assert sum(isinstance(r, q.Envelope) for r in table(app).rows) == 9
+        assert sum(isinstance(r, Envelope) for r in table(app).rows) == 9
 
 
 async def test_unreadable_queue_is_one_sentence_not_a_crash(tmp_path: Path) -> None:

@@ -14,9 +14,9 @@ from textual.widgets import DataTable, OptionList, Static, TabbedContent, TextAr
 
 from console.settings import Settings
 from widgets.app import ConsoleApp
-from widgets.fdm_editor import FdmEditor
-from widgets.rules import RulesView, render_route
-from widgets.rules_dialogs import BackupScreen, CorpusScreen, MessageSourceScreen, ReviewScreen
+from widgets.rules.dialogs import BackupScreen, CorpusScreen, MessageSourceScreen, ReviewScreen
+from widgets.rules.editor import FdmEditor
+from widgets.rules.view import RulesView, render_route
 
 CORPUS = Path(__file__).parent.parent / "fdm_corpus"
 ARTICLE = (CORPUS / "configs" / "article.conf").read_text()

@@ -12,8 +12,8 @@ from textual.widgets import TextArea
 from console.settings import Settings
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
-from widgets.fdm_editor import FdmEditor
-from widgets.rules import RulesView
+from widgets.rules.editor import FdmEditor
+from widgets.rules.view import RulesView
 
 CORPUS = Path(__file__).parent.parent / "fdm_corpus"
 SIZES = [(80, 24), (160, 50)]

@@ -11,7 +11,7 @@ from textual.widgets import Log, Static
 
 from tests.conftest import Supervisord
 from widgets.app import ActionCommands, ConsoleApp
-from widgets.dialogs import ConfirmScreen, SignalScreen
+from widgets.common.dialogs import ConfirmScreen, SignalScreen
 from widgets.services import ProgramTable, ServicesView
 
 

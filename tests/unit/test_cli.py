@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from console.cli import main, quick_launch
+from widgets.launch import main, quick_launch
 
 
 @pytest.mark.parametrize(("settings", "command", "code", "stream", "shown"), [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from widgets.fdm_editor import highlight_line
+from widgets.rules.editor import highlight_line
 
 
 def spans(line: str) -> list[tuple[str, str]]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.helpers import MAILCONSOLE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,7 +22,7 @@ good = ["sh", "-c", "echo '[bold]out'; echo err >&2"]
 bad = ["sh", "-c", "echo doomed; exit 4"]
 """)
     env = {key: value for key, value in os.environ.items() if not key.startswith("MAILCONSOLE_")}
-    return subprocess.run([sys.executable, "-m", "console", "--config", str(conf), *args],
+    return subprocess.run([*MAILCONSOLE, "--config", str(conf), *args],
                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
 
 

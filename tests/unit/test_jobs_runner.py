@@ -22,6 +22,7 @@ from console.jobs.runner import run_job
 from console.jobs.spec import SA_UPDATE_CODES, JobSpec, ThenStep
 from console.settings import Settings
 from tests.conftest import Supervisord, wait_for
+from tests.helpers import MAILCONSOLE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -225,7 +226,7 @@ def test_a_second_start_is_refused_while_one_runs_also_from_another_process(
     assert run_job(s, "other").ok  # another job is not blocked
     conf = tmp_path / "mc.toml"
     conf.write_text(f'audit_log = "{s.audit_log}"\noperator = "bob"\n[jobs]\nt = ["true"]\n')
-    second = subprocess.run([sys.executable, "-m", "console", "--config", str(conf), "run", "t"],
+    second = subprocess.run([*MAILCONSOLE, "--config", str(conf), "run", "t"],
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert second.returncode == 1
     assert "t is already running" in second.stderr and "by alice" in second.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -10,17 +11,32 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from console import lab
 from console.errors import UserError
+from console.lab import run as lab_run
+from console.lab.render import (
+    DELIVER,
+    LAB_PASSWORDS,
+    LEFT_OUT_PROGRAMS,
+    PERMFAIL_DOMAIN,
+    PORT_BLOCK,
+    UNREACHABLE_DOMAIN,
+    Account,
+    LabConfig,
+    crypt_hash,
+    map_article_ports,
+    render_lab,
+    sample,
+)
+from console.lab.run import check_requirements, down, make_certificate, status, up
 from console.settings import load_settings
 
 ARTICLE = Path(__file__).resolve().parents[3] / "shared" / "seed" / "mail-stack-article.txt"
-VMAIL = lab.Account("vmail", 2000, 2000)
+VMAIL = Account("vmail", 2000, 2000)
 
 
-def rendered(tmp_path: Path, filters: bool = False, port_base: int = 20500) -> lab.LabConfig:
-    cfg = lab.LabConfig(tmp_path / "lab", port_base, filters)
-    lab.render_lab(cfg, VMAIL)
+def rendered(tmp_path: Path, filters: bool = False, port_base: int = 20500) -> LabConfig:
+    cfg = LabConfig(tmp_path / "lab", port_base, filters)
+    render_lab(cfg, VMAIL)
     return cfg
 
 
@@ -53,13 +69,13 @@ def lab_ports(text: str) -> set[int]:
 def test_samples_are_the_articles_text(name: str) -> None:
     if not ARTICLE.exists():
         pytest.skip(f"the article is not at {ARTICLE}")
-    assert lab.sample(name) in ARTICLE.read_text()
+    assert sample(name) in ARTICLE.read_text()
 
 
 def test_fdm_conf_is_the_articles_byte_for_byte_and_private(tmp_path: Path) -> None:
     cfg = rendered(tmp_path)
     fdm_conf = cfg.path("config", "fdm.conf")
-    assert fdm_conf.read_text() == lab.sample("fdm.conf")
+    assert fdm_conf.read_text() == sample("fdm.conf")
     assert '"bob_notices"' in fdm_conf.read_text()  # the article's mistakes stay in
     assert fdm_conf.stat().st_mode & 0o777 == 0o600
 
@@ -68,11 +84,11 @@ def test_smtpd_conf_keeps_every_article_rule_in_order(tmp_path: Path) -> None:
     cfg = rendered(tmp_path, filters=True)
     text = cfg.path("config", "smtpd.conf").read_text()
     article_rules = [
-        line for line in lab.sample("smtpd.conf").splitlines() if line.startswith(("match", "action"))
+        line for line in sample("smtpd.conf").splitlines() if line.startswith(("match", "action"))
     ]
     lab_rules = [line for line in text.splitlines() if line.startswith(("match", "action"))]
     assert [
-        lab.map_article_ports(r, cfg).replace(
+        map_article_ports(r, cfg).replace(
             "/usr/bin/fdm -a stdin -f /mail/config/fdm.conf fetch",
             str(cfg.path("bin", "fdm-deliver")),
         )
@@ -92,10 +108,10 @@ def test_smtpd_conf_lives_in_the_lab_on_loopback_ports(tmp_path: Path) -> None:
         for line in live.splitlines()
         if line.startswith("listen")
     )
-    assert lab_ports(live) <= set(range(20500, 20500 + lab.PORT_BLOCK))
-    assert f"for domain {lab.UNREACHABLE_DOMAIN} action lab_unreachable" in live
+    assert lab_ports(live) <= set(range(20500, 20500 + PORT_BLOCK))
+    assert f"for domain {UNREACHABLE_DOMAIN} action lab_unreachable" in live
     assert "relay host smtp://127.0.0.1:9\n" in live
-    assert f"for domain {lab.PERMFAIL_DOMAIN} action lab_permfail" in live
+    assert f"for domain {PERMFAIL_DOMAIN} action lab_permfail" in live
 
 
 def test_without_filters_incoming_mail_goes_straight_to_fdm(tmp_path: Path) -> None:
@@ -108,7 +124,7 @@ def test_without_filters_incoming_mail_goes_straight_to_fdm(tmp_path: Path) -> N
 @pytest.mark.parametrize("filters", [False, True])
 def test_real_smtpd_accepts_the_rendered_config(tmp_path: Path, filters: bool) -> None:
     cfg = rendered(tmp_path, filters)
-    lab.make_certificate(cfg)
+    make_certificate(cfg)
     done = subprocess.run(
         ["smtpd", "-n", "-f", str(cfg.path("config", "smtpd.conf"))],
         capture_output=True,
@@ -141,7 +157,7 @@ def test_supervisord_runs_the_article_programs_the_lab_has(tmp_path: Path) -> No
         "clamd",
         "spampd",
     ]
-    for left_out in lab.LEFT_OUT_PROGRAMS:
+    for left_out in LEFT_OUT_PROGRAMS:
         assert f"[program:{left_out}]" not in with_filters
 
 
@@ -185,8 +201,8 @@ def test_userdb_has_the_articles_shape_with_known_passwords(tmp_path: Path) -> N
         assert (uid, gid, home) == ("vmail", "2000", str(cfg.path("spool", user)))
         assert extra == f"userdb_mail=maildir:{cfg.path('spool', user, 'Mail')}"
         salt = hashed.split("$")[2]
-        assert lab.crypt_hash(lab.LAB_PASSWORDS[user], salt) == hashed
-        assert lab.crypt_hash("wrong", salt) != hashed
+        assert crypt_hash(LAB_PASSWORDS[user], salt) == hashed
+        assert crypt_hash("wrong", salt) != hashed
 
 
 def test_dovecot_conf_listens_on_the_lab_ports(tmp_path: Path) -> None:
@@ -201,7 +217,7 @@ def test_fdm_wrapper_keeps_dollar_out_of_smtpd(tmp_path: Path) -> None:
     cfg = rendered(tmp_path)
     wrapper = cfg.path("bin", "fdm-deliver").read_text()
     assert f"CONFIG_FILE={cfg.path('config', 'dovecot.conf')}" in wrapper
-    assert f"-D '$deliver={lab.DELIVER}'" in wrapper
+    assert f"-D '$deliver={DELIVER}'" in wrapper
     assert cfg.path("bin", "fdm-deliver").stat().st_mode & 0o111
 
 
@@ -252,33 +268,33 @@ def test_smtpctl_wrapper_says_when_the_lab_is_down(tmp_path: Path) -> None:
 
 
 def test_missing_packages_are_one_install_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lab.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setattr(
-        lab, "REQUIRED_FILES", {"/nonexistent/smtpd": "opensmtpd", "/bin/sh": "dash"}
+        lab_run, "REQUIRED_FILES", {"/nonexistent/smtpd": "opensmtpd", "/bin/sh": "dash"}
     )
-    monkeypatch.setattr(lab, "FILTER_FILES", {"/nonexistent/clamd": "clamav-daemon"})
+    monkeypatch.setattr(lab_run, "FILTER_FILES", {"/nonexistent/clamd": "clamav-daemon"})
     with pytest.raises(UserError) as raised:
-        lab.check_requirements(filters=True)
+        check_requirements(filters=True)
     assert str(raised.value) == (
         "the lab needs Debian packages that are missing: apt-get install clamav-daemon opensmtpd"
     )
 
 
 def test_not_root_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lab.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(UserError, match="needs root"):
-        lab.check_requirements(filters=False)
+        check_requirements(filters=False)
 
 
 def test_port_base_out_of_range_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="--port-base 70000 is out of range"):
-        lab.up(lab.LabConfig(tmp_path / "lab", 70000))
+        up(LabConfig(tmp_path / "lab", 70000))
 
 
 def test_status_and_down_without_a_lab(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no lab is running in"):
-        lab.status(tmp_path)
-    assert lab.down(tmp_path) == []
+        status(tmp_path)
+    assert down(tmp_path) == []
 
 
 def test_jobs_are_the_crontabs_with_lab_paths(tmp_path: Path) -> None:

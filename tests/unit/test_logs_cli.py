@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.helpers import MAILCONSOLE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -15,7 +16,7 @@ def tail(tmp_path: Path, *paths: str) -> subprocess.CompletedProcess[str]:
     config.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
     env["MAILCONSOLE_CONFIG"] = str(config)
-    return subprocess.run([sys.executable, "-m", "console", "tail", *paths], cwd=ROOT, env=env,
+    return subprocess.run([*MAILCONSOLE, "tail", *paths], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
 
 

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import MAILCONSOLE
+
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURES = ROOT / "tests" / "captures" / "smtpctl"
 REPLAY = str(Path(__file__).resolve().parent / "smtpctl_replay.py")
@@ -16,7 +18,7 @@ REPLAY = str(Path(__file__).resolve().parent / "smtpctl_replay.py")
 
 def run(tmp_path: Path, *args: str, stdin: bytes = b"", mapping: dict[str, str] | None = None,
         read_only: bool = False) -> subprocess.CompletedProcess[str]:
-    """`python -m console ARGS` with settings isolated in tmp_path and a replaying smtpctl."""
+    """`mailconsole ARGS` with settings isolated in tmp_path and a replaying smtpctl."""
     config = tmp_path / "mailconsole.toml"
     config.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
@@ -26,7 +28,7 @@ def run(tmp_path: Path, *args: str, stdin: bytes = b"", mapping: dict[str, str] 
         "MAILCONSOLE_SMTPCTL": shlex.join([sys.executable, REPLAY, json.dumps(mapping or {})]),
         "MAILCONSOLE_READ_ONLY": "1" if read_only else "0",
     })
-    done = subprocess.run([sys.executable, "-m", "console", *args], cwd=ROOT, env=env,
+    done = subprocess.run([*MAILCONSOLE, *args], cwd=ROOT, env=env,
                           input=stdin, capture_output=True)
     return subprocess.CompletedProcess(done.args, done.returncode,
                                        done.stdout.decode("utf-8"), done.stderr.decode("utf-8"))

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from console import queue as q
+from console.queue.parse import (
+    Envelope,
+    decode_vis,
+    parse_envelope_details,
+    parse_queue,
+    parse_stats,
+    parse_status,
+    split_message,
+)
+from console.queue.summary import AGE_LABELS, age_band, diff, summarise
 
 CAPTURES = Path(__file__).resolve().parent.parent / "captures" / "smtpctl"
 
@@ -15,16 +24,16 @@ def capture(name: str) -> str:
     return (CAPTURES / f"{name}.out").read_text(encoding="utf-8")
 
 
-def by_id(envelopes: list[q.Envelope]) -> dict[str, q.Envelope]:
+def by_id(envelopes: list[Envelope]) -> dict[str, Envelope]:
     return {e.evpid: e for e in envelopes}
 
 
 def test_running_queue_every_field() -> None:
-    envelopes, bad = q.parse_queue(capture("show-queue-running"))
+    envelopes, bad = parse_queue(capture("show-queue-running"))
     assert bad == []
     assert len(envelopes) == 5
     tim = by_id(envelopes)["99c1e639b21b3591"]
-    assert tim == q.Envelope(
+    assert tim == Envelope(
         evpid="99c1e639b21b3591", msgid="99c1e639", family="inet4", type="mda", flags=(),
         sender="sender@lab.test", rcpt="tim@tempfail.test", dest="tim@tempfail.test",
         ctime=1795542851, expire=1795542851, lasttry=0, retry=2, runstate="pending", delay=30,
@@ -36,7 +45,7 @@ def test_running_queue_every_field() -> None:
 
 
 def test_pipes_in_local_parts_and_error() -> None:
-    envelopes, bad = q.parse_queue(capture("show-queue-pipes"))
+    envelopes, bad = parse_queue(capture("show-queue-pipes"))
     assert bad == []
     found = by_id(envelopes)
     obrien = found["3ee993ecd74d5046"]
@@ -50,7 +59,7 @@ def test_pipes_in_local_parts_and_error() -> None:
 
 
 def test_offline_queue_has_no_delay() -> None:
-    envelopes, bad = q.parse_queue(capture("show-queue-offline"))
+    envelopes, bad = parse_queue(capture("show-queue-offline"))
     assert bad == [] and len(envelopes) == 9
     assert {e.runstate for e in envelopes} == {"offline"}
     assert {e.delay for e in envelopes} == {None}
@@ -58,16 +67,16 @@ def test_offline_queue_has_no_delay() -> None:
 
 
 def test_paused_envelopes_and_subsystems() -> None:
-    paused, _ = q.parse_queue(capture("show-queue-paused-envelopes"))
+    paused, _ = parse_queue(capture("show-queue-paused-envelopes"))
     states = {e.evpid: e.state for e in paused}
     assert states["ffb57d307450b25c"] == states["ffb57d303dd4347e"] == "paused"
     assert states["d52b644b4ffc44e9"] == "inflight"
-    held, _ = q.parse_queue(capture("show-queue-paused-subsystems"))
+    held, _ = parse_queue(capture("show-queue-paused-subsystems"))
     assert by_id(held)["99c1e639b21b3591"].delay == -1
 
 
 def test_bounce_envelope_shares_the_message_id() -> None:
-    envelopes, _ = q.parse_queue(capture("show-queue-bounces"))
+    envelopes, _ = parse_queue(capture("show-queue-bounces"))
     bounce = by_id(envelopes)["04f155e8d813a0b9"]
     assert bounce.type == "bounce"
     assert bounce.msgid == by_id(envelopes)["04f155e8b486f107"].msgid == "04f155e8"
@@ -76,7 +85,7 @@ def test_bounce_envelope_shares_the_message_id() -> None:
 
 def test_empty_queue() -> None:
     assert capture("show-queue-empty") == ""
-    assert q.parse_queue(capture("show-queue-empty")) == ([], [])
+    assert parse_queue(capture("show-queue-empty")) == ([], [])
 
 
 def test_bad_lines_are_kept_and_the_rest_parsed() -> None:
@@ -89,39 +98,39 @@ def test_bad_lines_are_kept_and_the_rest_parsed() -> None:
         "ffb57d307450b25c|inet4|mta||a@b|c@d|c@d|1|1|0|1|pending|5",
         "smtpctl: 0123456789abcdef: unexpected flags 0x0100",
     ]
-    envelopes, bad = q.parse_queue(good + "\n".join(junk) + "\n")
+    envelopes, bad = parse_queue(good + "\n".join(junk) + "\n")
     assert len(envelopes) == 5
     assert bad == junk
 
 
 def test_vis_decoding() -> None:
-    assert q.decode_vis("\\\\M-C\\\\M-)t\\\\M-C\\\\M-)", layers=2) == "été"
-    assert q.decode_vis("\\^[[1m \\\\ \\012 \\M^@", layers=1) == "\x1b[1m \\ \n \x80".replace(
+    assert decode_vis("\\\\M-C\\\\M-)t\\\\M-C\\\\M-)", layers=2) == "été"
+    assert decode_vis("\\^[[1m \\\\ \\012 \\M^@", layers=1) == "\x1b[1m \\ \n \x80".replace(
         "\x80", "\ufffd")
-    assert q.decode_vis("plain | text", layers=2) == "plain | text"
+    assert decode_vis("plain | text", layers=2) == "plain | text"
 
 
 def test_status_and_stats() -> None:
-    assert q.parse_status(capture("show-status-running")) == {
+    assert parse_status(capture("show-status-running")) == {
         "mda": "running", "mta": "running", "smtp": "running"}
-    assert q.parse_status(capture("show-status-paused")) == {
+    assert parse_status(capture("show-status-paused")) == {
         "mda": "paused", "mta": "paused", "smtp": "paused"}
-    stats = q.parse_stats(capture("show-stats-running"))
+    stats = parse_stats(capture("show-stats-running"))
     assert stats["scheduler.envelope"] == 5
     assert stats["uptime.human"] == "17s"
 
 
 def test_envelope_details_decode_the_error_once() -> None:
-    fields = dict(q.parse_envelope_details(capture("show-envelope-tempfail")))
+    fields = dict(parse_envelope_details(capture("show-envelope-tempfail")))
     assert fields["errorline"] == '"échec temporaire: boîte pleine"'
     assert fields["dispatcher"] == "tempfail" and fields["mda-user"] == "nobody"
-    queued, _ = q.parse_queue(capture("show-queue-pipes"))
-    piped = dict(q.parse_envelope_details(capture("show-envelope-pipe-error")))
+    queued, _ = parse_queue(capture("show-queue-pipes"))
+    piped = dict(parse_envelope_details(capture("show-envelope-pipe-error")))
     assert piped["errorline"] == by_id(queued)["04f155e8b486f107"].error
 
 
 def test_message_headers_and_body() -> None:
-    head, body = q.split_message(capture("show-message-delay-warning"))
+    head, body = split_message(capture("show-message-delay-warning"))
     assert "Subject: Delivery status notification: delayed" in head.splitlines()
     assert "Subject: pipe local part" in body
 
@@ -130,12 +139,12 @@ def test_message_headers_and_body() -> None:
     (0, "<5m"), (299, "<5m"), (300, "<10m"), (76799, "<1280m"), (76800, "1280m+"),
 ])
 def test_age_bands(age_s: int, label: str) -> None:
-    assert q.AGE_LABELS[q.age_band(age_s)] == label
+    assert AGE_LABELS[age_band(age_s)] == label
 
 
 def test_summary_of_a_real_queue() -> None:
-    envelopes, _ = q.parse_queue(capture("show-queue-paused-envelopes"))
-    summary = q.summarise(envelopes, now=1795542851 + 45 * 60)
+    envelopes, _ = parse_queue(capture("show-queue-paused-envelopes"))
+    summary = summarise(envelopes, now=1795542851 + 45 * 60)
     assert summary.total == 8 and summary.messages == 7  # ffb57d30 has two envelopes
     assert summary.by_state == {"inflight": 5, "paused": 2, "pending": 1}
     assert summary.by_domain == {"lab.test": 4, "unreachable.test": 3, "tempfail.test": 1}
@@ -146,10 +155,10 @@ def test_summary_of_a_real_queue() -> None:
 
 
 def test_diff_between_snapshots() -> None:
-    before, _ = q.parse_queue(capture("show-queue-running"))
-    after, _ = q.parse_queue(capture("show-queue-pipes"))
-    change = q.diff(before, after)
+    before, _ = parse_queue(capture("show-queue-running"))
+    after, _ = parse_queue(capture("show-queue-pipes"))
+    change = diff(before, after)
     assert "04f155e8b486f107" in change.new and "3ee993ecd74d5046" in change.new
     assert change.vanished == set()
-    back = q.diff(after, before)
+    back = diff(after, before)
     assert back.vanished == change.new and back.new == set()

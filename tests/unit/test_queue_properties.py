@@ -7,7 +7,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from console import queue as q
+from console.queue.parse import Envelope, QueueSnapshot, decode_vis, format_queue_line, parse_queue
+from console.queue.summary import queue_json
 
 # RFC 5321 atext (which includes `|`) plus the dot; smtpd prints local parts as given.
 LOCAL = st.text(alphabet="abcxyz019.!#$%&'*+-/=?^_`{|}~", min_size=1, max_size=12)
@@ -39,11 +40,11 @@ def vis(data: bytes) -> str:
 
 
 @st.composite
-def envelopes(draw: st.DrawFn) -> q.Envelope:
+def envelopes(draw: st.DrawFn) -> Envelope:
     evpid = f"{draw(st.integers(0, 2**64 - 1)):016x}"
     runstate = draw(st.sampled_from(["pending", "inflight", "offline", "invalid"]))
     rcpt = draw(ADDRESS)
-    return q.Envelope(
+    return Envelope(
         evpid=evpid, msgid=evpid[:8],
         family=draw(st.sampled_from(["inet4", "inet6", "local", "?"])),
         type=draw(st.sampled_from(["mta", "mda", "bounce", "?"])),
@@ -56,31 +57,31 @@ def envelopes(draw: st.DrawFn) -> q.Envelope:
     )
 
 
-def written(envelope: q.Envelope) -> str:
+def written(envelope: Envelope) -> str:
     """The line smtpctl prints: the error vis-encoded twice."""
     twice = vis(vis(envelope.error.encode("utf-8")).encode("ascii"))
-    return q.format_queue_line(envelope, twice)
+    return format_queue_line(envelope, twice)
 
 
 @settings(max_examples=300)
 @given(st.lists(envelopes(), max_size=8))
-def test_written_envelopes_parse_back(queue: list[q.Envelope]) -> None:
+def test_written_envelopes_parse_back(queue: list[Envelope]) -> None:
     text = "".join(written(e) + "\n" for e in queue)
-    parsed, bad = q.parse_queue(text)
+    parsed, bad = parse_queue(text)
     assert bad == []
     assert parsed == queue
 
 
 @given(envelopes())
-def test_vis_round_trip_of_any_error(envelope: q.Envelope) -> None:
+def test_vis_round_trip_of_any_error(envelope: Envelope) -> None:
     encoded = vis(envelope.error.encode("utf-8"))
     assert "\n" not in encoded
-    assert q.decode_vis(encoded, layers=1) == envelope.error
+    assert decode_vis(encoded, layers=1) == envelope.error
 
 
 @given(st.lists(envelopes(), max_size=5))
-def test_json_document_matches_the_envelopes(queue: list[q.Envelope]) -> None:
-    document = json.loads(q.queue_json(q.QueueSnapshot(queue, [], smtpd_running=True)))
+def test_json_document_matches_the_envelopes(queue: list[Envelope]) -> None:
+    document = json.loads(queue_json(QueueSnapshot(queue, [], smtpd_running=True)))
     assert [tuple(d.values()) for d in document["envelopes"]] == [
         (e.evpid, e.msgid, e.family, e.type, list(e.flags), e.sender, e.rcpt, e.dest, e.ctime,
          e.expire, e.lasttry, e.retry, e.runstate, e.delay, e.error)
@@ -95,5 +96,5 @@ def test_json_document_matches_the_envelopes(queue: list[q.Envelope]) -> None:
 
 @given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=300))
 def test_any_text_never_raises_and_every_line_is_accounted_for(text: str) -> None:
-    parsed, bad = q.parse_queue(text)
+    parsed, bad = parse_queue(text)
     assert len(parsed) + len(bad) == sum(1 for line in text.split("\n") if line)

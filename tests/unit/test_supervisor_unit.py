@@ -7,7 +7,7 @@ from xml.parsers.expat import ExpatError
 
 import pytest
 
-from console.supervisor import Program, fault_sentence, xml_safe
+from console.supervisor.client import Program, fault_sentence, xml_safe
 
 
 @pytest.mark.parametrize("code, text, expected", [

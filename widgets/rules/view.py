@@ -46,17 +46,17 @@ from console.fdm.testmail import (
     read_message_file,
     route_changes,
 )
-from console.queue import read_message
+from console.queue.smtpctl import read_message
 from console.settings import Settings
 from console.text import printable
-from widgets.fdm_editor import FdmEditor
-from widgets.rules_dialogs import (
+from widgets.rules.dialogs import (
     BackupScreen,
     CorpusScreen,
     MessageRequest,
     MessageSourceScreen,
     ReviewScreen,
 )
+from widgets.rules.editor import FdmEditor
 
 SAMPLE_FIELDS = {"from": "alice@example.org", "to": "bob@example.com", "cc": "",
                  "subject": "test", "extra": ""}

@@ -13,9 +13,17 @@ from datetime import datetime, timezone
 
 import click
 
-from console import queue as q
 from console.actions import dispatch
 from console.errors import UserError
+from console.queue.parse import (
+    SUBSYSTEMS,
+    QueueSnapshot,
+    collector_paused,
+    parse_queue,
+    split_message,
+)
+from console.queue.smtpctl import read_envelope, read_message, read_queue, read_status
+from console.queue.summary import AGE_LABELS, human_age, next_try, queue_json, summarise
 from console.settings import Settings
 from console.text import printable
 
@@ -27,7 +35,7 @@ def _settings() -> Settings:
     return obj
 
 
-def _read_dump(source: str) -> q.QueueSnapshot:
+def _read_dump(source: str) -> QueueSnapshot:
     """A saved `show queue` dump (a path, or `-` for stdin) parsed; smtpd's state is unknown."""
     taken = time.time()
     try:
@@ -38,32 +46,32 @@ def _read_dump(source: str) -> q.QueueSnapshot:
                 data = dump.read()
     except OSError as exc:
         raise UserError(f"cannot read {source}: {exc.strerror}") from None
-    envelopes, bad = q.parse_queue(data.decode("utf-8", "replace"))
+    envelopes, bad = parse_queue(data.decode("utf-8", "replace"))
     offline = any(e.runstate == "offline" for e in envelopes)
-    return q.QueueSnapshot(envelopes, bad, smtpd_running=False if offline else None, taken_at=taken)
+    return QueueSnapshot(envelopes, bad, smtpd_running=False if offline else None, taken_at=taken)
 
 
-def _print_table(snapshot: q.QueueSnapshot) -> None:
+def _print_table(snapshot: QueueSnapshot) -> None:
     """The queue as aligned text, grouped by message, then the summary and the bad lines."""
     now = snapshot.taken_at
     raw = [("ENVELOPE", "TYPE", "SENDER", "RECIPIENT", "AGE", "TRIES", "STATE", "NEXT", "ERROR")]
     for e in sorted(snapshot.envelopes, key=lambda e: (e.msgid, e.ctime, e.evpid)):
-        raw.append((e.evpid, e.type, e.sender, e.rcpt, q.human_age(e.age(now)), str(e.retry),
-                    e.state, q.next_try(e), e.error))
+        raw.append((e.evpid, e.type, e.sender, e.rcpt, human_age(e.age(now)), str(e.retry),
+                    e.state, next_try(e), e.error))
     rows = [tuple(printable(cell) for cell in row) for row in raw]
     widths = [min(40, max(len(row[i]) for row in rows)) for i in range(len(rows[0]) - 1)]
     for row in rows:
         cells = [cell[:w].ljust(w) for cell, w in zip(row, widths, strict=False)]
         click.echo("  ".join(cells + [row[-1]]).rstrip())
-    summary = q.summarise(snapshot.envelopes, now)
+    summary = summarise(snapshot.envelopes, now)
     click.echo("")
     states = ", ".join(f"{n} {state}" for state, n in summary.by_state.items()) or "empty"
     click.echo(f"{summary.total} envelopes in {summary.messages} messages: {states}")
     if summary.oldest is not None:
-        click.echo(f"oldest: {summary.oldest.evpid}, {q.human_age(summary.oldest_age)} old")
+        click.echo(f"oldest: {summary.oldest.evpid}, {human_age(summary.oldest_age)} old")
     if summary.shape:
         click.echo("")
-        header = ["DOMAIN".ljust(30), "TOTAL".rjust(6)] + [label.rjust(6) for label in q.AGE_LABELS]
+        header = ["DOMAIN".ljust(30), "TOTAL".rjust(6)] + [label.rjust(6) for label in AGE_LABELS]
         click.echo(" ".join(header))
         for shape in summary.shape[:20]:
             cells = [printable(shape.domain)[:30].ljust(30), str(shape.total).rjust(6)]
@@ -84,12 +92,12 @@ def queue(ctx: click.Context, as_json: bool, source: str | None) -> None:
     """Show OpenSMTPD's queue; subcommands retry, remove, pause and resume."""
     if ctx.invoked_subcommand is not None:
         return
-    with q.collector_paused():  # one short run building only acyclic objects
-        snapshot = _read_dump(source) if source else q.read_queue(_settings())
+    with collector_paused():  # one short run building only acyclic objects
+        snapshot = _read_dump(source) if source else read_queue(_settings())
         if snapshot.problem:
             click.echo(f"mailconsole: {snapshot.problem}", err=True)
         if as_json:
-            sys.stdout.write(q.queue_json(snapshot))
+            sys.stdout.write(queue_json(snapshot))
             sys.stdout.write("\n")
         else:
             _print_table(snapshot)
@@ -118,7 +126,7 @@ def remove_command(target: str) -> None:
 @click.argument("target", metavar="ID|MSGID|all|mda|mta|smtp")
 def pause_command(target: str) -> None:
     """Pause envelopes (an id, a message id or all), or one of smtpd's agents (mda, mta, smtp)."""
-    if target.lower() in q.SUBSYSTEMS:
+    if target.lower() in SUBSYSTEMS:
         _act("queue.pause_subsystem", target)
     else:
         _act("queue.pause", target)
@@ -128,7 +136,7 @@ def pause_command(target: str) -> None:
 @click.argument("target", metavar="ID|MSGID|all|mda|mta|smtp")
 def resume_command(target: str) -> None:
     """Resume paused envelopes, or one of smtpd's agents (mda, mta, smtp)."""
-    if target.lower() in q.SUBSYSTEMS:
+    if target.lower() in SUBSYSTEMS:
         _act("queue.resume_subsystem", target)
     else:
         _act("queue.resume", target)
@@ -138,11 +146,11 @@ def resume_command(target: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status_command(as_json: bool) -> None:
     """Show whether smtpd's agents (mda, mta, smtp) are running or paused."""
-    status = q.read_status(_settings())
+    status = read_status(_settings())
     if as_json:
         click.echo(json.dumps(status))
     else:
-        for name in q.SUBSYSTEMS:
+        for name in SUBSYSTEMS:
             click.echo(f"{name}: {status.get(name, 'unknown')}")
 
 
@@ -154,13 +162,13 @@ def show_command(evpid: str, body: bool) -> None:
     settings = _settings()
     evpid = evpid.strip().lower()
     if len(evpid) == 16:
-        for key, value in q.read_envelope(settings, evpid):
+        for key, value in read_envelope(settings, evpid):
             if key in ("ctime", "last-try", "last-bounce") and value.isdigit() and value != "0":
                 stamp = datetime.fromtimestamp(int(value), timezone.utc).isoformat(timespec="seconds")
                 value = f"{value} ({stamp})"
             click.echo(printable(f"{key}: {value}"))
         click.echo("")
-    message = q.read_message(settings, evpid)
-    shown = message if body else q.split_message(message)[0]
+    message = read_message(settings, evpid)
+    shown = message if body else split_message(message)[0]
     for line in shown.splitlines():
         click.echo(printable(line))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from console.launch import open_tail
+from console.cli import launcher_of
 
 
 @click.command("tail")
@@ -14,4 +14,4 @@ from console.launch import open_tail
 @click.pass_context
 def tail(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Follow log files on the Logs screen (several: pick one in the file list)."""
-    open_tail(ctx.obj, list(paths))
+    launcher_of(ctx).open_tail(ctx.obj, list(paths))

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from console import lab as lab_core
+from console.lab import run
+from console.lab.render import DEFAULT_DIR, DEFAULT_PORT_BASE, PORT_BLOCK, LabConfig
 
 dir_option = click.option(
     "--dir",
     "lab_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=lab_core.DEFAULT_DIR,
+    default=DEFAULT_DIR,
     show_default=True,
     help="The lab's directory (a /mail-like tree).",
 )
@@ -31,13 +32,13 @@ def lab() -> None:
 @click.option(
     "--port-base",
     type=int,
-    default=lab_core.DEFAULT_PORT_BASE,
+    default=DEFAULT_PORT_BASE,
     show_default=True,
-    help=f"First of the {lab_core.PORT_BLOCK} 127.0.0.1 ports the lab listens on.",
+    help=f"First of the {PORT_BLOCK} 127.0.0.1 ports the lab listens on.",
 )
 def up(lab_dir: Path, filters: bool, port_base: int) -> None:
     """Render config_samples into DIR and start the stack under supervisord (needs root)."""
-    info = lab_core.up(lab_core.LabConfig(lab_dir, port_base, filters), progress=click.echo)
+    info = run.up(LabConfig(lab_dir, port_base, filters), progress=click.echo)
     ports = info.ports
     click.echo(
         f"lab running in {info.dir} ({', '.join(info.programs)}) after {info.start_seconds} s"
@@ -59,7 +60,7 @@ def up(lab_dir: Path, filters: bool, port_base: int) -> None:
 @dir_option
 def status(lab_dir: Path) -> None:
     """List the lab's programs and their states."""
-    for program in lab_core.status(lab_dir):
+    for program in run.status(lab_dir):
         click.echo(f"{program.name:<12} {program.state:<9} {program.description}")
 
 
@@ -67,8 +68,8 @@ def status(lab_dir: Path) -> None:
 @dir_option
 def down(lab_dir: Path) -> None:
     """Stop every process of the lab in DIR (the files stay for a look afterwards)."""
-    was_running = lab_core.running_pid(lab_dir.resolve()) is not None
-    killed = lab_core.down(lab_dir)
+    was_running = run.running_pid(lab_dir.resolve()) is not None
+    killed = run.down(lab_dir)
     if killed:
         click.echo(f"killed {len(killed)} process(es) left behind: {' '.join(map(str, killed))}")
     click.echo(

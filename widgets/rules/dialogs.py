@@ -37,7 +37,7 @@ from console.fdm.testmail import (
     mail_users,
 )
 from console.text import printable
-from widgets.dialogs import ConfirmScreen, DialogScreen
+from widgets.common.dialogs import ConfirmScreen, DialogScreen
 
 
 @dataclass

@@ -8,33 +8,27 @@ time run in thread workers that post messages; threads never touch widgets. Ever
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 from textual.widgets import Input, Static
 
 from console.errors import UserError
-from console.logs.discovery import LogFileInfo, discover, supervisord_logfile
-from console.logs.follow import FollowedLog, FollowEvent, LogLine, NewLines, Rotation, Unavailable
+from console.logs.discovery import LogFileInfo, discover, stamped, supervisord_logfile
+from console.logs.follow import FollowedLog, FollowEvent, NewLines, Rotation, Unavailable
 from console.logs.merge import MergedLogs
-from console.logs.parse import highlight, parse_timestamp, parse_when, timestamps_parse
+from console.logs.parse import parse_timestamp, parse_when
 from console.logs.search import (
     Cancelled,
     FilteredLines,
@@ -48,83 +42,14 @@ from console.logs.search import (
 from console.logs.watch import DirectoryWatch, FollowThread
 from console.settings import Settings
 from console.text import count, printable
-from widgets.app import start_in_background
-from widgets.entries import EntryList
+from widgets.logs.files import FileList, file_label
+from widgets.logs.lines import FilteredSource, LogLines
+from widgets.startup import start_in_background
 
-STYLE_OF = {
-    "timestamp": "cyan",
-    "host": "dim",
-    "program": "magenta",
-    "level": "dim",
-    "error": "bold red",
-    "warning": "yellow",
-    "success": "green",
-    "session": "blue",
-    "message": "bold blue",
-    "envelope": "bold blue",
-    "address": "bright_cyan",
-    "key": "dim",
-    "virus": "bold white on red",
-    "spam": "bold yellow",
-}
-MARKER_STYLE = "bold black on yellow"
-MATCH_STYLE = "reverse"
-CURRENT_STYLE = Style(bgcolor="grey23")
-TEXT_CACHE = 500
-"""Rendered lines kept: a few screens' worth, so scrolling back and forth redraws nothing."""
 PROGRESS_EVERY_S = 0.1
 """Workers report progress at most this often (each report redraws the status line)."""
-ORIGIN_WIDTH = 12
-"""Characters of the file name shown before each line of a merged view."""
 MERGED = "merged"
 """The file list's entry for the merged view of `tail`'s files."""
-
-
-class LineSource(Protocol):
-    """What `LogLines` draws: numbered lines that may grow at both ends."""
-
-    def __len__(self) -> int: ...
-
-    def line(self, n: int) -> LogLine: ...
-
-    @property
-    def prepended(self) -> int: ...
-
-
-class FilteredSource:
-    """The lines of a log a filter kept (built once the log is fully indexed, so numbers are final)."""
-
-    def __init__(self, log: FollowedLog, kept: FilteredLines) -> None:
-        self.followed = log
-        self.kept = kept
-        self.prepended = 0
-
-    def __len__(self) -> int:
-        return len(self.kept)
-
-    def line(self, n: int) -> LogLine:
-        """The n-th kept line."""
-        return self.followed.line(self.kept[n])
-
-
-def human_size(size: int) -> str:
-    """1536 -> '1.5K': sizes for the file list."""
-    value, unit = float(size), "B"
-    for unit in ("B", "K", "M", "G", "T"):  # noqa: B007 - the unit reached is the answer
-        if value < 1024:
-            break
-        value /= 1024
-    return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
-
-
-def file_label(info: LogFileInfo, rotated: bool = False) -> Text:
-    """One row of the file list: name, size and time of last change."""
-    stamp = time.localtime(info.mtime)
-    when = time.strftime("%H:%M" if time.localtime()[:3] == stamp[:3] else "%m-%d", stamp)
-    name = ("└ " if rotated else "") + printable(info.path.name)
-    label = Text.assemble((name, "dim" if rotated else ""), "  ", (f"{human_size(info.size)} {when}", "dim"))
-    label.no_wrap, label.overflow = True, "ellipsis"
-    return label
 
 
 FOLLOW_BATCH_S = 0.1
@@ -147,224 +72,6 @@ class StatusLine(Static):
 
     def render(self) -> Text:
         return self._text
-
-
-class FileList(EntryList):
-    """The log files, one entry each (wrapped to the width): up and down move, enter or a click opens."""
-
-    DEFAULT_CSS = "FileList { width: 30; padding: 0 1; }"
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.prompts: list[Text] = []
-        """One label per entry."""
-
-    def set_options(self, prompts: list[Text], enabled: list[bool]) -> None:
-        """List these entries (the cursor stays on the same index when it still can be chosen)."""
-        self.prompts = prompts
-        self.changed(enabled)
-
-    def lay_out(self, width: int) -> tuple[list[Strip], list[list[Strip]]]:
-        console = self.app.console
-        return [], [[Strip(list(line.render(console)), line.cell_len)
-                     for line in prompt.wrap(console, max(width, 1), no_wrap=False)]
-                    for prompt in self.prompts]
-
-
-class LogLines(ScrollView, can_focus=True):
-    """The lines of one source, read and highlighted only when they are on screen."""
-
-    DEFAULT_CSS = "LogLines { height: 1fr; }"
-
-    class FollowChanged(Message):
-        """Following started or stopped (the user scrolled up, or went back to the end)."""
-
-        def __init__(self, following: bool) -> None:
-            super().__init__()
-            self.following = following
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.source: LineSource | None = None
-        self.following = True
-        self.current: int | None = None
-        """The line a search or jump landed on (shown with a background)."""
-        self.pattern: re.Pattern[str] | None = None
-        """Matches of the current search, shown reversed."""
-        self._cache: OrderedDict[int, Strip] = OrderedDict()
-        self._prepended = 0
-        self._width = 0
-        self._base = Style()
-
-    def set_source(self, source: LineSource | None, *, follow: bool = True) -> None:
-        """Show another source, at its end."""
-        self.source = source
-        self._cache.clear()
-        self._prepended = source.prepended if source is not None else 0
-        self.current = None
-        self._width = 0
-        self.following = follow
-        self.virtual_size = Size(0, len(source) if source is not None else 0)
-        self.scroll_to(0, self.max_scroll_y if follow else 0, animate=False, immediate=True)
-        self.refresh()
-
-    def set_pattern(self, pattern: re.Pattern[str] | None) -> None:
-        """Mark the matches of `pattern` in every drawn line."""
-        self.pattern = pattern
-        self._cache.clear()
-        self.refresh()
-
-    def sync(self) -> int:
-        """Catch up with the source (lines added at the top keep the place); returns lines appended."""
-        if self.source is None:
-            return 0
-        prepended = self.source.prepended
-        shift = prepended - self._prepended
-        if shift:
-            self._prepended = prepended
-            self._cache.clear()
-            if self.current is not None:
-                self.current += shift
-        before = self.virtual_size.height + shift
-        count = len(self.source)
-        self._set_height(count)
-        if self.following:
-            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
-        elif shift:
-            self.scroll_to(y=self.scroll_y + shift, animate=False, immediate=True)
-        self.refresh()
-        return max(0, count - before)
-
-    def _set_height(self, count: int) -> None:
-        """Grow the scrollable height; with the scrollbar already there, without a screen layout.
-
-        Assigning `virtual_size` lays out the whole screen (file list included) on every batch of
-        followed lines; the cheap path updates the reactive and the scrollbar only.
-        """
-        size = Size(self._width, count)
-        height = self.scrollable_content_region.height
-        if size == self.virtual_size:
-            return
-        if self.virtual_size.height > height and count > height and size.width == self.virtual_size.width:
-            self.set_reactive(LogLines.virtual_size, size)
-            self._scroll_update(size)
-        else:
-            self.virtual_size = size
-
-    def behind(self) -> bool:
-        """True when the source gained lines at the top that the view has not taken in yet."""
-        return self.source is not None and self.source.prepended != self._prepended
-
-    def invalidate(self, n: int) -> None:
-        """Forget the drawn text of line n (a partial last line that grew)."""
-        self._cache.pop(n, None)
-
-    def go_to(self, n: int) -> None:
-        """Stop following and show line n near the middle of the screen, marked as current."""
-        self.current = n
-        self._set_following(False)
-        self.scroll_to(y=max(0, n - self.size.height // 2), animate=False, immediate=True)
-        self.refresh()
-
-    def follow(self) -> None:
-        """Go to the end and follow new lines again."""
-        self.current = None
-        self._set_following(True)
-        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
-        self.refresh()
-
-    def top_line(self) -> int:
-        """Number of the first line on screen."""
-        return int(self.scroll_y)
-
-    def bottom_line(self) -> int:
-        """Number of the last line on screen."""
-        count = len(self.source) if self.source is not None else 0
-        return max(0, min(count, int(self.scroll_y) + self.scrollable_content_region.height) - 1)
-
-    def _set_following(self, following: bool) -> None:
-        if following != self.following:
-            self.following = following
-            self.post_message(self.FollowChanged(following))
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        if new_value < old_value and new_value < self.max_scroll_y:
-            self._set_following(False)
-        elif new_value >= self.max_scroll_y and round(new_value) != round(old_value):
-            self._set_following(True)
-
-    def action_scroll_end(self) -> None:
-        self.follow()
-
-    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
-        """A new size keeps a following view at the end, before the frame is drawn: the first frame
-        shows the last lines (a Resize handler would run only after that frame was drawn at the top)."""
-        changed = super()._size_updated(size, virtual_size, container_size, layout)
-        if self.following and self.scroll_y != self.max_scroll_y:
-            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
-        return changed
-
-    def _text(self, n: int) -> Text:
-        """Line n as styled text: printable, highlighted, search matches marked."""
-        assert self.source is not None
-        try:
-            # Lines the background index added since the last sync shift the source's numbering.
-            line = self.source.line(n + self.source.prepended - self._prepended)
-        except IndexError:
-            return Text("")
-        except OSError as exc:
-            line = LogLine(f"(cannot read this line: {exc.strerror or exc})", marker=True)
-        shown = printable(line.text)
-        origin = Text(f"{printable(line.origin)[:ORIGIN_WIDTH]:<{ORIGIN_WIDTH}} ", style="dim") if line.origin else None
-        if line.marker:
-            text = Text(shown, style=MARKER_STYLE, no_wrap=True, end="")
-            return Text.assemble(origin, text, no_wrap=True, end="") if origin else text
-        text = Text(shown, no_wrap=True, end="")
-        for span in highlight(shown):
-            style = STYLE_OF.get(span.style)
-            if style:
-                text.stylize(style, span.start, span.end)
-        if self.pattern is not None:
-            for match in self.pattern.finditer(shown):
-                text.stylize(MATCH_STYLE, match.start(), match.end())
-        return Text.assemble(origin, text, no_wrap=True, end="") if origin else text
-
-    def _strip(self, n: int) -> Strip:
-        """Line n rendered whole (cached: scrolling and following redraw the same lines)."""
-        cached = self._cache.get(n)
-        if cached is not None:
-            self._cache.move_to_end(n)
-            return cached
-        text = self._text(n)
-        strip = Strip(list(text.render(self.app.console)), text.cell_len).apply_style(self._base)
-        self._cache[n] = strip
-        if len(self._cache) > TEXT_CACHE:
-            self._cache.popitem(last=False)
-        if text.cell_len > self._width:
-            self._width = text.cell_len
-            self.call_after_refresh(self._widen)
-        return strip
-
-    def _widen(self) -> None:
-        if self._width > self.virtual_size.width:
-            self.virtual_size = Size(self._width, self.virtual_size.height)
-
-    def render_lines(self, crop: Any) -> list[Strip]:
-        base = self.rich_style  # computed once per frame, not once per line
-        if base != self._base:
-            self._base = base
-            self._cache.clear()
-        return super().render_lines(crop)
-
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        width = self.scrollable_content_region.width
-        n = scroll_y + y
-        if self.source is None or n >= len(self.source):
-            return Strip.blank(width, self._base)
-        strip = self._strip(n).crop_extend(scroll_x, scroll_x + width, self._base)
-        return strip.apply_style(CURRENT_STYLE) if n == self.current else strip
 
 
 class LogsView(Vertical):
@@ -478,7 +185,7 @@ class LogsView(Vertical):
         self._filter_cancel = threading.Event()
         self._entries: list[Path | str | None] = []
         self.merged: MergedLogs | None = None
-        self.mergeable = bool(self.files and len(self.files) > 1 and all(_stamped(p) for p in self.files))
+        self.mergeable = bool(self.files and len(self.files) > 1 and all(stamped(p) for p in self.files))
 
     def compose(self) -> ComposeResult:
         # No container for the right-hand side: the file list is split off to the left, the input line
@@ -1061,25 +768,3 @@ class LogsView(Vertical):
         self.post_message(self.SearchFinished(log, hit, False))
 
 
-def _stamped(path: Path) -> bool:
-    """True when the last lines of a file start with timestamps (so it can be merged by time)."""
-    try:
-        with path.open("rb") as f:
-            start = max(0, path.stat().st_size - 8192)
-            f.seek(start)
-            tail = f.read().decode("utf-8", "replace").splitlines()[1 if start else 0 :]
-    except OSError:
-        return False
-    return timestamps_parse(tail[-20:])
-
-
-def open_files_error(paths: list[Path]) -> str | None:
-    """The first of `paths` that cannot be read, as a sentence (for `mailconsole tail`)."""
-    for path in paths:
-        if not path.exists():
-            return f"cannot open {path}: No such file or directory."
-        if path.is_dir():
-            return f"cannot open {path}: it is a directory."
-        if not os.access(path, os.R_OK):
-            return f"cannot open {path}: Permission denied."
-    return None

@@ -1,5 +1,0 @@
-"""`python -m console` is the `mailconsole` command."""
-
-from console.cli import main
-
-main()

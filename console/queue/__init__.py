@@ -1,0 +1,1 @@
+"""OpenSMTPD's queue: run smtpctl, parse what it prints, summarise, tell a message's story, act on it."""

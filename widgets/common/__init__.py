@@ -1,0 +1,1 @@
+"""Pieces every screen shares: entry lists, dialogs, and the header, screen bar and key bar."""
