@@ -514,7 +514,7 @@ class Reload:
 
 def reload_tables(settings: Settings, names: list[str]) -> list[Reload]:
     """Tell smtpd about each changed table; never raises (a failure is an answer)."""
-    from console.queue import run_smtpctl
+    from console.queue.smtpctl import run_smtpctl
 
     answers = []
     for name in names:

@@ -9,7 +9,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from console.accounts.dns import (
 from console.accounts.model import load_accounts
 from console.settings import Settings
 from tests.conftest import wait_for
+from tests.helpers import MAILCONSOLE
 
 ROOT = Path(__file__).resolve().parents[2]
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
@@ -178,7 +178,7 @@ def test_cli_exit_codes_and_json(stack: Settings, dns_server: str, tmp_path: Pat
         "dkimproxy_config", "dns_resolver", "audit_log")) + "\n")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "console", "--config", str(config),
+        return subprocess.run([*MAILCONSOLE, "--config", str(config),
                                "accounts", "dns", *args], capture_output=True, text=True,
                               cwd=ROOT, check=False)
 

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +27,7 @@ from console.accounts.model import load_accounts
 from console.actions import ACTIONS, dispatch
 from console.errors import ActionFailed, ReadOnlyRefused, UserError
 from console.settings import Settings
+from tests.helpers import MAILCONSOLE
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "config_samples"
@@ -123,7 +123,7 @@ def test_check_cli_json_and_exit_codes(stack: Settings, tmp_path: Path) -> None:
     config.write_text("\n".join(f'{key} = "{getattr(stack, key)}"' for key in (
         "table_vdomains", "table_vusers", "table_addrs", "table_userdb", "spool_dir",
         "fdm_config", "audit_log")) + "\n")
-    run = subprocess.run([sys.executable, "-m", "console", "--config", str(config), "accounts",
+    run = subprocess.run([*MAILCONSOLE, "--config", str(config), "accounts",
                           "check", "--json"], capture_output=True, text=True, cwd=ROOT, check=False)
     assert run.returncode == 2, run.stderr
     rows = [json.loads(line) for line in run.stdout.splitlines()]
