@@ -213,6 +213,8 @@ class ServicesView(Vertical):
         self._log_source: tuple[str, str] | None = None  # (program or "", "stdout"/"stderr"/"main")
         self._log_offset = 0
         self._log_tail = ""
+        self._log_error = ""  # the read error last written to the output pane ("" after a good read)
+        self._log_delay = LOG_POLL_S  # seconds until the next read: doubled while reads fail
         self._first: Snapshot | None = None
 
     def compose(self) -> ComposeResult:
@@ -381,6 +383,8 @@ class ServicesView(Vertical):
         self._log_source = source
         self._log_offset = 0
         self._log_tail = ""
+        self._log_error = ""
+        self._log_delay = LOG_POLL_S
         log = next(self.query("#program-log").results(Log), None)
         if log is not None:
             title = self.query_one("#log-title", Static)
@@ -413,13 +417,21 @@ class ServicesView(Vertical):
             return  # a late answer for a log no longer shown
         log = self.query_one("#program-log", Log)
         if message.error:
-            log.write_line(printable(f"-- {message.error} --"))
-        elif message.source[1] == "main":
-            log.write(self._new_main_text(message.text))
+            # Said once, not at every retry (it would push the output away); retried less and less often.
+            if message.error != self._log_error:
+                _note(log, printable(f"-- {message.error}; retrying --"))
+            self._log_error = message.error
+            self._log_delay = min(MAX_BACKOFF_S, self._log_delay * 2)
         else:
-            log.write(printable_lines(message.text))
-            self._log_offset = message.offset
-        self.set_timer(LOG_POLL_S, lambda: self._refetch(message.source))
+            if self._log_error:
+                _note(log, "-- reading the output again --")
+            self._log_error, self._log_delay = "", LOG_POLL_S
+            if message.source[1] == "main":
+                log.write(self._new_main_text(message.text))
+            else:
+                log.write(printable_lines(message.text))
+                self._log_offset = message.offset
+        self.set_timer(self._log_delay, lambda: self._refetch(message.source))
 
     def _refetch(self, source: tuple[str, str]) -> None:
         if source == self._log_source:
@@ -433,3 +445,8 @@ class ServicesView(Vertical):
             at = text.rfind(anchor)
             text = text[at + len(anchor):] if at >= 0 else text
         return printable_lines(text)
+
+
+def _note(log: Log, text: str) -> None:
+    """Write a line of the console's own on a line of its own (the output may end mid-line)."""
+    log.write(("\n" if log.lines and log.lines[-1] else "") + text + "\n")

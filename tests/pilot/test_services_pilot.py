@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from textual.widgets import Log, Static
+from textual.widgets import Label, Log, Select, Static
 
 from tests.conftest import Supervisord
 from widgets.app import ActionCommands, ConsoleApp
@@ -108,6 +108,55 @@ async def test_signal_defaults_to_hup_and_reaches_the_program(supervisord: Super
         await until(pilot, lambda: "got HUP" in (supervisord.dir / "ticker.log").read_text())
 
 
+async def test_a_stray_enter_in_the_signal_dialog_sends_nothing(supervisord: Supervisord) -> None:
+    """Cancel has the focus: `k` then Enter closes the dialog and nothing is dispatched."""
+    app = ConsoleApp(supervisord.settings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(table(app).names) == 3)
+        await select(pilot, app, "ticker")
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, SignalScreen))
+        assert app.screen.focused is not None and app.screen.focused.id == "cancel"
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, SignalScreen))
+        assert not isinstance(app.screen, ConfirmScreen)
+    # The dialog's answer is handled when it closes: had it been "send", the audit log would exist.
+    assert not (supervisord.dir / "audit.log").exists()
+
+
+async def test_kill_and_term_say_what_they_do_and_ask_again(supervisord: Supervisord) -> None:
+    app = ConsoleApp(supervisord.settings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(table(app).names) == 3)
+        await select(pilot, app, "sleeper")
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, SignalScreen))
+        dialog = app.screen
+        effect = dialog.query_one("#signal-effect", Label)
+        assert "reload" in str(effect.render())
+        dialog.query_one("#signal", Select).value = "KILL"
+        await until(pilot, lambda: "kill at once" in str(effect.render()))
+        await pilot.click("#send")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.question.startswith("Really send SIGKILL to sleeper? Kill at once")
+        await pilot.press("n")  # no: back to the choice, nothing sent
+        await until(pilot, lambda: app.screen is dialog)
+        dialog.query_one("#signal", Select).value = "TERM"
+        await until(pilot, lambda: "stop: the program exits" in str(effect.render()))
+        await pilot.click("#send")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.question.startswith("Really send SIGTERM to sleeper?")
+        assert not (supervisord.dir / "audit.log").exists()
+        await pilot.press("y")
+        await until(pilot, lambda: not isinstance(app.screen, (ConfirmScreen, SignalScreen)))
+        await until(pilot, lambda: list(app._notifications))
+        [note] = list(app._notifications)
+        assert note.message.startswith("SIGTERM sent to sleeper")
+    audit = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]
+    assert [(a["action"], a["params"], a["outcome"]) for a in audit] == [
+        ("program.signal", {"signal": "TERM"}, "started"), ("program.signal", {"signal": "TERM"}, "ok")]
+
+
 async def test_output_is_shown_literally(supervisord: Supervisord) -> None:
     app = ConsoleApp(supervisord.settings())
     async with app.run_test(size=(100, 30)) as pilot:
@@ -163,3 +212,37 @@ async def test_disconnected_banner_and_reconnect(supervisord: Supervisord) -> No
         assert not table(app).has_class("stale")
         view = app.query_one(ServicesView)
         assert view.connected is True
+
+
+async def test_the_output_pane_says_supervisord_is_away_once_and_backs_off(
+        supervisord: Supervisord) -> None:
+    """While supervisord is down, the output pane gets one line (not one every half second) and
+    reads less and less often; when it is back, the output continues."""
+    app = ConsoleApp(supervisord.settings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(table(app).names) == 3)
+        await select(pilot, app, "ticker")
+        await pilot.press("l")
+        view = app.query_one(ServicesView)
+        log = app.query_one("#program-log", Log)
+        await until(pilot, lambda: any(line.startswith("tick") for line in log.lines))
+        reads: list[str] = []
+        real_tail = view.supervisor.tail
+
+        def counted_tail(*args: object) -> object:
+            reads.append("read")
+            return real_tail(*args)
+
+        view.supervisor.tail = counted_tail
+        supervisord.kill()
+        # Each read is armed by the handler of the one before: four reads after the kill mean three
+        # failed reads were handled (the wait doubling each time: 0.5 -> 1 -> 2 -> 4 s).
+        await until(pilot, lambda: len(reads) >= 4, timeout=30)
+        away = [line for line in log.lines if "supervisord is not running" in line]
+        assert away == [f"-- supervisord is not running: no socket at {supervisord.dir}/supervisor.sock"
+                        "; retrying --"]
+        assert log.lines[-2:] == [away[0], ""]
+        assert view._log_delay >= 4.0
+        supervisord.start()
+        await until(pilot, lambda: "-- reading the output again --" in log.lines, timeout=30)
+        assert view._log_delay == 0.5

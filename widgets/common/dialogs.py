@@ -9,6 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, ScreenResultType
 from textual.widgets import Button, DataTable, Label, Select
 
+from console.text import printable
+
 # Signals an operator sends to mail daemons; HUP first: the certbot deploy hook HUPs smtpd and dovecot.
 SIGNALS = ("HUP", "USR1", "USR2", "TERM", "INT", "QUIT", "KILL")
 
@@ -72,8 +74,27 @@ class ConfirmScreen(DialogScreen[bool]):
         self.dismiss(answer)
 
 
+SIGNAL_EFFECTS = {
+    "HUP": "reload: the program re-reads its configuration and reopens its logs, and keeps running",
+    "USR1": "depends on the program (dovecot reopens its logs)",
+    "USR2": "depends on the program",
+    "TERM": "stop: the program exits, cutting off connections in progress; supervisord starts it "
+            "again only if autorestart is set",
+    "INT": "interrupt: most daemons exit as for TERM",
+    "QUIT": "quit: most daemons exit, some writing a core dump",
+    "KILL": "kill at once: no clean-up, mail being received or delivered is cut off; supervisord "
+            "starts it again only if autorestart is set",
+}
+"""What each signal of SIGNALS does to a mail daemon, shown under the choice."""
+
+ASK_AGAIN = ("TERM", "KILL")
+"""Signals that stop the program: sending one asks a second time."""
+
+
 class SignalScreen(DialogScreen["str | None"]):
-    """Choose a signal for a program (HUP preselected); dismisses with its name or None."""
+    """Choose a signal for a program (HUP preselected, Cancel focused: a stray Enter sends nothing);
+    says what the chosen signal does, and asks again before TERM or KILL. Dismisses with the
+    signal's name or None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -83,21 +104,42 @@ class SignalScreen(DialogScreen["str | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text(f"Send a signal to {self.program}"), classes="question")
+            yield Label(Text(f"Send a signal to {printable(self.program)}"), classes="question")
             yield Select([(f"SIG{s}", s) for s in SIGNALS], value="HUP", allow_blank=False,
                          id="signal")
+            yield Label(self.effect("HUP"), id="signal-effect", classes="question")
             with Horizontal(classes="buttons"):
                 yield Button("Send", variant="error", id="send")
                 yield Button("Cancel", variant="primary", id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#send", Button).focus()
+        self.query_one("#cancel", Button).focus()
+
+    @staticmethod
+    def effect(signal_name: str) -> Text:
+        """One line on what the signal does (in red for the ones that stop the program)."""
+        style = "bold red" if signal_name in ASK_AGAIN else "dim"
+        return Text.assemble((f"SIG{signal_name}: ", "bold"), (SIGNAL_EFFECTS[signal_name], style))
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self.query_one("#signal-effect", Label).update(self.effect(str(event.value)))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "send":
-            self.dismiss(str(self.query_one("#signal", Select).value))
-        else:
+        if event.button.id != "send":
             self.dismiss(None)
+            return
+        signal_name = str(self.query_one("#signal", Select).value)
+        if signal_name not in ASK_AGAIN:
+            self.dismiss(signal_name)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(signal_name)
+
+        question = (f"Really send SIG{signal_name} to {printable(self.program)}? "
+                    f"{SIGNAL_EFFECTS[signal_name].capitalize()}.")
+        self.app.push_screen(ConfirmScreen(question, f"Send SIG{signal_name}"), answered)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
