@@ -13,15 +13,8 @@ _UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    code = ord(char)
-    if char == "\n":
-        return "\\n"
-    if char == "\r":
-        return "\\r"
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}"
+    """One unsafe character as Python writes it in a literal: `\\n`, `\\r`, `\\x1b`, `\\u202e`."""
+    return ascii(match.group())[1:-1]
 
 
 def printable(text: str, tab_size: int = 4) -> str:
@@ -33,7 +26,7 @@ def printable(text: str, tab_size: int = 4) -> str:
 
 def decode(data: bytes) -> str:
     """Bytes from a file or a process as text: invalid UTF-8 becomes U+FFFD, never an error."""
-    return data.decode("utf-8", errors="replace")
+    return data.decode(errors="replace")  # Python decodes UTF-8 by default
 
 
 def printable_lines(text: str) -> str:

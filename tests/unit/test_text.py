@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from console.text import decode, printable, printable_lines
+from console.text import count, decode, printable, printable_lines
 
 
 def test_ansi_and_controls_are_escaped() -> None:
@@ -30,3 +30,59 @@ def test_lines_keep_newlines_only() -> None:
 
 def test_invalid_utf8_is_replaced() -> None:
     assert decode(b"ok \xff\xfe") == "ok \ufffd\ufffd"
+
+
+# Every character a terminal acts on instead of showing, named, with its neighbours that must stay.
+C0_CONTROLS = [chr(code) for code in range(0x00, 0x20) if code != 0x09]
+C1_CONTROLS = [chr(code) for code in range(0x7F, 0xA0)]
+BIDI_CONTROLS = {
+    "\u202a": "LRE", "\u202b": "RLE", "\u202c": "PDF", "\u202d": "LRO", "\u202e": "RLO",
+    "\u2066": "LRI", "\u2067": "RLI", "\u2068": "FSI", "\u2069": "PDI",
+}
+SAFE_NEIGHBOURS = [" ", "~", "\xa0", "\xff", "\u0100", "\u2029", "\u202f", "\u2065", "\u206a", "é", "☃"]
+
+
+def test_every_c0_and_c1_control_is_escaped_as_its_code() -> None:
+    named = {"\n": "\\n", "\r": "\\r"}
+    for char in C0_CONTROLS + C1_CONTROLS:
+        expected = named.get(char, f"\\x{ord(char):02x}")
+        assert printable(f"a{char}b") == f"a{expected}b", repr(char)
+
+
+def test_every_bidi_control_is_escaped_as_its_code_point() -> None:
+    for char, name in BIDI_CONTROLS.items():
+        assert printable(f"user{char}fdp.exe") == f"user\\u{ord(char):04x}fdp.exe", name
+
+
+def test_a_carriage_return_cannot_overwrite_what_came_before() -> None:
+    # "ok\rFAILED" on a terminal shows only FAILED: the CR is shown, both words stay.
+    assert printable("status: ok\rFAILED") == "status: ok\\rFAILED"
+    assert printable("\r\n") == "\\r\\n"
+    assert printable_lines("one\r\ntwo\r") == "one\\r\ntwo\\r"
+
+
+def test_printable_characters_next_to_the_unsafe_ranges_are_kept() -> None:
+    for char in SAFE_NEIGHBOURS:
+        assert printable(f"a{char}b") == f"a{char}b", repr(char)
+
+
+def test_tabs_expand_to_the_tab_size_and_are_kept_when_it_is_zero() -> None:
+    assert printable("a\tb") == "a   b"
+    assert printable("ab\tc", tab_size=8) == "ab      c"
+    assert printable("a\tb", tab_size=0) == "a\tb"
+
+
+def test_lines_keep_spaces_and_every_newline() -> None:
+    assert printable_lines("a b\x1b\n\nc\td") == "a b\\x1b\n\nc   d"
+
+
+def test_decode_reads_utf8_and_never_raises() -> None:
+    assert decode("héllo ☃".encode()) == "héllo ☃"
+    assert decode(b"\xc3") == "\ufffd"
+
+
+def test_count_is_singular_only_for_one_and_groups_thousands() -> None:
+    assert count(1, "line") == "1 line"
+    assert count(0, "line") == "0 lines"
+    assert count(2, "line") == "2 lines"
+    assert count(12345, "envelope") == "12,345 envelopes"
