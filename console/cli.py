@@ -17,7 +17,7 @@ from typing import Any, Protocol, cast
 import click
 
 from console import __version__
-from console.errors import UserError, fail
+from console.errors import ConfigError, UserError, fail
 from console.settings import Settings, load_settings, render_effective
 
 
@@ -29,6 +29,17 @@ class Launcher(Protocol):
 
     def open_tail(self, settings: Settings, paths: list[Path]) -> None:
         """Open the console on the Logs screen showing `paths`."""
+
+
+class UnloadedSettings(Settings):
+    """Stands for settings that could not be loaded, so that a subcommand's `--help` (which needs
+    none) still works: the first use of any setting raises the loading error (one line, exit 2)."""
+
+    def __init__(self, error: ConfigError) -> None:
+        object.__setattr__(self, "_error", error)
+
+    def __getattribute__(self, name: str) -> Any:
+        raise object.__getattribute__(self, "_error")
 
 
 def settings_of(ctx: click.Context) -> Settings:
@@ -95,8 +106,16 @@ def main_group(ctx: click.Context, config_path: str | None, read_only: bool | No
         gc.enable()  # see widgets.launch.main: only the console's start-up runs without collection
     overrides: dict[str, Any] = {"read_only": read_only, "operator": operator,
                                  "supervisor_url": supervisor_url}
-    loaded = load_settings(config_path, overrides)
     ctx.meta["launcher"] = ctx.obj
+    try:
+        loaded = load_settings(config_path, overrides)
+    except ConfigError as exc:
+        if ctx.invoked_subcommand is None:
+            raise
+        # Raised when the subcommand uses a setting: its --help uses none.
+        ctx.obj = UnloadedSettings(exc)
+        ctx.meta["loaded_settings"] = exc
+        return
     ctx.obj = loaded.settings
     ctx.meta["loaded_settings"] = loaded
     if ctx.invoked_subcommand is None:
@@ -107,7 +126,10 @@ def main_group(ctx: click.Context, config_path: str | None, read_only: bool | No
 @click.pass_context
 def config_command(ctx: click.Context) -> None:
     """Print the effective settings and where each value came from."""
-    click.echo(render_effective(ctx.find_root().meta["loaded_settings"]))
+    loaded = ctx.find_root().meta["loaded_settings"]
+    if isinstance(loaded, ConfigError):
+        raise loaded
+    click.echo(render_effective(loaded))
 
 
 def run(args: list[str], launcher: Launcher | None) -> None:

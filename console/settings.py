@@ -229,19 +229,23 @@ def _parse_env(name: str, raw: str, var: str) -> Any:
 def _find_config_file(explicit: str | None, env: Mapping[str, str]) -> tuple[Path | None, str]:
     """The settings file to read and why: --config, MAILCONSOLE_CONFIG, then the search path."""
     if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such settings file (given by --config)")
-        return path, "--config"
+        return _settings_file(Path(explicit), "--config"), "--config"
     if env.get(ENV_PREFIX + "CONFIG"):
-        path = Path(env[ENV_PREFIX + "CONFIG"])
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such settings file (given by MAILCONSOLE_CONFIG)")
-        return path, "MAILCONSOLE_CONFIG"
+        return _settings_file(Path(env[ENV_PREFIX + "CONFIG"]), "MAILCONSOLE_CONFIG"), "MAILCONSOLE_CONFIG"
     for candidate in CONFIG_SEARCH_PATH:
-        if candidate.is_file():
-            return candidate, "search path"
+        if candidate.exists():
+            return _settings_file(candidate, "the search path"), "search path"
     return None, ""
+
+
+def _settings_file(path: Path, given_by: str) -> Path:
+    """path, when it is a file; otherwise one sentence saying what it is instead. (A directory is
+    what `docker run -v` makes of a host file that does not exist.)"""
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a settings file (given by {given_by})")
+    raise ConfigError(f"{path}: no such settings file (given by {given_by})")
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -322,10 +326,16 @@ def load_settings(
 
 def _resolve_supervisor(settings: Settings, sources: dict[str, str]) -> None:
     """Fill the supervisord URL and credentials from supervisor_config when not given directly."""
+    conf = settings.supervisor_config
+    if not conf.is_file() and (conf.exists() or sources["supervisor_config"] != "default"):
+        # Given but unusable: said, as for the settings file (only the default may be absent).
+        problem = "a directory, not supervisord's config file" if conf.exists() else \
+            "no such supervisord config file"
+        raise ConfigError(f"{sources['supervisor_config']}: key 'supervisor_config': {conf}: {problem}")
     if not settings.supervisor_url:
         from_conf = {}
-        if settings.supervisor_config.is_file():
-            from_conf = _read_serverurl(settings.supervisor_config)
+        if conf.is_file():
+            from_conf = _read_serverurl(conf)
         origin = f"{settings.supervisor_config} [supervisorctl]"
         for name, value in from_conf.items():
             if sources[name] == "default":

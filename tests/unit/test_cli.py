@@ -70,3 +70,49 @@ def test_tail_of_a_missing_file_is_one_line(capsys: pytest.CaptureFixture[str], 
     assert exited.value.code == 1
     err = capsys.readouterr().err
     assert err.startswith("mailconsole: cannot open ") and err.count("\n") == 1
+
+
+def every_command_path() -> list[list[str]]:
+    """Every command and subcommand of the command line, as argv prefixes."""
+    import click
+
+    from console.cli import main_group
+
+    ctx = click.Context(main_group)
+    found: list[list[str]] = []
+
+    def walk(group: click.Group, prefix: list[str]) -> None:
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            assert command is not None
+            found.append([*prefix, name])
+            if isinstance(command, click.Group):
+                walk(command, [*prefix, name])
+
+    walk(main_group, [])
+    return found
+
+
+@pytest.mark.parametrize("command", every_command_path(), ids=" ".join)
+def test_help_of_every_subcommand_works_with_a_broken_settings_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    conf = tmp_path / "mailconsole.toml"
+    conf.write_text("no_such_key = 1\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["--config", str(conf), *command, "--help"])
+    out = capsys.readouterr()
+    assert (exited.value.code, out.err) == (0, "")
+    assert out.out.startswith(f"Usage: mailconsole {' '.join(command)} ")
+
+
+@pytest.mark.parametrize("command", [["config"], ["status"], ["queue", "show", "ffb57d30"],
+                                     ["fdm", "lint"], ["tail", "/nonexistent.log"]])
+def test_a_command_that_uses_a_broken_settings_file_is_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    conf = tmp_path / "mailconsole.toml"
+    conf.write_text("no_such_key = 1\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["--config", str(conf), *command])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.startswith(f"mailconsole: {conf}: unknown key 'no_such_key'") and err.count("\n") == 1

@@ -25,7 +25,8 @@ def write(path: Path, text: str) -> str:
 
 
 def test_defaults_are_the_articles_layout(tmp_path: Path) -> None:
-    loaded = load_settings(env={}, overrides={"supervisor_config": str(tmp_path / "none.conf")})
+    no_serverurl = write(tmp_path / "supervisord.conf", "[supervisord]\n")
+    loaded = load_settings(env={}, overrides={"supervisor_config": no_serverurl})
     s = loaded.settings
     assert s.log_dir == Path("/mail/log")
     assert s.fdm_config == Path("/mail/config/fdm.conf")
@@ -188,3 +189,42 @@ def test_jobs_from_the_environment_are_json() -> None:
     assert jobs["x"].argv == ("true",) and jobs["y"].timeout == 5.0
     with pytest.raises(ConfigError, match="MAILCONSOLE_JOBS: key 'jobs': job 'x': argv must be"):
         load_settings(env={"MAILCONSOLE_JOBS": '{"x": {"argv": "rm -rf /"}}'})
+
+
+def test_a_directory_as_settings_file_is_said(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(str(tmp_path), env={})
+    assert str(caught.value) == f"{tmp_path}: is a directory, not a settings file (given by --config)"
+    with pytest.raises(ConfigError, match=r"is a directory, not a settings file \(given by MAILCONSOLE_CONFIG\)"):
+        load_settings(env={"MAILCONSOLE_CONFIG": str(tmp_path)})
+
+
+@pytest.mark.parametrize("where", ["file", "env", "flag"])
+def test_a_missing_or_directory_supervisor_config_is_said(tmp_path: Path, where: str) -> None:
+    """Given but unusable, it is one line naming where it was given (only the default may be absent)."""
+    for bad, problem in ((tmp_path / "none.conf", "no such supervisord config file"),
+                         (tmp_path, "a directory, not supervisord's config file")):
+        config, env, overrides = None, {}, {}
+        if where == "file":
+            config = write(tmp_path / "mc.toml", f'supervisor_config = "{bad}"\n')
+            source = config
+        elif where == "env":
+            env = {"MAILCONSOLE_SUPERVISOR_CONFIG": str(bad)}
+            source = "env MAILCONSOLE_SUPERVISOR_CONFIG"
+        else:
+            overrides = {"supervisor_config": str(bad)}
+            source = "command line"
+        with pytest.raises(ConfigError) as caught:
+            load_settings(config, overrides, env=env)
+        assert str(caught.value) == f"{source}: key 'supervisor_config': {bad}: {problem}"
+        assert caught.value.exit_code == 2
+
+
+def test_a_directory_on_the_search_path_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`docker run -v /host/missing.toml:/mail/config/mailconsole.toml` makes a directory there."""
+    from console import settings as settings_module
+
+    monkeypatch.setattr(settings_module, "CONFIG_SEARCH_PATH", (tmp_path / "absent.toml", tmp_path))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={})
+    assert str(caught.value) == f"{tmp_path}: is a directory, not a settings file (given by the search path)"
