@@ -503,6 +503,21 @@ def make_maildir(maildir: Path, mail_user: str) -> None:
                                "nothing was changed") from None
 
 
+def make_noticeable(path: Path, before: FileToken | None) -> None:
+    """Dovecot re-reads a passwd-file when its mtime (in whole seconds) or size changed: a new
+    password of the same length written within the same second would go unnoticed, so the mtime is
+    moved to the next second."""
+    if before is None:
+        return
+    try:
+        info = path.stat()
+        if info.st_size == before.size and info.st_mtime_ns // 10**9 == before.mtime_ns // 10**9:
+            later = (before.mtime_ns // 10**9 + 1) * 10**9
+            os.utime(path, ns=(info.st_atime_ns, later))
+    except OSError:
+        pass  # the file is written; at worst Dovecot notices it a second later
+
+
 @dataclass
 class Reload:
     """smtpd's answer to `smtpctl update table NAME`."""
@@ -560,6 +575,8 @@ def apply(settings: Settings, files: Files, plan: Plan) -> Outcome:
     if plan.maildir is not None and not plan.maildir.exists():
         make_maildir(plan.maildir, settings.mail_user)
     saved = commit(files, plan.texts)
+    if "userdb" in plan.texts:
+        make_noticeable(files.path("userdb"), files.token("userdb"))
     names = [files.accounts.table_name(kind) for kind in FILE_KINDS if kind in plan.texts]
     reloads = reload_tables(settings, names)
     outcome = Outcome(plan.summary, saved, reloads, plan.notes)
