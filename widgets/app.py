@@ -68,10 +68,17 @@ def _queue(app: ConsoleApp) -> Widget:
     return QueueView(app.settings, id="queue-view", **app.tab_options.get("queue", {}))
 
 
+def _accounts(app: ConsoleApp) -> Widget:
+    from widgets.accounts import AccountsView
+
+    return AccountsView(app.settings, id="accounts-view")
+
+
 # The screens in tab order. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
 TABS: list[Tab] = [Tab("services", "Services", "f2", _services), Tab("queue", "Queue", "f3", _queue),
-                   Tab("logs", "Logs", "f4", _logs), Tab("rules", "Rules", "f5", _rules)]
+                   Tab("logs", "Logs", "f4", _logs), Tab("rules", "Rules", "f5", _rules),
+                   Tab("accounts", "Accounts", "f6", _accounts)]
 
 
 class ActionCommands(Provider):

@@ -555,9 +555,14 @@ class Outcome:
     def message(self) -> str:
         """One paragraph for the CLI, the screen and the audit log."""
         parts = [self.summary + "."]
-        kept = ", ".join(s.backup.name for s in self.saved if s.backup is not None)
-        if kept:
-            parts.append(f"Backups: {kept}.")
+        kept = [s for s in self.saved if s.backup is not None]
+        stamps = {s.backup.name[len(s.path.name):] for s in kept if s.backup is not None}
+        if len(stamps) == 1:
+            names = ", ".join(s.path.name for s in kept)
+            parts.append(f"Previous versions kept as {names} + {stamps.pop()}.")
+        elif kept:
+            parts.append(f"Previous versions kept as "
+                         f"{', '.join(s.backup.name for s in kept if s.backup is not None)}.")
         for reload in self.reloads:
             parts.append(f"smtpctl update table {reload.table}: {reload.answer}.")
         failed = [r.table for r in self.reloads if not r.ok]

@@ -68,8 +68,10 @@ def overview(files: Files) -> Overview:
                          address in vusers)
         if router is not None:
             route = router.route(probe_message(address))
+            nowhere = f"nowhere ({route.outcome}: {route.error})" if route.error else \
+                f"nowhere ({route.outcome})"
             row.mailboxes = [f"{d.user}/{d.folder}" if d.user else (d.path or d.action)
-                             for d in route.deliveries] or [route.outcome]
+                             for d in route.deliveries] or [nowhere]
         row.mailboxes += [user for user in accounts.users_of(address)
                           if not any(m.startswith(user + "/") for m in row.mailboxes)]
         rows.append(row)
