@@ -28,8 +28,8 @@ from console.accounts.dns import OK, Record, Verdict
 from console.accounts.overview import Overview
 from console.settings import Settings
 from console.text import printable
-from widgets.dialogs import ConfirmScreen, DialogScreen
-from widgets.entries import EntryList
+from widgets.common.dialogs import ConfirmScreen, DialogScreen
+from widgets.common.entries import EntryList
 
 VIEWS = ("addresses", "users", "domains", "findings", "dns")
 TITLES = {"addresses": "Addresses", "users": "Users", "domains": "Domains", "findings": "Check",
@@ -195,11 +195,11 @@ class AccountsView(Widget):
         Binding("v", "next_view", "View", id="accounts.view"),
         *(Binding(str(n), f"view('{view}')", f"{TITLES[view]} view", show=False,
                   id=f"accounts.view_{view}") for n, view in enumerate(VIEWS, start=1)),
-        Binding("u", "add_user", "Add user", id="accounts.add_user"),
-        Binding("a", "add_address", "Add address", id="accounts.add_address"),
-        Binding("o", "add_domain", "Add domain", id="accounts.add_domain"),
-        Binding("p", "passwd", "Password", id="accounts.passwd"),
+        Binding("u", "add_user", "New user", id="accounts.add_user"),
+        Binding("a", "add_address", "New address", id="accounts.add_address"),
         Binding("d", "delete", "Delete", id="accounts.delete"),
+        Binding("p", "passwd", "Password", id="accounts.passwd"),
+        Binding("o", "add_domain", "New domain", id="accounts.add_domain"),
         Binding("c", "check_dns", "Check DNS", id="accounts.dns"),
         Binding("r", "reload", "Reload", id="accounts.reload"),
     ]

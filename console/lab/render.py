@@ -421,9 +421,23 @@ spool_dir = {q(cfg.path("spool"))}
 smtpctl = [{q(cfg.path("bin", "smtpctl"))}]
 audit_log = {q(cfg.path("log", "mailconsole-audit.log"))}
 fdm_test_messages = {q(cfg.path("config", "fdm-tests"))}
+smtpd_config = {q(cfg.path("config", "smtpd.conf"))}
+dkimproxy_config = {q(cfg.path("config", "dkimproxy_out.conf"))}
 
 [jobs]
 {jobs}"""
+
+
+def dkim_key() -> bytes:
+    """A fresh 2048-bit RSA key in PEM, as the article's dkim.key (dkimproxy's keyfile): the lab
+    leaves dkimproxy out, but the Accounts screen derives each domain's DKIM record from it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())
 
 
 def crypt_hash(password: str, salt: str) -> str:
@@ -456,6 +470,7 @@ def render_lab(cfg: LabConfig, vmail: Account) -> None:
     for name in ("freshclam.conf", "dkimproxy_out.conf", "spamassassin-local.cf"):
         write_file(cfg.path("config", name), sample(name).replace("/mail/", f"{cfg.dir}/"))
     write_file(cfg.path("config", "fdm.conf"), sample("fdm.conf"), 0o600)
+    write_file(cfg.path("config", "dkim.key"), dkim_key(), 0o600)
     write_file(cfg.path("config", "smtpd.conf"), render_smtpd_conf(cfg))
     write_file(cfg.path("config", "dovecot.conf"), render_dovecot_conf(cfg, vmail))
     write_file(cfg.path("config", "clamd.conf"), render_clamd_conf(cfg))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import smtplib
 import subprocess
-import sys
 import uuid
 from email.message import EmailMessage
 from pathlib import Path
@@ -15,18 +14,18 @@ import pytest
 from imapclient import IMAPClient
 
 from tests.conftest import wait_for
+from tests.helpers import MAILCONSOLE
 from tests.integration.conftest import RunningLab
 
 pytestmark = pytest.mark.lab
 
-MAILCONSOLE = str(Path(sys.executable).parent / "mailconsole")
 PASSWORDS = ["carol-first-password", "carol-second-password"]
 
 
 def accounts(lab: RunningLab, *args: str, password: str | None = None,
              config: Path | None = None) -> subprocess.CompletedProcess[str]:
     """`mailconsole --config LAB accounts ARGS`, the password (if any) on stdin."""
-    return subprocess.run([MAILCONSOLE, "--config", str(config or lab.settings_path), "accounts",
+    return subprocess.run([*MAILCONSOLE, "--config", str(config or lab.settings_path), "accounts",
                            *args, *(["--password-stdin"] if password else [])],
                           input=f"{password}\n" if password else None, capture_output=True,
                           text=True, timeout=120, check=False)
@@ -156,7 +155,7 @@ def test_read_only_refuses_every_change_and_changes_nothing(lab: RunningLab) -> 
     for args in (["add-user", "dave"], ["passwd", "bob"], ["del-user", "bob", "--yes"],
                  ["add-address", "x@example.com", "bob"], ["del-address", "bob@example.com"],
                  ["add-domain", "example.org"], ["del-domain", "example.net"]):
-        done = subprocess.run([MAILCONSOLE, "--config", str(lab.settings_path), "--read-only",
+        done = subprocess.run([*MAILCONSOLE, "--config", str(lab.settings_path), "--read-only",
                                "accounts", *args], capture_output=True, text=True, timeout=60,
                               check=False, stdin=subprocess.DEVNULL)
         assert done.returncode == 3, (args, done.stderr)

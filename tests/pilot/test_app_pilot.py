@@ -83,7 +83,7 @@ async def test_function_keys_brackets_and_clicks_switch_screens(tmp_path: Path) 
         await pilot.pause()
         await pilot.press("escape", "f2", "left_square_bracket")
         await pilot.pause()
-        assert app.active_tab == "rules"  # wraps around
+        assert app.active_tab == TABS[-1].id  # wraps around
         start, end, _ = next(span for span in app.tab_bar._spans if span[2] == "queue")
         await pilot.click("#tab-bar", offset=(start + 1, 0))
         await pilot.pause()

@@ -38,6 +38,12 @@ HASH = "$6$salt$" + "h" * 86
 def stack(tmp_path: Path) -> Settings:
     """The article's four tables and fdm.conf in a /mail-like tree, with the bob and sysmail
     Maildirs."""
+    return article_stack(tmp_path)
+
+
+def article_stack(tmp_path: Path) -> Settings:
+    """The article's four tables and fdm.conf in a /mail-like tree under tmp_path, with the bob and
+    sysmail Maildirs; settings pointing at them."""
     (tmp_path / "db").mkdir()
     (tmp_path / "config").mkdir()
     for name in ("vdomains", "vusers", "addrs"):

@@ -236,6 +236,8 @@ def test_settings_file_is_loadable_and_points_at_the_lab(tmp_path: Path) -> None
         "smtpctl",
         "audit_log",
         "fdm_test_messages",
+        "smtpd_config",
+        "dkimproxy_config",
         "jobs",
     }
     settings = load_settings(config=str(toml_path), env={}).settings
@@ -246,6 +248,9 @@ def test_settings_file_is_loadable_and_points_at_the_lab(tmp_path: Path) -> None
     assert settings.audit_log == cfg.path("log", "mailconsole-audit.log")
     assert settings.fdm_test_messages == cfg.path("config", "fdm-tests")
     assert len(list(settings.fdm_test_messages.glob("*.eml"))) == 7
+    assert settings.smtpd_config == cfg.path("config", "smtpd.conf")
+    assert f"keyfile   {cfg.path('config', 'dkim.key')}" in settings.dkimproxy_config.read_text()
+    assert cfg.path("config", "dkim.key").read_text().startswith("-----BEGIN RSA PRIVATE KEY-----")
 
 
 def test_smtpctl_wrapper_enters_the_labs_namespace(tmp_path: Path) -> None:

@@ -1,0 +1,160 @@
+"""The Accounts screen in a virtual terminal, on copies of the article's files: the views, the forms
+(passwords never shown), confirmations, read-only, untrusted text, and the snapshot at 80x24."""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.settings import Settings
+from tests.pilot.test_queue_pilot import until
+from tests.recorded import URL, RecordedSupervisor, supervisor_answered
+from tests.unit.test_accounts_check import article_stack
+from widgets.accounts import AccountsList, AccountsView, FormScreen
+from widgets.app import ConsoleApp
+from widgets.common.dialogs import ConfirmScreen
+
+SECRET = "pilot-secret-password"
+SNAPSHOT_DIR = Path("/tmp/mailconsole-accounts-snapshot")
+
+
+def accounts_settings(tmp_path: Path, read_only: bool = False) -> Settings:
+    """The article's files, an address with markup and an escape in it, no smtpd (smtpctl missing:
+    a reload fails, as when smtpd is down), and a DNS server that is not there."""
+    settings = article_stack(tmp_path)
+    with settings.table_vusers.open("a") as vusers:
+        vusers.write("evil[red]x\x1b[31m@example.com vmail\n")
+    settings.supervisor_url = URL
+    settings.refresh_interval = 3600
+    settings.smtpctl = [str(tmp_path / "no-smtpctl")]
+    settings.dns_resolver = "127.0.0.1:9"
+    settings.read_only = read_only
+    return settings
+
+
+def accounts_app(settings: Settings) -> ConsoleApp:
+    return ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com",
+                      initial_tab="accounts")
+
+
+def view(app: ConsoleApp) -> AccountsView:
+    return app.query_one(AccountsView)
+
+
+def lines(app: ConsoleApp) -> list[str]:
+    listing = app.query_one(AccountsList)
+    return [listing.render_line(y).text for y in range(listing.size.height)]
+
+
+async def loaded(pilot: Any) -> None:
+    await supervisor_answered(pilot)
+    await until(pilot, lambda: view(pilot.app).overview is not None)
+    await pilot.pause()
+
+
+async def test_views_show_routes_findings_and_untrusted_text_as_text(tmp_path: Path) -> None:
+    app = accounts_app(accounts_settings(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        shown = "\n".join(lines(app))
+        assert "bob@example.com" in shown and "bob/INBOX" in shown
+        assert "nowhere (kept)" in shown  # networking@: the article's network@ rule misses it
+        assert "evil[red]x\\x1b[31m@example.com" in shown  # escaped, never styled
+        await pilot.press("4")
+        await pilot.pause()
+        shown = "\n".join(lines(app))
+        assert "mail to networking@example.net reaches no mailbox" in shown
+        await pilot.press("2")
+        await pilot.pause()
+        assert [line.split()[0] for line in lines(app)[1:3]] == ["bob", "sysmail"]
+
+
+async def test_add_a_domain_through_the_form_and_a_failed_reload_says_so(tmp_path: Path) -> None:
+    settings = accounts_settings(tmp_path)
+    app = accounts_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        await pilot.press(*"example.org", "enter")
+        await until(pilot, lambda: "example.org" in settings.table_vdomains.read_text())
+        await until(pilot, lambda: any("smtpd did not take the new vdoms" in str(n.message)
+                                       for n in app._notifications))
+        await pilot.press("3")
+        await until(pilot, lambda: any("example.org" in line for line in lines(app)))
+
+
+async def test_passwords_are_never_shown_and_must_match(tmp_path: Path) -> None:
+    settings = accounts_settings(tmp_path)
+    app = accounts_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("2", "p")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        await pilot.press(*SECRET, "enter", *"something-else", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, FormScreen)  # refused: the two differ
+        exported = html.unescape(app.export_screenshot()).replace("\xa0", " ")
+        assert "the two passwords differ" in exported
+        assert SECRET not in exported and "something-else" not in exported
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, FormScreen)
+    assert not settings.audit_log.exists()
+
+
+async def test_removing_a_user_with_mail_asks_and_keeps_the_maildir(tmp_path: Path) -> None:
+    settings = accounts_settings(tmp_path)
+    maildir = settings.spool_dir / "sysmail" / "Mail"
+    (maildir / "new" / "1.mail").write_text("Subject: kept\n\nhello\n")
+    app = accounts_app(settings)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot)
+        await pilot.press("2", "down", "d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Remove user sysmail" in app.screen.question
+        assert f"Their Maildir (1 message(s)) is kept at {maildir}" in app.screen.question
+        await pilot.press("n")
+        await pilot.pause()
+        assert "sysmail:" in settings.table_userdb.read_text()
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: "sysmail:" not in settings.table_userdb.read_text())
+    assert (maildir / "new" / "1.mail").exists()
+    records = [json.loads(line) for line in settings.audit_log.read_text().splitlines()]
+    assert [r["action"] for r in records][-1] == "accounts.del_user"
+
+
+async def test_read_only_offers_no_change(tmp_path: Path) -> None:
+    settings = accounts_settings(tmp_path, read_only=True)
+    before = settings.table_userdb.read_bytes()
+    app = accounts_app(settings)
+    async with app.run_test(size=(160, 24)) as pilot:
+        await loaded(pilot)
+        bar = str(app.key_bar.render())
+        assert "View" in bar and "New user" not in bar and "Delete" not in bar
+        await pilot.press("u", "o", "a", "d", "p")
+        await pilot.pause()
+        assert not isinstance(app.screen, (FormScreen, ConfirmScreen))
+    assert settings.table_userdb.read_bytes() == before
+
+
+@pytest.mark.parametrize("keys", [(), ("4",)], ids=["addresses", "check"])
+def test_accounts_snapshot(snap_compare: Any, keys: tuple[str, ...]) -> None:
+    # A fixed directory: the screen shows paths, and the snapshot must not depend on a temp name.
+    shutil.rmtree(SNAPSHOT_DIR, ignore_errors=True)
+    SNAPSHOT_DIR.mkdir()
+    settings = accounts_settings(SNAPSHOT_DIR)
+
+    async def run_before(pilot: Any) -> None:
+        await loaded(pilot)
+        await pilot.press(*keys)
+        await pilot.pause()
+
+    assert snap_compare(accounts_app(settings), terminal_size=(80, 24), run_before=run_before)
