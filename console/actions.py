@@ -23,10 +23,12 @@ from console.settings import Settings
 
 
 class ActionContext:
-    """What a handler may use: the settings and lazily made clients (one per context)."""
+    """What a handler may use: the settings, lazily made clients (one per context), and `progress`,
+    which shows a long action's steps as they happen (the CLI prints them; the default drops them)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, progress: Callable[[str], None] | None = None) -> None:
         self.settings = settings
+        self.progress: Callable[[str], None] = progress or (lambda _step: None)
         self._supervisor: Any = None
         self._lock = threading.Lock()
 
@@ -147,6 +149,10 @@ ACTIONS: dict[str, Action] = {
                "console.queue.actions:resume_subsystem_action"),
         Action("job.run", "Run a maintenance job now (get_certs, freshclam, sa-update), then its "
                "follow-ups", True, "console.jobs.runner:run_action"),
+        Action("lab.up", "Bring the lab (the article's stack on 127.0.0.1) up in a directory", False,
+               "console.lab.actions:up_action"),
+        Action("lab.down", "Stop every process of the lab in a directory", True,
+               "console.lab.actions:down_action"),
     )
 }
 

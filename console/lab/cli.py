@@ -1,4 +1,5 @@
-"""`mailconsole lab up|status|down`: bring the real miniature stack up for demos and tests."""
+"""`mailconsole lab up|status|down`: bring the real miniature stack up for demos and tests. Up and
+down go through the dispatcher: refused in read-only mode, audited."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from pathlib import Path
 
 import click
 
+from console.actions import ActionContext, dispatch
+from console.cli import settings_of
 from console.lab import run
-from console.lab.render import DEFAULT_DIR, DEFAULT_PORT_BASE, PORT_BLOCK, LabConfig
+from console.lab.render import DEFAULT_DIR, DEFAULT_PORT_BASE, PORT_BLOCK, LabInfo
 
 dir_option = click.option(
     "--dir",
@@ -36,13 +39,15 @@ def lab() -> None:
     show_default=True,
     help=f"First of the {PORT_BLOCK} 127.0.0.1 ports the lab listens on.",
 )
-def up(lab_dir: Path, filters: bool, port_base: int) -> None:
+@click.pass_context
+def up(ctx: click.Context, lab_dir: Path, filters: bool, port_base: int) -> None:
     """Render config_samples into DIR and start the stack under supervisord (needs root)."""
-    info = run.up(LabConfig(lab_dir, port_base, filters), progress=click.echo)
+    settings = settings_of(ctx)
+    params = {"port_base": str(port_base), "filters": "yes" if filters else "no"}
+    click.echo(dispatch(settings, "lab.up", str(lab_dir), params,
+                        context=ActionContext(settings, progress=click.echo)))
+    info = LabInfo(**run.read_info(lab_dir.resolve()))  # type: ignore[arg-type]
     ports = info.ports
-    click.echo(
-        f"lab running in {info.dir} ({', '.join(info.programs)}) after {info.start_seconds} s"
-    )
     click.echo(
         f"  smtp 127.0.0.1:{ports['smtp']}  imap 127.0.0.1:{ports['imap']}"
         f"  imaps 127.0.0.1:{ports['imaps']}  submission 127.0.0.1:{ports['submission']}"
@@ -66,12 +71,7 @@ def status(lab_dir: Path) -> None:
 
 @lab.command("down")
 @dir_option
-def down(lab_dir: Path) -> None:
+@click.pass_context
+def down(ctx: click.Context, lab_dir: Path) -> None:
     """Stop every process of the lab in DIR (the files stay for a look afterwards)."""
-    was_running = run.running_pid(lab_dir.resolve()) is not None
-    killed = run.down(lab_dir)
-    if killed:
-        click.echo(f"killed {len(killed)} process(es) left behind: {' '.join(map(str, killed))}")
-    click.echo(
-        f"lab in {lab_dir} stopped" if was_running or killed else f"no lab was running in {lab_dir}"
-    )
+    click.echo(dispatch(settings_of(ctx), "lab.down", str(lab_dir)))

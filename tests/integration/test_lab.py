@@ -28,11 +28,25 @@ GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def mailconsole(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real `mailconsole` command line (its errors are one line on stderr)."""
-
+def mailconsole(lab_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real `mailconsole` command line (its errors are one line on stderr), auditing to the
+    lab's audit log."""
+    full_env = {**os.environ, "MAILCONSOLE_AUDIT_LOG": str(audit_log(lab_dir)), **env}
     return subprocess.run([*MAILCONSOLE, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, env=full_env)
+
+
+def audit_log(lab_dir: Path) -> Path:
+    return lab_dir / "log" / "mailconsole-audit.log"
+
+
+def audited(lab_dir: Path) -> list[tuple[str, str]]:
+    """(action, outcome) of each line of the lab's audit log."""
+    import json
+
+    path = audit_log(lab_dir)
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [(record["action"], record["outcome"]) for record in map(json.loads, lines)]
 
 
 def send(
@@ -69,7 +83,7 @@ def unique() -> str:
 def test_every_program_is_running(lab: RunningLab) -> None:
     states = {p.name: p.state for p in status(lab.dir)}
     assert states == {"opensmtpd": "RUNNING", "dovecot": "RUNNING"}
-    result = mailconsole("lab", "status", "--dir", str(lab.dir))
+    result = mailconsole(lab.dir, "lab", "status", "--dir", str(lab.dir))
     assert result.returncode == 0
     assert [line.split()[:2] for line in result.stdout.splitlines()] == [
         ["dovecot", "RUNNING"],
@@ -120,7 +134,8 @@ def test_permanent_failure_bounces_and_the_bounce_stays_queued(lab: RunningLab) 
 
 
 def test_up_twice_is_refused(lab: RunningLab) -> None:
-    result = mailconsole("lab", "up", "--dir", str(lab.dir), "--port-base", str(lab.ports["smtp"]))
+    result = mailconsole(lab.dir, "lab", "up", "--dir", str(lab.dir), "--port-base",
+                         str(lab.ports["smtp"]))
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"mailconsole: a lab is already running in {lab.dir}")
@@ -144,9 +159,17 @@ def test_down_leaves_no_process(fresh_lab) -> None:  # type: ignore[no-untyped-d
     running = fresh_lab()
     before = lab_processes(running.dir)
     assert len(before) >= 3 and processes_mentioning(str(running.dir))
-    result = mailconsole("lab", "down", "--dir", str(running.dir))
+    for flag, env in ((["--read-only"], {}), ([], {"MAILCONSOLE_READ_ONLY": "1"})):
+        refused = mailconsole(running.dir, *flag, "lab", "down", "--dir", str(running.dir), **env)
+        assert refused.returncode == 3
+        assert refused.stderr == (f"mailconsole: refused: mailconsole is read-only (lab.down "
+                                  f"{running.dir})\n")
+        assert {p.state for p in status(running.dir)} == {"RUNNING"}
+    assert audited(running.dir) == [("lab.down", "refused")] * 2
+    result = mailconsole(running.dir, "lab", "down", "--dir", str(running.dir))
     assert result.returncode == 0, result.stdout
     assert result.stdout == f"lab in {running.dir} stopped\n"
+    assert audited(running.dir)[2:] == [("lab.down", "started"), ("lab.down", "ok")]
     assert lab_processes(running.dir) == []
     assert processes_mentioning(str(running.dir)) == []
     assert not any(
@@ -191,9 +214,9 @@ def test_down_after_a_supervisord_crash_kills_what_is_left(fresh_lab) -> None:  
     wait_for(lambda: running_pid(running.dir) is None, what="supervisord to die")
     orphans = lab_processes(running.dir)
     assert orphans, "smtpd and dovecot outlive a killed supervisord"
-    refused = mailconsole("lab", "up", "--dir", str(running.dir))
+    refused = mailconsole(running.dir, "lab", "up", "--dir", str(running.dir))
     assert refused.returncode == 1 and "still running without supervisord" in refused.stderr
-    result = mailconsole("lab", "down", "--dir", str(running.dir))
+    result = mailconsole(running.dir, "lab", "down", "--dir", str(running.dir))
     assert result.returncode == 0, result.stdout
     assert result.stdout.startswith("killed ") and "left behind" in result.stdout
     assert lab_processes(running.dir) == []

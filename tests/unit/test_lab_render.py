@@ -325,3 +325,31 @@ def test_certbot_never_touches_the_machine_from_the_lab(tmp_path: Path) -> None:
     assert f"--logs-dir {cfg.path('log', 'letsencrypt')}" in get_certs
     hook = cfg.path("bin", "certbot-deploy-hook").read_text()
     assert f"-m supervisor.supervisorctl -c {cfg.path('supervisord.conf')} signal HUP dovecot" in hook
+
+
+@pytest.mark.parametrize(("args", "env"), [
+    (["--read-only", "lab", "up", "--port-base", "70000"], {}),
+    (["lab", "up", "--port-base", "70000"], {"MAILCONSOLE_READ_ONLY": "1"}),
+    (["--read-only", "lab", "down"], {}),
+    (["lab", "down"], {"MAILCONSOLE_READ_ONLY": "1"}),
+])
+def test_lab_up_and_down_are_refused_read_only_and_audited(
+        tmp_path: Path, args: list[str], env: dict[str, str]) -> None:
+    """Through the dispatcher: refused (exit 3, one line) before anything is rendered or stopped."""
+    import json
+    import subprocess
+
+    from tests.helpers import MAILCONSOLE
+
+    lab_dir = tmp_path / "lab"
+    audit = tmp_path / "audit.log"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
+    full_env.update(env, MAILCONSOLE_AUDIT_LOG=str(audit))
+    done = subprocess.run([*MAILCONSOLE, *args, "--dir", str(lab_dir)], env=full_env,
+                          capture_output=True, text=True, timeout=60)
+    action = "lab.up" if "up" in args else "lab.down"
+    assert (done.returncode, done.stderr) == (
+        3, f"mailconsole: refused: mailconsole is read-only ({action} {lab_dir})\n")
+    assert not lab_dir.exists()
+    [record] = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert (record["action"], record["outcome"], record["target"]) == (action, "refused", str(lab_dir))
