@@ -11,17 +11,14 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from console.fdm.parser import parse, parse_file  # noqa: E402
-from console.fdm.recorder import FDM, recorder_config, run_fdm  # noqa: E402
-from console.fdm.regex import PCRE2, POSIX  # noqa: E402
-from console.fdm.router import Router  # noqa: E402
+from console.fdm.parser import parse, parse_file
+from console.fdm.recorder import FDM, recorder_config, run_fdm
+from console.fdm.regex import PCRE2, POSIX
+from console.fdm.router import Router
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "fdm_corpus"
 

@@ -11,8 +11,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from console.errors import UserError
 from console.lab.render import LabConfig
 from console.lab.run import down, free_port_bases, lab_processes, up

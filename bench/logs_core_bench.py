@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def measure(path: str, needle: str) -> dict[str, float]:
     """One run in this process: open + last screen, full index, search for `needle` from the end."""
-    sys.path.insert(0, str(ROOT))
     from console.logs.follow import FollowedLog
     from console.logs.search import Hit, compile_pattern, find
 

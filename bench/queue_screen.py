@@ -22,16 +22,13 @@ import time
 from pathlib import Path
 
 from common import compile_sources
+from queue_parse import generate
+
+from console.queue.parse import parse_queue
+from console.queue.summary import table_rows
+from widgets.queue import row_text
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from queue_parse import generate  # noqa: E402
-
-from console.queue.parse import parse_queue  # noqa: E402
-from console.queue.summary import table_rows  # noqa: E402
-from widgets.queue import row_text  # noqa: E402
 
 HARNESS = ROOT.parent / "shared" / "bench" / "tui_bench.py"
 BASELINE = ROOT.parent / "shared" / "bench" / "textual_baseline.py"

@@ -20,8 +20,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 HARNESS = ROOT.parent / "shared" / "bench" / "tui_bench.py"
 CORPUS = ROOT / "tests" / "fdm_corpus"

@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterator
 
 from common import (
     BASELINE,
-    ROOT,
     compile_sources,
     harness_runs,
     lab_programs,
@@ -137,7 +136,6 @@ def state_change_latencies(cmd: str, marker: str, size: str, lab_dir: str, progr
                            times: int) -> list[float]:
     """Seconds from supervisord having stopped (or started) `program` to the console's table showing
     it, `times` times each way. The program is started again at the end."""
-    sys.path.insert(0, str(ROOT))
     from console.settings import load_settings
     from console.supervisor.client import client_for
 

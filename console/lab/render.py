@@ -11,11 +11,14 @@ import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from console.errors import UserError
 
-SAMPLES_DIR = Path(__file__).resolve().parents[2] / "config_samples"
+SAMPLES_DIR = Path(str(resources.files("console").joinpath("config_samples")))
+"""The article's files, shipped in the package (in a checkout, console/config_samples links to the
+top-level config_samples/)."""
 DEFAULT_DIR = Path("/tmp/mailconsole-lab")
 DEFAULT_PORT_BASE = 20000
 PORT_BLOCK = 16
@@ -127,7 +130,7 @@ def sample(name: str) -> str:
     except OSError as exc:
         raise UserError(
             f"the lab renders the project's config_samples/, and {SAMPLES_DIR / name} cannot be "
-            f"read ({exc.strerror}): run it from a source checkout"
+            f"read ({exc.strerror}): the installation is incomplete"
         ) from None
 
 
