@@ -181,8 +181,8 @@ async def test_hostile_lines_are_shown_literally_and_never_style_the_screen(tmp_
 async def test_a_missing_log_directory_is_one_clear_line(tmp_path: Path) -> None:
     app = make_app(tmp_path / "nope")
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
         options = app.query_one("#log-files", FileList)
+        await until(pilot, lambda: options.prompts and "no file open" in status(app))
         assert "does not exist" in str(options.prompts[0])
         assert "no file open" in status(app)
 
