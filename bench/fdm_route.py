@@ -3,7 +3,7 @@ against the real fdm run per message with recorder actions (same run, medians).
 
     python bench/fdm_route.py [--repeat N]
 
-Targets (issue 5): article config <= 1 ms per message; 500 rules >= 1,000 messages/s.
+Targets: article config <= 1 ms per message; 500 rules >= 1,000 messages/s.
 """
 
 from __future__ import annotations

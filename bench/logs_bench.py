@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The Logs screen's figures (issue 3), against the bare Textual app measured in the same run.
+"""The Logs screen's figures, against the bare Textual app measured in the same run.
 
     python bench/logs_bench.py --big /tmp/mcbench/smtpd-1G.log --small /tmp/mcbench/smtpd-100M.log
 

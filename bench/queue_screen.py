@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 4's screen figures: the Queue screen with 100,000 envelopes, against a bare Textual app.
+"""The Queue screen's figures: the Queue screen with 100,000 envelopes, against a bare Textual app.
 
 First paint: from starting the console (opened on the Queue tab) until the summary strip shows the
 whole queue, through the shared tmux harness, alternating with the bare Textual baseline

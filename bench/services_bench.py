@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 2's figures: start-up to a full services table vs a bare Textual app, idle CPU, and how soon
+"""The Services screen's figures: start-up to a full services table vs a bare Textual app, idle CPU, and how soon
 a state change shows.
 
 Brings up a lab (or uses the one in --dir), then alternates runs of the bare Textual baseline

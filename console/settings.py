@@ -6,7 +6,6 @@ came from, and config_samples/mailconsole.toml documents every field (a test kee
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import os
 import shlex
@@ -118,25 +117,6 @@ class LoadedSettings(NamedTuple):
     settings: Settings
     sources: dict[str, str]
     config_file: Path | None
-
-
-def field_docs() -> dict[str, str]:
-    """Each field's one-line docstring, read from this module's source."""
-    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
-    docs: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name == "Settings":
-            body = node.body
-            for stmt, nxt in zip(body, body[1:], strict=False):
-                if (
-                    isinstance(stmt, ast.AnnAssign)
-                    and isinstance(stmt.target, ast.Name)
-                    and isinstance(nxt, ast.Expr)
-                    and isinstance(nxt.value, ast.Constant)
-                    and isinstance(nxt.value.value, str)
-                ):
-                    docs[stmt.target.id] = nxt.value.value.strip()
-    return docs
 
 
 def _kind(name: str) -> str:

@@ -1,6 +1,6 @@
 """The live test: exactly what fdm would do with one message, without running anything.
 
-Semantics measured on the real binary (stack-facts section 4, fdm's mail-state.c): fdm prepends its own
+Semantics measured on the real binary (fdm's mail-state.c; tests/integration/test_fdm_differential.py compares): fdm prepends its own
 Received header, unfolds headers, evaluates conditions strictly left to right, stops at the first matching
 rule without `continue`, queues every action a rule names (fnmatch patterns, definition order) and runs
 them before evaluating the next rule. `dialect` picks PCRE2 (fdm 2.x, the target) or POSIX (Debian 1.9).
@@ -80,7 +80,7 @@ class Route:
     notes: list[str] = field(default_factory=list)
 
     def to_json(self, message: str) -> dict[str, object]:
-        """The CLI's JSON object (issue 5 item 7)."""
+        """The JSON object of `mailconsole fdm test --json`."""
         return {
             "message": message,
             "rules": self.rules,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from console.errors import ActionFailed
 from console.queue.parse import SUBSYSTEMS
-from console.queue.smtpctl import _failure, read_status, run_smtpctl
+from console.queue.smtpctl import read_status, run_smtpctl, smtpctl_failure
 from console.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def _envelope_command(settings: Settings, args: list[str], target: str, verb: st
     """Run an envelope command and judge it by the count smtpctl prints (it always exits 0)."""
     result = run_smtpctl(settings, *args, target)
     if result.returncode != 0:
-        raise ActionFailed(_failure(result, target).message)
+        raise ActionFailed(smtpctl_failure(result, target).message)
     match = _COUNT.search(result.stdout)
     if match is None:
         raise ActionFailed(f"smtpctl printed no count for {verb} {target}: "
@@ -99,7 +99,7 @@ def _subsystem_command(settings: Settings, verb: str, target: str) -> str:
         if status == done:
             raise ActionFailed(f"{name} is already {done} (smtpctl said 'command failed')")
         raise ActionFailed(f"smtpctl could not {verb} {name} (command failed; status: {status or '?'})")
-    raise ActionFailed(_failure(result, f"{verb} {name}").message)
+    raise ActionFailed(smtpctl_failure(result, f"{verb} {name}").message)
 
 
 def pause_subsystem(settings: Settings, target: str) -> str:

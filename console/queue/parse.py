@@ -191,16 +191,6 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def format_queue_line(envelope: Envelope, error_raw: str) -> str:
-    """An envelope written the way `show queue` prints it (error given already vis-encoded)."""
-    delay = "" if envelope.delay is None else str(envelope.delay)
-    return "|".join((
-        envelope.evpid, envelope.family, envelope.type, ",".join(envelope.flags),
-        envelope.sender, envelope.rcpt, envelope.dest, str(envelope.ctime), str(envelope.expire),
-        str(envelope.lasttry), str(envelope.retry), envelope.runstate, delay, error_raw,
-    ))
-
-
 def parse_status(text: str) -> dict[str, str]:
     """`show status` (`MDA running` ...) as {"mda": "running", "mta": "paused", "smtp": ...}."""
     status = {}
@@ -209,16 +199,6 @@ def parse_status(text: str) -> dict[str, str]:
         if name.lower() in SUBSYSTEMS and state:
             status[name.lower()] = state.strip()
     return status
-
-
-def parse_stats(text: str) -> dict[str, int | str]:
-    """`show stats` (`key=value` lines) as a dict; numeric values become ints."""
-    stats: dict[str, int | str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            stats[key] = int(value) if value.lstrip("-").isdigit() else value
-    return stats
 
 
 def parse_envelope_details(text: str) -> list[tuple[str, str]]:

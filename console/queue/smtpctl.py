@@ -13,7 +13,6 @@ from console.queue.parse import (
     QueueSnapshot,
     parse_envelope_details,
     parse_queue,
-    parse_stats,
     parse_status,
 )
 from console.settings import Settings
@@ -66,7 +65,7 @@ def run_smtpctl(settings: Settings, *args: str, timeout: float = SMTPCTL_TIMEOUT
     return result
 
 
-def _failure(result: SmtpctlResult, what: str) -> UserError:
+def smtpctl_failure(result: SmtpctlResult, what: str) -> UserError:
     """One sentence for an smtpctl run that failed in some other way."""
     if "possibilities are:" in result.stderr:
         return UserError(f"smtpctl did not accept {what!r}: give an envelope id (16 hex digits), "
@@ -85,7 +84,7 @@ def read_queue(settings: Settings, now: float | None = None) -> QueueSnapshot:
     taken = time.time() if now is None else now
     result = run_smtpctl(settings, "show", "queue")
     if result.returncode != 0:
-        raise _failure(result, "show queue")
+        raise smtpctl_failure(result, "show queue")
     envelopes, bad = parse_queue(result.stdout)
     offline = any(e.runstate == "offline" for e in envelopes)
     if not offline and not envelopes:
@@ -101,23 +100,15 @@ def read_status(settings: Settings) -> dict[str, str]:
     """`show status` as {"mda": "running", ...}; SmtpdDown when smtpd is not running."""
     result = run_smtpctl(settings, "show", "status")
     if result.returncode != 0:
-        raise _failure(result, "show status")
+        raise smtpctl_failure(result, "show status")
     return parse_status(result.stdout)
-
-
-def read_stats(settings: Settings) -> dict[str, int | str]:
-    """`show stats` as a dict; SmtpdDown when smtpd is not running."""
-    result = run_smtpctl(settings, "show", "stats")
-    if result.returncode != 0:
-        raise _failure(result, "show stats")
-    return parse_stats(result.stdout)
 
 
 def read_envelope(settings: Settings, evpid: str) -> list[tuple[str, str]]:
     """`show envelope EVPID` fields in order (works while smtpd is down)."""
     result = run_smtpctl(settings, "show", "envelope", evpid)
     if result.returncode != 0:
-        raise _failure(result, evpid)
+        raise smtpctl_failure(result, evpid)
     return parse_envelope_details(result.stdout)
 
 
@@ -125,5 +116,5 @@ def read_message(settings: Settings, msgid: str) -> str:
     """`show message ID`: the raw message as queued (works while smtpd is down)."""
     result = run_smtpctl(settings, "show", "message", msgid)
     if result.returncode != 0:
-        raise _failure(result, msgid)
+        raise smtpctl_failure(result, msgid)
     return result.stdout

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from operator import attrgetter
@@ -49,20 +49,7 @@ class QueueSummary:
     oldest_age: int
 
 
-@dataclass
-class QueueDiff:
-    """Envelope ids that appeared or disappeared between two snapshots."""
-
-    new: set[str]
-    vanished: set[str]
-
-
 _BAND_LIMITS_S = [minutes * 60 for minutes in AGE_BANDS]
-
-
-def age_band(age_s: int) -> int:
-    """Index into AGE_LABELS of an age in seconds."""
-    return bisect_right(_BAND_LIMITS_S, age_s)
 
 
 def summarise(envelopes: Sequence[Envelope], now: float) -> QueueSummary:
@@ -99,13 +86,6 @@ def summarise(envelopes: Sequence[Envelope], now: float) -> QueueSummary:
         oldest=oldest,
         oldest_age=oldest.age(now) if oldest else 0,
     )
-
-
-def diff(before: Iterable[Envelope], after: Iterable[Envelope]) -> QueueDiff:
-    """Envelopes new in `after` and those of `before` that are gone."""
-    old = {e.evpid for e in before}
-    new = {e.evpid for e in after}
-    return QueueDiff(new=new - old, vanished=old - new)
 
 
 def summary_json(snapshot: QueueSnapshot) -> dict[str, object]:

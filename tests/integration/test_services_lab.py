@@ -1,4 +1,4 @@
-"""Issue 2 end to end on the real lab: status, restart, HUP to dovecot, and an outage of supervisord."""
+"""The Services screen and CLI end to end on the real lab: status, restart, HUP to dovecot, and an outage of supervisord."""
 
 from __future__ import annotations
 

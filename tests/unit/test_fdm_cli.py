@@ -1,4 +1,4 @@
-"""`mailconsole fdm lint|test`: exit codes and the JSON shapes issue 5 specifies."""
+"""`mailconsole fdm lint|test`: exit codes and their JSON shapes."""
 
 from __future__ import annotations
 

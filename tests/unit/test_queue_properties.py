@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from console.queue.parse import Envelope, QueueSnapshot, decode_vis, format_queue_line, parse_queue
+from console.queue.parse import Envelope, QueueSnapshot, decode_vis, parse_queue
 from console.queue.summary import queue_json
 
 # RFC 5321 atext (which includes `|`) plus the dot; smtpd prints local parts as given.
@@ -19,6 +19,16 @@ SENDER = st.one_of(st.just("@"), ADDRESS)
 FLAGS = st.sampled_from([(), ("auth",), ("suspend",), ("auth", "suspend"), ("bounce", "internal")])
 TIME = st.integers(min_value=0, max_value=2**33)
 ERROR = st.text(max_size=40)  # any text: `|`, TAB, newlines, ESC, `[markup]`, accents, emoji
+
+
+def format_queue_line(envelope: Envelope, error_raw: str) -> str:
+    """An envelope written the way `show queue` prints it (error given already vis-encoded)."""
+    delay = "" if envelope.delay is None else str(envelope.delay)
+    return "|".join((
+        envelope.evpid, envelope.family, envelope.type, ",".join(envelope.flags),
+        envelope.sender, envelope.rcpt, envelope.dest, str(envelope.ctime), str(envelope.expire),
+        str(envelope.lasttry), str(envelope.retry), envelope.runstate, delay, error_raw,
+    ))
 
 
 def vis(data: bytes) -> str:

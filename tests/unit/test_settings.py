@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from pathlib import Path
 
 import pytest
 
+import console.settings as settings_module
 from console.errors import ConfigError
-from console.settings import FIELDS, Settings, field_docs, load_settings, render_effective
+from console.settings import FIELDS, Settings, load_settings, render_effective
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,6 +24,26 @@ SAMPLE = Path(__file__).resolve().parents[2] / "config_samples" / "mailconsole.t
 def write(path: Path, text: str) -> str:
     path.write_text(text, encoding="utf-8")
     return str(path)
+
+
+
+def field_docs() -> dict[str, str]:
+    """Each Settings field's one-line docstring, read from console/settings.py's source."""
+    tree = ast.parse(Path(settings_module.__file__).read_text(encoding="utf-8"))
+    docs: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == "Settings":
+            body = node.body
+            for stmt, nxt in zip(body, body[1:], strict=False):
+                if (
+                    isinstance(stmt, ast.AnnAssign)
+                    and isinstance(stmt.target, ast.Name)
+                    and isinstance(nxt, ast.Expr)
+                    and isinstance(nxt.value, ast.Constant)
+                    and isinstance(nxt.value.value, str)
+                ):
+                    docs[stmt.target.id] = nxt.value.value.strip()
+    return docs
 
 
 def test_defaults_are_the_articles_layout(tmp_path: Path) -> None:
