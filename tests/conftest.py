@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,16 +123,24 @@ class Supervisord:
         return False
 
 
-@pytest.fixture
-def supervisord(tmp_path: Path) -> Iterator[Supervisord]:
-    """A real supervisord with three small programs (ticker, sleeper, broken)."""
+@contextmanager
+def running_supervisord(tmp_path: Path, extra_programs: str = "") -> Iterator[Supervisord]:
+    """A real supervisord with the programs of SUPERVISORD_CONF and `extra_programs` (config text,
+    `{dir}` standing for its directory), killed at the end."""
     short = Path(f"/tmp/mc-sv-{os.getpid()}-{tmp_path.name[-12:]}")  # unix socket paths are short
     short.mkdir(parents=True, exist_ok=True)
-    (short / "supervisord.conf").write_text(SUPERVISORD_CONF.format(dir=short))
+    (short / "supervisord.conf").write_text((SUPERVISORD_CONF + extra_programs).format(dir=short))
     sv = Supervisord(short)
-    sv.start()
     try:
+        sv.start()
         yield sv
     finally:
         sv.kill()
         subprocess.run(["rm", "-rf", str(short)], check=False)
+
+
+@pytest.fixture
+def supervisord(tmp_path: Path) -> Iterator[Supervisord]:
+    """A real supervisord with three small programs (ticker, sleeper, broken)."""
+    with running_supervisord(tmp_path) as sv:
+        yield sv

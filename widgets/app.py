@@ -15,6 +15,8 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.widget import Widget
@@ -82,7 +84,12 @@ TABS: list[Tab] = [Tab("services", "Services", "f2", _services), Tab("queue", "Q
 
 
 class ActionCommands(Provider):
-    """The command palette: switch screens, help, and every action the current mode offers."""
+    """The command palette: switch screens, help, and every action the current mode offers.
+
+    Titles and help name programs, envelopes and files, i.e. strangers' text: they reach the palette
+    as `Content`, never as a string, which the palette would parse as markup (a program named
+    `[@click=app.quit]` would be a live link).
+    """
 
     def _commands(self) -> Iterable[tuple[str, str, Callable[[], Any]]]:
         app = self.app
@@ -97,14 +104,31 @@ class ActionCommands(Provider):
 
     async def discover(self) -> Hits:
         for title, help_text, callback in self._commands():
-            yield DiscoveryHit(title, callback, help=help_text)
+            yield DiscoveryHit(Content(title), callback, text=title, help=_literal(help_text))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for title, help_text, callback in self._commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), callback, help=help_text)
+                yield Hit(score, literal_highlight(matcher, title), callback, text=title,
+                          help=_literal(help_text))
+
+
+def literal_highlight(matcher: Matcher, title: str) -> Content:
+    """`matcher.highlight`, without reading the title as markup: the matched characters marked."""
+    content = Content(title)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, title)
+    if score:
+        for offset in offsets:
+            if not title[offset].isspace():
+                content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
+
+
+def _literal(help_text: str) -> str:
+    """Help text the palette shows as it is: it reads a `str` as markup, and takes `Content` as is."""
+    return Content(help_text)  # type: ignore[return-value]
 
 
 class ConsoleApp(App[None]):

@@ -161,10 +161,15 @@ def show_command(evpid: str, body: bool) -> None:
     """Show one envelope's fields and its message's headers (`--body` for the whole message)."""
     settings = _settings()
     evpid = evpid.strip().lower()
+    not_dates: list[str] = []
     if len(evpid) == 16:
         for key, value in read_envelope(settings, evpid):
             if key in ("ctime", "last-try", "last-bounce") and value.isdigit() and value != "0":
-                stamp = datetime.fromtimestamp(int(value), timezone.utc).isoformat(timespec="seconds")
+                try:
+                    stamp = datetime.fromtimestamp(int(value), timezone.utc).isoformat(timespec="seconds")
+                except (OverflowError, OSError, ValueError):
+                    stamp = "no date has it"
+                    not_dates.append(f"{key} {value}")
                 value = f"{value} ({stamp})"
             click.echo(printable(f"{key}: {value}"))
         click.echo("")
@@ -172,3 +177,6 @@ def show_command(evpid: str, body: bool) -> None:
     shown = message if body else split_message(message)[0]
     for line in shown.splitlines():
         click.echo(printable(line))
+    if not_dates:
+        raise UserError(f"envelope {evpid} has times no date has ({', '.join(not_dates)}): its "
+                        "envelope file may be damaged")

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from textual.widgets import Label, Log, Select, Static
+from textual.widgets import Input, Label, Log, Select, Static
 
 from tests.conftest import Supervisord
 from widgets.app import ActionCommands, ConsoleApp
@@ -246,3 +246,52 @@ async def test_the_output_pane_says_supervisord_is_away_once_and_backs_off(
         supervisord.start()
         await until(pilot, lambda: "-- reading the output again --" in log.lines, timeout=30)
         assert view._log_delay == 0.5
+
+
+HOSTILE_PROGRAMS = """
+[program:bad]
+process_name=bad[red]n[blink]
+command=sleep 100000
+stdout_logfile={dir}/bad.log
+stopwaitsecs=2
+
+[program:link]
+process_name=[@click=app.quit]x
+command=sleep 100000
+stdout_logfile={dir}/link.log
+stopwaitsecs=2
+"""
+
+
+async def test_markup_in_program_names_is_plain_text_in_the_palette(tmp_path: Path) -> None:
+    """Names from supervisord reach the palette as text: shown literally, no style, no live link."""
+    from textual.command import CommandList, CommandPalette
+    from textual.content import Content
+
+    from tests.conftest import running_supervisord
+
+    with running_supervisord(tmp_path, HOSTILE_PROGRAMS) as sv:
+        app = ConsoleApp(sv.settings())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: len(table(app).names) == 5)
+            await pilot.press("ctrl+p")
+            await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+
+            def prompts() -> list[Content]:
+                commands = app.screen.query_one(CommandList)
+                return [commands.get_option_at_index(i).prompt  # type: ignore[misc]
+                        for i in range(commands.option_count)]
+
+            for query, name in (("", "bad:bad[red]n[blink]"), ("bad", "bad:bad[red]n[blink]"),
+                                ("click", "link:[@click=app.quit]x")):
+                app.screen.query_one(Input).value = query
+                await until(pilot, lambda name=name: any(f"Restart {name}" in p.plain
+                                                         for p in prompts()))
+                for prompt in prompts():
+                    if name in prompt.plain:
+                        assert not [span for span in prompt.spans
+                                    if "click" in str(span.style) or "blink" in str(span.style)
+                                    or "red" in str(span.style)], prompt.spans
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, CommandPalette))
+            assert app.is_running

@@ -111,3 +111,16 @@ def test_read_only_refuses_with_exit_3(tmp_path: Path) -> None:
     assert done.stderr.startswith("mailconsole: refused: mailconsole is read-only")
     record = json.loads((tmp_path / "audit.log").read_text())
     assert (record["action"], record["outcome"]) == ("queue.remove", "refused")
+
+
+def test_show_with_times_no_date_has_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """A damaged envelope's times (past datetime's range) are shown as they are, and said once."""
+    mapping = {"show envelope 99c1e639b21b3591": "show-envelope-far-future",
+               "show message 99c1e639b21b3591": "show-message-tempfail"}
+    done = run(tmp_path, "queue", "show", "99c1e639b21b3591", mapping=mapping)
+    assert done.returncode == 1
+    assert done.stderr == ("mailconsole: envelope 99c1e639b21b3591 has times no date has (ctime "
+                           "9223372036854775807, last-try 999999999999): its envelope file may be "
+                           "damaged\n")
+    assert "ctime: 9223372036854775807 (no date has it)\n" in done.stdout
+    assert "rcpt: tim@tempfail.test\n" in done.stdout
