@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from console.accounts.check import Finding, check
+from console.accounts.check import Finding, check, probe_message
 from console.accounts.model import FILE_KINDS, TABLE_KINDS, Accounts, load_accounts
 from console.accounts.passwords import hash_password
 from console.accounts.tables import (
@@ -43,7 +43,6 @@ from console.fdm.lint import ERROR
 from console.fdm.parser import Config, FdmSyntaxError, parse
 from console.fdm.router import Router, mailbox_of
 from console.fdm.save import check_with_fdm
-from console.fdm.testmail import compose_message
 from console.files import FileToken, Saved, fsync_directory, write_atomically
 
 if TYPE_CHECKING:
@@ -56,7 +55,6 @@ _ADDRESS = re.compile(r"^[A-Za-z0-9._+=-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 _DOMAIN = re.compile(r"^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 _USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 _ERE_SPECIAL = set(".^$*+?()[]{}|\\")
-PROBE_SENDER = "mailconsole <probe@invalid.example>"
 
 
 @dataclass
@@ -169,12 +167,6 @@ def parsed_fdm(files: Files) -> Config | None:
         return parse(files.fdm_text, str(files.fdm_path))
     except FdmSyntaxError:
         return None
-
-
-def probe_message(address: str) -> str:
-    """A message to the address, as the route checks send through fdm.conf."""
-    return compose_message(PROBE_SENDER, address, subject="route check",
-                           date="Mon, 01 Jan 2024 10:00:00 +0000")
 
 
 def _reaches(config: Config, address: str, user: str) -> bool:

@@ -9,13 +9,13 @@ them before evaluating the next rule. `dialect` picks PCRE2 (fdm 2.x, the target
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 import shlex
 import socket
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
-from pathlib import PurePosixPath
 
 from console.fdm.parser import (
     EXTERNAL_ITEMS,
@@ -163,7 +163,7 @@ class Router:
             received = (
                 f"Received: by {self.hostname} (fdm {VERSIONS[self.dialect]}, "
                 f"account \"{self.account}\") \n\twith stdin (unencrypted)\n\t"
-                f"{formatdate(localtime=True)}\n"
+                f"{_clock()[0]}\n"
             ).encode()
         data, body = split_message(message, received)
         original = message[message.find(b"\n") + 1:] if message.startswith(b"From ") else message
@@ -172,8 +172,8 @@ class Router:
 
     def _default_tags(self, original: bytes, data: bytes, body: int) -> dict[str, str]:
         """The tags fdm gives every mail: account, host, clock, line counts, message-id, Date parts."""
-        tags = {"account": self.account, "hostname": socket.gethostname()}
-        tags.update(_time_tags(time.localtime(), ""))
+        tags = {"account": self.account, "hostname": _clock()[1]}
+        tags.update(_clock()[2])
         blank = original.find(b"\n\n")
         lines = original.count(b"\n")
         head_lines = original[:blank].count(b"\n") + 1 if blank != -1 else lines
@@ -442,6 +442,19 @@ def _date_of(head: bytes) -> float | None:
         return None
 
 
+_CLOCK: list[tuple[int, str, str, dict[str, str]]] = []
+
+
+def _clock() -> tuple[str, str, dict[str, str]]:
+    """Now for fdm's Received header, the host name and the clock tags: made once a second, since
+    every message asks and the check of 10,000 addresses routes 10,000 messages."""
+    second = int(time.time())
+    if not _CLOCK or _CLOCK[0][0] != second:
+        _CLOCK[:] = [(second, formatdate(second, localtime=True), socket.gethostname(),
+                      _time_tags(time.localtime(second), ""))]
+    return _CLOCK[0][1:]
+
+
 def _time_tags(tm: time.struct_time, prefix: str) -> dict[str, str]:
     """fdm's clock tags (hour, day, year2...) for a time, names prefixed (`mail_` for the Date)."""
     values = {
@@ -471,6 +484,13 @@ class _State:
     last_rule: int = 0
 
 
+@functools.lru_cache(maxsize=4096)
+def _shell_words(command: str) -> tuple[str, ...]:
+    """A command line split as the shell would (cached: a config runs the same few commands for
+    every message, and splitting one costs more than routing through a rule)."""
+    return tuple(shlex.split(command))
+
+
 def mailbox_of(action: str, kind: str, argument: str, user: str = "") -> Delivery:
     """Read the mailbox from an action: `deliver -d bob -m Spam` is user bob, folder Spam."""
     if kind in ("maildir", "mbox", "write", "append"):
@@ -478,11 +498,11 @@ def mailbox_of(action: str, kind: str, argument: str, user: str = "") -> Deliver
     if kind not in ("pipe", "exec"):
         return Delivery(action, kind, user=user)
     try:
-        words = shlex.split(argument)
+        words = _shell_words(argument)
     except ValueError:
         return Delivery(action, kind, user=user)
     for position, word in enumerate(words):
-        if PurePosixPath(word).name not in LDA_NAMES:
+        if word.rstrip("/").rpartition("/")[2] not in LDA_NAMES:  # the program's file name
             continue
         delivery = Delivery(action, kind, user=user, folder="INBOX")
         rest = words[position + 1:]
