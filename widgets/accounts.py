@@ -8,6 +8,8 @@ never audited, and is never shown.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
 from rich.cells import cell_len
@@ -26,6 +28,7 @@ from textual.widgets import Button, Input, Label, Static
 from console.accounts.check import Finding
 from console.accounts.dns import OK, Record, Verdict
 from console.accounts.overview import Overview
+from console.actions import ACTIONS
 from console.settings import Settings
 from console.text import printable
 from widgets.common.dialogs import ConfirmScreen, DialogScreen
@@ -392,6 +395,24 @@ class AccountsView(Widget):
     def on_accounts_list_highlighted(self, message: AccountsList.Highlighted) -> None:
         self._detail()
 
+    def palette_commands(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
+        """Palette entries: the views, the DNS check, and (unless read-only) the changes, with a
+        password or removal for each user."""
+        for view in VIEWS:
+            yield (f"Accounts: {TITLES[view]}", f"Show the {TITLES[view]} view",
+                   partial(self.action_view, view))
+        yield "Accounts: check DNS", "Ask the resolver about every record", self.action_check_dns
+        if self.settings.read_only:
+            return
+        yield "Accounts: add a user", ACTIONS["accounts.add_user"].description, self.action_add_user
+        yield ("Accounts: add an address", ACTIONS["accounts.add_address"].description,
+               self.action_add_address)
+        yield ("Accounts: add a domain", ACTIONS["accounts.add_domain"].description,
+               self.action_add_domain)
+        for user in self.overview.users if self.overview else []:
+            yield (f"Accounts: set the password of {printable(user.name)}",
+                   ACTIONS["accounts.passwd"].description, partial(self._passwd_form, user.name))
+
     # ------------------------------------------------------------------ keys
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -459,6 +480,9 @@ class AccountsView(Widget):
         if not user:
             self.notify("choose a user in the Users view (2) first", severity="warning")
             return
+        self._passwd_form(user)
+
+    def _passwd_form(self, user: str) -> None:
         self._ask(FormScreen(f"New password for {user}", "8 characters or more; not shown.", [],
                              password=True, ok_label="Set"),
                   lambda v: self._request("accounts.passwd", user, {"password": v["password"]},
@@ -474,7 +498,7 @@ class AccountsView(Widget):
             user = next(u for u in (self.overview.users if self.overview else [])
                         if u.name == row.key)
             mail = (f" Their Maildir ({user.messages} message(s)) is kept at {user.maildir}."
-                    if user.messages else "")
+                    if user.messages is not None else "")
             addresses = f" and {', '.join(user.addresses)}" if user.addresses else ""
             question = f"Remove user {row.key}{addresses}?{mail}"
             params["yes"] = "yes"

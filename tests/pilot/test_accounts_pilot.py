@@ -26,6 +26,7 @@ SNAPSHOT_DIR = Path("/tmp/mailconsole-accounts-snapshot")
 def accounts_settings(tmp_path: Path, read_only: bool = False) -> Settings:
     """The article's files, an address with markup and an escape in it, no smtpd (smtpctl missing:
     a reload fails, as when smtpd is down), and a DNS server that is not there."""
+    tmp_path.mkdir(exist_ok=True)
     settings = article_stack(tmp_path)
     with settings.table_vusers.open("a") as vusers:
         vusers.write("evil[red]x\x1b[31m@example.com vmail\n")
@@ -158,3 +159,22 @@ def test_accounts_snapshot(snap_compare: Any, keys: tuple[str, ...]) -> None:
         await pilot.pause()
 
     assert snap_compare(accounts_app(settings), terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_the_palette_offers_the_views_and_in_read_write_mode_the_changes(tmp_path: Path) -> None:
+    for read_only in (False, True):
+        app = accounts_app(accounts_settings(tmp_path / str(read_only), read_only=read_only))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await loaded(pilot)
+            titles = [title for title, _help, _call in view(app).palette_commands()]
+            assert "Accounts: DNS" in titles and "Accounts: check DNS" in titles
+            assert ("Accounts: set the password of bob" in titles) is not read_only
+            assert ("Accounts: add a user" in titles) is not read_only
+            if not read_only:
+                await pilot.press("ctrl+p")
+                await pilot.pause()
+                await pilot.press(*"password of sysmail")
+                await pilot.pause(0.3)
+                await pilot.press("enter")
+                await until(pilot, lambda: isinstance(app.screen, FormScreen))
+                assert app.screen.form_title == "New password for sysmail"
