@@ -176,5 +176,5 @@ async def test_the_palette_offers_the_views_and_in_read_write_mode_the_changes(t
                 await pilot.press(*"password of sysmail")
                 await pilot.pause(0.3)
                 await pilot.press("enter")
-                await until(pilot, lambda: isinstance(app.screen, FormScreen))
-                assert app.screen.form_title == "New password for sysmail"
+                await until(pilot, lambda: isinstance(pilot.app.screen, FormScreen))
+                assert pilot.app.screen.form_title == "New password for sysmail"
