@@ -155,6 +155,11 @@ def wanted_records(accounts: Accounts, settings: Settings,
         value = f"v=DMARC1; p={DMARC_POLICY}" + (f"; rua=mailto:{rua}" if rua else "")
         records.append(Record(domain, "DMARC", f"_dmarc.{domain}", "TXT", value,
                               "" if rua else "no accepted dmarc@ address for aggregate reports"))
+        report_domain = rua.rpartition("@")[2]
+        if rua and report_domain != domain:
+            # RFC 7489 7.1: the other domain must say it takes this domain's reports.
+            records.append(Record(domain, "RUA", f"{domain}._report._dmarc.{report_domain}", "TXT",
+                                  "v=DMARC1", f"{report_domain} accepts {domain}'s DMARC reports"))
     return records
 
 
@@ -240,14 +245,15 @@ def check_record(record: Record, resolver: Any) -> Verdict:
     found, problem = _lookup(resolver, record.name, record.rtype)
     if found is None:
         return Verdict(record, UNKNOWN, [], problem)
-    judge = {"MX": _judge_mx, "SPF": _judge_spf, "DKIM": _judge_dkim, "DMARC": _judge_dmarc}
+    judge = {"MX": _judge_mx, "SPF": _judge_spf, "DKIM": _judge_dkim, "DMARC": _judge_dmarc,
+             "RUA": _judge_report}
     status, detail = judge[record.kind](record, found, resolver)
     shown = found if record.kind == "MX" else [t for t in found if _is_kind(record.kind, t)]
     return Verdict(record, status, shown, detail)
 
 
 def _is_kind(kind: str, text: str) -> bool:
-    prefix = {"SPF": "v=spf1", "DKIM": "", "DMARC": "v=dmarc1"}[kind]
+    prefix = {"SPF": "v=spf1", "DKIM": "", "DMARC": "v=dmarc1", "RUA": "v=dmarc1"}[kind]
     low = text.lower()
     return low.startswith(prefix) and (not prefix or low[len(prefix):len(prefix) + 1] in ("", " ", ";"))
 
@@ -366,3 +372,10 @@ def _judge_dmarc(record: Record, found: list[str], resolver: Any) -> tuple[str, 
             "rua" in wanted and wanted["rua"].lower() not in tags.get("rua", "").lower()):
         return DIFFERENT, f"the stack wants {record.value!r}"
     return OK, ""
+
+
+def _judge_report(record: Record, found: list[str], resolver: Any) -> tuple[str, str]:
+    if any(_is_kind("RUA", text) for text in found):
+        return OK, ""
+    return MISSING, (f"without it, receivers send no reports for {record.domain} to "
+                     f"{record.name.rpartition('._report._dmarc.')[2]}")

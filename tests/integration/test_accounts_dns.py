@@ -107,6 +107,7 @@ def dns_server(stack: Settings, tmp_path: Path) -> Iterator[str]:
         _txt("_spf.elsewhere.example", "v=spf1 ip4:192.0.2.1 -all"),
         _txt("dkim1._domainkey.other.test", f"v=DKIM1; k=rsa; p={other_key}"),
         _txt("_dmarc.other.test", "v=DMARC1; p=none"),
+        _txt("other.test._report._dmarc.good.test", "v=DMARC1"),
         # lookups.test: SPF over the ten-lookup limit through nested includes
         f"--mx-host=lookups.test,{HOST},10",
         _txt("lookups.test", "v=spf1 mx include:a.lookups.test include:b.lookups.test ~all"),
@@ -154,6 +155,9 @@ def test_each_record_kind_correct_missing_malformed_and_different(stack: Setting
     assert found[("other.test", "DKIM")] == (
         DIFFERENT, "the published key does not match dkimproxy's private key")
     assert found[("other.test", "DMARC")][0] == DIFFERENT
+    # other.test's reports go to good.test, which says it takes them
+    assert found[("other.test", "RUA")] == (OK, "")
+    assert ("good.test", "RUA") not in found
     assert found[("lookups.test", "SPF")] == (
         MALFORMED, "13 DNS lookups (more than 10): receivers treat that as a permanent error")
 
@@ -169,6 +173,8 @@ def test_the_records_are_ready_to_paste(stack: Settings, tmp_path: Path) -> None
     # other.test has no dmarc@ address: its reports go to the first accepted one
     assert records[("other.test", "DMARC")].value == \
         "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
+    assert records[("other.test", "RUA")].zone_line() == \
+        'other.test._report._dmarc.good.test. 3600 IN TXT "v=DMARC1"'
 
 
 def test_cli_exit_codes_and_json(stack: Settings, dns_server: str, tmp_path: Path) -> None:

@@ -118,8 +118,10 @@ async def test_removing_a_user_with_mail_asks_and_keeps_the_maildir(tmp_path: Pa
         await loaded(pilot)
         await pilot.press("2", "down", "d")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert "Remove user sysmail" in app.screen.question
-        assert f"Their Maildir (1 message(s)) is kept at {maildir}" in app.screen.question
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        assert "Remove user sysmail" in confirm.question
+        assert f"Their Maildir (1 message(s)) is kept at {maildir}" in confirm.question
         await pilot.press("n")
         await pilot.pause()
         assert "sysmail:" in settings.table_userdb.read_text()
@@ -146,8 +148,9 @@ async def test_read_only_offers_no_change(tmp_path: Path) -> None:
     assert settings.table_userdb.read_bytes() == before
 
 
-@pytest.mark.parametrize("keys", [(), ("4",)], ids=["addresses", "check"])
-def test_accounts_snapshot(snap_compare: Any, keys: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(("keys", "size"), [((), (80, 24)), (("4",), (80, 24)), (("2",), (160, 50))],
+                         ids=["addresses", "check", "users-160x50"])
+def test_accounts_snapshot(snap_compare: Any, keys: tuple[str, ...], size: tuple[int, int]) -> None:
     # A fixed directory: the screen shows paths, and the snapshot must not depend on a temp name.
     shutil.rmtree(SNAPSHOT_DIR, ignore_errors=True)
     SNAPSHOT_DIR.mkdir()
@@ -158,7 +161,7 @@ def test_accounts_snapshot(snap_compare: Any, keys: tuple[str, ...]) -> None:
         await pilot.press(*keys)
         await pilot.pause()
 
-    assert snap_compare(accounts_app(settings), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(accounts_app(settings), terminal_size=size, run_before=run_before)
 
 
 async def test_the_palette_offers_the_views_and_in_read_write_mode_the_changes(tmp_path: Path) -> None:
@@ -177,4 +180,6 @@ async def test_the_palette_offers_the_views_and_in_read_write_mode_the_changes(t
                 await pilot.pause(0.3)
                 await pilot.press("enter")
                 await until(pilot, lambda: isinstance(pilot.app.screen, FormScreen))
-                assert pilot.app.screen.form_title == "New password for sysmail"
+                form = pilot.app.screen
+                assert isinstance(form, FormScreen)
+                assert form.form_title == "New password for sysmail"
