@@ -6,8 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from hypothesis import settings as hypothesis_settings
 
 from console.settings import Settings
 from console.supervisor.client import SupervisorClient, SupervisorUnavailable
+from tests.helpers import wait_for
 
 # Property tests judge correctness, never speed: no per-example deadline on a loaded 2-core machine.
 hypothesis_settings.register_profile("mailconsole", deadline=None)
@@ -54,21 +54,6 @@ autorestart=false
 startretries=0
 stdout_logfile={dir}/broken.log
 """
-
-
-def wait_for(check: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> object:
-    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-        except Exception:  # noqa: BLE001 - still coming up
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass

@@ -1,10 +1,70 @@
-"""What the tests share: the installed `mailconsole` command."""
+"""What the tests share: one way to wait for a condition (with a timeout, never a bare sleep) and the
+installed `mailconsole` command."""
 
 from __future__ import annotations
 
 import shutil
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+T = TypeVar("T")
+
+WAIT_S = 30.0
+"""How long a wait may take before the test fails: generous, since 2 cores are shared by many runs."""
+STEP_S = 0.05
+"""How often the condition is checked."""
+
+
+class _Waiting:
+    """One wait: its deadline and the last exception the check raised (shown when it times out)."""
+
+    def __init__(self, what: str, timeout: float) -> None:
+        self.what = what
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.last_error: BaseException | None = None
+
+    def check(self, condition: Callable[[], T]) -> T | None:
+        """The condition's value, or None when it raised (remembered for the failure message)."""
+        try:
+            return condition()
+        except Exception as exc:  # noqa: BLE001 - still coming up; said if it never does
+            self.last_error = exc
+            return None
+
+    def fail_if_late(self) -> None:
+        if time.monotonic() > self.deadline:
+            raised = f"; the check last raised {self.last_error!r}" if self.last_error else ""
+            pytest.fail(f"timed out after {self.timeout:g} s waiting for {self.what}{raised}")
+
+
+def wait_for(check: Callable[[], T], timeout: float = WAIT_S, what: str = "the condition") -> T:
+    """Call `check` until it returns something truthy, and return that; fail the test after `timeout`
+    seconds, naming `what` and the last exception `check` raised."""
+    waiting = _Waiting(what, timeout)
+    while True:
+        value = waiting.check(check)
+        if value:
+            return value
+        waiting.fail_if_late()
+        time.sleep(STEP_S)
+
+
+async def until(pilot: Any, check: Callable[[], T], timeout: float = WAIT_S,
+                what: str = "the console") -> T:
+    """`wait_for` inside a pilot test: the app runs between checks (`pilot.pause`)."""
+    waiting = _Waiting(what, timeout)
+    while True:
+        value = waiting.check(check)
+        if value:
+            return value
+        waiting.fail_if_late()
+        await pilot.pause(STEP_S)
 
 
 def _mailconsole_command() -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from console.supervisor.client import LogChunk, Program, Snapshot, SupervisorUnavailable
+from tests.helpers import until
 
 RECORDING = Path(__file__).parent / "recordings" / "supervisor-lab.json"
 URL = "unix:///run/supervisor.sock"
@@ -45,6 +46,6 @@ async def supervisor_answered(pilot: Any) -> None:
     """Wait until the console has shown supervisord's first answer (or its absence) in the header:
     the Services screen polls from a thread of its own, which Textual's workers do not include."""
     app = pilot.app
-    while "services" not in app.views or app.views["services"].connected is None:
-        await pilot.pause(0.02)
+    await until(pilot, lambda: "services" in app.views and app.views["services"].connected is not None,
+                what="supervisord's first answer on the Services screen")
     await pilot.pause()

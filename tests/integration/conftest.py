@@ -15,7 +15,6 @@ import pytest
 from console.errors import UserError
 from console.lab.render import PORT_BLOCK, LabConfig
 from console.lab.run import check_requirements, down, free_port_bases, up
-from tests.conftest import wait_for  # noqa: F401  (the integration tests' poller)
 
 PORT_RANGE = range(20000, 21000)
 """The ports the lab tests may use (other sessions on this machine use other ranges)."""

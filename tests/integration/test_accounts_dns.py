@@ -28,8 +28,7 @@ from console.accounts.dns import (
 )
 from console.accounts.model import load_accounts
 from console.settings import Settings
-from tests.conftest import wait_for
-from tests.helpers import MAILCONSOLE
+from tests.helpers import MAILCONSOLE, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"

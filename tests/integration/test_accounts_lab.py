@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
-from tests.conftest import wait_for
-from tests.helpers import MAILCONSOLE
+from tests.helpers import MAILCONSOLE, wait_for
 from tests.integration.conftest import RunningLab
 
 pytestmark = pytest.mark.lab

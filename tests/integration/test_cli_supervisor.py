@@ -112,7 +112,7 @@ def test_http_url_with_credentials(tmp_path: Path) -> None:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         env = {"MAILCONSOLE_SUPERVISOR_CONFIG": str(conf)}
-        from tests.conftest import wait_for
+        from tests.helpers import wait_for
 
         wait_for(lambda: mc("status", env=env).returncode == 0, what="supervisord over http")
         assert "sleeper" in mc("status", env=env).stdout

@@ -16,8 +16,8 @@ from imapclient import IMAPClient
 
 from console.lab.render import EICAR, PERMFAIL_DOMAIN, UNREACHABLE_DOMAIN
 from console.lab.run import is_alive, lab_processes, running_pid, status
-from tests.helpers import MAILCONSOLE
-from tests.integration.conftest import RunningLab, wait_for
+from tests.helpers import MAILCONSOLE, wait_for
+from tests.integration.conftest import RunningLab
 
 pytestmark = pytest.mark.lab
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from typing import Any
 
 import pytest
 
 from console.settings import load_settings
+from tests.helpers import until
 from tests.integration.conftest import RunningLab
 from tests.integration.test_lab import send
 from widgets.app import ConsoleApp
@@ -17,13 +16,6 @@ from widgets.logs.lines import LogLines
 from widgets.logs.view import LogsView
 
 pytestmark = pytest.mark.lab
-
-
-async def until(pilot: Any, check: Any, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting in the console"
-        await pilot.pause(0.05)
 
 
 def visible(app: ConsoleApp) -> str:

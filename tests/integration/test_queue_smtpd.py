@@ -29,8 +29,8 @@ from console.errors import ActionFailed, UserError
 from console.queue.parse import Envelope
 from console.queue.smtpctl import SmtpdDown, read_queue, read_status
 from console.settings import Settings
-from tests.conftest import wait_for
-from tests.pilot.test_queue_pilot import loaded, table, until
+from tests.helpers import until, wait_for
+from tests.pilot.test_queue_pilot import loaded, table
 from tests.recorded import RecordedSupervisor
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmScreen

@@ -7,8 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +17,7 @@ from console.lab.render import LabConfig
 from console.lab.run import down, up
 from console.settings import load_settings
 from console.supervisor.client import SupervisorClient
-from tests.conftest import wait_for
-from tests.helpers import MAILCONSOLE
+from tests.helpers import MAILCONSOLE, until, wait_for
 from widgets.app import ConsoleApp
 from widgets.services import ProgramTable
 
@@ -80,13 +77,6 @@ def test_read_only_changes_nothing_on_the_lab(lab: Any) -> None:
     audit = (lab.dir / "log" / "mailconsole-audit.log").read_text().splitlines()
     last = json.loads(audit[-1])
     assert (last["action"], last["target"], last["refused"]) == ("program.stop", "opensmtpd", True)
-
-
-async def until(pilot: Any, check: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting in the console"
-        await pilot.pause(0.1)
 
 
 async def test_console_survives_supervisord_going_away(fresh_lab: Any) -> None:

@@ -8,13 +8,12 @@ import re
 import shlex
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import MAILCONSOLE
+from tests.helpers import MAILCONSOLE, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,14 +62,13 @@ def terminal(tmp_path: Path) -> Iterator[object]:
             "--config", shlex.quote(str(settings)), "--supervisor-url", f"unix://{tmp_path}/none.sock"])
         subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", "-c", str(ROOT),
                         command], check=True)
-        deadline = time.monotonic() + 30
-        while True:
+        def drawn() -> str | None:
             screen = subprocess.run(["tmux", "capture-pane", "-p", "-e", "-t", name],
                                     capture_output=True, text=True).stdout
-            if "Retrying" in screen and "● disconnected" in screen:  # banner and header: two handlers
-                return screen
-            assert time.monotonic() < deadline, f"the console did not draw its screen:\n{screen}"
-            time.sleep(0.1)
+            # The banner and the header: two handlers, two frames.
+            return screen if "Retrying" in screen and "● disconnected" in screen else None
+
+        return wait_for(drawn, what="the console to draw its screen, disconnected")
 
     yield run
     for name in sessions:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from console.settings import Settings
-from tests.pilot.test_queue_pilot import until
+from tests.helpers import until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from tests.unit.test_accounts_check import article_stack
 from widgets.accounts import AccountsList, AccountsView, FormScreen

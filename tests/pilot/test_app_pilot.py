@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from console.settings import Settings
+from tests.helpers import until
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import TABS, ConsoleApp
 
@@ -25,10 +26,8 @@ async def test_palette_switches_screen_and_focuses_it(tab: str, tmp_path: Path) 
         await pilot.press(*f"go to {title.lower()}")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if app.focused is not None and app.views.get(tab) in app.focused.ancestors_with_self:
-                break
+        await until(pilot, lambda: app.focused is not None
+                    and app.views.get(tab) in app.focused.ancestors_with_self)
         assert app.active_tab == tab
         assert app.focused is not None
         assert app.views.get(tab) in app.focused.ancestors_with_self
@@ -45,10 +44,7 @@ async def test_quitting_with_unsaved_rules_asks_first(tmp_path: Path) -> None:
     app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com",
                      initial_tab="rules")
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if app.focused is not None and app.focused.id == "rules-editor":
-                break
+        await until(pilot, lambda: app.focused is not None and app.focused.id == "rules-editor")
         await app.workers.wait_for_complete()
         await pilot.press("end", "x")
         await pilot.press("ctrl+q")
@@ -113,10 +109,7 @@ async def test_garbage_collection_resumes_after_the_first_frame(tmp_path: Path) 
     gc.disable()
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            for _ in range(50):
-                await pilot.pause(0.02)
-                if gc.isenabled():
-                    break
+            await until(pilot, gc.isenabled)
             assert gc.isenabled()
             assert gc.get_freeze_count() > 0
     finally:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from rich.style import Style
@@ -12,19 +10,13 @@ from textual import events
 from textual.widgets import Static
 
 from console.settings import Settings
+from tests.helpers import until
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import ConsoleApp
 from widgets.logs.files import FileList
 from widgets.logs.lines import LogLines
 
 HOSTILE = "evil [bold]loud[/bold] [link=http://x.example]click[/link] [unbalanced \x1b[31mred\x1b[0m \x07bell"
-
-
-async def until(pilot, check: Callable[[], object], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting in the console"
-        await pilot.pause(0.05)
 
 
 def make_app(log_dir: Path, files: list[Path] | None = None) -> ConsoleApp:

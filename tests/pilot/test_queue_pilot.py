@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 from console.queue.parse import Envelope
 from console.queue.summary import MessageRow
 from console.settings import Settings
+from tests.helpers import until
 from tests.recorded import RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
@@ -45,13 +44,6 @@ def queue_settings(tmp_path: Path, mapping: dict[str, str], read_only: bool = Fa
 def queue_app(settings: Settings) -> ConsoleApp:
     return ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com",
                       queue={"clock": lambda: NOW, "refresh_s": 3600})
-
-
-async def until(pilot: Any, check: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting in the console"
-        await pilot.pause(0.05)
 
 
 def table(app: ConsoleApp) -> QueueTable:

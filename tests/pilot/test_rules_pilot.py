@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from textual.widgets import DataTable, OptionList, Static, TabbedContent, TextArea
 
 from console.settings import Settings
+from tests.helpers import until
 from widgets.app import ConsoleApp
 from widgets.rules.dialogs import BackupScreen, CorpusScreen, MessageSourceScreen, ReviewScreen
 from widgets.rules.editor import FdmEditor
@@ -22,13 +21,6 @@ CORPUS = Path(__file__).parent.parent / "fdm_corpus"
 ARTICLE = (CORPUS / "configs" / "article.conf").read_text()
 FIXED = (CORPUS / "configs" / "01_article_fixed.conf").read_text()
 NOTICE = "To: notifications@example.com\nSubject: x\n\nb\n"
-
-
-async def until(pilot, check: Callable[[], object], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting in the console"
-        await pilot.pause(0.05)
 
 
 def make_settings(tmp_path: Path, read_only: bool = False) -> Settings:
@@ -298,7 +290,6 @@ async def test_a_bad_message_source_is_a_notification_not_a_crash(tmp_path: Path
         await pilot.click("#use")
         await until(pilot, lambda: any("no such file" in n.message for n in app._notifications))
         assert app.query_one("#rules-message", TextArea).text == before
-
 
 
 async def test_test_message_from_the_queue_runs_smtpctl_show_message(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 from textual.widgets import TextArea
 
 from console.settings import Settings
+from tests.helpers import until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.rules.editor import FdmEditor
@@ -34,16 +34,14 @@ def app(tmp_path: Path) -> ConsoleApp:
 
 async def route_settled(pilot: Any) -> None:
     """Wait until the route shown is the one for the text now (the debounce timer is not a worker)."""
-    deadline = time.monotonic() + 15
     await supervisor_answered(pilot)
-    while True:
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+
+    def settled() -> bool:
         views = pilot.app.query(RulesView)
-        if views and views.first().loaded and views.first().shown_generation == views.first().generation:
-            return
-        assert time.monotonic() < deadline, "the Rules screen did not settle"
-        await pilot.pause(0.05)
+        return bool(views) and views.first().loaded and views.first().shown_generation == views.first().generation
+
+    await until(pilot, settled, what="the Rules screen to settle")
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from textual.widgets import Input, Label, Log, Select, Static
 
 from tests.conftest import Supervisord
+from tests.helpers import until
 from widgets.app import ActionCommands, ConsoleApp
 from widgets.common.dialogs import ConfirmScreen, SignalScreen
 from widgets.services import ProgramTable, ServicesView
-
-
-async def until(pilot, check: Callable[[], object], timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting in the console"
-        await pilot.pause(0.05)
 
 
 def table(app: ConsoleApp) -> ProgramTable:

@@ -21,8 +21,8 @@ from console.jobs.process import Cancel, OutputLine, run_process
 from console.jobs.runner import run_job
 from console.jobs.spec import SA_UPDATE_CODES, JobSpec, ThenStep
 from console.settings import Settings
-from tests.conftest import Supervisord, wait_for
-from tests.helpers import MAILCONSOLE
+from tests.conftest import Supervisord
+from tests.helpers import MAILCONSOLE, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

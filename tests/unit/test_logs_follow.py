@@ -257,7 +257,7 @@ def test_a_renamed_file_is_read_on_until_quiet_with_its_late_lines_interleaved(t
     import sys
     from collections import Counter
 
-    from tests.conftest import wait_for
+    from tests.helpers import wait_for
 
     path = tmp_path / "smtpd.log"
     path.write_text("")
