@@ -41,8 +41,9 @@ def rendered(tmp_path: Path, filters: bool = False, port_base: int = 20500) -> L
 
 
 def lab_ports(text: str) -> set[int]:
-    """Every number in a config that looks like a TCP port (4-5 digits)."""
-    return {int(n) for n in re.findall(r"(?<![\d.])(\d{4,5})(?![\d.])", text)}
+    """Every number in a config that looks like a TCP port (4-5 digits; not part of a path such as
+    pytest's /tmp/pytest-of-root/pytest-1215/)."""
+    return {int(n) for n in re.findall(r"(?<![\d./-])(\d{4,5})(?![\d./-])", text)}
 
 
 @pytest.mark.parametrize(
