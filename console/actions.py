@@ -275,7 +275,9 @@ class _AuditLog:
         }
         import json  # here, not at the top: the console's start-up does without it
 
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        # A name from the command line may hold undecodable bytes (lone surrogates): JSON's own
+        # \udcff escape keeps the line readable and the record faithful.
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
         if os.write(self.fd, line) != len(line):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         if sync:
