@@ -63,6 +63,7 @@ class LazyGroup(click.Group):
     lazy = {
         "accounts": "console.accounts.cli:accounts",
         "fdm": "console.fdm.cli:fdm",
+        "health": "console.health.cli:health",
         "jobs": "console.jobs.cli:jobs",
         "lab": "console.lab.cli:lab",
         "queue": "console.queue.cli:queue",

@@ -67,7 +67,7 @@ class Settings:
     """System account mail is stored as: owner of new Maildirs, and a vusers target that is no mailbox."""
 
     smtpd_config: Path = Path("/mail/config/smtpd.conf")
-    """OpenSMTPD's config: the table names `smtpctl update table` needs and the host MX records name."""
+    """OpenSMTPD's config: its tables (smtpctl update table), host (MX records), pki and TLS listeners."""
 
     dkimproxy_config: Path = Path("/mail/config/dkimproxy_out.conf")
     """dkimproxy's config: its keyfile and selector give each domain's DKIM record."""
@@ -92,6 +92,66 @@ class Settings:
 
     refresh_interval: float = 0.5
     """Seconds between polls of supervisord (the next poll is armed only when the last one finished)."""
+
+    mail_dir: Path = Path("/mail")
+    """The stack's state volume (config, db, log, spool): health checks its free space."""
+
+    queue_dir: Path = Path("/var/spool/smtpd")
+    """OpenSMTPD's queue directory: health checks its free space."""
+
+    dovecot_config: Path = Path("/etc/dovecot/dovecot.conf")
+    """Dovecot's config, read through `doveconf -c`: its ssl_cert and its TLS listeners."""
+
+    clamd_config: Path = Path("/mail/config/clamd.conf")
+    """clamd's config: its DatabaseDirectory (database age) and LocalSocket or TCPSocket (PING)."""
+
+    spamassassin_update_dir: Path = Path("/mail/db/spamassassin")
+    """sa-update's --updatedir: health checks that it holds rules, and their age."""
+
+    health_interval: float = 60.0
+    """Seconds between two runs of the health checks on the Overview screen."""
+
+    health_timeout: float = 3.0
+    """Seconds each network health check (TLS handshake, clamd PING) may take."""
+
+    health_smtps_ports: list[str] = field(default_factory=lambda: ["465"])
+    """Ports where mail clients expect implicit TLS (SMTPS): a STARTTLS listener there is critical."""
+
+    health_cert_warning_days: float = 20.0
+    """A certificate (file or served) expiring in fewer days than this is a warning."""
+
+    health_cert_critical_days: float = 15.0
+    """A certificate expiring in fewer days than this is critical."""
+
+    health_clamav_warning_days: float = 3.0
+    """ClamAV's newest database built longer ago than this is a warning (freshclam runs every 12 h)."""
+
+    health_clamav_critical_days: float = 7.0
+    """ClamAV's newest database built longer ago than this is critical."""
+
+    health_spamassassin_warning_days: float = 10.0
+    """SpamAssassin rules installed by sa-update longer ago than this are a warning."""
+
+    health_spamassassin_critical_days: float = 30.0
+    """SpamAssassin rules installed longer ago than this are critical."""
+
+    health_disk_warning_percent: float = 30.0
+    """Less free space than this percentage on mail_dir or queue_dir is a warning."""
+
+    health_disk_critical_percent: float = 15.0
+    """Less free space than this percentage is critical."""
+
+    health_queue_warning_envelopes: int = 100
+    """More envelopes than this in the queue is a warning."""
+
+    health_queue_critical_envelopes: int = 1000
+    """More envelopes than this in the queue is critical."""
+
+    health_queue_warning_hours: float = 4.0
+    """An envelope queued longer than this many hours is a warning."""
+
+    health_queue_critical_hours: float = 24.0
+    """An envelope queued longer than this many hours is critical."""
 
     def resolved_operator(self) -> str:
         """The operator's name for the audit log: `docker exec` sets neither SUDO_USER nor USER, so the
@@ -120,11 +180,13 @@ class LoadedSettings(NamedTuple):
 
 
 def _kind(name: str) -> str:
-    """The value kind of a field: bool, float, path, str, list or dict."""
+    """The value kind of a field: bool, int, float, path, str, list or dict."""
     default = Settings()
     value = getattr(default, name)
     if isinstance(value, bool):
         return "bool"
+    if isinstance(value, int):
+        return "int"
     if isinstance(value, float):
         return "float"
     if isinstance(value, Path):
@@ -139,6 +201,7 @@ def _kind(name: str) -> str:
 _EXPECTED = {
     "bool": "true or false",
     "float": "a number",
+    "int": "a whole number",
     "path": "a path (string)",
     "str": "a string",
     "list": "a list of strings",
@@ -158,6 +221,10 @@ def _convert(name: str, value: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ConfigError(f"{where}: key '{name}': expected a positive number, got {value!r}")
         return float(value)
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"{where}: key '{name}': expected a positive whole number, got {value!r}")
+        return value
     if kind == "path":
         if not isinstance(value, str) or not value:
             raise bad
@@ -191,6 +258,11 @@ def _parse_env(name: str, raw: str, var: str) -> Any:
             return _convert(name, float(raw), f"environment: {var}")
         except ValueError:
             raise ConfigError(f"environment: {var}: expected a number, got {raw!r}") from None
+    if kind == "int":
+        try:
+            return _convert(name, int(raw), f"environment: {var}")
+        except ValueError:
+            raise ConfigError(f"environment: {var}: expected a whole number, got {raw!r}") from None
     if kind == "list":
         try:
             return _convert(name, shlex.split(raw), f"environment: {var}")
@@ -301,6 +373,7 @@ def load_settings(
 
     settings = Settings(**values)
     _resolve_supervisor(settings, sources)
+    _check_health_thresholds(settings, sources)
     return LoadedSettings(settings, sources, path)
 
 
@@ -328,6 +401,27 @@ def _resolve_supervisor(settings: Settings, sources: dict[str, str]) -> None:
             f"{sources['supervisor_url']}: key 'supervisor_url': expected a unix:// or http:// URL, "
             f"got {settings.supervisor_url!r}"
         )
+
+
+HEALTH_THRESHOLDS = (
+    ("cert", "days", True), ("clamav", "days", False), ("spamassassin", "days", False),
+    ("disk", "percent", True), ("queue", "envelopes", False), ("queue", "hours", False),
+)
+"""Each health figure's warning/critical pair, and whether lower is worse (days left, free space)."""
+
+
+def _check_health_thresholds(settings: Settings, sources: dict[str, str]) -> None:
+    """A critical threshold must lie beyond its warning one, or the warning could never show."""
+    for check, unit, lower_is_worse in HEALTH_THRESHOLDS:
+        warning = getattr(settings, f"health_{check}_warning_{unit}")
+        critical = getattr(settings, f"health_{check}_critical_{unit}")
+        if (critical > warning) if lower_is_worse else (critical < warning):
+            key = f"health_{check}_critical_{unit}"
+            relation = "at most" if lower_is_worse else "at least"
+            raise ConfigError(
+                f"{sources[key]}: key '{key}': expected {relation} health_{check}_warning_{unit} "
+                f"({warning:g}), got {critical:g}"
+            )
 
 
 def render_effective(loaded: LoadedSettings) -> str:

@@ -64,6 +64,12 @@ def _logs(app: ConsoleApp) -> Widget:
     return LogsView(app.settings, files=app.tab_options.get("log_files"), id="logs-view")
 
 
+def _overview(app: ConsoleApp) -> Widget:
+    from widgets.overview import OverviewView
+
+    return OverviewView(app.settings, id="overview-view", **app.tab_options.get("overview", {}))
+
+
 def _queue(app: ConsoleApp) -> Widget:
     from widgets.queue import QueueView
 
@@ -80,7 +86,8 @@ def _accounts(app: ConsoleApp) -> Widget:
 # start-up costs what the first screen costs.
 TABS: list[Tab] = [Tab("services", "Services", "f2", _services), Tab("queue", "Queue", "f3", _queue),
                    Tab("logs", "Logs", "f4", _logs), Tab("rules", "Rules", "f5", _rules),
-                   Tab("accounts", "Accounts", "f6", _accounts)]
+                   Tab("accounts", "Accounts", "f6", _accounts),
+                   Tab("overview", "Overview", "f7", _overview)]
 
 
 class ActionCommands(Provider):

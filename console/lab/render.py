@@ -426,6 +426,12 @@ audit_log = {q(cfg.path("log", "mailconsole-audit.log"))}
 fdm_test_messages = {q(cfg.path("config", "fdm-tests"))}
 smtpd_config = {q(cfg.path("config", "smtpd.conf"))}
 dkimproxy_config = {q(cfg.path("config", "dkimproxy_out.conf"))}
+mail_dir = {q(cfg.dir)}
+queue_dir = {q(cfg.path("smtpd-spool"))}
+dovecot_config = {q(cfg.path("config", "dovecot.conf"))}
+clamd_config = {q(cfg.path("config", "clamd.conf"))}
+spamassassin_update_dir = {q(cfg.path("db", "spamassassin"))}
+health_smtps_ports = [{json.dumps(str(cfg.ports["smtps"]))}]
 
 [jobs]
 {jobs}"""

@@ -289,15 +289,10 @@ def accepts_connections(port: int) -> bool:
 
 
 def clamd_answers(path: Path) -> bool:
-    """True when clamd answers PING with PONG on its unix socket."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(2.0)
-            sock.connect(str(path))
-            sock.sendall(b"zPING\0")
-            return sock.recv(16).startswith(b"PONG")
-    except OSError:
-        return False
+    """True when clamd answers PING with PONG on its unix socket (the health check's PING)."""
+    from console.health.stack import clamd_ping
+
+    return clamd_ping({"LocalSocket": str(path)}, 2.0) == ""
 
 
 def program_log_tail(cfg: LabConfig, name: str) -> str:

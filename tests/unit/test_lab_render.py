@@ -239,9 +239,21 @@ def test_settings_file_is_loadable_and_points_at_the_lab(tmp_path: Path) -> None
         "fdm_test_messages",
         "smtpd_config",
         "dkimproxy_config",
+        "mail_dir",
+        "queue_dir",
+        "dovecot_config",
+        "clamd_config",
+        "spamassassin_update_dir",
+        "health_smtps_ports",
         "jobs",
     }
     settings = load_settings(config=str(toml_path), env={}).settings
+    # health reads the lab's own configs, spool and update directory, and knows its SMTPS port
+    assert settings.smtpd_config == cfg.path("config", "smtpd.conf")
+    assert settings.dovecot_config == cfg.path("config", "dovecot.conf")
+    assert settings.queue_dir == cfg.path("smtpd-spool")
+    assert settings.spamassassin_update_dir == cfg.path("db", "spamassassin")
+    assert settings.health_smtps_ports == [str(cfg.ports["smtps"])]
     assert settings.supervisor_url == f"unix://{cfg.dir}/run/supervisor.sock"
     assert settings.smtpctl == [str(cfg.path("bin", "smtpctl"))]
     assert settings.fdm_config == cfg.path("config", "fdm.conf")

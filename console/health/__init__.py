@@ -1,0 +1,1 @@
+"""Health checks of the stack, with monitoring-plugin states (no Textual)."""
