@@ -22,8 +22,8 @@ from cryptography.x509.oid import NameOID
 
 from console.actions import dispatch
 from console.settings import load_settings
-from tests.helpers import MAILCONSOLE
-from tests.integration.conftest import RunningLab, wait_for
+from tests.helpers import MAILCONSOLE, wait_for
+from tests.integration.conftest import RunningLab
 
 pytestmark = pytest.mark.lab
 

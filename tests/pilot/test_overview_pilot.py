@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from console.health.flow import MailFlow
 from console.health.run import HealthReport
 from console.settings import Settings
+from tests.helpers import until
 from tests.recorded import RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
@@ -45,13 +45,6 @@ def overview_app(tmp_path: Path, read_only: bool = False) -> ConsoleApp:
                "flow": lambda: MailFlow(logs, now=NOW), "clock": lambda: NOW, "flow_interval": 3600}
     return ConsoleApp(settings, supervisor=RecordedSupervisor(), initial_tab="overview",
                       hostname="mail.example.com", overview=options)
-
-
-async def until(pilot: Any, check: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting in the console"
-        await pilot.pause(0.05)
 
 
 def view(app: ConsoleApp) -> OverviewView:
