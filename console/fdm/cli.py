@@ -12,11 +12,14 @@ from pathlib import Path
 import click
 
 from console.errors import UserError
-from console.fdm.lint import Tables, exit_code, lint_text, tables_in
+from console.fdm.lint import TABLE_NAMES, Tables, exit_code, lint_text, tables_in
 from console.fdm.parser import parse_file
 from console.fdm.regex import DIALECTS, PCRE2
-from console.fdm.router import Router
+from console.fdm.router import Router, run_rewrite
 from console.text import printable
+
+LOST = frozenset({"error", "kept"})
+"""Outcomes where mail is bounced (fdm 2.x error), lost (1.9 error) or stored nowhere (stdin keep)."""
 
 
 def _settings() -> object | None:
@@ -36,7 +39,14 @@ def _config_path(given: str | None) -> Path:
 
 def _tables(directory: str | None) -> Tables | None:
     if directory:
-        return tables_in(Path(directory))
+        tables = tables_in(Path(directory))
+        names = [name for name in TABLE_NAMES if name in tables.present]
+        if names:
+            click.echo(f"tables from {directory}: {', '.join(names)}", err=True)
+        else:
+            click.echo(f"warning: none of the tables ({', '.join(TABLE_NAMES)}) are in {directory}: "
+                       "the table checks did not run", err=True)
+        return tables
     settings = _settings()
     if settings is None or getattr(settings, "table_addrs", None) is None:
         return None
@@ -68,7 +78,8 @@ def lint_command(file: str | None, tables_dir: str | None, as_json: bool, dialec
         if as_json:
             click.echo(json.dumps(finding.to_json(), ensure_ascii=False))
         else:
-            click.echo(printable(f"{path}:{finding.line}: {finding.severity}: {finding.message} "
+            where = f"{path}:{finding.line}:" if finding.line else f"{path}:"
+            click.echo(printable(f"{where} {finding.severity}: {finding.message} "
                                  f"(fix: {finding.fix})"))
     if not as_json and not findings:
         click.echo(f"{path}: no findings")
@@ -76,16 +87,28 @@ def lint_command(file: str | None, tables_dir: str | None, as_json: bool, dialec
 
 
 @fdm.command("test")
-@click.option("--config", "config_file", help="The fdm.conf (default: the settings' fdm_config).")
+@click.option("--fdm-conf", "config_file", metavar="FILE",
+              help="The fdm.conf (default: the settings' fdm_config).")
+@click.option("--config", "old_config_file", metavar="FILE",
+              help="Old name of --fdm-conf, still accepted (the global --config is the settings "
+                   "file).")
 @click.argument("messages", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
 @click.option("--dialect", type=click.Choice(DIALECTS), default=PCRE2, show_default=True,
               help="Regex dialect: pcre2 (fdm 2.x) or posix (Debian's fdm 1.9).")
 @click.option("--account", default="stdin", show_default=True, help="The account fdm runs with.")
-def test_command(config_file: str | None, messages: tuple[str, ...], as_json: bool, dialect: str,
-                 account: str) -> None:
-    """Route each MESSAGE file (or - for stdin) through the config, as fdm would."""
-    router = Router(parse_file(_config_path(config_file)), dialect, account=account)
+@click.option("--run-rewrites", is_flag=True,
+              help="Run rewrite actions' commands (as fdm would) so later rules see their output.")
+def test_command(config_file: str | None, old_config_file: str | None, messages: tuple[str, ...],
+                 as_json: bool, dialect: str, account: str, run_rewrites: bool) -> None:
+    """Route each MESSAGE file (or - for stdin) through the config, as fdm would.
+
+    Exit 0 when every message is delivered or dropped by a rule, 1 when one would be lost or
+    bounced (an error, or kept by a stdin account: stored nowhere).
+    """
+    router = Router(parse_file(_config_path(config_file or old_config_file)), dialect,
+                    account=account, rewrite=run_rewrite if run_rewrites else None)
+    lost = 0
     for name in messages:
         if name == "-":
             data = sys.stdin.buffer.read()
@@ -95,6 +118,8 @@ def test_command(config_file: str | None, messages: tuple[str, ...], as_json: bo
             except OSError as exc:
                 raise UserError(f"cannot read the message {name}: {exc.strerror}") from None
         route = router.route(data)
+        if route.outcome in LOST:
+            lost += 1
         if as_json:
             click.echo(json.dumps(route.to_json(name), ensure_ascii=False))
             continue
@@ -107,3 +132,8 @@ def test_command(config_file: str | None, messages: tuple[str, ...], as_json: bo
             click.echo(printable(f"  -> {delivery.action}: {where}"))
         for note in route.notes:
             click.echo(printable(f"  note: {note}"))
+        for what in route.not_modelled:
+            click.echo(printable(f"  not modelled: {what}"))
+    if lost:
+        click.echo(f"{lost} of {len(messages)} messages would be lost or bounced", err=True)
+        sys.exit(1)

@@ -27,7 +27,7 @@ _SAFE_ESCAPES = set('nrt\\"$%')
 
 @dataclass
 class Finding:
-    """One problem: severity, line (0 for the whole file), one sentence, and a suggested fix."""
+    """One problem: severity, line (0: the whole file), one sentence, and a suggested fix."""
 
     severity: str
     line: int
@@ -86,6 +86,9 @@ def load_tables(addrs: Path | None = None, vusers: Path | None = None,
         tables.present.add("userdb")
         tables.users = {line.split(":", 1)[0] for line in _table_lines(userdb)}
     return tables
+
+
+TABLE_NAMES = ("addrs", "vusers", "vdomains", "userdb")
 
 
 def tables_in(directory: Path) -> Tables:
@@ -284,6 +287,12 @@ def _commands(config: Config) -> list[Finding]:
                     WARNING, item.line, f'"{escape}" in a "…" string is just {shown}: the command '
                     f"of action {name!r} does not get the backslash",
                     "quote the argument inside the command (-m 'Mailing Lists')", "lost-escape"))
+        if item.kind == "rewrite":
+            findings.append(Finding(
+                WARNING, item.line, f"action {name!r} rewrites the message with a command the live "
+                "test does not run: after a `continue` rule, where later rules see the new message, "
+                "the route is not modelled", "check it with `mailconsole fdm test --run-rewrites`",
+                "not-modelled"))
         if item.kind in ("pipe", "exec") and item.args:
             delivery = mailbox_of(name, item.kind, item.args[0])
             if delivery.extra_args:

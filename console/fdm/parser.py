@@ -2,7 +2,7 @@
 
 The lexer follows fdm's own (lex.c): `"…"` strings take `\\X` escapes and `${name}`/`%{name}` macros,
 `'…'` strings are literal, `$name`/`%name` outside strings are macro references (an undefined one is an
-error), `+` concatenates strings. What the console cannot evaluate (`$(cmd)`, `%(cmd)`, `include`) is
+error), `+` concatenates strings. `include` reads the file as fdm does. What the console cannot evaluate (`$(cmd)`, `%(cmd)`) is
 kept in `Config.unsupported` and reported by the linter, never silently ignored.
 """
 
@@ -59,7 +59,7 @@ FETCH_TYPES = frozenset(
 )
 # Action items that hand the mail (or a command) to the outside world.
 EXTERNAL_ITEMS = frozenset("pipe exec maildir mbox write append rewrite smtp stdout".split())
-STATEMENT_STARTS = frozenset({"set", "account", "action", "match"})
+STATEMENT_STARTS = frozenset({"set", "account", "action", "match", "include", "cache"})
 
 
 @dataclass
@@ -176,6 +176,11 @@ class Config:
     macro_lines: dict[str, int] = field(default_factory=dict)
     macro_uses: list[MacroUse] = field(default_factory=list)
     unsupported: list[Unsupported] = field(default_factory=list)
+    caches: list[str] = field(default_factory=list)
+    """Paths of the `cache` files the config declares."""
+    includes: list[tuple[int, str]] = field(default_factory=list)
+    """(line of the `include`, file read) for every included file; what they define is merged in
+    (their lines and spans are their own file's)."""
 
     def all_rules(self) -> list[Rule]:
         """Every rule, nested ones included, in fdm's numbering order."""
@@ -466,6 +471,7 @@ class Parser:
             self.macros[name] = value
             self.fixed.add(name)
         self.parse_tags = parse_tags_now(now, home)
+        self.home, self.now, self.depth = home, now, 0
         self.lexer = _Lexer(self)
         self.look: Token | None = None
         self.prev: Token | None = None
@@ -610,8 +616,15 @@ class Parser:
                 raise self.error("syntax error", tok)
             if tok.value == "include":
                 self.take()
-                target = self.strv()[0]
-                self.unsupported.append(Unsupported(tok.line, f"include \"{target}\" is not followed"))
+                self.include(self.strv()[0], tok,
+                             stack[-1].children if stack else config.rules)  # type: ignore[arg-type]
+                continue
+            if tok.value == "cache":
+                self.take()
+                config.caches.append(self.strv()[0])
+                if self.at_word("expire"):
+                    self.take()
+                    self.time_value()
                 continue
             if tok.value == "set":
                 self.set_option()
@@ -635,6 +648,40 @@ class Parser:
         config.macro_uses = self.macro_uses
         config.unsupported = self.unsupported
         return config
+
+    def include(self, target: str, tok: Token, rules: list[Rule]) -> None:
+        """Read an included file as fdm does (as given, else beside the main config) and add what
+        it defines: macros carry over both ways, rules continue the numbering."""
+        if not target:
+            raise self.error("invalid include file", tok)
+        candidates = [Path(target)]
+        if not Path(target).is_absolute():
+            candidates.append(Path(self.path).parent / target)
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            raise self.error(f"{candidates[-1]}: No such file or directory", tok)
+        if self.depth >= 10:
+            raise self.error(f"{found}: includes nest too deeply", tok)
+        try:
+            text = found.read_bytes().decode("utf-8", "surrogateescape")
+        except OSError as exc:
+            raise self.error(f"{found}: {exc.strerror}", tok) from None
+        sub = Parser(text, str(found), home=self.home, now=self.now)
+        sub.macros, sub.fixed, sub.macro_uses = self.macros, self.fixed, self.macro_uses
+        sub.unsupported, sub.rule_count, sub.depth = self.unsupported, self.rule_count, self.depth + 1
+        included = sub.parse()
+        self.rule_count = sub.rule_count
+        config = self.config
+        for action in included.actions:
+            if any(a.name == action.name for a in config.actions):
+                raise self.error(f"duplicate action: {action.name}", tok)
+            config.actions.append(action)
+        config.accounts += included.accounts
+        rules += included.rules
+        config.options.update(included.options)
+        config.caches += included.caches
+        config.includes.append((tok.line, str(found)))
+        config.includes += included.includes
 
     def macro_definition(self) -> None:
         name_tok = self.take()

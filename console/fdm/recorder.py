@@ -1,8 +1,8 @@
 """Ground truth from the real fdm: run it with every outside-world action replaced by a recorder.
 
 fdm has no dry run. `recorder_config` splices `exec "echo 'NAME:ITEM' >> LOG"` over each pipe, exec,
-maildir, mbox, write, append, rewrite, smtp and stdout item (names, rules and order kept; drop, keep,
-tag and header items stay real), and `run_fdm` feeds one message to `fdm -m -vv -a stdin fetch`,
+maildir, mbox, write, append, smtp and stdout item (names, rules and order kept; drop, keep, tag and
+header items stay real; a rewrite stays real with the echo run before its command), and `run_fdm` feeds one message to `fdm -m -vv -a stdin fetch`,
 reading which rules matched, which action items ran and whether the mail was kept.
 """
 
@@ -30,8 +30,14 @@ def recorder_config(config: Config, log_path: Path | str) -> str:
     edits: list[tuple[int, int, str]] = []
 
     def record(name: str, index: int, item: ActionItem) -> None:
-        if item.kind in EXTERNAL_ITEMS:
-            edits.append((item.span[0], item.span[1], f"exec \"echo '{name}:{index}' >> {log_path}\""))
+        echo = f"echo '{name}:{index}' >> {log_path}"
+        if item.kind == "rewrite":
+            # The rewrite stays real (later rules see its output): the echo runs first.
+            source = config.text[item.span[0]:item.span[1]]
+            argument = source[len("rewrite"):].strip()
+            edits.append((item.span[0], item.span[1], f"rewrite \"{echo}; \" + {argument}"))
+        elif item.kind in EXTERNAL_ITEMS:
+            edits.append((item.span[0], item.span[1], f"exec \"{echo}\""))
 
     for action in config.actions:
         for index, item in enumerate(action.items):
@@ -76,14 +82,15 @@ class FdmRun:
 
 
 def run_fdm(conf_path: Path | str, message: bytes, log_path: Path | str, fdm: str = FDM,
-            timeout: float = 30.0) -> FdmRun:
+            timeout: float = 30.0, defines: dict[str, str] | None = None) -> FdmRun:
     """Run the real fdm on one message with a recorder config; parse its -vv account of the run."""
     log = Path(log_path)
     log.unlink(missing_ok=True)
     log.touch(mode=0o666)
     log.chmod(0o666)
     proc = subprocess.run(
-        [fdm, "-m", "-vv", "-a", "stdin", "-f", str(conf_path), "fetch"],
+        [fdm, "-m", "-vv", "-a", "stdin", "-f", str(conf_path),
+         *[f"-D{name}={value}" for name, value in (defines or {}).items()], "fetch"],
         input=message, capture_output=True, timeout=timeout, check=False,
     )
     output = (proc.stdout + proc.stderr).decode("utf-8", "replace")

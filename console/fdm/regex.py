@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import re
+import warnings
 from dataclasses import dataclass
 
 try:
@@ -54,7 +55,40 @@ def pcre_to_python(pattern: str) -> str:
             return _POSIX_CLASSES.get(found.group(1), text)
         return {"(?<": "(?P<", "\\z": "\\Z", "\\Z": "(?=\\n?\\Z)", "\\h": "[ \\t]"}[text]
 
-    return _PCRE_ONLY.sub(swap, pattern)
+    return _circumflex(_PCRE_ONLY.sub(swap, pattern))
+
+
+# PCRE2's multiline `^` matches after a newline only when more text follows: after a message's final
+# newline there is no empty line to match (Python's `^` would match there).
+_PCRE_CIRCUMFLEX = r"(?:^(?!\Z)|\A)"
+
+
+def _circumflex(pattern: str) -> str:
+    """Every `^` outside a character class spelled as PCRE2 means it (escapes and classes kept)."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+        elif ch == "[":
+            end = i + 1
+            if end < n and pattern[end] == "^":
+                end += 1
+            if end < n and pattern[end] == "]":
+                end += 1
+            while end < n and pattern[end] != "]":
+                end += 2 if pattern[end] == "\\" else 1
+            out.append(pattern[i:end + 1])
+            i = end + 1
+        elif ch == "^":
+            out.append(_PCRE_CIRCUMFLEX)
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
 
 
 def required_literal(pattern: bytes, flags: int) -> bytes:
@@ -63,7 +97,9 @@ def required_literal(pattern: bytes, flags: int) -> bytes:
     Only top-level literals count: they are outside any group, alternation or repetition.
     """
     try:
-        parsed = sre_parse.parse(pattern, flags)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            parsed = sre_parse.parse(pattern, flags)
     except Exception:  # noqa: BLE001 - any doubt means no shortcut
         return b""
     best = b""
@@ -88,7 +124,10 @@ class PcreRegex:
         flags = re.MULTILINE | (0 if case else re.IGNORECASE)
         source = pcre_to_python(pattern).encode("utf-8", "surrogateescape")
         try:
-            self._re = re.compile(source, flags)
+            with warnings.catch_warnings():
+                # Python warns about `[[` (a possible future set syntax); PCRE2 has no such thing.
+                warnings.simplefilter("ignore", FutureWarning)
+                self._re = re.compile(source, flags)
         except re.error as exc:
             raise RegexError(str(exc)) from None
         self.empty = pattern == ""
@@ -106,6 +145,9 @@ class PcreRegex:
         """
         if self.empty:
             return Match([]) if start == end else None
+        if start == end:
+            # An empty area is a whole (empty) subject to PCRE2: `^` and `$` both match in it.
+            data, start, end, lowered = b"", 0, 0, None
         if self.literal:
             haystack = data if self.case else (lowered if lowered is not None else data.lower())
             if haystack.find(self.literal, start, end) == -1:
@@ -128,8 +170,10 @@ class _RegMatch(ctypes.Structure):
 
 
 _libc: ctypes.CDLL | None = None
+_c_locale: int | None = None
 REG_EXTENDED, REG_ICASE, REG_NEWLINE = 1, 2, 4
 REG_STARTEND = 4
+LC_CTYPE_AND_COLLATE_MASK = (1 << 0) | (1 << 3)  # glibc's LC_CTYPE_MASK | LC_COLLATE_MASK
 
 
 def _load_libc() -> ctypes.CDLL:
@@ -141,7 +185,30 @@ def _load_libc() -> ctypes.CDLL:
                                   ctypes.POINTER(_RegMatch), ctypes.c_int]
         _libc.regerror.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
         _libc.regfree.argtypes = [ctypes.c_void_p]
+        _libc.newlocale.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p]
+        _libc.newlocale.restype = ctypes.c_void_p
+        _libc.uselocale.argtypes = [ctypes.c_void_p]
+        _libc.uselocale.restype = ctypes.c_void_p
     return _libc
+
+
+class _InCLocale:
+    """Run regcomp/regexec in the C locale, as fdm 1.9 (which never calls setlocale) does: Python
+    sets the process's LC_CTYPE from the environment, and in UTF-8 `.` would refuse 8-bit bytes.
+    uselocale is per thread, so other threads are not affected."""
+
+    def __init__(self, libc: ctypes.CDLL) -> None:
+        global _c_locale
+        self.libc = libc
+        if _c_locale is None:
+            _c_locale = libc.newlocale(LC_CTYPE_AND_COLLATE_MASK, b"C", None)
+        self.previous: int | None = None
+
+    def __enter__(self) -> None:
+        self.previous = self.libc.uselocale(_c_locale)
+
+    def __exit__(self, *exc: object) -> None:
+        self.libc.uselocale(self.previous)
 
 
 class PosixRegex:
@@ -156,7 +223,8 @@ class PosixRegex:
         if self.empty:
             return
         flags = REG_EXTENDED | REG_NEWLINE | (0 if case else REG_ICASE)
-        error = self.libc.regcomp(self._buf, pattern.encode("utf-8", "surrogateescape"), flags)
+        with _InCLocale(self.libc):
+            error = self.libc.regcomp(self._buf, pattern.encode("utf-8", "surrogateescape"), flags)
         if error != 0:
             message = ctypes.create_string_buffer(256)
             self.libc.regerror(error, self._buf, message, 256)
@@ -174,7 +242,9 @@ class PosixRegex:
         pmatch = (_RegMatch * NPMATCH)()
         pmatch[0].rm_so = start
         pmatch[0].rm_eo = end
-        if self.libc.regexec(self._buf, data, NPMATCH, pmatch, REG_STARTEND) != 0:
+        with _InCLocale(self.libc):
+            found = self.libc.regexec(self._buf, data, NPMATCH, pmatch, REG_STARTEND)
+        if found != 0:
             return None
         spans: list[tuple[int, int]] = []
         for item in pmatch:

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import math
 import re
 import shlex
 import socket
+import subprocess
 import time
+import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import formatdate, parsedate_to_datetime
+from datetime import datetime, timedelta
+from email.utils import formatdate
 
 from console.fdm.parser import (
     EXTERNAL_ITEMS,
@@ -30,6 +35,7 @@ from console.fdm.regex import PCRE2, POSIX, PcreRegex, PosixRegex, RegexError, c
 
 DEFAULT_STRIP = "\\<>$%^&*|{}[]\"'`;"
 MAX_CHAIN = 5
+DEFAULT_MAXIMUM_SIZE = 32 * 1024 * 1024
 VERSIONS = {PCRE2: "2.2", POSIX: "1.9"}
 # Items that put the mail somewhere a person can read it.
 DELIVERING = frozenset({"pipe", "maildir", "mbox", "write", "append", "smtp", "stdout"})
@@ -78,6 +84,8 @@ class Route:
     """fdm's final decision for the source: `keep` or `drop` (what `(N kept)` counts)."""
     error: str = ""
     notes: list[str] = field(default_factory=list)
+    not_modelled: list[str] = field(default_factory=list)
+    """What the router declined to predict for this message (the route may differ there)."""
 
     def to_json(self, message: str) -> dict[str, object]:
         """The JSON object of `mailconsole fdm test --json`."""
@@ -93,6 +101,7 @@ class Route:
             ],
             "outcome": self.outcome,
             "error": self.error or None,
+            "not_modelled": self.not_modelled,
         }
 
 
@@ -100,12 +109,39 @@ class _Failure(Exception):
     """A run-time error: fdm logs it and aborts the message (`fetching error. aborted`)."""
 
 
+class RewriteError(Exception):
+    """A rewrite command failed (fdm aborts the message)."""
+
+
+def run_rewrite(command: str, message: bytes, timeout: float = 30.0) -> bytes:
+    """Run a rewrite command as fdm does (`/bin/sh -c`, the message on stdin, stdout the new one)."""
+    try:
+        proc = subprocess.run(["/bin/sh", "-c", command], input=message, capture_output=True,
+                              timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RewriteError(str(exc)) from None
+    if proc.returncode != 0:
+        raise RewriteError(f"command returned {proc.returncode}")
+    return proc.stdout
+
+
+class _Dropped(Exception):
+    """fdm drops the message before any rule sees it (an oversized one with delete-oversized)."""
+
+
 @dataclass
 class _Mail:
+    """The message as fdm holds it while matching: folded header lines joined by a space.
+
+    `wrapped` lists the offsets of those joins (fdm's wrapped array): a rewrite command is handed
+    the message with its newlines back, and adding a header refolds from the real text.
+    """
+
     data: bytes
     body: int
-    """Offset of the body (after the blank line)."""
+    """Offset of the body (after the blank line), 0 when there is no blank line."""
     tags: dict[str, str]
+    wrapped: list[int] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
     _lowered: tuple[bytes, bytes] | None = None
 
@@ -115,30 +151,123 @@ class _Mail:
             self._lowered = (self.data, self.data.lower())
         return self._lowered[1]
 
+    def real(self) -> bytes:
+        """The message with its folded header lines' newlines back (what actions are handed)."""
+        if not self.wrapped:
+            return self.data
+        data = bytearray(self.data)
+        for offset in self.wrapped:
+            data[offset] = 0x0A
+        return bytes(data)
+
+    def load(self, real: bytes, body: int) -> None:
+        """Take new message text: find its folded lines again and join them for matching."""
+        self.data, self.wrapped = _join_folds(real, body)
+        self.body = body
+        self.spans = []
+
+
+def read_message(data: bytes, strip_cr: bool = False) -> bytes:
+    """What fdm stores from stdin: each line cut at a NUL byte and ended by a newline (a message
+    without a final newline is counted and matched as if it had one). A command's output (a
+    rewrite) also loses the CR of each CRLF line end."""
+    if data.endswith(b"\n") and b"\0" not in data and not (strip_cr and b"\r" in data):
+        return data
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    out = []
+    for line in lines:
+        line = line.split(b"\0", 1)[0]
+        if strip_cr and line.endswith(b"\r"):
+            line = line[:-1]
+        out.append(line + b"\n")
+    return b"".join(out)
+
+
+def find_body(data: bytes) -> int:
+    """fdm's body offset: just after the first empty line, 0 when there is none."""
+    if data.startswith(b"\n"):
+        return 1
+    end = data.find(b"\n\n")
+    return 0 if end == -1 else end + 2
+
+
+def trim_from(data: bytes, body: int) -> tuple[bytes, int]:
+    """Drop an mbox `From ` line, as fdm does only when the message has a body."""
+    if body == 0 or len(data) < 5 or not data.startswith(b"From "):
+        return data, body
+    cut = data.find(b"\n") + 1
+    return data[cut:], body - cut
+
+
+def _header_offset(data: bytes, body: int, name: bytes) -> int | None:
+    """Where the first `NAME:` header line starts (fdm's find_header), None when absent."""
+    size = len(name) + 1
+    if body < size:
+        return None
+    pos = 0
+    while pos < body:
+        if data[pos:pos + size].lower() == name + b":":
+            return pos
+        nl = data.find(b"\n", pos)
+        if nl == -1:
+            return None
+        pos = nl + 1
+    return None
+
+
+def _wrapped_offsets(data: bytes, body: int) -> list[int]:
+    """Newlines inside the headers that a space or tab follows (continuation lines)."""
+    found = []
+    pos = data.find(b"\n")
+    while pos != -1 and pos + 1 < body:
+        if data[pos + 1] in (0x20, 0x09):
+            found.append(pos)
+        pos = data.find(b"\n", pos + 1)
+    return found
+
+
+def _join_folds(real: bytes, body: int) -> tuple[bytes, list[int]]:
+    """The headers' continuation lines joined by a space, and where (fdm's set_wrapped)."""
+    wrapped = _wrapped_offsets(real, body)
+    if not wrapped:
+        return real, wrapped
+    data = bytearray(real)
+    for offset in wrapped:
+        data[offset] = 0x20
+    return bytes(data), wrapped
+
 
 def split_message(data: bytes, received: bytes = b"") -> tuple[bytes, int]:
-    """fdm's view of a message: `From ` line trimmed, its Received header prepended, headers unfolded.
+    """fdm's view of a message: lines ended, `From ` line trimmed, its Received header inserted before
+    the first existing Received header (at the top when there is none), headers unfolded.
 
     Returns the data and the body offset. Without a blank line fdm treats the whole message as body
     (so `in headers` sees only fdm's own Received header); CRLF mail has no `\\n\\n` either.
     """
-    if data.startswith(b"From "):
-        cut = data.find(b"\n")
-        data = b"" if cut == -1 else data[cut + 1:]
-    end = data.find(b"\n\n")
-    body = 0 if end == -1 else end + 2
-    data = received + data
-    body += len(received)
-    head = re.sub(rb"\n(?=[ \t])", b" ", data[:body])
-    return head + data[body:], body
+    data = read_message(data)
+    data, body = trim_from(data, find_body(data))
+    if received:
+        at = _header_offset(data, body, b"received")
+        at = 0 if at is None else at
+        data = data[:at] + received + data[at:]
+        body += len(received)
+    return _join_folds(data, body)[0], body
 
 
 class Router:
     """A config compiled for routing; `route(message)` answers for one message."""
 
     def __init__(self, config: Config, dialect: str = PCRE2, account: str = "stdin",
-                 hostname: str | None = None, home: str = "/root", user: str = "root") -> None:
+                 hostname: str | None = None, home: str = "/root", user: str = "root",
+                 rewrite: Callable[[str, bytes], bytes] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.config = config
+        self.clock = clock
+        """The time now, for `age` and the clock tags (tests fix it)."""
+        self.rewrite = rewrite
+        """Runs a rewrite command on the message (run_rewrite); None: rewrites are not run."""
         self.dialect = dialect
         self.account = account
         self.hostname = hostname if hostname is not None else socket.getfqdn()
@@ -147,6 +276,8 @@ class Router:
         self.strip = (config.options.get("strip-characters") or [DEFAULT_STRIP])[0]
         self.regexes: dict[int, PcreRegex | PosixRegex] = {}
         self.regex_errors: dict[int, str] = {}
+        self.load_error = ""
+        """Why fdm refuses the whole file at load (the first regex that does not compile)."""
         for rule in config.all_rules():
             for cond in rule.conditions:
                 if cond.kind in ("regexp", "string"):
@@ -154,38 +285,58 @@ class Router:
                         self.regexes[id(cond)] = compile_regex(cond.regex, cond.case, dialect)
                     except RegexError as exc:
                         self.regex_errors[id(cond)] = f"line {cond.line}: {cond.regex}: {exc}"
+                        if not self.load_error:
+                            self.load_error = self.regex_errors[id(cond)]
 
     # ---- the message
 
     def _prepare(self, message: bytes) -> _Mail:
-        received = b""
+        """The message as fdm's stdin fetch makes it: lines ended, size checked, `From ` trimmed,
+        tags set, its Received header inserted, folded headers joined."""
+        data = read_message(message)
+        limit = int((self.config.options.get("maximum-size") or [str(DEFAULT_MAXIMUM_SIZE)])[0])
+        if len(data) > limit:
+            if "delete-oversized" in self.config.options:
+                raise _Dropped(f"message too big ({len(data)} bytes, maximum-size {limit}): "
+                               "delete-oversized drops it")
+            raise _Failure(f"message too big: {len(data)} bytes (maximum-size {limit})")
+        data, body = trim_from(data, find_body(data))
+        if not data:
+            raise _Failure("empty message: fdm ignores it and nothing is delivered")
+        tags = self._default_tags(data, body)
         if "no-received" not in self.config.options:
             received = (
                 f"Received: by {self.hostname} (fdm {VERSIONS[self.dialect]}, "
                 f"account \"{self.account}\") \n\twith stdin (unencrypted)\n\t"
-                f"{_clock()[0]}\n"
+                f"{_clock(self.clock())[0]}\n"
             ).encode()
-        data, body = split_message(message, received)
-        original = message[message.find(b"\n") + 1:] if message.startswith(b"From ") else message
-        tags = self._default_tags(original, data, body)
-        return _Mail(data, body, tags)
+            at = _header_offset(data, body, b"received")
+            at = 0 if at is None else at
+            data = data[:at] + received + data[at:]
+            body += len(received)
+        mail = _Mail(b"", 0, tags)
+        mail.load(data, body)
+        return mail
 
-    def _default_tags(self, original: bytes, data: bytes, body: int) -> dict[str, str]:
+    def _default_tags(self, data: bytes, body: int) -> dict[str, str]:
         """The tags fdm gives every mail: account, host, clock, line counts, message-id, Date parts."""
-        tags = {"account": self.account, "hostname": _clock()[1]}
-        tags.update(_clock()[2])
-        blank = original.find(b"\n\n")
-        lines = original.count(b"\n")
-        head_lines = original[:blank].count(b"\n") + 1 if blank != -1 else lines
-        tags.update(lines=str(lines), header_lines=str(head_lines),
-                    body_lines=str(max(lines - head_lines - 1, 0)) if blank != -1 else "0")
-        head = data[:body]
-        found = re.search(rb"^message-id:[ \t]*(.*)$", head, re.I | re.M)
-        if found:
-            tags["message_id"] = found.group(1).decode("utf-8", "replace").strip()
-        when = _date_of(head)
-        if when is not None:
-            tags.update(_time_tags(time.localtime(when), "mail_"))
+        _date, hostname, clock_tags = _clock(self.clock())
+        tags = {"account": self.account, "hostname": hostname}
+        tags.update(clock_tags)
+        lines = data.count(b"\n")
+        blank = find_body(data)
+        body_lines = data.count(b"\n", blank) if blank else 0
+        head_lines = lines - body_lines - (1 if lines != body_lines else 0)
+        tags.update(lines=str(lines), header_lines=str(head_lines), body_lines=str(body_lines))
+        at = _header_offset(data, body, b"message-id")
+        if at is not None:
+            end = data.find(b"\n", at)
+            value = data[at + len(b"message-id:"):end].lstrip(b" \t\r\n\v\f")
+            if value:
+                tags["message_id"] = value.decode("utf-8", "replace")
+        when = _date_of(data[:body])
+        # fdm uses the current time when the Date header is missing or invalid.
+        tags.update(_time_tags(time.localtime(when if when is not None else None), "mail_"))
         return tags
 
     # ---- routing
@@ -195,16 +346,27 @@ class Router:
         if isinstance(message, str):
             message = message.encode("utf-8", "surrogateescape")
         result = Route()
-        if not message.strip():
+        if self.load_error:
             result.outcome = "error"
-            result.error = "empty message: fdm ignores it and nothing is delivered"
+            result.error = ("fdm refuses the whole file at load (exit 1): regex does not compile: "
+                            + self.load_error)
             return result
         if not any(fnmatch.fnmatchcase(acc.name, self.account) for acc in self.config.accounts):
             result.outcome = "error"
             result.error = (f"no account matches {self.account!r}: fdm -a {self.account} fetches "
                             "nothing and exits 1")
             return result
-        mail = self._prepare(message)
+        try:
+            mail = self._prepare(message)
+        except _Dropped as exc:
+            result.outcome = result.decision = "dropped"
+            result.decision = "drop"
+            result.notes.append(str(exc))
+            return result
+        except _Failure as exc:
+            result.outcome = "error"
+            result.error = str(exc)
+            return result
         state = _State(mail=mail, result=result)
         try:
             done = self._walk(self.config.rules, state)
@@ -245,11 +407,13 @@ class Router:
                 continue
             state.result.rules.append(rule.line)
             state.result.rule_indexes.append(rule.index)
-            if rule.children is not None:
+            if rule.children:
                 if self._walk(rule.children, state):
                     return True
                 continue
             state.matched = True
+            if rule.children is not None:
+                continue  # fdm takes an empty block as a matched rule with no actions
             state.last_rule = rule.index
             queue: list[_Queued] = []
             names: list[str] = []
@@ -319,18 +483,39 @@ class Router:
         elif item.kind == "tag":
             mail.tags[args[0]] = args[1] if len(args) > 1 else ""
         elif item.kind == "add-header":
+            if not args[0]:
+                raise _Failure(f"line {item.line}: add-header: empty header")
             header = f"{args[0]}: {args[1]}\n".encode("utf-8", "surrogateescape")
             self._insert_header(mail, header)
         elif item.kind == "remove-header" or item.kind == "remove-headers":
             self._remove_headers(mail, args)
         elif item.kind == "rewrite":
-            result.notes.append(
-                f"line {item.line}: rewrite \"{argument}\" is not run: later rules see the "
-                "message unchanged here")
+            self._rewrite(argument, item, rule, state)
         if delivers(item.kind, argument):
             result.deliveries.append(mailbox_of(name, item.kind, argument, user))
         for key in ("user", "home"):
             mail.tags[key] = ""
+
+    def _rewrite(self, command: str, item: ActionItem, rule: Rule, state: _State) -> None:
+        """Replace the message by the command's output (fdm keeps the tags and adds no Received
+        header). Without a `rewrite` runner the router declines when a later rule would look."""
+        if self.rewrite is None:
+            if rule.cont:
+                state.result.not_modelled.append(
+                    f"line {item.line}: rewrite \"{command}\" is not run here, and later rules see "
+                    "the message it writes (fdm test --run-rewrites runs it)")
+            return
+        if not command:
+            raise _Failure(f"line {item.line}: rewrite: empty command")
+        try:
+            output = self.rewrite(command, state.mail.real())
+        except RewriteError as exc:
+            raise _Failure(f"line {item.line}: rewrite \"{command}\": {exc}") from None
+        data = read_message(output, strip_cr=True)
+        if not data:
+            raise _Failure(f"line {item.line}: rewrite \"{command}\": empty mail returned")
+        data, body = trim_from(data, find_body(data))
+        state.mail.load(data, body)
 
     def _expand(self, text: str, mail: _Mail) -> str:
         tags = dict(mail.tags)
@@ -338,29 +523,58 @@ class Router:
             tags[str(number)] = mail.data[so:eo].decode("utf-8", "replace")
         return replace_tags(text, tags, self.strip)
 
-    def _header_end(self, mail: _Mail) -> int:
-        """Where fdm inserts headers: one byte before the body, even when there is no blank line
-        (then the new header is glued to the end of the previous line, as fdm 1.9 does)."""
-        return max(mail.body - 1, 0)
-
     def _insert_header(self, mail: _Mail, header: bytes) -> None:
-        end = self._header_end(mail)
-        mail.data = mail.data[:end] + header + mail.data[end:]
-        mail.body += len(header)
+        """fdm's insert_header at the end of the headers: before the blank line (one byte before
+        the body, so without a blank line it is glued to the end of the line before); a message
+        with no header section at all gets one (the header and a blank line at the top)."""
+        real = mail.real()
+        if mail.body == 0:
+            header += b"\n"
+            at = 0
+        else:
+            at = mail.body - 1
+        mail.load(real[:at] + header + real[at:], mail.body + len(header))
 
     def _remove_headers(self, mail: _Mail, patterns: list[str]) -> None:
-        end = self._header_end(mail)
-        lines = mail.data[:end].split(b"\n")
-        kept = []
-        for line in lines:
-            name = line.split(b":", 1)[0].decode("utf-8", "replace").lower()
-            if b":" in line and any(fnmatch.fnmatchcase(name, p.lower()) for p in patterns):
+        """Drop every header line (folded lines joined) whose name matches a pattern, as fdm's
+        match_header does: the name is what comes before the first colon, compared caseless."""
+        for number, pattern in enumerate(patterns):
+            if not pattern:
+                raise _Failure("remove-header: empty header")
+            if number:
+                # fdm forgets the folds here and finds none in the joined text: they stay spaces.
+                mail.wrapped = []
+            wanted = pattern.lower()
+            data, body, wrapped = mail.data, mail.body, mail.wrapped
+            kept: list[bytes] = []
+            removed: list[tuple[int, int]] = []
+            pos = 0
+            while pos < body:
+                end = data.index(b"\n", pos) + 1  # the header section ends with a newline
+                colon = data.find(b":", pos, end)
+                name = data[pos:colon].decode("utf-8", "surrogateescape").lower()
+                if colon != -1 and fnmatch.fnmatchcase(name, wanted):
+                    removed.append((pos, end - pos))
+                else:
+                    kept.append(data[pos:end])
+                pos = end
+            if not removed:
                 continue
-            kept.append(line)
-        head = b"\n".join(kept)
-        removed = end - len(head)
-        mail.data = head + mail.data[end:]
-        mail.body -= removed
+            gone = sum(length for _, length in removed)
+            new_wrapped = []
+            for offset in wrapped:
+                shift = 0
+                for start, length in removed:
+                    if offset >= start + length:
+                        shift += length
+                    elif offset >= start:
+                        break
+                else:
+                    new_wrapped.append(offset - shift)
+            mail.data = b"".join(kept) + data[pos:]
+            mail.body = body - gone
+            mail.wrapped = new_wrapped
+        mail.spans = []
 
     # ---- conditions
 
@@ -410,6 +624,8 @@ class Router:
                 found = regex.search(subject, 0, len(subject))
                 return found is not None
             if cond.area == "headers":
+                if mail.body == 0:
+                    return False  # fdm: no header section, no header match (not even "^$")
                 start, end = 0, mail.body
             elif cond.area == "body":
                 start, end = mail.body, len(mail.data)
@@ -419,7 +635,11 @@ class Router:
                                  mail.lowered() if regex.wants_lowered else None)
             mail.spans = found.spans if found is not None else []
             return found is not None
-        raise _Failure(f"line {cond.line}: the console cannot evaluate a {kind} condition")
+        why = {"attachment": "it needs fdm's MIME parsing", "in-cache": "it depends on the cache file",
+               "exec": "it runs a command", "pipe": "it runs a command"}.get(kind, "")
+        state.result.not_modelled.append(
+            f"line {cond.line}: {kind} condition ({why or 'unknown'}): taken as false here")
+        return False
 
     def _age(self, cond: Condition, mail: _Mail) -> bool:
         when = _date_of(mail.data[:mail.body])
@@ -427,28 +647,82 @@ class Router:
             return when is None
         if when is None:
             return False
-        age = time.time() - when
+        age = max(int(self.clock() - when), 0)  # fdm counts a date in the future as age 0
         return age < cond.number if cond.compare == "<" else age > cond.number
 
 
+_STRPTIME = re.compile(
+    rb"\s*(?:(?P<wday>[A-Za-z]+),)?\s*(?P<day>\d{1,2})\s*(?P<month>[A-Za-z]+)\s*(?P<year>\d{1,4})"
+    rb"\s*(?P<hour>\d{1,2})\s*:\s*(?P<minute>\d{1,2})\s*:\s*(?P<second>\d{1,2})")
+_DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+           "october", "november", "december")
+
+
+def _name_index(word: bytes, names: tuple[str, ...]) -> int | None:
+    """strptime's %a/%b: the full name or its three-letter abbreviation, any case."""
+    text = word.decode().lower()  # ASCII letters: the pattern matched [A-Za-z]+
+    for index, name in enumerate(names):
+        if text in (name, name[:3]):
+            return index
+    return None
+
+
+def _zone_offset(zone: bytes) -> int | None:
+    """fdm's zone: a number -2359..2359 (+HHMM), else a zone name the system knows, as seconds."""
+    text = zone.decode("latin-1")
+    if re.fullmatch(r"[+-]?\d+", text):
+        number = int(text)
+        if not -2359 <= number <= 2359:
+            return None
+        hours, minutes = int(number / 100), int(math.fmod(number, 100))
+        return hours * 3600 + minutes * 60
+    if text in ("UTC", "GMT"):
+        return 0
+    try:
+        zone_info = zoneinfo.ZoneInfo(text)
+        then = datetime(1971, 1, 1, tzinfo=zone_info)
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
+        return None
+    if then.tzname() != text:
+        return None
+    return int((then.utcoffset() or timedelta(0)).total_seconds())
+
+
 def _date_of(head: bytes) -> float | None:
-    """The Date header as a timestamp, or None when missing or unparseable."""
-    found = re.search(rb"^date:[ \t]*(.*)$", head, re.I | re.M)
-    if not found:
+    """The Date header as fdm's mailtime reads it (None when missing or invalid): strptime with
+    `%a, %d %b %Y %H:%M:%S` or `%d %b %Y %H:%M:%S`, taken as local time, then the zone."""
+    at = _header_offset(head, len(head), b"date")
+    if at is None:
+        return None
+    end = head.find(b"\n", at)
+    value = head[at + 5:len(head) if end == -1 else end]
+    found = _STRPTIME.match(value)
+    if not found or (found["wday"] and _name_index(found["wday"], _DAYS) is None):
+        return None
+    month = _name_index(found["month"], _MONTHS)
+    day, hour, minute, second = (int(found[k]) for k in ("day", "hour", "minute", "second"))
+    if month is None or not 1 <= day <= 31 or hour > 23 or minute > 59 or second > 61:
+        return None
+    rest = value[found.end():].split()
+    offset = _zone_offset(rest[0] if rest else b"")
+    if offset is None:
         return None
     try:
-        return parsedate_to_datetime(found.group(1).decode("ascii", "replace")).timestamp()
-    except (TypeError, ValueError, IndexError):
+        when = time.mktime((int(found["year"]), month + 1, day, hour, minute, second, 0, 0, 0))
+    except (OverflowError, ValueError):
         return None
+    when -= offset
+    return when if when >= 0 else None
 
 
 _CLOCK: list[tuple[int, str, str, dict[str, str]]] = []
 
 
-def _clock() -> tuple[str, str, dict[str, str]]:
-    """Now for fdm's Received header, the host name and the clock tags: made once a second, since
+def _clock(now: float) -> tuple[str, str, dict[str, str]]:
+    """fdm's Received date, the host name and the clock tags for a time: made once a second, since
     every message asks and the check of 10,000 addresses routes 10,000 messages."""
-    second = int(time.time())
+    second = int(now)
     if not _CLOCK or _CLOCK[0][0] != second:
         _CLOCK[:] = [(second, formatdate(second, localtime=True), socket.gethostname(),
                       _time_tags(time.localtime(second), ""))]
@@ -509,8 +783,10 @@ def mailbox_of(action: str, kind: str, argument: str, user: str = "") -> Deliver
         i = 0
         while i < len(rest):
             option = rest[i]
-            if option in ("-d", "-m", "-a", "-f", "-p", "-c", "-o", "-r", "-e", "-k") and \
-                    i + 1 < len(rest):
+            if option in ("-e", "-k"):  # flags of dovecot-lda, without a value
+                i += 1
+                continue
+            if option in ("-d", "-m", "-a", "-f", "-p", "-c", "-o", "-r") and i + 1 < len(rest):
                 if option == "-d":
                     delivery.user = rest[i + 1]
                 elif option == "-m":
@@ -531,10 +807,5 @@ def delivers(kind: str, argument: str) -> bool:
     return kind == "exec" and bool(mailbox_of("", kind, argument).folder)
 
 
-def route_message(config: Config, message: bytes | str, dialect: str = PCRE2, **kwargs: str) -> Route:
-    """One-shot helper: compile the config and route one message."""
-    return Router(config, dialect, **kwargs).route(message)
-
-
-__all__ = ["delivers", "Delivery", "ActionRun", "Route", "Router", "route_message", "mailbox_of", "POSIX",
+__all__ = ["run_rewrite", "RewriteError", "read_message", "delivers", "Delivery", "ActionRun", "Route", "Router", "mailbox_of", "POSIX",
            "PCRE2", "EXTERNAL_ITEMS", "split_message"]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from console.fdm.cli import fdm
+from tests.helpers import MAILCONSOLE
 
 CORPUS = Path(__file__).parent.parent / "fdm_corpus"
 ARTICLE = str(CORPUS / "configs" / "article.conf")
@@ -41,7 +44,7 @@ def test_test_json_one_object_per_message(tmp_path: Path) -> None:
     assert rows[0] == {"message": str(message), "rules": [16], "actions": ["bob_inbox"],
                        "commands": ["/usr/libexec/dovecot/deliver -d bob -m INBOX"],
                        "deliveries": [{"action": "bob_inbox", "user": "bob", "folder": "INBOX"}],
-                       "outcome": "delivered", "error": None}
+                       "outcome": "delivered", "error": None, "not_modelled": []}
 
 
 def test_test_shows_untrusted_text_escaped(tmp_path: Path) -> None:
@@ -51,3 +54,96 @@ def test_test_shows_untrusted_text_escaped(tmp_path: Path) -> None:
     config.write_text('account "stdin" stdin\nmatch "^Subject: (.*)" action exec "echo %1"\n')
     result = CliRunner().invoke(fdm, ["test", "--config", str(config), str(message)])
     assert "\x1b" not in result.output and "\\x1b" in result.output
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _mailconsole(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real command in a fresh process, with an empty settings file (never the host's)."""
+    settings = tmp_path / "settings.toml"
+    settings.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
+    env["MAILCONSOLE_CONFIG"] = str(settings)
+    return subprocess.run([*MAILCONSOLE, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_include_after_an_account_defines_its_actions_and_a_missing_one_is_an_error(
+        tmp_path: Path) -> None:
+    (tmp_path / "actions.conf").write_text('action "inc_a" maildir "/tmp/inc"\n')
+    good = tmp_path / "fdm.conf"
+    good.write_text('account "stdin" stdin\ninclude "actions.conf"\nmatch all action "inc_a"\n')
+    result = CliRunner().invoke(fdm, ["lint", str(good)])
+    assert "undefined" not in result.output and result.exit_code == 0, result.output
+    missing = tmp_path / "missing.conf"
+    missing.write_text('account "stdin" stdin\ninclude "nothere.conf"\nmatch all action drop\n')
+    result = CliRunner().invoke(fdm, ["lint", str(missing)])
+    assert result.exit_code == 2
+    assert f"{missing}:2: error:" in result.output and "nothere.conf" in result.output
+
+
+def test_a_regex_python_warns_about_prints_no_warning(tmp_path: Path) -> None:
+    config = tmp_path / "fdm.conf"
+    config.write_text('account "stdin" stdin\nmatch "[[x]" action drop\nmatch all action keep\n')
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"Subject: [x\n\nb\n")
+    for args in (("fdm", "lint", str(config)),
+                 ("fdm", "test", "--fdm-conf", str(config), str(message))):
+        proc = _mailconsole(tmp_path, *args)
+        assert "Warning" not in proc.stderr and ".py" not in proc.stderr, proc.stderr
+    assert "dropped" in _mailconsole(tmp_path, "fdm", "test", "--fdm-conf", str(config),
+                                     str(message)).stdout
+
+
+def test_test_exits_1_when_a_message_would_be_lost_or_bounced(tmp_path: Path) -> None:
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"To: notifications@example.com\nSubject: hi\n\nx\n")
+    bounced = CliRunner().invoke(fdm, ["test", "--fdm-conf", ARTICLE, str(message)])
+    assert bounced.exit_code == 1 and "error" in bounced.output
+    assert "1 of 1 messages would be lost or bounced" in bounced.output
+    config = tmp_path / "f.conf"
+    config.write_text('account "stdin" stdin\nmatch "^Subject: no" action drop\n')
+    kept = CliRunner().invoke(fdm, ["test", "--fdm-conf", str(config), str(message)])
+    assert kept.exit_code == 1 and "kept" in kept.output
+    config.write_text('account "stdin" stdin\nmatch all action drop\n')
+    assert CliRunner().invoke(fdm, ["test", "--fdm-conf", str(config), str(message)]).exit_code == 0
+
+
+def test_file_wide_findings_have_no_line_number(tmp_path: Path) -> None:
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    (tables / "addrs").write_text("bob@example.com\nonly@example.com\n")
+    (tables / "vusers").write_text("bob@example.com vmail\n")
+    result = CliRunner().invoke(fdm, ["lint", FIXED, "--tables", str(tables)])
+    assert f"{FIXED}: warning: only@example.com is in addrs but not in vusers" in result.output
+    assert f"{FIXED}:0:" not in result.output
+
+
+def test_fdm_conf_option_and_the_old_config_name(tmp_path: Path) -> None:
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"To: bob@example.com\nSubject: hi\n\nx\n")
+    for option in ("--fdm-conf", "--config"):
+        result = CliRunner().invoke(fdm, ["test", option, ARTICLE, str(message)])
+        assert result.exit_code == 0 and "bob_inbox" in result.output
+    help_text = CliRunner().invoke(fdm, ["test", "--help"]).output
+    assert "--fdm-conf FILE" in help_text and "Old name of --fdm-conf" in help_text
+
+
+def test_lint_tables_says_which_were_found_and_warns_when_none(tmp_path: Path) -> None:
+    found = CliRunner().invoke(fdm, ["lint", FIXED, "--tables", TABLES])
+    assert "tables from" in found.output and "addrs, vusers, vdomains, userdb" in found.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    none = CliRunner().invoke(fdm, ["lint", FIXED, "--tables", str(empty)])
+    assert "warning: none of the tables" in none.output and "did not run" in none.output
+
+
+def test_not_modelled_is_said_per_message(tmp_path: Path) -> None:
+    config = tmp_path / "f.conf"
+    config.write_text('account "stdin" stdin\nmatch attachment count > 0 action drop\n'
+                      'match all action drop\n')
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"Subject: x\n\nb\n")
+    result = CliRunner().invoke(fdm, ["test", "--fdm-conf", str(config), str(message)])
+    assert "not modelled: line 2: attachment condition" in result.output

@@ -73,3 +73,14 @@ def test_tables_must_agree(tmp_path: Path) -> None:
     messages = [f.message for f in lint(config, tables_in(tmp_path))]
     assert any("b@x.org is in addrs but not in vusers" in m for m in messages)
     assert any("c@x.org is in vusers but not in addrs" in m for m in messages)
+
+
+def test_what_the_router_does_not_model_is_warned() -> None:
+    from console.fdm.lint import lint_text
+
+    text = ('account "stdin" stdin\naction "rw" rewrite "sed s/a/b/"\n'
+            'match attachment count > 0 action drop\nmatch all action "rw" continue\n'
+            'match all action drop\n')
+    _config, findings = lint_text(text)
+    warned = {(f.line, f.code) for f in findings if f.severity == "warning"}
+    assert (2, "not-modelled") in warned and (3, "unsupported") in warned

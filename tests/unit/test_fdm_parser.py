@@ -81,10 +81,32 @@ def test_inline_actions_and_action_lists() -> None:
 
 
 def test_unsupported_constructs_are_reported_not_ignored() -> None:
-    config = parse('$h = $(hostname)\ninclude "/etc/other.conf"\naccount "p" pop3 server "x"\n'
-                   'match all action drop\n')
+    config = parse('$h = $(hostname)\naccount "p" pop3 server "x"\nmatch all action drop\n')
     whats = [(u.line, u.what.split()[0]) for u in config.unsupported]
-    assert whats == [(1, "$(…)"), (2, "include"), (3, "account")]
+    assert whats == [(1, "$(…)"), (2, "account")]
+
+
+def test_include_after_an_account_is_read_not_taken_as_account_options(tmp_path: Path) -> None:
+    (tmp_path / "actions.conf").write_text(
+        '$box = "/tmp/inc"\naction "inc_a" maildir "${box}"\nmatch "^Subject: inc" action "inc_a"\n')
+    main = tmp_path / "fdm.conf"
+    main.write_text('account "stdin" stdin\ninclude "actions.conf"\nmatch all action "inc_a"\n'
+                    'cache "/tmp/c" expire 1 day\nmatch all action drop\n')
+    config = parse_file(main)
+    assert [a.name for a in config.actions] == ["inc_a"]
+    assert config.actions[0].items[0].args == ["/tmp/inc"]
+    assert [r.index for r in config.rules] == [0, 1, 2]
+    assert config.includes == [(2, str(tmp_path / "actions.conf"))]
+    assert config.caches == ["/tmp/c"] and not config.accounts[0].keep
+    assert config.unsupported == []
+
+
+def test_a_missing_included_file_is_refused_like_fdm(tmp_path: Path) -> None:
+    main = tmp_path / "fdm.conf"
+    main.write_text('account "stdin" stdin\ninclude "missing.conf"\nmatch all action drop\n')
+    with pytest.raises(FdmSyntaxError) as caught:
+        parse_file(main)
+    assert caught.value.line == 2 and "missing.conf: No such file or directory" in str(caught.value)
 
 
 def test_ifdef_skips_what_is_not_defined() -> None:
