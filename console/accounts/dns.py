@@ -142,8 +142,10 @@ def wanted_records(accounts: Accounts, settings: Settings,
         if host:
             records.append(Record(domain, "MX", domain, "MX", f"10 {host}."))
         else:
-            records.append(Record(domain, "MX", domain, "MX", "", f"{settings.smtpd_config} names "
-                                  "no host (`listen on ... hostname HOST` or `pki HOST`)"))
+            why = (f"{settings.smtpd_config} names no host (`listen on ... hostname HOST` or "
+                   "`pki HOST`)" if accounts.smtpd is not None else
+                   f"{settings.smtpd_config} does not exist (see the smtpd_config setting)")
+            records.append(Record(domain, "MX", domain, "MX", "", why))
         records.append(Record(domain, "SPF", domain, "TXT", "v=spf1 mx ~all"))
         selector = dkim.selector if dkim and dkim.selector else "SELECTOR"
         note = key_note

@@ -282,3 +282,19 @@ def test_the_password_never_reaches_the_audit_log(stack: Settings) -> None:
     records = [json.loads(line) for line in audit.splitlines()]
     assert secret not in audit and len(records) >= 2
     assert all(record["params"]["password"] == "<not recorded>" for record in records)
+
+
+def test_dns_records_say_what_they_cannot_be_computed_from(stack: Settings) -> None:
+    from console.accounts.dns import wanted_records
+
+    records = {(r.domain, r.kind): r for r in wanted_records(load_accounts(stack), stack)}
+    mx = records[("example.com", "MX")]
+    assert mx.value == "" and mx.note == f"{stack.smtpd_config} does not exist (see the " \
+        "smtpd_config setting)"
+    assert mx.zone_line().startswith("; example.com MX: ")
+    assert "does not exist: no DKIM key to publish" in records[("example.net", "DKIM")].note
+    # the article's example.net reports to dmarc@example.com: example.com must accept them
+    assert records[("example.net", "DMARC")].value == \
+        "v=DMARC1; p=reject; rua=mailto:dmarc@example.com"
+    assert records[("example.net", "RUA")].name == "example.net._report._dmarc.example.com"
+    assert ("example.com", "RUA") not in records
