@@ -50,6 +50,8 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=3.0, help="seconds before idle CPU is measured")
     parser.add_argument("--idle-window", type=float, default=30.0, help="seconds idle CPU is measured over")
     parser.add_argument("--changes", type=int, default=5, help="stop/start pairs timed on the screen")
+    parser.add_argument("--quiet-wait", default="300",
+                        help="seconds the harness waits for a quiet machine before each run")
     a = parser.parse_args()
     compile_sources()
 
@@ -60,7 +62,7 @@ def main() -> int:
         base: list[dict] = []
         mc: list[dict] = []
         for _ in range(a.rounds):
-            common = ["--runs", str(a.runs), "--term-size", a.size]
+            common = ["--runs", str(a.runs), "--term-size", a.size, "--quiet-wait", a.quiet_wait]
             base += harness_runs("startup", "textual-baseline", "--cmd", base_cmd, "--marker", "ready",
                                  "--hold", "0.5", *common)
             mc += harness_runs("startup", "mailconsole", "--cmd", cmd, "--marker", marker,
