@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 WAIT_S = 30.0
 """How long a wait may take before the test fails: generous, since 2 cores are shared by many runs."""
@@ -29,7 +30,7 @@ class _Waiting:
         self.deadline = time.monotonic() + timeout
         self.last_error: BaseException | None = None
 
-    def check(self, condition: Callable[[], T]) -> T | None:
+    def check(self, condition: Callable[[], T | None]) -> T | None:
         """The condition's value, or None when it raised (remembered for the failure message)."""
         try:
             return condition()
@@ -43,7 +44,7 @@ class _Waiting:
             pytest.fail(f"timed out after {self.timeout:g} s waiting for {self.what}{raised}")
 
 
-def wait_for(check: Callable[[], T], timeout: float = WAIT_S, what: str = "the condition") -> T:
+def wait_for(check: Callable[[], T | None], timeout: float = WAIT_S, what: str = "the condition") -> T:
     """Call `check` until it returns something truthy, and return that; fail the test after `timeout`
     seconds, naming `what` and the last exception `check` raised."""
     waiting = _Waiting(what, timeout)
@@ -55,7 +56,7 @@ def wait_for(check: Callable[[], T], timeout: float = WAIT_S, what: str = "the c
         time.sleep(STEP_S)
 
 
-async def until(pilot: Any, check: Callable[[], T], timeout: float = WAIT_S,
+async def until(pilot: Any, check: Callable[[], T | None], timeout: float = WAIT_S,
                 what: str = "the console") -> T:
     """`wait_for` inside a pilot test: the app runs between checks (`pilot.pause`)."""
     waiting = _Waiting(what, timeout)
@@ -65,6 +66,13 @@ async def until(pilot: Any, check: Callable[[], T], timeout: float = WAIT_S,
             return value
         waiting.fail_if_late()
         await pilot.pause(STEP_S)
+
+
+def top_screen(app: Any, kind: type[S]) -> S:
+    """The screen on top of `app` (a dialog a test reads), checked to be a `kind`."""
+    screen = app.screen
+    assert isinstance(screen, kind), f"the top screen is a {type(screen).__name__}, not a {kind.__name__}"
+    return screen
 
 
 def _mailconsole_command() -> list[str]:

@@ -25,7 +25,8 @@ LOST = frozenset({"error", "kept"})
 def _settings() -> object | None:
     """The loaded Settings when run under `mailconsole`, else None (explicit arguments needed)."""
     ctx = click.get_current_context()
-    return ctx.find_root().obj
+    settings: object | None = ctx.find_root().obj
+    return settings
 
 
 def _config_path(given: str | None) -> Path:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 try:
     from re import _parser as sre_parse  # type: ignore[attr-defined]  # Python 3.11+
 except ImportError:  # pragma: no cover - Python 3.10
-    import sre_parse  # type: ignore[no-redef]
+    import sre_parse
 
 PCRE2 = "pcre2"
 POSIX = "posix"

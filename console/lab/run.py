@@ -444,7 +444,8 @@ def lab_info(cfg: LabConfig, pid: int, states: list[Program], seconds: float) ->
 def read_info(lab_dir: Path) -> dict[str, object]:
     """DIR/lab.json of a lab brought up earlier."""
     try:
-        return json.loads((lab_dir / "lab.json").read_text())
+        info: dict[str, object] = json.loads((lab_dir / "lab.json").read_text())
+        return info
     except (OSError, ValueError):
         raise UserError(
             f"no lab in {lab_dir} (no readable lab.json): run `mailconsole lab up --dir {lab_dir}`"

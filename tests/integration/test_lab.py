@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
-from console.lab.render import EICAR, PERMFAIL_DOMAIN, UNREACHABLE_DOMAIN
+from console.lab.render import EICAR as EICAR_BYTES
+from console.lab.render import PERMFAIL_DOMAIN, UNREACHABLE_DOMAIN
 from console.lab.run import is_alive, lab_processes, running_pid, status
 from tests.helpers import MAILCONSOLE, wait_for
 from tests.integration.conftest import RunningLab
 
 pytestmark = pytest.mark.lab
 
-EICAR = EICAR.decode("ascii")
+EICAR = EICAR_BYTES.decode("ascii")
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
 

@@ -34,8 +34,8 @@ async def test_a_delivery_through_smtpd_appears_on_the_logs_screen(lab: RunningL
         index = next(i for i, name in enumerate(names) if name.startswith("smtpd.log"))
         files.highlighted = index
         files.action_select()
-        await until(pilot, lambda: app.query_one(LogsView).followed is not None
-                    and app.query_one(LogsView).followed.path.name == "smtpd.log")
+        await until(pilot, lambda: (followed := app.query_one(LogsView).followed) is not None
+                    and followed.path.name == "smtpd.log")
         sender = f"logs-{uuid.uuid4().hex[:8]}@lab.test"
         send(lab, sender, "bob@example.com", "seen on the logs screen")
         # Its own delivery line: the lab's other mail puts other "result=Ok" lines on the screen too.

@@ -29,7 +29,7 @@ from console.errors import ActionFailed, UserError
 from console.queue.parse import Envelope
 from console.queue.smtpctl import SmtpdDown, read_queue, read_status
 from console.settings import Settings
-from tests.helpers import until, wait_for
+from tests.helpers import top_screen, until, wait_for
 from tests.pilot.test_queue_pilot import loaded, table
 from tests.recorded import RecordedSupervisor
 from widgets.app import ConsoleApp
@@ -96,8 +96,11 @@ class PrivateSmtpd:
             final = attempt == 2
             if wait_for(functools.partial(self._answers, final), what="smtpd to answer smtpctl") != "died":
                 break
-        wait_for(lambda: socket.create_connection(("127.0.0.1", self.port), timeout=1).close() or True,
-                 what="smtpd to listen")
+        def listening() -> bool:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+
+        wait_for(listening, what="smtpd to listen")
 
     def _answers(self, final: bool) -> object:
         """smtpctl's answer once smtpd is up; "died" if smtpd exited (or the test fails, on the last try)."""
@@ -238,7 +241,7 @@ async def test_screen_shows_the_queue_and_pauses_mta(smtpd: PrivateSmtpd) -> Non
         await until(pilot, lambda: "mta running" in str(summary.render()))
         await pilot.press("2")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert app.screen.question == "Pause mta (now running)?"
+        assert top_screen(app, ConfirmScreen).question == "Pause mta (now running)?"
         await pilot.press("y")
         await until(pilot, lambda: read_status(settings)["mta"] == "paused")
         await until(pilot, lambda: "mta paused" in str(summary.render()))

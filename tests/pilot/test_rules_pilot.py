@@ -8,11 +8,12 @@ import os
 import sys
 from pathlib import Path
 
-from textual.widgets import DataTable, OptionList, Static, TabbedContent, TextArea
+from textual.widgets import DataTable, Input, OptionList, Select, Static, TabbedContent, TextArea
 
 from console.settings import Settings
-from tests.helpers import until
+from tests.helpers import top_screen, until
 from widgets.app import ConsoleApp
+from widgets.common.dialogs import ConfirmScreen
 from widgets.rules.dialogs import BackupScreen, CorpusScreen, MessageSourceScreen, ReviewScreen
 from widgets.rules.editor import FdmEditor
 from widgets.rules.view import RulesView, render_route
@@ -130,7 +131,7 @@ async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twic
         editor.load_text(warned)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        body = str(app.screen.body)
+        body = str(top_screen(app, ReviewScreen).body)
         assert '1 warning(s):\n  line 19: action "spare" is never used' in body and "notices.eml" in body and "stranger.eml" in body
         assert "inbox.eml" not in body
         await pilot.press("n")
@@ -184,7 +185,7 @@ async def test_corpus_view_lists_the_messages_whose_route_changes(tmp_path: Path
         await until(pilot, lambda: settled(app))
         await pilot.press("ctrl+t")
         await until(pilot, lambda: isinstance(app.screen, CorpusScreen))
-        assert app.screen.changes == []
+        assert top_screen(app, CorpusScreen).changes == []
         await pilot.press("escape")
         app.query_one(FdmEditor).load_text(FIXED)
         await pilot.press("ctrl+t")
@@ -215,7 +216,7 @@ async def test_file_changed_on_disk_reloads_or_asks_before_overwriting(tmp_path:
         assert "changed on disk" in text_of(app, "#rules-title")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        assert "changed on disk" in app.screen.question
+        assert "changed on disk" in top_screen(app, ConfirmScreen).question
         await pilot.press("y")
         await until(pilot, lambda: settings.fdm_config.read_text() == FIXED)
         backup = next(tmp_path.glob("fdm.conf.*.bak"))
@@ -253,10 +254,10 @@ async def test_test_message_from_a_maildir_and_composed(tmp_path: Path) -> None:
         await until(pilot, lambda: settled(app))
         await pilot.press("ctrl+o")
         await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
-        screen = app.screen
+        screen = top_screen(app, MessageSourceScreen)
         screen.query_one("#source-tabs", TabbedContent).active = "source-maildir"
         await until(pilot, lambda: screen.shown == ("bob", "INBOX"))
-        screen.query_one("#maildir-folder").value = "Lists"
+        screen.query_one("#maildir-folder", Select).value = "Lists"
         await until(pilot, lambda: screen.messages and screen.messages[0].path == stored)
         screen.query_one("#maildir-messages", OptionList).focus()
         await pilot.press("down", "enter")
@@ -266,8 +267,8 @@ async def test_test_message_from_a_maildir_and_composed(tmp_path: Path) -> None:
         assert "[bold red]evil[/]" in route and "\\x1b[31mred" in route and "\x1b" not in route
         await pilot.press("ctrl+o")
         await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
-        app.screen.query_one("#compose-to").value = "dmarc@example.com"
-        app.screen.query_one("#compose-subject").value = "report"
+        app.screen.query_one("#compose-to", Input).value = "dmarc@example.com"
+        app.screen.query_one("#compose-subject", Input).value = "report"
         app.screen.query_one("#compose-extra", TextArea).load_text("X-Spam-Status: No\n")
         await pilot.pause()
         await pilot.click("#use")
@@ -285,7 +286,7 @@ async def test_a_bad_message_source_is_a_notification_not_a_crash(tmp_path: Path
         await pilot.press("ctrl+o")
         await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
         app.screen.query_one("#source-tabs", TabbedContent).active = "source-file"
-        app.screen.query_one("#file-path").value = str(tmp_path / "absent.eml")
+        app.screen.query_one("#file-path", Input).value = str(tmp_path / "absent.eml")
         await pilot.pause()
         await pilot.click("#use")
         await until(pilot, lambda: any("no such file" in n.message for n in app._notifications))
@@ -306,7 +307,7 @@ async def test_test_message_from_the_queue_runs_smtpctl_show_message(tmp_path: P
             await pilot.press("ctrl+o")
             await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
             app.screen.query_one("#source-tabs", TabbedContent).active = "source-queue"
-            app.screen.query_one("#queue-id").value = queued
+            app.screen.query_one("#queue-id", Input).value = queued
             await pilot.pause()
             await pilot.click("#use")
         await until(pilot, lambda: "queued message 99c1e639" in text_of(app, "#rules-message-title"))
@@ -331,7 +332,7 @@ async def test_a_second_change_on_disk_while_the_overwrite_question_is_open_is_n
         await until(pilot, lambda: view.disk_changed)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        assert "changed on disk" in app.screen.question
+        assert "changed on disk" in top_screen(app, ConfirmScreen).question
         settings.fdm_config.write_text(ARTICLE + "# second change, made while the question is open\n")
         await pilot.press("y")
         await until(pilot, lambda: not view.saving)
@@ -342,7 +343,7 @@ async def test_a_second_change_on_disk_while_the_overwrite_question_is_open_is_n
         assert editor.text == FIXED
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        assert "changed on disk" in app.screen.question
+        assert "changed on disk" in top_screen(app, ConfirmScreen).question
         await pilot.press("y")
         await until(pilot, lambda: settings.fdm_config.read_text() == FIXED)
         kept = sorted(p.read_text() for p in tmp_path.glob("fdm.conf.*.bak"))
@@ -380,8 +381,8 @@ async def test_revert_to_a_backup_with_warnings_asks_with_them(tmp_path: Path) -
         await until(pilot, lambda: isinstance(app.screen, BackupScreen))
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        assert app.screen.question == "Revert fdm.conf to fdm.conf.20240101-000000.bak?"
-        assert 'action "unused" is never used' in app.screen.body.plain
+        assert top_screen(app, ReviewScreen).question == "Revert fdm.conf to fdm.conf.20240101-000000.bak?"
+        assert 'action "unused" is never used' in top_screen(app, ReviewScreen).body.plain
         await pilot.press("y")
         await until(pilot, lambda: app.query_one(FdmEditor).text == backup.read_text())
     assert settings.fdm_config.read_text() == backup.read_text()

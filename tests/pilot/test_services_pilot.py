@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.widgets import Input, Label, Log, Select, Static
 
 from tests.conftest import Supervisord
-from tests.helpers import until
+from tests.helpers import top_screen, until
 from widgets.app import ActionCommands, ConsoleApp
 from widgets.common.dialogs import ConfirmScreen, SignalScreen
 from widgets.services import ProgramTable, ServicesView
@@ -130,14 +130,14 @@ async def test_kill_and_term_say_what_they_do_and_ask_again(supervisord: Supervi
         await until(pilot, lambda: "kill at once" in str(effect.render()))
         await pilot.click("#send")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert app.screen.question.startswith("Really send SIGKILL to sleeper? Kill at once")
+        assert top_screen(app, ConfirmScreen).question.startswith("Really send SIGKILL to sleeper? Kill at once")
         await pilot.press("n")  # no: back to the choice, nothing sent
         await until(pilot, lambda: app.screen is dialog)
         dialog.query_one("#signal", Select).value = "TERM"
         await until(pilot, lambda: "stop: the program exits" in str(effect.render()))
         await pilot.click("#send")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert app.screen.question.startswith("Really send SIGTERM to sleeper?")
+        assert top_screen(app, ConfirmScreen).question.startswith("Really send SIGTERM to sleeper?")
         assert not (supervisord.dir / "audit.log").exists()
         await pilot.press("y")
         await until(pilot, lambda: not isinstance(app.screen, (ConfirmScreen, SignalScreen)))
@@ -277,8 +277,10 @@ async def test_markup_in_program_names_is_plain_text_in_the_palette(tmp_path: Pa
             for query, name in (("", "bad:bad[red]n[blink]"), ("bad", "bad:bad[red]n[blink]"),
                                 ("click", "link:[@click=app.quit]x")):
                 app.screen.query_one(Input).value = query
-                await until(pilot, lambda name=name: any(f"Restart {name}" in p.plain
-                                                         for p in prompts()))
+                def listed(name: str = name) -> bool:
+                    return any(f"Restart {name}" in p.plain for p in prompts())
+
+                await until(pilot, listed)
                 for prompt in prompts():
                     if name in prompt.plain:
                         assert not [span for span in prompt.spans
