@@ -55,7 +55,7 @@ def main() -> int:
             order = [("health", [*config, "health", "--json"]), ("status", [*config, "status", "--json"])]
             if n % 2:
                 order.reverse()
-            this_round = {}
+            this_round: dict[str, float] = {}
             for name, args in order:
                 seconds, done = timed(args)
                 if name == "health":
