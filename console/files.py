@@ -102,6 +102,14 @@ def _temporary_name(path: Path, purpose: str) -> Path:
     return path.with_name(f".{path.name}.mailconsole-{purpose}-{os.getpid()}-{time.monotonic_ns()}")
 
 
+def _discard(path: Path) -> None:
+    """Remove a file this save made, if it is there: cleaning up never hides the save's own error."""
+    try:
+        path.unlink()
+    except OSError:
+        pass  # never created (its name was refused), or already gone
+
+
 def _keep_backup(path: Path, data: bytes, like: os.stat_result, now: float) -> Path:
     """Keep data as the next timestamped backup of path, as atomically as the file itself: written
     whole and fsynced under a temporary name, then renamed, so a half-written backup never exists."""
@@ -111,7 +119,7 @@ def _keep_backup(path: Path, data: bytes, like: os.stat_result, now: float) -> P
         backup = _backup_path(path, now)
         os.replace(tmp, backup)
     finally:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
     return backup
 
 
@@ -158,7 +166,7 @@ def write_atomically(path: Path, text: str, expected: FileToken | None, *, force
         raise ActionFailed(f"{path} was not saved ({exc.strerror or exc}); the old file is "
                            "unchanged") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         if backup is not None and not replaced:
-            backup.unlink(missing_ok=True)  # the old file is still there: no second copy of it
+            _discard(backup)  # the old file is still there: no second copy of it
     return Saved(path, backup, file_token(path))

@@ -113,7 +113,7 @@ def _unvis_one(match: re.Match[bytes]) -> bytes:
         return bytes([0x7F if char == 0x3F else char & 0x1F])
     if len(code) == 3:
         return bytes([int(code, 8) & 0xFF])
-    return _VIS_SIMPLE.get(code, code)
+    return _VIS_SIMPLE.get(code, b"\\" + code)  # an unknown escape stays as it was
 
 
 def unvis(data: bytes) -> bytes:

@@ -1,0 +1,177 @@
+"""console/files.py on its own: the file token, backup names, and what an atomic write leaves behind."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console import files
+from console.errors import ActionFailed, UserError
+from console.files import FileToken, backups, file_token, write_atomically
+
+NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Backup names carry local time: pin it to UTC."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def hidden(directory: Path) -> list[str]:
+    return [p.name for p in directory.iterdir() if p.name.startswith(".")]
+
+
+def test_a_token_round_trips_and_a_malformed_one_is_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "fdm.conf"
+    path.write_bytes(b"match all action drop\n")
+    token = file_token(path)
+    assert token is not None and token.size == 22 and token.mtime_ns == path.stat().st_mtime_ns
+    assert str(token) == f"{token.mtime_ns}:22:{token.sha256}"
+    assert FileToken.parse(str(token)) == token
+    for bad in ("", "1:2", "a:2:x", "1:2:3:4"):
+        with pytest.raises(UserError) as caught:
+            FileToken.parse(bad)
+        assert str(caught.value) == f"not a file token: {bad!r}"
+
+
+def test_a_token_changes_with_the_content_even_at_the_same_size_and_time(tmp_path: Path) -> None:
+    path = tmp_path / "fdm.conf"
+    path.write_bytes(b"aaaa\n")
+    first = file_token(path)
+    stat = path.stat()
+    path.write_bytes(b"bbbb\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert file_token(path) != first
+
+
+def test_a_missing_file_has_no_token_and_an_unreadable_one_is_one_sentence(tmp_path: Path) -> None:
+    assert file_token(tmp_path / "absent") is None
+    with pytest.raises(UserError) as caught:
+        file_token(tmp_path)
+    assert str(caught.value) == f"cannot read {tmp_path}: Is a directory"
+
+
+def test_backups_are_only_the_timestamped_copies_newest_first(tmp_path: Path) -> None:
+    path = tmp_path / "fdm.conf"
+    names = ["fdm.conf.20240101-000000.bak", "fdm.conf.20240101-000000-1.bak",
+             "fdm.conf.20250102-030405.bak", "fdm.conf.2024-01-01.bak", "fdm.conf.old.bak",
+             "fdm.conf.20240101-000000.bak~", "other.conf.20240101-000000.bak",
+             "xfdm.conf.20240101-000000.bak"]
+    for name in names:
+        (tmp_path / name).write_text("x")
+    assert [p.name for p in backups(path)] == [
+        "fdm.conf.20250102-030405.bak", "fdm.conf.20240101-000000.bak",
+        "fdm.conf.20240101-000000-1.bak"]
+
+
+@pytest.mark.usefixtures("utc")
+def test_backups_are_named_by_the_save_time_with_a_serial_when_taken(tmp_path: Path) -> None:
+    path = tmp_path / "fdm.conf"
+    path.write_text("v1\n")
+    kept = []
+    for version in ("v2\n", "v3\n", "v4\n"):
+        saved = write_atomically(path, version, file_token(path), now=NOW)
+        kept.append(saved.backup.name if saved.backup else None)
+    assert kept == ["fdm.conf.20231114-221320.bak", "fdm.conf.20231114-221320-1.bak",
+                    "fdm.conf.20231114-221320-2.bak"]
+    assert [p.read_text() for p in backups(path)] == ["v1\n", "v3\n", "v2\n"]  # by name
+    assert path.read_text() == "v4\n" and hidden(tmp_path) == []
+
+
+def test_a_new_file_is_written_private_and_has_no_backup(tmp_path: Path) -> None:
+    path = tmp_path / "vdomains"
+    saved = write_atomically(path, "example.org\n", None)
+    assert path.read_text() == "example.org\n"
+    assert path.stat().st_mode & 0o7777 == 0o600
+    assert saved.backup is None and saved.token == file_token(path) and saved.path == path
+    assert backups(path) == [] and hidden(tmp_path) == []
+
+
+def test_the_new_file_keeps_the_old_mode_and_owner(tmp_path: Path) -> None:
+    path = tmp_path / "userdb"
+    path.write_text("old\n")
+    path.chmod(0o2640)
+    if os.geteuid() == 0:
+        os.chown(path, 1234, 5678)
+    saved = write_atomically(path, "new\n", file_token(path))
+    for written in (path, saved.backup):
+        assert written is not None
+        assert written.stat().st_mode & 0o7777 == 0o2640
+        if os.geteuid() == 0:
+            assert (written.stat().st_uid, written.stat().st_gid) == (1234, 5678)
+
+
+def test_a_large_text_and_undecodable_bytes_are_written_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "fdm.conf"
+    path.write_bytes(b"")
+    text = "".join(f"match \"^From:.*user{i}@\" action \"inbox\"\n" for i in range(100_000))
+    write_atomically(path, text + "# caf\udce9\n", file_token(path))
+    assert path.read_bytes() == text.encode() + b"# caf\xe9\n"
+
+
+def test_a_change_on_disk_is_refused_unless_forced(tmp_path: Path) -> None:
+    path = tmp_path / "fdm.conf"
+    path.write_text("mine\n")
+    with pytest.raises(ActionFailed) as caught:
+        write_atomically(path, "new\n", None)
+    assert str(caught.value) == (f"{path} changed on disk since it was opened; reload it or "
+                                 "confirm to overwrite")
+    assert path.read_text() == "mine\n" and backups(path) == []
+    assert write_atomically(path, "new\n", None, force=True).backup is not None
+
+
+def test_a_change_while_saving_replaces_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer changes the file after the backup was taken: the save stops, its backup goes."""
+    path = tmp_path / "fdm.conf"
+    path.write_text("mine\n")
+    token = file_token(path)
+    real_write_copy = files._write_copy
+
+    def meanwhile(target: Path, data: bytes, like: os.stat_result | None) -> None:
+        real_write_copy(target, data, like)
+        if "-new-" in target.name:
+            path.write_text("theirs\n")
+
+    monkeypatch.setattr(files, "_write_copy", meanwhile)
+    with pytest.raises(ActionFailed) as caught:
+        write_atomically(path, "new\n", token)
+    assert str(caught.value) == f"{path} changed on disk while saving; nothing was replaced"
+    assert path.read_text() == "theirs\n" and backups(path) == [] and hidden(tmp_path) == []
+    assert write_atomically(path, "new\n", token, force=True).backup is not None
+    assert path.read_text() == "new\n"
+
+
+def test_a_failed_write_names_the_reason(tmp_path: Path) -> None:
+    """A name the file system takes, but not with the temporary suffix: the kernel's reason, the old
+    file kept, nothing left behind."""
+    path = tmp_path / ("f" * 230)
+    path.write_text("old\n")
+    with pytest.raises(ActionFailed) as caught:
+        write_atomically(path, "new\n", file_token(path))
+    assert str(caught.value) == f"{path} was not saved (File name too long); the old file is unchanged"
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_a_failed_directory_sync_says_the_file_was_saved(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "fdm.conf"
+    path.write_text("old\n")
+
+    def sync_fails(directory: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(files, "fsync_directory", sync_fails)
+    with pytest.raises(ActionFailed) as caught:
+        write_atomically(path, "new\n", file_token(path))
+    assert str(caught.value) == (f"{path} was saved, but syncing its directory failed (Input/output "
+                                 "error); a crash now may bring back the old file")
+    assert path.read_text() == "new\n"
