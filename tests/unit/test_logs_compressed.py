@@ -7,6 +7,7 @@ import gzip
 import lzma
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ import pytest
 from console.logs.discovery import discover, rotation_base
 from console.logs.follow import COMPRESSED, FollowedLog, NewLines, Rotation
 
-COMPRESSORS = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
+    ".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+"""Suffixes Python can write; the others get plain bytes under the compressed name."""
 
 
 def lines(n: int, start: int = 0) -> bytes:
@@ -30,7 +33,8 @@ def test_each_compressed_generation_is_listed_under_its_file_and_marked(
     plain = tmp_path / rotated.format(n=1)
     plain.write_bytes(lines(3))
     packed = tmp_path / (rotated.format(n=2) + suffix)
-    packed.write_bytes(COMPRESSORS.get(suffix, bytes)(lines(3)))
+    compress = COMPRESSORS.get(suffix)
+    packed.write_bytes(compress(lines(3)) if compress else lines(3))
     os.utime(packed, (1_000_000, 1_000_000))  # the older generation
     [info] = discover(tmp_path)
     assert info.path.name == "smtpd.log" and not info.compressed
