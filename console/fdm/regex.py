@@ -55,11 +55,12 @@ def pcre_to_python(pattern: str) -> str:
             return _POSIX_CLASSES.get(found.group(1), text)
         return {"(?<": "(?P<", "\\z": "\\Z", "\\Z": "(?=\\n?\\Z)", "\\h": "[ \\t]"}[text]
 
-    return _circumflex(_PCRE_ONLY.sub(swap, pattern))
+    return _PCRE_ONLY.sub(swap, pattern)
 
 
 # PCRE2's multiline `^` matches after a newline only when more text follows: after a message's final
-# newline there is no empty line to match (Python's `^` would match there).
+# newline there is no empty line to match (Python's `^` would match there). Only a match that reaches
+# the end of the area can differ, so that spelling is tried only then (it is slower).
 _PCRE_CIRCUMFLEX = r"(?:^(?!\Z)|\A)"
 
 
@@ -122,12 +123,16 @@ class PcreRegex:
 
     def __init__(self, pattern: str, case: bool, prefilter: bool = True) -> None:
         flags = re.MULTILINE | (0 if case else re.IGNORECASE)
-        source = pcre_to_python(pattern).encode("utf-8", "surrogateescape")
+        python = pcre_to_python(pattern)
+        source = python.encode("utf-8", "surrogateescape")
+        exact = _circumflex(python)
         try:
             with warnings.catch_warnings():
                 # Python warns about `[[` (a possible future set syntax); PCRE2 has no such thing.
                 warnings.simplefilter("ignore", FutureWarning)
                 self._re = re.compile(source, flags)
+                self._exact = None if exact == python else \
+                    re.compile(exact.encode("utf-8", "surrogateescape"), flags)
         except re.error as exc:
             raise RegexError(str(exc)) from None
         self.empty = pattern == ""
@@ -154,6 +159,8 @@ class PcreRegex:
                 return None
         # Areas start at 0 or just after a newline, so `^` behaves as at the start of a block.
         found = self._re.search(data, start, end)
+        if found is not None and self._exact is not None and found.end() == end:
+            found = self._exact.search(data, start, end)
         if found is None:
             return None
         spans: list[tuple[int, int]] = []
