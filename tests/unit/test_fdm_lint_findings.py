@@ -134,3 +134,35 @@ def test_exit_codes_and_json() -> None:
     assert exit_code([]) == 0 and exit_code([info]) == 0 and exit_code([info, warning]) == 1
     assert warning.to_json() == {"severity": "warning", "line": 2, "message": "m", "fix": "f",
                                  "code": "c"}
+
+
+def test_domains_outside_vdomains_and_unaccepted_addresses(tmp_path: Path) -> None:
+    (tmp_path / "addrs").write_text("bob@example.com\nann@other.org\n")
+    (tmp_path / "vusers").write_text("bob@example.com vmail\nann@other.org vmail\n")
+    (tmp_path / "vdomains").write_text("example.com\n")
+    text = ('account "stdin" stdin\naction "d" maildir "/m"\n'
+            'match "^To:.*(bob@example\\\\.com|zed@nowhere\\\\.test|bob@exampl\\\\.com)" action "d"\n'
+            'match all action "d"\n')
+    _config, findings = lint_text(text, "f.conf", tables_in(tmp_path))
+    got = [(f.line, f.code, f.message, f.fix) for f in findings]
+    assert got == [
+        (0, "tables", "ann@other.org is accepted but its domain is not in vdomains",
+         "add the domain to vdomains"),
+        (3, "unaccepted-address", "zed@nowhere.test is in this rule but smtpd does not accept it",
+         "add zed@nowhere.test to addrs and vusers, or drop the rule"),
+        (3, "unaccepted-address", "bob@exampl.com is in this rule but smtpd does not accept it",
+         "did you mean bob@example.com?"),
+    ]
+
+
+def test_escapes_at_the_start_and_action_items_in_inline_rules() -> None:
+    text = ('account "stdin" stdin\naction "a" exec "true"\n'
+            'match "\\.x" action { action "a" }\n')
+    _config, findings = lint_text(text)
+    assert [(f.line, f.code) for f in findings] == [(3, "lost-escape")]
+    assert "not defined" not in " ".join(f.message for f in findings)
+
+
+def test_table_values_keep_their_colons(tmp_path: Path) -> None:
+    (tmp_path / "vusers").write_text("a@x.org: b:c\n")
+    assert load_tables(vusers=tmp_path / "vusers").vusers == {"a@x.org": "b:c"}
