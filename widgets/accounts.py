@@ -33,6 +33,7 @@ from console.settings import Settings
 from console.text import printable
 from widgets.common.dialogs import ConfirmScreen, DialogScreen
 from widgets.common.entries import EntryList
+from widgets.messages import ActionFinished
 
 VIEWS = ("addresses", "users", "domains", "findings", "dns")
 TITLES = {"addresses": "Addresses", "users": "Users", "domains": "Domains", "findings": "Check",
@@ -304,10 +305,14 @@ class AccountsView(Widget):
                     severity="warning" if bad else "information")
         self._show()
 
-    def handle_action_result(self, message: Any) -> None:
+    def handle_action_result(self, message: ActionFinished) -> None:
         """An accounts action finished (the app already notified its outcome): read the files again."""
-        if str(getattr(message, "name", "")).startswith("accounts."):
+        if message.name.startswith("accounts."):
             self.load()
+
+    def unsaved_changes(self) -> bool:
+        """Nothing on this screen is edited in place."""
+        return False
 
     # ------------------------------------------------------------------ drawing
 

@@ -17,7 +17,6 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
-from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.widget import Widget
 
@@ -26,6 +25,8 @@ from console.errors import AuditIncomplete, ReadOnlyRefused, UserError
 from console.settings import Settings
 from console.text import printable
 from widgets.common.bars import AppHeader, KeyBar, TabBar
+from widgets.common.screen import ScreenView
+from widgets.messages import ActionFinished
 from widgets.startup import resume_garbage_collection, start_in_background
 
 if TYPE_CHECKING:
@@ -104,10 +105,8 @@ class ActionCommands(Provider):
         for tab in TABS:
             yield f"Go to {tab.title}", f"Show the {tab.title} screen", partial(app.show_tab, tab.id)
         yield "Help: keys of this screen", "List every key of the current screen", app.action_help
-        for widget in app.screen_widgets():
-            commands = getattr(widget, "palette_commands", None)
-            if commands is not None:
-                yield from commands()
+        for view in app.screen_views():
+            yield from view.palette_commands()
 
     async def discover(self) -> Hits:
         for title, help_text, callback in self._commands():
@@ -154,18 +153,6 @@ class ConsoleApp(App[None]):
                 id="app.previous_tab"),
     ]
 
-    class ActionFinished(Message):
-        """A dispatched action ended: `ok` with its outcome, or its one-sentence error. `audited` is
-        False when it ran but its outcome line is missing from the audit log (the text says so)."""
-
-        def __init__(self, name: str, target: str, ok: bool, text: str, audited: bool = True) -> None:
-            super().__init__()
-            self.name = name
-            self.target = target
-            self.ok = ok
-            self.text = text
-            self.audited = audited
-
     def __init__(self, settings: Settings, supervisor: Any = None, initial_tab: str | None = None,
                  hostname: str | None = None, **tab_options: Any) -> None:
         super().__init__()
@@ -201,11 +188,13 @@ class ConsoleApp(App[None]):
         self.views[tab_id] = view
         return view
 
-    def screen_widgets(self) -> Iterable[Widget]:
-        """Every widget of every screen built so far (not of a dialog on top)."""
+    def screen_views(self) -> list[ScreenView]:
+        """The view of every screen built so far, through the contract every screen implements."""
+        views: list[ScreenView] = []
         for view in self.views.values():
-            yield view
-            yield from view.query("*")
+            assert isinstance(view, ScreenView), f"{type(view).__name__} does not implement ScreenView"
+            views.append(view)
+        return views
 
     @property
     def active_tab(self) -> str:
@@ -283,31 +272,29 @@ class ConsoleApp(App[None]):
         try:
             text = dispatch(self.settings, name, target, params)
         except ReadOnlyRefused as exc:
-            self.post_message(self.ActionFinished(name, target, False, str(exc)))
+            self.post_message(ActionFinished(name, target, False, str(exc)))
         except AuditIncomplete as exc:
-            self.post_message(self.ActionFinished(name, target, True, str(exc), audited=False))
+            self.post_message(ActionFinished(name, target, True, str(exc), audited=False))
         except UserError as exc:
-            self.post_message(self.ActionFinished(name, target, False, str(exc)))
+            self.post_message(ActionFinished(name, target, False, str(exc)))
         except Exception as exc:  # noqa: BLE001 - a failed action never crashes the console
-            self.post_message(self.ActionFinished(name, target, False, f"{name} failed: {exc}"))
+            self.post_message(ActionFinished(name, target, False, f"{name} failed: {exc}"))
         else:
-            self.post_message(self.ActionFinished(name, target, True, text))
+            self.post_message(ActionFinished(name, target, True, text))
 
-    def on_console_app_action_finished(self, message: ActionFinished) -> None:
+    def on_action_finished(self, message: ActionFinished) -> None:
         severity: SeverityLevel = (
             "error" if not message.ok else "information" if message.audited else "warning")
         self.notify(printable(message.text), severity=severity, markup=False)
-        for widget in self.screen_widgets():
+        for view in self.screen_views():
             # Screens that care (the one that asked, or one showing the changed thing) refresh.
-            handle = getattr(widget, "handle_action_result", None)
-            if handle is not None:
-                handle(message)
+            view.handle_action_result(message)
 
     # ------------------------------------------------------------------ quitting
 
     async def action_quit(self) -> None:
         """Quit; when a screen holds unsaved edits (the Rules editor), ask first."""
-        unsaved = [w for w in self.screen_widgets() if getattr(w, "unsaved_changes", lambda: False)()]
+        unsaved = [view for view in self.screen_views() if view.unsaved_changes()]
         if not unsaved:
             self.exit()
             return

@@ -30,6 +30,7 @@ from console.health.run import HealthReport, run_checks
 from console.settings import Settings
 from console.text import printable
 from widgets.common.entries import EntryList
+from widgets.messages import ActionFinished
 
 STATE_LABELS = {State.OK: "OK", State.WARNING: "WARN", State.CRITICAL: "CRIT", State.UNKNOWN: "UNKN"}
 STATE_STYLES = {State.OK: "green", State.WARNING: "bold yellow", State.CRITICAL: "bold red",
@@ -312,10 +313,14 @@ class OverviewView(Vertical):
         self.query_one("#overview-status", Static).update(Text("Checking the stack…", style="dim"))
         self.check_now()
 
-    def handle_action_result(self, message: Any) -> None:
+    def handle_action_result(self, message: ActionFinished) -> None:
         """Any action that ran may have fixed something: check again."""
         if message.ok:
             self.check_now()
+
+    def unsaved_changes(self) -> bool:
+        """Nothing on this screen is edited in place."""
+        return False
 
     def palette_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         """Palette entries of this screen."""

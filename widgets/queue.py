@@ -44,6 +44,7 @@ from console.settings import Settings
 from console.text import printable
 from widgets.common.dialogs import ConfirmScreen
 from widgets.common.entries import CURSOR_KEYS
+from widgets.messages import ActionFinished
 
 REFRESH_S = 2.0
 """Seconds between two reads of the queue (armed after the previous read finished)."""
@@ -315,10 +316,14 @@ class QueueView(Vertical):
         else:
             self._arm(delay)
 
-    def handle_action_result(self, message: object) -> None:
+    def handle_action_result(self, message: ActionFinished) -> None:
         """A queue action (or any other) finished: see its effect now."""
-        if getattr(message, "name", "").startswith("queue."):
+        if message.name.startswith("queue."):
             self.refresh_soon(0.05)
+
+    def unsaved_changes(self) -> bool:
+        """Nothing on this screen is edited in place."""
+        return False
 
     def _arm(self, delay: float) -> None:
         """The one timer that starts the next read."""

@@ -27,6 +27,7 @@ from console.errors import UserError
 from console.supervisor.client import Prefetch, Program, Snapshot
 from console.text import printable, printable_lines
 from widgets.common.entries import EntryList
+from widgets.messages import ActionFinished
 
 STATE_STYLES = {
     "RUNNING": "bold green",
@@ -181,6 +182,10 @@ class ServicesView(Vertical):
         def __init__(self, snapshot: Snapshot) -> None:
             super().__init__()
             self.snapshot = snapshot
+
+        def can_replace(self, message: Message) -> bool:
+            """A newer snapshot waiting behind this one makes it pointless to draw."""
+            return isinstance(message, ServicesView.ProgramsRefreshed)
 
     class SupervisorDown(Message):
         """A poll of supervisord failed; `reason` is one sentence."""
@@ -351,9 +356,13 @@ class ServicesView(Vertical):
                     callback = partial(self.app.request_action, action.name, name)  # type: ignore[attr-defined]
                 yield f"{verb} {printable(name)}", action.description, callback
 
-    def handle_action_result(self, message: Message) -> None:
+    def handle_action_result(self, message: ActionFinished) -> None:
         """Any finished action may have changed a program: poll now rather than in a moment."""
         self.poll()
+
+    def unsaved_changes(self) -> bool:
+        """Nothing on this screen is edited in place."""
+        return False
 
     # ------------------------------------------------------------------ logs
 

@@ -10,6 +10,7 @@ from console.settings import Settings
 from tests.helpers import until
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import TABS, ConsoleApp
+from widgets.common.screen import ScreenView
 
 
 @pytest.mark.parametrize("tab", [t.id for t in TABS if t.id != "services"])
@@ -115,3 +116,18 @@ async def test_garbage_collection_resumes_after_the_first_frame(tmp_path: Path) 
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+@pytest.mark.parametrize("tab", [t.id for t in TABS])
+async def test_every_screen_implements_the_screen_contract(tab: str, tmp_path: Path) -> None:
+    """The App reaches each screen through ScreenView (palette, action results, unsaved edits)."""
+    settings = Settings(supervisor_url=URL, log_dir=tmp_path, fdm_config=tmp_path / "fdm.conf",
+                        smtpctl=[str(tmp_path / "no-smtpctl")], refresh_interval=3600,
+                        audit_log=tmp_path / "audit.log")
+    app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com", initial_tab=tab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: tab in app.views)
+        view = app.views[tab]
+        assert isinstance(view, ScreenView)
+        assert view.unsaved_changes() is False
+        assert all(len(entry) == 3 for entry in view.palette_commands())

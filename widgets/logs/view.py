@@ -42,8 +42,10 @@ from console.logs.search import (
 from console.logs.watch import DirectoryWatch, FollowThread
 from console.settings import Settings
 from console.text import count, printable
+from widgets.common.screen import PaletteCommand
 from widgets.logs.files import FileList, file_label
 from widgets.logs.lines import FilteredSource, LogLines
+from widgets.messages import ActionFinished
 from widgets.startup import start_in_background
 
 PROGRESS_EVERY_S = 0.1
@@ -118,6 +120,10 @@ class LogsView(Vertical):
             self.what = what
             self.fraction = fraction
 
+        def can_replace(self, message: Message) -> bool:
+            """Newer progress of the same work waiting behind this report supersedes it."""
+            return isinstance(message, LogsView.SearchProgress) and message.what == self.what
+
     class SearchFinished(Message):
         """A search ended: the hit, or None when nothing matched that way."""
 
@@ -186,6 +192,17 @@ class LogsView(Vertical):
         self._entries: list[Path | str | None] = []
         self.merged: MergedLogs | None = None
         self.mergeable = bool(self.files and len(self.files) > 1 and all(stamped(p) for p in self.files))
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        """The Logs screen's keys are its commands: nothing more in the palette."""
+        return []
+
+    def handle_action_result(self, message: ActionFinished) -> None:
+        """No action changes what a log shows (its file is followed anyway)."""
+
+    def unsaved_changes(self) -> bool:
+        """Nothing on this screen is edited in place."""
+        return False
 
     def compose(self) -> ComposeResult:
         # No container for the right-hand side: the file list is split off to the left, the input line

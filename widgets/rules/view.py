@@ -49,6 +49,7 @@ from console.fdm.testmail import (
 from console.queue.smtpctl import read_message
 from console.settings import Settings
 from console.text import printable
+from widgets.messages import ActionFinished
 from widgets.rules.dialogs import (
     BackupScreen,
     CorpusScreen,
@@ -595,14 +596,12 @@ class RulesView(Widget):
 
         self.app.push_screen(BackupScreen(message.found), picked)
 
-    def handle_action_result(self, message: Message) -> None:
+    def handle_action_result(self, message: ActionFinished) -> None:
         """After our save or revert: take the new file's token (and, for a revert, its text)."""
-        name = getattr(message, "name", "")
-        if name not in ("fdm.save", "fdm.revert") or \
-                getattr(message, "target", "") != str(self.settings.fdm_config):
+        if message.name not in ("fdm.save", "fdm.revert") or message.target != str(self.settings.fdm_config):
             return
-        if getattr(message, "ok", False):
-            self.load_file(replace=name == "fdm.revert")  # `saving` ends when the new token is in
+        if message.ok:
+            self.load_file(replace=message.name == "fdm.revert")  # `saving` ends when the new token is in
         else:
             self.saving = False
 
