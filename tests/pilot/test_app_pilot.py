@@ -8,7 +8,7 @@ import pytest
 
 from console.settings import Settings
 from tests.helpers import until
-from tests.recorded import URL, RecordedSupervisor
+from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import TABS, ConsoleApp
 from widgets.common.screen import ScreenView
 
@@ -126,7 +126,7 @@ async def test_every_screen_implements_the_screen_contract(tab: str, tmp_path: P
                         audit_log=tmp_path / "audit.log")
     app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com", initial_tab=tab)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: tab in app.views)
+        await supervisor_answered(pilot)  # the Services screen is built behind any other: let it finish
         view = app.views[tab]
         assert isinstance(view, ScreenView)
         assert view.unsaved_changes() is False

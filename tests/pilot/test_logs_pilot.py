@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from console.settings import Settings
 from tests.helpers import until
-from tests.recorded import URL, RecordedSupervisor
+from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.logs.files import FileList
 from widgets.logs.lines import LogLines
@@ -178,6 +178,7 @@ async def test_a_missing_log_directory_is_one_clear_line(tmp_path: Path) -> None
         await until(pilot, lambda: options.prompts and "no file open" in status(app))
         assert "does not exist" in str(options.prompts[0])
         assert "no file open" in status(app)
+        await supervisor_answered(pilot)  # the Services screen is built behind: let it finish first
 
 
 async def test_a_file_deleted_while_open_is_reported_and_followed_when_it_returns(tmp_path: Path) -> None:
