@@ -179,7 +179,7 @@ class ConsoleApp(App[None]):
     def on_mount(self) -> None:
         if self.initial_tab != "services":
             # Services is always built (its poll drives the header's state), once the first frame is out.
-            start_in_background(self, partial(self._build, "services"))
+            start_in_background(self, partial(self._build_behind, "services"))
         start_in_background(self, resume_garbage_collection)
 
     def _view(self, tab_id: str) -> Widget:
@@ -215,6 +215,11 @@ class ConsoleApp(App[None]):
     def action_next_tab(self, step: int) -> None:
         ids = [tab.id for tab in TABS]
         self.show_tab(ids[(ids.index(self.active_tab) + step) % len(ids)])
+
+    async def _build_behind(self, tab_id: str) -> None:
+        """Build a screen behind the shown one, unless the console is closing meanwhile."""
+        if self.is_running and self.key_bar.is_attached:
+            await self._build(tab_id)
 
     async def _build(self, tab_id: str) -> Widget:
         view = self.views.get(tab_id)
