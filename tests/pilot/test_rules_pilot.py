@@ -303,6 +303,7 @@ async def test_test_message_from_the_queue_runs_smtpctl_show_message(tmp_path: P
     app = ConsoleApp(settings, initial_tab="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
+        # One pick at a time: a second pick supersedes a load still under way (an exclusive worker).
         for queued in ("deadbeef", "99C1E639ABCDEF01"):
             await pilot.press("ctrl+o")
             await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
@@ -310,8 +311,9 @@ async def test_test_message_from_the_queue_runs_smtpctl_show_message(tmp_path: P
             app.screen.query_one("#queue-id", Input).value = queued
             await pilot.pause()
             await pilot.click("#use")
+            if queued == "deadbeef":
+                await until(pilot, lambda: any("deadbeef" in n.message for n in app._notifications))
         await until(pilot, lambda: "queued message 99c1e639" in text_of(app, "#rules-message-title"))
-        assert any("deadbeef" in n.message for n in app._notifications)
         assert "Subject: tempfail" in app.query_one("#rules-message", TextArea).text
         await until(pilot, lambda: settled(app) and "tim@tempfail.test" in text_of(app, "#rules-route"))
 
