@@ -66,6 +66,7 @@ class LazyGroup(click.Group):
         "health": "console.health.cli:health",
         "jobs": "console.jobs.cli:jobs",
         "lab": "console.lab.cli:lab",
+        "mailboxes": "console.mailbox.cli:mailboxes",
         "queue": "console.queue.cli:queue",
         "run": "console.jobs.cli:run",
         "tail": "console.logs.cli:tail",

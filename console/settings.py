@@ -153,6 +153,33 @@ class Settings:
     health_queue_critical_hours: float = 24.0
     """An envelope queued longer than this many hours is critical."""
 
+    imap_host: str = "127.0.0.1"
+    """Dovecot's IMAP endpoint, for the Mailboxes view and `mailconsole mailboxes`."""
+
+    imap_port: int = 993
+    """The IMAP port (993 for implicit TLS, 143 for STARTTLS or plain)."""
+
+    imap_tls: str = "implicit"
+    """implicit (TLS from the first byte), starttls, or plain (allowed only when imap_host is loopback)."""
+
+    imap_ca_file: str = ""
+    """CA certificates (PEM) that sign Dovecot's certificate; empty: the system's."""
+
+    imap_self_signed: bool = False
+    """Accept any certificate, a self-signed one included (allowed only when imap_host is loopback)."""
+
+    imap_password_file: str = ""
+    """File of `account:password` lines, refused if group or others may read it (MAILCONSOLE_PASSWORD_<ACCOUNT> wins)."""
+
+    imap_master_user: str = ""
+    """Dovecot master user: log in as `account*master` with its password (for accounts without one)."""
+
+    imap_master_password_file: str = ""
+    """File holding the master user's password on its first line (refused if group or others may read it)."""
+
+    imap_timeout: float = 10.0
+    """Seconds an IMAP connection, login or command may take before it is given up."""
+
     def resolved_operator(self) -> str:
         """The operator's name for the audit log: `docker exec` sets neither SUDO_USER nor USER, so the
         uid's name from the passwd database is the last resort (its number when it has no name)."""
@@ -374,6 +401,7 @@ def load_settings(
     settings = Settings(**values)
     _resolve_supervisor(settings, sources)
     _check_health_thresholds(settings, sources)
+    _check_imap(settings, sources)
     return LoadedSettings(settings, sources, path)
 
 
@@ -422,6 +450,48 @@ def _check_health_thresholds(settings: Settings, sources: dict[str, str]) -> Non
                 f"{sources[key]}: key '{key}': expected {relation} health_{check}_warning_{unit} "
                 f"({warning:g}), got {critical:g}"
             )
+
+
+IMAP_TLS_MODES = ("implicit", "starttls", "plain")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether host names this machine's loopback (localhost, 127.0.0.0/8, ::1)."""
+    import ipaddress  # only when IMAP settings are checked
+
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_imap(settings: Settings, sources: dict[str, str]) -> None:
+    """The IMAP endpoint's TLS choices: no plain text and no unverified certificate beyond loopback."""
+    def bad(key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{sources[key]}: key '{key}': {problem}")
+
+    if settings.imap_tls not in IMAP_TLS_MODES:
+        raise bad("imap_tls", f"expected one of {', '.join(IMAP_TLS_MODES)}, got {settings.imap_tls!r}")
+    loopback = is_loopback(settings.imap_host)
+    if settings.imap_tls == "plain" and not loopback:
+        raise bad("imap_tls", f"plain IMAP is allowed only on loopback, not to {settings.imap_host!r} "
+                              "(use implicit or starttls)")
+    if settings.imap_self_signed and not loopback:
+        raise bad("imap_self_signed", f"accepting any certificate is allowed only on loopback, not for "
+                                      f"{settings.imap_host!r} (give imap_ca_file instead)")
+    if settings.imap_self_signed and settings.imap_ca_file:
+        raise bad("imap_self_signed", "give either imap_ca_file or imap_self_signed, not both")
+    if settings.imap_ca_file and not Path(settings.imap_ca_file).is_file():
+        raise bad("imap_ca_file", f"{settings.imap_ca_file}: no such file")
+    if settings.imap_port > 65535:
+        raise bad("imap_port", f"expected a port (1-65535), got {settings.imap_port}")
+    if bool(settings.imap_master_user) != bool(settings.imap_master_password_file):
+        raise bad("imap_master_user" if settings.imap_master_user else "imap_master_password_file",
+                  "imap_master_user and imap_master_password_file go together")
+    if "*" in settings.imap_master_user:
+        raise bad("imap_master_user", "the master user's own name, without `*`")
 
 
 def render_effective(loaded: LoadedSettings) -> str:

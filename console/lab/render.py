@@ -52,6 +52,11 @@ ARTICLE_FILTER_PORTS = {
 LAB_PASSWORDS = {"bob": "bob-lab-password", "sysmail": "sysmail-lab-password"}
 """The article's two mail users, with known passwords so tests and demos can log in over IMAP."""
 
+LAB_MASTER_USER = "console"
+LAB_MASTER_PASSWORD = "console-lab-master-password"
+"""A Dovecot master user (log in as `bob*console`): how an operator inside the container reads any
+mailbox without its owner's password."""
+
 UNREACHABLE_DOMAIN = "unreachable.test"
 PERMFAIL_DOMAIN = "permfail.test"
 """Test domains the lab adds: one relayed to a dead port, one whose mda always fails."""
@@ -293,6 +298,12 @@ first_valid_uid = {vmail.uid}
 last_valid_uid = {vmail.uid}
 first_valid_gid = {vmail.gid}
 last_valid_gid = {vmail.gid}
+auth_master_user_separator = *
+passdb {{
+  driver = passwd-file
+  args = {cfg.path("db", "masters")}
+  master = yes
+}}
 passdb {{
   driver = passwd-file
   args = {cfg.path("db", "userdb")}
@@ -432,6 +443,11 @@ dovecot_config = {q(cfg.path("config", "dovecot.conf"))}
 clamd_config = {q(cfg.path("config", "clamd.conf"))}
 spamassassin_update_dir = {q(cfg.path("db", "spamassassin"))}
 health_smtps_ports = [{json.dumps(str(cfg.ports["smtps"]))}]
+imap_host = "127.0.0.1"
+imap_port = {cfg.ports["imaps"]}
+imap_tls = "implicit"
+imap_self_signed = true
+imap_password_file = {q(cfg.path("db", "imap-passwords"))}
 
 [jobs]
 {jobs}"""
@@ -492,6 +508,11 @@ def render_lab(cfg: LabConfig, vmail: Account) -> None:
         user: crypt_hash(password, "mailconsolelab") for user, password in LAB_PASSWORDS.items()
     }
     write_file(cfg.path("db", "userdb"), render_userdb(cfg, vmail, hashes))
+    master_hash = crypt_hash(LAB_MASTER_PASSWORD, "mailconsolelab")
+    write_file(cfg.path("db", "masters"), f"{LAB_MASTER_USER}:{master_hash}\n")
+    passwords = "".join(f"{user}:{password}\n" for user, password in LAB_PASSWORDS.items())
+    write_file(cfg.path("db", "imap-passwords"), passwords, 0o600)
+    write_file(cfg.path("db", "imap-master-password"), LAB_MASTER_PASSWORD + "\n", 0o600)
     write_file(cfg.path("bin", "get_certs"), render_get_certs(cfg), 0o755)
     write_file(cfg.path("bin", "certbot-deploy-hook"), render_deploy_hook(cfg), 0o755)
     startup = sample("bin/startup").replace("/mail/", f"{cfg.dir}/")

@@ -245,6 +245,11 @@ def test_settings_file_is_loadable_and_points_at_the_lab(tmp_path: Path) -> None
         "clamd_config",
         "spamassassin_update_dir",
         "health_smtps_ports",
+        "imap_host",
+        "imap_port",
+        "imap_tls",
+        "imap_self_signed",
+        "imap_password_file",
         "jobs",
     }
     settings = load_settings(config=str(toml_path), env={}).settings
@@ -262,6 +267,12 @@ def test_settings_file_is_loadable_and_points_at_the_lab(tmp_path: Path) -> None
     assert settings.fdm_test_messages == cfg.path("config", "fdm-tests")
     assert len(list(settings.fdm_test_messages.glob("*.eml"))) == 7
     assert settings.smtpd_config == cfg.path("config", "smtpd.conf")
+    # IMAP: the lab's implicit-TLS port, its self-signed certificate, a password file only root reads
+    assert (settings.imap_port, settings.imap_tls, settings.imap_self_signed) == \
+        (cfg.ports["imaps"], "implicit", True)
+    passwords = Path(settings.imap_password_file)
+    assert passwords.stat().st_mode & 0o777 == 0o600
+    assert passwords.read_text() == "".join(f"{u}:{p}\n" for u, p in LAB_PASSWORDS.items())
     assert f"keyfile   {cfg.path('config', 'dkim.key')}" in settings.dkimproxy_config.read_text()
     assert cfg.path("config", "dkim.key").read_text().startswith("-----BEGIN RSA PRIVATE KEY-----")
 

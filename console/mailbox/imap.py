@@ -1,0 +1,152 @@
+"""Folders and latest messages over IMAP with imapclient: read-only (EXAMINE, BODY.PEEK), so listing
+never marks a message seen; every failure (refused, timeout, TLS, login) is one UserError sentence
+that names the endpoint and the user, never the password."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+
+from imapclient import IMAPClient  # type: ignore[import-untyped]
+from imapclient.exceptions import IMAPClientError, LoginError  # type: ignore[import-untyped]
+
+from console.errors import UserError
+from console.mailbox.credentials import Login
+from console.mailbox.model import Folder, MessageSummary
+from console.settings import Settings
+
+HEADER_FIELDS = ("FROM", "SUBJECT", "DATE", "X-SPAM-STATUS", "X-SPAM-FLAG", "X-VIRUS-SCANNED")
+"""The headers the listing shows (spampd's and clamsmtpd's verdicts among them)."""
+HEADERS_ITEM = f"BODY.PEEK[HEADER.FIELDS ({' '.join(HEADER_FIELDS)})]"
+
+
+def endpoint(settings: Settings) -> str:
+    """host:port and the TLS mode, as error messages and listings name them."""
+    return f"{settings.imap_host}:{settings.imap_port} ({settings.imap_tls})"
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """Verification against imap_ca_file or the system's CAs; none at all with imap_self_signed
+    (which the settings allow on loopback only)."""
+    context = ssl.create_default_context(cafile=settings.imap_ca_file or None)
+    if settings.imap_self_signed:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason for a failed connection, without the exception's class name."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS failed: the certificate was not accepted ({exc.verify_message})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS failed: {exc.reason or exc}"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "no answer in time"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (nothing listens there)"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
+
+
+@contextmanager
+def connected(settings: Settings, login: Login) -> Iterator[IMAPClient]:
+    """A logged-in IMAPClient, logged out afterwards; failures become one sentence."""
+    where = endpoint(settings)
+    try:
+        client = IMAPClient(settings.imap_host, port=settings.imap_port,
+                            ssl=settings.imap_tls == "implicit", ssl_context=tls_context(settings),
+                            timeout=settings.imap_timeout)
+    except (OSError, IMAPClientError) as exc:
+        raise UserError(f"IMAP {where}: cannot connect: {_reason(exc)}") from None
+    try:
+        try:
+            if settings.imap_tls == "starttls":
+                client.starttls(tls_context(settings))
+        except (OSError, IMAPClientError) as exc:
+            raise UserError(f"IMAP {where}: STARTTLS failed: {_reason(exc)}") from None
+        try:
+            client.login(login.username, login.password)
+        except LoginError:
+            raise UserError(f"IMAP {where}: login as {login.username} refused (password from "
+                            f"{login.source})") from None
+        except (OSError, IMAPClientError) as exc:
+            raise UserError(f"IMAP {where}: login as {login.username} failed: {_reason(exc)}") from None
+        try:
+            yield client
+        except UserError:
+            raise
+        except (OSError, IMAPClientError) as exc:
+            raise UserError(f"IMAP {where} as {login.username}: {_reason(exc)}") from None
+    finally:
+        with suppress(Exception):  # the connection may be gone already: nothing more to tell
+            client.logout()
+
+
+def list_folders(client: IMAPClient) -> list[Folder]:
+    """Every selectable folder with its counts; sizes by STATUS SIZE where the server has it, else
+    the sum of RFC822.SIZE over the folder (opened read-only)."""
+    has_status_size = client.has_capability("STATUS=SIZE")
+    items = ["MESSAGES", "UNSEEN", *(["SIZE"] if has_status_size else [])]
+    folders = []
+    for flags, _delimiter, name in client.list_folders():
+        if b"\\Noselect" in flags or b"\\NonExistent" in flags:
+            continue
+        status = client.folder_status(name, items)
+        messages = int(status[b"MESSAGES"])
+        if has_status_size:
+            size: int | None = int(status[b"SIZE"])
+        elif messages:
+            client.select_folder(name, readonly=True)
+            sizes = client.fetch("1:*", ["RFC822.SIZE"])
+            size = sum(int(data.get(b"RFC822.SIZE", 0)) for data in sizes.values())
+            client.unselect_folder() if client.has_capability("UNSELECT") else client.close_folder()
+        else:
+            size = 0
+        folders.append(Folder(str(name), messages, int(status[b"UNSEEN"]), size))
+    return sorted(folders, key=lambda f: (f.name != "INBOX", f.name.lower()))
+
+
+def _header(headers: object, name: str) -> str:
+    """One header as text (RFC 2047 decoded), empty when absent or undecodable."""
+    try:
+        value = headers.get(name)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a malformed header is shown empty, never a crash
+        return ""
+    return "" if value is None else " ".join(str(value).split())
+
+
+def latest_messages(client: IMAPClient, folder: str, limit: int) -> list[MessageSummary]:
+    """The `limit` newest messages of `folder` (by UID), newest first, fetched with BODY.PEEK from a
+    folder opened read-only: their \\Seen flags are left as they were."""
+    try:
+        client.select_folder(folder, readonly=True)
+    except IMAPClientError:
+        raise UserError(f"no folder {folder!r} in this account") from None
+    uids = sorted(client.search("ALL"))[-limit:]
+    if not uids:
+        return []
+    fetched = client.fetch(uids, [HEADERS_ITEM, "FLAGS", "RFC822.SIZE"])
+    parser = BytesHeaderParser(policy=default_policy)
+    out = []
+    for uid in sorted(fetched, reverse=True):
+        data = fetched[uid]
+        raw = next((v for k, v in data.items() if k.startswith(b"BODY[")), b"") or b""
+        headers = parser.parsebytes(raw)
+        out.append(MessageSummary(
+            uid=uid,
+            date=_header(headers, "Date"),
+            sender=_header(headers, "From"),
+            subject=_header(headers, "Subject"),
+            spam_status=_header(headers, "X-Spam-Status"),
+            spam_flag=_header(headers, "X-Spam-Flag"),
+            virus_scanned=_header(headers, "X-Virus-Scanned"),
+            seen=b"\\Seen" in data.get(b"FLAGS", ()),
+            size=data.get(b"RFC822.SIZE"),
+        ))
+    return out

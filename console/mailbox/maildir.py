@@ -1,0 +1,62 @@
+"""Counts from the Maildirs on disk, for accounts the console has no password for: Dovecot's
+Maildir++ layout (INBOX in the Maildir itself, folder `A.B` in `.A.B/`, names in modified UTF-7)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from imapclient.imap_utf7 import decode as decode_utf7  # type: ignore[import-untyped]
+
+from console.mailbox.model import Folder
+
+
+def _is_seen(filename: str) -> bool:
+    """A Maildir message file name's flags (after `:2,`) include S."""
+    _base, sep, flags = filename.rpartition(":2,")
+    return bool(sep) and "S" in flags
+
+
+def _count(folder: Path) -> Folder | None:
+    """One Maildir folder's counts, None when it is no Maildir (no cur/ and no new/)."""
+    messages = unseen = size = 0
+    found = False
+    for sub in ("new", "cur"):
+        try:
+            entries = list(os.scandir(folder / sub))
+        except OSError:
+            continue
+        found = True
+        for entry in entries:
+            try:
+                if not entry.is_file():
+                    continue
+                size += entry.stat().st_size
+            except OSError:
+                continue  # delivered or expunged while counting
+            messages += 1
+            if sub == "new" or not _is_seen(entry.name):
+                unseen += 1
+    return Folder("", messages, unseen, size) if found else None
+
+
+def maildir_folders(maildir: Path) -> list[Folder]:
+    """INBOX and every Maildir++ subfolder with its counts; names decoded, `.` kept as the hierarchy
+    separator (as Dovecot's IMAP shows them)."""
+    folders = []
+    inbox = _count(maildir)
+    if inbox is not None:
+        inbox.name = "INBOX"
+        folders.append(inbox)
+    try:
+        subdirs = sorted(p for p in maildir.iterdir() if p.name.startswith(".") and p.name not in
+                         (".", "..") and p.is_dir())
+    except OSError:
+        subdirs = []
+    for path in subdirs:
+        counted = _count(path)
+        if counted is None:
+            continue
+        counted.name = decode_utf7(path.name[1:].encode("ascii", "replace"))
+        folders.append(counted)
+    return sorted(folders, key=lambda f: (f.name != "INBOX", f.name.lower()))
