@@ -81,17 +81,17 @@ def connected(settings: Settings, login: Login) -> Iterator[IMAPClient]:
             yield client
         except UserError:
             raise
-        except (OSError, IMAPClientError) as exc:
+        except (OSError, IMAPClientError, ValueError) as exc:  # ValueError: an answer not understood
             raise UserError(f"IMAP {where} as {login.username}: {_reason(exc)}") from None
     finally:
         with suppress(Exception):  # the connection may be gone already: nothing more to tell
             client.logout()
 
 
-def list_folders(client: IMAPClient) -> list[Folder]:
-    """Every selectable folder with its counts; sizes by STATUS SIZE where the server has it, else
-    the sum of RFC822.SIZE over the folder (opened read-only)."""
-    has_status_size = client.has_capability("STATUS=SIZE")
+def list_folders(client: IMAPClient, status_size: bool | None = None) -> list[Folder]:
+    """Every selectable folder with its counts; sizes by STATUS SIZE where the server has it (or
+    `status_size` says so), else the sum of RFC822.SIZE over the folder (opened read-only)."""
+    has_status_size = client.has_capability("STATUS=SIZE") if status_size is None else status_size
     items = ["MESSAGES", "UNSEEN", *(["SIZE"] if has_status_size else [])]
     folders = []
     for flags, _delimiter, name in client.list_folders():
@@ -103,7 +103,7 @@ def list_folders(client: IMAPClient) -> list[Folder]:
             size: int | None = int(status[b"SIZE"])
         elif messages:
             client.select_folder(name, readonly=True)
-            sizes = client.fetch("1:*", ["RFC822.SIZE"])
+            sizes = client.fetch(client.search("ALL"), ["RFC822.SIZE"])
             size = sum(int(data.get(b"RFC822.SIZE", 0)) for data in sizes.values())
             client.unselect_folder() if client.has_capability("UNSELECT") else client.close_folder()
         else:

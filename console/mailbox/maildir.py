@@ -4,6 +4,7 @@ Maildir++ layout (INBOX in the Maildir itself, folder `A.B` in `.A.B/`, names in
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from imapclient.imap_utf7 import decode as decode_utf7  # type: ignore[import-untyped]
@@ -15,6 +16,16 @@ def _is_seen(filename: str) -> bool:
     """A Maildir message file name's flags (after `:2,`) include S."""
     _base, sep, flags = filename.rpartition(":2,")
     return bool(sep) and "S" in flags
+
+
+_VIRTUAL_SIZE = re.compile(r",W=(\d+)")
+"""Dovecot's `,W=<size>` in a file name: the size with CRLF line ends, which IMAP reports."""
+
+
+def _message_size(entry: os.DirEntry[str]) -> int:
+    """The size IMAP reports for a message file: Dovecot's W= when the name has it, else its bytes."""
+    found = _VIRTUAL_SIZE.search(entry.name.partition(":2,")[0])
+    return int(found[1]) if found else entry.stat().st_size
 
 
 def _count(folder: Path) -> Folder | None:
@@ -31,7 +42,7 @@ def _count(folder: Path) -> Folder | None:
             try:
                 if not entry.is_file():
                     continue
-                size += entry.stat().st_size
+                size += _message_size(entry)
             except OSError:
                 continue  # delivered or expunged while counting
             messages += 1

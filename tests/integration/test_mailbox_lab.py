@@ -19,6 +19,7 @@ from imapclient import IMAPClient
 from imapclient.imap_utf7 import encode as encode_utf7
 
 from console.lab.render import LAB_MASTER_PASSWORD, LAB_MASTER_USER
+from console.mailbox.imap import list_folders
 from tests.helpers import MAILCONSOLE, wait_for
 from tests.integration.conftest import RunningLab
 
@@ -40,12 +41,16 @@ class Runner:
         self.outputs += [done.stdout, done.stderr]
         return done
 
-    def json(self, *args: str, **env: str) -> dict[str, dict[str, tuple[int, int]]]:
-        """account -> folder -> (messages, unseen), from --json."""
+    def folders(self, *args: str, **env: str) -> dict[str, list[dict[str, object]]]:
+        """account -> its folders as --json gives them."""
         done = self(*args, "--json", **env)
         assert done.returncode == 0, done.stderr
-        return {box["account"]: {f["name"]: (f["messages"], f["unseen"]) for f in box["folders"]}
-                for box in json.loads(done.stdout)}
+        return {box["account"]: box["folders"] for box in json.loads(done.stdout)}
+
+    def json(self, *args: str, **env: str) -> dict[str, dict[str, tuple[object, object]]]:
+        """account -> folder -> (messages, unseen), from --json."""
+        return {account: {f["name"]: (f["messages"], f["unseen"]) for f in folders}
+                for account, folders in self.folders(*args, **env).items()}
 
     def one_line_failure(self, *args: str, **env: str) -> str:
         done = self(*args, **env)
@@ -125,9 +130,16 @@ def test_counts_match_what_was_delivered(lab: RunningLab, run: Runner) -> None:
     text = run("bob")
     assert text.returncode == 0 and "IMAP 127.0.0.1:" in text.stdout and "as bob" in text.stdout
 
+    # Dovecot has STATUS=SIZE; servers without it are summed with FETCH RFC822.SIZE: the same sizes.
+    with imap(lab) as client:
+        assert client.has_capability("STATUS=SIZE")
+        by_status = list_folders(client)
+        assert list_folders(client, status_size=False) == by_status
+        assert any(folder.size for folder in by_status)
+
     # Without a password, the Maildirs on disk give the same counts, and the output says so.
     no_passwords = {"MAILCONSOLE_IMAP_PASSWORD_FILE": ""}
-    assert run.json(**no_passwords) == run.json()
+    assert run.folders(**no_passwords) == run.folders()  # sizes included
     assert "counted from the Maildir on disk" in run("bob", **no_passwords).stdout
 
 

@@ -24,6 +24,7 @@ def make_tree(maildir: Path) -> None:
     put(maildir, "cur", "2.M2.host:2,S")
     put(maildir, "cur", "3.M3.host:2,RS", b"x" * 100)
     put(maildir, "cur", "4.M4.host:2,")
+    put(maildir, "cur", "7.M7.host,S=10,W=12:2,S", b"1\n2\n3\n4\n5\n")  # Dovecot's sizes
     spam = maildir / ".Spam"
     put(spam, "cur", "5.M5.host:2,S")
     lists = maildir / ("." + encode_utf7("Mailing Lists").decode())
@@ -41,7 +42,7 @@ def test_counts_per_folder(tmp_path: Path) -> None:
     found = {f.name: (f.messages, f.unseen, f.size) for f in maildir_folders(maildir)}
     body = len(b"Subject: x\r\n\r\nbody\r\n")
     assert found == {
-        "INBOX": (4, 2, 3 * body + 100),
+        "INBOX": (5, 2, 3 * body + 100 + 12),
         "Spam": (1, 0, body),
         "Mailing Lists": (0, 0, 0),
         "Reçus.Été": (1, 1, body),
@@ -70,7 +71,7 @@ def test_cli_without_passwords_says_it_counts_the_disk(tmp_path: Path) -> None:
                           env=env)
     assert done.returncode == 0, done.stderr
     assert "counted from the Maildir on disk" in done.stdout
-    assert any(line.split()[:3] == ["INBOX", "4", "2"] for line in done.stdout.splitlines())
+    assert any(line.split()[:3] == ["INBOX", "5", "2"] for line in done.stdout.splitlines())
     as_json = subprocess.run([*run, "bob", "--json"], capture_output=True, text=True, timeout=60,
                              check=False, env=env)
     [box] = json.loads(as_json.stdout)
