@@ -11,8 +11,8 @@ from contextlib import contextmanager, suppress
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 
-from imapclient import IMAPClient  # type: ignore[import-untyped]
-from imapclient.exceptions import IMAPClientError, LoginError  # type: ignore[import-untyped]
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
 
 from console.errors import UserError
 from console.mailbox.credentials import Login

@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from imapclient.imap_utf7 import decode as decode_utf7  # type: ignore[import-untyped]
+from imapclient.imap_utf7 import decode as decode_utf7
 
 from console.mailbox.model import Folder
 

@@ -13,6 +13,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from imapclient import IMAPClient
@@ -41,13 +42,13 @@ class Runner:
         self.outputs += [done.stdout, done.stderr]
         return done
 
-    def folders(self, *args: str, **env: str) -> dict[str, list[dict[str, object]]]:
+    def folders(self, *args: str, **env: str) -> dict[str, list[dict[str, Any]]]:
         """account -> its folders as --json gives them."""
         done = self(*args, "--json", **env)
         assert done.returncode == 0, done.stderr
         return {box["account"]: box["folders"] for box in json.loads(done.stdout)}
 
-    def json(self, *args: str, **env: str) -> dict[str, dict[str, tuple[object, object]]]:
+    def json(self, *args: str, **env: str) -> dict[str, dict[str, tuple[int, int]]]:
         """account -> folder -> (messages, unseen), from --json."""
         return {account: {f["name"]: (f["messages"], f["unseen"]) for f in folders}
                 for account, folders in self.folders(*args, **env).items()}

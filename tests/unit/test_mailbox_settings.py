@@ -70,6 +70,7 @@ def test_login_from_env_then_file_then_master(tmp_path: Path) -> None:
     settings = Settings(imap_password_file=str(passwords), imap_master_user="console",
                         imap_master_password_file=str(master))
     from_env = login_for(settings, "bob", env={env_var("bob"): "from-env"})
+    assert from_env is not None
     assert (from_env.username, from_env.password, from_env.source) == \
         ("bob", "from-env", "env MAILCONSOLE_PASSWORD_BOB")
     from_file = login_for(settings, "bob", env={})
