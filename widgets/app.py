@@ -83,12 +83,19 @@ def _accounts(app: ConsoleApp) -> Widget:
     return AccountsView(app.settings, id="accounts-view")
 
 
+def _jobs(app: ConsoleApp) -> Widget:
+    from widgets.jobs import JobsView
+
+    return JobsView(app.settings, id="jobs-view")
+
+
 # The screens in tab order. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
 TABS: list[Tab] = [Tab("services", "Services", "f2", _services), Tab("queue", "Queue", "f3", _queue),
                    Tab("logs", "Logs", "f4", _logs), Tab("rules", "Rules", "f5", _rules),
                    Tab("accounts", "Accounts", "f6", _accounts),
-                   Tab("overview", "Overview", "f7", _overview)]
+                   Tab("overview", "Overview", "f7", _overview),
+                   Tab("jobs", "Jobs", "f8", _jobs)]
 
 
 class ActionCommands(Provider):
@@ -105,6 +112,9 @@ class ActionCommands(Provider):
         for tab in TABS:
             yield f"Go to {tab.title}", f"Show the {tab.title} screen", partial(app.show_tab, tab.id)
         yield "Help: keys of this screen", "List every key of the current screen", app.action_help
+        from widgets.jobs import palette_entries
+
+        yield from palette_entries(app.settings, app.run_job)
         for view in app.screen_views():
             yield from view.palette_commands()
 
@@ -271,6 +281,16 @@ class ConsoleApp(App[None]):
             self.push_screen(ConfirmScreen(printable(question)), answered)
             return
         self._dispatch(name, target, dict(params or {}))
+
+    def run_job(self, name: str) -> None:
+        """Open the Jobs screen and run job `name` there (after a yes), its output streaming."""
+        self.show_tab("jobs")
+
+        async def start() -> None:
+            view = await self._build("jobs")
+            view.start_job(name)  # type: ignore[attr-defined]
+
+        self.call_later(start)
 
     @work(thread=True, exit_on_error=False, group="actions")
     def _dispatch(self, name: str, target: str, params: dict[str, str]) -> None:
