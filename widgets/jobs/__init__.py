@@ -134,9 +134,20 @@ class HistoryList(EntryList):
 
     DEFAULT_CSS = "HistoryList { height: 1fr; background: $surface; }"
 
+    class RunChosen(Message):
+        """Enter on a kept run."""
+
+        def __init__(self, record: RunRecord) -> None:
+            super().__init__()
+            self.record = record
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.records: list[RunRecord] = []
+
+    def action_select(self) -> None:
+        if self.highlighted is not None and self.highlighted < len(self.records):
+            self.post_message(self.RunChosen(self.records[self.highlighted]))
 
     def show(self, records: list[RunRecord]) -> None:
         self.records = list(reversed(records))
@@ -271,16 +282,14 @@ class JobsView(Vertical):
             title.append("never run", "dim")
         self.query_one("#jobs-output-title", Static).update(title)
 
-    def on_entry_list_selected(self, event: EntryList.Selected) -> None:
-        if isinstance(event.control, HistoryList):
-            records = event.control.records
-            if 0 <= event.index < len(records):
-                record = records[event.index]
-                self.query_one(OutputLog).set_lines(tuple(pair) for pair in record.tail)  # type: ignore[misc]
-                title = Text(f"run of {_when(record)}: ", style="bold", no_wrap=True, overflow="ellipsis")
-                title.append(printable(record.sentence))
-                self.query_one("#jobs-output-title", Static).update(title)
-                self.action_output()
+    def on_history_list_run_chosen(self, event: HistoryList.RunChosen) -> None:
+        """Enter on a kept run: its output tail, with its sentence as the title."""
+        record = event.record
+        self._output_pane()
+        self.query_one(OutputLog).set_lines(tuple(pair) for pair in record.tail)  # type: ignore[misc]
+        title = Text(f"run of {_when(record)}: ", style="bold", no_wrap=True, overflow="ellipsis")
+        title.append(printable(record.sentence))
+        self.query_one("#jobs-output-title", Static).update(title)
 
     def on_job_list_moved(self, event: JobList.Moved) -> None:
         self.show_selected()
@@ -433,11 +442,15 @@ class JobsView(Vertical):
 
     def action_output(self) -> None:
         """Back to the output of the job under the cursor."""
+        self._output_pane()
+        self.show_selected()
+
+    def _output_pane(self) -> None:
+        """The output in place of the history; the keyboard back to the job list."""
         self.query_one(HistoryList).display = False
         self.query_one(OutputLog).display = True
         if isinstance(self.app.focused, HistoryList):
             self.query_one(JobList).focus()
-        self.show_selected()
 
     def action_switch_pane(self) -> None:
         """Move the keyboard between the job list and the output (or history)."""
