@@ -24,6 +24,15 @@ def printable(text: str, tab_size: int = 4) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+_UNSAFE_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def needs_escaping(text: str) -> bool:
+    """True when `text` holds something `printable` would change, newlines apart (one quick scan, so
+    plain lines can skip the work line by line)."""
+    return _UNSAFE_BUT_NEWLINE.search(text) is not None
+
+
 def decode(data: bytes) -> str:
     """Bytes from a file or a process as text: invalid UTF-8 becomes U+FFFD, never an error."""
     return data.decode(errors="replace")  # Python decodes UTF-8 by default

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from console.text import decode, printable
+from console.text import decode, needs_escaping, printable
 
 READ_SIZE = 65536
 MAX_LINE_BYTES = 16384
@@ -101,6 +101,17 @@ def _printable_line(raw: bytes) -> str:
     return printable(decode(raw))
 
 
+def output_lines(stream: str, raw_lines: list[bytes], elapsed: float) -> list[OutputLine]:
+    """Complete lines of one stream as printable OutputLines; plain text (the usual case) is
+    decoded and checked in one go, not line by line."""
+    if not raw_lines:
+        return []
+    text = decode(b"\n".join(raw_lines))
+    if needs_escaping(text):  # a control character somewhere: line by line
+        return [OutputLine(stream, _printable_line(raw), elapsed) for raw in raw_lines]
+    return [OutputLine(stream, line, elapsed) for line in text.split("\n")]
+
+
 class _LineSplitter:
     """Bytes of one stream in, complete lines out; a partial line waits for its newline."""
 
@@ -181,8 +192,7 @@ def run_process(
     kill_sent = False
 
     def emit(stream: str, raw_lines: list[bytes]) -> list[OutputLine]:
-        elapsed = time.monotonic() - started
-        return [OutputLine(stream, _printable_line(raw), elapsed) for raw in raw_lines]
+        return output_lines(stream, raw_lines, time.monotonic() - started)
 
     try:
         while True:

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from console.errors import ReadOnlyRefused, UserError
 from console.jobs.history import HISTORY_KEEP, TAIL_LINES, load_history
 from console.jobs.lock import JobBusy
-from console.jobs.process import Cancel, OutputLine, run_process
+from console.jobs.process import Cancel, OutputLine, output_lines, run_process
 from console.jobs.runner import run_job
 from console.jobs.spec import SA_UPDATE_CODES, JobSpec, ThenStep
 from console.settings import Settings
@@ -296,3 +298,12 @@ def test_history_is_kept_across_restarts_and_bounded(tmp_path: Path) -> None:
     last_a = load_history(fresh, "a")[-1]
     assert last_a.lines == 100 and len(last_a.tail) == TAIL_LINES and last_a.tail[-1] == ["out", "100"]
     assert os.path.getsize(s.audit_log.with_name("mailconsole-jobs.jsonl")) < 200_000
+
+
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=8))
+def test_chunked_and_line_by_line_escaping_agree(raw_lines: list[bytes]) -> None:
+    """The quick path for plain chunks gives what escaping each line alone gives."""
+    from console.jobs.process import _printable_line
+
+    assert [line.text for line in output_lines("out", raw_lines, 0.0)] == [
+        _printable_line(raw) for raw in raw_lines]

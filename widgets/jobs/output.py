@@ -16,10 +16,13 @@ from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from console.jobs.process import KEEP_LINES
 
 ERR_MARK = "! "
+PAINT_S = 0.05
+"""At most this long between new lines coming and their being drawn."""
 """What stderr lines start with (so they are told apart without colour too)."""
 
 
@@ -45,24 +48,41 @@ class OutputLog(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.lines: deque[tuple[str, str]] = deque(maxlen=keep)
         self.widest = 0
+        self._paint_timer: Timer | None = None
+        self._follow = False
 
     def set_lines(self, lines: Iterable[tuple[str, str]]) -> None:
-        """Show these lines instead (another job, or a run from the history), from their end."""
+        """Show these lines instead (another job, or a run from the history), from their end, now."""
         self.lines.clear()
         self.widest = 0
-        self.add_lines(lines, follow=True)
+        self._take(lines)
+        self._follow = True
+        self.paint()
 
-    def add_lines(self, lines: Iterable[tuple[str, str]], follow: bool | None = None) -> None:
-        """Append lines; follow the end when the view was at the end (or `follow` says so)."""
-        if follow is None:
-            follow = self.scroll_offset.y >= self.max_scroll_y
+    def add_lines(self, lines: Iterable[tuple[str, str]]) -> None:
+        """Append lines, drawn within PAINT_S: output streaming at thousands of lines a second is
+        painted a few dozen times a second, not once per batch. The view follows the end when it was
+        at the end."""
+        self._follow = self._follow or self.scroll_offset.y >= self.max_scroll_y
+        self._take(lines)
+        if self._paint_timer is None:
+            self._paint_timer = self.set_timer(PAINT_S, self.paint)
+
+    def _take(self, lines: Iterable[tuple[str, str]]) -> None:
         new = list(lines)
         self.lines.extend(new)
         self.widest = max(self.widest, max((len(text) for _, text in new), default=0) + len(ERR_MARK))
+
+    def paint(self) -> None:
+        """Draw what came: the new size, the end in view when following."""
+        if self._paint_timer is not None:
+            self._paint_timer.stop()
+            self._paint_timer = None
         self.virtual_size = Size(self.widest, len(self.lines))
-        if follow:
+        if self._follow:
             self.scroll_to(y=max(0, len(self.lines) - self.scrollable_content_region.height),
                            animate=False, immediate=True)
+        self._follow = False
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
