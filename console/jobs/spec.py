@@ -164,7 +164,7 @@ def parse_jobs(value: Any, where: str) -> dict[str, JobSpec]:
 CERTBOT_CODES = {0: "the certificate was issued or renewed", 1: "certbot failed"}
 
 FRESHCLAM_CODES = {
-    0: "the virus databases were updated",
+    0: "the virus databases are up to date (downloaded where needed)",
     1: "the virus databases are already up to date",
     2: "freshclam could not start",
     3: "the database directory is missing or not accessible",

@@ -7,7 +7,6 @@ import configparser
 import io
 import json
 import re
-import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from console.errors import UserError
+from console.lab import jobs as lab_jobs
 
 SAMPLES_DIR = Path(str(resources.files("console").joinpath("config_samples")))
 """The article's files, shipped in the package (in a checkout, console/config_samples links to the
@@ -36,6 +36,7 @@ PORT_OFFSETS = {
     "clamsmtpd_return": 8,
     "dkimproxy": 9,
     "dkimproxy_return": 10,
+    **lab_jobs.JOB_PORT_OFFSETS,
 }
 """Where each listener sits relative to the port base."""
 
@@ -162,7 +163,9 @@ def render_smtpd_conf(cfg: LabConfig) -> str:
         if line.startswith("listen on :: "):
             lines.append(f"# lab: no IPv6 listener: {line}")
             continue
-        line = line.replace(LETSENCRYPT_LIVE, f"{cfg.dir}/certs/")
+        # With --filters the pki lines name certbot's live files, as the article's do.
+        certs = f"{lab_jobs.live_dir(cfg)}/" if cfg.filters else f"{cfg.dir}/certs/"
+        line = line.replace(LETSENCRYPT_LIVE, certs)
         line = line.replace(ARTICLE_FDM_COMMAND, str(cfg.path("bin", "fdm-deliver")))
         line = line.replace("/mail/", f"{cfg.dir}/")
         line = re.sub(
@@ -221,6 +224,9 @@ def render_supervisord_conf(cfg: LabConfig) -> str:
         for key in ("stdout_logfile",):
             if key in program:
                 program[key] = program[key].replace("/mail/", f"{cfg.dir}/")
+    if cfg.filters:
+        for name, keys in lab_jobs.supervisor_programs(cfg, sys.executable).items():
+            parser[f"program:{name}"] = keys
     out = io.StringIO()
     parser.write(out)
     return out.getvalue()
@@ -386,13 +392,9 @@ exit 1
 
 
 def render_get_certs(cfg: LabConfig) -> str:
-    """The article's get_certs with certbot's state kept inside the lab, never /etc/letsencrypt."""
-    text = sample("bin/get_certs").replace("/mail/", f"{cfg.dir}/").rstrip("\n")
-    letsencrypt = cfg.path("letsencrypt")
-    return (
-        f"{text} \\\n   --config-dir {letsencrypt} --work-dir {letsencrypt}/work"
-        f" --logs-dir {cfg.path('log', 'letsencrypt')}\n"
-    )
+    """The article's get_certs against the lab's ACME server, its state inside the lab, never
+    /etc/letsencrypt."""
+    return lab_jobs.render_get_certs(sample("bin/get_certs"), cfg)
 
 
 def render_deploy_hook(cfg: LabConfig) -> str:
@@ -403,13 +405,9 @@ def render_deploy_hook(cfg: LabConfig) -> str:
     return sample("bin/certbot-deploy-hook").replace("supervisorctl ", f"{supervisorctl} ")
 
 
-def lab_jobs(cfg: LabConfig) -> dict[str, list[str]]:
+def jobs_of(cfg: LabConfig) -> dict[str, dict[str, object]]:
     """The article's crontab jobs with lab paths: what the console's job runner runs on the lab."""
-    jobs = {}
-    for line in sample("crontab").splitlines():
-        argv = shlex.split(line.replace("/mail/", f"{cfg.dir}/"))[5:]
-        jobs[Path(argv[0]).name] = argv
-    return jobs
+    return lab_jobs.lab_jobs(cfg, sample("crontab"))
 
 
 def render_settings_toml(cfg: LabConfig) -> str:
@@ -418,9 +416,7 @@ def render_settings_toml(cfg: LabConfig) -> str:
     def q(path: Path) -> str:
         return json.dumps(str(path))
 
-    jobs = "".join(
-        f"{json.dumps(name)} = {json.dumps(argv)}\n" for name, argv in lab_jobs(cfg).items()
-    )
+    jobs = lab_jobs.render_jobs_toml(jobs_of(cfg))
 
     return f"""\
 # mailconsole settings for the lab in {cfg.dir} (written by `mailconsole lab up`).
@@ -449,7 +445,6 @@ imap_tls = "implicit"
 imap_self_signed = true
 imap_password_file = {q(cfg.path("db", "imap-passwords"))}
 
-[jobs]
 {jobs}"""
 
 
@@ -492,7 +487,7 @@ def render_lab(cfg: LabConfig, vmail: Account) -> None:
         cfg.path(sub).mkdir(parents=True, exist_ok=True)
     cfg.dir.chmod(0o755)
     cfg.path("smtpd-spool").chmod(0o711)
-    for name in ("freshclam.conf", "dkimproxy_out.conf", "spamassassin-local.cf"):
+    for name in ("dkimproxy_out.conf", "spamassassin-local.cf"):
         write_file(cfg.path("config", name), sample(name).replace("/mail/", f"{cfg.dir}/"))
     write_file(cfg.path("config", "fdm.conf"), sample("fdm.conf"), 0o600)
     write_file(cfg.path("config", "dkim.key"), dkim_key(), 0o600)
@@ -500,6 +495,9 @@ def render_lab(cfg: LabConfig, vmail: Account) -> None:
     write_file(cfg.path("config", "dovecot.conf"), render_dovecot_conf(cfg, vmail))
     write_file(cfg.path("config", "clamd.conf"), render_clamd_conf(cfg))
     write_file(cfg.path("config", "clamsmtpd.conf"), render_clamsmtpd_conf(cfg))
+    write_file(cfg.path("config", "freshclam.conf"),
+               lab_jobs.render_freshclam_conf(sample("freshclam.conf"), cfg))
+    write_file(cfg.path("acme", "pebble.json"), lab_jobs.render_pebble_config(cfg))
     write_file(cfg.path("supervisord.conf"), render_supervisord_conf(cfg))
     write_file(cfg.path("crontab"), sample("crontab").replace("/mail/", f"{cfg.dir}/"))
     for name in ("vdomains", "vusers", "addrs"):
@@ -524,6 +522,7 @@ def render_lab(cfg: LabConfig, vmail: Account) -> None:
     eicar_md5 = "44d88612fea8a8f36de82e1278abb02f"
     write_file(cfg.path("db", "clamav", "lab.hdb"), f"{eicar_md5}:{len(EICAR)}:Lab.EICAR.Hash\n")
     write_file(cfg.path("db", "clamav", "lab.ndb"), f"Lab.EICAR.Body:0:*:{EICAR.hex()}\n")
+    lab_jobs.make_mirror(cfg)
     write_file(cfg.path("mailconsole.toml"), render_settings_toml(cfg))
     tests = cfg.path("config", "fdm-tests")
     tests.mkdir(exist_ok=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from console.errors import UserError
+from console.lab import jobs as lab_jobs
 from console.lab.render import (
     BOUNCE_NOTE,
     DELIVER,
@@ -50,6 +51,8 @@ FILTER_FILES = {
     "/usr/sbin/clamd": "clamav-daemon",
     "/usr/sbin/clamsmtpd": "clamsmtp",
     "/usr/sbin/spampd": "spampd",
+    lab_jobs.PEBBLE: "pebble",
+    "/usr/bin/certbot": "certbot",
 }
 
 START_TIMEOUT = 60.0
@@ -140,9 +143,21 @@ def own_lab(cfg: LabConfig, vmail: Account) -> None:
 
 
 def make_certificate(cfg: LabConfig) -> None:
-    """A self-signed certificate for mail.example.com in place of Let's Encrypt's (kept once
-    made)."""
+    """Without filters, a self-signed certificate for mail.example.com in place of Let's Encrypt's
+    (kept once made). With filters, certbot's live files from the lab's ACME server, linked where
+    Dovecot reads them as the article's startup script links them."""
     key, cert = cfg.path("certs", "privkey.pem"), cfg.path("certs", "fullchain.pem")
+    if cfg.filters:
+        lab_jobs.make_acme_certificate(cfg)
+        lab_jobs.first_certificate(cfg)
+        for link in (key, cert):
+            if link.exists() or link.is_symlink():
+                link.unlink()
+            link.symlink_to(lab_jobs.live_dir(cfg) / link.name)
+        return
+    if key.is_symlink() or cert.is_symlink():  # left by an earlier lab with filters
+        key.unlink(missing_ok=True)
+        cert.unlink(missing_ok=True)
     if key.exists() and cert.exists():
         return
     done = subprocess.run(

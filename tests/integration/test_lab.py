@@ -186,6 +186,8 @@ def test_filters_drop_eicar_and_tag_gtube(fresh_lab) -> None:  # type: ignore[no
         "clamd",
         "clamsmtpd",
         "spampd",
+        "pebble",
+        "lab-mirror",
     }
     tag = unique()
     send(running, f"virus-{tag}@lab.test", "bob@example.com", f"virus {tag}", EICAR)

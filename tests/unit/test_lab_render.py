@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -151,12 +153,14 @@ def test_supervisord_runs_the_article_programs_the_lab_has(tmp_path: Path) -> No
     plain = rendered(tmp_path / "a").path("supervisord.conf").read_text()
     with_filters = rendered(tmp_path / "b", filters=True).path("supervisord.conf").read_text()
     assert re.findall(r"^\[program:(\w+)\]", plain, re.MULTILINE) == ["opensmtpd", "dovecot"]
-    assert re.findall(r"^\[program:(\w+)\]", with_filters, re.MULTILINE) == [
+    assert re.findall(r"^\[program:([\w-]+)\]", with_filters, re.MULTILINE) == [
         "opensmtpd",
         "dovecot",
         "clamsmtpd",
         "clamd",
         "spampd",
+        "pebble",
+        "lab-mirror",
     ]
     for left_out in LEFT_OUT_PROGRAMS:
         assert f"[program:{left_out}]" not in with_filters
@@ -326,9 +330,12 @@ def test_status_and_down_without_a_lab(tmp_path: Path) -> None:
     assert down(tmp_path) == []
 
 
-def test_jobs_are_the_crontabs_with_lab_paths(tmp_path: Path) -> None:
-    cfg = rendered(tmp_path)
+@pytest.mark.parametrize("filters", [False, True])
+def test_jobs_are_the_crontabs_with_lab_paths(tmp_path: Path, filters: bool) -> None:
+    """sa-update installs the lab's own archive (offline); spampd is restarted when it runs."""
+    cfg = rendered(tmp_path, filters)
     settings = load_settings(config=str(cfg.path("mailconsole.toml")), env={}).settings
+    archive = cfg.path("mirror", "spamassassin", "1000001.tar.gz")
     assert {name: list(spec.argv) for name, spec in settings.jobs.items()} == {
         "get_certs": [str(cfg.path("bin", "get_certs"))],
         "freshclam": [
@@ -337,8 +344,24 @@ def test_jobs_are_the_crontabs_with_lab_paths(tmp_path: Path) -> None:
             f"--config={cfg.path('config', 'freshclam.conf')}",
             f"--daemon-notify={cfg.path('config', 'clamd.conf')}",
         ],
-        "sa-update": ["sa-update", "-v", "--updatedir", str(cfg.path("db", "spamassassin"))],
+        "sa-update": ["sa-update", "-v", "--nogpg", "--install", str(archive),
+                      "--updatedir", str(cfg.path("db", "spamassassin"))],
     }
+    assert [str(step) for step in settings.jobs["get_certs"].then] == ["signal opensmtpd HUP",
+                                                                        "signal dovecot HUP"]
+    assert [str(step) for step in settings.jobs["sa-update"].then] == (
+        ["restart spampd"] if filters else [])
+    assert settings.jobs["sa-update"].meaning(1) == "no fresh updates were available"
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert "10_default_prefs.cf" in names and all("/" not in name for name in names)
+    assert archive.with_name(archive.name + ".sha256").read_text().split()[0] == \
+        hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert cfg.path("mirror", "clamav", "lab.hdb").read_bytes() == \
+        cfg.path("db", "clamav", "lab.hdb").read_bytes()
+    freshclam = cfg.path("config", "freshclam.conf").read_text()
+    assert f"DatabaseCustomURL http://127.0.0.1:{cfg.ports['mirror']}/clamav/lab.hdb" in freshclam
+    assert "ExcludeDatabase daily" in freshclam
 
 
 def test_certbot_never_touches_the_machine_from_the_lab(tmp_path: Path) -> None:
@@ -347,6 +370,10 @@ def test_certbot_never_touches_the_machine_from_the_lab(tmp_path: Path) -> None:
     assert f"--deploy-hook {cfg.path('bin', 'certbot-deploy-hook')}" in get_certs
     assert f"--config-dir {cfg.path('letsencrypt')} " in get_certs
     assert f"--logs-dir {cfg.path('log', 'letsencrypt')}" in get_certs
+    assert f"--server https://127.0.0.1:{cfg.ports['acme']}/dir" in get_certs
+    assert f"--http-01-port {cfg.ports['http01']} " in get_certs
+    assert f"REQUESTS_CA_BUNDLE={cfg.path('acme', 'cert.pem')}" in get_certs
+    assert "/etc/letsencrypt" not in get_certs
     hook = cfg.path("bin", "certbot-deploy-hook").read_text()
     assert f"-m supervisor.supervisorctl -c {cfg.path('supervisord.conf')} signal HUP dovecot" in hook
 
