@@ -8,7 +8,6 @@ import json
 import socket
 import ssl
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 
 from console.jobs.history import load_history
 from console.settings import load_settings
+from tests.helpers import MAILCONSOLE
 from tests.integration.conftest import RunningLab, require_lab, start_lab, stop_lab, wait_for
 
 pytestmark = pytest.mark.lab
@@ -36,7 +36,7 @@ def filters_lab() -> Iterator[RunningLab]:
 
 def run(lab: RunningLab, *args: str) -> subprocess.CompletedProcess[str]:
     """`mailconsole --config DIR/mailconsole.toml ARGS` as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "console", "--config", str(lab.settings_path), *args],
+    return subprocess.run([*MAILCONSOLE, "--config", str(lab.settings_path), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 

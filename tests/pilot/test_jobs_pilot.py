@@ -15,7 +15,7 @@ from console.jobs.spec import JobSpec
 from console.settings import Settings
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import ConsoleApp
-from widgets.dialogs import ConfirmScreen
+from widgets.common.dialogs import ConfirmScreen
 from widgets.jobs import HistoryList, JobList, JobsView
 from widgets.jobs.output import OutputLog
 
