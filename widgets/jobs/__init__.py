@@ -4,6 +4,11 @@ A run is a worker thread calling `console.jobs.runner.run_job` (the dispatcher: 
 the audit log has it, an flock keeps it one at a time). The thread never touches a widget: it puts
 lines in the job's buffer and posts `OutputReady` only when the buffer was empty, so while the screen
 is busy lines pile up and the next handler takes them all at once; `JobFinished` brings the record.
+
+Another screen that offers "run the job" (a health fix) calls `app.run_job(NAME)`: the Jobs screen
+opens, asks, and runs it with its output on show. (`app.request_action("job.run", NAME)` runs it too,
+through the same dispatcher, with only the outcome as a notification; this screen then re-reads the
+history.)
 """
 
 from __future__ import annotations
