@@ -22,11 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from rules_typing import load_harness, wait_for
 
-from rules_typing import load_harness, wait_for  # noqa: E402 - after the path set-up
+ROOT = Path(__file__).resolve().parent.parent
 
 DESCRIPTIONS = {"flood-a": "first writer AAAA", "flood-b": "second writer BBBB"}
 PAUSES = (0.05, 0.12, 0.2, 0.08, 0.3)

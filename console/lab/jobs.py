@@ -17,10 +17,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import subprocess
 import tarfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -203,33 +201,3 @@ def render_jobs_toml(jobs: dict[str, dict[str, Any]]) -> str:
             out.append(f"[jobs.{name}.exit_codes]")
             out += [f"{code} = {json.dumps(text)}" for code, text in data["exit_codes"].items()]
     return "\n".join(out) + "\n"
-
-
-def first_certificate(cfg: LabConfig) -> None:
-    """Before the stack starts (smtpd and Dovecot read certbot's live files): run pebble for a
-    moment and the lab's get_certs once, so the first certificate is a real issue too."""
-    if (live_dir(cfg) / "fullchain.pem").exists():
-        return
-    log = open(cfg.path("log", "pebble-first.log"), "ab")  # noqa: SIM115 - closed below
-    pebble = subprocess.Popen([PEBBLE, "-config", str(cfg.path("acme", "pebble.json"))],
-                              env={**os.environ, **PEBBLE_ENV}, stdout=log, stderr=log,
-                              stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        from console.lab.run import accepts_connections
-
-        deadline = time.monotonic() + FIRST_CERTIFICATE_TIMEOUT
-        while not accepts_connections(cfg.ports["acme"]):
-            if pebble.poll() is not None or time.monotonic() > deadline:
-                raise UserError(f"the lab's ACME server (pebble) did not start: see "
-                                f"{cfg.path('log', 'pebble-first.log')}")
-            time.sleep(0.05)
-        done = subprocess.run([str(cfg.path("bin", "get_certs"))], capture_output=True, text=True,
-                              timeout=FIRST_CERTIFICATE_TIMEOUT, check=False)
-        if done.returncode != 0 or not (live_dir(cfg) / "fullchain.pem").exists():
-            lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
-            raise UserError(f"the lab's first certificate from pebble failed: "
-                            f"{lines[-1] if lines else 'no output'}")
-    finally:
-        pebble.terminate()
-        pebble.wait(10)
-        log.close()

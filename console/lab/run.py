@@ -149,7 +149,7 @@ def make_certificate(cfg: LabConfig) -> None:
     key, cert = cfg.path("certs", "privkey.pem"), cfg.path("certs", "fullchain.pem")
     if cfg.filters:
         lab_jobs.make_acme_certificate(cfg)
-        lab_jobs.first_certificate(cfg)
+        first_certificate(cfg)
         for link in (key, cert):
             if link.exists() or link.is_symlink():
                 link.unlink()
@@ -183,6 +183,33 @@ def make_certificate(cfg: LabConfig) -> None:
     )
     if done.returncode != 0:
         raise UserError(f"openssl could not make the lab certificate: {last_line(done.stderr)}")
+
+
+def first_certificate(cfg: LabConfig) -> None:
+    """Before the stack starts (smtpd and Dovecot read certbot's live files): run pebble for a
+    moment and the lab's get_certs once, so the first certificate is a real issue too."""
+    if (lab_jobs.live_dir(cfg) / "fullchain.pem").exists():
+        return
+    log = open(cfg.path("log", "pebble-first.log"), "ab")  # noqa: SIM115 - closed below
+    pebble = subprocess.Popen([lab_jobs.PEBBLE, "-config", str(cfg.path("acme", "pebble.json"))],
+                              env={**os.environ, **lab_jobs.PEBBLE_ENV}, stdout=log, stderr=log,
+                              stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + lab_jobs.FIRST_CERTIFICATE_TIMEOUT
+        while not accepts_connections(cfg.ports["acme"]):
+            if pebble.poll() is not None or time.monotonic() > deadline:
+                raise UserError(f"the lab's ACME server (pebble) did not start: see "
+                                f"{cfg.path('log', 'pebble-first.log')}")
+            time.sleep(0.05)
+        done = subprocess.run([str(cfg.path("bin", "get_certs"))], capture_output=True, text=True,
+                              timeout=lab_jobs.FIRST_CERTIFICATE_TIMEOUT, check=False)
+        if done.returncode != 0 or not (lab_jobs.live_dir(cfg) / "fullchain.pem").exists():
+            raise UserError(f"the lab's first certificate from pebble failed: "
+                            f"{last_line(done.stderr + done.stdout)}")
+    finally:
+        pebble.terminate()
+        pebble.wait(10)
+        log.close()
 
 
 def check_ports_free(cfg: LabConfig) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from console.jobs.history import RunRecord, append_history
 from console.settings import Settings
-from tests.recorded import URL, RecordedSupervisor
+from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.jobs import JobList
 
@@ -43,6 +43,7 @@ def app(tmp_path: Path, read_only: bool = False) -> ConsoleApp:
 
 
 async def settled(pilot: Any) -> None:
+    await supervisor_answered(pilot)  # the header says "connected", not "connecting"
     for _ in range(200):
         if isinstance(pilot.app.focused, JobList):
             break

@@ -177,8 +177,9 @@ class JobsView(Vertical):
 
     DEFAULT_CSS = """
     JobsView { height: 1fr; }
-    #jobs-detail { height: 2; padding: 0 1; background: $panel; }
-    #jobs-output-title { height: 1; padding: 0 1; text-style: bold; }
+    #jobs-detail { height: 2; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
+    #jobs-output-title { height: 1; padding: 0 1; text-style: bold; text-wrap: nowrap;
+                         text-overflow: ellipsis; }
     OutputLog { height: 1fr; }
     """
 
