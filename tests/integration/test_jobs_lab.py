@@ -15,8 +15,8 @@ import pytest
 
 from console.jobs.history import load_history
 from console.settings import load_settings
-from tests.helpers import MAILCONSOLE
-from tests.integration.conftest import RunningLab, require_lab, start_lab, stop_lab, wait_for
+from tests.helpers import MAILCONSOLE, wait_for
+from tests.integration.conftest import RunningLab, require_lab, start_lab, stop_lab
 
 pytestmark = pytest.mark.lab
 

@@ -4,8 +4,6 @@ stderr told apart and untrusted text as text, cancel, history, palette, read-onl
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from console.jobs.history import load_history
 from console.jobs.runner import run_job
 from console.jobs.spec import JobSpec
 from console.settings import Settings
+from tests.helpers import until
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
@@ -32,13 +31,6 @@ def sh(script: str, description: str = "") -> JobSpec:
 def jobs_app(s: Settings) -> ConsoleApp:
     return ConsoleApp(s, supervisor=RecordedSupervisor(), hostname="mail.example.com",
                       initial_tab="jobs")
-
-
-async def until(pilot: Any, check: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out waiting in the console"
-        await pilot.pause(0.05)
 
 
 async def ready(pilot: Any, app: ConsoleApp) -> JobsView:

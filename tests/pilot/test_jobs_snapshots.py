@@ -9,6 +9,7 @@ import pytest
 
 from console.jobs.history import RunRecord, append_history
 from console.settings import Settings
+from tests.helpers import until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.jobs import JobList
@@ -44,10 +45,7 @@ def app(tmp_path: Path, read_only: bool = False) -> ConsoleApp:
 
 async def settled(pilot: Any) -> None:
     await supervisor_answered(pilot)  # the header says "connected", not "connecting"
-    for _ in range(200):
-        if isinstance(pilot.app.focused, JobList):
-            break
-        await pilot.pause(0.05)
+    await until(pilot, lambda: isinstance(pilot.app.focused, JobList), what="the job list's focus")
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 
