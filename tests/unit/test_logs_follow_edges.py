@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def followed(path: Path) -> FollowedLog:
     return log
 
 
-def rotations(events: list[object]) -> list[Rotation]:
+def rotations(events: Sequence[object]) -> list[Rotation]:
     return [e for e in events if isinstance(e, Rotation)]
 
 
