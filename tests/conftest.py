@@ -1,11 +1,15 @@
-"""Shared fixtures: a real supervisord (the pip-installed one) with small real programs."""
+"""What every test gets: a pinned time zone, no settings from the host, skips that fail under CI;
+and the shared fixtures: a real supervisord (the pip-installed one) with small real programs."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from console import settings as settings_module
 from console.settings import Settings
 from console.supervisor.client import SupervisorClient, SupervisorUnavailable
 from tests.helpers import wait_for
@@ -21,6 +26,44 @@ from tests.helpers import wait_for
 # Property tests judge correctness, never speed: no per-example deadline on a loaded 2-core machine.
 hypothesis_settings.register_profile("mailconsole", deadline=None)
 hypothesis_settings.load_profile("mailconsole")
+
+# Times are shown in local time (the Logs snapshots among others): the same zone on every machine.
+# Set before any test runs, so the console's subprocesses inherit it too.
+os.environ["TZ"] = "UTC0"
+time.tzset()
+
+# The host's own settings file (/mail/config/mailconsole.toml, /etc/mailconsole/config.toml) is never
+# read: in-process, the search path is empty; a `mailconsole` subprocess gets MAILCONSOLE_CONFIG naming
+# the tests' own file (tests.helpers.command_env keeps it when it drops the other MAILCONSOLE_*
+# variables). It keeps every default but the audit log, which stays out of the host's /mail/log.
+settings_module.CONFIG_SEARCH_PATH = ()
+_NO_SETTINGS = Path(tempfile.mkdtemp(prefix="mc-tests-")) / "mailconsole.toml"
+_NO_SETTINGS.write_text(f'audit_log = "{_NO_SETTINGS.parent}/audit.log"\n')
+os.environ["MAILCONSOLE_CONFIG"] = str(_NO_SETTINGS)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_NO_SETTINGS.parent, ignore_errors=True)
+
+
+def _fail_skip_under_ci(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Under CI (`CI` set) every test must run: a skip, whatever its cause, is turned into a failure."""
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI, where every test must run: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    _fail_skip_under_ci(outcome.get_result())  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    outcome = yield
+    _fail_skip_under_ci(outcome.get_result())  # type: ignore[attr-defined]
 
 SUPERVISORD_CONF = """\
 [unix_http_server]

@@ -1,8 +1,9 @@
-"""What the tests share: one way to wait for a condition (with a timeout, never a bare sleep) and the
-installed `mailconsole` command."""
+"""What the tests share: one way to wait for a condition (with a timeout, never a bare sleep), the
+installed `mailconsole` command and its environment, and proof that keys did nothing."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -86,3 +87,28 @@ def _mailconsole_command() -> list[str]:
 
 MAILCONSOLE = _mailconsole_command()
 """argv of the installed `mailconsole` command."""
+
+
+def command_env(**extra: str) -> dict[str, str]:
+    """The environment for a `mailconsole` subprocess: this one's without its MAILCONSOLE_* settings
+    (each test says what it sets), except MAILCONSOLE_CONFIG, the tests' own settings file that keeps the
+    host's own settings file out of the tests (tests/conftest.py); then `extra`."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("MAILCONSOLE_") or key == "MAILCONSOLE_CONFIG"}
+    env.update(extra)
+    return env
+
+
+async def keys_handled(pilot: Any) -> None:
+    """Return once every key pressed so far has been handled, with the workers it started: how a
+    test proves that a key did nothing. The help key is handled after them (keys are handled in
+    order), so its screen showing is the proof. A key that opened a dialog returns at once."""
+    from widgets.common.dialogs import HelpScreen
+
+    app = pilot.app
+    if len(app.screen_stack) == 1:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help screen")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen), what="the help to close")
+    await app.workers.wait_for_complete()

@@ -9,15 +9,13 @@ import sys
 from pathlib import Path
 
 from tests.conftest import Supervisord
-from tests.helpers import MAILCONSOLE
+from tests.helpers import MAILCONSOLE, command_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def mc(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
-    full_env.update(env or {})
-    return subprocess.run([*MAILCONSOLE, *args], cwd=ROOT, env=full_env,
+    return subprocess.run([*MAILCONSOLE, *args], cwd=ROOT, env=command_env(**(env or {})),
                           capture_output=True, text=True, timeout=60)
 
 
@@ -151,10 +149,8 @@ def test_an_unwritable_outcome_line_is_one_line_and_the_started_line_stays(
     def limit_file_size() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (started_size, started_size))
 
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
-    full_env.update(env, MAILCONSOLE_AUDIT_LOG=str(audit))
     result = subprocess.run([*MAILCONSOLE, "restart", "sleeper"], cwd=ROOT,
-                            env=full_env, capture_output=True, text=True, timeout=60,
+                            env=command_env(**env, MAILCONSOLE_AUDIT_LOG=str(audit)), capture_output=True, text=True, timeout=60,
                             preexec_fn=limit_file_size)
     after = supervisord.client().program("sleeper").pid
     assert after != before
@@ -171,9 +167,8 @@ def test_operator_without_user_variables_is_the_uid_name(supervisord: Supervisor
     """As under `docker exec`: neither USER nor SUDO_USER is set."""
     import pwd
 
-    full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith("MAILCONSOLE_") and k not in ("USER", "SUDO_USER")}
-    full_env.update(sv_env(supervisord))
+    full_env = {k: v for k, v in command_env(**sv_env(supervisord)).items()
+                if k not in ("USER", "SUDO_USER")}
     result = subprocess.run([*MAILCONSOLE, "restart", "sleeper"], cwd=ROOT,
                             env=full_env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -169,16 +169,32 @@ def envelopes(settings: Settings) -> dict[str, Envelope]:
     return {e.rcpt: e for e in read_queue(settings).envelopes}
 
 
-def test_filled_queue_is_parsed(smtpd: PrivateSmtpd) -> None:
+QUEUED = {"carol@unreachable.test", "dave@unreachable.test", "a|b@unreachable.test"}
+
+
+@pytest.fixture
+def queued(smtpd: PrivateSmtpd) -> dict[str, Envelope]:
+    """The same queue for every test, whatever ran before: emptied, the agents running, then two
+    messages (carol and dave in one, a|b in the other) that have each failed once and wait."""
+    smtpctl = smtpd.settings.smtpctl
+    for command in (["remove", "all"], ["resume", "mta"], ["resume", "mda"], ["resume", "smtp"]):
+        subprocess.run([*smtpctl, *command], capture_output=True, check=False)  # "already running"
+    wait_for(lambda: not read_queue(smtpd.settings).envelopes, what="an empty queue")
     send(smtpd.port, "sender@lab.test", ["carol@unreachable.test", "dave@unreachable.test"])
     send(smtpd.port, "o|brien@lab.test", ["a|b@unreachable.test"])
+
+    def all_failed_once() -> dict[str, Envelope] | None:
+        queue = envelopes(smtpd.settings)
+        waiting = set(queue) == QUEUED and all(e.runstate == "pending" and e.retry >= 1
+                                               for e in queue.values())
+        return queue if waiting else None
+
+    return wait_for(all_failed_once, timeout=90,  # type: ignore[return-value]
+                    what="the three envelopes to fail once and wait")
+
+
+def test_filled_queue_is_parsed(smtpd: PrivateSmtpd, queued: dict[str, Envelope]) -> None:
     settings = smtpd.settings
-
-    def all_failed_once() -> bool:
-        queue = envelopes(settings)
-        return len(queue) == 3 and all(e.runstate == "pending" and e.retry >= 1 for e in queue.values())
-
-    wait_for(all_failed_once, timeout=90, what="the three envelopes to fail once and wait")
     snapshot = read_queue(settings)
     assert snapshot.bad_lines == [] and snapshot.smtpd_running is True
     queue = {e.rcpt: e for e in snapshot.envelopes}
@@ -189,18 +205,18 @@ def test_filled_queue_is_parsed(smtpd: PrivateSmtpd) -> None:
     assert all(e.delay is not None and e.delay > 0 for e in queue.values())
 
 
-def test_retry_now_makes_smtpd_try_again(smtpd: PrivateSmtpd) -> None:
+def test_retry_now_makes_smtpd_try_again(smtpd: PrivateSmtpd, queued: dict[str, Envelope]) -> None:
     settings = smtpd.settings
-    carol = envelopes(settings)["carol@unreachable.test"]
+    carol = queued["carol@unreachable.test"]
     outcome = dispatch(settings, "queue.schedule", carol.evpid)
     assert outcome == f"1 envelope scheduled ({carol.evpid})"
     wait_for(lambda: envelopes(settings)["carol@unreachable.test"].retry > carol.retry,
              timeout=60, what="a second delivery attempt")
 
 
-def test_pause_and_resume_an_envelope(smtpd: PrivateSmtpd) -> None:
+def test_pause_and_resume_an_envelope(smtpd: PrivateSmtpd, queued: dict[str, Envelope]) -> None:
     settings = smtpd.settings
-    dave = envelopes(settings)["dave@unreachable.test"]
+    dave = queued["dave@unreachable.test"]
     assert dispatch(settings, "queue.pause", dave.evpid) == f"1 envelope paused ({dave.evpid})"
     assert envelopes(settings)["dave@unreachable.test"].state == "paused"
     with pytest.raises(ActionFailed, match="^0 envelopes paused"):
@@ -209,7 +225,7 @@ def test_pause_and_resume_an_envelope(smtpd: PrivateSmtpd) -> None:
     assert "suspend" not in envelopes(settings)["dave@unreachable.test"].flags
 
 
-def test_pause_and_resume_a_subsystem(smtpd: PrivateSmtpd) -> None:
+def test_pause_and_resume_a_subsystem(smtpd: PrivateSmtpd, queued: dict[str, Envelope]) -> None:
     settings = smtpd.settings
     assert dispatch(settings, "queue.pause_subsystem", "mta") == "mta paused"
     assert read_status(settings)["mta"] == "paused"
@@ -221,22 +237,23 @@ def test_pause_and_resume_a_subsystem(smtpd: PrivateSmtpd) -> None:
         dispatch(settings, "queue.resume_subsystem", "mta")
 
 
-def test_remove_a_message(smtpd: PrivateSmtpd) -> None:
+def test_remove_a_message(smtpd: PrivateSmtpd, queued: dict[str, Envelope]) -> None:
     settings = smtpd.settings
-    msgid = envelopes(settings)["carol@unreachable.test"].msgid
+    msgid = queued["carol@unreachable.test"].msgid
     assert dispatch(settings, "queue.remove", msgid) == f"2 envelopes removed ({msgid})"
     assert set(envelopes(settings)) == {"a|b@unreachable.test"}
     with pytest.raises(ActionFailed, match="^0 envelopes removed"):
         dispatch(settings, "queue.remove", msgid)
 
 
-async def test_screen_shows_the_queue_and_pauses_mta(smtpd: PrivateSmtpd) -> None:
+async def test_screen_shows_the_queue_and_pauses_mta(smtpd: PrivateSmtpd,
+                                                     queued: dict[str, Envelope]) -> None:
     settings = smtpd.settings
     settings.refresh_interval = 3600
     app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="lab")
     async with app.run_test(size=(160, 40)) as pilot:
         await loaded(pilot, app)
-        assert [r.rcpt for r in table(app).rows if isinstance(r, Envelope)] == ["a|b@unreachable.test"]
+        assert {r.rcpt for r in table(app).rows if isinstance(r, Envelope)} == QUEUED
         summary = app.query_one("#queue-summary")
         await until(pilot, lambda: "mta running" in str(summary.render()))
         await pilot.press("2")
@@ -250,13 +267,13 @@ async def test_screen_shows_the_queue_and_pauses_mta(smtpd: PrivateSmtpd) -> Non
         await until(pilot, lambda: "mta running" in str(summary.render()))
 
 
-def test_smtpd_down_shows_the_offline_queue(smtpd: PrivateSmtpd) -> None:
+def test_smtpd_down_shows_the_offline_queue(smtpd: PrivateSmtpd, queued: dict[str, Envelope]) -> None:
     settings = smtpd.settings
     smtpd.stop()
     try:
         snapshot = read_queue(settings)
-        assert [e.rcpt for e in snapshot.envelopes] == ["a|b@unreachable.test"]
-        assert snapshot.envelopes[0].runstate == "offline" and snapshot.envelopes[0].delay is None
+        assert {e.rcpt for e in snapshot.envelopes} == QUEUED
+        assert {(e.runstate, e.delay) for e in snapshot.envelopes} == {("offline", None)}
         assert snapshot.smtpd_running is False and "not running" in snapshot.problem
         with pytest.raises(SmtpdDown):
             read_status(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.command import CommandList
 
 from console.settings import Settings
 from tests.helpers import until
@@ -25,7 +26,17 @@ async def test_palette_switches_screen_and_focuses_it(tab: str, tmp_path: Path) 
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*f"go to {title.lower()}")
-        await pilot.pause(0.3)
+        commands = app.screen.query_one(CommandList)
+
+        def first_is_the_tab() -> bool:
+            return commands.option_count > 0 and commands.highlighted is not None and \
+                str(commands.get_option_at_index(commands.highlighted).prompt).startswith(f"Go to {title}")
+
+        for _ in range(300):  # the palette searches in a worker: wait for its answer
+            if first_is_the_tab():
+                break
+            await pilot.pause(0.02)
+        assert first_is_the_tab()
         await pilot.press("enter")
         await until(pilot, lambda: app.focused is not None
                     and app.views.get(tab) in app.focused.ancestors_with_self)

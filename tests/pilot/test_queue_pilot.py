@@ -13,7 +13,7 @@ import pytest
 from console.queue.parse import Envelope
 from console.queue.summary import MessageRow
 from console.settings import Settings
-from tests.helpers import top_screen, until
+from tests.helpers import keys_handled, top_screen, until
 from tests.recorded import RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
@@ -149,7 +149,7 @@ async def test_read_only_has_no_mutating_keys(tmp_path: Path) -> None:
         await loaded(pilot, app)
         await goto(pilot, app, "ffb57d30")
         await pilot.press("d", "r", "2")
-        await pilot.pause(0.2)
+        await keys_handled(pilot)
         assert not isinstance(app.screen, ConfirmScreen)
         assert not settings.audit_log.exists()
         keys = {b.binding.action for b in app.active_bindings.values()}
@@ -166,7 +166,6 @@ async def test_new_and_vanished_envelopes_are_marked(tmp_path: Path) -> None:
         settings.smtpctl[2] = json.dumps({**RUNNING, "show queue": "show-queue-before-stop"})
         view.refresh_soon()
         await until(pilot, lambda: len(table(app).rows) > 10 and view.loads == 2)
-        await pilot.pause(0.2)
         marks = {r.evpid: view.mark(r) for r in table(app).rows if isinstance(r, Envelope)}
         assert marks["04f155e8b486f107"] == "+"  # arrived
         assert marks["ffb57d307450b25c"] == "-"  # removed meanwhile, still listed, struck out

@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.widgets import Input, Label, Log, Select, Static
 
 from tests.conftest import Supervisord
-from tests.helpers import top_screen, until
+from tests.helpers import keys_handled, top_screen, until
 from widgets.app import ActionCommands, ConsoleApp
 from widgets.common.dialogs import ConfirmScreen, SignalScreen
 from widgets.services import ProgramTable, ServicesView
@@ -51,7 +51,9 @@ async def test_restart_asks_then_changes_the_pid(supervisord: Supervisord) -> No
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("n")  # no: nothing happens
-        await pilot.pause(0.3)
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await app.workers.wait_for_complete()
+        assert not (supervisord.dir / "audit.log").exists()  # nothing was dispatched
         assert supervisord.client().program("sleeper").pid == before
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -170,16 +172,17 @@ async def test_read_only_hides_and_refuses(supervisord: Supervisord) -> None:
         shown = {b.binding.action for b in app.active_bindings.values() if b.enabled}
         assert not shown & {"start", "stop", "restart", "signal"}
         await pilot.press("r", "x", "s", "k")
-        await pilot.pause(0.3)
+        await keys_handled(pilot)
         assert not isinstance(app.screen, (ConfirmScreen, SignalScreen))
+        assert not (supervisord.dir / "audit.log").exists()  # not even refused: not reached
         # The palette offers no mutating command.
         titles = [t for t, _, _ in ActionCommands(app.screen)._commands()]
         assert titles and not [t for t in titles if t.split()[0] in ("Start", "Stop", "Restart",
                                                                         "Signal")]
         # Reached anyway (a stray call): the dispatcher refuses, audits, and nothing changes.
         app.request_action("program.restart", "sleeper")
-        await until(pilot, lambda: (supervisord.dir / "audit.log").exists())
-        await pilot.pause(0.3)
+        await until(pilot, lambda: list(app._notifications))  # the refusal, said
+        assert list(app._notifications)[0].message.startswith("refused: mailconsole is read-only")
     assert supervisord.client().program("sleeper").pid == before
     [line] = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]
     assert line["refused"] is True and line["action"] == "program.restart"

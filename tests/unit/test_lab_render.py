@@ -390,13 +390,12 @@ def test_lab_up_and_down_are_refused_read_only_and_audited(
     import json
     import subprocess
 
-    from tests.helpers import MAILCONSOLE
+    from tests.helpers import MAILCONSOLE, command_env
 
     lab_dir = tmp_path / "lab"
     audit = tmp_path / "audit.log"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
-    full_env.update(env, MAILCONSOLE_AUDIT_LOG=str(audit))
-    done = subprocess.run([*MAILCONSOLE, *args, "--dir", str(lab_dir)], env=full_env,
+    done = subprocess.run([*MAILCONSOLE, *args, "--dir", str(lab_dir)],
+                          env=command_env(**env, MAILCONSOLE_AUDIT_LOG=str(audit)),
                           capture_output=True, text=True, timeout=60)
     action = "lab.up" if "up" in args else "lab.down"
     assert (done.returncode, done.stderr) == (
