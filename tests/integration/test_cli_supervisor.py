@@ -150,7 +150,7 @@ def test_an_unwritable_outcome_line_is_one_line_and_the_started_line_stays(
         resource.setrlimit(resource.RLIMIT_FSIZE, (started_size, started_size))
 
     result = subprocess.run([*MAILCONSOLE, "restart", "sleeper"], cwd=ROOT,
-                            env=command_env(**env, MAILCONSOLE_AUDIT_LOG=str(audit)), capture_output=True, text=True, timeout=60,
+                            env=command_env(**{**env, "MAILCONSOLE_AUDIT_LOG": str(audit)}), capture_output=True, text=True, timeout=60,
                             preexec_fn=limit_file_size)
     after = supervisord.client().program("sleeper").pid
     assert after != before
