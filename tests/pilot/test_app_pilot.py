@@ -32,11 +32,7 @@ async def test_palette_switches_screen_and_focuses_it(tab: str, tmp_path: Path) 
             return commands.option_count > 0 and commands.highlighted is not None and \
                 str(commands.get_option_at_index(commands.highlighted).prompt).startswith(f"Go to {title}")
 
-        for _ in range(300):  # the palette searches in a worker: wait for its answer
-            if first_is_the_tab():
-                break
-            await pilot.pause(0.02)
-        assert first_is_the_tab()
+        await until(pilot, first_is_the_tab, what="the palette's answer")  # it searches in a worker
         await pilot.press("enter")
         await until(pilot, lambda: app.focused is not None
                     and app.views.get(tab) in app.focused.ancestors_with_self)
