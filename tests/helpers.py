@@ -112,3 +112,15 @@ async def keys_handled(pilot: Any) -> None:
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HelpScreen), what="the help to close")
     await app.workers.wait_for_complete()
+
+
+async def palette_answered(pilot: Any, title: str) -> None:
+    """Wait until the command palette, which searches in a worker, highlights the command `title`."""
+    from textual.command import CommandList
+
+    def highlighted() -> bool:
+        commands = pilot.app.screen.query_one(CommandList)
+        return commands.highlighted is not None and \
+            commands.get_option_at_index(commands.highlighted).prompt.plain.startswith(title)
+
+    await until(pilot, highlighted, what=f"the palette to offer {title!r}")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from console.settings import Settings
-from tests.helpers import until
+from tests.helpers import palette_answered, until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from tests.unit.test_accounts_check import article_stack
 from widgets.accounts import AccountsList, AccountsView, FormScreen
@@ -177,7 +177,7 @@ async def test_the_palette_offers_the_views_and_in_read_write_mode_the_changes(t
                 await pilot.press("ctrl+p")
                 await pilot.pause()
                 await pilot.press(*"password of sysmail")
-                await pilot.pause(0.3)
+                await palette_answered(pilot, "Accounts: set the password of sysmail")
                 await pilot.press("enter")
                 await until(pilot, lambda: isinstance(pilot.app.screen, FormScreen))
                 form = pilot.app.screen

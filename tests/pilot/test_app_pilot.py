@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.command import CommandList
 
 from console.settings import Settings
-from tests.helpers import until
+from tests.helpers import palette_answered, until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import TABS, ConsoleApp
 from widgets.common.screen import ScreenView
@@ -26,13 +25,7 @@ async def test_palette_switches_screen_and_focuses_it(tab: str, tmp_path: Path) 
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*f"go to {title.lower()}")
-        commands = app.screen.query_one(CommandList)
-
-        def first_is_the_tab() -> bool:
-            return commands.option_count > 0 and commands.highlighted is not None and \
-                str(commands.get_option_at_index(commands.highlighted).prompt).startswith(f"Go to {title}")
-
-        await until(pilot, first_is_the_tab, what="the palette's answer")  # it searches in a worker
+        await palette_answered(pilot, f"Go to {title}")
         await pilot.press("enter")
         await until(pilot, lambda: app.focused is not None
                     and app.views.get(tab) in app.focused.ancestors_with_self)
