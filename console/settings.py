@@ -19,7 +19,8 @@ from console.errors import ConfigError
 from console.jobs.spec import JobSpec, article_jobs, parse_jobs
 
 DEFAULT_SUPERVISOR_URL = "unix:///run/supervisor.sock"
-CONFIG_SEARCH_PATH = (Path("/mail/config/mailconsole.toml"), Path("/etc/mailconsole/config.toml"))
+CONFIG_SEARCH_PATH: tuple[Path, ...] = (
+    Path("/mail/config/mailconsole.toml"), Path("/etc/mailconsole/config.toml"))
 ENV_PREFIX = "MAILCONSOLE_"
 
 
