@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -112,6 +112,7 @@ class ActionCommands(Provider):
         for tab in TABS:
             yield f"Go to {tab.title}", f"Show the {tab.title} screen", partial(app.show_tab, tab.id)
         yield "Help: keys of this screen", "List every key of the current screen", app.action_help
+        yield "Quit", "Leave mailconsole (asks first when fdm.conf has unsaved edits)", app.action_quit
         from widgets.jobs import palette_entries
 
         yield from palette_entries(app.settings, app.run_job)
@@ -291,6 +292,35 @@ class ConsoleApp(App[None]):
             view.start_job(name)  # type: ignore[attr-defined]
 
         self.call_later(start)
+
+    def on_key(self, event: events.Key) -> None:
+        """Read-only: a mutating key the screen does not offer says so in one line, and the refused
+        attempt goes through the dispatcher, which writes it to the audit log."""
+        if not self.settings.read_only or len(self.screen_stack) > 1:  # a dialog has the keys
+            return
+        view = self.views.get(self.active_tab)
+        mutating = getattr(view, "MUTATING", None)
+        if view is None or not isinstance(mutating, dict):
+            return
+        for binding in view.BINDINGS:
+            assert isinstance(binding, Binding)
+            method, _, args = binding.action.partition("(")
+            if event.key not in binding.key.split(",") or method not in mutating:
+                continue
+            event.stop()
+            target = args.rstrip(")").strip("'\"") or getattr(view, "refusal_target", lambda: "")()
+            self.notify(f"read-only: {binding.description.lower()} is not available",
+                        severity="warning", markup=False)
+            self._refuse(mutating[method], target)
+            return
+
+    @work(thread=True, exit_on_error=False, group="actions")
+    def _refuse(self, name: str, target: str) -> None:
+        """Hand a refused attempt to the dispatcher: it refuses (read-only) and audits it."""
+        try:
+            dispatch(self.settings, name, target, {})
+        except UserError:
+            pass  # the refusal, expected; the key's line has said so
 
     @work(thread=True, exit_on_error=False, group="actions")
     def _dispatch(self, name: str, target: str, params: dict[str, str]) -> None:

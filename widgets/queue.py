@@ -35,6 +35,7 @@ from console.queue.summary import (
     MessageRow,
     QueueRow,
     QueueSummary,
+    envelope_field,
     human_age,
     next_try,
     summarise,
@@ -64,6 +65,8 @@ WIDE_AT = 120
 STATE_STYLES = {"pending": "yellow", "inflight": "cyan", "paused": "bold magenta",
                 "offline": "dim", "invalid": "bold red"}
 MARK_STYLES = {"+": "bold green", "-": "bold red", "*": "bold reverse"}
+SHORT_BELOW = 36
+"""Below this many rows (the screen's own height) open details push the summary aside."""
 
 
 def columns(width: int) -> list[tuple[str, str, int]]:
@@ -204,6 +207,11 @@ class QueueView(Vertical):
     QueueTable { height: 1fr; min-height: 5; overflow-x: hidden; }
     QueueTable.stale { opacity: 50%; }
     #queue-details { height: 1fr; border-top: solid $accent; padding: 0 1; }
+    /* With the details open on a short terminal the table keeps a few rows around the cursor
+       and the summary steps aside: the details get the room. */
+    QueueView.details.short #queue-summary { display: none; }
+    QueueView.details.short QueueTable { height: 5; min-height: 5; }
+    QueueView.details.short #queue-details { height: 1fr; }
     """
 
     BINDINGS = [
@@ -224,7 +232,10 @@ class QueueView(Vertical):
         Binding("b", "body", "Body", id="queue.body"),
         Binding("escape", "close", "Close", show=False, id="queue.close"),
     ]
-    MUTATING = {"retry", "retry_all", "remove", "pause", "resume", "toggle_subsystem"}
+    MUTATING = {"retry": "queue.schedule", "retry_all": "queue.schedule", "remove": "queue.remove",
+                "pause": "queue.pause", "resume": "queue.resume",
+                "toggle_subsystem": "queue.pause_subsystem"}
+    """The mutating keys' actions and the dispatcher's action each stands for."""
 
     class QueueLoaded(Message):
         """A read of the queue finished: the snapshot, smtpd's agents, or one sentence of error."""
@@ -278,6 +289,7 @@ class QueueView(Vertical):
         self.loads = 0
         self.generation = 0
         self.details_key: str | None = None
+        self.summary: QueueSummary | None = None
         self.details_body = False
         self._timer: Timer | None = None
         self._reading = False
@@ -295,6 +307,9 @@ class QueueView(Vertical):
 
     def on_resize(self) -> None:
         self.query_one("#queue-header", Static).update(header_text(self.size.width))
+        self.set_class(self.size.height < SHORT_BELOW, "short")
+        if self.summary is not None:
+            self.query_one("#queue-summary", Static).update(self.summary_text(self.summary))
 
     def on_mount(self) -> None:
         self.query_one("#queue-banner").display = False
@@ -453,38 +468,44 @@ class QueueView(Vertical):
             return
         table = self.query_one(QueueTable)
         table.set_rows(rows, self.snapshot.taken_at, self.mark, table.current_key())
+        self.summary = summary
         self.query_one("#queue-summary", Static).update(self.summary_text(summary))
 
     def summary_text(self, summary: QueueSummary) -> Text:
-        """The strip above the table: smtpd's agents, counts by state, age bands, top domains."""
-        text = Text()
+        """The strip above the table: smtpd's agents, counts by state, age bands, top domains; each
+        phrase kept whole on a line (a narrow terminal moves a phrase down, never cuts it)."""
+        phrases: list[Text] = []
         if self.status:
-            for name in SUBSYSTEMS:
-                state = self.status.get(name, "?")
-                text.append(f"{name} ", "bold")
-                text.append(state, "green" if state == "running" else "bold red reverse")
-                text.append("  ")
+            states = [self.status.get(name, "?") for name in SUBSYSTEMS]
+            if all(state == "running" for state in states):
+                phrases.append(Text.assemble((" ".join(SUBSYSTEMS), "bold"), " ", ("running", "green")))
+            else:
+                agents = Text()
+                for name, state in zip(SUBSYSTEMS, states, strict=True):
+                    agents.append(f"{name} ", "bold")
+                    agents.append(state, "green" if state == "running" else "bold red reverse")
+                    agents.append(" ")
+                agents.rstrip()
+                phrases.append(agents)
         elif self.snapshot is not None and self.snapshot.smtpd_running is False:
-            text.append("smtpd down  ", "bold red reverse")
+            phrases.append(Text("smtpd down", "bold red reverse"))
         states = ", ".join(f"{n} {state}" for state, n in summary.by_state.items()) or "empty"
-        text.append(f"{summary.total} envelopes, {summary.messages} messages: {states}")
+        phrases.append(Text(f"{summary.total} envelopes, {summary.messages} messages: {states}"))
         if summary.oldest is not None:
-            text.append(f"  oldest {human_age(summary.oldest_age)} ({summary.oldest.evpid})")
+            phrases.append(Text(f"oldest {human_age(summary.oldest_age)} ({summary.oldest.evpid})"))
         if self.snapshot is not None and self.snapshot.bad_lines:
-            text.append(f"  {len(self.snapshot.bad_lines)} unparsed lines", "bold red")
-        text.append("\n")
+            phrases.append(Text(f"{len(self.snapshot.bad_lines)} unparsed lines", "bold red"))
         ages = "  ".join(f"{label} {n}" for label, n in summary.by_age.items() if n)
-        text.append("age: ", "bold")
-        text.append(ages or "-")
-        text.append("   domains: ", "bold")
-        text.append(printable(", ".join(f"{d or '?'} {n}" for d, n in list(summary.by_domain.items())[:4])))
+        phrases.append(Text.assemble(("age: ", "bold"), ages or "-"))
+        domains = printable(", ".join(f"{d or '?'} {n}" for d, n in list(summary.by_domain.items())[:4]))
+        phrases.append(Text.assemble(("domains: ", "bold"), domains))
         order = "↓" if self.reverse else "↑"
-        view = "by message" if self.grouped else "flat"
-        text.append(f"\nsort {self.sort} {order}, {view}", "dim")
+        view = Text(f"sort {self.sort} {order}, {'by message' if self.grouped else 'flat'}", "dim")
         if self.query_text:
-            text.append("   filter: ", "dim")
-            text.append(printable(self.query_text))
-        return text
+            view.append("   filter: ", "dim")
+            view.append(printable(self.query_text))
+        phrases.append(view)
+        return lay_out(phrases, max(20, self.size.width - 2))
 
     # ------------------------------------------------------------------ sort, filter, group
 
@@ -521,6 +542,7 @@ class QueueView(Vertical):
         if details.display:
             details.display = False
             self.details_key = None
+            self.remove_class("details")
         else:
             field = self.query_one("#queue-filter", Input)
             field.value = ""
@@ -583,6 +605,10 @@ class QueueView(Vertical):
         if action in self.MUTATING and self.settings.read_only:
             return False
         return True
+
+    def refusal_target(self) -> str:
+        """What a refused key would have acted on (for the audit log)."""
+        return ",".join(self.targets()[0])
 
     def _run(self, name: str, targets: list[str]) -> None:
         for target in targets:
@@ -669,6 +695,7 @@ class QueueView(Vertical):
         self.details_key = key
         details = self.query_one("#queue-details")
         details.display = True
+        self.add_class("details")
         self.query_one("#queue-details-text", Static).update(Text(f"loading {key}…", style="dim"))
         self.load_details(key, self.details_body)
 
@@ -690,6 +717,24 @@ class QueueView(Vertical):
             self.query_one("#queue-details-text", Static).update(message.text)
 
 
+def lay_out(phrases: list[Text], width: int, gap: str = "   ") -> Text:
+    """Phrases on lines of at most `width` cells, each phrase whole (one longer than a line gets
+    a line of its own and wraps there)."""
+    text = Text()
+    used = 0
+    for phrase in phrases:
+        size = phrase.cell_len
+        if used and used + len(gap) + size > width:
+            text.append("\n")
+            used = 0
+        elif used:
+            text.append(gap)
+            used += len(gap)
+        text.append_text(phrase)
+        used += size
+    return text
+
+
 def details_text(settings: Settings, key: str, body: bool) -> Text:
     """The story of an envelope or a message: its fields, its headers (or whole message), and every
     log line mentioning it, time-ordered. Errors are shown in place, never raised."""
@@ -700,7 +745,7 @@ def details_text(settings: Settings, key: str, body: bool) -> Text:
         try:
             for name, value in read_envelope(settings, key):
                 text.append(f"{name}: ", "bold")
-                text.append(printable(value) + "\n")
+                text.append(printable(envelope_field(name, value)) + "\n")
         except UserError as exc:
             text.append(printable(str(exc)) + "\n", "red")
     message = ""
@@ -715,7 +760,7 @@ def details_text(settings: Settings, key: str, body: bool) -> Text:
         text.append(printable(str(exc)) + "\n", "red")
     needles = [msgid, message_id_header(message)]
     lines = message_story(settings.log_dir, needles)
-    text.append(f"\nLog lines mentioning {msgid} in {settings.log_dir} ({len(lines)})\n",
+    text.append(f"\nLog lines of {msgid} and its smtpd sessions in {settings.log_dir} ({len(lines)})\n",
                 "bold underline")
     for line in lines:
         text.append(f"{line.origin}:{line.lineno} ", "dim")

@@ -301,6 +301,10 @@ class ServicesView(Vertical):
         """The program under the cursor (its API name), if any."""
         return self.query_one("#programs", ProgramTable).selected
 
+    def refusal_target(self) -> str:
+        """What a refused key would have acted on (for the audit log)."""
+        return self.selected() or ""
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Mutating keys do not exist in read-only mode (hidden from footer and help)."""
         if action in self.MUTATING and self.read_only:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime, timezone
 
 import click
 
@@ -23,7 +22,15 @@ from console.queue.parse import (
     split_message,
 )
 from console.queue.smtpctl import read_envelope, read_message, read_queue, read_status
-from console.queue.summary import AGE_LABELS, human_age, next_try, queue_json, summarise
+from console.queue.summary import (
+    AGE_LABELS,
+    NO_DATE,
+    envelope_field,
+    human_age,
+    next_try,
+    queue_json,
+    summarise,
+)
 from console.settings import Settings
 from console.text import printable
 
@@ -164,14 +171,10 @@ def show_command(evpid: str, body: bool) -> None:
     not_dates: list[str] = []
     if len(evpid) == 16:
         for key, value in read_envelope(settings, evpid):
-            if key in ("ctime", "last-try", "last-bounce") and value.isdigit() and value != "0":
-                try:
-                    stamp = datetime.fromtimestamp(int(value), timezone.utc).isoformat(timespec="seconds")
-                except (OverflowError, OSError, ValueError):
-                    stamp = "no date has it"
-                    not_dates.append(f"{key} {value}")
-                value = f"{value} ({stamp})"
-            click.echo(printable(f"{key}: {value}"))
+            shown = envelope_field(key, value)
+            if shown.endswith(f"({NO_DATE})"):
+                not_dates.append(f"{key} {value}")
+            click.echo(printable(f"{key}: {shown}"))
         click.echo("")
     message = read_message(settings, evpid)
     shown = message if body else split_message(message)[0]

@@ -8,6 +8,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from json.encoder import encode_basestring
 from operator import attrgetter
 from typing import Any
@@ -140,6 +141,26 @@ def queue_json(snapshot: QueueSnapshot) -> str:
     bad_lines = json.dumps(snapshot.bad_lines, ensure_ascii=False)
     summary = json.dumps(summary_json(snapshot), ensure_ascii=False)
     return f'{{"envelopes":[{",".join(envelopes)}],"bad_lines":{bad_lines},"summary":{summary}}}'
+
+
+TIME_FIELDS = ("ctime", "last-try", "last-bounce")
+"""`show envelope` fields that hold a Unix time."""
+
+
+NO_DATE = "no date has it"
+"""What a time field too large for any date says instead of its date (a damaged envelope file)."""
+
+
+def envelope_field(key: str, value: str) -> str:
+    """A `show envelope` value as people read it: a Unix time gains its UTC date
+    (`1796300466 (2026-12-03T12:21:06+00:00)`), anything else stays as it is."""
+    if key in TIME_FIELDS and value.isdigit() and value != "0":
+        try:
+            stamp = datetime.fromtimestamp(int(value), timezone.utc).isoformat(timespec="seconds")
+        except (OverflowError, OSError, ValueError):
+            stamp = NO_DATE
+        return f"{value} ({stamp})"
+    return value
 
 
 def human_age(seconds: int) -> str:

@@ -13,7 +13,7 @@ import pytest
 from console.queue.parse import Envelope
 from console.queue.summary import MessageRow
 from console.settings import Settings
-from tests.helpers import keys_handled, top_screen, until
+from tests.helpers import top_screen, until
 from tests.recorded import RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
@@ -85,7 +85,7 @@ async def test_rows_grouped_by_message_with_untrusted_text_escaped(tmp_path: Pat
         assert "o|brien@lab.test" in text and "x|y@unreachable.test" in text
         assert "\x1b" not in text and "\\x1b[31mred" in text
         summary = str(app.query_one("#queue-summary").render())
-        assert "mta running" in summary and "11 envelopes, 10 messages: 11 pending" in summary
+        assert "mda mta smtp running" in summary and "11 envelopes, 10 messages: 11 pending" in summary
         await pilot.press("end")
         assert table(app).cursor == len(rows) - 1
         await pilot.press("up", "home")
@@ -142,18 +142,28 @@ async def test_remove_confirms_with_the_count_and_dispatches(tmp_path: Path) -> 
             ("queue.remove", "ffb57d30", "started"), ("queue.remove", "ffb57d30", "ok")]
 
 
-async def test_read_only_has_no_mutating_keys(tmp_path: Path) -> None:
+async def test_read_only_keys_say_no_and_are_audited(tmp_path: Path) -> None:
+    """The mutating keys are not offered; pressed anyway, each says so in one line and its refused
+    attempt is in the audit log (through the dispatcher), and nothing is asked or done."""
     settings = queue_settings(tmp_path, RUNNING, read_only=True)
     app = queue_app(settings)
     async with app.run_test(size=(160, 40)) as pilot:
         await loaded(pilot, app)
         await goto(pilot, app, "ffb57d30")
-        await pilot.press("d", "r", "2")
-        await keys_handled(pilot)
-        assert not isinstance(app.screen, ConfirmScreen)
-        assert not settings.audit_log.exists()
         keys = {b.binding.action for b in app.active_bindings.values()}
         assert "remove" not in keys and "details" in keys
+        await pilot.press("d", "r", "2")
+        await until(pilot, lambda: settings.audit_log.exists()
+                    and settings.audit_log.read_text().count("\n") == 3)
+        assert not isinstance(app.screen, ConfirmScreen)
+        said = [n.message for n in app._notifications]
+        assert said == ["read-only: remove is not available", "read-only: retry now is not available",
+                        "read-only: mta on/off is not available"]
+        records = [json.loads(line) for line in settings.audit_log.read_text().splitlines()]
+        assert sorted((r["action"], r["target"], r["outcome"], r["refused"]) for r in records) == [
+            ("queue.pause_subsystem", "mta", "refused", True),
+            ("queue.remove", "ffb57d30", "refused", True),
+            ("queue.schedule", "ffb57d30", "refused", True)]
 
 
 async def test_new_and_vanished_envelopes_are_marked(tmp_path: Path) -> None:

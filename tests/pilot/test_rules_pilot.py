@@ -158,6 +158,45 @@ async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twic
         assert [r["outcome"] for r in audit(tmp_path)] == ["started", "ok", "started", "ok"]
 
 
+async def test_read_only_save_key_says_no_and_is_audited(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, read_only=True)
+    app = ConsoleApp(settings, initial_tab="rules")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: settled(app))
+        app.query_one(FdmEditor).load_text(FIXED)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: len(audit(tmp_path)) == 1)
+        assert [n.message for n in app._notifications] == ["read-only: save is not available"]
+        [record] = audit(tmp_path)
+        assert (record["action"], record["target"], record["outcome"]) == (
+            "fdm.save", str(settings.fdm_config), "refused")
+        assert not isinstance(app.screen, ReviewScreen)
+    assert settings.fdm_config.read_text() == ARTICLE
+
+
+async def test_reload_with_unsaved_edits_asks_first(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    app = ConsoleApp(settings, initial_tab="rules")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: settled(app))
+        editor = app.query_one(FdmEditor)
+        editor.load_text(ARTICLE + "# my edit\n")
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.question == "fdm.conf has unsaved edits. Reload it from disk and lose them?"
+        await pilot.press("n")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await pilot.pause(0.2)
+        assert editor.text == ARTICLE + "# my edit\n"  # kept
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await until(pilot, lambda: editor.text == ARTICLE)
+        await pilot.press("ctrl+r")  # nothing to lose: reloads without asking
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ConfirmScreen)
+
+
 async def test_read_only_hides_and_refuses_save_and_revert(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, read_only=True)
     app = ConsoleApp(settings, initial_tab="rules")

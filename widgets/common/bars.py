@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.events import Click
-from textual.widgets import Static
+from textual.widgets import Input, Static, TextArea
 
 from console.settings import Settings
 from console.text import printable
@@ -133,6 +133,8 @@ class KeyBar(Static):
         app_keys: list[tuple[str, str]] = []
         actions: set[str] = set()
         palette: tuple[str, str] | None = None
+        # In a text field `q` types a q: the key bar then names the key that quits from there.
+        typing = isinstance(self.app.focused, (Input, TextArea))
         for node, binding, enabled, _tooltip in self.screen.active_bindings.values():
             if binding.action == "command_palette":
                 palette = (self.app.get_key_display(binding), "palette")
@@ -141,6 +143,8 @@ class KeyBar(Static):
                 continue
             actions.add(binding.action)
             item = (self.app.get_key_display(binding), binding.description)
+            if binding.action == "quit" and typing:
+                item = ("^q", binding.description)
             (app_keys if node is self.app else screen_keys).append(item)
         pinned = app_keys + ([palette] if palette else [])
         cut = False

@@ -22,21 +22,23 @@ class DialogScreen(ModalScreen[ScreenResultType]):
     DEFAULT_CSS = """
     DialogScreen { align: center middle; }
     .dialog {
-        width: 70; max-width: 95%; height: auto; max-height: 90%;
+        width: 70; max-width: 95%; height: auto; max-height: 100%;
         border: thick $accent; background: $surface; padding: 1 2;
     }
     .dialog.wide { width: 110; }
-    .dialog .question { width: 100%; margin-bottom: 1; }
+    .dialog .question { width: 100%; margin-bottom: 1; max-height: 25vh; }
     .dialog .buttons { height: auto; align-horizontal: right; }
     .dialog Button { margin-left: 2; }
-    .dialog DataTable { height: auto; max-height: 20; }
     .dialog .fields { grid-size: 2; grid-columns: 9 1fr; grid-rows: 1; grid-gutter: 0 1; height: auto; }
     .dialog #compose-extra { height: 4; }
     .dialog .pickers { height: 1; }
     .dialog .pickers Select { width: 1fr; }
-    .dialog #maildir-messages, .dialog #backup-list { height: auto; max-height: 12; }
     .dialog TabbedContent { height: auto; }
-    .dialog .review { height: auto; max-height: 16; }
+    /* Long content scrolls inside the dialog, the buttons stay on screen: at 80x24 a dialog has
+       24 rows, of which its frame, question and buttons take about 10. */
+    .dialog DataTable { height: auto; max-height: 50vh; }
+    .dialog #maildir-messages, .dialog #backup-list { height: auto; max-height: 40vh; }
+    .dialog .review { height: auto; max-height: 50vh; }
     """
 
 
@@ -149,6 +151,8 @@ class HelpScreen(DialogScreen[None]):
     """Every key of the current screen, with what it does."""
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close")]
+    # Notifications wait under the help (they show again when it closes, unless expired).
+    DEFAULT_CSS = "HelpScreen #textual-toastrack { display: none; }"
 
     def __init__(self, title: str, keys: list[tuple[str, str]]) -> None:
         super().__init__()

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -43,6 +43,10 @@ MARKER_STYLE = "bold black on yellow"
 
 
 MATCH_STYLE = "reverse"
+
+
+CURRENT_MATCH_STYLE = "bold black on yellow"
+"""The match a search landed on, told apart from the other matches."""
 
 
 CURRENT_STYLE = Style(bgcolor="grey23")
@@ -86,7 +90,9 @@ class FilteredSource:
 class LogLines(ScrollView, can_focus=True):
     """The lines of one source, read and highlighted only when they are on screen."""
 
-    DEFAULT_CSS = "LogLines { height: 1fr; }"
+    # No horizontal scrollbar (a lone thumb glyph on an 80x24 terminal): the status line says when
+    # the view is scrolled sideways.
+    DEFAULT_CSS = "LogLines { height: 1fr; scrollbar-size-horizontal: 0; }"
 
     class FollowChanged(Message):
         """Following started or stopped (the user scrolled up, or went back to the end)."""
@@ -172,17 +178,49 @@ class LogLines(ScrollView, can_focus=True):
         self._cache.pop(n, None)
 
     def go_to(self, n: int) -> None:
-        """Stop following and show line n near the middle of the screen, marked as current."""
+        """Stop following and show line n near the middle of the screen, marked as current; its
+        first search match is brought into view sideways (a long line's match past the right edge)."""
+        for line in (self.current, n):
+            if line is not None:
+                self._cache.pop(line, None)
         self.current = n
         self._set_following(False)
-        self.scroll_to(y=max(0, n - self.size.height // 2), animate=False, immediate=True)
+        self.scroll_to(x=self._match_x(n), y=max(0, n - self.size.height // 2), animate=False,
+                       immediate=True)
         self.refresh()
+
+    def _match_x(self, n: int) -> float:
+        """The horizontal scroll that shows line n's first match (none when it fits as it is)."""
+        if self.pattern is None or self.source is None:
+            return 0
+        self._strip(n)  # widens the scrollable width to this line's
+        self._widen()
+        own = self._shown(n)
+        match = self.pattern.search(own)
+        if match is None:
+            return 0
+        offset = self._text(n).cell_len - len(own)  # a merged view's file name comes first
+        start, end = offset + match.start(), offset + match.end()
+        width = self.scrollable_content_region.width or self.size.width
+        if end <= width:
+            return 0
+        return max(0, min(start - width // 4, end - width + 1))
+
+    def _shown(self, n: int) -> str:
+        """Line n's own text as drawn (without the file name a merged view puts before it)."""
+        assert self.source is not None
+        try:
+            return printable(self.source.line(n + self.source.prepended - self._prepended).text)
+        except (IndexError, OSError):
+            return ""
 
     def follow(self) -> None:
         """Go to the end and follow new lines again."""
+        if self.current is not None:
+            self._cache.pop(self.current, None)
         self.current = None
         self._set_following(True)
-        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        self.scroll_to(x=0, y=self.max_scroll_y, animate=False, immediate=True)
         self.refresh()
 
     def top_line(self) -> int:
@@ -212,7 +250,12 @@ class LogLines(ScrollView, can_focus=True):
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
         """A new size keeps a following view at the end, before the frame is drawn: the first frame
         shows the last lines (a Resize handler would run only after that frame was drawn at the top)."""
+        resized = size != self._size
         changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if resized:
+            # Repaint all of the new size: Textual marks only the old size's area dirty, so a
+            # widening (the file list hidden) left the old columns on the terminal.
+            self.refresh(Region(0, 0, size.width, size.height))
         if self.following and self.scroll_y != self.max_scroll_y:
             self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
         return changed
@@ -238,8 +281,9 @@ class LogLines(ScrollView, can_focus=True):
             if style:
                 text.stylize(style, span.start, span.end)
         if self.pattern is not None:
-            for match in self.pattern.finditer(shown):
-                text.stylize(MATCH_STYLE, match.start(), match.end())
+            for index, match in enumerate(self.pattern.finditer(shown)):
+                current = n == self.current and index == 0
+                text.stylize(CURRENT_MATCH_STYLE if current else MATCH_STYLE, match.start(), match.end())
         return Text.assemble(origin, text, no_wrap=True, end="") if origin else text
 
     def _strip(self, n: int) -> Strip:

@@ -59,6 +59,11 @@ FOLLOW_BATCH_S = 0.1
 the screen, and no one reads faster (an idle log's new line still shows at once)."""
 
 
+FILES_SHOWN_FROM = 120
+"""Narrower terminals open the Logs screen with the file list hidden: at 80 columns it would leave
+the log about 50."""
+
+
 class StatusLine(Static):
     """One line of state; changing it redraws the line only, never the screen's layout."""
 
@@ -213,6 +218,8 @@ class LogsView(Vertical):
         yield FileList(id="log-files")
 
     def on_mount(self) -> None:
+        if self.app.size.width < FILES_SHOWN_FROM:
+            self.query_one("#log-files", FileList).display = False  # `o` or `b` shows it
         self.refresh_files()
         first = next((p for p in self._entries if p is not None), None)
         if first == MERGED:
@@ -227,6 +234,7 @@ class LogsView(Vertical):
         self.set_interval(5.0, self.refresh_files)
         self.set_interval(1.0, self._files_tick)
         self.set_interval(0.25, self._tick)
+        self.watch(self.query_one(LogLines), "scroll_x", lambda _: self.update_status(), init=False)
 
     def on_unmount(self) -> None:
         self._cancel.set()
@@ -461,6 +469,8 @@ class LogsView(Vertical):
                           "magenta"))
         if self.progress:
             parts.append((f"  {self.progress}", "dim"))
+        if lines.scroll_x:
+            parts.append((f"  ◂ col {int(lines.scroll_x) + 1}", "dim"))
         status.set(Text.assemble(*parts))
 
     # ------------------------------------------------------------------ the input line

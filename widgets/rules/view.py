@@ -49,6 +49,7 @@ from console.fdm.testmail import (
 from console.queue.smtpctl import read_message
 from console.settings import Settings
 from console.text import printable
+from widgets.common.dialogs import ConfirmScreen
 from widgets.messages import ActionFinished
 from widgets.rules.dialogs import (
     BackupScreen,
@@ -97,7 +98,8 @@ class RulesView(Widget):
         Binding("ctrl+t", "corpus", "Corpus", id="rules.corpus"),
         Binding("ctrl+b", "revert", "Revert", id="rules.revert"),
     ]
-    MUTATING = {"save", "revert"}
+    MUTATING = {"save": "fdm.save", "revert": "fdm.revert"}
+    """The mutating keys' actions and the dispatcher's action each stands for."""
 
     class RouteComputed(Message):
         """Findings and the test route for one version of the text."""
@@ -274,8 +276,20 @@ class RulesView(Widget):
         self.update_title()
 
     def action_reload(self) -> None:
-        """Throw away edits and read the file again."""
-        self.load_file(replace=True, note=f"{self.settings.fdm_config.name} reloaded from disk.")
+        """Read the file again; with unsaved edits, only after a yes (they are thrown away)."""
+        name = self.settings.fdm_config.name
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.load_file(replace=True, note=f"{name} reloaded from disk.")
+            else:
+                self.editor.focus()
+
+        if not self.modified():
+            answered(True)
+            return
+        self.app.push_screen(ConfirmScreen(f"{name} has unsaved edits. Reload it from disk and lose "
+                                           "them?", yes_label="Reload"), answered)
 
     # ------------------------------------------------------------------ watching the file
 
@@ -481,6 +495,10 @@ class RulesView(Widget):
         self.app.push_screen(CorpusScreen(Text(printable(message.note), style=style), message.changes))
 
     # ------------------------------------------------------------------ save and revert
+
+    def refusal_target(self) -> str:
+        """What a refused key would have acted on (for the audit log)."""
+        return str(self.settings.fdm_config)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Save and revert do not exist in read-only mode (hidden from footer and help)."""
