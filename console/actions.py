@@ -147,6 +147,8 @@ ACTIONS: dict[str, Action] = {
                "console.queue.actions:pause_subsystem_action"),
         Action("queue.resume_subsystem", "Resume an smtpd agent: mda, mta or smtp", False,
                "console.queue.actions:resume_subsystem_action"),
+        Action("lab.send", "Send test messages into the lab's smtpd (a local user, unreachable.test, "
+               "permfail.test)", False, "console.lab.send:send_action"),
         Action("job.run", "Run a maintenance job now (get_certs, freshclam, sa-update), then its "
                "follow-ups", True, "console.jobs.runner:run_action"),
         Action("lab.up", "Bring the lab (the article's stack on 127.0.0.1) up in a directory", False,

@@ -476,12 +476,12 @@ class QueueView(Vertical):
         phrase kept whole on a line (a narrow terminal moves a phrase down, never cuts it)."""
         phrases: list[Text] = []
         if self.status:
-            states = [self.status.get(name, "?") for name in SUBSYSTEMS]
-            if all(state == "running" for state in states):
+            agent_states = [self.status.get(name, "?") for name in SUBSYSTEMS]
+            if all(state == "running" for state in agent_states):
                 phrases.append(Text.assemble((" ".join(SUBSYSTEMS), "bold"), " ", ("running", "green")))
             else:
                 agents = Text()
-                for name, state in zip(SUBSYSTEMS, states, strict=True):
+                for name, state in zip(SUBSYSTEMS, agent_states, strict=True):
                     agents.append(f"{name} ", "bold")
                     agents.append(state, "green" if state == "running" else "bold red reverse")
                     agents.append(" ")

@@ -160,7 +160,7 @@ class ServicesView(Vertical):
     #programs { max-height: 60%; }
     #programs.stale { opacity: 50%; text-style: dim; }
     #log-title { height: 1; }
-    #program-log { height: 1fr; border: none; }
+    #program-log { height: 1fr; border: none; scrollbar-size-horizontal: 0; }
     """
 
     BINDINGS = [
@@ -172,6 +172,8 @@ class ServicesView(Vertical):
         Binding("e", "toggle_stream", "stdout/stderr", id="services.stream", show=False),
         Binding("m", "main_log", "supervisord log", id="services.mainlog", show=False),
         Binding("c", "clear_log", "Hide output", id="services.hidelog", show=False),
+        Binding("left", "scroll_log(-1)", "Output sideways", id="services.log_left", show=False),
+        Binding("right", "scroll_log(1)", "Output sideways", id="services.log_right", show=False),
     ]
     MUTATING = {"start": "program.start", "stop": "program.stop", "restart": "program.restart",
                 "signal": "program.signal"}
@@ -387,6 +389,26 @@ class ServicesView(Vertical):
     def action_main_log(self) -> None:
         self._follow(("", "main"))
 
+    def action_scroll_log(self, direction: int) -> None:
+        """Scroll the output sideways (a long line is read in steps of a third of the width)."""
+        log = next(self.query("#program-log").results(Log), None)
+        if log is None or not log.display:
+            return
+        step = max(10, log.size.width // 3)
+        column = max(0, min(log.max_scroll_x, log.scroll_x + direction * step))
+        log.scroll_to(x=column, animate=False, immediate=True)
+        self._log_title(column)
+
+    def _log_title(self, column: float = 0) -> None:
+        """The output's title line: what is followed, and the column shown first when scrolled."""
+        if self._log_source is None:
+            return
+        name, stream = self._log_source
+        shown = "supervisord main log" if stream == "main" else f"{name} {stream}"
+        where = f"  ◂ col {int(column) + 1}" if column > 0 else ""
+        self.query_one("#log-title", Static).update(
+            Text(f" {printable(shown)} (following; ←→ long lines, c hides){where}", style="bold reverse"))
+
     def action_clear_log(self) -> None:
         self._log_source = None
         self.query("#log-title, #program-log").set(display=False)
@@ -405,8 +427,7 @@ class ServicesView(Vertical):
         else:
             log, title = Log(id="program-log", max_lines=5000, auto_scroll=True), Static(id="log-title")
             self.mount(title, log)
-        name = "supervisord main log" if source[1] == "main" else f"{source[0]} {source[1]}"
-        title.update(Text(f" {printable(name)} (following; c hides)", style="bold reverse"))
+        self._log_title()
         title.display = log.display = True
         self.fetch_log(source, 0)
 

@@ -61,6 +61,30 @@ def up(ctx: click.Context, lab_dir: Path, filters: bool, port_base: int) -> None
     click.echo(f"  mailconsole --config {info.paths['settings']}")
 
 
+@lab.command("send")
+@dir_option
+@click.pass_context
+def send(ctx: click.Context, lab_dir: Path) -> None:
+    """Put mail in the lab's queue: a message to a local user (delivered), to unreachable.test
+    (stays queued) and to permfail.test (bounces). Audited, refused when read-only."""
+    from console.actions import dispatch
+    from console.errors import fail
+    from console.settings import Settings, load_settings
+
+    root = ctx.find_root().obj
+    assert isinstance(root, Settings)
+    settings_file = lab_dir / "mailconsole.toml"
+    if not settings_file.is_file():
+        fail(f"no lab in {lab_dir} (no {settings_file.name}): run `mailconsole lab up --dir {lab_dir}`")
+    # The lab's own settings (its audit log); read-only and the operator as the command line says.
+    settings = load_settings(str(settings_file), {"read_only": root.read_only or None,
+                                                  "operator": root.operator}).settings
+    text = dispatch(settings, "lab.send", str(lab_dir.resolve()))
+    for line in text.removeprefix("sent ").split("; "):
+        click.echo(f"sent to {line}")
+    click.echo(f"the queue: {lab_dir}/bin/smtpctl show queue, or the console's Queue screen (F3)")
+
+
 @lab.command("status")
 @dir_option
 def status(lab_dir: Path) -> None:
