@@ -45,6 +45,7 @@ from console.settings import Settings
 from console.text import printable
 from widgets.common.dialogs import ConfirmScreen
 from widgets.common.entries import CURSOR_KEYS
+from widgets.common.repaint import RepaintOnResize
 from widgets.messages import ActionFinished
 
 REFRESH_S = 2.0
@@ -109,7 +110,7 @@ def row_text(row: QueueRow, now: float, mark: str, width: int) -> Text:
     return text
 
 
-class QueueTable(ScrollView, can_focus=True):
+class QueueTable(RepaintOnResize, ScrollView, can_focus=True):
     """Virtualised queue rows with a cursor: only the visible lines are ever rendered."""
 
     COMPONENT_CLASSES = {"queue-table--cursor"}

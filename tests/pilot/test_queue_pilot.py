@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -119,6 +120,7 @@ async def test_details_tell_the_story_of_the_message(tmp_path: Path) -> None:
         await until(pilot, lambda: "Log lines" in str(details.render()))
         shown = str(details.render())
         assert "errorline: \"quota|exceeded" in shown and "\\x1b[31mred" in shown
+        assert re.search(r"\nctime: \d+ \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\)\n", shown)
         assert "Subject: pipe error" in shown and "hello" not in shown  # headers only
         assert "smtp envelope evpid=04f155e8b486f107" in shown
         assert shown.index("smtp message msgid=04f155e8") < shown.index("result=TempFail")

@@ -146,6 +146,8 @@ class KeyBar(Static):
             if binding.action == "quit" and typing:
                 item = ("^q", binding.description)
             (app_keys if node is self.app else screen_keys).append(item)
+        if typing and not any(description == "Quit" for _, description in app_keys):
+            app_keys.insert(0, ("^q", "Quit"))  # the field took `q` out of the bindings
         pinned = app_keys + ([palette] if palette else [])
         cut = False
         while screen_keys and sum(len(k) + len(d) + 3 for k, d in screen_keys + pinned) + 3 * cut > width:

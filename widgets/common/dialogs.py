@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, ScreenResultType
 from textual.widgets import Button, DataTable, Label, Select
 
@@ -26,7 +26,8 @@ class DialogScreen(ModalScreen[ScreenResultType]):
         border: thick $accent; background: $surface; padding: 1 2;
     }
     .dialog.wide { width: 110; }
-    .dialog .question { width: 100%; margin-bottom: 1; max-height: 25vh; }
+    .dialog .question { width: 100%; margin-bottom: 1; }
+    .dialog .question-box { height: auto; max-height: 50vh; }
     .dialog .buttons { height: auto; align-horizontal: right; }
     .dialog Button { margin-left: 2; }
     .dialog .fields { grid-size: 2; grid-columns: 9 1fr; grid-rows: 1; grid-gutter: 0 1; height: auto; }
@@ -57,7 +58,8 @@ class ConfirmScreen(DialogScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text(self.question), classes="question")
+            with VerticalScroll(classes="question-box"):
+                yield Label(Text(self.question), classes="question")
             yield from self.buttons()
 
     def buttons(self) -> ComposeResult:

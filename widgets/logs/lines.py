@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -20,6 +20,7 @@ from console.logs.search import (
     FilteredLines,
 )
 from console.text import printable
+from widgets.common.repaint import RepaintOnResize
 
 STYLE_OF = {
     "timestamp": "cyan",
@@ -87,7 +88,7 @@ class FilteredSource:
         return self.followed.line(self.kept[n])
 
 
-class LogLines(ScrollView, can_focus=True):
+class LogLines(RepaintOnResize, ScrollView, can_focus=True):
     """The lines of one source, read and highlighted only when they are on screen."""
 
     # No horizontal scrollbar (a lone thumb glyph on an 80x24 terminal): the status line says when
@@ -250,12 +251,7 @@ class LogLines(ScrollView, can_focus=True):
     def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
         """A new size keeps a following view at the end, before the frame is drawn: the first frame
         shows the last lines (a Resize handler would run only after that frame was drawn at the top)."""
-        resized = size != self._size
         changed = super()._size_updated(size, virtual_size, container_size, layout)
-        if resized:
-            # Repaint all of the new size: Textual marks only the old size's area dirty, so a
-            # widening (the file list hidden) left the old columns on the terminal.
-            self.refresh(Region(0, 0, size.width, size.height))
         if self.following and self.scroll_y != self.max_scroll_y:
             self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
         return changed

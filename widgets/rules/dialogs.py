@@ -229,6 +229,10 @@ class CorpusScreen(DialogScreen[None]):
     """The regression check: every saved test message whose route the edits change."""
 
     BINDINGS = [Binding("escape,q", "close", "Close")]
+    DEFAULT_CSS = """
+    CorpusScreen .dialog DataTable { max-height: 35vh; }
+    CorpusScreen #corpus-change { height: auto; margin-top: 1; }
+    """
 
     def __init__(self, summary: Text, changes: list[RouteChange]) -> None:
         super().__init__()
@@ -240,7 +244,15 @@ class CorpusScreen(DialogScreen[None]):
             yield Label(self.summary, classes="question")
             if self.changes:
                 yield changes_table(self.changes)
+                # The highlighted row in full: a narrow terminal cuts the table's last column.
+                yield Static(id="corpus-change")
             yield Label(Text("escape closes", style="dim"))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        change = self.changes[event.cursor_row]
+        self.query_one("#corpus-change", Static).update(Text.assemble(
+            (printable(change.message), "bold"), "\n", ("on disk: ", "dim"), printable(change.before),
+            "\n", ("edited:  ", "dim"), printable(change.after)))
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -257,7 +269,7 @@ class BackupScreen(DialogScreen["Path | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text("Revert to which backup? (newest first; enter picks)", style="bold"),
+            yield Label(Text("Revert to which backup? (newest first; enter picks, escape cancels)", style="bold"),
                         classes="question")
             yield OptionList(*(Option(Text(printable(p.name))) for p in self.backups),
                              id="backup-list")

@@ -50,6 +50,7 @@ from console.queue.smtpctl import read_message
 from console.settings import Settings
 from console.text import printable
 from widgets.common.dialogs import ConfirmScreen
+from widgets.common.repaint import RepaintOnResize
 from widgets.messages import ActionFinished
 from widgets.rules.dialogs import (
     BackupScreen,
@@ -71,6 +72,10 @@ OUTCOME_STYLES = {"delivered": "bold green", "kept": "bold yellow", "dropped": "
                   "error": "bold white on red"}
 
 
+class FindingsList(RepaintOnResize, OptionList):
+    """The findings, one wrapped entry each (enter goes to its line)."""
+
+
 class RulesView(Widget):
     """fdm.conf in an editor, its findings, and the route of a test message."""
 
@@ -81,10 +86,11 @@ class RulesView(Widget):
     RulesView .pane-title { height: 1; background: $panel; padding: 0 1; }
     RulesView #rules-editor { height: 1fr; border: none; padding: 0; }
     RulesView #rules-status { height: 1; padding: 0 1; }
-    RulesView #rules-findings {
-        height: auto; max-height: 30%; border: none; padding: 0; text-wrap: nowrap;
-        text-overflow: ellipsis;
-    }
+    RulesView #rules-findings { height: auto; max-height: 30%; border: none; padding: 0; }
+    /* The pane with the keyboard has its title lit. */
+    RulesView #rules-left:focus-within > #rules-title,
+    RulesView #rules-right:focus-within > #rules-message-title { background: $accent; color: $text; }
+    RulesView #rules-findings:focus { background-tint: $accent 15%; }
     RulesView #rules-message { height: 2fr; border: none; padding: 0 1; }
     RulesView #rules-route-box { height: 3fr; }
     RulesView #rules-route { padding: 0 1; }
@@ -192,11 +198,12 @@ class RulesView(Widget):
                 yield Static(id="rules-title", classes="pane-title")
                 yield FdmEditor(id="rules-editor")
                 yield Static(id="rules-status")
-                yield OptionList(id="rules-findings")
+                yield FindingsList(id="rules-findings")
             with Vertical(id="rules-right"):
                 yield Static(id="rules-message-title", classes="pane-title")
                 yield TextArea(SAMPLE_MESSAGE, id="rules-message")
-                with VerticalScroll(id="rules-route-box"):
+                # Not in the Tab cycle (editor, findings, message): the editor is never far.
+                with VerticalScroll(id="rules-route-box", can_focus=False):
                     yield Static(id="rules-route")
 
     @property
