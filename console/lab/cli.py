@@ -9,8 +9,10 @@ import click
 
 from console.actions import ActionContext, dispatch
 from console.cli import settings_of
+from console.errors import fail
 from console.lab import run
 from console.lab.render import DEFAULT_DIR, DEFAULT_PORT_BASE, PORT_BLOCK, LabInfo
+from console.settings import load_settings
 
 dir_option = click.option(
     "--dir",
@@ -67,12 +69,7 @@ def up(ctx: click.Context, lab_dir: Path, filters: bool, port_base: int) -> None
 def send(ctx: click.Context, lab_dir: Path) -> None:
     """Put mail in the lab's queue: a message to a local user (delivered), to unreachable.test
     (stays queued) and to permfail.test (bounces). Audited, refused when read-only."""
-    from console.actions import dispatch
-    from console.errors import fail
-    from console.settings import Settings, load_settings
-
-    root = ctx.find_root().obj
-    assert isinstance(root, Settings)
+    root = settings_of(ctx)
     settings_file = lab_dir / "mailconsole.toml"
     if not settings_file.is_file():
         fail(f"no lab in {lab_dir} (no {settings_file.name}): run `mailconsole lab up --dir {lab_dir}`")

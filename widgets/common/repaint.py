@@ -8,11 +8,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual.geometry import Region, Size
-from textual.scroll_view import ScrollView
 
 # A mixin (first among the bases, before the ScrollView it fixes): as a subclass of ScrollView it
 # would hide the component classes of a widget like OptionList.
-_Base = ScrollView if TYPE_CHECKING else object
+if TYPE_CHECKING:
+    from textual.scroll_view import ScrollView as _Base
+else:
+    _Base = object
 
 
 class RepaintOnResize(_Base):
