@@ -172,8 +172,8 @@ class ServicesView(Vertical):
         Binding("e", "toggle_stream", "stdout/stderr", id="services.stream", show=False),
         Binding("m", "main_log", "supervisord log", id="services.mainlog", show=False),
         Binding("c", "clear_log", "Hide output", id="services.hidelog", show=False),
-        Binding("left", "scroll_log(-1)", "Output sideways", id="services.log_left", show=False),
-        Binding("right", "scroll_log(1)", "Output sideways", id="services.log_right", show=False),
+        Binding("left", "scroll_log(-1)", "Output to the left", id="services.log_left", show=False),
+        Binding("right", "scroll_log(1)", "Output to the right", id="services.log_right", show=False),
     ]
     MUTATING = {"start": "program.start", "stop": "program.stop", "restart": "program.restart",
                 "signal": "program.signal"}

@@ -3,6 +3,8 @@ down go through the dispatcher: refused in read-only mode, audited."""
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -22,6 +24,16 @@ dir_option = click.option(
     show_default=True,
     help="The lab's directory (a /mail-like tree).",
 )
+
+
+def this_command() -> str:
+    """How to run mailconsole again from here: `mailconsole` when that is on the PATH, else the
+    path it was started by (`.venv/bin/mailconsole` in a clone)."""
+    started = Path(sys.argv[0])
+    found = shutil.which("mailconsole")
+    if started.name != "mailconsole" or (found and Path(found).resolve() == started.resolve()):
+        return "mailconsole"
+    return str(started)
 
 
 @click.group("lab")
@@ -60,7 +72,7 @@ def up(ctx: click.Context, lab_dir: Path, filters: bool, port_base: int) -> None
         click.echo(f"  not running {name}: {why}")
     click.echo(f"  queue: {info.paths['smtpctl']} show queue")
     click.echo("attach the console with:")
-    click.echo(f"  mailconsole --config {info.paths['settings']}")
+    click.echo(f"  {this_command()} --config {info.paths['settings']}")
 
 
 @lab.command("send")

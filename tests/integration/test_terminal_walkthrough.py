@@ -3,6 +3,7 @@ it: what a layout defect would leave on the screen is looked for in tmux's captu
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -146,3 +147,18 @@ def test_every_dialog_keeps_its_buttons_on_the_screen(console: Terminal) -> None
     console.wait(lambda s: any("Quit (y)" in row for row in s) and any("No (n)" in row for row in s),
                  "quitting with an edit did not ask")
     console.keys("n")
+
+
+def test_lab_send_is_audited_and_refused_read_only(mail: RunningLab) -> None:
+    audit = mail.dir / "log" / "mailconsole-audit.log"
+    sent = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(r["action"], r["outcome"]) for r in sent if r["action"] == "lab.send"][:2] == [
+        ("lab.send", "started"), ("lab.send", "ok")]
+    before = subprocess.run([*mail.smtpctl, "show", "queue"], capture_output=True, text=True).stdout
+    done = subprocess.run([*MAILCONSOLE, "--read-only", "lab", "send", "--dir", str(mail.dir)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3 and done.stderr.startswith("mailconsole: refused: mailconsole is read-only")
+    last = json.loads(audit.read_text().splitlines()[-1])
+    assert (last["action"], last["outcome"], last["refused"]) == ("lab.send", "refused", True)
+    after = subprocess.run([*mail.smtpctl, "show", "queue"], capture_output=True, text=True).stdout
+    assert len(after.splitlines()) <= len(before.splitlines())  # nothing new was submitted
