@@ -364,6 +364,15 @@ class ConsoleApp(App[None]):
 
     # ------------------------------------------------------------------ help
 
+    def _refresh_notifications(self) -> None:
+        """Notifications wait while the help is open (toasts would cover its last rows); they show
+        when it closes, unless they expired meanwhile."""
+        from widgets.common.dialogs import HelpScreen
+
+        if self.screen_stack and isinstance(self.screen_stack[-1], HelpScreen):
+            return
+        super()._refresh_notifications()
+
     def action_help(self) -> None:
         """List every key active on the current screen: its own keys first, then the generic ones.
 

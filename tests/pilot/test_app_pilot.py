@@ -131,3 +131,29 @@ async def test_every_screen_implements_the_screen_contract(tab: str, tmp_path: P
         assert isinstance(view, ScreenView)
         assert view.unsaved_changes() is False
         assert all(len(entry) == 3 for entry in view.palette_commands())
+
+
+async def test_help_stays_above_notifications_and_the_palette_quits(tmp_path: Path) -> None:
+    from textual.widgets._toast import ToastRack
+
+    from widgets.app import ActionCommands
+    from widgets.common.dialogs import HelpScreen
+
+    settings = Settings(supervisor_url=URL, log_dir=tmp_path, fdm_config=tmp_path / "fdm.conf",
+                        refresh_interval=3600, audit_log=tmp_path / "audit.log")
+    app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com")
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        app.notify("a long notification that would cover the help's last rows " * 3)
+        await pilot.pause(0.2)
+        assert not app.screen.get_child_by_type(ToastRack).display  # it waits under the help
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert app.screen.get_child_by_type(ToastRack).display
+        quit_command = [c for t, _, c in ActionCommands(app.screen)._commands() if t == "Quit"]
+        assert quit_command == [app.action_quit]
+        await quit_command[0]()
+        await pilot.pause()
+    assert app.return_code == 0

@@ -153,11 +153,7 @@ class HelpScreen(DialogScreen[None]):
     """Every key of the current screen, with what it does."""
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close")]
-    # Notifications wait under the help (they show again when it closes, unless expired).
-    DEFAULT_CSS = """
-    HelpScreen #textual-toastrack { display: none; }
-    HelpScreen .dialog DataTable { max-height: 70vh; }
-    """
+    DEFAULT_CSS = "HelpScreen .dialog DataTable { max-height: 70vh; }"
 
     def __init__(self, title: str, keys: list[tuple[str, str]]) -> None:
         super().__init__()
