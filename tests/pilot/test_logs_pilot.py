@@ -259,3 +259,29 @@ async def test_keys_typed_ahead_after_o_go_to_the_file_list(tmp_path: Path) -> N
         for key in ("o", "down", "down", "enter"):  # all queued before the first is handled
             app.post_message(events.Key(key, None))
         await until(pilot, lambda: "fdm.log  ● following  1 line" in status(app))
+
+
+async def test_a_match_past_the_right_edge_is_brought_into_view_and_marked_apart(tmp_path: Path) -> None:
+    """At 80x24 with the file list shown (the log gets about 50 columns) a hit at column 150 is
+    scrolled into view, and the current match looks different from the other matches."""
+    lines = numbered(50).splitlines()
+    for n in (10, 30):
+        lines[n] += " " + "x" * 100 + " NEEDLE here"
+    lines[30] += " NEEDLE"
+    (tmp_path / "smtpd.log").write_text("\n".join(lines) + "\n")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(LogLines)
+        await until(pilot, lambda: len(view.source or []) == 50)
+        await pilot.press("b")  # the file list, hidden at 80 columns, shown
+        await until(pilot, lambda: app.query_one(FileList).display and view.size.width < 60)
+        await type_in(pilot, "slash", "NEEDLE")
+        await until(pilot, lambda: view.current == 30)
+        await pilot.pause(0.1)
+        row = view.render_line(view.current - int(view.scroll_y))
+        assert "NEEDLE" in row.text and view.scroll_x > 0
+        assert "◂ col" in status(app)
+        styles = {seg.style for seg in row if "NEEDLE" in seg.text}
+        assert len(styles) == 2, "the current match and the other one on its line look different"
+        await pilot.press("F")
+        await until(pilot, lambda: view.following and view.scroll_x == 0)

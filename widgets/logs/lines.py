@@ -205,7 +205,7 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
         width = self.scrollable_content_region.width or self.size.width
         if end <= width:
             return 0
-        return max(0, min(start - width // 4, end - width + 1))
+        return max(0, start - width // 4)  # a quarter of the width of context before it
 
     def _shown(self, n: int) -> str:
         """Line n's own text as drawn (without the file name a merged view puts before it)."""
