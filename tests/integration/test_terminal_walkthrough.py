@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import MAILCONSOLE
+from tests.helpers import MAILCONSOLE, wait_for
 from tests.integration.conftest import RunningLab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,13 +32,13 @@ def mail(lab: RunningLab) -> RunningLab:
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "someone@unreachable.test: stays queued" in done.stdout
-    deadline = time.monotonic() + 60
-    while True:
+
+    def failed() -> bool:
         queue = subprocess.run([*lab.smtpctl, "show", "queue"], capture_output=True, text=True).stdout
-        if any("unreachable.test" in line and "Network error" in line for line in queue.splitlines()):
-            return lab
-        assert time.monotonic() < deadline, f"the unreachable.test envelope did not fail:\n{queue}"
-        time.sleep(0.2)
+        return any("unreachable.test" in line and "Network error" in line for line in queue.splitlines())
+
+    wait_for(failed, timeout=60, what="the unreachable.test envelope to fail")
+    return lab
 
 
 class Terminal:
@@ -56,13 +56,18 @@ class Terminal:
         return out.split("\n")[:24]
 
     def wait(self, check: Callable[[list[str]], object], what: str, timeout: float = 30) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            lines = self.screen()
-            if check(lines):
-                return lines
-            assert time.monotonic() < deadline, f"{what}; the screen:\n" + "\n".join(lines)
-            time.sleep(0.1)
+        """The screen once `check` holds for it (the test fails after `timeout`, naming `what`)."""
+        shown: list[list[str]] = [[]]
+
+        def holds() -> bool:
+            shown[0] = self.screen()
+            return bool(check(shown[0]))
+
+        try:
+            wait_for(holds, timeout=timeout, what=what)
+        except pytest.fail.Exception as exc:
+            pytest.fail(f"{exc}; the screen:\n" + "\n".join(shown[0]))
+        return shown[0]
 
 
 @pytest.fixture
