@@ -427,3 +427,22 @@ async def test_revert_to_a_backup_with_warnings_asks_with_them(tmp_path: Path) -
         await pilot.press("y")
         await until(pilot, lambda: app.query_one(FdmEditor).text == backup.read_text())
     assert settings.fdm_config.read_text() == backup.read_text()
+
+
+async def test_at_80x24_the_editor_is_one_tab_away_and_a_route_change_reads_whole(tmp_path: Path) -> None:
+    app = ConsoleApp(make_settings(tmp_path), initial_tab="rules")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: settled(app))
+        assert app.focused is app.query_one(FdmEditor)
+        order = []
+        for _ in range(3):
+            await pilot.press("tab")
+            await pilot.pause()
+            order.append(app.focused.id if app.focused else None)
+        assert order == ["rules-findings", "rules-message", "rules-editor"]
+        app.query_one(FdmEditor).load_text(FIXED)
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, CorpusScreen))
+        await pilot.pause(0.2)
+        shown = str(app.screen.query_one("#corpus-change", Static).render())
+        assert "edited:  delivered: bob_notifications -> bob/Notifications" in shown
