@@ -255,7 +255,7 @@ async def test_screen_shows_the_queue_and_pauses_mta(smtpd: PrivateSmtpd,
         await loaded(pilot, app)
         assert {r.rcpt for r in table(app).rows if isinstance(r, Envelope)} == QUEUED
         summary = app.query_one("#queue-summary")
-        await until(pilot, lambda: "mta running" in str(summary.render()))
+        await until(pilot, lambda: "mda mta smtp running" in str(summary.render()))
         await pilot.press("2")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert top_screen(app, ConfirmScreen).question == "Pause mta (now running)?"
@@ -264,7 +264,7 @@ async def test_screen_shows_the_queue_and_pauses_mta(smtpd: PrivateSmtpd,
         await until(pilot, lambda: "mta paused" in str(summary.render()))
         await pilot.press("2")  # resuming needs no confirmation
         await until(pilot, lambda: read_status(settings)["mta"] == "running")
-        await until(pilot, lambda: "mta running" in str(summary.render()))
+        await until(pilot, lambda: "mda mta smtp running" in str(summary.render()))
 
 
 def test_smtpd_down_shows_the_offline_queue(smtpd: PrivateSmtpd, queued: dict[str, Envelope]) -> None:
