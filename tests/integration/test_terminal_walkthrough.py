@@ -4,6 +4,7 @@ it: what a layout defect would leave on the screen is looked for in tmux's captu
 from __future__ import annotations
 
 import json
+import operator
 import os
 import re
 import shlex
@@ -11,6 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -113,7 +115,7 @@ def test_a_long_output_line_is_read_whole_by_scrolling_sideways(console: Termina
         if any(long[-30:] in row for row in seen):
             break
         console.keys("Right")
-        seen = console.wait(lambda s, before=seen: s != before, "right did not scroll the output")
+        seen = console.wait(partial(operator.ne, seen), "right did not scroll the output")
     assert any(long[-30:] in row for row in seen), "\n".join(seen)
     assert any("◂ col" in row for row in seen), "the title says the output is scrolled"
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.text import Text
@@ -20,7 +21,7 @@ LONG = "\n".join(f"  line {n}: action \"a{n}\" is never used, and this sentence 
                  for n in range(80))
 
 
-def dialogs(tmp_path: Path) -> dict[str, Screen[object]]:
+def dialogs(tmp_path: Path) -> dict[str, Screen[Any]]:
     """One of each dialog, with as much content as a real one can get."""
     changes = [RouteChange(f"message-{n}.eml", "delivered: bob_inbox -> bob/INBOX",
                            f"delivered: bob_mailinglists -> bob/Lists/a-very-long-folder-name-{n}")

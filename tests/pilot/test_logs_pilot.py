@@ -278,7 +278,7 @@ async def test_a_match_past_the_right_edge_is_brought_into_view_and_marked_apart
         await type_in(pilot, "slash", "NEEDLE")
         await until(pilot, lambda: view.current == 30)
         await pilot.pause(0.1)
-        row = view.render_line(view.current - int(view.scroll_y))
+        row = view.render_line(30 - int(view.scroll_y))
         assert "NEEDLE" in row.text and view.scroll_x > 0
         assert "◂ col" in status(app)
         styles = {seg.style for seg in row if "NEEDLE" in seg.text}

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from textual.binding import Binding
+from textual.dom import DOMNode
 
 from widgets.accounts import AccountsView
 from widgets.app import ConsoleApp
@@ -19,7 +20,7 @@ from widgets.rules.view import RulesView
 from widgets.services import ServicesView
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-SCREENS: dict[str, type] = {"app": ConsoleApp, "services": ServicesView, "queue": QueueView,
+SCREENS: dict[str, type[DOMNode]] = {"app": ConsoleApp, "services": ServicesView, "queue": QueueView,
                             "logs": LogsView, "rules": RulesView, "accounts": AccountsView,
                             "overview": OverviewView, "jobs": JobsView}
 """The README's `<!-- keys:NAME -->` blocks and the class whose BINDINGS each one lists."""
@@ -37,7 +38,7 @@ def key_text(key: str) -> str:
     return key
 
 
-def table(cls: type) -> str:
+def table(cls: type[DOMNode]) -> str:
     """The markdown table of a class's own bindings (those with a description), in their order."""
     rows = ["| key | what it does |", "|---|---|"]
     for binding in cls.BINDINGS:

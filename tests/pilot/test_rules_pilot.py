@@ -183,7 +183,8 @@ async def test_reload_with_unsaved_edits_asks_first(tmp_path: Path) -> None:
         editor.load_text(ARTICLE + "# my edit\n")
         await pilot.press("ctrl+r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert app.screen.question == "fdm.conf has unsaved edits. Reload it from disk and lose them?"
+        assert top_screen(app, ConfirmScreen).question == \
+            "fdm.conf has unsaved edits. Reload it from disk and lose them?"
         await pilot.press("n")
         await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         await pilot.pause(0.2)
