@@ -528,7 +528,9 @@ class QueueView(Vertical):
         field = self.query_one("#queue-filter", Input)
         field.disabled = False
         field.display = True
-        field.focus()
+        # At once, not by `focus()` (a callback after the keys already queued): keys typed right
+        # after `/` are the filter's, never the table's (where `r` would retry, `d` remove).
+        self.screen.set_focus(field)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.query_text = event.value.strip()

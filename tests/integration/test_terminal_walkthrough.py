@@ -126,17 +126,19 @@ def test_a_queue_error_is_read_whole_in_the_details(console: Terminal) -> None:
                          "the queue shows no unreachable.test envelope")
     assert not any("Network error on destination MXs" in row for row in table), \
         "the table's error column is cut at 80 columns (else this test proves nothing)"
-    console.keys("/", *"unreachable", "Enter", "Down")
     wanted = "errorline: Network error on destination MXs"
+    console.keys("Enter")  # the details of the first row (a message), then they follow the cursor
+    console.wait(lambda s: any(row.startswith(" Message ") for row in s), "enter opened no details")
+    details: list[str] = []
     for _ in range(20):  # while smtpd retries it the envelope is inflight, its error line empty
-        console.keys("Enter")
+        console.keys("Down")
         details = console.wait(lambda s: any(row.strip().startswith("errorline:") for row in s),
-                               "enter did not open the envelope's details")
+                               "the details did not follow the cursor to the envelope")
         if any(row.strip() == wanted for row in details):
             break
-        console.keys("Escape")
+        console.keys("Up")
         console.wait(lambda s: not any(row.strip().startswith("errorline:") for row in s),
-                     "escape did not close the details")
+                     "the details did not follow the cursor back to the message")
     assert any(row.strip() == wanted for row in details), "\n".join(details)
 
 
@@ -158,7 +160,9 @@ def test_every_dialog_keeps_its_buttons_on_the_screen(console: Terminal) -> None
     console.keys("End", "x", "C-r")
     console.wait(lambda s: any("Reload (y)" in row for row in s) and any("No (n)" in row for row in s),
                  "ctrl+r with an edit did not ask first")
-    console.keys("n", "C-q")
+    console.keys("n")
+    console.wait(lambda s: not any("Reload (y)" in row for row in s), "n did not close the question")
+    console.keys("C-q")
     console.wait(lambda s: any("Quit (y)" in row for row in s) and any("No (n)" in row for row in s),
                  "quitting with an edit did not ask")
     console.keys("n")
