@@ -207,7 +207,20 @@ class AccountsView(Widget):
         Binding("c", "check_dns", "Check DNS", id="accounts.dns"),
         Binding("r", "reload", "Reload", id="accounts.reload"),
     ]
-    MUTATING = {"add_user", "add_address", "add_domain", "passwd", "delete"}
+    @property
+    def MUTATING(self) -> dict[str, str]:  # noqa: N802 - the name every screen's key map has
+        """The mutating keys' actions and the dispatcher's action each stands for; `delete` removes
+        what the cursor is on (a user, an address or a domain)."""
+        row = self.query_one(AccountsList).current() if self.is_mounted else None
+        kind = row.kind if row is not None and row.kind in ("address", "domain") else "user"
+        return {"add_user": "accounts.add_user", "add_address": "accounts.add_address",
+                "add_domain": "accounts.add_domain", "passwd": "accounts.passwd",
+                "delete": f"accounts.del_{kind}"}
+
+    def refusal_target(self) -> str:
+        """What a refused key was aimed at (read-only): the entry under the cursor."""
+        row = self.query_one(AccountsList).current()
+        return row.key if row is not None else ""
 
     class Loaded(Message):
         """The files were read, routed and checked."""

@@ -311,7 +311,9 @@ class ConsoleApp(App[None]):
             target = args.rstrip(")").strip("'\"") or getattr(view, "refusal_target", lambda: "")()
             self.notify(f"read-only: {binding.description.lower()} is not available",
                         severity="warning", markup=False)
-            self._refuse(mutating[method], target)
+            name = mutating[method]
+            if name:
+                self._refuse(name, target)
             return
 
     @work(thread=True, exit_on_error=False, group="actions")

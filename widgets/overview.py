@@ -291,6 +291,17 @@ class OverviewView(Vertical):
 
     # ------------------------------------------------------------------ keys
 
+    @property
+    def MUTATING(self) -> dict[str, str]:  # noqa: N802 - the name every screen's key map has
+        """The fix key and the dispatcher action the selected finding's fix is ("" for none)."""
+        check = self.query_one(FindingList).selected if self.is_mounted else None
+        return {"fix": check.fix.action if check is not None and check.fix is not None else ""}
+
+    def refusal_target(self) -> str:
+        """The target of the selected finding's fix (read-only refusals are audited with it)."""
+        check = self.query_one(FindingList).selected
+        return check.fix.target if check is not None and check.fix is not None else ""
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The fix key does not exist in read-only mode."""
         if action == "fix" and self.settings.read_only:

@@ -142,10 +142,20 @@ async def test_read_only_offers_no_change(tmp_path: Path) -> None:
         await loaded(pilot)
         bar = str(app.key_bar.render())
         assert "View" in bar and "New user" not in bar and "Delete" not in bar
+        # Pressed anyway: each says so in one line and is audited as refused, nothing is asked.
         await pilot.press("u", "o", "a", "d", "p")
-        await pilot.pause()
+        await until(pilot, lambda: settings.audit_log.exists()
+                    and settings.audit_log.read_text().count("\n") == 5)
         assert not isinstance(app.screen, (FormScreen, ConfirmScreen))
+        said = [n.message for n in app._notifications]
+        assert "read-only: new user is not available" in said
+        assert "read-only: delete is not available" in said
     assert settings.table_userdb.read_bytes() == before
+    records = [json.loads(line) for line in settings.audit_log.read_text().splitlines()]
+    assert {r["outcome"] for r in records} == {"refused"}
+    assert sorted(r["action"] for r in records) == [
+        "accounts.add_address", "accounts.add_domain", "accounts.add_user", "accounts.del_address",
+        "accounts.passwd"]
 
 
 @pytest.mark.parametrize(("keys", "size"), [((), (80, 24)), (("4",), (80, 24)), (("2",), (160, 50))],

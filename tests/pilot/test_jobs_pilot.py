@@ -122,14 +122,17 @@ async def test_read_only_offers_no_run_and_refuses_one_invoked_anyway(tmp_path: 
         view = await ready(pilot, app)
         keys = str(app.query_one("#key-bar").render())
         assert "Run" not in keys and "Cancel" not in keys and "History" in keys
+        # Pressed anyway: said in one line and audited as refused, nothing is asked.
         await pilot.press("r")
-        await pilot.pause()
+        await until(pilot, lambda: s.audit_log.exists() and s.audit_log.read_text().count("\n") == 1)
+        assert "read-only: run is not available" in notifications(app)
         assert not isinstance(app.screen, ConfirmScreen)
         view.start_job("touch")  # reached anyway: the dispatcher refuses it
-        await until(pilot, lambda: any("read-only" in n for n in notifications(app)))
+        await until(pilot, lambda: s.audit_log.read_text().count("\n") == 2)
         assert not marker.exists()
-        [line] = [json.loads(x) for x in s.audit_log.read_text().splitlines()]
-        assert (line["action"], line["target"], line["outcome"]) == ("job.run", "touch", "refused")
+        lines = [json.loads(x) for x in s.audit_log.read_text().splitlines()]
+        assert [(x["action"], x["target"], x["outcome"]) for x in lines] == [
+            ("job.run", "touch", "refused")] * 2
 
 
 async def test_palette_runs_a_job_from_another_screen(tmp_path: Path) -> None:

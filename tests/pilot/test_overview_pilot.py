@@ -118,9 +118,15 @@ async def test_read_only_offers_no_fix_and_refuses_enter(tmp_path: Path) -> None
         await pilot.pause()
         assert "HUP dovecot" not in text_of(app, "#finding-detail")
         await pilot.press("enter")
-        await pilot.pause()
+        await until(pilot, lambda: any("Read-only" in n.message for n in app._notifications))
         assert not isinstance(app.screen, ConfirmScreen)
-        assert any("Read-only" in n.message for n in app._notifications)
+        # The fix key pressed anyway: said in one line and audited as refused.
+        await pilot.press("f")
+        audit = app.settings.audit_log
+        await until(pilot, lambda: audit.exists() and audit.read_text().count("\n") == 1)
+        assert "read-only: fix is not available" in [n.message for n in app._notifications]
+        [record] = [json.loads(line) for line in audit.read_text().splitlines()]
+        assert (record["action"], record["outcome"]) == (findings.selected.fix.action, "refused")
 
 
 async def test_check_now_runs_the_checks_again(tmp_path: Path) -> None:

@@ -190,7 +190,9 @@ class JobsView(Vertical):
         Binding("o", "output", "Output", id="jobs.output"),
         Binding("tab", "switch_pane", "Switch pane", show=False, id="jobs.switch_pane"),
     ]
-    MUTATING = {"run", "cancel"}
+    MUTATING = {"run": "job.run", "cancel": ""}
+    """The mutating keys' actions and the dispatcher's action each stands for (a cancel in read-only
+    mode has no run of this console to stop: it is said, not audited)."""
 
     class OutputReady(Message):
         """The worker put lines in a job's buffer (posted only when it was empty)."""
@@ -251,6 +253,11 @@ class JobsView(Vertical):
     def selected(self) -> JobState | None:
         """The job under the list's cursor."""
         return self.query_one(JobList).selected
+
+    def refusal_target(self) -> str:
+        """The job a refused key was aimed at (read-only)."""
+        job = self.selected
+        return job.name if job is not None else ""
 
     def show_selected(self) -> None:
         """The detail lines, the output title and the output of the job under the cursor."""
