@@ -126,7 +126,10 @@ async def test_read_only_offers_no_fix_and_refuses_enter(tmp_path: Path) -> None
         await until(pilot, lambda: audit.exists() and audit.read_text().count("\n") == 1)
         assert "read-only: fix is not available" in [n.message for n in app._notifications]
         [record] = [json.loads(line) for line in audit.read_text().splitlines()]
-        assert (record["action"], record["outcome"]) == (findings.selected.fix.action, "refused")
+        selected = findings.selected
+        assert selected is not None and selected.fix is not None
+        fix = selected.fix
+        assert (record["action"], record["outcome"]) == (fix.action, "refused")
 
 
 async def test_check_now_runs_the_checks_again(tmp_path: Path) -> None:
