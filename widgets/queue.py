@@ -35,6 +35,7 @@ from console.queue.summary import (
     MessageRow,
     QueueRow,
     QueueSummary,
+    counted,
     envelope_field,
     human_age,
     next_try,
@@ -491,7 +492,8 @@ class QueueView(Vertical):
         elif self.snapshot is not None and self.snapshot.smtpd_running is False:
             phrases.append(Text("smtpd down", "bold red reverse"))
         states = ", ".join(f"{n} {state}" for state, n in summary.by_state.items()) or "empty"
-        phrases.append(Text(f"{summary.total} envelopes, {summary.messages} messages: {states}"))
+        phrases.append(Text(f"{counted(summary.total, 'envelope')}, "
+                            f"{counted(summary.messages, 'message')}: {states}"))
         if summary.oldest is not None:
             phrases.append(Text(f"oldest {human_age(summary.oldest_age)} ({summary.oldest.evpid})"))
         if self.snapshot is not None and self.snapshot.bad_lines:
@@ -626,8 +628,7 @@ class QueueView(Vertical):
         if not dangerous:
             self._run(name, targets)
             return
-        plural = "envelope" if count == 1 else "envelopes"
-        question = f"{verb} {count} {plural} ({', '.join(targets[:4])}{'…' if len(targets) > 4 else ''})?"
+        question = f"{verb} {counted(count, 'envelope')} ({', '.join(targets[:4])}{'…' if len(targets) > 4 else ''})?"
 
         def answered(yes: bool | None) -> None:
             if yes:

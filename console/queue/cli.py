@@ -25,6 +25,7 @@ from console.queue.smtpctl import read_envelope, read_message, read_queue, read_
 from console.queue.summary import (
     AGE_LABELS,
     NO_DATE,
+    counted,
     envelope_field,
     human_age,
     next_try,
@@ -73,7 +74,9 @@ def _print_table(snapshot: QueueSnapshot) -> None:
     summary = summarise(snapshot.envelopes, now)
     click.echo("")
     states = ", ".join(f"{n} {state}" for state, n in summary.by_state.items()) or "empty"
-    click.echo(f"{summary.total} envelopes in {summary.messages} messages: {states}")
+    click.echo(
+        f"{counted(summary.total, 'envelope')} in {counted(summary.messages, 'message')}: {states}"
+    )
     if summary.oldest is not None:
         click.echo(f"oldest: {summary.oldest.evpid}, {human_age(summary.oldest_age)} old")
     if summary.shape:

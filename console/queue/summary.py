@@ -23,6 +23,11 @@ AGE_LABELS = tuple(f"<{m}m" for m in AGE_BANDS) + (f"{AGE_BANDS[-1]}m+",)
 """Labels of the age bands, oldest last."""
 
 
+
+def counted(n: int, noun: str) -> str:
+    """`1 envelope`, `2 envelopes`: a count with its noun (the queue's nouns take an s)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
 @dataclass
 class DomainShape:
     """One row of the qshape view: a destination domain and its envelopes per age band."""

@@ -124,3 +124,11 @@ def test_show_with_times_no_date_has_is_one_line_not_a_traceback(tmp_path: Path)
                            "damaged\n")
     assert "ctime: 9223372036854775807 (no date has it)\n" in done.stdout
     assert "rcpt: tim@tempfail.test\n" in done.stdout
+
+
+def test_one_envelope_is_counted_in_the_singular(tmp_path: Path) -> None:
+    """The summary line reads "1 envelope in 1 message", not "1 envelopes in 1 messages"."""
+    dump = (CAPTURES / "show-queue-offline.out").read_bytes().splitlines(keepends=True)[0]
+    done = run(tmp_path, "queue", "--from", "-", stdin=dump)
+    assert done.returncode == 0, done.stderr
+    assert "1 envelope in 1 message: 1 offline" in done.stdout
