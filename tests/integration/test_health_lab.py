@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from console.actions import dispatch
@@ -48,7 +48,8 @@ def find(report: dict[str, Any], group: str, name: str) -> dict[str, Any]:
 def renew_certificate(lab: RunningLab, days: int) -> None:
     """What certbot does on renewal: a new certificate for the same key, written over the file."""
     key = serialization.load_pem_private_key((lab.dir / "certs" / "privkey.pem").read_bytes(), None)
-    assert isinstance(key, rsa.RSAPrivateKey)  # the lab makes an RSA key (openssl req -newkey rsa:2048)
+    # certbot's key (ECDSA, its default) when pebble issued the lab's certificate, else the lab's RSA key
+    assert isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)), type(key)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mail.example.com")])
     now = dt.datetime.now(dt.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
