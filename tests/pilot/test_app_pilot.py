@@ -150,8 +150,7 @@ async def test_help_stays_above_notifications_and_the_palette_quits(tmp_path: Pa
         await pilot.pause(0.2)
         assert not app.screen.get_child_by_type(ToastRack).display  # it waits under the help
         await pilot.press("escape")
-        await pilot.pause(0.2)
-        assert app.screen.get_child_by_type(ToastRack).display
+        await until(pilot, lambda: app.screen.get_child_by_type(ToastRack).display)
         quit_command = [c for t, _, c in ActionCommands(app.screen)._commands() if t == "Quit"]
         assert quit_command == [app.action_quit]
         await quit_command[0]()

@@ -14,6 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Label
 
 from console.fdm.testmail import RouteChange
+from tests.helpers import until
 from widgets.common.dialogs import ConfirmScreen, HelpScreen, SignalScreen
 from widgets.rules.dialogs import BackupScreen, CorpusScreen, MessageSourceScreen, ReviewScreen
 
@@ -51,7 +52,7 @@ async def test_dialog_fits_80x24(name: str, tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         dialog = dialogs(tmp_path)[name]
         await app.push_screen(dialog)
-        await pilot.pause(0.3)
+        await until(pilot, lambda: dialog.query_one(".dialog").region.height > 0)
         frame = dialog.query_one(".dialog")
         assert frame.region.bottom <= 24 and frame.region.y >= 0, frame.region
         buttons = list(dialog.query(Button))

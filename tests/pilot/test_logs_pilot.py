@@ -276,8 +276,7 @@ async def test_a_match_past_the_right_edge_is_brought_into_view_and_marked_apart
         await pilot.press("b")  # the file list, hidden at 80 columns, shown
         await until(pilot, lambda: app.query_one(FileList).display and view.size.width < 60)
         await type_in(pilot, "slash", "NEEDLE")
-        await until(pilot, lambda: view.current == 30)
-        await pilot.pause(0.1)
+        await until(pilot, lambda: view.current == 30 and view.scroll_x > 0)
         row = view.render_line(30 - int(view.scroll_y))
         assert "NEEDLE" in row.text and view.scroll_x > 0
         assert "◂ col" in status(app)

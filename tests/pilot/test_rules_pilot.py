@@ -443,7 +443,7 @@ async def test_at_80x24_the_editor_is_one_tab_away_and_a_route_change_reads_whol
         assert order == ["rules-findings", "rules-message", "rules-editor"]
         app.query_one(FdmEditor).load_text(FIXED)
         await pilot.press("ctrl+t")
-        await until(pilot, lambda: isinstance(app.screen, CorpusScreen))
-        await pilot.pause(0.2)
+        await until(pilot, lambda: isinstance(app.screen, CorpusScreen)
+                    and "edited:" in str(app.screen.query_one("#corpus-change", Static).render()))
         shown = str(app.screen.query_one("#corpus-change", Static).render())
         assert "edited:  delivered: bob_notifications -> bob/Notifications" in shown
