@@ -45,9 +45,12 @@ def generate(directory: Path, users: int, addresses: int) -> Path:
     (db / "vusers").write_text("# address -> system user\n" + "".join(f"{a} vmail\n" for a in rows))
     (db / "addrs").write_text("".join(f"{a}\n" for a in rows))
     hashed = "$6$benchsalt$" + "x" * 86
-    (db / "userdb").write_text("".join(
-        f"{name}:{hashed}:vmail:2000:2000:{spool}/{name}::userdb_mail=maildir:{spool}/{name}/Mail\n"
-        for name in names))
+    (db / "userdb").write_text(
+        "".join(
+            f"{name}:{hashed}:vmail:2000:2000:{spool}/{name}::userdb_mail=maildir:{spool}/{name}/Mail\n"
+            for name in names
+        )
+    )
     for name in names:
         (spool / name / "Mail").mkdir(parents=True)
     fdm = directory / "fdm.conf"
@@ -56,15 +59,28 @@ def generate(directory: Path, users: int, addresses: int) -> Path:
         'account "stdin" disabled stdin\n'
         'action "spam" pipe "${deliver} -d %1 -m Spam"\n'
         'action "inbox" pipe "${deliver} -d %1 -m INBOX"\n'
-        + "".join(f'match "^To:.*[< ]?(u[0-9]+)(-[a-z]+)?@{d.replace(".", "[.]")}" in headers '
-                  'action "inbox"\n' for d in domains))
+        + "".join(
+            f'match "^To:.*[< ]?(u[0-9]+)(-[a-z]+)?@{d.replace(".", "[.]")}" in headers '
+            'action "inbox"\n'
+            for d in domains
+        )
+    )
     settings = directory / "settings.toml"
-    settings.write_text("\n".join([
-        f'table_vdomains = "{db / "vdomains"}"', f'table_vusers = "{db / "vusers"}"',
-        f'table_addrs = "{db / "addrs"}"', f'table_userdb = "{db / "userdb"}"',
-        f'spool_dir = "{spool}"', f'fdm_config = "{fdm}"',
-        f'smtpd_config = "{directory / "smtpd.conf"}"', f'audit_log = "{directory / "audit.log"}"',
-    ]) + "\n")
+    settings.write_text(
+        "\n".join(
+            [
+                f'table_vdomains = "{db / "vdomains"}"',
+                f'table_vusers = "{db / "vusers"}"',
+                f'table_addrs = "{db / "addrs"}"',
+                f'table_userdb = "{db / "userdb"}"',
+                f'spool_dir = "{spool}"',
+                f'fdm_config = "{fdm}"',
+                f'smtpd_config = "{directory / "smtpd.conf"}"',
+                f'audit_log = "{directory / "audit.log"}"',
+            ]
+        )
+        + "\n"
+    )
     return settings
 
 
@@ -72,8 +88,9 @@ def timed(args: list[str]) -> tuple[float, float, subprocess.CompletedProcess[st
     """Wall time, CPU time (user + system, of the child) and the run itself."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run([str(MAILCONSOLE), *args], capture_output=True, text=True, cwd=ROOT,
-                          check=False)
+    done = subprocess.run(
+        [str(MAILCONSOLE), *args], capture_output=True, text=True, cwd=ROOT, check=False
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -92,25 +109,34 @@ def main() -> None:
         check_args = ["--config", str(settings), "accounts", "check", "--json"]
         _wall, _cpu, first = timed(check_args)  # warm-up; also shows the tables are clean
         if first.returncode != 0:
-            sys.exit(f"the generated tables are not clean (exit {first.returncode}):\n"
-                     f"{first.stdout[:2000]}{first.stderr}")
+            sys.exit(
+                f"the generated tables are not clean (exit {first.returncode}):\n"
+                f"{first.stdout[:2000]}{first.stderr}"
+            )
         checks, versions = [], []
         for _round in range(args.rounds):
             checks.append(timed(check_args)[:2])
             versions.append(timed(["--version"])[:2])
-        print(f"accounts check, {args.addresses:,} addresses, {args.users:,} users, "
-              f"{args.rounds} rounds (medians; load average {os.getloadavg()[0]:.1f} on "
-              f"{os.cpu_count()} cores):")
+        print(
+            f"accounts check, {args.addresses:,} addresses, {args.users:,} users, "
+            f"{args.rounds} rounds (medians; load average {os.getloadavg()[0]:.1f} on "
+            f"{os.cpu_count()} cores):"
+        )
         for label, runs in (("accounts check --json", checks), ("mailconsole --version", versions)):
             wall = statistics.median(w for w, _c in runs)
             cpu = statistics.median(c for _w, c in runs)
             print(f"  {label:<22} wall {wall * 1000:6.0f} ms   CPU {cpu * 1000:6.0f} ms")
         for kind, at in (("wall", 0), ("CPU", 1)):
             ratios = [c[at] / v[at] for c, v in zip(checks, versions, strict=True) if v[at]]
-            print(f"  ratio to --version ({kind}, median of the rounds): "
-                  f"{statistics.median(ratios):.2f}x")
-        print("  target: under 1 s (on a shared machine the CPU time is the check's own cost; the "
-              "wall time adds the wait for a core)")
+            print(
+                f"  ratio to --version ({kind}, median of the rounds): "
+                f"{statistics.median(ratios):.2f}x"
+            )
+        print(
+            "  target: under 1 s (on a shared machine the CPU time is the check's own cost; the "
+            "wall time adds the wait for a core)"
+        )
+
 
 if __name__ == "__main__":
     main()

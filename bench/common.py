@@ -20,15 +20,34 @@ MAKE_LOG = ROOT.parent / "shared" / "bench" / "make_log.py"
 def compile_sources() -> None:
     """Byte-compile the console as an installed package is (pip compiles on install). A checkout run
     with PYTHONDONTWRITEBYTECODE=1, as on these machines, would otherwise compile it on every start."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "console", "widgets"], cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "console", "widgets"], cwd=ROOT, check=True
+    )
 
 
 def harness_records(mode: str, label: str, *args: str) -> list[dict]:
     """Run one mode of ../shared/bench/tui_bench.py (one warm-up run first); the records it wrote."""
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
-        subprocess.run([sys.executable, str(HARNESS), mode, "--label", label, "--warmup", "1", *args,
-                        "--cwd", str(ROOT), "--out", out.name, "--screens", ""],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                str(HARNESS),
+                mode,
+                "--label",
+                label,
+                "--warmup",
+                "1",
+                *args,
+                "--cwd",
+                str(ROOT),
+                "--out",
+                out.name,
+                "--screens",
+                "",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         return [json.loads(line) for line in Path(out.name).read_text().splitlines() if line]
 
 
@@ -44,8 +63,11 @@ def median_of(runs: list[dict], key: str) -> float:
 
 def round_ratios(runs: list[dict], baseline: list[dict]) -> list[float]:
     """Each round's (run / the baseline run next to it), for rounds where both ran."""
-    return [r["latency_s"] / b["latency_s"] for r, b in zip(runs, baseline, strict=False)
-            if r.get("latency_s") and b.get("latency_s")]
+    return [
+        r["latency_s"] / b["latency_s"]
+        for r, b in zip(runs, baseline, strict=False)
+        if r.get("latency_s") and b.get("latency_s")
+    ]
 
 
 def paired_ratio(runs: list[dict], baseline: list[dict]) -> float:
@@ -56,7 +78,9 @@ def paired_ratio(runs: list[dict], baseline: list[dict]) -> float:
 
 def mailconsole(*args: str) -> subprocess.CompletedProcess[str]:
     """Run `mailconsole ARGS` from this checkout."""
-    return subprocess.run([sys.executable, "-m", "widgets", *args], cwd=ROOT, text=True, capture_output=True)
+    return subprocess.run(
+        [sys.executable, "-m", "widgets", *args], cwd=ROOT, text=True, capture_output=True
+    )
 
 
 @contextlib.contextmanager
@@ -70,7 +94,9 @@ def lab_programs(lab_dir: str, port_base: str) -> Iterator[list[str]]:
             raise SystemExit(up.stderr.strip())
         started = True
     try:
-        status = json.loads(mailconsole("--config", f"{lab_dir}/mailconsole.toml", "status", "--json").stdout)
+        status = json.loads(
+            mailconsole("--config", f"{lab_dir}/mailconsole.toml", "status", "--json").stdout
+        )
         yield [p["name"] for p in status["programs"]]
     finally:
         if started:

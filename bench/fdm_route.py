@@ -39,8 +39,9 @@ def big_config(rules: int) -> str:
     for i in range(rules):
         lines.append(f'action "user{i}" pipe "${{d}} -d user{i} -m INBOX"')
     for i in range(rules):
-        lines.append(f'match "^(To|Cc|Received):.+user{i}@example\\\\.com" in headers '
-                     f'action "user{i}"')
+        lines.append(
+            f'match "^(To|Cc|Received):.+user{i}@example\\\\.com" in headers action "user{i}"'
+        )
     lines.append('match all action "user0"')
     return "\n".join(lines) + "\n"
 
@@ -63,36 +64,45 @@ def figures(repeat: int) -> dict[str, float]:
     out: dict[str, float] = {}
     for dialect in (PCRE2, POSIX):
         router = Router(article, dialect)
-        out[f"article {dialect} ms/message"] = \
+        out[f"article {dialect} ms/message"] = (
             statistics.median(per_message(router, messages, repeat)) * 1e3
+        )
     big = parse(big_config(500), "big.conf")
     probes = [f"To: user{i}@example.com\nSubject: hi\n\nx\n".encode() for i in range(0, 500, 5)]
     probes += messages[:100]
     for dialect in (PCRE2, POSIX):
         router = Router(big, dialect)
-        out[f"500 rules {dialect} messages/s"] = \
-            1 / statistics.median(per_message(router, probes, max(3, repeat // 2)))
+        out[f"500 rules {dialect} messages/s"] = 1 / statistics.median(
+            per_message(router, probes, max(3, repeat // 2))
+        )
     return out
 
 
 def against(rev: str, rounds: int, repeat: int) -> None:
     """New vs REV's router in alternating fresh processes; the median of each figure's ratios."""
     with tempfile.TemporaryDirectory() as old:
-        archive = subprocess.run(["git", "archive", rev, "console"], cwd=ROOT, check=True,
-                                 capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "archive", rev, "console"], cwd=ROOT, check=True, capture_output=True
+        ).stdout
         subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
         runs: dict[str, list[dict[str, float]]] = {"new": [], "old": []}
         for _ in range(rounds):
             for side, code in (("old", old), ("new", str(ROOT))):
-                proc = subprocess.run([sys.executable, __file__, "--json", "--repeat", str(repeat),
-                                       "--code", code], check=True, capture_output=True, text=True)
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--json", "--repeat", str(repeat), "--code", code],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
                 runs[side].append(json.loads(proc.stdout))
     print(f"against {rev} ({rounds} rounds, each side a fresh process; median of new/old):")
     for key in runs["new"][0]:
         ratios = [n[key] / o[key] for n, o in zip(runs["new"], runs["old"], strict=True)]
         new = statistics.median(r[key] for r in runs["new"])
         old_value = statistics.median(r[key] for r in runs["old"])
-        print(f"  {key}: new {new:,.3f}, {rev} {old_value:,.3f}, ratio {statistics.median(ratios):.2f}")
+        print(
+            f"  {key}: new {new:,.3f}, {rev} {old_value:,.3f}, ratio {statistics.median(ratios):.2f}"
+        )
 
 
 def main() -> None:
@@ -114,8 +124,10 @@ def main() -> None:
     for dialect in (PCRE2, POSIX):
         router = Router(article, dialect)
         median = statistics.median(per_message(router, messages, args.repeat))
-        print(f"article config, {dialect:5}: {median * 1e3:.3f} ms/message "
-              f"(target <= 1 ms: {'ok' if median <= 1e-3 else 'MISSED'})")
+        print(
+            f"article config, {dialect:5}: {median * 1e3:.3f} ms/message "
+            f"(target <= 1 ms: {'ok' if median <= 1e-3 else 'MISSED'})"
+        )
     start = time.perf_counter()
     big = parse(big_config(500), "big.conf")
     parse_ms = (time.perf_counter() - start) * 1e3
@@ -124,8 +136,10 @@ def main() -> None:
     for dialect in (PCRE2, POSIX):
         router = Router(big, dialect)
         median = statistics.median(per_message(router, probes, max(3, args.repeat // 2)))
-        print(f"500-rule config, {dialect:5}: {1 / median:,.0f} messages/s "
-              f"(target >= 1,000: {'ok' if 1 / median >= 1000 else 'MISSED'}); parse {parse_ms:.1f} ms")
+        print(
+            f"500-rule config, {dialect:5}: {1 / median:,.0f} messages/s "
+            f"(target >= 1,000: {'ok' if 1 / median >= 1000 else 'MISSED'}); parse {parse_ms:.1f} ms"
+        )
     if shutil.which(FDM) is None:
         print("real fdm: not installed, no ratio")
         return
@@ -142,8 +156,10 @@ def main() -> None:
         fdm_median = statistics.median(fdm_times)
         router = Router(article, POSIX)
         ours = statistics.median(per_message(router, sample, args.repeat))
-        print(f"real fdm 1.9 with recorders: {fdm_median * 1e3:.2f} ms/message; router (posix) "
-              f"{ours * 1e3:.3f} ms/message: {fdm_median / ours:,.0f}x faster")
+        print(
+            f"real fdm 1.9 with recorders: {fdm_median * 1e3:.2f} ms/message; router (posix) "
+            f"{ours * 1e3:.3f} ms/message: {fdm_median / ours:,.0f}x faster"
+        )
 
 
 if __name__ == "__main__":

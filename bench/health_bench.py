@@ -52,7 +52,10 @@ def main() -> int:
     try:
         timed([*config, "health", "--json"])  # warm-up: page cache, bytecode
         for n in range(a.rounds):
-            order = [("health", [*config, "health", "--json"]), ("status", [*config, "status", "--json"])]
+            order = [
+                ("health", [*config, "health", "--json"]),
+                ("status", [*config, "status", "--json"]),
+            ]
             if n % 2:
                 order.reverse()
             this_round: dict[str, float] = {}
@@ -70,15 +73,19 @@ def main() -> int:
             health_times.append(this_round["health"])
             base_times.append(this_round["status"])
             ratios.append(this_round["health"] / this_round["status"])
-            print(f"round {n + 1}: health {this_round['health'] * 1000:.0f} ms "
-                  f"({this_round['checks']} checks, {this_round['inside_ms']:.0f} ms inside), "
-                  f"status {this_round['status'] * 1000:.0f} ms, ratio {ratios[-1]:.2f}")
+            print(
+                f"round {n + 1}: health {this_round['health'] * 1000:.0f} ms "
+                f"({this_round['checks']} checks, {this_round['inside_ms']:.0f} ms inside), "
+                f"status {this_round['status'] * 1000:.0f} ms, ratio {ratios[-1]:.2f}"
+            )
     finally:
         if started:
             mailconsole("lab", "down", "--dir", a.dir)
     under = sum(t < 1.0 for t in health_times)
-    print(f"health --json: median {statistics.median(health_times) * 1000:.0f} ms, "
-          f"slowest {max(health_times) * 1000:.0f} ms, {under}/{len(health_times)} under 1 s")
+    print(
+        f"health --json: median {statistics.median(health_times) * 1000:.0f} ms, "
+        f"slowest {max(health_times) * 1000:.0f} ms, {under}/{len(health_times)} under 1 s"
+    )
     print(f"status --json (baseline): median {statistics.median(base_times) * 1000:.0f} ms")
     print(f"ratio health/status: median of rounds {statistics.median(ratios):.2f}")
     return 0 if under == len(health_times) else 1

@@ -62,12 +62,19 @@ def serve(conf: str) -> None:
 
 def write_settings(work: Path, rate: float, seconds: float) -> Path:
     conf = work / "mc.toml"
-    lines = [f'audit_log = "{work / "audit.log"}"', 'supervisor_url = "unix:///nonexistent/sv.sock"',
-             "refresh_interval = 3600"]
+    lines = [
+        f'audit_log = "{work / "audit.log"}"',
+        'supervisor_url = "unix:///nonexistent/sv.sock"',
+        "refresh_interval = 3600",
+    ]
     for name, description in DESCRIPTIONS.items():
         argv = [sys.executable, str(Path(__file__).resolve()), "--flood", str(rate), str(seconds)]
-        lines += [f"[jobs.{name}]", f"argv = {json.dumps(argv)}",
-                  f"description = {json.dumps(description)}", "timeout = 600"]
+        lines += [
+            f"[jobs.{name}]",
+            f"argv = {json.dumps(argv)}",
+            f"description = {json.dumps(description)}",
+            "timeout = 600",
+        ]
     conf.write_text("\n".join(lines) + "\n")
     return conf
 
@@ -93,7 +100,10 @@ def time_keys(tmux: Any, name: str, keys: int, on: str) -> list[float]:
 def summary(times: list[float]) -> tuple[str, float]:
     ms = sorted(t * 1000 for t in times)
     p95 = ms[int(0.95 * (len(ms) - 1))]
-    return f"median {statistics.median(ms):6.1f} ms   p95 {p95:6.1f} ms   worst {ms[-1]:6.1f} ms", p95
+    return (
+        f"median {statistics.median(ms):6.1f} ms   p95 {p95:6.1f} ms   worst {ms[-1]:6.1f} ms",
+        p95,
+    )
 
 
 def main() -> None:
@@ -102,7 +112,9 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=60)
     parser.add_argument("--size", default="80x24")
     parser.add_argument("--serve", metavar="CONF", help=argparse.SUPPRESS)
-    parser.add_argument("--flood", nargs=2, type=float, metavar=("RATE", "SECONDS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--flood", nargs=2, type=float, metavar=("RATE", "SECONDS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.flood:
         flood(*args.flood)
@@ -120,7 +132,9 @@ def main() -> None:
     seconds = 30 + args.keys * 0.6  # long enough for every streaming key
     try:
         conf = write_settings(work, args.rate, seconds)
-        name, _pid = tmux.new_session(f"exec {sys.executable} {__file__} --serve {conf}", cwd=str(ROOT))
+        name, _pid = tmux.new_session(
+            f"exec {sys.executable} {__file__} --serve {conf}", cwd=str(ROOT)
+        )
         wait_for(tmux, name, lambda s: DESCRIPTIONS["flood-a"] in s)
         time.sleep(1.0)
         idle = time_keys(tmux, name, args.keys, "flood-a")
@@ -134,18 +148,26 @@ def main() -> None:
             press(tmux, name, key)
             time.sleep(0.3)
         wait_for(tmux, name, lambda s: s.count("cancelled") >= 2, timeout=60)
-        history = [json.loads(line) for line in (work / "mailconsole-jobs.jsonl").read_text().splitlines()]
+        history = [
+            json.loads(line) for line in (work / "mailconsole-jobs.jsonl").read_text().splitlines()
+        ]
         rates = [r["lines"] / r["duration_s"] for r in history]
         idle_text, idle_p95 = summary(idle)
         busy_text, busy_p95 = summary(streaming)
-        print(f"Jobs screen at {args.size} (tmux {tmux.version}), {args.keys} keys each, "
-              f"cursor moves between two jobs")
+        print(
+            f"Jobs screen at {args.size} (tmux {tmux.version}), {args.keys} keys each, "
+            f"cursor moves between two jobs"
+        )
         print(f"  idle (baseline)            {idle_text}")
         print(f"  both jobs streaming        {busy_text}")
-        print(f"  jobs wrote {', '.join(f'{r:,.0f}' for r in rates)} lines/s "
-              f"({sum(r['lines'] for r in history):,} lines in all)")
-        print(f"  ratio p95 streaming / idle: {busy_p95 / idle_p95:.2f};  p95 under 100 ms: "
-              f"{'yes' if busy_p95 < 100 else 'NO'}")
+        print(
+            f"  jobs wrote {', '.join(f'{r:,.0f}' for r in rates)} lines/s "
+            f"({sum(r['lines'] for r in history):,} lines in all)"
+        )
+        print(
+            f"  ratio p95 streaming / idle: {busy_p95 / idle_p95:.2f};  p95 under 100 ms: "
+            f"{'yes' if busy_p95 < 100 else 'NO'}"
+        )
     finally:
         tmux.close()
         shutil.rmtree(work, ignore_errors=True)

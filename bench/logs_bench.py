@@ -36,8 +36,10 @@ from common import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-MAILCONSOLE = (f"env MAILCONSOLE_SUPERVISOR_URL=unix:///nonexistent/supervisor.sock {sys.executable} -m widgets "
-               "tail {file}")
+MAILCONSOLE = (
+    f"env MAILCONSOLE_SUPERVISOR_URL=unix:///nonexistent/supervisor.sock {sys.executable} -m widgets "
+    "tail {file}"
+)
 
 
 def median(summary: dict, key: str) -> float:
@@ -56,15 +58,36 @@ def search_figures(path: Path, runs: int) -> tuple[list[float], list[float]]:
     try:
         for run in range(runs):
             target = ["-t", f"s{run}"]
-            subprocess.run([*tmux, "new-session", "-d", "-s", f"s{run}", "-x", "200", "-y", "50",
-                            "-c", str(ROOT), f"exec {command}"], check=True)
+            subprocess.run(
+                [
+                    *tmux,
+                    "new-session",
+                    "-d",
+                    "-s",
+                    f"s{run}",
+                    "-x",
+                    "200",
+                    "-y",
+                    "50",
+                    "-c",
+                    str(ROOT),
+                    f"exec {command}",
+                ],
+                check=True,
+            )
 
             def screen(target: list[str] = target) -> str:
-                return subprocess.run([*tmux, "capture-pane", "-p", *target], capture_output=True,
-                                      text=True, check=True).stdout
+                return subprocess.run(
+                    [*tmux, "capture-pane", "-p", *target],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
 
             def keys_in(*keys: str, literal: bool = False, target: list[str] = target) -> None:
-                subprocess.run([*tmux, "send-keys", *target, *(["-l"] if literal else []), *keys], check=True)
+                subprocess.run(
+                    [*tmux, "send-keys", *target, *(["-l"] if literal else []), *keys], check=True
+                )
                 time.sleep(0.3)
 
             wait_for(lambda: end in screen(), 20, "the last line")
@@ -100,11 +123,19 @@ def wait_for(check, timeout: float, what: str = "the screen") -> None:  # type: 
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--big", type=Path, required=True, help="a make_log.py file of about 1 GiB")
-    ap.add_argument("--small", type=Path, required=True, help="a make_log.py file for the follow runs")
-    ap.add_argument("--runs", type=int, default=1, help="runs per round of each start-up measurement")
-    ap.add_argument("--rounds", type=int, default=9, help="rounds alternating baseline and mailconsole")
+    ap.add_argument(
+        "--small", type=Path, required=True, help="a make_log.py file for the follow runs"
+    )
+    ap.add_argument(
+        "--runs", type=int, default=1, help="runs per round of each start-up measurement"
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=9, help="rounds alternating baseline and mailconsole"
+    )
     ap.add_argument("--rate", type=int, default=5000)
     ap.add_argument("--duration", type=float, default=15.0)
     ap.add_argument("--open-only", action="store_true", help="only the start-up and open figures")
@@ -119,42 +150,106 @@ def main() -> int:
         big_runs: list[dict] = []
         for _ in range(args.rounds):  # alternating, so a drift of the machine hits both alike
             runs = ["--runs", str(args.runs)]
-            base += harness_runs("startup", "bare textual", "--cmd", f"{sys.executable} {BASELINE}", "--marker", "ready",
-                                 *runs)
-            tiny_runs += harness_runs("open", "mailconsole tiny", "--cmd", MAILCONSOLE, "--file", str(tiny),
-                                      "--marker", "TINY-END", *runs)
-            big_runs += harness_runs("open", "mailconsole big", "--cmd", MAILCONSOLE, "--file", str(args.big),
-                                     "--hold", "4", *runs)
+            base += harness_runs(
+                "startup",
+                "bare textual",
+                "--cmd",
+                f"{sys.executable} {BASELINE}",
+                "--marker",
+                "ready",
+                *runs,
+            )
+            tiny_runs += harness_runs(
+                "open",
+                "mailconsole tiny",
+                "--cmd",
+                MAILCONSOLE,
+                "--file",
+                str(tiny),
+                "--marker",
+                "TINY-END",
+                *runs,
+            )
+            big_runs += harness_runs(
+                "open",
+                "mailconsole big",
+                "--cmd",
+                MAILCONSOLE,
+                "--file",
+                str(args.big),
+                "--hold",
+                "4",
+                *runs,
+            )
         bare, tiny_open = median_of(base, "latency_s"), median_of(tiny_runs, "latency_s")
         big_open, big_rss = median_of(big_runs, "latency_s"), median_of(big_runs, "peak_rss_mb")
         paired = paired_ratio(big_runs, base)
         if args.open_only:
-            print(f"bare Textual {bare * 1000:.0f} ms; mailconsole tail, one-line file {tiny_open * 1000:.0f} ms; "
-                  f"1 GiB file {big_open * 1000:.0f} ms = {big_open / bare:.2f} x bare, {paired:.2f} x as the median "
-                  f"of the rounds' ratios (limit 1.2); peak RSS {big_rss:.1f} MB (medians of {len(base)})")
+            print(
+                f"bare Textual {bare * 1000:.0f} ms; mailconsole tail, one-line file {tiny_open * 1000:.0f} ms; "
+                f"1 GiB file {big_open * 1000:.0f} ms = {big_open / bare:.2f} x bare, {paired:.2f} x as the median "
+                f"of the rounds' ratios (limit 1.2); peak RSS {big_rss:.1f} MB (medians of {len(base)})"
+            )
             print("rounds' ratios:", " ".join(f"{r:.2f}" for r in round_ratios(big_runs, base)))
             return 0
-        follow = harness_records("follow", "mailconsole", "--cmd", MAILCONSOLE, "--file", str(args.small),
-                                 "--runs", "2", "--count", "10", "--rate", str(args.rate), "--duration",
-                                 str(args.duration), "--workdir", tmp)[-1]["summary"]
+        follow = harness_records(
+            "follow",
+            "mailconsole",
+            "--cmd",
+            MAILCONSOLE,
+            "--file",
+            str(args.small),
+            "--runs",
+            "2",
+            "--count",
+            "10",
+            "--rate",
+            str(args.rate),
+            "--duration",
+            str(args.duration),
+            "--workdir",
+            tmp,
+        )[-1]["summary"]
     hits, keys = search_figures(args.big, 3)
 
     size = args.big.stat().st_size / 2**30
-    print(f"\nLogs screen figures (medians; {size:.2f} GiB big file, {args.rate} lines/s for {args.duration:.0f} s)")
+    print(
+        f"\nLogs screen figures (medians; {size:.2f} GiB big file, {args.rate} lines/s for {args.duration:.0f} s)"
+    )
     rows = [
         ("bare Textual app start-up", f"{bare * 1000:.0f} ms", ""),
-        ("mailconsole tail, one-line file", f"{tiny_open * 1000:.0f} ms", f"{tiny_open / bare:.2f} x bare"),
-        ("mailconsole tail, big file: last line on screen", f"{big_open * 1000:.0f} ms",
-         f"{big_open / bare:.2f} x bare, {paired:.2f} x by rounds (limit 1.2), {big_open / tiny_open:.2f} x one-line"),
+        (
+            "mailconsole tail, one-line file",
+            f"{tiny_open * 1000:.0f} ms",
+            f"{tiny_open / bare:.2f} x bare",
+        ),
+        (
+            "mailconsole tail, big file: last line on screen",
+            f"{big_open * 1000:.0f} ms",
+            f"{big_open / bare:.2f} x bare, {paired:.2f} x by rounds (limit 1.2), {big_open / tiny_open:.2f} x one-line",
+        ),
         ("peak RSS, big file open + fully indexed", f"{big_rss:.1f} MB", "limit 80 MB"),
-        ("follow latency (append -> on screen)", f"{median(follow, 'idle_latency_s') * 1000:.0f} ms",
-         "limit 50 ms"),
-        (f"lag p95 at {args.rate}/s", f"{median(follow, 'load_lag_p95_s') * 1000:.0f} ms",
-         f"limit 300 ms; keeps up: {follow['keeps_up']}"),
+        (
+            "follow latency (append -> on screen)",
+            f"{median(follow, 'idle_latency_s') * 1000:.0f} ms",
+            "limit 50 ms",
+        ),
+        (
+            f"lag p95 at {args.rate}/s",
+            f"{median(follow, 'load_lag_p95_s') * 1000:.0f} ms",
+            f"limit 300 ms; keeps up: {follow['keeps_up']}",
+        ),
         (f"CPU at {args.rate}/s", f"{median(follow, 'load_cpu_pct'):.0f}% of a core", "limit 50%"),
-        ("search, rare string (first line of the big file)", f"{statistics.median(hits):.2f} s", "limit 3 s"),
-        ("a key's effect on screen during a whole-file search", f"{statistics.median(keys) * 1000:.0f} ms",
-         "UI responsive"),
+        (
+            "search, rare string (first line of the big file)",
+            f"{statistics.median(hits):.2f} s",
+            "limit 3 s",
+        ),
+        (
+            "a key's effect on screen during a whole-file search",
+            f"{statistics.median(keys) * 1000:.0f} ms",
+            "UI responsive",
+        ),
     ]
     for name, value, note in rows:
         print(f"  {name:52} {value:>14}   {note}")

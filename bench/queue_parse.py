@@ -17,8 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
-DOMAINS = ["unreachable.test", "example.com", "gmail.test", "lab.test", "tempfail.test",
-           "mx.example.org", "very-long-subdomain.mail.example.net"]
+DOMAINS = [
+    "unreachable.test",
+    "example.com",
+    "gmail.test",
+    "lab.test",
+    "tempfail.test",
+    "mx.example.org",
+    "very-long-subdomain.mail.example.net",
+]
 ERRORS = [
     "Network error on destination MXs",
     '"\\\\M-C\\\\M-)chec temporaire: bo\\\\M-C\\\\M-.te pleine"',
@@ -43,12 +50,26 @@ def generate(count: int, now: int, seed: int = 1) -> str:
         ctime = now - rng.randrange(0, 4 * 86400)
         runstate = rng.choice(["pending", "pending", "pending", "inflight"])
         delay = str(rng.randrange(-1, 3600))
-        lines.append("|".join([
-            evpid, "inet4", rng.choice(["mta", "mta", "mda", "bounce"]),
-            "suspend" if index % 23 == 0 else "", sender, f"{local}@{domain}",
-            f"{local}@{domain}", str(ctime), str(ctime), str(ctime + 60), str(rng.randrange(0, 30)),
-            runstate, delay, rng.choice(ERRORS),
-        ]))
+        lines.append(
+            "|".join(
+                [
+                    evpid,
+                    "inet4",
+                    rng.choice(["mta", "mta", "mda", "bounce"]),
+                    "suspend" if index % 23 == 0 else "",
+                    sender,
+                    f"{local}@{domain}",
+                    f"{local}@{domain}",
+                    str(ctime),
+                    str(ctime),
+                    str(ctime + 60),
+                    str(rng.randrange(0, 30)),
+                    runstate,
+                    delay,
+                    rng.choice(ERRORS),
+                ]
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -77,7 +98,9 @@ def main() -> None:
         dump_mb = dump.stat().st_size / 1e6
         command = [sys.executable, "-m", "widgets", "queue", "--from", str(dump), "--json"]
         check = json.loads(subprocess.run(command, capture_output=True, check=True).stdout)
-        assert len(check["envelopes"]) == args.envelopes and not check["bad_lines"], "parse mismatch"
+        assert len(check["envelopes"]) == args.envelopes and not check["bad_lines"], (
+            "parse mismatch"
+        )
 
         python_start, _ = timed([sys.executable, "-c", "pass"], args.runs)
         wc, _ = timed(["wc", "-l", str(dump)], args.runs)
@@ -88,10 +111,14 @@ def main() -> None:
     print(f"runs (median of):              {args.runs}")
     print(f"baseline python -c pass:       {python_start * 1000:8.1f} ms")
     print(f"baseline wc -l:                {wc * 1000:8.1f} ms")
-    print(f"queue --from FILE --json:      {queue_json * 1000:8.1f} ms"
-          f"  ({out_size / 1e6:.1f} MB of JSON)")
+    print(
+        f"queue --from FILE --json:      {queue_json * 1000:8.1f} ms"
+        f"  ({out_size / 1e6:.1f} MB of JSON)"
+    )
     print(f"ratio to python startup:       {queue_json / python_start:8.1f}x")
-    print(f"per envelope (minus startup):  {(queue_json - python_start) / args.envelopes * 1e6:8.2f} us")
+    print(
+        f"per envelope (minus startup):  {(queue_json - python_start) / args.envelopes * 1e6:8.2f} us"
+    )
     verdict = "OK" if queue_json <= 1.0 else "OVER"
     print(f"target <= 1000 ms:             {verdict}")
 

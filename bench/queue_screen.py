@@ -38,14 +38,42 @@ LAUNCH = (
 )
 
 
-def measure(label: str, cmd: str, marker: str, runs: int, size: str, hold: float = 1.0) -> list[dict]:
+def measure(
+    label: str, cmd: str, marker: str, runs: int, size: str, hold: float = 1.0
+) -> list[dict]:
     """The harness's startup mode: per-run records (latency_s, peak_rss_mb, post_ready_cpu_pct...)."""
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as out:
-        subprocess.run([sys.executable, str(HARNESS), "startup", "--cmd", cmd, "--marker", marker,
-                        "--label", label, "--runs", str(runs), "--warmup", "1", "--term-size", size,
-                        "--hold", str(hold), "--cwd", str(ROOT), "--out", out.name, "--screens", "",
-                        "--timeout", "60"],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                str(HARNESS),
+                "startup",
+                "--cmd",
+                cmd,
+                "--marker",
+                marker,
+                "--label",
+                label,
+                "--runs",
+                str(runs),
+                "--warmup",
+                "1",
+                "--term-size",
+                size,
+                "--hold",
+                str(hold),
+                "--cwd",
+                str(ROOT),
+                "--out",
+                out.name,
+                "--screens",
+                "",
+                "--timeout",
+                "60",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         records = [json.loads(line) for line in Path(out.name).read_text().splitlines() if line]
     return [run for record in records for run in record.get("runs", [])]
 
@@ -67,8 +95,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--size", default="160x50")
-    parser.add_argument("--idle-hold", type=float, default=20.0,
-                        help="seconds of idle watched after first paint (live refresh cost)")
+    parser.add_argument(
+        "--idle-hold",
+        type=float,
+        default=20.0,
+        help="seconds of idle watched after first paint (live refresh cost)",
+    )
     a = parser.parse_args()
     compile_sources()
 
@@ -80,11 +112,17 @@ def main() -> int:
         # Prints the dump for `show queue` and a running status for `show status`, as smtpctl would.
         answer = 'case "$2" in queue) cat "$0";; status) printf "MDA running\\nMTA running\\nSMTP running\\n";; esac'
         smtpctl = ["sh", "-c", answer, str(dump)]
-        values = {"smtpctl": smtpctl, "audit_log": f"{tmp}/audit.log",
-                  "supervisor_url": f"unix://{tmp}/none.sock", "log_dir": tmp}
-        config.write_text("".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items()))
+        values = {
+            "smtpctl": smtpctl,
+            "audit_log": f"{tmp}/audit.log",
+            "supervisor_url": f"unix://{tmp}/none.sock",
+            "log_dir": tmp,
+        }
+        config.write_text(
+            "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
+        )
         marker = f"{a.envelopes} envelopes"
-        cmd = f"{sys.executable} -c \"{LAUNCH}\" {config}"
+        cmd = f'{sys.executable} -c "{LAUNCH}" {config}'
         base_cmd = f"{sys.executable} {BASELINE}"
         base: list[dict] = []
         screen: list[dict] = []
@@ -109,7 +147,9 @@ def main() -> int:
     print(f"Queue screen first paint (whole queue):  {s * 1000:7.0f} ms  (target <= 1500 ms)")
     print(f"ratio to the bare app:                   {s / b:7.2f}")
     print(f"peak RSS of the console:                 {med(screen, 'peak_rss_mb'):7.0f} MiB")
-    print(f"CPU while refreshing live, {a.idle_hold:g} s:        {med(idle, 'post_ready_cpu_pct'):7.1f} % of a core")
+    print(
+        f"CPU while refreshing live, {a.idle_hold:g} s:        {med(idle, 'post_ready_cpu_pct'):7.1f} % of a core"
+    )
     print(f"re-sort by sender (worker thread):       {resort * 1000:7.0f} ms")
     print(f"filter domain:gmail state:pending:       {filtered * 1000:7.0f} ms")
     print(f"render one 50-row screen (any position): {page * 1000:7.1f} ms")

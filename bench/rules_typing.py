@@ -44,10 +44,16 @@ def serve(kind: str, conf: str) -> None:
     from widgets.app import ConsoleApp
 
     tables = CORPUS / "tables"
-    settings = Settings(fdm_config=Path(conf), table_addrs=tables / "addrs",
-                        table_vusers=tables / "vusers", table_vdomains=tables / "vdomains",
-                        table_userdb=tables / "userdb", audit_log=Path(conf).parent / "audit.log",
-                        supervisor_url="unix:///nonexistent/supervisor.sock", refresh_interval=3600)
+    settings = Settings(
+        fdm_config=Path(conf),
+        table_addrs=tables / "addrs",
+        table_vusers=tables / "vusers",
+        table_vdomains=tables / "vdomains",
+        table_userdb=tables / "userdb",
+        audit_log=Path(conf).parent / "audit.log",
+        supervisor_url="unix:///nonexistent/supervisor.sock",
+        refresh_interval=3600,
+    )
     ConsoleApp(settings, initial_tab="rules", hostname="bench").run()
 
 
@@ -72,8 +78,9 @@ def wait_for(tmux, name: str, check, timeout: float = 20.0) -> float:  # type: i
 
 def measure(tmux, kind: str, conf: Path, keys: int) -> list[float]:  # type: ignore[no-untyped-def]
     """Type `keys` characters on the first line of the editor; each key's time to the screen."""
-    name, _pid = tmux.new_session(f"exec {sys.executable} {__file__} --serve {kind} {conf}",
-                                  cwd=str(ROOT))
+    name, _pid = tmux.new_session(
+        f"exec {sys.executable} {__file__} --serve {kind} {conf}", cwd=str(ROOT)
+    )
     try:
         ready = "rules matched" if kind == "rules" else "1  "
         wait_for(tmux, name, lambda s: ready in s)
@@ -117,10 +124,14 @@ def main() -> None:
     tmux = harness.Tmux(width, height)
     work = Path(tempfile.mkdtemp(prefix="rules-typing-"))
     try:
-        configs = {"article": (CORPUS / "configs" / "article.conf").read_text(),
-                   "500 rules": big_config(500)}
-        print(f"keystroke-to-paint over {args.keys} keys at {args.size} (tmux {tmux.version}); "
-              "pauses 50-400 ms so the route worker runs while typing")
+        configs = {
+            "article": (CORPUS / "configs" / "article.conf").read_text(),
+            "500 rules": big_config(500),
+        }
+        print(
+            f"keystroke-to-paint over {args.keys} keys at {args.size} (tmux {tmux.version}); "
+            "pauses 50-400 ms so the route worker runs while typing"
+        )
         for label, text in configs.items():
             conf = work / f"{label.replace(' ', '-')}.conf"
             conf.write_text(text)
@@ -128,9 +139,11 @@ def main() -> None:
             rules = measure(tmux, "rules", conf, args.keys)
             print(f"{label:>10}  bare TextArea  {summary(bare)}")
             print(f"{label:>10}  Rules screen   {summary(rules)}")
-            print(f"{label:>10}  ratio (Rules / bare): median "
-                  f"{statistics.median(rules) / statistics.median(bare):.2f}, worst "
-                  f"{max(rules) / max(bare):.2f}")
+            print(
+                f"{label:>10}  ratio (Rules / bare): median "
+                f"{statistics.median(rules) / statistics.median(bare):.2f}, worst "
+                f"{max(rules) / max(bare):.2f}"
+            )
     finally:
         tmux.close()
         shutil.rmtree(work, ignore_errors=True)

@@ -111,50 +111,137 @@ def _program_signal(ctx: ActionContext, target: str, params: Mapping[str, str]) 
 ACTIONS: dict[str, Action] = {
     action.name: action
     for action in (
-        Action("program.start", "Start a supervisord program", False, "console.actions:_program_start"),
+        Action(
+            "program.start", "Start a supervisord program", False, "console.actions:_program_start"
+        ),
         Action("program.stop", "Stop a supervisord program", True, "console.actions:_program_stop"),
-        Action("program.restart", "Restart a supervisord program (stop, then start)", True,
-               "console.actions:_program_restart"),
-        Action("program.signal", "Send a signal to a supervisord program (HUP reloads)", True,
-               "console.actions:_program_signal"),
-        Action("fdm.save", "Validate and save fdm.conf atomically, keeping a backup", True,
-               "console.fdm.save:save_handler"),
-        Action("fdm.revert", "Put a backup of fdm.conf back (the current file is backed up)", True,
-               "console.fdm.save:revert_handler"),
-        Action("accounts.add_user", "Add a mailbox user (userdb, Maildir, addresses, fdm rule)",
-               False, "console.accounts.changes:add_user_action"),
-        Action("accounts.passwd", "Set a mailbox user's password", True,
-               "console.accounts.changes:passwd_action"),
-        Action("accounts.del_user", "Remove a mailbox user and their addresses (Maildir kept)",
-               True, "console.accounts.changes:del_user_action"),
-        Action("accounts.add_address", "Accept an address for a user (vusers, addrs, fdm rule)",
-               False, "console.accounts.changes:add_address_action"),
-        Action("accounts.del_address", "Stop accepting an address (vusers, addrs)", True,
-               "console.accounts.changes:del_address_action"),
-        Action("accounts.add_domain", "Accept mail for a domain (vdomains)", False,
-               "console.accounts.changes:add_domain_action"),
-        Action("accounts.del_domain", "Stop accepting a domain (vdomains; it must have no "
-               "address left)", True, "console.accounts.changes:del_domain_action"),
-        Action("queue.schedule", "Retry queued envelopes now (an envelope, a message or all)",
-               False, "console.queue.actions:schedule_action"),
-        Action("queue.remove", "Remove queued envelopes for good (an envelope, a message or all)",
-               True, "console.queue.actions:remove_action"),
-        Action("queue.pause", "Pause queued envelopes (an envelope, a message or all)", False,
-               "console.queue.actions:pause_action"),
-        Action("queue.resume", "Resume paused envelopes (an envelope, a message or all)", False,
-               "console.queue.actions:resume_action"),
-        Action("queue.pause_subsystem", "Pause an smtpd agent: mda, mta or smtp", True,
-               "console.queue.actions:pause_subsystem_action"),
-        Action("queue.resume_subsystem", "Resume an smtpd agent: mda, mta or smtp", False,
-               "console.queue.actions:resume_subsystem_action"),
-        Action("lab.send", "Send test messages into the lab's smtpd (a local user, unreachable.test, "
-               "permfail.test)", False, "console.lab.send:send_action"),
-        Action("job.run", "Run a maintenance job now (get_certs, freshclam, sa-update), then its "
-               "follow-ups", True, "console.jobs.runner:run_action"),
-        Action("lab.up", "Bring the lab (the article's stack on 127.0.0.1) up in a directory", False,
-               "console.lab.actions:up_action"),
-        Action("lab.down", "Stop every process of the lab in a directory", True,
-               "console.lab.actions:down_action"),
+        Action(
+            "program.restart",
+            "Restart a supervisord program (stop, then start)",
+            True,
+            "console.actions:_program_restart",
+        ),
+        Action(
+            "program.signal",
+            "Send a signal to a supervisord program (HUP reloads)",
+            True,
+            "console.actions:_program_signal",
+        ),
+        Action(
+            "fdm.save",
+            "Validate and save fdm.conf atomically, keeping a backup",
+            True,
+            "console.fdm.save:save_handler",
+        ),
+        Action(
+            "fdm.revert",
+            "Put a backup of fdm.conf back (the current file is backed up)",
+            True,
+            "console.fdm.save:revert_handler",
+        ),
+        Action(
+            "accounts.add_user",
+            "Add a mailbox user (userdb, Maildir, addresses, fdm rule)",
+            False,
+            "console.accounts.changes:add_user_action",
+        ),
+        Action(
+            "accounts.passwd",
+            "Set a mailbox user's password",
+            True,
+            "console.accounts.changes:passwd_action",
+        ),
+        Action(
+            "accounts.del_user",
+            "Remove a mailbox user and their addresses (Maildir kept)",
+            True,
+            "console.accounts.changes:del_user_action",
+        ),
+        Action(
+            "accounts.add_address",
+            "Accept an address for a user (vusers, addrs, fdm rule)",
+            False,
+            "console.accounts.changes:add_address_action",
+        ),
+        Action(
+            "accounts.del_address",
+            "Stop accepting an address (vusers, addrs)",
+            True,
+            "console.accounts.changes:del_address_action",
+        ),
+        Action(
+            "accounts.add_domain",
+            "Accept mail for a domain (vdomains)",
+            False,
+            "console.accounts.changes:add_domain_action",
+        ),
+        Action(
+            "accounts.del_domain",
+            "Stop accepting a domain (vdomains; it must have no address left)",
+            True,
+            "console.accounts.changes:del_domain_action",
+        ),
+        Action(
+            "queue.schedule",
+            "Retry queued envelopes now (an envelope, a message or all)",
+            False,
+            "console.queue.actions:schedule_action",
+        ),
+        Action(
+            "queue.remove",
+            "Remove queued envelopes for good (an envelope, a message or all)",
+            True,
+            "console.queue.actions:remove_action",
+        ),
+        Action(
+            "queue.pause",
+            "Pause queued envelopes (an envelope, a message or all)",
+            False,
+            "console.queue.actions:pause_action",
+        ),
+        Action(
+            "queue.resume",
+            "Resume paused envelopes (an envelope, a message or all)",
+            False,
+            "console.queue.actions:resume_action",
+        ),
+        Action(
+            "queue.pause_subsystem",
+            "Pause an smtpd agent: mda, mta or smtp",
+            True,
+            "console.queue.actions:pause_subsystem_action",
+        ),
+        Action(
+            "queue.resume_subsystem",
+            "Resume an smtpd agent: mda, mta or smtp",
+            False,
+            "console.queue.actions:resume_subsystem_action",
+        ),
+        Action(
+            "lab.send",
+            "Send test messages into the lab's smtpd (a local user, unreachable.test, "
+            "permfail.test)",
+            False,
+            "console.lab.send:send_action",
+        ),
+        Action(
+            "job.run",
+            "Run a maintenance job now (get_certs, freshclam, sa-update), then its follow-ups",
+            True,
+            "console.jobs.runner:run_action",
+        ),
+        Action(
+            "lab.up",
+            "Bring the lab (the article's stack on 127.0.0.1) up in a directory",
+            False,
+            "console.lab.actions:up_action",
+        ),
+        Action(
+            "lab.down",
+            "Stop every process of the lab in a directory",
+            True,
+            "console.lab.actions:down_action",
+        ),
     )
 }
 
@@ -225,8 +312,10 @@ def _conclude(
     try:
         audit.write(settings, name, target, params, outcome, message, started)
     except OSError as exc:
-        unrecorded = (f"the outcome could not be written to the audit log {settings.audit_log} "
-                      f"({exc.strerror}); only the attempt is recorded")
+        unrecorded = (
+            f"the outcome could not be written to the audit log {settings.audit_log} "
+            f"({exc.strerror}); only the attempt is recorded"
+        )
         if error is None:
             raise AuditIncomplete(f"{message} But {unrecorded}.") from None
         raise type(error)(f"{error}; {unrecorded}", error.exit_code) from None
@@ -268,8 +357,10 @@ class _AuditLog:
             "operator": settings.resolved_operator(),
             "action": name,
             "target": target,
-            "params": {key: SECRET if key in SECRET_PARAMS else _audit_value(value)
-                       for key, value in params.items()},
+            "params": {
+                key: SECRET if key in SECRET_PARAMS else _audit_value(value)
+                for key, value in params.items()
+            },
             "outcome": outcome,
             "message": message,
             "duration_ms": elapsed,

@@ -89,25 +89,44 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=LazyGroup, invoke_without_command=True,
-             context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, "--version", prog_name="mailconsole")
 @click.option("--config", "config_path", metavar="FILE", help="Settings file (TOML).")
-@click.option("--read-only", "--readonly", "read_only", is_flag=True, default=None,
-              help="On-call mode: refuse every mutating action.")
+@click.option(
+    "--read-only",
+    "--readonly",
+    "read_only",
+    is_flag=True,
+    default=None,
+    help="On-call mode: refuse every mutating action.",
+)
 @click.option("--operator", metavar="NAME", help="Name written to the audit log.")
-@click.option("--supervisor-url", metavar="URL", help="supervisord URL (unix:///path or http://...).")
+@click.option(
+    "--supervisor-url", metavar="URL", help="supervisord URL (unix:///path or http://...)."
+)
 @click.pass_context
-def main_group(ctx: click.Context, config_path: str | None, read_only: bool | None,
-               operator: str | None, supervisor_url: str | None) -> None:
+def main_group(
+    ctx: click.Context,
+    config_path: str | None,
+    read_only: bool | None,
+    operator: str | None,
+    supervisor_url: str | None,
+) -> None:
     """mailconsole: the console for an OpenSMTPD + Dovecot + fdm mail stack under supervisord.
 
     Without a command it opens the console.
     """
     if ctx.invoked_subcommand not in (None, *LazyGroup.opens_console):
         gc.enable()  # see widgets.launch.main: only the console's start-up runs without collection
-    overrides: dict[str, Any] = {"read_only": read_only, "operator": operator,
-                                 "supervisor_url": supervisor_url}
+    overrides: dict[str, Any] = {
+        "read_only": read_only,
+        "operator": operator,
+        "supervisor_url": supervisor_url,
+    }
     ctx.meta["launcher"] = ctx.obj
     try:
         loaded = load_settings(config_path, overrides)

@@ -56,8 +56,12 @@ def file_token(path: Path) -> FileToken | None:
 
 def backups(path: Path) -> list[Path]:
     """The kept versions of a config, newest first."""
-    pattern = re.compile(re.escape(path.name) + r"\.\d{8}-\d{6}(?:-\d+)?" + re.escape(BACKUP_SUFFIX))
-    found = [p for p in path.parent.glob(path.name + ".*" + BACKUP_SUFFIX) if pattern.fullmatch(p.name)]
+    pattern = re.compile(
+        re.escape(path.name) + r"\.\d{8}-\d{6}(?:-\d+)?" + re.escape(BACKUP_SUFFIX)
+    )
+    found = [
+        p for p in path.parent.glob(path.name + ".*" + BACKUP_SUFFIX) if pattern.fullmatch(p.name)
+    ]
     return sorted(found, key=lambda p: p.name, reverse=True)
 
 
@@ -132,8 +136,14 @@ class Saved:
     token: FileToken | None
 
 
-def write_atomically(path: Path, text: str, expected: FileToken | None, *, force: bool = False,
-                     now: float | None = None) -> Saved:
+def write_atomically(
+    path: Path,
+    text: str,
+    expected: FileToken | None,
+    *,
+    force: bool = False,
+    now: float | None = None,
+) -> Saved:
     """Back up the current file, then replace it atomically; the old file survives any failure.
 
     `expected` is the token from when the text was loaded: a different file on disk raises
@@ -141,8 +151,9 @@ def write_atomically(path: Path, text: str, expected: FileToken | None, *, force
     """
     current = file_token(path)
     if not force and current != expected:
-        raise ActionFailed(f"{path} changed on disk since it was opened; reload it or confirm to "
-                           "overwrite")
+        raise ActionFailed(
+            f"{path} changed on disk since it was opened; reload it or confirm to overwrite"
+        )
     data = text.encode("utf-8", "surrogateescape")
     like = path.stat() if current is not None else None
     backup: Path | None = None
@@ -150,8 +161,9 @@ def write_atomically(path: Path, text: str, expected: FileToken | None, *, force
     replaced = False
     try:
         if like is not None:
-            backup = _keep_backup(path, path.read_bytes(), like,
-                                  now if now is not None else time.time())
+            backup = _keep_backup(
+                path, path.read_bytes(), like, now if now is not None else time.time()
+            )
         _write_copy(tmp, data, like)
         if not force and file_token(path) != expected:
             raise ActionFailed(f"{path} changed on disk while saving; nothing was replaced")
@@ -160,11 +172,13 @@ def write_atomically(path: Path, text: str, expected: FileToken | None, *, force
         fsync_directory(path.parent)
     except OSError as exc:
         if replaced:
-            raise ActionFailed(f"{path} was saved, but syncing its directory failed "
-                               f"({exc.strerror or exc}); a crash now may bring back the old file"
-                               ) from None
-        raise ActionFailed(f"{path} was not saved ({exc.strerror or exc}); the old file is "
-                           "unchanged") from None
+            raise ActionFailed(
+                f"{path} was saved, but syncing its directory failed "
+                f"({exc.strerror or exc}); a crash now may bring back the old file"
+            ) from None
+        raise ActionFailed(
+            f"{path} was not saved ({exc.strerror or exc}); the old file is unchanged"
+        ) from None
     finally:
         _discard(tmp)
         if backup is not None and not replaced:

@@ -20,7 +20,9 @@ from console.jobs.spec import JobSpec, article_jobs, parse_jobs
 
 DEFAULT_SUPERVISOR_URL = "unix:///run/supervisor.sock"
 CONFIG_SEARCH_PATH: tuple[Path, ...] = (
-    Path("/mail/config/mailconsole.toml"), Path("/etc/mailconsole/config.toml"))
+    Path("/mail/config/mailconsole.toml"),
+    Path("/etc/mailconsole/config.toml"),
+)
 ENV_PREFIX = "MAILCONSOLE_"
 
 
@@ -251,7 +253,9 @@ def _convert(name: str, value: Any, where: str) -> Any:
         return float(value)
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"{where}: key '{name}': expected a positive whole number, got {value!r}")
+            raise ConfigError(
+                f"{where}: key '{name}': expected a positive whole number, got {value!r}"
+            )
         return value
     if kind == "path":
         if not isinstance(value, str) or not value:
@@ -263,7 +267,9 @@ def _convert(name: str, value: Any, where: str) -> Any:
         return value
     if kind == "list":
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where}: key '{name}': expected a non-empty list of strings, got {value!r}")
+            raise ConfigError(
+                f"{where}: key '{name}': expected a non-empty list of strings, got {value!r}"
+            )
         return list(value)
     try:
         return parse_jobs(value, f"{where}: key '{name}'")
@@ -302,7 +308,9 @@ def _parse_env(name: str, raw: str, var: str) -> Any:
         try:
             return _convert(name, json.loads(raw), f"environment: {var}")
         except json.JSONDecodeError:
-            raise ConfigError(f"environment: {var}: expected a JSON object of name -> argv list or table") from None
+            raise ConfigError(
+                f"environment: {var}: expected a JSON object of name -> argv list or table"
+            ) from None
     return _convert(name, raw, f"environment: {var}")
 
 
@@ -311,7 +319,9 @@ def _find_config_file(explicit: str | None, env: Mapping[str, str]) -> tuple[Pat
     if explicit:
         return _settings_file(Path(explicit), "--config"), "--config"
     if env.get(ENV_PREFIX + "CONFIG"):
-        return _settings_file(Path(env[ENV_PREFIX + "CONFIG"]), "MAILCONSOLE_CONFIG"), "MAILCONSOLE_CONFIG"
+        return _settings_file(
+            Path(env[ENV_PREFIX + "CONFIG"]), "MAILCONSOLE_CONFIG"
+        ), "MAILCONSOLE_CONFIG"
     for candidate in CONFIG_SEARCH_PATH:
         if candidate.exists():
             return _settings_file(candidate, "the search path"), "search path"
@@ -344,9 +354,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, value in data.items():
         if key not in FIELDS:
-            raise ConfigError(
-                f"{path}: unknown key '{key}' (expected one of: {', '.join(FIELDS)})"
-            )
+            raise ConfigError(f"{path}: unknown key '{key}' (expected one of: {', '.join(FIELDS)})")
         values[key] = _convert(key, value, str(path))
     return values
 
@@ -364,8 +372,11 @@ def _read_serverurl(conf: Path) -> dict[str, str]:
         return {}
     section = parser["supervisorctl"]
     out = {}
-    for key, target in (("serverurl", "supervisor_url"), ("username", "supervisor_username"),
-                        ("password", "supervisor_password")):
+    for key, target in (
+        ("serverurl", "supervisor_url"),
+        ("username", "supervisor_username"),
+        ("password", "supervisor_password"),
+    ):
         if section.get(key):
             out[target] = section[key].strip()
     return out
@@ -411,9 +422,14 @@ def _resolve_supervisor(settings: Settings, sources: dict[str, str]) -> None:
     conf = settings.supervisor_config
     if not conf.is_file() and (conf.exists() or sources["supervisor_config"] != "default"):
         # Given but unusable: said, as for the settings file (only the default may be absent).
-        problem = "a directory, not supervisord's config file" if conf.exists() else \
-            "no such supervisord config file"
-        raise ConfigError(f"{sources['supervisor_config']}: key 'supervisor_config': {conf}: {problem}")
+        problem = (
+            "a directory, not supervisord's config file"
+            if conf.exists()
+            else "no such supervisord config file"
+        )
+        raise ConfigError(
+            f"{sources['supervisor_config']}: key 'supervisor_config': {conf}: {problem}"
+        )
     if not settings.supervisor_url:
         from_conf = {}
         if conf.is_file():
@@ -433,8 +449,12 @@ def _resolve_supervisor(settings: Settings, sources: dict[str, str]) -> None:
 
 
 HEALTH_THRESHOLDS = (
-    ("cert", "days", True), ("clamav", "days", False), ("spamassassin", "days", False),
-    ("disk", "percent", True), ("queue", "envelopes", False), ("queue", "hours", False),
+    ("cert", "days", True),
+    ("clamav", "days", False),
+    ("spamassassin", "days", False),
+    ("disk", "percent", True),
+    ("queue", "envelopes", False),
+    ("queue", "hours", False),
 )
 """Each health figure's warning/critical pair, and whether lower is worse (days left, free space)."""
 
@@ -470,18 +490,27 @@ def is_loopback(host: str) -> bool:
 
 def _check_imap(settings: Settings, sources: dict[str, str]) -> None:
     """The IMAP endpoint's TLS choices: no plain text and no unverified certificate beyond loopback."""
+
     def bad(key: str, problem: str) -> ConfigError:
         return ConfigError(f"{sources[key]}: key '{key}': {problem}")
 
     if settings.imap_tls not in IMAP_TLS_MODES:
-        raise bad("imap_tls", f"expected one of {', '.join(IMAP_TLS_MODES)}, got {settings.imap_tls!r}")
+        raise bad(
+            "imap_tls", f"expected one of {', '.join(IMAP_TLS_MODES)}, got {settings.imap_tls!r}"
+        )
     loopback = is_loopback(settings.imap_host)
     if settings.imap_tls == "plain" and not loopback:
-        raise bad("imap_tls", f"plain IMAP is allowed only on loopback, not to {settings.imap_host!r} "
-                              "(use implicit or starttls)")
+        raise bad(
+            "imap_tls",
+            f"plain IMAP is allowed only on loopback, not to {settings.imap_host!r} "
+            "(use implicit or starttls)",
+        )
     if settings.imap_self_signed and not loopback:
-        raise bad("imap_self_signed", f"accepting any certificate is allowed only on loopback, not for "
-                                      f"{settings.imap_host!r} (give imap_ca_file instead)")
+        raise bad(
+            "imap_self_signed",
+            f"accepting any certificate is allowed only on loopback, not for "
+            f"{settings.imap_host!r} (give imap_ca_file instead)",
+        )
     if settings.imap_self_signed and settings.imap_ca_file:
         raise bad("imap_self_signed", "give either imap_ca_file or imap_self_signed, not both")
     if settings.imap_ca_file and not Path(settings.imap_ca_file).is_file():
@@ -489,8 +518,10 @@ def _check_imap(settings: Settings, sources: dict[str, str]) -> None:
     if settings.imap_port > 65535:
         raise bad("imap_port", f"expected a port (1-65535), got {settings.imap_port}")
     if bool(settings.imap_master_user) != bool(settings.imap_master_password_file):
-        raise bad("imap_master_user" if settings.imap_master_user else "imap_master_password_file",
-                  "imap_master_user and imap_master_password_file go together")
+        raise bad(
+            "imap_master_user" if settings.imap_master_user else "imap_master_password_file",
+            "imap_master_user and imap_master_password_file go together",
+        )
     if "*" in settings.imap_master_user:
         raise bad("imap_master_user", "the master user's own name, without `*`")
 
@@ -539,6 +570,7 @@ def _toml_key(key: str) -> str:
 def _toml_value(value: Any) -> str:
     """A value written as TOML (inline)."""
     import json
+
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

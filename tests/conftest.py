@@ -65,6 +65,7 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
     outcome = yield
     _fail_skip_under_ci(outcome.get_result())  # type: ignore[attr-defined]
 
+
 SUPERVISORD_CONF = """\
 [unix_http_server]
 file={dir}/supervisor.sock
@@ -115,8 +116,13 @@ class Supervisord:
         return self.dir / "supervisord.conf"
 
     def settings(self, **overrides: object) -> Settings:
-        return Settings(supervisor_url=self.url, audit_log=self.dir / "audit.log",
-                        operator="tester", log_dir=self.dir, **overrides)  # type: ignore[arg-type]
+        return Settings(
+            supervisor_url=self.url,
+            audit_log=self.dir / "audit.log",
+            operator="tester",
+            log_dir=self.dir,
+            **overrides,  # type: ignore[arg-type]
+        )  # type: ignore[arg-type]
 
     def client(self) -> SupervisorClient:
         return SupervisorClient(self.url)
@@ -124,7 +130,10 @@ class Supervisord:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         client = self.client()
 
         def settled() -> bool:

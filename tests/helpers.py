@@ -45,7 +45,9 @@ class _Waiting:
             pytest.fail(f"timed out after {self.timeout:g} s waiting for {self.what}{raised}")
 
 
-def wait_for(check: Callable[[], T | None], timeout: float = WAIT_S, what: str = "the condition") -> T:
+def wait_for(
+    check: Callable[[], T | None], timeout: float = WAIT_S, what: str = "the condition"
+) -> T:
     """Call `check` until it returns something truthy, and return that; fail the test after `timeout`
     seconds, naming `what` and the last exception `check` raised."""
     waiting = _Waiting(what, timeout)
@@ -57,8 +59,9 @@ def wait_for(check: Callable[[], T | None], timeout: float = WAIT_S, what: str =
         time.sleep(STEP_S)
 
 
-async def until(pilot: Any, check: Callable[[], T | None], timeout: float = WAIT_S,
-                what: str = "the console") -> T:
+async def until(
+    pilot: Any, check: Callable[[], T | None], timeout: float = WAIT_S, what: str = "the console"
+) -> T:
     """`wait_for` inside a pilot test: the app runs between checks (`pilot.pause`)."""
     waiting = _Waiting(what, timeout)
     while True:
@@ -72,7 +75,9 @@ async def until(pilot: Any, check: Callable[[], T | None], timeout: float = WAIT
 def top_screen(app: Any, kind: type[S]) -> S:
     """The screen on top of `app` (a dialog a test reads), checked to be a `kind`."""
     screen = app.screen
-    assert isinstance(screen, kind), f"the top screen is a {type(screen).__name__}, not a {kind.__name__}"
+    assert isinstance(screen, kind), (
+        f"the top screen is a {type(screen).__name__}, not a {kind.__name__}"
+    )
     return screen
 
 
@@ -93,8 +98,11 @@ def command_env(**extra: str) -> dict[str, str]:
     """The environment for a `mailconsole` subprocess: this one's without its MAILCONSOLE_* settings
     (each test says what it sets), except MAILCONSOLE_CONFIG, the tests' own settings file that keeps the
     host's own settings file out of the tests (tests/conftest.py); then `extra`."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("MAILCONSOLE_") or key == "MAILCONSOLE_CONFIG"}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("MAILCONSOLE_") or key == "MAILCONSOLE_CONFIG"
+    }
     env.update(extra)
     return env
 
@@ -120,7 +128,8 @@ async def palette_answered(pilot: Any, title: str) -> None:
 
     def highlighted() -> bool:
         commands = pilot.app.screen.query_one(CommandList)
-        return commands.highlighted is not None and \
-            commands.get_option_at_index(commands.highlighted).prompt.plain.startswith(title)
+        return commands.highlighted is not None and commands.get_option_at_index(
+            commands.highlighted
+        ).prompt.plain.startswith(title)
 
     await until(pilot, highlighted, what=f"the palette to offer {title!r}")

@@ -25,7 +25,9 @@ class RecordedSupervisor:
 
     def _check(self) -> None:
         if self.down:
-            raise SupervisorUnavailable("supervisord is not running: no socket at /run/supervisor.sock")
+            raise SupervisorUnavailable(
+                "supervisord is not running: no socket at /run/supervisor.sock"
+            )
 
     def snapshot(self) -> Snapshot:
         self._check()
@@ -46,6 +48,9 @@ async def supervisor_answered(pilot: Any) -> None:
     """Wait until the console has shown supervisord's first answer (or its absence) in the header:
     the Services screen polls from a thread of its own, which Textual's workers do not include."""
     app = pilot.app
-    await until(pilot, lambda: "services" in app.views and app.views["services"].connected is not None,
-                what="supervisord's first answer on the Services screen")
+    await until(
+        pilot,
+        lambda: "services" in app.views and app.views["services"].connected is not None,
+        what="supervisord's first answer on the Services screen",
+    )
     await pilot.pause()

@@ -36,11 +36,22 @@ from widgets.common.entries import EntryList
 from widgets.messages import ActionFinished
 
 VIEWS = ("addresses", "users", "domains", "findings", "dns")
-TITLES = {"addresses": "Addresses", "users": "Users", "domains": "Domains", "findings": "Check",
-          "dns": "DNS"}
+TITLES = {
+    "addresses": "Addresses",
+    "users": "Users",
+    "domains": "Domains",
+    "findings": "Check",
+    "dns": "DNS",
+}
 SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "dim"}
-STATUS_STYLES = {OK: "green", "missing": "bold red", "malformed": "bold red", "different": "yellow",
-                 "unknown": "dim", "not checked": "dim"}
+STATUS_STYLES = {
+    OK: "green",
+    "missing": "bold red",
+    "malformed": "bold red",
+    "different": "yellow",
+    "unknown": "dim",
+    "not checked": "dim",
+}
 
 
 class Row(NamedTuple):
@@ -114,8 +125,14 @@ class FormScreen(DialogScreen["dict[str, str] | None"]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, hint: str, fields: list[tuple[str, str, str]],
-                 password: bool = False, ok_label: str = "OK") -> None:
+    def __init__(
+        self,
+        title: str,
+        hint: str,
+        fields: list[tuple[str, str, str]],
+        password: bool = False,
+        ok_label: str = "OK",
+    ) -> None:
         """`fields`: (id, label, initial value); `password`: add a password and its repetition."""
         super().__init__()
         self.form_title = title
@@ -161,10 +178,18 @@ class FormScreen(DialogScreen["dict[str, str] | None"]):
             self.dismiss(None)
 
     def _submit(self) -> None:
-        values = {field_id: self.query_one(f"#field-{field_id}", Input).value.strip()
-                  for field_id, _label, _value in self.fields}
-        empty = next((label for field_id, label, _v in self.fields
-                      if not values[field_id] and field_id != "addresses"), None)
+        values = {
+            field_id: self.query_one(f"#field-{field_id}", Input).value.strip()
+            for field_id, _label, _value in self.fields
+        }
+        empty = next(
+            (
+                label
+                for field_id, label, _v in self.fields
+                if not values[field_id] and field_id != "addresses"
+            ),
+            None,
+        )
         if empty:
             self._error(f"{empty}: needed")
             return
@@ -197,8 +222,16 @@ class AccountsView(Widget):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("v", "next_view", "View", id="accounts.view"),
-        *(Binding(str(n), f"view('{view}')", f"{TITLES[view]} view", show=False,
-                  id=f"accounts.view_{view}") for n, view in enumerate(VIEWS, start=1)),
+        *(
+            Binding(
+                str(n),
+                f"view('{view}')",
+                f"{TITLES[view]} view",
+                show=False,
+                id=f"accounts.view_{view}",
+            )
+            for n, view in enumerate(VIEWS, start=1)
+        ),
         Binding("u", "add_user", "New user", id="accounts.add_user"),
         Binding("a", "add_address", "New address", id="accounts.add_address"),
         Binding("d", "delete", "Delete", id="accounts.delete"),
@@ -207,15 +240,20 @@ class AccountsView(Widget):
         Binding("c", "check_dns", "Check DNS", id="accounts.dns"),
         Binding("r", "reload", "Reload", id="accounts.reload"),
     ]
+
     @property
     def MUTATING(self) -> dict[str, str]:  # noqa: N802 - the name every screen's key map has
         """The mutating keys' actions and the dispatcher's action each stands for; `delete` removes
         what the cursor is on (a user, an address or a domain)."""
         row = self.query_one(AccountsList).current() if self.is_mounted else None
         kind = row.kind if row is not None and row.kind in ("address", "domain") else "user"
-        return {"add_user": "accounts.add_user", "add_address": "accounts.add_address",
-                "add_domain": "accounts.add_domain", "passwd": "accounts.passwd",
-                "delete": f"accounts.del_{kind}"}
+        return {
+            "add_user": "accounts.add_user",
+            "add_address": "accounts.add_address",
+            "add_domain": "accounts.add_domain",
+            "passwd": "accounts.passwd",
+            "delete": f"accounts.del_{kind}",
+        }
 
     def refusal_target(self) -> str:
         """What a refused key was aimed at (read-only): the entry under the cursor."""
@@ -225,7 +263,9 @@ class AccountsView(Widget):
     class Loaded(Message):
         """The files were read, routed and checked."""
 
-        def __init__(self, overview: Overview, findings: list[Finding], records: list[Record]) -> None:
+        def __init__(
+            self, overview: Overview, findings: list[Finding], records: list[Record]
+        ) -> None:
             super().__init__()
             self.overview = overview
             self.findings = findings
@@ -285,7 +325,11 @@ class AccountsView(Widget):
             self.post_message(self.LoadFailed(str(exc)))
 
     def on_accounts_view_loaded(self, message: Loaded) -> None:
-        self.overview, self.findings, self.records = message.overview, message.findings, message.records
+        self.overview, self.findings, self.records = (
+            message.overview,
+            message.findings,
+            message.records,
+        )
         self.verdicts = None if self.verdicts is None else self.verdicts
         self.error = ""
         self._show()
@@ -313,9 +357,13 @@ class AccountsView(Widget):
             return
         self.verdicts = message.verdicts
         bad = [v for v in message.verdicts or [] if v.status != OK]
-        self.notify(f"DNS: {len(bad)} of {len(message.verdicts or [])} records need attention"
-                    if bad else "DNS: every record is as the stack needs it", markup=False,
-                    severity="warning" if bad else "information")
+        self.notify(
+            f"DNS: {len(bad)} of {len(message.verdicts or [])} records need attention"
+            if bad
+            else "DNS: every record is as the stack needs it",
+            markup=False,
+            severity="warning" if bad else "information",
+        )
         self._show()
 
     def handle_action_result(self, message: ActionFinished) -> None:
@@ -348,45 +396,91 @@ class AccountsView(Widget):
         errors = sum(1 for f in self.findings if f.severity == "error")
         warnings = sum(1 for f in self.findings if f.severity == "warning")
         bad = sum(1 for v in self.verdicts or [] if v.status != OK)
-        return {"addresses": f" ({len(self.overview.addresses)})",
-                "users": f" ({len(self.overview.users)})",
-                "domains": f" ({len(self.overview.domains)})",
-                "findings": f" ({errors}E {warnings}W)" if self.findings else " (clean)",
-                "dns": "" if self.verdicts is None else f" ({bad} to fix)" if bad else " (ok)"}
+        return {
+            "addresses": f" ({len(self.overview.addresses)})",
+            "users": f" ({len(self.overview.users)})",
+            "domains": f" ({len(self.overview.domains)})",
+            "findings": f" ({errors}E {warnings}W)" if self.findings else " (clean)",
+            "dns": "" if self.verdicts is None else f" ({bad} to fix)" if bad else " (ok)",
+        }
 
     def _rows(self) -> tuple[list[tuple[str, int, str]], list[Row]]:
         if self.error:
-            return [("Cannot read the accounts", 0, "")], [Row([(self.error, 0, "bold red")], "",
-                                                            "error", "error")]
+            return [("Cannot read the accounts", 0, "")], [
+                Row([(self.error, 0, "bold red")], "", "error", "error")
+            ]
         view = self.overview
         if view is None:
             return [("Reading the tables…", 0, "")], []
         if self.view == "addresses":
-            rows = [Row([(a.address, 34, ""), (", ".join(a.mailboxes) or a.target, 0,
-                                                "" if a.in_addrs and a.in_vusers else "red")],
-                        f"vusers: {a.target or '(none)'}" + ("" if a.in_addrs else "; not in addrs")
-                        + ("" if a.in_vusers else "; not in vusers"), "address", a.address)
-                    for a in view.addresses]
+            rows = [
+                Row(
+                    [
+                        (a.address, 34, ""),
+                        (
+                            ", ".join(a.mailboxes) or a.target,
+                            0,
+                            "" if a.in_addrs and a.in_vusers else "red",
+                        ),
+                    ],
+                    f"vusers: {a.target or '(none)'}"
+                    + ("" if a.in_addrs else "; not in addrs")
+                    + ("" if a.in_vusers else "; not in vusers"),
+                    "address",
+                    a.address,
+                )
+                for a in view.addresses
+            ]
             return [("Address", 34, ""), ("Delivered to (fdm.conf)", 0, "")], rows
         if self.view == "users":
-            rows = [Row([(u.name, 14, "bold"), ("no Maildir" if u.messages is None else
-                                                f"{u.messages} msg", 10, ""),
-                         (", ".join(u.addresses) or "(no address)", 0, "")],
-                        f"Maildir: {u.maildir or '?'}", "user", u.name) for u in view.users]
+            rows = [
+                Row(
+                    [
+                        (u.name, 14, "bold"),
+                        ("no Maildir" if u.messages is None else f"{u.messages} msg", 10, ""),
+                        (", ".join(u.addresses) or "(no address)", 0, ""),
+                    ],
+                    f"Maildir: {u.maildir or '?'}",
+                    "user",
+                    u.name,
+                )
+                for u in view.users
+            ]
             return [("User", 14, ""), ("Mail", 10, ""), ("Addresses", 0, "")], rows
         if self.view == "domains":
-            rows = [Row([(d.name, 34, "bold"), (f"{d.addresses} address(es)", 0, "")],
-                        "", "domain", d.name) for d in view.domains]
+            rows = [
+                Row(
+                    [(d.name, 34, "bold"), (f"{d.addresses} address(es)", 0, "")],
+                    "",
+                    "domain",
+                    d.name,
+                )
+                for d in view.domains
+            ]
             return [("Domain", 34, ""), ("Addresses", 0, "")], rows
         if self.view == "findings":
-            rows = [Row([(f.severity, 7, SEVERITY_STYLES.get(f.severity, "")),
-                         (f"{f.location().rpartition('/')[2]}", 12, "dim"), (f.message, 0, "")],
-                        f"{f.location()}: {f.message}\nfix: {f.fix}", "finding",
-                        f"{f.file}:{f.line}:{f.code}:{f.message}")
-                    for f in self.findings]
+            rows = [
+                Row(
+                    [
+                        (f.severity, 7, SEVERITY_STYLES.get(f.severity, "")),
+                        (f"{f.location().rpartition('/')[2]}", 12, "dim"),
+                        (f.message, 0, ""),
+                    ],
+                    f"{f.location()}: {f.message}\nfix: {f.fix}",
+                    "finding",
+                    f"{f.file}:{f.line}:{f.code}:{f.message}",
+                )
+                for f in self.findings
+            ]
             if not rows:
-                rows = [Row([("", 7, ""), ("", 12, ""), ("no findings: the tables agree", 0,
-                                                         "green")], "", "none", "none")]
+                rows = [
+                    Row(
+                        [("", 7, ""), ("", 12, ""), ("no findings: the tables agree", 0, "green")],
+                        "",
+                        "none",
+                        "none",
+                    )
+                ]
             return [("", 7, ""), ("Where", 12, ""), ("Finding", 0, "")], rows
         verdicts = {(v.record.domain, v.record.kind): v for v in self.verdicts or []}
         rows = []
@@ -396,10 +490,19 @@ class AccountsView(Widget):
             detail = record.zone_line()
             if verdict is not None and verdict.detail:
                 detail = f"{verdict.detail}\n{detail}"
-            rows.append(Row([(record.domain, 22, ""), (record.kind, 6, "bold"),
-                             (status, 11, STATUS_STYLES.get(status, "")),
-                             (record.value or record.note, 0, "dim")], detail, "record",
-                            f"{record.domain}:{record.kind}"))
+            rows.append(
+                Row(
+                    [
+                        (record.domain, 22, ""),
+                        (record.kind, 6, "bold"),
+                        (status, 11, STATUS_STYLES.get(status, "")),
+                        (record.value or record.note, 0, "dim"),
+                    ],
+                    detail,
+                    "record",
+                    f"{record.domain}:{record.kind}",
+                )
+            )
         return [("Domain", 22, ""), ("Record", 6, ""), ("Status", 11, ""), ("Wanted", 0, "")], rows
 
     def _detail(self) -> None:
@@ -417,19 +520,31 @@ class AccountsView(Widget):
         """Palette entries: the views, the DNS check, and (unless read-only) the changes, with a
         password or removal for each user."""
         for view in VIEWS:
-            yield (f"Accounts: {TITLES[view]}", f"Show the {TITLES[view]} view",
-                   partial(self.action_view, view))
+            yield (
+                f"Accounts: {TITLES[view]}",
+                f"Show the {TITLES[view]} view",
+                partial(self.action_view, view),
+            )
         yield "Accounts: check DNS", "Ask the resolver about every record", self.action_check_dns
         if self.settings.read_only:
             return
         yield "Accounts: add a user", ACTIONS["accounts.add_user"].description, self.action_add_user
-        yield ("Accounts: add an address", ACTIONS["accounts.add_address"].description,
-               self.action_add_address)
-        yield ("Accounts: add a domain", ACTIONS["accounts.add_domain"].description,
-               self.action_add_domain)
+        yield (
+            "Accounts: add an address",
+            ACTIONS["accounts.add_address"].description,
+            self.action_add_address,
+        )
+        yield (
+            "Accounts: add a domain",
+            ACTIONS["accounts.add_domain"].description,
+            self.action_add_domain,
+        )
         for user in self.overview.users if self.overview else []:
-            yield (f"Accounts: set the password of {printable(user.name)}",
-                   ACTIONS["accounts.passwd"].description, partial(self._passwd_form, user.name))
+            yield (
+                f"Accounts: set the password of {printable(user.name)}",
+                ACTIONS["accounts.passwd"].description,
+                partial(self._passwd_form, user.name),
+            )
 
     # ------------------------------------------------------------------ keys
 
@@ -470,28 +585,47 @@ class AccountsView(Widget):
         self.app.push_screen(screen, answered)
 
     def action_add_user(self) -> None:
-        self._ask(FormScreen(
-            "Add a mailbox user", "userdb, a Maildir, and for each address vusers, addrs and an "
-            "fdm.conf rule. The password needs 8 characters or more and is not shown.",
-            [("name", "User name", ""), ("addresses", "Addresses", "")], password=True,
-            ok_label="Add"), lambda v: self._request(
-                "accounts.add_user", v["name"], {"password": v["password"],
-                                                 "addresses": v["addresses"]}))
+        self._ask(
+            FormScreen(
+                "Add a mailbox user",
+                "userdb, a Maildir, and for each address vusers, addrs and an "
+                "fdm.conf rule. The password needs 8 characters or more and is not shown.",
+                [("name", "User name", ""), ("addresses", "Addresses", "")],
+                password=True,
+                ok_label="Add",
+            ),
+            lambda v: self._request(
+                "accounts.add_user",
+                v["name"],
+                {"password": v["password"], "addresses": v["addresses"]},
+            ),
+        )
 
     def action_add_address(self) -> None:
         user = self._selected("user")
         if not user and self.overview and len(self.overview.users) == 1:
             user = self.overview.users[0].name
-        self._ask(FormScreen(
-            "Accept an address", "vusers, addrs, and an fdm.conf rule delivering it to the user's "
-            "INBOX (an alias when the user has others).",
-            [("address", "Address", ""), ("user", "For user", user)], ok_label="Add"), lambda v: self._request("accounts.add_address", v["address"],
-                                                     {"user": v["user"]}))
+        self._ask(
+            FormScreen(
+                "Accept an address",
+                "vusers, addrs, and an fdm.conf rule delivering it to the user's "
+                "INBOX (an alias when the user has others).",
+                [("address", "Address", ""), ("user", "For user", user)],
+                ok_label="Add",
+            ),
+            lambda v: self._request("accounts.add_address", v["address"], {"user": v["user"]}),
+        )
 
     def action_add_domain(self) -> None:
-        self._ask(FormScreen("Accept mail for a domain", "vdomains; then publish its DNS "
-                             "records (5 DNS).", [("domain", "Domain", "")], ok_label="Add"),
-                  lambda v: self._request("accounts.add_domain", v["domain"], {}))
+        self._ask(
+            FormScreen(
+                "Accept mail for a domain",
+                "vdomains; then publish its DNS records (5 DNS).",
+                [("domain", "Domain", "")],
+                ok_label="Add",
+            ),
+            lambda v: self._request("accounts.add_domain", v["domain"], {}),
+        )
 
     def action_passwd(self) -> None:
         user = self._selected("user")
@@ -501,10 +635,18 @@ class AccountsView(Widget):
         self._passwd_form(user)
 
     def _passwd_form(self, user: str) -> None:
-        self._ask(FormScreen(f"New password for {user}", "8 characters or more; not shown.", [],
-                             password=True, ok_label="Set"),
-                  lambda v: self._request("accounts.passwd", user, {"password": v["password"]},
-                                          confirmed=True))
+        self._ask(
+            FormScreen(
+                f"New password for {user}",
+                "8 characters or more; not shown.",
+                [],
+                password=True,
+                ok_label="Set",
+            ),
+            lambda v: self._request(
+                "accounts.passwd", user, {"password": v["password"]}, confirmed=True
+            ),
+        )
 
     def action_delete(self) -> None:
         row = self.query_one(AccountsList).current()
@@ -513,10 +655,14 @@ class AccountsView(Widget):
             return
         params: dict[str, str] = {}
         if row.kind == "user":
-            user = next(u for u in (self.overview.users if self.overview else [])
-                        if u.name == row.key)
-            mail = (f" Their Maildir ({user.messages} message(s)) is kept at {user.maildir}."
-                    if user.messages is not None else "")
+            user = next(
+                u for u in (self.overview.users if self.overview else []) if u.name == row.key
+            )
+            mail = (
+                f" Their Maildir ({user.messages} message(s)) is kept at {user.maildir}."
+                if user.messages is not None
+                else ""
+            )
             addresses = f" and {', '.join(user.addresses)}" if user.addresses else ""
             question = f"Remove user {row.key}{addresses}?{mail}"
             params["yes"] = "yes"
@@ -532,6 +678,7 @@ class AccountsView(Widget):
 
         self.app.push_screen(ConfirmScreen(printable(question), yes_label="Remove"), answered)
 
-    def _request(self, name: str, target: str, params: dict[str, str],
-                 confirmed: bool = False) -> None:
+    def _request(
+        self, name: str, target: str, params: dict[str, str], confirmed: bool = False
+    ) -> None:
         self.app.request_action(name, target, params, confirmed=confirmed)  # type: ignore[attr-defined]

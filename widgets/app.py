@@ -49,8 +49,13 @@ def _services(app: ConsoleApp) -> Widget:
         from console.supervisor.client import client_for
 
         app.supervisor = client_for(app.settings)
-    return ServicesView(app.supervisor, app.settings.refresh_interval, app.settings.read_only,
-                        prefetch=app.tab_options.get("prefetch"), id="services-view")
+    return ServicesView(
+        app.supervisor,
+        app.settings.refresh_interval,
+        app.settings.read_only,
+        prefetch=app.tab_options.get("prefetch"),
+        id="services-view",
+    )
 
 
 def _rules(app: ConsoleApp) -> Widget:
@@ -91,11 +96,15 @@ def _jobs(app: ConsoleApp) -> Widget:
 
 # The screens in tab order. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
-TABS: list[Tab] = [Tab("services", "Services", "f2", _services), Tab("queue", "Queue", "f3", _queue),
-                   Tab("logs", "Logs", "f4", _logs), Tab("rules", "Rules", "f5", _rules),
-                   Tab("accounts", "Accounts", "f6", _accounts),
-                   Tab("overview", "Overview", "f7", _overview),
-                   Tab("jobs", "Jobs", "f8", _jobs)]
+TABS: list[Tab] = [
+    Tab("services", "Services", "f2", _services),
+    Tab("queue", "Queue", "f3", _queue),
+    Tab("logs", "Logs", "f4", _logs),
+    Tab("rules", "Rules", "f5", _rules),
+    Tab("accounts", "Accounts", "f6", _accounts),
+    Tab("overview", "Overview", "f7", _overview),
+    Tab("jobs", "Jobs", "f8", _jobs),
+]
 
 
 class ActionCommands(Provider):
@@ -110,9 +119,17 @@ class ActionCommands(Provider):
         app = self.app
         assert isinstance(app, ConsoleApp)
         for tab in TABS:
-            yield f"Go to {tab.title}", f"Show the {tab.title} screen", partial(app.show_tab, tab.id)
+            yield (
+                f"Go to {tab.title}",
+                f"Show the {tab.title} screen",
+                partial(app.show_tab, tab.id),
+            )
         yield "Help: keys of this screen", "List every key of the current screen", app.action_help
-        yield "Quit", "Leave mailconsole (asks first when fdm.conf has unsaved edits)", app.action_quit
+        yield (
+            "Quit",
+            "Leave mailconsole (asks first when fdm.conf has unsaved edits)",
+            app.action_quit,
+        )
         from widgets.jobs import palette_entries
 
         yield from palette_entries(app.settings, app.run_job)
@@ -128,8 +145,13 @@ class ActionCommands(Provider):
         for title, help_text, callback in self._commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, literal_highlight(matcher, title), callback, text=title,
-                          help=_literal(help_text))
+                yield Hit(
+                    score,
+                    literal_highlight(matcher, title),
+                    callback,
+                    text=title,
+                    help=_literal(help_text),
+                )
 
 
 def literal_highlight(matcher: Matcher, title: str) -> Content:
@@ -156,16 +178,36 @@ class ConsoleApp(App[None]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
-        *(Binding(tab.key, f"show_tab('{tab.id}')", f"{tab.title} screen", show=False,
-                  id=f"app.tab_{tab.id}")
-          for tab in TABS),
-        Binding("right_square_bracket", "next_tab(1)", "Next screen", show=False, id="app.next_tab"),
-        Binding("left_square_bracket", "next_tab(-1)", "Previous screen", show=False,
-                id="app.previous_tab"),
+        *(
+            Binding(
+                tab.key,
+                f"show_tab('{tab.id}')",
+                f"{tab.title} screen",
+                show=False,
+                id=f"app.tab_{tab.id}",
+            )
+            for tab in TABS
+        ),
+        Binding(
+            "right_square_bracket", "next_tab(1)", "Next screen", show=False, id="app.next_tab"
+        ),
+        Binding(
+            "left_square_bracket",
+            "next_tab(-1)",
+            "Previous screen",
+            show=False,
+            id="app.previous_tab",
+        ),
     ]
 
-    def __init__(self, settings: Settings, supervisor: Any = None, initial_tab: str | None = None,
-                 hostname: str | None = None, **tab_options: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        supervisor: Any = None,
+        initial_tab: str | None = None,
+        hostname: str | None = None,
+        **tab_options: Any,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.supervisor = supervisor  # made when Services is built, unless given
@@ -203,7 +245,9 @@ class ConsoleApp(App[None]):
         """The view of every screen built so far, through the contract every screen implements."""
         views: list[ScreenView] = []
         for view in self.views.values():
-            assert isinstance(view, ScreenView), f"{type(view).__name__} does not implement ScreenView"
+            assert isinstance(view, ScreenView), (
+                f"{type(view).__name__} does not implement ScreenView"
+            )
             views.append(view)
         return views
 
@@ -262,8 +306,9 @@ class ConsoleApp(App[None]):
 
     # ------------------------------------------------------------------ actions
 
-    def request_action(self, name: str, target: str, params: dict[str, str] | None = None,
-                   confirmed: bool = False) -> None:
+    def request_action(
+        self, name: str, target: str, params: dict[str, str] | None = None, confirmed: bool = False
+    ) -> None:
         """Confirm (when dangerous) and dispatch an action in a thread; the outcome is a notification."""
         action = ACTIONS[name]
         if self.settings.read_only:
@@ -309,8 +354,11 @@ class ConsoleApp(App[None]):
                 continue
             event.stop()
             target = args.rstrip(")").strip("'\"") or getattr(view, "refusal_target", lambda: "")()
-            self.notify(f"read-only: {binding.description.lower()} is not available",
-                        severity="warning", markup=False)
+            self.notify(
+                f"read-only: {binding.description.lower()} is not available",
+                severity="warning",
+                markup=False,
+            )
             name = mutating[method]
             if name:
                 self._refuse(name, target)
@@ -341,7 +389,8 @@ class ConsoleApp(App[None]):
 
     def on_action_finished(self, message: ActionFinished) -> None:
         severity: SeverityLevel = (
-            "error" if not message.ok else "information" if message.audited else "warning")
+            "error" if not message.ok else "information" if message.audited else "warning"
+        )
         self.notify(printable(message.text), severity=severity, markup=False)
         for view in self.screen_views():
             # Screens that care (the one that asked, or one showing the changed thing) refresh.
@@ -361,8 +410,10 @@ class ConsoleApp(App[None]):
             if yes:
                 self.exit()
 
-        self.push_screen(ConfirmScreen("fdm.conf has unsaved edits. Quit and lose them?",
-                                       yes_label="Quit"), answered)
+        self.push_screen(
+            ConfirmScreen("fdm.conf has unsaved edits. Quit and lose them?", yes_label="Quit"),
+            answered,
+        )
 
     # ------------------------------------------------------------------ help
 

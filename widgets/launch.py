@@ -17,7 +17,11 @@ from console.errors import UserError, fail
 from console.settings import Settings
 
 # The root group's options (console.cli.main_group) as the quick path knows them.
-_VALUE_OPTIONS = {"--config": "config_path", "--operator": "operator", "--supervisor-url": "supervisor_url"}
+_VALUE_OPTIONS = {
+    "--config": "config_path",
+    "--operator": "operator",
+    "--supervisor-url": "supervisor_url",
+}
 _FLAG_OPTIONS = {"--read-only": "read_only", "--readonly": "read_only"}
 
 

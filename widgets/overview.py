@@ -32,11 +32,25 @@ from console.text import printable
 from widgets.common.entries import EntryList
 from widgets.messages import ActionFinished
 
-STATE_LABELS = {State.OK: "OK", State.WARNING: "WARN", State.CRITICAL: "CRIT", State.UNKNOWN: "UNKN"}
-STATE_STYLES = {State.OK: "green", State.WARNING: "bold yellow", State.CRITICAL: "bold red",
-                State.UNKNOWN: "bold magenta"}
-EVENT_STYLES = {"accepted": "cyan", "delivered": "green", "deferred": "yellow", "bounced": "red",
-                "rejected": "magenta"}
+STATE_LABELS = {
+    State.OK: "OK",
+    State.WARNING: "WARN",
+    State.CRITICAL: "CRIT",
+    State.UNKNOWN: "UNKN",
+}
+STATE_STYLES = {
+    State.OK: "green",
+    State.WARNING: "bold yellow",
+    State.CRITICAL: "bold red",
+    State.UNKNOWN: "bold magenta",
+}
+EVENT_STYLES = {
+    "accepted": "cyan",
+    "delivered": "green",
+    "deferred": "yellow",
+    "bounced": "red",
+    "rejected": "magenta",
+}
 BARS = "·▁▂▃▄▅▆▇█"
 FLOW_INTERVAL = 2.0
 """Seconds between two counts of new log lines."""
@@ -54,7 +68,11 @@ def sparkline(values: list[int], width: int) -> str:
     top = max(values)
     cells = []
     for i in range(width):
-        share = values[i * len(values) // width : max((i + 1) * len(values) // width, i * len(values) // width + 1)]
+        share = values[
+            i * len(values) // width : max(
+                (i + 1) * len(values) // width, i * len(values) // width + 1
+            )
+        ]
         peak = max(share)
         cells.append(BARS[0] if peak == 0 else BARS[max(1, round(peak / top * (len(BARS) - 1)))])
     return "".join(cells)
@@ -79,7 +97,11 @@ class FindingList(EntryList):
         keep = self.selected
         self.checks = checks
         names = [(c.group, c.name) for c in checks]
-        at = names.index((keep.group, keep.name)) if keep and (keep.group, keep.name) in names else None
+        at = (
+            names.index((keep.group, keep.name))
+            if keep and (keep.group, keep.name) in names
+            else None
+        )
         self.changed([True] * len(checks), at)
 
     @property
@@ -102,7 +124,9 @@ class FindingList(EntryList):
         for check in self.checks:
             segments = [
                 Segment(f" {STATE_LABELS[check.state]:<4} ", _style(STATE_STYLES[check.state])),
-                Segment(f"{GROUP_LABELS.get(check.group, check.group):<{group_width}} ", _style("dim")),
+                Segment(
+                    f"{GROUP_LABELS.get(check.group, check.group):<{group_width}} ", _style("dim")
+                ),
                 Segment(printable(check.name), _style("bold")),
                 Segment(": " + printable(check.summary)),
             ]
@@ -152,9 +176,15 @@ class OverviewView(Vertical):
             self.series = series
             self.source = source
 
-    def __init__(self, settings: Settings, run: Callable[[Settings], HealthReport] | None = None,
-                 flow: Callable[[], MailFlow] | None = None, clock: Callable[[], float] = time.time,
-                 flow_interval: float = FLOW_INTERVAL, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        run: Callable[[Settings], HealthReport] | None = None,
+        flow: Callable[[], MailFlow] | None = None,
+        clock: Callable[[], float] = time.time,
+        flow_interval: float = FLOW_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.run = run or (lambda s: run_checks(s))
@@ -201,8 +231,17 @@ class OverviewView(Vertical):
                     try:
                         report = self.run(self.settings)
                     except Exception as exc:  # noqa: BLE001 - shown as an UNKNOWN finding
-                        report = HealthReport([Check("health", "checks", State.UNKNOWN,
-                                                     f"the checks could not run: {exc}")], now)
+                        report = HealthReport(
+                            [
+                                Check(
+                                    "health",
+                                    "checks",
+                                    State.UNKNOWN,
+                                    f"the checks could not run: {exc}",
+                                )
+                            ],
+                            now,
+                        )
                     self.post_message(self.HealthChecked(report))
                     next_check = time.monotonic() + self.settings.health_interval
                 if self._wake.wait(self.flow_interval):
@@ -224,8 +263,11 @@ class OverviewView(Vertical):
         counts = report.counts()
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"● {report.state.name}", style=STATE_STYLES[report.state])
-        parts = [f"{counts[s.name]} {s.name.lower()}" for s in
-                 (State.CRITICAL, State.WARNING, State.UNKNOWN, State.OK) if counts[s.name]]
+        parts = [
+            f"{counts[s.name]} {s.name.lower()}"
+            for s in (State.CRITICAL, State.WARNING, State.UNKNOWN, State.OK)
+            if counts[s.name]
+        ]
         text.append("  " + " · ".join(parts))
         checked = time.strftime("%H:%M:%S", time.localtime(report.checked_at))
         text.append(f"  checked {checked} in {report.duration_s:.1f} s", style="dim")
@@ -317,8 +359,11 @@ class OverviewView(Vertical):
         if check is None or check.fix is None:
             self.app.notify("This finding has no fix the console can run.", markup=False)
             return
-        self.app.request_action(check.fix.action, check.fix.target,  # type: ignore[attr-defined]
-                                dict(check.fix.params))
+        self.app.request_action(  # type: ignore[attr-defined]
+            check.fix.action,
+            check.fix.target,
+            dict(check.fix.params),
+        )
 
     def action_check_now(self) -> None:
         self.query_one("#overview-status", Static).update(Text("Checking the stack…", style="dim"))

@@ -59,13 +59,27 @@ MARK_S = 10.0
 
 # (key, title, width); the error column takes the rest of the line. Below WIDE_AT columns the
 # sender, type, tries and next-try columns give their room to the error (the details have them).
-COLUMNS = (("mark", "", 1), ("evpid", "Envelope", 16), ("type", "Type", 6), ("sender", "Sender", 22),
-           ("rcpt", "Recipient", 26), ("age", "Age", 5), ("retry", "Try", 4), ("state", "State", 8),
-           ("next", "Next", 10), ("error", "Error", 0))
+COLUMNS = (
+    ("mark", "", 1),
+    ("evpid", "Envelope", 16),
+    ("type", "Type", 6),
+    ("sender", "Sender", 22),
+    ("rcpt", "Recipient", 26),
+    ("age", "Age", 5),
+    ("retry", "Try", 4),
+    ("state", "State", 8),
+    ("next", "Next", 10),
+    ("error", "Error", 0),
+)
 NARROW = ("mark", "evpid", "rcpt", "age", "state", "error")
 WIDE_AT = 120
-STATE_STYLES = {"pending": "yellow", "inflight": "cyan", "paused": "bold magenta",
-                "offline": "dim", "invalid": "bold red"}
+STATE_STYLES = {
+    "pending": "yellow",
+    "inflight": "cyan",
+    "paused": "bold magenta",
+    "offline": "dim",
+    "invalid": "bold red",
+}
 MARK_STYLES = {"+": "bold green", "-": "bold red", "*": "bold reverse"}
 SHORT_BELOW = 36
 """Below this many rows (the screen's own height) open details push the summary aside."""
@@ -95,17 +109,25 @@ def row_text(row: QueueRow, now: float, mark: str, width: int) -> Text:
         return Text.assemble(("! unparsed: ", "bold red"), (printable(row.text), ""))
     if isinstance(row, MessageRow):
         plural = "" if row.count == 1 else "s"
-        return Text.assemble(("▾ ", "dim"), (row.msgid, "bold"),
-                             (f"  {row.count} envelope{plural}", "dim"))
+        return Text.assemble(
+            ("▾ ", "dim"), (row.msgid, "bold"), (f"  {row.count} envelope{plural}", "dim")
+        )
     e = row
     values = {
-        "mark": (mark, MARK_STYLES.get(mark, "")), "evpid": (e.evpid, "dim"), "type": (e.type, ""),
-        "sender": (e.sender, ""), "rcpt": (e.rcpt, ""), "age": (human_age(e.age(now)), ""),
-        "retry": (str(e.retry), ""), "state": (e.state, STATE_STYLES.get(e.state, "")),
-        "next": (next_try(e), ""), "error": (e.error, "red" if e.error else ""),
+        "mark": (mark, MARK_STYLES.get(mark, "")),
+        "evpid": (e.evpid, "dim"),
+        "type": (e.type, ""),
+        "sender": (e.sender, ""),
+        "rcpt": (e.rcpt, ""),
+        "age": (human_age(e.age(now)), ""),
+        "retry": (str(e.retry), ""),
+        "state": (e.state, STATE_STYLES.get(e.state, "")),
+        "next": (next_try(e), ""),
+        "error": (e.error, "red" if e.error else ""),
     }
-    text = Text(" ").join(_cell(values[key][0], size, values[key][1])
-                          for key, _, size in columns(width))
+    text = Text(" ").join(
+        _cell(values[key][0], size, values[key][1]) for key, _, size in columns(width)
+    )
     if mark == "-":
         text.stylize("strike dim")
     return text
@@ -136,8 +158,9 @@ class QueueTable(RepaintOnResize, ScrollView, can_focus=True):
         self.marks: Callable[[QueueRow], str] = lambda row: ""
         self.now = time.time()
 
-    def set_rows(self, rows: list[QueueRow], now: float, marks: Callable[[QueueRow], str],
-                 keep: str | None) -> None:
+    def set_rows(
+        self, rows: list[QueueRow], now: float, marks: Callable[[QueueRow], str], keep: str | None
+    ) -> None:
         """Show new rows; the cursor stays on the envelope or message `keep` when it is still there."""
         self.rows = rows
         self.now = now
@@ -234,18 +257,29 @@ class QueueView(Vertical):
         Binding("b", "body", "Body", id="queue.body"),
         Binding("escape", "close", "Close", show=False, id="queue.close"),
     ]
-    MUTATING = {"retry": "queue.schedule", "retry_all": "queue.schedule", "remove": "queue.remove",
-                "pause": "queue.pause", "resume": "queue.resume",
-                "toggle_subsystem": "queue.pause_subsystem"}
+    MUTATING = {
+        "retry": "queue.schedule",
+        "retry_all": "queue.schedule",
+        "remove": "queue.remove",
+        "pause": "queue.pause",
+        "resume": "queue.resume",
+        "toggle_subsystem": "queue.pause_subsystem",
+    }
     """The mutating keys' actions and the dispatcher's action each stands for."""
 
     class QueueLoaded(Message):
         """A read of the queue finished: the snapshot, smtpd's agents, or one sentence of error."""
 
-        def __init__(self, snapshot: QueueSnapshot | None, status: dict[str, str],
-                     error: str = "", seconds: float = 0.0, rows: list[QueueRow] | None = None,
-                     summary: QueueSummary | None = None,
-                     view: tuple[str, bool, str, bool] | None = None) -> None:
+        def __init__(
+            self,
+            snapshot: QueueSnapshot | None,
+            status: dict[str, str],
+            error: str = "",
+            seconds: float = 0.0,
+            rows: list[QueueRow] | None = None,
+            summary: QueueSummary | None = None,
+            view: tuple[str, bool, str, bool] | None = None,
+        ) -> None:
             super().__init__()
             self.snapshot = snapshot
             self.status = status
@@ -272,8 +306,13 @@ class QueueView(Vertical):
             self.key = key
             self.text = text
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time,
-                 refresh_s: float = REFRESH_S, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        refresh_s: float = REFRESH_S,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.clock = clock
@@ -300,8 +339,12 @@ class QueueView(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="queue-banner")
         yield Static(Text("reading the queue…"), id="queue-summary")
-        yield Input(placeholder="filter: text, sender:, rcpt:, domain:, state:, error:  (Esc clears)",
-                    id="queue-filter", disabled=True, select_on_focus=False)
+        yield Input(
+            placeholder="filter: text, sender:, rcpt:, domain:, state:, error:  (Esc clears)",
+            id="queue-filter",
+            disabled=True,
+            select_on_focus=False,
+        )
         yield Static(header_text(WIDE_AT), id="queue-header")
         yield QueueTable(id="queue-table")
         with VerticalScroll(id="queue-details"):
@@ -376,8 +419,16 @@ class QueueView(Vertical):
         with collector_paused():
             rows = table_rows(snapshot.envelopes, snapshot.bad_lines, *view)
             summary = summarise(snapshot.envelopes, snapshot.taken_at)
-        self.post_message(self.QueueLoaded(snapshot, status, seconds=time.monotonic() - started,
-                                           rows=rows, summary=summary, view=view))
+        self.post_message(
+            self.QueueLoaded(
+                snapshot,
+                status,
+                seconds=time.monotonic() - started,
+                rows=rows,
+                summary=summary,
+                view=view,
+            )
+        )
 
     def view_settings(self) -> tuple[str, bool, str, bool]:
         """How the rows are made: sort key, reversed, filter text, grouped by message."""
@@ -400,8 +451,12 @@ class QueueView(Vertical):
         self.snapshot = message.snapshot
         self.status = message.status
         self.loads += 1
-        if (self.vanished or message.view != self.view_settings() or message.rows is None
-                or message.summary is None):
+        if (
+            self.vanished
+            or message.view != self.view_settings()
+            or message.rows is None
+            or message.summary is None
+        ):
             self.rebuild()  # the rows must include the vanished ones, or the view changed meanwhile
         else:
             self.generation += 1
@@ -447,13 +502,29 @@ class QueueView(Vertical):
         envelopes = self.snapshot.envelopes + [e for e, _ in self.vanished.values()]
         # run_worker with a fixed description: @work would repr() 100,000 envelopes to name the job.
         self.run_worker(
-            partial(self._build_rows, self.generation, envelopes, self.snapshot.bad_lines,
-                    self.snapshot.taken_at, self.view_settings()),
-            thread=True, exclusive=True, exit_on_error=False, group="queue-rows",
-            description="sort and filter the queue")
+            partial(
+                self._build_rows,
+                self.generation,
+                envelopes,
+                self.snapshot.bad_lines,
+                self.snapshot.taken_at,
+                self.view_settings(),
+            ),
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+            group="queue-rows",
+            description="sort and filter the queue",
+        )
 
-    def _build_rows(self, generation: int, envelopes: list[Envelope], bad: list[str], now: float,
-                    view: tuple[str, bool, str, bool]) -> None:
+    def _build_rows(
+        self,
+        generation: int,
+        envelopes: list[Envelope],
+        bad: list[str],
+        now: float,
+        view: tuple[str, bool, str, bool],
+    ) -> None:
         """In a thread: the table rows and the summary for one snapshot and view settings."""
         with collector_paused():
             rows = table_rows(envelopes, bad, *view)
@@ -480,7 +551,9 @@ class QueueView(Vertical):
         if self.status:
             agent_states = [self.status.get(name, "?") for name in SUBSYSTEMS]
             if all(state == "running" for state in agent_states):
-                phrases.append(Text.assemble((" ".join(SUBSYSTEMS), "bold"), " ", ("running", "green")))
+                phrases.append(
+                    Text.assemble((" ".join(SUBSYSTEMS), "bold"), " ", ("running", "green"))
+                )
             else:
                 agents = Text()
                 for name, state in zip(SUBSYSTEMS, agent_states, strict=True):
@@ -492,15 +565,21 @@ class QueueView(Vertical):
         elif self.snapshot is not None and self.snapshot.smtpd_running is False:
             phrases.append(Text("smtpd down", "bold red reverse"))
         states = ", ".join(f"{n} {state}" for state, n in summary.by_state.items()) or "empty"
-        phrases.append(Text(f"{counted(summary.total, 'envelope')}, "
-                            f"{counted(summary.messages, 'message')}: {states}"))
+        phrases.append(
+            Text(
+                f"{counted(summary.total, 'envelope')}, "
+                f"{counted(summary.messages, 'message')}: {states}"
+            )
+        )
         if summary.oldest is not None:
             phrases.append(Text(f"oldest {human_age(summary.oldest_age)} ({summary.oldest.evpid})"))
         if self.snapshot is not None and self.snapshot.bad_lines:
             phrases.append(Text(f"{len(self.snapshot.bad_lines)} unparsed lines", "bold red"))
         ages = "  ".join(f"{label} {n}" for label, n in summary.by_age.items() if n)
         phrases.append(Text.assemble(("age: ", "bold"), ages or "-"))
-        domains = printable(", ".join(f"{d or '?'} {n}" for d, n in list(summary.by_domain.items())[:4]))
+        domains = printable(
+            ", ".join(f"{d or '?'} {n}" for d, n in list(summary.by_domain.items())[:4])
+        )
         phrases.append(Text.assemble(("domains: ", "bold"), domains))
         order = "↓" if self.reverse else "↑"
         view = Text(f"sort {self.sort} {order}, {'by message' if self.grouped else 'flat'}", "dim")
@@ -665,7 +744,9 @@ class QueueView(Vertical):
             if yes:
                 self._run("queue.pause_subsystem", [name])
 
-        self.app.push_screen(ConfirmScreen(f"Pause {name} (now {state})?", yes_label="Pause"), answered)
+        self.app.push_screen(
+            ConfirmScreen(f"Pause {name} (now {state})?", yes_label="Pause"), answered
+        )
 
     def palette_commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
         """Queue entries for the command palette (none that change anything when read-only)."""
@@ -674,8 +755,11 @@ class QueueView(Vertical):
             return
         yield "Queue: retry all now", "smtpctl schedule all", self.action_retry_all
         for name in SUBSYSTEMS:
-            yield (f"Queue: pause or resume {name}", f"Toggle smtpd's {name} agent",
-                   partial(self.action_toggle_subsystem, name))
+            yield (
+                f"Queue: pause or resume {name}",
+                f"Toggle smtpd's {name} agent",
+                partial(self.action_toggle_subsystem, name),
+            )
 
     # ------------------------------------------------------------------ details
 
@@ -753,8 +837,10 @@ def details_text(settings: Settings, key: str, body: bool) -> Text:
         except UserError as exc:
             text.append(printable(str(exc)) + "\n", "red")
     message = ""
-    text.append(f"\nMessage {msgid} ({'whole message' if body else 'headers; b for the body'})\n",
-                "bold underline")
+    text.append(
+        f"\nMessage {msgid} ({'whole message' if body else 'headers; b for the body'})\n",
+        "bold underline",
+    )
     try:
         message = read_message(settings, msgid)
         shown = message if body else split_message(message)[0]
@@ -764,8 +850,10 @@ def details_text(settings: Settings, key: str, body: bool) -> Text:
         text.append(printable(str(exc)) + "\n", "red")
     needles = [msgid, message_id_header(message)]
     lines = message_story(settings.log_dir, needles)
-    text.append(f"\nLog lines of {msgid} and its smtpd sessions in {settings.log_dir} ({len(lines)})\n",
-                "bold underline")
+    text.append(
+        f"\nLog lines of {msgid} and its smtpd sessions in {settings.log_dir} ({len(lines)})\n",
+        "bold underline",
+    )
     for line in lines:
         text.append(f"{line.origin}:{line.lineno} ", "dim")
         text.append(printable(line.text) + "\n")

@@ -40,8 +40,14 @@ STATE_STYLES = {
     "UNKNOWN": "bold red",
 }
 # (key, title, right-aligned); the description takes the rest of the line and wraps there.
-COLUMNS = (("name", "Program", False), ("state", "State", False), ("pid", "PID", True),
-           ("uptime", "Uptime", True), ("exit", "Exit", True), ("description", "Description", False))
+COLUMNS = (
+    ("name", "Program", False),
+    ("state", "State", False),
+    ("pid", "PID", True),
+    ("uptime", "Uptime", True),
+    ("exit", "Exit", True),
+    ("description", "Description", False),
+)
 MAX_BACKOFF_S = 5.0
 LOG_CHUNK = 64 * 1024
 LOG_POLL_S = 0.5
@@ -122,17 +128,23 @@ class ProgramTable(EntryList):
 
     def lay_out(self, width: int) -> tuple[list[Strip], list[list[Strip]]]:
         titles = tuple((title, "") for _, title, _ in COLUMNS)
-        widths = [max(cell_len(row[i][0]) for row in (titles, *self.rows)) for i in range(len(COLUMNS) - 1)]
+        widths = [
+            max(cell_len(row[i][0]) for row in (titles, *self.rows))
+            for i in range(len(COLUMNS) - 1)
+        ]
         rest = max(12, width - sum(widths) - 2 * len(COLUMNS))
         header = self._line(titles, [*widths, rest], width).apply_style(
-            self.get_component_rich_style("program-table--header"))
+            self.get_component_rich_style("program-table--header")
+        )
         entries = []
         for row in self.rows:
             text, style = row[-1]
             wrapped = textwrap.wrap(text, rest, break_on_hyphens=False) or [""]
             lines = [self._line((*row[:-1], (wrapped[0], style)), [*widths, rest], width)]
             blank = tuple(("", "") for _ in row[:-1])
-            lines += [self._line((*blank, (more, style)), [*widths, rest], width) for more in wrapped[1:]]
+            lines += [
+                self._line((*blank, (more, style)), [*widths, rest], width) for more in wrapped[1:]
+            ]
             entries.append(lines)
         return [header], entries
 
@@ -141,8 +153,11 @@ class ProgramTable(EntryList):
         segments = []
         for (text, style), (_, _, right), size in zip(cells, COLUMNS, widths, strict=True):
             pad = " " * max(0, size - cell_len(text))
-            segments += [Segment(" " + pad if right else " "), Segment(text, _style(style)),
-                         Segment(" " if right else pad + " ")]
+            segments += [
+                Segment(" " + pad if right else " "),
+                Segment(text, _style(style)),
+                Segment(" " if right else pad + " "),
+            ]
         return Strip(segments).crop_extend(0, width, None)
 
 
@@ -173,10 +188,16 @@ class ServicesView(Vertical):
         Binding("m", "main_log", "supervisord log", id="services.mainlog", show=False),
         Binding("c", "clear_log", "Hide output", id="services.hidelog", show=False),
         Binding("left", "scroll_log(-1)", "Output to the left", id="services.log_left", show=False),
-        Binding("right", "scroll_log(1)", "Output to the right", id="services.log_right", show=False),
+        Binding(
+            "right", "scroll_log(1)", "Output to the right", id="services.log_right", show=False
+        ),
     ]
-    MUTATING = {"start": "program.start", "stop": "program.stop", "restart": "program.restart",
-                "signal": "program.signal"}
+    MUTATING = {
+        "start": "program.start",
+        "stop": "program.stop",
+        "restart": "program.restart",
+        "signal": "program.signal",
+    }
 
     class ProgramsRefreshed(Message):
         """A poll of supervisord succeeded."""
@@ -200,15 +221,23 @@ class ServicesView(Vertical):
     class LogFetched(Message):
         """New output of the followed log (a program's stream, or supervisord's own log)."""
 
-        def __init__(self, source: tuple[str, str], text: str, offset: int, error: str = "") -> None:
+        def __init__(
+            self, source: tuple[str, str], text: str, offset: int, error: str = ""
+        ) -> None:
             super().__init__()
             self.source = source
             self.text = text
             self.offset = offset
             self.error = error
 
-    def __init__(self, supervisor: Any, refresh_interval: float, read_only: bool,
-                 prefetch: Prefetch | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        supervisor: Any,
+        refresh_interval: float,
+        read_only: bool,
+        prefetch: Prefetch | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.prefetch = prefetch
         self.supervisor = supervisor
@@ -220,7 +249,9 @@ class ServicesView(Vertical):
         self._log_source: tuple[str, str] | None = None  # (program or "", "stdout"/"stderr"/"main")
         self._log_offset = 0
         self._log_tail = ""
-        self._log_error = ""  # the read error last written to the output pane ("" after a good read)
+        self._log_error = (
+            ""  # the read error last written to the output pane ("" after a good read)
+        )
         self._log_delay = LOG_POLL_S  # seconds until the next read: doubled while reads fail
         self._first: Snapshot | None = None
 
@@ -242,8 +273,12 @@ class ServicesView(Vertical):
             self.post_message(self.ProgramsRefreshed(self._first))
         # A daemon thread, not a thread worker: the app's exit joins its workers' threads, and this one
         # sleeps between polls. It ends by itself once the view has stopped running.
-        self.poller = threading.Thread(target=self._poll_loop, args=(self._first is not None,),
-                                       name="supervisor-poll", daemon=True)
+        self.poller = threading.Thread(
+            target=self._poll_loop,
+            args=(self._first is not None,),
+            name="supervisor-poll",
+            daemon=True,
+        )
         self.poller.start()
 
     def on_unmount(self) -> None:
@@ -270,7 +305,9 @@ class ServicesView(Vertical):
                 delay = self.refresh_interval
             except Exception as exc:  # noqa: BLE001 - the console never dies on a backend error
                 delay = min(MAX_BACKOFF_S, max(delay, self.refresh_interval) * 2)
-                reason = str(exc) if isinstance(exc, UserError) else f"supervisord poll failed: {exc}"
+                reason = (
+                    str(exc) if isinstance(exc, UserError) else f"supervisord poll failed: {exc}"
+                )
                 message = self.SupervisorDown(reason, delay)
             self.post_message(message)
 
@@ -286,11 +323,15 @@ class ServicesView(Vertical):
         banner = self.query_one("#services-banner", Static)
         seen = ""
         if self.snapshot is not None:
-            seen = f"; table as of {time.strftime('%H:%M:%S', time.localtime(self.snapshot.taken_at))}"
-        banner.update(Text(
-            f"Disconnected: {printable(message.reason)}. Retrying every {message.retry_in:g} s{seen}.",
-            style="bold",
-        ))
+            seen = (
+                f"; table as of {time.strftime('%H:%M:%S', time.localtime(self.snapshot.taken_at))}"
+            )
+        banner.update(
+            Text(
+                f"Disconnected: {printable(message.reason)}. Retrying every {message.retry_in:g} s{seen}.",
+                style="bold",
+            )
+        )
         banner.display = True
         self.query_one("#programs").add_class("stale")
 
@@ -339,8 +380,12 @@ class ServicesView(Vertical):
 
         def chosen(signal_name: str | None) -> None:
             if signal_name:
-                self.app.request_action("program.signal", name, {"signal": signal_name},  # type: ignore[attr-defined]
-                                    confirmed=True)
+                self.app.request_action(  # type: ignore[attr-defined]
+                    "program.signal",
+                    name,
+                    {"signal": signal_name},
+                    confirmed=True,
+                )
 
         from widgets.common.dialogs import SignalScreen
 
@@ -407,7 +452,11 @@ class ServicesView(Vertical):
         shown = "supervisord main log" if stream == "main" else f"{name} {stream}"
         where = f"  ◂ col {int(column) + 1}" if column > 0 else ""
         self.query_one("#log-title", Static).update(
-            Text(f" {printable(shown)} (following; ←→ long lines, c hides){where}", style="bold reverse"))
+            Text(
+                f" {printable(shown)} (following; ←→ long lines, c hides){where}",
+                style="bold reverse",
+            )
+        )
 
     def action_clear_log(self) -> None:
         self._log_source = None
@@ -425,7 +474,10 @@ class ServicesView(Vertical):
             title = self.query_one("#log-title", Static)
             log.clear()
         else:
-            log, title = Log(id="program-log", max_lines=5000, auto_scroll=True), Static(id="log-title")
+            log, title = (
+                Log(id="program-log", max_lines=5000, auto_scroll=True),
+                Static(id="log-title"),
+            )
             self.mount(title, log)
         self._log_title()
         title.display = log.display = True
@@ -437,7 +489,9 @@ class ServicesView(Vertical):
         name, stream = source
         try:
             if stream == "main":
-                self.post_message(self.LogFetched(source, self.supervisor.main_log(-LOG_CHUNK, 0), 0))
+                self.post_message(
+                    self.LogFetched(source, self.supervisor.main_log(-LOG_CHUNK, 0), 0)
+                )
             else:
                 chunk = self.supervisor.tail(name, offset, LOG_CHUNK, stream)
                 self.post_message(self.LogFetched(source, chunk.text, chunk.offset))
@@ -477,7 +531,7 @@ class ServicesView(Vertical):
         if previous:
             anchor = previous[-200:]
             at = text.rfind(anchor)
-            text = text[at + len(anchor):] if at >= 0 else text
+            text = text[at + len(anchor) :] if at >= 0 else text
         return printable_lines(text)
 
 

@@ -100,8 +100,9 @@ def load_files(settings: Settings) -> Files:
 def check_address(address: str) -> str:
     """A plain address (lower case) or one sentence saying why not."""
     if not _ADDRESS.match(address):
-        raise UserError(f"{address!r} is not a plain address (letters, digits, . _ + = - then "
-                        "@domain)")
+        raise UserError(
+            f"{address!r} is not a plain address (letters, digits, . _ + = - then @domain)"
+        )
     return address.lower()
 
 
@@ -115,8 +116,10 @@ def check_domain(domain: str) -> str:
 def check_user(name: str) -> str:
     """A mailbox user name (what Dovecot logs in with and fdm's `-d` names) or one sentence."""
     if not _USER.match(name):
-        raise UserError(f"{name!r} is not a user name (lower-case letters, digits, . _ -; "
-                        "starting with a letter)")
+        raise UserError(
+            f"{name!r} is not a user name (lower-case letters, digits, . _ -; "
+            "starting with a letter)"
+        )
     return name
 
 
@@ -139,8 +142,11 @@ def plan_add_domain(files: Files, domain: str) -> Plan:
     if domain in files.accounts.domains():
         raise UserError(f"{domain} is already in vdomains")
     lines = _append_entry(files.accounts, "vdomains", domain)
-    return Plan(f"domain {domain} added", {"vdomains": join_lines(lines)},
-                notes=[f"publish its DNS records: mailconsole accounts dns {domain}"])
+    return Plan(
+        f"domain {domain} added",
+        {"vdomains": join_lines(lines)},
+        notes=[f"publish its DNS records: mailconsole accounts dns {domain}"],
+    )
 
 
 def plan_del_domain(files: Files, domain: str) -> Plan:
@@ -153,8 +159,10 @@ def plan_del_domain(files: Files, domain: str) -> Plan:
     left = [a for a in accounts.accepted() if a.rpartition("@")[2] == domain]
     if left:
         more = f" and {len(left) - 3} more" if len(left) > 3 else ""
-        raise UserError(f"{domain} still has {len(left)} address(es) ({', '.join(left[:3])}{more}): "
-                        "remove them first")
+        raise UserError(
+            f"{domain} still has {len(left)} address(es) ({', '.join(left[:3])}{more}): "
+            "remove them first"
+        )
     lines = remove_lines(accounts.vdomains.lines, {e.line for e in entries})
     return Plan(f"domain {domain} removed", {"vdomains": join_lines(lines)})
 
@@ -198,8 +206,10 @@ def _inbox_action(config: Config, user: str) -> tuple[str, str | None]:
         if template is None:
             template = (action.name, delivery.user, action.line)
     if template is None:
-        raise ActionFailed("fdm.conf has no action delivering to a user's INBOX to copy "
-                           "(`deliver -d USER -m INBOX`): add the rule for this address yourself")
+        raise ActionFailed(
+            "fdm.conf has no action delivering to a user's INBOX to copy "
+            "(`deliver -d USER -m INBOX`): add the rule for this address yourself"
+        )
     name, other, line = template
     taken = {action.name for action in config.actions}
     new_name = name.replace(other, user) if other in name else f"{user}_inbox"
@@ -209,8 +219,10 @@ def _inbox_action(config: Config, user: str) -> tuple[str, str | None]:
     text = text.replace(f'"{name}"', f'"{new_name}"', 1)
     text, count = re.subn(rf"(-d\s+){re.escape(other)}(?=[\s\"'])", rf"\g<1>{user}", text, count=1)
     if count != 1:
-        raise ActionFailed(f"cannot copy fdm.conf's action {name} for {user}: add the rule "
-                           "for this address yourself")
+        raise ActionFailed(
+            f"cannot copy fdm.conf's action {name} for {user}: add the rule "
+            "for this address yourself"
+        )
     return new_name, text
 
 
@@ -231,8 +243,10 @@ def plan_fdm_route(files: Files, address: str, user: str) -> tuple[str | None, l
     does), and notes."""
     config = parsed_fdm(files)
     if config is None:
-        raise ActionFailed(f"{files.fdm_path} is missing or does not parse: cannot route "
-                           f"{address} to {user} (fix it with `mailconsole fdm lint`)")
+        raise ActionFailed(
+            f"{files.fdm_path} is missing or does not parse: cannot route "
+            f"{address} to {user} (fix it with `mailconsole fdm lint`)"
+        )
     if _reaches(config, address, user):
         return None, [f"fdm.conf already delivers {address} to {user}"]
     action, action_line = _inbox_action(config, user)
@@ -249,8 +263,10 @@ def plan_fdm_route(files: Files, address: str, user: str) -> tuple[str | None, l
     except FdmSyntaxError as exc:
         raise ActionFailed(f"the new fdm.conf rule does not parse ({exc.reason})") from None
     if not _reaches(new_config, address, user):
-        raise ActionFailed(f"an earlier fdm.conf rule takes mail for {address}: add the rule for "
-                           f"{user} yourself (Rules screen)")
+        raise ActionFailed(
+            f"an earlier fdm.conf rule takes mail for {address}: add the rule for "
+            f"{user} yourself (Rules screen)"
+        )
     return text, [f"fdm.conf: rule for {address} -> {user} at line {at + len(added)}"]
 
 
@@ -262,13 +278,16 @@ def plan_add_address(files: Files, address: str, user: str) -> Plan:
         raise UserError(f"{address} is already accepted")
     domain = address.rpartition("@")[2]
     if domain not in accounts.domains():
-        raise UserError(f"{domain} is not in vdomains: add the domain first "
-                        f"(mailconsole accounts add-domain {domain})")
+        raise UserError(
+            f"{domain} is not in vdomains: add the domain first "
+            f"(mailconsole accounts add-domain {domain})"
+        )
     if user not in accounts.userdb.names():
         raise UserError(f"{user} is not in userdb")
     plan = Plan(f"address {address} added for {user}")
-    plan.texts["vusers"] = join_lines(_append_entry(accounts, "vusers", address,
-                                                    _vusers_target(accounts)))
+    plan.texts["vusers"] = join_lines(
+        _append_entry(accounts, "vusers", address, _vusers_target(accounts))
+    )
     plan.texts["addrs"] = join_lines(_append_entry(accounts, "addrs", address))
     fdm_text, notes = plan_fdm_route(files, address, user)
     if fdm_text is not None:
@@ -293,10 +312,13 @@ def plan_del_address(files: Files, address: str) -> Plan:
         raise UserError(f"{address} is not accepted (neither in vusers nor in addrs)")
     plan = Plan(f"address {address} removed")
     if vusers:
-        plan.texts["vusers"] = join_lines(remove_lines(accounts.vusers.lines,
-                                                       {e.line for e in vusers}))
+        plan.texts["vusers"] = join_lines(
+            remove_lines(accounts.vusers.lines, {e.line for e in vusers})
+        )
     if addrs:
-        plan.texts["addrs"] = join_lines(remove_lines(accounts.addrs.lines, {e.line for e in addrs}))
+        plan.texts["addrs"] = join_lines(
+            remove_lines(accounts.addrs.lines, {e.line for e in addrs})
+        )
     return plan
 
 
@@ -308,8 +330,9 @@ def _defaults(accounts: Accounts) -> UserEntry:
     except KeyError:
         uid = gid = "2000"
     home = accounts.spool_dir / "USER"
-    return UserEntry(0, "USER", "", uid, gid, "", str(home), "",
-                     f"userdb_mail=maildir:{home}/Mail", 8)
+    return UserEntry(
+        0, "USER", "", uid, gid, "", str(home), "", f"userdb_mail=maildir:{home}/Mail", 8
+    )
 
 
 def plan_add_user(files: Files, name: str, password_hash: str, addresses: list[str]) -> Plan:
@@ -343,8 +366,9 @@ def plan_passwd(files: Files, name: str, password_hash: str) -> Plan:
         raise UserError(f"{name} is not in userdb")
     lines = userdb.lines
     for user in found:
-        lines = replace_line(lines, user.line, with_password(user, lines[user.line - 1],
-                                                             password_hash))
+        lines = replace_line(
+            lines, user.line, with_password(user, lines[user.line - 1], password_hash)
+        )
     return Plan(f"password of {name} changed", {"userdb": join_lines(lines)})
 
 
@@ -407,12 +431,21 @@ def _staged(files: Files, plan: Plan) -> Files:
     for kind in TABLE_KINDS:
         old = accounts.table(kind)
         text = plan.texts.get(kind, old.text)
-        tables[kind] = old if kind not in plan.texts else parse_table(kind, old.path, text, old.token)
+        tables[kind] = (
+            old if kind not in plan.texts else parse_table(kind, old.path, text, old.token)
+        )
     userdb = accounts.userdb
     if "userdb" in plan.texts:
         userdb = parse_userdb(userdb.path, plan.texts["userdb"], userdb.token)
-    staged = Accounts(tables["vdomains"], tables["vusers"], tables["addrs"], userdb,
-                      accounts.spool_dir, accounts.mail_user, accounts.smtpd)
+    staged = Accounts(
+        tables["vdomains"],
+        tables["vusers"],
+        tables["addrs"],
+        userdb,
+        accounts.spool_dir,
+        accounts.mail_user,
+        accounts.smtpd,
+    )
     return Files(staged, files.fdm_path, plan.texts.get(FDM, files.fdm_text), files.fdm_token)
 
 
@@ -427,8 +460,10 @@ def validate(files: Files, plan: Plan) -> None:
             line = staged.accounts.table(kind).refused[0]
             raise ActionFailed(f"not saved: smtpd would refuse {kind} (line {line} has no value)")
     if "userdb" in plan.texts and staged.accounts.userdb.refused:
-        raise ActionFailed(f"not saved: table-passwd would refuse userdb (line "
-                           f"{staged.accounts.userdb.refused[0]} has fewer than six fields)")
+        raise ActionFailed(
+            f"not saved: table-passwd would refuse userdb (line "
+            f"{staged.accounts.userdb.refused[0]} has fewer than six fields)"
+        )
     if FDM in plan.texts and files.fdm_text:
         before = check_with_fdm(files.fdm_text, str(files.fdm_path)) if _has_fdm() else None
         after = check_with_fdm(plan.texts[FDM], str(files.fdm_path)) if _has_fdm() else None
@@ -481,8 +516,9 @@ def make_maildir(maildir: Path, mail_user: str) -> None:
     try:
         entry = pwd.getpwnam(mail_user)
     except KeyError:
-        raise ActionFailed(f"the mail user {mail_user} does not exist: cannot create "
-                           f"{maildir}") from None
+        raise ActionFailed(
+            f"the mail user {mail_user} does not exist: cannot create {maildir}"
+        ) from None
     for directory in (maildir.parent, maildir, maildir / "cur", maildir / "new", maildir / "tmp"):
         if directory.exists():
             continue
@@ -491,8 +527,9 @@ def make_maildir(maildir: Path, mail_user: str) -> None:
             if os.geteuid() == 0:
                 os.chown(directory, entry.pw_uid, entry.pw_gid)
         except OSError as exc:
-            raise ActionFailed(f"cannot create the Maildir {maildir} ({exc.strerror}); "
-                               "nothing was changed") from None
+            raise ActionFailed(
+                f"cannot create the Maildir {maildir} ({exc.strerror}); nothing was changed"
+            ) from None
 
 
 def make_noticeable(path: Path, before: FileToken | None) -> None:
@@ -530,7 +567,7 @@ def reload_tables(settings: Settings, names: list[str]) -> list[Reload]:
         except UserError as exc:
             answers.append(Reload(name, False, str(exc)))
             continue
-        text = (result.stdout.strip() or result.stderr.strip() or f"exit {result.returncode}")
+        text = result.stdout.strip() or result.stderr.strip() or f"exit {result.returncode}"
         answers.append(Reload(name, result.returncode == 0, " ".join(text.split())))
     return answers
 
@@ -548,20 +585,24 @@ class Outcome:
         """One paragraph for the CLI, the screen and the audit log."""
         parts = [self.summary + "."]
         kept = [s for s in self.saved if s.backup is not None]
-        stamps = {s.backup.name[len(s.path.name):] for s in kept if s.backup is not None}
+        stamps = {s.backup.name[len(s.path.name) :] for s in kept if s.backup is not None}
         if len(stamps) == 1:
             names = ", ".join(s.path.name for s in kept)
             parts.append(f"Previous versions kept as {names} + {stamps.pop()}.")
         elif kept:
-            parts.append(f"Previous versions kept as "
-                         f"{', '.join(s.backup.name for s in kept if s.backup is not None)}.")
+            parts.append(
+                f"Previous versions kept as "
+                f"{', '.join(s.backup.name for s in kept if s.backup is not None)}."
+            )
         for reload in self.reloads:
             parts.append(f"smtpctl update table {reload.table}: {reload.answer}.")
         failed = [r.table for r in self.reloads if not r.ok]
         if failed:
-            parts.append(f"smtpd did not take the new {', '.join(failed)}: the new files are in "
-                         "place; fix what smtpd's log says, then run `smtpctl update table "
-                         f"{failed[0]}` (or restart opensmtpd).")
+            parts.append(
+                f"smtpd did not take the new {', '.join(failed)}: the new files are in "
+                "place; fix what smtpd's log says, then run `smtpctl update table "
+                f"{failed[0]}` (or restart opensmtpd)."
+            )
         parts += [note + "." for note in self.notes]
         return " ".join(parts)
 
@@ -628,8 +669,10 @@ def del_user_action(ctx: ActionContext, target: str, params: Mapping[str, str]) 
         maildir = files.accounts.maildir(found[0])
         count = mail_count(maildir) if maildir.exists() else 0
         if count:
-            raise ActionFailed(f"{target} has {count} message(s) in {maildir}: confirm to remove "
-                               "the user (the Maildir is kept)")
+            raise ActionFailed(
+                f"{target} has {count} message(s) in {maildir}: confirm to remove "
+                "the user (the Maildir is kept)"
+            )
     return apply(ctx.settings, files, plan_del_user(files, target)).message()
 
 
@@ -654,4 +697,3 @@ def add_domain_action(ctx: ActionContext, target: str, params: Mapping[str, str]
 def del_domain_action(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
     """`accounts.del_domain`."""
     return _run(ctx, lambda files: plan_del_domain(files, target))
-

@@ -41,8 +41,12 @@ class Finding(_LintFinding):
         return f"{self.file}:{self.line}" if self.line else self.file
 
 
-def check(accounts: Accounts, fdm_config: Path | None = None, dialect: str = PCRE2,
-          fdm_text: str | None = None) -> list[Finding]:
+def check(
+    accounts: Accounts,
+    fdm_config: Path | None = None,
+    dialect: str = PCRE2,
+    fdm_text: str | None = None,
+) -> list[Finding]:
     """Every finding about the accounts, by file and line; `fdm_text` stands for the file's text
     (an edit not yet saved)."""
     findings: list[Finding] = []
@@ -68,34 +72,77 @@ def _table_shapes(accounts: Accounts) -> list[Finding]:
     for kind in TABLE_KINDS:
         table = accounts.table(kind)
         if table.token is None:
-            findings.append(_finding(ERROR, table.path, 0, f"{kind} does not exist: smtpd cannot "
-                                     "load the table", f"create {table.path}", "missing-table"))
+            findings.append(
+                _finding(
+                    ERROR,
+                    table.path,
+                    0,
+                    f"{kind} does not exist: smtpd cannot load the table",
+                    f"create {table.path}",
+                    "missing-table",
+                )
+            )
             continue
         for number in table.refused:
-            findings.append(_finding(
-                ERROR, table.path, number, "smtpd refuses the whole table: a map line needs a "
-                "value after the key", "add the value or remove the line", "refused-line"))
+            findings.append(
+                _finding(
+                    ERROR,
+                    table.path,
+                    number,
+                    "smtpd refuses the whole table: a map line needs a value after the key",
+                    "add the value or remove the line",
+                    "refused-line",
+                )
+            )
         if kind == "vusers" and table.kind == LIST:
-            findings.append(_finding(
-                ERROR, table.path, table.entries[0].line, "vusers is read as a list (its first "
-                "entry has no value): smtpd cannot map addresses to users",
-                "write `ADDRESS USER` on every line", "table-kind"))
+            findings.append(
+                _finding(
+                    ERROR,
+                    table.path,
+                    table.entries[0].line,
+                    "vusers is read as a list (its first "
+                    "entry has no value): smtpd cannot map addresses to users",
+                    "write `ADDRESS USER` on every line",
+                    "table-kind",
+                )
+            )
         if kind != "vusers" and table.kind == MAP:
-            findings.append(_finding(
-                WARNING, table.path, table.entries[0].line, f"{kind} is read as a map (its first "
-                "entry has a space, tab or colon): only the first word of each line counts",
-                "one entry per line, nothing after it", "table-kind"))
+            findings.append(
+                _finding(
+                    WARNING,
+                    table.path,
+                    table.entries[0].line,
+                    f"{kind} is read as a map (its first "
+                    "entry has a space, tab or colon): only the first word of each line counts",
+                    "one entry per line, nothing after it",
+                    "table-kind",
+                )
+            )
         if kind != "vusers" and table.kind == LIST:
             for entry in table.entries:
                 if _SPACE.search(entry.key):
-                    findings.append(_finding(
-                        ERROR, table.path, entry.line, f"smtpd reads {entry.key!r} as one "
-                        "entry, spaces included", "one entry per line", "spaced-key"))
+                    findings.append(
+                        _finding(
+                            ERROR,
+                            table.path,
+                            entry.line,
+                            f"smtpd reads {entry.key!r} as one entry, spaces included",
+                            "one entry per line",
+                            "spaced-key",
+                        )
+                    )
         for entries in table.index().values():
             for entry in entries[1:]:
-                findings.append(_finding(
-                    WARNING, table.path, entry.line, f"{entry.key} is listed again (first at "
-                    f"line {entries[0].line})", "remove one of the lines", "duplicate-key"))
+                findings.append(
+                    _finding(
+                        WARNING,
+                        table.path,
+                        entry.line,
+                        f"{entry.key} is listed again (first at line {entries[0].line})",
+                        "remove one of the lines",
+                        "duplicate-key",
+                    )
+                )
     return findings
 
 
@@ -103,36 +150,83 @@ def _userdb_lines(accounts: Accounts) -> list[Finding]:
     """Lines table-passwd refuses, names that cannot log in, duplicates, unusable hashes."""
     userdb = accounts.userdb
     if userdb.token is None:
-        return [_finding(ERROR, userdb.path, 0, "userdb does not exist: nobody can log in",
-                         f"create {userdb.path}", "missing-table")]
+        return [
+            _finding(
+                ERROR,
+                userdb.path,
+                0,
+                "userdb does not exist: nobody can log in",
+                f"create {userdb.path}",
+                "missing-table",
+            )
+        ]
     findings = []
     for number in userdb.refused:
-        findings.append(_finding(
-            ERROR, userdb.path, number, "fewer than six fields: smtpd's table-passwd refuses the "
-            "whole table", "write user:password:uid:gid:gecos:home:shell:extra", "refused-line"))
+        findings.append(
+            _finding(
+                ERROR,
+                userdb.path,
+                number,
+                "fewer than six fields: smtpd's table-passwd refuses the whole table",
+                "write user:password:uid:gid:gecos:home:shell:extra",
+                "refused-line",
+            )
+        )
     seen: dict[str, int] = {}
     for user in userdb.users:
         if user.name != user.name.strip() or not user.name:
-            findings.append(_finding(
-                WARNING, userdb.path, user.line, f"user name {user.name!r} has spaces around it: "
-                "Dovecot lists it but nobody can log in as it", "remove the spaces", "spaced-user"))
+            findings.append(
+                _finding(
+                    WARNING,
+                    userdb.path,
+                    user.line,
+                    f"user name {user.name!r} has spaces around it: "
+                    "Dovecot lists it but nobody can log in as it",
+                    "remove the spaces",
+                    "spaced-user",
+                )
+            )
         if user.name in seen:
-            findings.append(_finding(
-                ERROR, userdb.path, user.line, f"user {user.name} is listed again (first at line "
-                f"{seen[user.name]}): Dovecot uses the first line", "remove one of the lines",
-                "duplicate-user"))
+            findings.append(
+                _finding(
+                    ERROR,
+                    userdb.path,
+                    user.line,
+                    f"user {user.name} is listed again (first at line "
+                    f"{seen[user.name]}): Dovecot uses the first line",
+                    "remove one of the lines",
+                    "duplicate-user",
+                )
+            )
         else:
             seen[user.name] = user.line
         if user.password.startswith("{"):
-            findings.append(_finding(
-                ERROR, userdb.path, user.line, f"{user.name}'s password has a {{SCHEME}} prefix: "
-                "Dovecot reads it, smtpd's table-passwd does not (sending with AUTH fails)",
-                "store the bare $6$ hash (`mailconsole accounts passwd` does)", "hash-prefix"))
-        elif user.password and not user.password.startswith(HASH_PREFIXES) and \
-                user.password not in ("*", "!", "x"):
-            findings.append(_finding(
-                WARNING, userdb.path, user.line, f"{user.name}'s password is not a crypt hash",
-                "set it with `mailconsole accounts passwd`", "plain-password"))
+            findings.append(
+                _finding(
+                    ERROR,
+                    userdb.path,
+                    user.line,
+                    f"{user.name}'s password has a {{SCHEME}} prefix: "
+                    "Dovecot reads it, smtpd's table-passwd does not (sending with AUTH fails)",
+                    "store the bare $6$ hash (`mailconsole accounts passwd` does)",
+                    "hash-prefix",
+                )
+            )
+        elif (
+            user.password
+            and not user.password.startswith(HASH_PREFIXES)
+            and user.password not in ("*", "!", "x")
+        ):
+            findings.append(
+                _finding(
+                    WARNING,
+                    userdb.path,
+                    user.line,
+                    f"{user.name}'s password is not a crypt hash",
+                    "set it with `mailconsole accounts passwd`",
+                    "plain-password",
+                )
+            )
     return findings
 
 
@@ -145,32 +239,59 @@ def _agreement(accounts: Accounts) -> list[Finding]:
         addr_keys = addrs.keys()
         for entry in addrs.entries:
             if entry.key.lower() not in vuser_keys:
-                findings.append(_finding(
-                    ERROR, addrs.path, entry.line, f"{entry.key} is accepted (addrs) but has no "
-                    "vusers line: smtpd cannot deliver it", f"add {entry.key} to vusers or remove "
-                    "it from addrs", "not-in-vusers"))
+                findings.append(
+                    _finding(
+                        ERROR,
+                        addrs.path,
+                        entry.line,
+                        f"{entry.key} is accepted (addrs) but has no "
+                        "vusers line: smtpd cannot deliver it",
+                        f"add {entry.key} to vusers or remove it from addrs",
+                        "not-in-vusers",
+                    )
+                )
         for entry in vusers.entries:
             if entry.key.lower() not in addr_keys and "@" in entry.key.strip("@"):
-                findings.append(_finding(
-                    ERROR, vusers.path, entry.line, f"{entry.key} has a vusers line but is not in "
-                    "addrs: smtpd refuses mail for it", f"add {entry.key} to addrs",
-                    "not-in-addrs"))
+                findings.append(
+                    _finding(
+                        ERROR,
+                        vusers.path,
+                        entry.line,
+                        f"{entry.key} has a vusers line but is not in "
+                        "addrs: smtpd refuses mail for it",
+                        f"add {entry.key} to addrs",
+                        "not-in-addrs",
+                    )
+                )
     domains = set(accounts.domains())
     if accounts.vdomains.token is not None:
         for table in (addrs, vusers):
             for entry in table.entries:
                 domain = entry.key.lower().rpartition("@")[2]
                 if "@" in entry.key and domain not in domains:
-                    findings.append(_finding(
-                        ERROR, table.path, entry.line, f"{entry.key}: {domain} is not in "
-                        "vdomains", f"add {domain} to vdomains", "unknown-domain"))
+                    findings.append(
+                        _finding(
+                            ERROR,
+                            table.path,
+                            entry.line,
+                            f"{entry.key}: {domain} is not in vdomains",
+                            f"add {domain} to vdomains",
+                            "unknown-domain",
+                        )
+                    )
         used = {address.rpartition("@")[2] for address in accounts.accepted()}
         for entry in accounts.vdomains.entries:
             if entry.key.lower() not in used:
-                findings.append(_finding(
-                    INFO, accounts.vdomains.path, entry.line, f"{entry.key} has no address",
-                    f"add one with `mailconsole accounts add-address ADDRESS@{entry.key} USER`",
-                    "empty-domain"))
+                findings.append(
+                    _finding(
+                        INFO,
+                        accounts.vdomains.path,
+                        entry.line,
+                        f"{entry.key} has no address",
+                        f"add one with `mailconsole accounts add-address ADDRESS@{entry.key} USER`",
+                        "empty-domain",
+                    )
+                )
     return findings
 
 
@@ -187,15 +308,29 @@ def _targets(accounts: Accounts) -> list[Finding]:
             if "@" in target:
                 domain = target.rpartition("@")[2].lower()
                 if domain in domains and target.lower() not in accepted:
-                    findings.append(_finding(
-                        ERROR, accounts.vusers.path, entry.line, f"{entry.key} forwards to "
-                        f"{target}, which is in a local domain but not accepted",
-                        f"add {target} or fix the alias", "unknown-target"))
+                    findings.append(
+                        _finding(
+                            ERROR,
+                            accounts.vusers.path,
+                            entry.line,
+                            f"{entry.key} forwards to "
+                            f"{target}, which is in a local domain but not accepted",
+                            f"add {target} or fix the alias",
+                            "unknown-target",
+                        )
+                    )
                 continue
-            findings.append(_finding(
-                ERROR, accounts.vusers.path, entry.line, f"{entry.key} maps to {target!r}, which "
-                f"is neither a userdb user, the mail user {accounts.mail_user} nor an address",
-                "add the user or fix the line", "unknown-target"))
+            findings.append(
+                _finding(
+                    ERROR,
+                    accounts.vusers.path,
+                    entry.line,
+                    f"{entry.key} maps to {target!r}, which "
+                    f"is neither a userdb user, the mail user {accounts.mail_user} nor an address",
+                    "add the user or fix the line",
+                    "unknown-target",
+                )
+            )
     return findings
 
 
@@ -210,28 +345,59 @@ def _maildirs(accounts: Accounts) -> list[Finding]:
         except UserError:
             continue
         if not maildir.is_dir():
-            findings.append(_finding(
-                WARNING, accounts.userdb.path, user.line, f"{user.name} has no Maildir "
-                f"({maildir})", f"create it owned by {accounts.mail_user} (add-user does)",
-                "no-maildir"))
+            findings.append(
+                _finding(
+                    WARNING,
+                    accounts.userdb.path,
+                    user.line,
+                    f"{user.name} has no Maildir ({maildir})",
+                    f"create it owned by {accounts.mail_user} (add-user does)",
+                    "no-maildir",
+                )
+            )
     return findings
 
 
-def _routes(accounts: Accounts, fdm_config: Path, dialect: str,
-            fdm_text: str | None) -> list[Finding]:
+def _routes(
+    accounts: Accounts, fdm_config: Path, dialect: str, fdm_text: str | None
+) -> list[Finding]:
     """Every accepted address that is delivered locally routes to a mailbox in fdm.conf."""
     if fdm_text is None and not fdm_config.exists() or fdm_text == "":
-        return [_finding(INFO, fdm_config, 0, "fdm.conf does not exist: routes not checked",
-                         "set fdm_config", "no-fdm")]
+        return [
+            _finding(
+                INFO,
+                fdm_config,
+                0,
+                "fdm.conf does not exist: routes not checked",
+                "set fdm_config",
+                "no-fdm",
+            )
+        ]
     try:
         config = parse_file(fdm_config) if fdm_text is None else parse(fdm_text, str(fdm_config))
         router = Router(config, dialect, hostname="mailconsole")
     except FdmSyntaxError as exc:
-        return [_finding(ERROR, fdm_config, exc.line, f"fdm refuses the file ({exc.reason}): "
-                         "routes not checked", "fix fdm.conf (mailconsole fdm lint)", "fdm-syntax")]
+        return [
+            _finding(
+                ERROR,
+                fdm_config,
+                exc.line,
+                f"fdm refuses the file ({exc.reason}): routes not checked",
+                "fix fdm.conf (mailconsole fdm lint)",
+                "fdm-syntax",
+            )
+        ]
     except OSError as exc:
-        return [_finding(ERROR, fdm_config, 0, f"cannot read fdm.conf ({exc.strerror})",
-                         "check its permissions", "fdm-unreadable")]
+        return [
+            _finding(
+                ERROR,
+                fdm_config,
+                0,
+                f"cannot read fdm.conf ({exc.strerror})",
+                "check its permissions",
+                "fdm-unreadable",
+            )
+        ]
     findings = []
     users = accounts.userdb.names()
     accepted = accounts.accepted()
@@ -244,30 +410,53 @@ def _routes(accounts: Accounts, fdm_config: Path, dialect: str,
         route = router.route(probe_message(address))
         line = lines.get(address, 0)
         if route.outcome == "error":
-            findings.append(_finding(
-                ERROR, accounts.vusers.path, line, f"mail to {address} is lost in fdm.conf: "
-                f"{route.error}", "fix fdm.conf (mailconsole fdm test)", "no-route"))
+            findings.append(
+                _finding(
+                    ERROR,
+                    accounts.vusers.path,
+                    line,
+                    f"mail to {address} is lost in fdm.conf: {route.error}",
+                    "fix fdm.conf (mailconsole fdm test)",
+                    "no-route",
+                )
+            )
         elif not route.deliveries:
-            findings.append(_finding(
-                ERROR, accounts.vusers.path, line, f"mail to {address} reaches no mailbox in "
-                f"fdm.conf ({route.outcome})", f"add an fdm rule for {address}", "no-route"))
+            findings.append(
+                _finding(
+                    ERROR,
+                    accounts.vusers.path,
+                    line,
+                    f"mail to {address} reaches no mailbox in fdm.conf ({route.outcome})",
+                    f"add an fdm rule for {address}",
+                    "no-route",
+                )
+            )
         else:
             for delivery in route.deliveries:
                 if delivery.user and delivery.user not in users:
-                    findings.append(_finding(
-                        ERROR, accounts.vusers.path, line, f"mail to {address} goes to "
-                        f"{delivery.user!r} (fdm action {delivery.action}), who is not in userdb",
-                        "add the user or fix the fdm action", "route-unknown-user"))
+                    findings.append(
+                        _finding(
+                            ERROR,
+                            accounts.vusers.path,
+                            line,
+                            f"mail to {address} goes to "
+                            f"{delivery.user!r} (fdm action {delivery.action}), who is not in userdb",
+                            "add the user or fix the fdm action",
+                            "route-unknown-user",
+                        )
+                    )
     return findings
 
 
 def probe_message(address: str) -> bytes:
     """Mail for one address as smtpd hands it to fdm: smtpd's Received header naming the recipient,
     then From, To and Subject (no Date: no route depends on it, and reading one costs time)."""
-    return (f"Received: from localhost (localhost [127.0.0.1])\n\tby mailconsole (OpenSMTPD) "
-            f"with ESMTP id 00000000\n\tfor <{address}>;\n\tMon, 1 Jan 2024 10:00:00 +0000\n"
-            f"From: route check <probe@invalid.example>\nTo: {address}\nSubject: route check\n"
-            "\nroute check\n").encode("utf-8", "surrogateescape")
+    return (
+        f"Received: from localhost (localhost [127.0.0.1])\n\tby mailconsole (OpenSMTPD) "
+        f"with ESMTP id 00000000\n\tfor <{address}>;\n\tMon, 1 Jan 2024 10:00:00 +0000\n"
+        f"From: route check <probe@invalid.example>\nTo: {address}\nSubject: route check\n"
+        "\nroute check\n"
+    ).encode("utf-8", "surrogateescape")
 
 
 def exit_code(findings: list[Finding]) -> int:

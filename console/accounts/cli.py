@@ -49,8 +49,12 @@ def check_command(as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(finding.to_json(), ensure_ascii=False))
         else:
-            click.echo(printable(f"{finding.location()}: {finding.severity}: {finding.message} "
-                                 f"(fix: {finding.fix})"))
+            click.echo(
+                printable(
+                    f"{finding.location()}: {finding.severity}: {finding.message} "
+                    f"(fix: {finding.fix})"
+                )
+            )
     if not as_json and not findings:
         click.echo("accounts: no findings")
     sys.exit(exit_code(findings))
@@ -76,10 +80,14 @@ def list_command(as_json: bool) -> None:
         click.echo(printable(f"  {user.name}  {mail}  {user.maildir}"))
     click.echo("addresses:")
     for row in view.addresses:
-        missing = "" if row.in_addrs and row.in_vusers else \
-            ("  (not in addrs)" if not row.in_addrs else "  (not in vusers)")
-        click.echo(printable(f"  {row.address} -> {', '.join(row.mailboxes) or row.target}"
-                             f"{missing}"))
+        missing = (
+            ""
+            if row.in_addrs and row.in_vusers
+            else ("  (not in addrs)" if not row.in_addrs else "  (not in vusers)")
+        )
+        click.echo(
+            printable(f"  {row.address} -> {', '.join(row.mailboxes) or row.target}{missing}")
+        )
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -102,14 +110,14 @@ def _change(name: str, target: str, as_json: bool, **params: str) -> None:
     """Dispatch one accounts action and print its outcome."""
     message = dispatch(_settings(), name, target, params)
     if as_json:
-        click.echo(json.dumps({"action": name, "target": target, "message": message},
-                              ensure_ascii=False))
+        click.echo(
+            json.dumps({"action": name, "target": target, "message": message}, ensure_ascii=False)
+        )
     else:
         click.echo(printable(message))
 
 
-def _with_password(name: str, target: str, from_stdin: bool, as_json: bool,
-                   **params: Any) -> None:
+def _with_password(name: str, target: str, from_stdin: bool, as_json: bool, **params: Any) -> None:
     settings = _settings()
     if settings.read_only:
         _change(name, target, as_json)  # refused (and audited) before a password is asked for
@@ -117,8 +125,9 @@ def _with_password(name: str, target: str, from_stdin: bool, as_json: bool,
     _change(name, target, as_json, password=_read_password(from_stdin), **params)
 
 
-password_option = click.option("--password-stdin", "from_stdin", is_flag=True,
-                               help="Read the password as one line from stdin.")
+password_option = click.option(
+    "--password-stdin", "from_stdin", is_flag=True, help="Read the password as one line from stdin."
+)
 
 
 @accounts.command("add-user")
@@ -126,8 +135,9 @@ password_option = click.option("--password-stdin", "from_stdin", is_flag=True,
 @click.argument("addresses", nargs=-1)
 @password_option
 @json_option
-def add_user_command(name: str, addresses: tuple[str, ...], from_stdin: bool,
-                     as_json: bool) -> None:
+def add_user_command(
+    name: str, addresses: tuple[str, ...], from_stdin: bool, as_json: bool
+) -> None:
     """Add mailbox user NAME (userdb, Maildir) with its ADDRESSES (vusers, addrs, fdm rule)."""
     _with_password("accounts.add_user", name, from_stdin, as_json, addresses=",".join(addresses))
 
@@ -143,8 +153,11 @@ def passwd_command(name: str, from_stdin: bool, as_json: bool) -> None:
 
 @accounts.command("del-user")
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="Remove the user even when their Maildir holds mail "
-              "(the Maildir is kept either way).")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Remove the user even when their Maildir holds mail (the Maildir is kept either way).",
+)
 @json_option
 def del_user_command(name: str, yes: bool, as_json: bool) -> None:
     """Remove user NAME and the addresses that reach only them; the Maildir stays."""
@@ -202,8 +215,11 @@ def dns_command(domains: tuple[str, ...], no_check: bool, as_json: bool) -> None
     records = wanted_records(accounts, settings, list(domains) or None)
     if no_check:
         for record in records:
-            click.echo(json.dumps({**record.__dict__, "zone_line": record.zone_line()})
-                       if as_json else printable(record.zone_line()))
+            click.echo(
+                json.dumps({**record.__dict__, "zone_line": record.zone_line()})
+                if as_json
+                else printable(record.zone_line())
+            )
         return
     verdicts = check_records(records, make_resolver(settings.dns_resolver))
     for verdict in verdicts:

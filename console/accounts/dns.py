@@ -69,9 +69,12 @@ def dkim_public_key(keyfile: Path) -> str:
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
-        raise UserError(f"{keyfile} is not a PEM private key without a passphrase ({exc})") from None
-    der = key.public_key().public_bytes(serialization.Encoding.DER,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+        raise UserError(
+            f"{keyfile} is not a PEM private key without a passphrase ({exc})"
+        ) from None
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return base64.b64encode(der).decode("ascii")
 
 
@@ -94,7 +97,7 @@ class Record:
         if not self.value:
             return f"; {self.name} {self.rtype}: {self.note}"
         if self.rtype == "TXT":
-            chunks = [self.value[i:i + TXT_CHUNK] for i in range(0, len(self.value), TXT_CHUNK)]
+            chunks = [self.value[i : i + TXT_CHUNK] for i in range(0, len(self.value), TXT_CHUNK)]
             data = " ".join(f'"{chunk}"' for chunk in chunks)
         else:
             data = self.value
@@ -112,12 +115,18 @@ class Verdict:
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for `--json`."""
-        return {**asdict(self.record), "zone_line": self.record.zone_line(), "status": self.status,
-                "found": self.found, "detail": self.detail}
+        return {
+            **asdict(self.record),
+            "zone_line": self.record.zone_line(),
+            "status": self.status,
+            "found": self.found,
+            "detail": self.detail,
+        }
 
 
-def wanted_records(accounts: Accounts, settings: Settings,
-                   domains: list[str] | None = None) -> list[Record]:
+def wanted_records(
+    accounts: Accounts, settings: Settings, domains: list[str] | None = None
+) -> list[Record]:
     """MX, SPF, DKIM and DMARC for each domain (all of vdomains by default)."""
     from console.accounts.smtpd_conf import SmtpdConf
 
@@ -142,26 +151,53 @@ def wanted_records(accounts: Accounts, settings: Settings,
         if host:
             records.append(Record(domain, "MX", domain, "MX", f"10 {host}."))
         else:
-            why = (f"{settings.smtpd_config} names no host (`listen on ... hostname HOST` or "
-                   "`pki HOST`)" if accounts.smtpd is not None else
-                   f"{settings.smtpd_config} does not exist (see the smtpd_config setting)")
+            why = (
+                f"{settings.smtpd_config} names no host (`listen on ... hostname HOST` or "
+                "`pki HOST`)"
+                if accounts.smtpd is not None
+                else f"{settings.smtpd_config} does not exist (see the smtpd_config setting)"
+            )
             records.append(Record(domain, "MX", domain, "MX", "", why))
         records.append(Record(domain, "SPF", domain, "TXT", "v=spf1 mx ~all"))
         selector = dkim.selector if dkim and dkim.selector else "SELECTOR"
         note = key_note
         if not note and dkim is not None and dkim.domains and domain not in dkim.domains:
             note = f"dkimproxy does not sign {domain} (its domain line)"
-        records.append(Record(domain, "DKIM", f"{selector}._domainkey.{domain}", "TXT",
-                              f"v=DKIM1; k=rsa; t=s; p={key}" if key else "", note))
+        records.append(
+            Record(
+                domain,
+                "DKIM",
+                f"{selector}._domainkey.{domain}",
+                "TXT",
+                f"v=DKIM1; k=rsa; t=s; p={key}" if key else "",
+                note,
+            )
+        )
         rua = _report_address(domain, accepted)
         value = f"v=DMARC1; p={DMARC_POLICY}" + (f"; rua=mailto:{rua}" if rua else "")
-        records.append(Record(domain, "DMARC", f"_dmarc.{domain}", "TXT", value,
-                              "" if rua else "no accepted dmarc@ address for aggregate reports"))
+        records.append(
+            Record(
+                domain,
+                "DMARC",
+                f"_dmarc.{domain}",
+                "TXT",
+                value,
+                "" if rua else "no accepted dmarc@ address for aggregate reports",
+            )
+        )
         report_domain = rua.rpartition("@")[2]
         if rua and report_domain != domain:
             # RFC 7489 7.1: the other domain must say it takes this domain's reports.
-            records.append(Record(domain, "RUA", f"{domain}._report._dmarc.{report_domain}", "TXT",
-                                  "v=DMARC1", f"{report_domain} accepts {domain}'s DMARC reports"))
+            records.append(
+                Record(
+                    domain,
+                    "RUA",
+                    f"{domain}._report._dmarc.{report_domain}",
+                    "TXT",
+                    "v=DMARC1",
+                    f"{report_domain} accepts {domain}'s DMARC reports",
+                )
+            )
     return records
 
 
@@ -186,7 +222,10 @@ def make_resolver(address: str, timeout: float = 3.0) -> Any:
             raise UserError("no DNS resolver configured on this system: set dns_resolver") from None
     else:
         resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers, resolver.port = [_host_and_port(address)[0]], _host_and_port(address)[1]
+        resolver.nameservers, resolver.port = (
+            [_host_and_port(address)[0]],
+            _host_and_port(address)[1],
+        )
     resolver.lifetime = timeout
     resolver.timeout = timeout
     return resolver
@@ -247,8 +286,13 @@ def check_record(record: Record, resolver: Any) -> Verdict:
     found, problem = _lookup(resolver, record.name, record.rtype)
     if found is None:
         return Verdict(record, UNKNOWN, [], problem)
-    judge = {"MX": _judge_mx, "SPF": _judge_spf, "DKIM": _judge_dkim, "DMARC": _judge_dmarc,
-             "RUA": _judge_report}
+    judge = {
+        "MX": _judge_mx,
+        "SPF": _judge_spf,
+        "DKIM": _judge_dkim,
+        "DMARC": _judge_dmarc,
+        "RUA": _judge_report,
+    }
     status, detail = judge[record.kind](record, found, resolver)
     shown = found if record.kind == "MX" else [t for t in found if _is_kind(record.kind, t)]
     return Verdict(record, status, shown, detail)
@@ -257,7 +301,9 @@ def check_record(record: Record, resolver: Any) -> Verdict:
 def _is_kind(kind: str, text: str) -> bool:
     prefix = {"SPF": "v=spf1", "DKIM": "", "DMARC": "v=dmarc1", "RUA": "v=dmarc1"}[kind]
     low = text.lower()
-    return low.startswith(prefix) and (not prefix or low[len(prefix):len(prefix) + 1] in ("", " ", ";"))
+    return low.startswith(prefix) and (
+        not prefix or low[len(prefix) : len(prefix) + 1] in ("", " ", ";")
+    )
 
 
 def _judge_mx(record: Record, found: list[str], resolver: Any) -> tuple[str, str]:
@@ -278,11 +324,14 @@ def _judge_spf(record: Record, found: list[str], resolver: Any) -> tuple[str, st
         return MALFORMED, f"{len(spf)} SPF records: receivers treat that as a permanent error"
     lookups = spf_lookups(spf[0], resolver)
     if lookups > SPF_LOOKUP_LIMIT:
-        return MALFORMED, (f"{lookups} DNS lookups (more than {SPF_LOOKUP_LIMIT}): receivers treat "
-                           "that as a permanent error")
+        return MALFORMED, (
+            f"{lookups} DNS lookups (more than {SPF_LOOKUP_LIMIT}): receivers treat "
+            "that as a permanent error"
+        )
     terms = spf[0].lower().split()[1:]
     if " ".join(spf[0].split()).lower() == record.value.lower() or any(
-            term.lstrip("+") in ("mx", f"mx:{record.domain}") for term in terms):
+        term.lstrip("+") in ("mx", f"mx:{record.domain}") for term in terms
+    ):
         return OK, ""
     return DIFFERENT, "does not allow the domain's MX host (`mx`) to send"
 
@@ -294,8 +343,13 @@ def spf_lookups(text: str, resolver: Any | None = None, depth: int = 0) -> int:
         if not _SPF_LOOKUPS.match(term):
             continue
         count += 1
-        target = term.split(":", 1)[1] if term.lower().lstrip("+?~-").startswith("include:") else \
-            term.split("=", 1)[1] if term.lower().startswith("redirect=") else ""
+        target = (
+            term.split(":", 1)[1]
+            if term.lower().lstrip("+?~-").startswith("include:")
+            else term.split("=", 1)[1]
+            if term.lower().startswith("redirect=")
+            else ""
+        )
         if target and resolver is not None and depth < SPF_LOOKUP_LIMIT:
             found, _problem = _lookup(resolver, target, "TXT")
             for included in found or []:
@@ -310,8 +364,9 @@ def _tags(text: str) -> dict[str, str]:
     for part in text.split(";"):
         key, sep, value = part.partition("=")
         if sep:
-            tags[key.strip().lower()] = "".join(value.split()) if key.strip().lower() == "p" \
-                else value.strip()
+            tags[key.strip().lower()] = (
+                "".join(value.split()) if key.strip().lower() == "p" else value.strip()
+            )
     return tags
 
 
@@ -322,7 +377,10 @@ def _judge_dkim(record: Record, found: list[str], resolver: Any) -> tuple[str, s
         return MALFORMED, f"{len(found)} TXT records at {record.name}: verifiers pick one"
     tags = _tags(found[0])
     if not tags.get("p"):
-        return MALFORMED, "no public key (p=)" if "p" not in tags else "the key is revoked (empty p=)"
+        return (
+            MALFORMED,
+            "no public key (p=)" if "p" not in tags else "the key is revoked (empty p=)",
+        )
     if tags.get("k", "rsa").lower() != "rsa":
         return DIFFERENT, f"key type k={tags['k']}, dkimproxy signs with rsa"
     try:
@@ -371,7 +429,8 @@ def _judge_dmarc(record: Record, found: list[str], resolver: Any) -> tuple[str, 
                 return MALFORMED, f"{key}={uri} has no mailto: (reports are never sent)"
     wanted = _tags(record.value)
     if tags.get("p", "").lower() != wanted["p"] or (
-            "rua" in wanted and wanted["rua"].lower() not in tags.get("rua", "").lower()):
+        "rua" in wanted and wanted["rua"].lower() not in tags.get("rua", "").lower()
+    ):
         return DIFFERENT, f"the stack wants {record.value!r}"
     return OK, ""
 
@@ -379,5 +438,7 @@ def _judge_dmarc(record: Record, found: list[str], resolver: Any) -> tuple[str, 
 def _judge_report(record: Record, found: list[str], resolver: Any) -> tuple[str, str]:
     if any(_is_kind("RUA", text) for text in found):
         return OK, ""
-    return MISSING, (f"without it, receivers send no reports for {record.domain} to "
-                     f"{record.name.rpartition('._report._dmarc.')[2]}")
+    return MISSING, (
+        f"without it, receivers send no reports for {record.domain} to "
+        f"{record.name.rpartition('._report._dmarc.')[2]}"
+    )

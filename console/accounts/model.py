@@ -105,5 +105,12 @@ def load_accounts(settings: Settings) -> Accounts:
         tables[kind] = parse_table(kind, path, text, token)
     text, token = read_text(settings.table_userdb)
     userdb = parse_userdb(settings.table_userdb, text, token)
-    return Accounts(tables["vdomains"], tables["vusers"], tables["addrs"], userdb,
-                    settings.spool_dir, settings.mail_user, read_smtpd_conf(settings.smtpd_config))
+    return Accounts(
+        tables["vdomains"],
+        tables["vusers"],
+        tables["addrs"],
+        userdb,
+        settings.spool_dir,
+        settings.mail_user,
+        read_smtpd_conf(settings.smtpd_config),
+    )

@@ -64,16 +64,24 @@ def overview(files: Files) -> Overview:
     vusers = accounts.vusers.keys()
     rows = []
     for address in dict.fromkeys([*accounts.accepted(), *sorted(vusers - addrs)]):
-        row = AddressRow(address, ", ".join(accounts.targets(address)), address in addrs,
-                         address in vusers)
+        row = AddressRow(
+            address, ", ".join(accounts.targets(address)), address in addrs, address in vusers
+        )
         if router is not None:
             route = router.route(probe_message(address))
-            nowhere = f"nowhere ({route.outcome}: {route.error})" if route.error else \
-                f"nowhere ({route.outcome})"
-            row.mailboxes = [f"{d.user}/{d.folder}" if d.user else (d.path or d.action)
-                             for d in route.deliveries] or [nowhere]
-        row.mailboxes += [user for user in accounts.users_of(address)
-                          if not any(m.startswith(user + "/") for m in row.mailboxes)]
+            nowhere = (
+                f"nowhere ({route.outcome}: {route.error})"
+                if route.error
+                else f"nowhere ({route.outcome})"
+            )
+            row.mailboxes = [
+                f"{d.user}/{d.folder}" if d.user else (d.path or d.action) for d in route.deliveries
+            ] or [nowhere]
+        row.mailboxes += [
+            user
+            for user in accounts.users_of(address)
+            if not any(m.startswith(user + "/") for m in row.mailboxes)
+        ]
         rows.append(row)
     users = []
     for user in accounts.userdb.users:
@@ -83,9 +91,12 @@ def overview(files: Files) -> Overview:
             users.append(UserRow(user.name, user.line, "", None))
             continue
         count = mail_count(maildir) if maildir.is_dir() else None
-        mine = [row.address for row in rows
-                if any(m.split("/")[0] == user.name for m in row.mailboxes)]
+        mine = [
+            row.address for row in rows if any(m.split("/")[0] == user.name for m in row.mailboxes)
+        ]
         users.append(UserRow(user.name, user.line, str(maildir), count, mine))
-    domains = [DomainRow(domain, sum(1 for row in rows if row.address.endswith("@" + domain)))
-               for domain in accounts.domains()]
+    domains = [
+        DomainRow(domain, sum(1 for row in rows if row.address.endswith("@" + domain)))
+        for domain in accounts.domains()
+    ]
     return Overview(domains, users, rows)

@@ -38,13 +38,20 @@ def hash_password(password: str) -> str:
     else:
         raise ActionFailed("neither doveadm nor openssl is installed: cannot hash the password")
     try:
-        done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=30,
-                              check=False, start_new_session=True)
+        done = subprocess.run(
+            command,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+            start_new_session=True,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ActionFailed(f"{command[0]} could not hash the password ({exc})") from None
     hashed = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     if hashed.startswith(SCHEME_PREFIX):
-        hashed = hashed[len(SCHEME_PREFIX):]
+        hashed = hashed[len(SCHEME_PREFIX) :]
     if done.returncode != 0 or not hashed.startswith("$6$"):
         error = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         raise ActionFailed(f"{command[0]} could not hash the password: {error}")

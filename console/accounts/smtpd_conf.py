@@ -9,7 +9,12 @@ from pathlib import Path
 
 from console.accounts.tables import read_text
 
-ARTICLE_TABLE_NAMES = {"vdomains": "vdoms", "vusers": "vusers", "addrs": "addrs", "userdb": "passwd"}
+ARTICLE_TABLE_NAMES = {
+    "vdomains": "vdoms",
+    "vusers": "vusers",
+    "addrs": "addrs",
+    "userdb": "passwd",
+}
 """The article's table names, used when smtpd.conf cannot be read."""
 
 

@@ -132,7 +132,7 @@ def parse_table(name: str, path: Path, text: str, token: FileToken | None = None
         if found is None:
             table.refused.append(number)
             continue
-        key, rest = line[: found.start()], line[found.start() + 1:]
+        key, rest = line[: found.start()], line[found.start() + 1 :]
         value = _value_start(rest)
         if not value:
             table.refused.append(number)
@@ -146,7 +146,9 @@ def _value_start(rest: str) -> str:
     i = 0
     while i < len(rest):
         char = rest[i]
-        if char in _WHITESPACE or (char == ":" and i + 1 < len(rest) and rest[i + 1] in _WHITESPACE):
+        if char in _WHITESPACE or (
+            char == ":" and i + 1 < len(rest) and rest[i + 1] in _WHITESPACE
+        ):
             i += 1
             continue
         break
@@ -181,7 +183,7 @@ class UserEntry(NamedTuple):
         mail = self.extra_value("userdb_mail") or self.extra_value("mail")
         if not mail or not mail.startswith("maildir:"):
             return None
-        location = mail[len("maildir:"):].split(":", 1)[0]
+        location = mail[len("maildir:") :].split(":", 1)[0]
         location = location.replace("%u", self.name).replace("%n", self.name.split("@")[0])
         if location.startswith("~"):
             location = self.home + location[1:]
@@ -225,8 +227,9 @@ def parse_userdb(path: Path, text: str, token: FileToken | None = None) -> UserD
             userdb.refused.append(number)
         padded = fields + [""] * (8 - len(fields))
         name, password, uid, gid, gecos, home, shell, extra = padded[:8]
-        userdb.users.append(UserEntry(number, name, password, uid, gid, gecos, home, shell, extra,
-                                      len(fields)))
+        userdb.users.append(
+            UserEntry(number, name, password, uid, gid, gecos, home, shell, extra, len(fields))
+        )
     return userdb
 
 
@@ -239,8 +242,16 @@ def user_line(name: str, password: str, template: UserEntry | None, defaults: Us
     def moved(text: str) -> str:
         return re.sub(rf"(?<=/){re.escape(old)}(?=/|:|\s|$)", name, text) if old else text
 
-    fields = [name, password, base.uid, base.gid, base.gecos, moved(base.home), base.shell,
-              moved(base.extra)]
+    fields = [
+        name,
+        password,
+        base.uid,
+        base.gid,
+        base.gecos,
+        moved(base.home),
+        base.shell,
+        moved(base.extra),
+    ]
     return ":".join(fields)
 
 

@@ -45,8 +45,11 @@ def _tables(directory: str | None) -> Tables | None:
         if names:
             click.echo(f"tables from {directory}: {', '.join(names)}", err=True)
         else:
-            click.echo(f"warning: none of the tables ({', '.join(TABLE_NAMES)}) are in {directory}: "
-                       "the table checks did not run", err=True)
+            click.echo(
+                f"warning: none of the tables ({', '.join(TABLE_NAMES)}) are in {directory}: "
+                "the table checks did not run",
+                err=True,
+            )
         return tables
     settings = _settings()
     if settings is None or getattr(settings, "table_addrs", None) is None:
@@ -65,8 +68,13 @@ def fdm() -> None:
 @click.argument("file", required=False)
 @click.option("--tables", "tables_dir", help="Directory with addrs, vusers, vdomains, userdb.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per finding.")
-@click.option("--dialect", type=click.Choice(DIALECTS), default=PCRE2, show_default=True,
-              help="Regex dialect: pcre2 (fdm 2.x) or posix (Debian's fdm 1.9).")
+@click.option(
+    "--dialect",
+    type=click.Choice(DIALECTS),
+    default=PCRE2,
+    show_default=True,
+    help="Regex dialect: pcre2 (fdm 2.x) or posix (Debian's fdm 1.9).",
+)
 def lint_command(file: str | None, tables_dir: str | None, as_json: bool, dialect: str) -> None:
     """Lint fdm.conf; exit 0 when clean, 1 with warnings, 2 with errors."""
     path = _config_path(file)
@@ -80,35 +88,62 @@ def lint_command(file: str | None, tables_dir: str | None, as_json: bool, dialec
             click.echo(json.dumps(finding.to_json(), ensure_ascii=False))
         else:
             where = f"{path}:{finding.line}:" if finding.line else f"{path}:"
-            click.echo(printable(f"{where} {finding.severity}: {finding.message} "
-                                 f"(fix: {finding.fix})"))
+            click.echo(
+                printable(f"{where} {finding.severity}: {finding.message} (fix: {finding.fix})")
+            )
     if not as_json and not findings:
         click.echo(f"{path}: no findings")
     sys.exit(exit_code(findings))
 
 
 @fdm.command("test")
-@click.option("--fdm-conf", "config_file", metavar="FILE",
-              help="The fdm.conf (default: the settings' fdm_config).")
-@click.option("--config", "old_config_file", metavar="FILE",
-              help="Old name of --fdm-conf, still accepted (the global --config is the settings "
-                   "file).")
+@click.option(
+    "--fdm-conf",
+    "config_file",
+    metavar="FILE",
+    help="The fdm.conf (default: the settings' fdm_config).",
+)
+@click.option(
+    "--config",
+    "old_config_file",
+    metavar="FILE",
+    help="Old name of --fdm-conf, still accepted (the global --config is the settings file).",
+)
 @click.argument("messages", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
-@click.option("--dialect", type=click.Choice(DIALECTS), default=PCRE2, show_default=True,
-              help="Regex dialect: pcre2 (fdm 2.x) or posix (Debian's fdm 1.9).")
+@click.option(
+    "--dialect",
+    type=click.Choice(DIALECTS),
+    default=PCRE2,
+    show_default=True,
+    help="Regex dialect: pcre2 (fdm 2.x) or posix (Debian's fdm 1.9).",
+)
 @click.option("--account", default="stdin", show_default=True, help="The account fdm runs with.")
-@click.option("--run-rewrites", is_flag=True,
-              help="Run rewrite actions' commands (as fdm would) so later rules see their output.")
-def test_command(config_file: str | None, old_config_file: str | None, messages: tuple[str, ...],
-                 as_json: bool, dialect: str, account: str, run_rewrites: bool) -> None:
+@click.option(
+    "--run-rewrites",
+    is_flag=True,
+    help="Run rewrite actions' commands (as fdm would) so later rules see their output.",
+)
+def test_command(
+    config_file: str | None,
+    old_config_file: str | None,
+    messages: tuple[str, ...],
+    as_json: bool,
+    dialect: str,
+    account: str,
+    run_rewrites: bool,
+) -> None:
     """Route each MESSAGE file (or - for stdin) through the config, as fdm would.
 
     Exit 0 when every message is delivered or dropped by a rule, 1 when one would be lost or
     bounced (an error, or kept by a stdin account: stored nowhere).
     """
-    router = Router(parse_file(_config_path(config_file or old_config_file)), dialect,
-                    account=account, rewrite=run_rewrite if run_rewrites else None)
+    router = Router(
+        parse_file(_config_path(config_file or old_config_file)),
+        dialect,
+        account=account,
+        rewrite=run_rewrite if run_rewrites else None,
+    )
     lost = 0
     for name in messages:
         if name == "-":
@@ -124,7 +159,9 @@ def test_command(config_file: str | None, old_config_file: str | None, messages:
         if as_json:
             click.echo(json.dumps(route.to_json(name), ensure_ascii=False))
             continue
-        click.echo(printable(f"{name}: {route.outcome}" + (f" ({route.error})" if route.error else "")))
+        click.echo(
+            printable(f"{name}: {route.outcome}" + (f" ({route.error})" if route.error else ""))
+        )
         click.echo(printable(f"  rules at lines: {', '.join(map(str, route.rules)) or 'none'}"))
         for run in route.runs:
             click.echo(printable(f"  {run.action}:{run.item} {run.kind} {run.argument}".rstrip()))

@@ -21,7 +21,8 @@ from console.fdm.router import Router
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 _ADDRESS = re.compile(
-    r"[A-Za-z0-9_-]+(?:\\{0,2}\.[A-Za-z0-9_-]+)*@[A-Za-z0-9-]+(?:\\{0,2}\.[A-Za-z0-9-]+)+")
+    r"[A-Za-z0-9_-]+(?:\\{0,2}\.[A-Za-z0-9_-]+)*@[A-Za-z0-9-]+(?:\\{0,2}\.[A-Za-z0-9-]+)+"
+)
 _SAFE_ESCAPES = set('nrt\\"$%')
 
 
@@ -37,8 +38,13 @@ class Finding:
 
     def to_json(self) -> dict[str, object]:
         """A plain dict for `--json` output."""
-        return {"severity": self.severity, "line": self.line, "message": self.message,
-                "fix": self.fix, "code": self.code}
+        return {
+            "severity": self.severity,
+            "line": self.line,
+            "message": self.message,
+            "fix": self.fix,
+            "code": self.code,
+        }
 
 
 @dataclass
@@ -63,12 +69,17 @@ def _table_lines(path: Path) -> list[str]:
         text = path.read_text(errors="replace")
     except OSError as exc:
         raise UserError(f"cannot read the table {path}: {exc.strerror}") from None
-    return [line.split("#", 1)[0].strip() for line in text.splitlines()
-            if line.split("#", 1)[0].strip()]
+    return [
+        line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()
+    ]
 
 
-def load_tables(addrs: Path | None = None, vusers: Path | None = None,
-                vdomains: Path | None = None, userdb: Path | None = None) -> Tables:
+def load_tables(
+    addrs: Path | None = None,
+    vusers: Path | None = None,
+    vdomains: Path | None = None,
+    userdb: Path | None = None,
+) -> Tables:
     """Read whichever tables exist; a missing file is simply not cross-checked."""
     tables = Tables()
     if addrs is not None and addrs.exists():
@@ -93,23 +104,37 @@ TABLE_NAMES = ("addrs", "vusers", "vdomains", "userdb")
 
 def tables_in(directory: Path) -> Tables:
     """The tables under one directory with the article's names (addrs, vusers, vdomains, userdb)."""
-    return load_tables(directory / "addrs", directory / "vusers", directory / "vdomains",
-                       directory / "userdb")
+    return load_tables(
+        directory / "addrs", directory / "vusers", directory / "vdomains", directory / "userdb"
+    )
 
 
-def lint_text(text: str, path: str = "fdm.conf", tables: Tables | None = None,
-              dialect: str = PCRE2, account: str = "stdin") -> tuple[Config | None, list[Finding]]:
+def lint_text(
+    text: str,
+    path: str = "fdm.conf",
+    tables: Tables | None = None,
+    dialect: str = PCRE2,
+    account: str = "stdin",
+) -> tuple[Config | None, list[Finding]]:
     """Parse and lint; a syntax error is itself a finding (fdm would refuse the file)."""
     try:
         config = parse(text, path)
     except FdmSyntaxError as exc:
-        return None, [Finding(ERROR, exc.line, f"fdm refuses the file: {exc.reason}",
-                              "fix the syntax at this line", "syntax")]
+        return None, [
+            Finding(
+                ERROR,
+                exc.line,
+                f"fdm refuses the file: {exc.reason}",
+                "fix the syntax at this line",
+                "syntax",
+            )
+        ]
     return config, lint(config, tables, dialect, account)
 
 
-def lint(config: Config, tables: Tables | None = None, dialect: str = PCRE2,
-         account: str = "stdin") -> list[Finding]:
+def lint(
+    config: Config, tables: Tables | None = None, dialect: str = PCRE2, account: str = "stdin"
+) -> list[Finding]:
     """Every finding for a parsed config, sorted by line."""
     findings: list[Finding] = []
     findings += _unsupported(config)
@@ -135,17 +160,31 @@ def exit_code(findings: list[Finding]) -> int:
 
 
 def _unsupported(config: Config) -> list[Finding]:
-    return [Finding(WARNING, item.line, f"the console does not evaluate this: {item.what}",
-                    "check this part of the route by hand", "unsupported")
-            for item in config.unsupported]
+    return [
+        Finding(
+            WARNING,
+            item.line,
+            f"the console does not evaluate this: {item.what}",
+            "check this part of the route by hand",
+            "unsupported",
+        )
+        for item in config.unsupported
+    ]
 
 
 def _accounts(config: Config, account: str) -> list[Finding]:
     if any(fnmatch.fnmatchcase(a.name, account) for a in config.accounts):
         return []
-    return [Finding(ERROR, 1, f"no account is named {account!r}: `fdm -a {account} fetch` does "
-                    "nothing and every message is lost",
-                    f'add `account "{account}" disabled stdin`', "no-account")]
+    return [
+        Finding(
+            ERROR,
+            1,
+            f"no account is named {account!r}: `fdm -a {account} fetch` does "
+            "nothing and every message is lost",
+            f'add `account "{account}" disabled stdin`',
+            "no-account",
+        )
+    ]
 
 
 def _action_refs(config: Config) -> list[tuple[str, int]]:
@@ -171,10 +210,18 @@ def _actions(config: Config) -> list[Finding]:
     undefined: list[tuple[str, int]] = []
     for pattern, line in refs:
         if "%" in pattern:
-            findings.append(Finding(INFO, line, f"action {pattern!r} depends on tags at run time",
-                                    "test it with a message (the live test expands it)", "tagged-name"))
-            used.update(n for n in names if fnmatch.fnmatchcase(n, re.sub(r"%(\[[^]]*\]|.)", "*",
-                                                                          pattern)))
+            findings.append(
+                Finding(
+                    INFO,
+                    line,
+                    f"action {pattern!r} depends on tags at run time",
+                    "test it with a message (the live test expands it)",
+                    "tagged-name",
+                )
+            )
+            used.update(
+                n for n in names if fnmatch.fnmatchcase(n, re.sub(r"%(\[[^]]*\]|.)", "*", pattern))
+            )
             continue
         matched = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         used.update(matched)
@@ -182,25 +229,47 @@ def _actions(config: Config) -> list[Finding]:
             undefined.append((pattern, line))
     unused = [a for a in config.actions if a.name not in used]
     for pattern, line in undefined:
-        close = difflib.get_close_matches(pattern, [a.name for a in unused] or names, n=1, cutoff=0.4)
-        fix = f'use "{close[0]}", or define action "{pattern}"' if close else \
-            f'define action "{pattern}"'
-        findings.append(Finding(
-            ERROR, line, f'action "{pattern}" is not defined: fdm -n accepts it, but mail reaching '
-            "this rule is not delivered (fdm 1.9 exits 0 and it is lost; 2.x bounces it)",
-            fix, "undefined-action"))
+        close = difflib.get_close_matches(
+            pattern, [a.name for a in unused] or names, n=1, cutoff=0.4
+        )
+        fix = (
+            f'use "{close[0]}", or define action "{pattern}"'
+            if close
+            else f'define action "{pattern}"'
+        )
+        findings.append(
+            Finding(
+                ERROR,
+                line,
+                f'action "{pattern}" is not defined: fdm -n accepts it, but mail reaching '
+                "this rule is not delivered (fdm 1.9 exits 0 and it is lost; 2.x bounces it)",
+                fix,
+                "undefined-action",
+            )
+        )
     for action in unused:
         close = difflib.get_close_matches(action.name, [p for p, _ in undefined], n=1, cutoff=0.4)
-        fix = (f'the rule naming "{close[0]}" probably means this one' if close
-               else "name it in a rule or remove it")
-        findings.append(Finding(WARNING, action.line, f'action "{action.name}" is never used',
-                                fix, "unused-action"))
+        fix = (
+            f'the rule naming "{close[0]}" probably means this one'
+            if close
+            else "name it in a rule or remove it"
+        )
+        findings.append(
+            Finding(
+                WARNING, action.line, f'action "{action.name}" is never used', fix, "unused-action"
+            )
+        )
     return findings
 
 
 def _is_catch_all(rule: Rule) -> bool:
-    return (rule.children is None and not rule.cont and len(rule.conditions) == 1
-            and rule.conditions[0].kind == "all" and not rule.conditions[0].negated)
+    return (
+        rule.children is None
+        and not rule.cont
+        and len(rule.conditions) == 1
+        and rule.conditions[0].kind == "all"
+        and not rule.conditions[0].negated
+    )
 
 
 def _unreachable(rules: list[Rule]) -> list[Finding]:
@@ -208,10 +277,16 @@ def _unreachable(rules: list[Rule]) -> list[Finding]:
     catch_all: Rule | None = None
     for rule in rules:
         if catch_all is not None:
-            findings.append(Finding(
-                WARNING, rule.line, f"this rule can never match: the rule at line {catch_all.line} "
-                "matches all mail and stops", "move it above the catch-all or add `continue` there",
-                "unreachable"))
+            findings.append(
+                Finding(
+                    WARNING,
+                    rule.line,
+                    f"this rule can never match: the rule at line {catch_all.line} "
+                    "matches all mail and stops",
+                    "move it above the catch-all or add `continue` there",
+                    "unreachable",
+                )
+            )
             continue
         if rule.children is not None:
             findings += _unreachable(rule.children)
@@ -227,7 +302,7 @@ def _lost_escapes(raw: str) -> list[str]:
     while i < len(raw) - 1:
         if raw[i] == "\\":
             if raw[i + 1] not in _SAFE_ESCAPES:
-                lost.append(raw[i:i + 2])
+                lost.append(raw[i : i + 2])
             i += 2
             continue
         i += 1
@@ -246,26 +321,53 @@ def _regexes(config: Config, dialect: str) -> list[Finding]:
                 except RegexError as exc:
                     severity = ERROR if other == dialect else WARNING
                     which = "fdm 2.x (PCRE2)" if other == PCRE2 else "Debian's fdm 1.9 (POSIX)"
-                    findings.append(Finding(
-                        severity, cond.line, f'the regex "{cond.regex}" does not compile for '
-                        f"{which}: {exc}", "fix the regex", "bad-regex"))
+                    findings.append(
+                        Finding(
+                            severity,
+                            cond.line,
+                            f'the regex "{cond.regex}" does not compile for {which}: {exc}',
+                            "fix the regex",
+                            "bad-regex",
+                        )
+                    )
             for escape in sorted(set(_lost_escapes(cond.raw_regex))):
-                findings.append(Finding(
-                    WARNING, cond.line, f'"{escape}" in a "…" string loses its backslash: the regex '
-                    f'gets "{escape[1]}"' + (" (any character)" if escape == "\\." else ""),
-                    f'write "\\{escape}" or use a \'…\' string', "lost-escape"))
+                findings.append(
+                    Finding(
+                        WARNING,
+                        cond.line,
+                        f'"{escape}" in a "…" string loses its backslash: the regex '
+                        f'gets "{escape[1]}"' + (" (any character)" if escape == "\\." else ""),
+                        f"write \"\\{escape}\" or use a '…' string",
+                        "lost-escape",
+                    )
+                )
             raw = cond.raw_regex.replace("%%", "")
             if "%" in raw.replace("%{", ""):
-                findings.append(Finding(
-                    WARNING, cond.line, "% in a regex starts a tag that fdm substitutes when it reads "
-                    "the file (an unknown one disappears)", "write %% for a literal %", "percent"))
+                findings.append(
+                    Finding(
+                        WARNING,
+                        cond.line,
+                        "% in a regex starts a tag that fdm substitutes when it reads "
+                        "the file (an unknown one disappears)",
+                        "write %% for a literal %",
+                        "percent",
+                    )
+                )
     return findings
 
 
 def _macros(config: Config) -> list[Finding]:
-    return [Finding(WARNING, use.line, f"macro {use.name} is not defined here: it expands to nothing",
-                    f"define {use.name} above this line", "undefined-macro")
-            for use in config.macro_uses if not use.defined]
+    return [
+        Finding(
+            WARNING,
+            use.line,
+            f"macro {use.name} is not defined here: it expands to nothing",
+            f"define {use.name} above this line",
+            "undefined-macro",
+        )
+        for use in config.macro_uses
+        if not use.defined
+    ]
 
 
 def _items(config: Config) -> list[tuple[str, ActionItem]]:
@@ -283,69 +385,129 @@ def _commands(config: Config) -> list[Finding]:
         for raw in item.raw_args:
             for escape in sorted(set(_lost_escapes(raw))):
                 shown = "a space" if escape == "\\ " else f'"{escape[1]}"'
-                findings.append(Finding(
-                    WARNING, item.line, f'"{escape}" in a "…" string is just {shown}: the command '
-                    f"of action {name!r} does not get the backslash",
-                    "quote the argument inside the command (-m 'Mailing Lists')", "lost-escape"))
+                findings.append(
+                    Finding(
+                        WARNING,
+                        item.line,
+                        f'"{escape}" in a "…" string is just {shown}: the command '
+                        f"of action {name!r} does not get the backslash",
+                        "quote the argument inside the command (-m 'Mailing Lists')",
+                        "lost-escape",
+                    )
+                )
         if item.kind == "rewrite":
-            findings.append(Finding(
-                WARNING, item.line, f"action {name!r} rewrites the message with a command the live "
-                "test does not run: after a `continue` rule, where later rules see the new message, "
-                "the route is not modelled", "check it with `mailconsole fdm test --run-rewrites`",
-                "not-modelled"))
+            findings.append(
+                Finding(
+                    WARNING,
+                    item.line,
+                    f"action {name!r} rewrites the message with a command the live "
+                    "test does not run: after a `continue` rule, where later rules see the new message, "
+                    "the route is not modelled",
+                    "check it with `mailconsole fdm test --run-rewrites`",
+                    "not-modelled",
+                )
+            )
         if item.kind in ("pipe", "exec") and item.args:
             delivery = mailbox_of(name, item.kind, item.args[0])
             if delivery.extra_args:
-                findings.append(Finding(
-                    WARNING, item.line, f"action {name!r} passes unexpected arguments "
-                    f"{' '.join(delivery.extra_args)!r} to the delivery agent (folder "
-                    f"{delivery.folder!r})", "quote a folder name that contains spaces",
-                    "lda-args"))
+                findings.append(
+                    Finding(
+                        WARNING,
+                        item.line,
+                        f"action {name!r} passes unexpected arguments "
+                        f"{' '.join(delivery.extra_args)!r} to the delivery agent (folder "
+                        f"{delivery.folder!r})",
+                        "quote a folder name that contains spaces",
+                        "lda-args",
+                    )
+                )
     return findings
 
 
 def _probe(address: str) -> bytes:
     """A message as smtpd hands it to the mda for one recipient."""
-    return (f"Received: from localhost (localhost [127.0.0.1])\n\tby mail.example.com (OpenSMTPD)"
-            f" with ESMTP id 0abc1234\n\tfor <{address}>;\n\tMon, 1 Jan 2024 10:00:00 +0000\n"
-            f"From: probe <probe@invalid.example>\nTo: {address}\nSubject: mailconsole probe\n"
-            "\nprobe\n").encode()
+    return (
+        f"Received: from localhost (localhost [127.0.0.1])\n\tby mail.example.com (OpenSMTPD)"
+        f" with ESMTP id 0abc1234\n\tfor <{address}>;\n\tMon, 1 Jan 2024 10:00:00 +0000\n"
+        f"From: probe <probe@invalid.example>\nTo: {address}\nSubject: mailconsole probe\n"
+        "\nprobe\n"
+    ).encode()
 
 
 def _tables(config: Config, tables: Tables, dialect: str, account: str) -> list[Finding]:
     findings: list[Finding] = []
     if {"addrs", "vusers"} <= tables.present:
         for extra in sorted(tables.addrs - set(tables.vusers)):
-            findings.append(Finding(WARNING, 0, f"{extra} is in addrs but not in vusers: smtpd "
-                                    "accepts it and cannot map it to a user",
-                                    f"add {extra} to vusers or remove it from addrs", "tables"))
+            findings.append(
+                Finding(
+                    WARNING,
+                    0,
+                    f"{extra} is in addrs but not in vusers: smtpd "
+                    "accepts it and cannot map it to a user",
+                    f"add {extra} to vusers or remove it from addrs",
+                    "tables",
+                )
+            )
         for extra in sorted(set(tables.vusers) - tables.addrs):
-            findings.append(Finding(WARNING, 0, f"{extra} is in vusers but not in addrs: smtpd "
-                                    "rejects mail for it", f"add {extra} to addrs", "tables"))
+            findings.append(
+                Finding(
+                    WARNING,
+                    0,
+                    f"{extra} is in vusers but not in addrs: smtpd rejects mail for it",
+                    f"add {extra} to addrs",
+                    "tables",
+                )
+            )
     accepted = tables.accepted
     if tables.vdomains:
         for address in sorted(accepted):
             if address.partition("@")[2] not in tables.vdomains:
-                findings.append(Finding(WARNING, 0, f"{address} is accepted but its domain is not "
-                                        "in vdomains", "add the domain to vdomains", "tables"))
+                findings.append(
+                    Finding(
+                        WARNING,
+                        0,
+                        f"{address} is accepted but its domain is not in vdomains",
+                        "add the domain to vdomains",
+                        "tables",
+                    )
+                )
     router = Router(config, dialect, account=account)
     for address in sorted(accepted):
         route = router.route(_probe(address))
         line = route.rules[-1] if route.rules else 0
         if route.outcome == "error":
-            findings.append(Finding(ERROR, line, f"mail to {address} is not delivered: {route.error}",
-                                    "define the missing action or fix the rule", "lost-address"))
+            findings.append(
+                Finding(
+                    ERROR,
+                    line,
+                    f"mail to {address} is not delivered: {route.error}",
+                    "define the missing action or fix the rule",
+                    "lost-address",
+                )
+            )
         elif not route.deliveries:
-            findings.append(Finding(
-                ERROR, line, f"mail to {address} reaches no mailbox (outcome: {route.outcome})",
-                f"add a rule for {address} or a catch-all `match all action …` at the end",
-                "lost-address"))
+            findings.append(
+                Finding(
+                    ERROR,
+                    line,
+                    f"mail to {address} reaches no mailbox (outcome: {route.outcome})",
+                    f"add a rule for {address} or a catch-all `match all action …` at the end",
+                    "lost-address",
+                )
+            )
         elif "userdb" in tables.present:
             for delivery in route.deliveries:
                 if delivery.user and delivery.user not in tables.users:
-                    findings.append(Finding(
-                        WARNING, line, f"mail to {address} goes to user {delivery.user!r}, who is "
-                        "not in userdb", "add the user to userdb or fix the action", "unknown-user"))
+                    findings.append(
+                        Finding(
+                            WARNING,
+                            line,
+                            f"mail to {address} goes to user {delivery.user!r}, who is "
+                            "not in userdb",
+                            "add the user to userdb or fix the action",
+                            "unknown-user",
+                        )
+                    )
     if accepted:
         for rule in config.all_rules():
             for cond in rule.conditions:
@@ -354,9 +516,18 @@ def _tables(config: Config, tables: Tables, dialect: str, account: str) -> list[
                     if address in accepted:
                         continue
                     close = difflib.get_close_matches(address, sorted(accepted), n=1, cutoff=0.6)
-                    fix = f"did you mean {close[0]}?" if close else \
-                        f"add {address} to addrs and vusers, or drop the rule"
-                    findings.append(Finding(
-                        WARNING, cond.line, f"{address} is in this rule but smtpd does not accept it",
-                        fix, "unaccepted-address"))
+                    fix = (
+                        f"did you mean {close[0]}?"
+                        if close
+                        else f"add {address} to addrs and vusers, or drop the rule"
+                    )
+                    findings.append(
+                        Finding(
+                            WARNING,
+                            cond.line,
+                            f"{address} is in this rule but smtpd does not accept it",
+                            fix,
+                            "unaccepted-address",
+                        )
+                    )
     return findings

@@ -23,8 +23,9 @@ _cache: tuple[str, str, Tables | None, list[Finding], Router | None] | None = No
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
-def lint_and_route(config_text: str, path: str, tables: Tables | None,
-                   message: str) -> tuple[list[Finding], Route | None]:
+def lint_and_route(
+    config_text: str, path: str, tables: Tables | None, message: str
+) -> tuple[list[Finding], Route | None]:
     """The findings for a config text and the route of one message (None when it does not parse).
 
     The parsed config is kept while the text and tables stay the same: typing in the message pane
@@ -81,12 +82,20 @@ class LiveTester:
 
     def _start(self) -> subprocess.Popen[bytes]:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), env.get("PYTHONPATH")]))
-        return subprocess.Popen([sys.executable, "-m", "console.fdm.live"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(_PACKAGE_ROOT), env.get("PYTHONPATH")])
+        )
+        return subprocess.Popen(
+            [sys.executable, "-m", "console.fdm.live"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
 
-    def check(self, config_text: str, path: str, tables: Tables | None,
-              message: str) -> tuple[list[Finding], Route | None]:
+    def check(
+        self, config_text: str, path: str, tables: Tables | None, message: str
+    ) -> tuple[list[Finding], Route | None]:
         """Lint and route in the child (started on first use, restarted if it died)."""
         with self._lock:
             try:

@@ -28,7 +28,8 @@ class FdmSyntaxError(UserError):
 
 
 # fdm's keyword table (lex.c): any other bare word is "unknown token".
-KEYWORDS = frozenset("""
+KEYWORDS = frozenset(
+    """
 B G GB K KB M MB account accounts action actions add-header add-to-cache age all allow-multiple
 and any-name any-size any-type append attachment b body byte bytes cache case command-user compress
 continue count day days default-user delete-oversized disabled domain domains dotlock drop exec
@@ -41,18 +42,41 @@ old-only or parallel-accounts pass passwd pipe pop3 pop3s port proxy purge-after
 queue-low remove-from-cache remove-header remove-headers returns rewrite second seconds server set
 size smtp stdin stdout string strip-characters tag tagged timeout to to-cache total-size unmatched
 unmatched-mail user users value verify-certificates week weeks write year years
-""".split())
+""".split()
+)
 
 SIZE_UNITS = {
-    "b": 1, "byte": 1, "bytes": 1,
-    "k": 1024, "kb": 1024, "kilobyte": 1024, "kilobytes": 1024,
-    "m": 1024 ** 2, "mb": 1024 ** 2, "megabyte": 1024 ** 2, "megabytes": 1024 ** 2,
-    "g": 1024 ** 3, "gb": 1024 ** 3, "gigabyte": 1024 ** 3, "gigabytes": 1024 ** 3,
+    "b": 1,
+    "byte": 1,
+    "bytes": 1,
+    "k": 1024,
+    "kb": 1024,
+    "kilobyte": 1024,
+    "kilobytes": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "megabyte": 1024**2,
+    "megabytes": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+    "gigabyte": 1024**3,
+    "gigabytes": 1024**3,
 }
 TIME_UNITS = {
-    "second": 1, "seconds": 1, "minute": 60, "minutes": 60, "hour": 3600, "hours": 3600,
-    "day": 86400, "days": 86400, "week": 604800, "weeks": 604800,
-    "month": 2419200, "months": 2419200, "year": 29030400, "years": 29030400,
+    "second": 1,
+    "seconds": 1,
+    "minute": 60,
+    "minutes": 60,
+    "hour": 3600,
+    "hours": 3600,
+    "day": 86400,
+    "days": 86400,
+    "week": 604800,
+    "weeks": 604800,
+    "month": 2419200,
+    "months": 2419200,
+    "year": 29030400,
+    "years": 29030400,
 }
 FETCH_TYPES = frozenset(
     "stdin pop3 pop3s imap imaps nntp nntps maildir maildirs mbox mboxes".split()
@@ -206,19 +230,36 @@ def parse_tags_now(now: float | None = None, home: str = "") -> dict[str, str]:
     tm = time.localtime(now if now is not None else time.time())
     tags = {
         "home": home,
-        "hour": f"{tm.tm_hour:02d}", "minute": f"{tm.tm_min:02d}", "second": f"{tm.tm_sec:02d}",
-        "day": f"{tm.tm_mday:02d}", "month": f"{tm.tm_mon:02d}", "year": f"{tm.tm_year:04d}",
-        "year2": f"{tm.tm_year % 100:02d}", "dayofweek": str((tm.tm_wday + 1) % 7),
-        "dayofyear": f"{tm.tm_yday - 1:02d}", "quarter": str((tm.tm_mon - 1) // 3 + 1),
+        "hour": f"{tm.tm_hour:02d}",
+        "minute": f"{tm.tm_min:02d}",
+        "second": f"{tm.tm_sec:02d}",
+        "day": f"{tm.tm_mday:02d}",
+        "month": f"{tm.tm_mon:02d}",
+        "year": f"{tm.tm_year:04d}",
+        "year2": f"{tm.tm_year % 100:02d}",
+        "dayofweek": str((tm.tm_wday + 1) % 7),
+        "dayofyear": f"{tm.tm_yday - 1:02d}",
+        "quarter": str((tm.tm_mon - 1) // 3 + 1),
     }
     return tags
 
 
 # fdm's one-letter tag aliases (%a is %[account], %1 the first capture...).
 TAG_ALIASES = {
-    "a": "account", "h": "home", "n": "uid", "t": "action", "u": "user", "H": "hour",
-    "M": "minute", "S": "second", "d": "day", "m": "month", "y": "year", "W": "dayofweek",
-    "Y": "dayofyear", "Q": "quarter",
+    "a": "account",
+    "h": "home",
+    "n": "uid",
+    "t": "action",
+    "u": "user",
+    "H": "hour",
+    "M": "minute",
+    "S": "second",
+    "d": "day",
+    "m": "month",
+    "y": "year",
+    "W": "dayofweek",
+    "Y": "dayofyear",
+    "Q": "quarter",
 }
 
 
@@ -252,13 +293,13 @@ def replace_tags(text: str, tags: dict[str, str], strip: str | None = None) -> s
                 out.append("%[")
                 i += 2
                 continue
-            name = text[i + 2:close]
+            name = text[i + 2 : close]
             if name.startswith(":"):
                 name = name[1:]
                 strip = None
             i = close + 1
         elif nxt == ":":
-            following = text[i + 2:i + 3]
+            following = text[i + 2 : i + 3]
             i += 3
             if not following.isdigit():
                 out.append(following)
@@ -350,7 +391,9 @@ class _Lexer:
                     self.pos += 2
                     body = self._command()
                     self.p.unsupported.append(
-                        Unsupported(line, f"{ch}(…) runs a shell command at parse time: {ch}({body})")
+                        Unsupported(
+                            line, f"{ch}(…) runs a shell command at parse time: {ch}({body})"
+                        )
                     )
                     return Token("command", "", line, start, self.pos)
                 if nxt == "{" or nxt.isalnum():
@@ -399,7 +442,7 @@ class _Lexer:
         end = self.pos
         while end < len(text) and (text[end].isalnum() or text[end] in "-_"):
             end += 1
-        name = sigil + text[self.pos:end]
+        name = sigil + text[self.pos : end]
         self.pos = end
         if brackets:
             if self.pos >= len(text) or text[self.pos] != "}":
@@ -419,7 +462,7 @@ class _Lexer:
                 depth += 1
             elif ch == ")":
                 if depth == 0:
-                    return self.text[start:self.pos - 1]
+                    return self.text[start : self.pos - 1]
                 depth -= 1
         raise self.error("missing )")
 
@@ -434,7 +477,7 @@ class _Lexer:
             ch = text[self.pos]
             self.pos += 1
             if ch == quote:
-                return "".join(out), text[start:self.pos - 1]
+                return "".join(out), text[start : self.pos - 1]
             if ch == "\n":
                 self.line += 1
             if escapes and ch == "\\":
@@ -459,8 +502,14 @@ class _Lexer:
 class Parser:
     """Recursive descent over fdm's grammar; produces a `Config` or raises FdmSyntaxError."""
 
-    def __init__(self, text: str, path: str, defines: dict[str, str] | None = None,
-                 home: str = "", now: float | None = None) -> None:
+    def __init__(
+        self,
+        text: str,
+        path: str,
+        defines: dict[str, str] | None = None,
+        home: str = "",
+        now: float | None = None,
+    ) -> None:
         self.text = text
         self.path = path
         self.macros: dict[str, str] = {}
@@ -494,8 +543,11 @@ class Parser:
         return tok
 
     def error(self, message: str, tok: Token | None = None) -> FdmSyntaxError:
-        line = tok.line if tok is not None else (
-            self.look.line if self.look is not None else self.lexer.line)
+        line = (
+            tok.line
+            if tok is not None
+            else (self.look.line if self.look is not None else self.lexer.line)
+        )
         return FdmSyntaxError(self.path, message, line)
 
     def at_word(self, *words: str) -> bool:
@@ -521,7 +573,8 @@ class Parser:
     def at_string(self) -> bool:
         tok = self.peek()
         return tok is not None and (
-            tok.kind in ("string", "command") or (tok.kind == "macro" and tok.value[0] == "$"))
+            tok.kind in ("string", "command") or (tok.kind == "macro" and tok.value[0] == "$")
+        )
 
     def strv(self) -> tuple[str, str, Token]:
         """A string value: `"…"`, `'…'`, `$macro`, joined by `+`. Returns (value, raw, first token)."""
@@ -616,8 +669,7 @@ class Parser:
                 raise self.error("syntax error", tok)
             if tok.value == "include":
                 self.take()
-                self.include(self.strv()[0], tok,
-                             stack[-1].children if stack else config.rules)  # type: ignore[arg-type]
+                self.include(self.strv()[0], tok, stack[-1].children if stack else config.rules)  # type: ignore[arg-type]
                 continue
             if tok.value == "cache":
                 self.take()
@@ -668,7 +720,11 @@ class Parser:
             raise self.error(f"{found}: {exc.strerror}", tok) from None
         sub = Parser(text, str(found), home=self.home, now=self.now)
         sub.macros, sub.fixed, sub.macro_uses = self.macros, self.fixed, self.macro_uses
-        sub.unsupported, sub.rule_count, sub.depth = self.unsupported, self.rule_count, self.depth + 1
+        sub.unsupported, sub.rule_count, sub.depth = (
+            self.unsupported,
+            self.rule_count,
+            self.depth + 1,
+        )
         included = sub.parse()
         self.rule_count = sub.rule_count
         config = self.config
@@ -714,8 +770,16 @@ class Parser:
             values = ["none"] if self.at_word("none") and self.take() else [str(self.numv())]
         elif name in ("lock-file", "proxy", "strip-characters"):
             values = [self.strv()[0]]
-        elif name in ("delete-oversized", "allow-multiple", "no-received", "no-create",
-                      "verify-certificates", "ignore-errors", "lock-wait", "parallel-accounts"):
+        elif name in (
+            "delete-oversized",
+            "allow-multiple",
+            "no-received",
+            "no-create",
+            "verify-certificates",
+            "ignore-errors",
+            "lock-wait",
+            "parallel-accounts",
+        ):
             values = []
         elif name in ("default-user", "command-user"):
             values = [self.strv()[0] if self.at_string() else str(self.numv())]
@@ -761,12 +825,20 @@ class Parser:
         self.take()
         account = Account(name, fetch.value, disabled, tok.line)
         if fetch.value != "stdin":
-            self.unsupported.append(Unsupported(
-                tok.line, f"account \"{name}\" fetches with {fetch.value}: only stdin mail is routed"))
+            self.unsupported.append(
+                Unsupported(
+                    tok.line,
+                    f'account "{name}" fetches with {fetch.value}: only stdin mail is routed',
+                )
+            )
         # Fetch options: consume until the next statement.
         while True:
             nxt = self.peek()
-            if nxt is None or nxt.kind == "}" or (nxt.kind == "word" and nxt.value in STATEMENT_STARTS):
+            if (
+                nxt is None
+                or nxt.kind == "}"
+                or (nxt.kind == "word" and nxt.value in STATEMENT_STARTS)
+            ):
                 break
             if nxt.kind == "macro" and self._definition_follows():
                 break
@@ -961,8 +1033,9 @@ class Parser:
                 self.take()
                 case = True
             regex, raw = self.regex_value()
-            return Condition("string", tok.line, regex=regex, raw_regex=raw, case=case,
-                             values=[subject])
+            return Condition(
+                "string", tok.line, regex=regex, raw_regex=raw, case=case, values=[subject]
+            )
         if tok.kind == "word" and tok.value in ("exec", "pipe"):
             self.take()
             command = self.strv()[0]
@@ -981,19 +1054,27 @@ class Parser:
                     case = True
                 regex, raw = self.regex_value()
             self.expect(")")
-            self.unsupported.append(Unsupported(
-                tok.line, f"{tok.value} condition runs \"{command}\": its result is not predicted"))
-            return Condition(tok.value, tok.line, regex=regex, raw_regex=raw, case=case,
-                             values=[command, code])
+            self.unsupported.append(
+                Unsupported(
+                    tok.line, f'{tok.value} condition runs "{command}": its result is not predicted'
+                )
+            )
+            return Condition(
+                tok.value, tok.line, regex=regex, raw_regex=raw, case=case, values=[command, code]
+            )
         if tok.kind == "word" and tok.value in ("attachment", "in-cache"):
             self.take()
             parts: list[str] = []
-            while not self.at_word("and", "or", "action", "actions", "user", "users") and \
-                    not self.at("{") and self.peek() is not None:
+            while (
+                not self.at_word("and", "or", "action", "actions", "user", "users")
+                and not self.at("{")
+                and self.peek() is not None
+            ):
                 part = self.take()
                 parts.append(part.value)
-            self.unsupported.append(Unsupported(
-                tok.line, f"{tok.value} condition is not evaluated by the console"))
+            self.unsupported.append(
+                Unsupported(tok.line, f"{tok.value} condition is not evaluated by the console")
+            )
             return Condition(tok.value, tok.line, values=parts)
         case = False
         if tok.kind == "word" and tok.value == "case":
@@ -1009,8 +1090,13 @@ class Parser:
         return Condition("regexp", tok.line, regex=regex, raw_regex=raw, case=case, area=area)
 
 
-def parse(text: str, path: str = "fdm.conf", defines: dict[str, str] | None = None,
-          home: str = "", now: float | None = None) -> Config:
+def parse(
+    text: str,
+    path: str = "fdm.conf",
+    defines: dict[str, str] | None = None,
+    home: str = "",
+    now: float | None = None,
+) -> Config:
     """Parse fdm.conf text; raise FdmSyntaxError (`PATH: MESSAGE at line N`) where fdm would."""
     return Parser(text, path, defines, home, now).parse()
 
@@ -1022,5 +1108,6 @@ def parse_file(path: Path | str, defines: dict[str, str] | None = None) -> Confi
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
-    return parse(data.decode("utf-8", errors="surrogateescape"), str(path), defines,
-                 home=str(Path.home()))
+    return parse(
+        data.decode("utf-8", errors="surrogateescape"), str(path), defines, home=str(Path.home())
+    )

@@ -33,11 +33,11 @@ def recorder_config(config: Config, log_path: Path | str) -> str:
         echo = f"echo '{name}:{index}' >> {log_path}"
         if item.kind == "rewrite":
             # The rewrite stays real (later rules see its output): the echo runs first.
-            source = config.text[item.span[0]:item.span[1]]
-            argument = source[len("rewrite"):].strip()
-            edits.append((item.span[0], item.span[1], f"rewrite \"{echo}; \" + {argument}"))
+            source = config.text[item.span[0] : item.span[1]]
+            argument = source[len("rewrite") :].strip()
+            edits.append((item.span[0], item.span[1], f'rewrite "{echo}; " + {argument}'))
         elif item.kind in EXTERNAL_ITEMS:
-            edits.append((item.span[0], item.span[1], f"exec \"{echo}\""))
+            edits.append((item.span[0], item.span[1], f'exec "{echo}"'))
 
     for action in config.actions:
         for index, item in enumerate(action.items):
@@ -69,8 +69,11 @@ class FdmRun:
         """error, delivered (an item that puts the mail somewhere ran), kept or dropped."""
         if self.error:
             return "error"
-        kinds = {(action.name, index): (item.kind, item.args)
-                 for action in config.actions for index, item in enumerate(action.items)}
+        kinds = {
+            (action.name, index): (item.kind, item.args)
+            for action in config.actions
+            for index, item in enumerate(action.items)
+        }
         for rule in config.all_rules():
             for index, item in enumerate(rule.inline or []):
                 kinds[(f"<rule {rule.index}>", index)] = (item.kind, item.args)
@@ -81,17 +84,35 @@ class FdmRun:
         return "kept" if self.kept else "dropped"
 
 
-def run_fdm(conf_path: Path | str, message: bytes, log_path: Path | str, fdm: str = FDM,
-            timeout: float = 30.0, defines: dict[str, str] | None = None) -> FdmRun:
+def run_fdm(
+    conf_path: Path | str,
+    message: bytes,
+    log_path: Path | str,
+    fdm: str = FDM,
+    timeout: float = 30.0,
+    defines: dict[str, str] | None = None,
+) -> FdmRun:
     """Run the real fdm on one message with a recorder config; parse its -vv account of the run."""
     log = Path(log_path)
     log.unlink(missing_ok=True)
     log.touch(mode=0o666)
     log.chmod(0o666)
     proc = subprocess.run(
-        [fdm, "-m", "-vv", "-a", "stdin", "-f", str(conf_path),
-         *[f"-D{name}={value}" for name, value in (defines or {}).items()], "fetch"],
-        input=message, capture_output=True, timeout=timeout, check=False,
+        [
+            fdm,
+            "-m",
+            "-vv",
+            "-a",
+            "stdin",
+            "-f",
+            str(conf_path),
+            *[f"-D{name}={value}" for name, value in (defines or {}).items()],
+            "fetch",
+        ],
+        input=message,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
     )
     output = (proc.stdout + proc.stderr).decode("utf-8", "replace")
     run = FdmRun(proc.returncode, output=output)
@@ -102,12 +123,14 @@ def run_fdm(conf_path: Path | str, message: bytes, log_path: Path | str, fdm: st
             run.runs.append((found.group(1), int(found.group(2))))
         elif found := _KEPT.search(line):
             run.kept = int(found.group(2)) > 0
-        if "fetching error" in line or "no actions matching" in line or \
-                "no accounts specified" in line:
+        if (
+            "fetching error" in line
+            or "no actions matching" in line
+            or "no accounts specified" in line
+        ):
             run.error = True
     if proc.returncode != 0:
         run.error = True
     if log.exists():
         run.recorded = log.read_text(errors="replace").splitlines()
     return run
-

@@ -36,9 +36,18 @@ class Match:
 
 
 _POSIX_CLASSES = {
-    "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
-    "space": r" \t\n\r\f\v", "blank": r" \t", "xdigit": "0-9A-Fa-f", "word": r"\w",
-    "punct": r"!-/:-@\[-`{-~", "cntrl": r"\x00-\x1f\x7f", "print": r"\x20-\x7e",
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "alnum": "a-zA-Z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "space": r" \t\n\r\f\v",
+    "blank": r" \t",
+    "xdigit": "0-9A-Fa-f",
+    "word": r"\w",
+    "punct": r"!-/:-@\[-`{-~",
+    "cntrl": r"\x00-\x1f\x7f",
+    "print": r"\x20-\x7e",
     "graph": r"\x21-\x7e",
 }
 _PCRE_ONLY = re.compile(r"\\\\|\[:(\w+):\]|\(\?<(?=[A-Za-z_])|\\z|\\Z|\\h")
@@ -71,7 +80,7 @@ def _circumflex(pattern: str) -> str:
     while i < n:
         ch = pattern[i]
         if ch == "\\":
-            out.append(pattern[i:i + 2])
+            out.append(pattern[i : i + 2])
             i += 2
         elif ch == "[":
             end = i + 1
@@ -81,7 +90,7 @@ def _circumflex(pattern: str) -> str:
                 end += 1
             while end < n and pattern[end] != "]":
                 end += 2 if pattern[end] == "\\" else 1
-            out.append(pattern[i:end + 1])
+            out.append(pattern[i : end + 1])
             i = end + 1
         elif ch == "^":
             out.append(_PCRE_CIRCUMFLEX)
@@ -131,8 +140,11 @@ class PcreRegex:
                 # Python warns about `[[` (a possible future set syntax); PCRE2 has no such thing.
                 warnings.simplefilter("ignore", FutureWarning)
                 self._re = re.compile(source, flags)
-                self._exact = None if exact == python else \
-                    re.compile(exact.encode("utf-8", "surrogateescape"), flags)
+                self._exact = (
+                    None
+                    if exact == python
+                    else re.compile(exact.encode("utf-8", "surrogateescape"), flags)
+                )
         except re.error as exc:
             raise RegexError(str(exc)) from None
         self.empty = pattern == ""
@@ -143,7 +155,9 @@ class PcreRegex:
             self.literal = b""
         self.wants_lowered = bool(self.literal) and not case
 
-    def search(self, data: bytes, start: int, end: int, lowered: bytes | None = None) -> Match | None:
+    def search(
+        self, data: bytes, start: int, end: int, lowered: bytes | None = None
+    ) -> Match | None:
         """Search data[start:end]; `^` matches at `start` (fdm passes the area as a block).
 
         `lowered` is data.lower(), given by callers that search the same data many times.
@@ -188,8 +202,13 @@ def _load_libc() -> ctypes.CDLL:
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
         _libc.regcomp.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
-        _libc.regexec.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
-                                  ctypes.POINTER(_RegMatch), ctypes.c_int]
+        _libc.regexec.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_size_t,
+            ctypes.POINTER(_RegMatch),
+            ctypes.c_int,
+        ]
         _libc.regerror.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
         _libc.regfree.argtypes = [ctypes.c_void_p]
         _libc.newlocale.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p]
@@ -225,7 +244,9 @@ class PosixRegex:
         self.libc = _load_libc()
         self.empty = pattern == ""
         self.wants_lowered = False
-        self._buf = ctypes.create_string_buffer(256)  # regex_t (64 bytes on glibc x86-64), with room
+        self._buf = ctypes.create_string_buffer(
+            256
+        )  # regex_t (64 bytes on glibc x86-64), with room
         self._compiled = False
         if self.empty:
             return
@@ -242,7 +263,9 @@ class PosixRegex:
         if getattr(self, "_compiled", False):
             self.libc.regfree(self._buf)
 
-    def search(self, data: bytes, start: int, end: int, lowered: bytes | None = None) -> Match | None:
+    def search(
+        self, data: bytes, start: int, end: int, lowered: bytes | None = None
+    ) -> Match | None:
         """regexec with REG_STARTEND over data[start:end], as fdm 1.9 does."""
         if self.empty:
             return Match([]) if start == end else None

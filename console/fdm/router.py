@@ -95,8 +95,12 @@ class Route:
             "actions": self.actions,
             "commands": self.commands,
             "deliveries": [
-                {"action": d.action, "user": d.user, "folder": d.folder,
-                 **({"path": d.path} if d.path else {})}
+                {
+                    "action": d.action,
+                    "user": d.user,
+                    "folder": d.folder,
+                    **({"path": d.path} if d.path else {}),
+                }
                 for d in self.deliveries
             ],
             "outcome": self.outcome,
@@ -116,8 +120,13 @@ class RewriteError(Exception):
 def run_rewrite(command: str, message: bytes, timeout: float = 30.0) -> bytes:
     """Run a rewrite command as fdm does (`/bin/sh -c`, the message on stdin, stdout the new one)."""
     try:
-        proc = subprocess.run(["/bin/sh", "-c", command], input=message, capture_output=True,
-                              timeout=timeout, check=False)
+        proc = subprocess.run(
+            ["/bin/sh", "-c", command],
+            input=message,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RewriteError(str(exc)) from None
     if proc.returncode != 0:
@@ -208,7 +217,7 @@ def _header_offset(data: bytes, body: int, name: bytes) -> int | None:
         return None
     pos = 0
     while pos < body:
-        if data[pos:pos + size].lower() == name + b":":
+        if data[pos : pos + size].lower() == name + b":":
             return pos
         nl = data.find(b"\n", pos)
         if nl == -1:
@@ -259,10 +268,17 @@ def split_message(data: bytes, received: bytes = b"") -> tuple[bytes, int]:
 class Router:
     """A config compiled for routing; `route(message)` answers for one message."""
 
-    def __init__(self, config: Config, dialect: str = PCRE2, account: str = "stdin",
-                 hostname: str | None = None, home: str = "/root", user: str = "root",
-                 rewrite: Callable[[str, bytes], bytes] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: Config,
+        dialect: str = PCRE2,
+        account: str = "stdin",
+        hostname: str | None = None,
+        home: str = "/root",
+        user: str = "root",
+        rewrite: Callable[[str, bytes], bytes] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config = config
         self.clock = clock
         """The time now, for `age` and the clock tags (tests fix it)."""
@@ -297,8 +313,10 @@ class Router:
         limit = int((self.config.options.get("maximum-size") or [str(DEFAULT_MAXIMUM_SIZE)])[0])
         if len(data) > limit:
             if "delete-oversized" in self.config.options:
-                raise _Dropped(f"message too big ({len(data)} bytes, maximum-size {limit}): "
-                               "delete-oversized drops it")
+                raise _Dropped(
+                    f"message too big ({len(data)} bytes, maximum-size {limit}): "
+                    "delete-oversized drops it"
+                )
             raise _Failure(f"message too big: {len(data)} bytes (maximum-size {limit})")
         data, body = trim_from(data, find_body(data))
         if not data:
@@ -307,7 +325,7 @@ class Router:
         if "no-received" not in self.config.options:
             received = (
                 f"Received: by {self.hostname} (fdm {VERSIONS[self.dialect]}, "
-                f"account \"{self.account}\") \n\twith stdin (unencrypted)\n\t"
+                f'account "{self.account}") \n\twith stdin (unencrypted)\n\t'
                 f"{_clock(self.clock())[0]}\n"
             ).encode()
             at = _header_offset(data, body, b"received")
@@ -331,7 +349,7 @@ class Router:
         at = _header_offset(data, body, b"message-id")
         if at is not None:
             end = data.find(b"\n", at)
-            value = data[at + len(b"message-id:"):end].lstrip(b" \t\r\n\v\f")
+            value = data[at + len(b"message-id:") : end].lstrip(b" \t\r\n\v\f")
             if value:
                 tags["message_id"] = value.decode("utf-8", "replace")
         when = _date_of(data[:body])
@@ -348,13 +366,17 @@ class Router:
         result = Route()
         if self.load_error:
             result.outcome = "error"
-            result.error = ("fdm refuses the whole file at load (exit 1): regex does not compile: "
-                            + self.load_error)
+            result.error = (
+                "fdm refuses the whole file at load (exit 1): regex does not compile: "
+                + self.load_error
+            )
             return result
         if not any(fnmatch.fnmatchcase(acc.name, self.account) for acc in self.config.accounts):
             result.outcome = "error"
-            result.error = (f"no account matches {self.account!r}: fdm -a {self.account} fetches "
-                            "nothing and exits 1")
+            result.error = (
+                f"no account matches {self.account!r}: fdm -a {self.account} fetches "
+                "nothing and exits 1"
+            )
             return result
         try:
             mail = self._prepare(message)
@@ -375,8 +397,10 @@ class Router:
             result.error = str(exc)
             result.notes.append(
                 "fdm 2.x exits 1 and smtpd bounces the mail; Debian's fdm 1.9 exits 0 and the mail "
-                "is lost" if self.dialect == PCRE2 else
-                "Debian's fdm 1.9 exits 0 here: smtpd logs the mail as delivered and it is lost")
+                "is lost"
+                if self.dialect == PCRE2
+                else "Debian's fdm 1.9 exits 0 here: smtpd logs the mail as delivered and it is lost"
+            )
             return result
         decision = state.decision
         if not done:
@@ -393,7 +417,8 @@ class Router:
         elif decision == "keep":
             result.outcome = "kept"
             result.notes.append(
-                "kept: for a stdin account this means stored nowhere (smtpd sees success)")
+                "kept: for a stdin account this means stored nowhere (smtpd sees success)"
+            )
         else:
             result.outcome = "dropped"
         for unsupported in self.config.unsupported:
@@ -438,8 +463,15 @@ class Router:
             return action.users
         return [""]
 
-    def _fill_names(self, patterns: list[str], rule: Rule, state: _State, queue: list[_Queued],
-                    names: list[str], chain: int) -> None:
+    def _fill_names(
+        self,
+        patterns: list[str],
+        rule: Rule,
+        state: _State,
+        queue: list[_Queued],
+        names: list[str],
+        chain: int,
+    ) -> None:
         """Queue every action whose name matches each pattern, in definition order."""
         chain -= 1
         if chain == 0:
@@ -452,11 +484,21 @@ class Router:
             for action in found:
                 for user in self._users(rule, action):
                     names.append(action.name)
-                    self._fill_items(action.name, action.items, rule, user, state, queue, names,
-                                     chain)
+                    self._fill_items(
+                        action.name, action.items, rule, user, state, queue, names, chain
+                    )
 
-    def _fill_items(self, name: str, items: list[ActionItem], rule: Rule, user: str,
-                    state: _State, queue: list[_Queued], names: list[str], chain: int) -> None:
+    def _fill_items(
+        self,
+        name: str,
+        items: list[ActionItem],
+        rule: Rule,
+        user: str,
+        state: _State,
+        queue: list[_Queued],
+        names: list[str],
+        chain: int,
+    ) -> None:
         for idx, item in enumerate(items):
             if item.kind == "action":
                 self._fill_names(item.args, rule, state, queue, names, chain)
@@ -502,18 +544,19 @@ class Router:
         if self.rewrite is None:
             if rule.cont:
                 state.result.not_modelled.append(
-                    f"line {item.line}: rewrite \"{command}\" is not run here, and later rules see "
-                    "the message it writes (fdm test --run-rewrites runs it)")
+                    f'line {item.line}: rewrite "{command}" is not run here, and later rules see '
+                    "the message it writes (fdm test --run-rewrites runs it)"
+                )
             return
         if not command:
             raise _Failure(f"line {item.line}: rewrite: empty command")
         try:
             output = self.rewrite(command, state.mail.real())
         except RewriteError as exc:
-            raise _Failure(f"line {item.line}: rewrite \"{command}\": {exc}") from None
+            raise _Failure(f'line {item.line}: rewrite "{command}": {exc}') from None
         data = read_message(output, strip_cr=True)
         if not data:
-            raise _Failure(f"line {item.line}: rewrite \"{command}\": empty mail returned")
+            raise _Failure(f'line {item.line}: rewrite "{command}": empty mail returned')
         data, body = trim_from(data, find_body(data))
         state.mail.load(data, body)
 
@@ -631,18 +674,24 @@ class Router:
                 start, end = mail.body, len(mail.data)
             else:
                 start, end = 0, len(mail.data)
-            found = regex.search(mail.data, start, end,
-                                 mail.lowered() if regex.wants_lowered else None)
+            found = regex.search(
+                mail.data, start, end, mail.lowered() if regex.wants_lowered else None
+            )
             mail.spans = found.spans if found is not None else []
             return found is not None
-        why = {"attachment": "it needs fdm's MIME parsing", "in-cache": "it depends on the cache file",
-               "exec": "it runs a command", "pipe": "it runs a command"}.get(kind, "")
+        why = {
+            "attachment": "it needs fdm's MIME parsing",
+            "in-cache": "it depends on the cache file",
+            "exec": "it runs a command",
+            "pipe": "it runs a command",
+        }.get(kind, "")
         state.result.not_modelled.append(
-            f"line {cond.line}: {kind} condition ({why or 'unknown'}): taken as false here")
+            f"line {cond.line}: {kind} condition ({why or 'unknown'}): taken as false here"
+        )
         return False
 
     def _age(self, cond: Condition, mail: _Mail) -> bool:
-        when = _date_of(mail.data[:mail.body])
+        when = _date_of(mail.data[: mail.body])
         if cond.compare == "invalid":
             return when is None
         if when is None:
@@ -653,10 +702,23 @@ class Router:
 
 _STRPTIME = re.compile(
     rb"\s*(?:(?P<wday>[A-Za-z]+),)?\s*(?P<day>\d{1,2})\s*(?P<month>[A-Za-z]+)\s*(?P<year>\d{1,4})"
-    rb"\s*(?P<hour>\d{1,2})\s*:\s*(?P<minute>\d{1,2})\s*:\s*(?P<second>\d{1,2})")
+    rb"\s*(?P<hour>\d{1,2})\s*:\s*(?P<minute>\d{1,2})\s*:\s*(?P<second>\d{1,2})"
+)
 _DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
-           "october", "november", "december")
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 
 
 def _name_index(word: bytes, names: tuple[str, ...]) -> int | None:
@@ -696,7 +758,7 @@ def _date_of(head: bytes) -> float | None:
     if at is None:
         return None
     end = head.find(b"\n", at)
-    value = head[at + 5:len(head) if end == -1 else end]
+    value = head[at + 5 : len(head) if end == -1 else end]
     found = _STRPTIME.match(value)
     if not found or (found["wday"] and _name_index(found["wday"], _DAYS) is None):
         return None
@@ -704,7 +766,7 @@ def _date_of(head: bytes) -> float | None:
     day, hour, minute, second = (int(found[k]) for k in ("day", "hour", "minute", "second"))
     if month is None or not 1 <= day <= 31 or hour > 23 or minute > 59 or second > 61:
         return None
-    rest = value[found.end():].split()
+    rest = value[found.end() :].split()
     offset = _zone_offset(rest[0] if rest else b"")
     if offset is None:
         return None
@@ -724,18 +786,30 @@ def _clock(now: float) -> tuple[str, str, dict[str, str]]:
     every message asks and the check of 10,000 addresses routes 10,000 messages."""
     second = int(now)
     if not _CLOCK or _CLOCK[0][0] != second:
-        _CLOCK[:] = [(second, formatdate(second, localtime=True), socket.gethostname(),
-                      _time_tags(time.localtime(second), ""))]
+        _CLOCK[:] = [
+            (
+                second,
+                formatdate(second, localtime=True),
+                socket.gethostname(),
+                _time_tags(time.localtime(second), ""),
+            )
+        ]
     return _CLOCK[0][1:]
 
 
 def _time_tags(tm: time.struct_time, prefix: str) -> dict[str, str]:
     """fdm's clock tags (hour, day, year2...) for a time, names prefixed (`mail_` for the Date)."""
     values = {
-        "hour": f"{tm.tm_hour:02d}", "minute": f"{tm.tm_min:02d}", "second": f"{tm.tm_sec:02d}",
-        "day": f"{tm.tm_mday:02d}", "month": f"{tm.tm_mon:02d}", "year": f"{tm.tm_year:04d}",
-        "year2": f"{tm.tm_year % 100:02d}", "dayofweek": str((tm.tm_wday + 1) % 7),
-        "dayofyear": f"{tm.tm_yday:02d}", "quarter": str((tm.tm_mon - 1) // 3 + 1),
+        "hour": f"{tm.tm_hour:02d}",
+        "minute": f"{tm.tm_min:02d}",
+        "second": f"{tm.tm_sec:02d}",
+        "day": f"{tm.tm_mday:02d}",
+        "month": f"{tm.tm_mon:02d}",
+        "year": f"{tm.tm_year:04d}",
+        "year2": f"{tm.tm_year % 100:02d}",
+        "dayofweek": str((tm.tm_wday + 1) % 7),
+        "dayofyear": f"{tm.tm_yday:02d}",
+        "quarter": str((tm.tm_mon - 1) // 3 + 1),
         "rfc822date": time.strftime("%a, %d %b %Y %H:%M:%S %z", tm),
     }
     return {prefix + key: value for key, value in values.items()}
@@ -779,7 +853,7 @@ def mailbox_of(action: str, kind: str, argument: str, user: str = "") -> Deliver
         if word.rstrip("/").rpartition("/")[2] not in LDA_NAMES:  # the program's file name
             continue
         delivery = Delivery(action, kind, user=user, folder="INBOX")
-        rest = words[position + 1:]
+        rest = words[position + 1 :]
         i = 0
         while i < len(rest):
             option = rest[i]
@@ -807,5 +881,18 @@ def delivers(kind: str, argument: str) -> bool:
     return kind == "exec" and bool(mailbox_of("", kind, argument).folder)
 
 
-__all__ = ["run_rewrite", "RewriteError", "read_message", "delivers", "Delivery", "ActionRun", "Route", "Router", "mailbox_of", "POSIX",
-           "PCRE2", "EXTERNAL_ITEMS", "split_message"]
+__all__ = [
+    "run_rewrite",
+    "RewriteError",
+    "read_message",
+    "delivers",
+    "Delivery",
+    "ActionRun",
+    "Route",
+    "Router",
+    "mailbox_of",
+    "POSIX",
+    "PCRE2",
+    "EXTERNAL_ITEMS",
+    "split_message",
+]

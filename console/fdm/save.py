@@ -73,14 +73,17 @@ def check_with_fdm(text: str, shown_path: str, fdm: str = FDM) -> tuple[str, int
         copy.write_bytes(text.encode("utf-8", "surrogateescape"))
         copy.chmod(0o600)
         try:
-            proc = subprocess.run([fdm, "-n", "-f", str(copy)], capture_output=True, timeout=30,
-                                  check=False)
+            proc = subprocess.run(
+                [fdm, "-n", "-f", str(copy)], capture_output=True, timeout=30, check=False
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ActionFailed(f"cannot run {fdm} -n: {exc}") from None
     if proc.returncode == 0:
         return None
-    output = proc.stderr.decode("utf-8", "replace").strip() or \
-        proc.stdout.decode("utf-8", "replace").strip()
+    output = (
+        proc.stderr.decode("utf-8", "replace").strip()
+        or proc.stdout.decode("utf-8", "replace").strip()
+    )
     for line in output.splitlines():
         found = _FDM_ERROR.match(line.replace(str(copy), shown_path))
         if found:
@@ -88,7 +91,9 @@ def check_with_fdm(text: str, shown_path: str, fdm: str = FDM) -> tuple[str, int
     return output.replace(str(copy), shown_path) or f"fdm -n exited {proc.returncode}", 0
 
 
-def validate(text: str, path: Path, tables: Tables | None = None, fdm: str | None = FDM) -> Validation:
+def validate(
+    text: str, path: Path, tables: Tables | None = None, fdm: str | None = FDM
+) -> Validation:
     """fdm's verdict (when installed) plus the linter's."""
     result = Validation()
     _config, result.findings = lint_text(text, str(path), tables)
@@ -97,30 +102,56 @@ def validate(text: str, path: Path, tables: Tables | None = None, fdm: str | Non
         verdict = check_with_fdm(text, str(path), fdm)
         if verdict is not None:
             result.fdm_error, result.fdm_line = verdict
-            result.findings.insert(0, Finding(ERROR, result.fdm_line, f"fdm -n: {result.fdm_error}",
-                                              "fix the line fdm names", "fdm-n"))
+            result.findings.insert(
+                0,
+                Finding(
+                    ERROR,
+                    result.fdm_line,
+                    f"fdm -n: {result.fdm_error}",
+                    "fix the line fdm names",
+                    "fdm-n",
+                ),
+            )
     return result
 
 
-def check(path: Path, text: str, *, tables: Tables | None = None, allow_warnings: bool = False,
-          fdm: str | None = FDM, verb: str = "saved") -> Validation:
+def check(
+    path: Path,
+    text: str,
+    *,
+    tables: Tables | None = None,
+    allow_warnings: bool = False,
+    fdm: str | None = FDM,
+    verb: str = "saved",
+) -> Validation:
     """Validate a text about to become the file: errors block, warnings need allow_warnings."""
     verdict = validate(text, path, tables, fdm)
     if verdict.errors:
         first = verdict.errors[0]
         where = f"line {first.line}: " if first.line else ""
-        raise ActionFailed(f"{path} not {verb}: {where}{first.message} "
-                           f"({len(verdict.errors)} error(s))")
+        raise ActionFailed(
+            f"{path} not {verb}: {where}{first.message} ({len(verdict.errors)} error(s))"
+        )
     if verdict.warnings and not allow_warnings:
-        raise ActionFailed(f"{path} not {verb}: {len(verdict.warnings)} warning(s) to confirm, "
-                           f"the first at line {verdict.warnings[0].line}: "
-                           f"{verdict.warnings[0].message}")
+        raise ActionFailed(
+            f"{path} not {verb}: {len(verdict.warnings)} warning(s) to confirm, "
+            f"the first at line {verdict.warnings[0].line}: "
+            f"{verdict.warnings[0].message}"
+        )
     return verdict
 
 
-def save(path: Path, text: str, expected: FileToken | None, *, tables: Tables | None = None,
-         allow_warnings: bool = False, force: bool = False, fdm: str | None = FDM,
-         now: float | None = None) -> tuple[Saved, Validation]:
+def save(
+    path: Path,
+    text: str,
+    expected: FileToken | None,
+    *,
+    tables: Tables | None = None,
+    allow_warnings: bool = False,
+    force: bool = False,
+    fdm: str | None = FDM,
+    now: float | None = None,
+) -> tuple[Saved, Validation]:
     """Validate, then write atomically with a backup; errors block, warnings need allow_warnings."""
     verdict = check(path, text, tables=tables, allow_warnings=allow_warnings, fdm=fdm)
     return write_atomically(path, text, expected, force=force, now=now), verdict
@@ -136,14 +167,23 @@ def read_backup(path: Path, backup: Path) -> str:
         raise ActionFailed(f"cannot read the backup {backup}: {exc.strerror}") from None
 
 
-def revert(path: Path, backup: Path, expected: FileToken | None, *, tables: Tables | None = None,
-           allow_warnings: bool = False, force: bool = False, fdm: str | None = FDM,
-           now: float | None = None) -> tuple[Saved, Validation]:
+def revert(
+    path: Path,
+    backup: Path,
+    expected: FileToken | None,
+    *,
+    tables: Tables | None = None,
+    allow_warnings: bool = False,
+    force: bool = False,
+    fdm: str | None = FDM,
+    now: float | None = None,
+) -> tuple[Saved, Validation]:
     """Put a backup back, validated like a save (errors block, warnings need allow_warnings); the
     current file is itself backed up first."""
     text = read_backup(path, backup)
-    verdict = check(path, text, tables=tables, allow_warnings=allow_warnings, fdm=fdm,
-                    verb="reverted")
+    verdict = check(
+        path, text, tables=tables, allow_warnings=allow_warnings, fdm=fdm, verb="reverted"
+    )
     return write_atomically(path, text, expected, force=force, now=now), verdict
 
 
@@ -156,8 +196,9 @@ def _yes(params: Mapping[str, str], key: str) -> bool:
 
 def tables_for(settings: Settings) -> Tables:
     """smtpd's tables at the paths the settings name."""
-    return load_tables(settings.table_addrs, settings.table_vusers, settings.table_vdomains,
-                       settings.table_userdb)
+    return load_tables(
+        settings.table_addrs, settings.table_vusers, settings.table_vdomains, settings.table_userdb
+    )
 
 
 def save_handler(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
@@ -168,8 +209,14 @@ def save_handler(ctx: ActionContext, target: str, params: Mapping[str, str]) -> 
         raise ActionFailed("fdm.save needs the new text")
     token = params.get("token", "")
     expected = FileToken.parse(token) if token and token != "none" else None
-    saved, verdict = save(path, params["text"], expected, tables=tables_for(settings),
-                          allow_warnings=_yes(params, "allow_warnings"), force=_yes(params, "force"))
+    saved, verdict = save(
+        path,
+        params["text"],
+        expected,
+        tables=tables_for(settings),
+        allow_warnings=_yes(params, "allow_warnings"),
+        force=_yes(params, "force"),
+    )
     kept = f"; previous version kept as {saved.backup.name}" if saved.backup else ""
     warned = f" with {len(verdict.warnings)} warning(s)" if verdict.warnings else ""
     return f"{path} saved{warned}{kept}."
@@ -182,9 +229,14 @@ def revert_handler(ctx: ActionContext, target: str, params: Mapping[str, str]) -
         raise ActionFailed("fdm.revert needs the backup to restore")
     token = params.get("token", "")
     expected = FileToken.parse(token) if token and token != "none" else None
-    saved, verdict = revert(path, Path(params["backup"]), expected, tables=tables_for(ctx.settings),
-                            allow_warnings=_yes(params, "allow_warnings"),
-                            force=_yes(params, "force"))
+    saved, verdict = revert(
+        path,
+        Path(params["backup"]),
+        expected,
+        tables=tables_for(ctx.settings),
+        allow_warnings=_yes(params, "allow_warnings"),
+        force=_yes(params, "force"),
+    )
     kept = f"; the replaced version is kept as {saved.backup.name}" if saved.backup else ""
     warned = f" with {len(verdict.warnings)} warning(s)" if verdict.warnings else ""
     return f"{path} reverted to {Path(params['backup']).name}{warned}{kept}."

@@ -58,8 +58,11 @@ def mail_folders(spool_dir: Path, user: str) -> list[str]:
     """A user's folders: INBOX first, then the Maildir++ `.Name` folders (`.A.B` is `A/B`)."""
     root = maildir_root(spool_dir, user)
     try:
-        names = sorted(p.name[1:].replace(".", "/") for p in root.iterdir()
-                       if p.name.startswith(".") and (p / "cur").is_dir())
+        names = sorted(
+            p.name[1:].replace(".", "/")
+            for p in root.iterdir()
+            if p.name.startswith(".") and (p / "cur").is_dir()
+        )
     except OSError as exc:
         raise UserError(f"cannot list {root}: {exc.strerror}") from None
     return [INBOX, *names]
@@ -88,7 +91,9 @@ def _headers(path: Path) -> tuple[str, str, str]:
     return field("From"), field("Subject"), field("Date")
 
 
-def folder_messages(spool_dir: Path, user: str, folder: str, limit: int = MAX_LISTED) -> list[StoredMessage]:
+def folder_messages(
+    spool_dir: Path, user: str, folder: str, limit: int = MAX_LISTED
+) -> list[StoredMessage]:
     """The messages of a folder (new/ and cur/), newest first, at most `limit`."""
     base = folder_path(spool_dir, user, folder)
     files: list[tuple[float, Path]] = []
@@ -129,8 +134,15 @@ def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-def compose_message(sender: str, to: str, cc: str = "", subject: str = "", extra: str = "",
-                    body: str = "test\n", date: str | None = None) -> str:
+def compose_message(
+    sender: str,
+    to: str,
+    cc: str = "",
+    subject: str = "",
+    extra: str = "",
+    body: str = "test\n",
+    date: str | None = None,
+) -> str:
     """A message from a few fields; `extra` is `Name: value` lines (a line without a colon is an error)."""
     lines = [f"From: {_one_line(sender)}", f"To: {_one_line(to)}"]
     if cc.strip():
@@ -201,8 +213,9 @@ def _router(text: str, path: str) -> Router | None:
     return Router(config, hostname=ROUTER_HOSTNAME)
 
 
-def route_changes(disk_text: str, edited_text: str, messages: list[Path],
-                  path: str = "fdm.conf") -> list[RouteChange]:
+def route_changes(
+    disk_text: str, edited_text: str, messages: list[Path], path: str = "fdm.conf"
+) -> list[RouteChange]:
     """Route every message with both texts; the messages whose route summary differs."""
     before_router = _router(disk_text, path)
     after_router = _router(edited_text, path)

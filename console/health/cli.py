@@ -37,14 +37,21 @@ def health(ctx: click.Context, as_json: bool, problems: bool) -> None:
         for check in report.checks:
             if problems and check.state == State.OK:
                 continue
-            click.echo(printable(f"{check.state.name:<8}  {check.group:<12}  {check.name}: {check.summary}"))
+            click.echo(
+                printable(
+                    f"{check.state.name:<8}  {check.group:<12}  {check.name}: {check.summary}"
+                )
+            )
             if check.cause:
                 click.echo(printable(f"{'':<10}  cause: {check.cause}"))
             if check.remedy:
                 click.echo(printable(f"{'':<10}  by hand: {check.remedy}"))
             if check.fix:
-                click.echo(printable(f"{'':<10}  fix: {check.fix.label} "
-                                     f"(mailconsole {_command(check.fix)})"))
+                click.echo(
+                    printable(
+                        f"{'':<10}  fix: {check.fix.label} (mailconsole {_command(check.fix)})"
+                    )
+                )
     sys.exit(int(report.state))
 
 

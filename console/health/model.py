@@ -80,26 +80,51 @@ class Check:
         if self.remedy:
             out["remedy"] = self.remedy
         out["fix"] = (
-            {"action": self.fix.action, "target": self.fix.target, "params": self.fix.params,
-             "label": self.fix.label}
-            if self.fix else None
+            {
+                "action": self.fix.action,
+                "target": self.fix.target,
+                "params": self.fix.params,
+                "label": self.fix.label,
+            }
+            if self.fix
+            else None
         )
         out.update(self.data)
         return out
 
 
-KNOWN_KEYS = ("group", "name", "state", "summary", "figure", "unit", "warning", "critical", "cause",
-              "remedy", "fix")
+KNOWN_KEYS = (
+    "group",
+    "name",
+    "state",
+    "summary",
+    "figure",
+    "unit",
+    "warning",
+    "critical",
+    "cause",
+    "remedy",
+    "fix",
+)
 
 
 def check_from_json(data: dict[str, Any]) -> Check:
     """A finding back from `Check.as_json` data (a saved `mailconsole health --json`)."""
     fix = data.get("fix")
     return Check(
-        str(data["group"]), str(data["name"]), State[str(data["state"])], str(data["summary"]),
-        data.get("figure"), str(data.get("unit", "")), data.get("warning"), data.get("critical"),
-        str(data.get("cause", "")), str(data.get("remedy", "")),
-        Fix(fix["action"], fix["target"], fix["label"], dict(fix.get("params") or {})) if fix else None,
+        str(data["group"]),
+        str(data["name"]),
+        State[str(data["state"])],
+        str(data["summary"]),
+        data.get("figure"),
+        str(data.get("unit", "")),
+        data.get("warning"),
+        data.get("critical"),
+        str(data.get("cause", "")),
+        str(data.get("remedy", "")),
+        Fix(fix["action"], fix["target"], fix["label"], dict(fix.get("params") or {}))
+        if fix
+        else None,
         {key: value for key, value in data.items() if key not in KNOWN_KEYS},
     )
 
@@ -120,4 +145,3 @@ def above(figure: float, warning: float, critical: float) -> State:
     if figure > warning:
         return State.WARNING
     return State.OK
-

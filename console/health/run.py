@@ -98,8 +98,11 @@ class HealthReport:
         counts = self.counts()
         if not self.problems:
             return f"MAILCONSOLE OK: {len(self.checks)} checks passed"
-        parts = [f"{counts[s.name]} {s.name.lower()}" for s in
-                 (State.CRITICAL, State.WARNING, State.UNKNOWN) if counts[s.name]]
+        parts = [
+            f"{counts[s.name]} {s.name.lower()}"
+            for s in (State.CRITICAL, State.WARNING, State.UNKNOWN)
+            if counts[s.name]
+        ]
         first = max(self.problems, key=lambda c: c.state == self.state)
         return f"MAILCONSOLE {self.state.name}: {', '.join(parts)}; {first.group} {first.name}: {first.summary}"
 
@@ -111,7 +114,9 @@ class HealthReport:
                 continue
             label = f"{check.group} {check.name}".replace("'", "").replace("=", " ")
             unit = "%" if check.unit == "%" else ""
-            limits = ";".join("" if v is None else f"{v:g}" for v in (check.warning, check.critical))
+            limits = ";".join(
+                "" if v is None else f"{v:g}" for v in (check.warning, check.critical)
+            )
             items.append(f"'{label}'={check.figure:g}{unit};{limits}")
         return " ".join(items)
 
@@ -119,8 +124,11 @@ class HealthReport:
     def from_json(cls, data: dict[str, Any]) -> HealthReport:
         """A report back from `as_json` data (a saved `mailconsole health --json`)."""
         when = datetime.fromisoformat(str(data["checked_at"])).timestamp()
-        return cls([check_from_json(c) for c in data["checks"]], when,
-                   float(data.get("duration_ms", 0)) / 1000)
+        return cls(
+            [check_from_json(c) for c in data["checks"]],
+            when,
+            float(data.get("duration_ms", 0)) / 1000,
+        )
 
     def as_json(self) -> dict[str, Any]:
         """The report as plain JSON data."""
@@ -134,8 +142,9 @@ class HealthReport:
         }
 
 
-def run_checks(settings: Settings, now: float | None = None,
-               groups: tuple[str, ...] = tuple(CHECKS)) -> HealthReport:
+def run_checks(
+    settings: Settings, now: float | None = None, groups: tuple[str, ...] = tuple(CHECKS)
+) -> HealthReport:
     """Run the checks of `groups` in parallel and collect their findings."""
     started = time.monotonic()
     when = time.time() if now is None else now

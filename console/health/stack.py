@@ -73,7 +73,10 @@ def clamd_ping(conf: dict[str, str], timeout: float) -> str:
         family, address, where = socket.AF_UNIX, conf["LocalSocket"], conf["LocalSocket"]
     elif conf.get("TCPSocket", "").isdigit():
         host = conf.get("TCPAddr") or "127.0.0.1"
-        family, where = socket.AF_INET6 if ":" in host else socket.AF_INET, f"{host}:{conf['TCPSocket']}"
+        family, where = (
+            socket.AF_INET6 if ":" in host else socket.AF_INET,
+            f"{host}:{conf['TCPSocket']}",
+        )
         address = (host, int(conf["TCPSocket"]))  # type: ignore[assignment]
     else:
         return "clamd.conf names neither a LocalSocket nor a TCPSocket"
@@ -101,17 +104,38 @@ def clamav_checks(settings: Settings, now: float) -> list[Check]:
     try:
         conf = read_clamd_conf(settings.clamd_config)
     except OSError as exc:
-        return [Check("clamav", str(settings.clamd_config), State.UNKNOWN,
-                      f"cannot read clamd's config: {exc.strerror or exc}")]
+        return [
+            Check(
+                "clamav",
+                str(settings.clamd_config),
+                State.UNKNOWN,
+                f"cannot read clamd's config: {exc.strerror or exc}",
+            )
+        ]
     checks = [database_check(settings, Path(conf.get("DatabaseDirectory", "/var/lib/clamav")), now)]
     problem = clamd_ping(conf, settings.health_timeout)
     restart = Fix("program.restart", CLAMD_PROGRAM, f"Restart {CLAMD_PROGRAM}")
     if problem:
-        checks.append(Check("clamav", "clamd", State.CRITICAL, problem, fix=restart,
-                            data={"socket": conf.get("LocalSocket") or conf.get("TCPSocket", "")}))
+        checks.append(
+            Check(
+                "clamav",
+                "clamd",
+                State.CRITICAL,
+                problem,
+                fix=restart,
+                data={"socket": conf.get("LocalSocket") or conf.get("TCPSocket", "")},
+            )
+        )
     else:
-        checks.append(Check("clamav", "clamd", State.OK, "answers PING with PONG",
-                            data={"socket": conf.get("LocalSocket") or conf.get("TCPSocket", "")}))
+        checks.append(
+            Check(
+                "clamav",
+                "clamd",
+                State.OK,
+                "answers PING with PONG",
+                data={"socket": conf.get("LocalSocket") or conf.get("TCPSocket", "")},
+            )
+        )
     return checks
 
 
@@ -123,9 +147,15 @@ def database_check(settings: Settings, directory: Path, now: float) -> Check:
     try:
         names = sorted(os.listdir(directory))
     except OSError as exc:
-        return Check("clamav", name, State.CRITICAL,
-                     f"cannot read the database directory {directory}: {exc.strerror or exc}",
-                     warning=warn, critical=crit, fix=fix)
+        return Check(
+            "clamav",
+            name,
+            State.CRITICAL,
+            f"cannot read the database directory {directory}: {exc.strerror or exc}",
+            warning=warn,
+            critical=crit,
+            fix=fix,
+        )
     databases, unreadable = [], []
     for entry in names:
         if entry.endswith(CLAMAV_SIGNED):
@@ -136,10 +166,17 @@ def database_check(settings: Settings, directory: Path, now: float) -> Check:
     if not databases:
         others = [n for n in names if not n.startswith(".")]
         extra = f" (only {', '.join(others[:4])})" if others else ""
-        return Check("clamav", name, State.CRITICAL,
-                     f"no signed ClamAV database (.cvd/.cld) in {directory}{extra}: freshclam has "
-                     "never installed one there", warning=warn, critical=crit, fix=fix,
-                     data={"directory": str(directory), "unreadable": unreadable})
+        return Check(
+            "clamav",
+            name,
+            State.CRITICAL,
+            f"no signed ClamAV database (.cvd/.cld) in {directory}{extra}: freshclam has "
+            "never installed one there",
+            warning=warn,
+            critical=crit,
+            fix=fix,
+            data={"directory": str(directory), "unreadable": unreadable},
+        )
     newest = max(databases, key=lambda db: db.built)
     age_days = (now - newest.built) / 86400
     state = above(age_days, warn, crit)
@@ -150,12 +187,29 @@ def database_check(settings: Settings, directory: Path, now: float) -> Check:
     summary = f"{listing}; newest built {built} ({age_days:.1f} days ago)"
     if unreadable:
         summary += f"; no header in {', '.join(unreadable)}"
-    return Check("clamav", name, state, summary, round(age_days, 2), "days", warn, crit,
-                 fix=fix if state != State.OK else None,
-                 data={"directory": str(directory), "databases": [
-                     {"file": db.path.name, "version": db.version, "signatures": db.signatures,
-                      "built": datetime.fromtimestamp(db.built, timezone.utc).isoformat()}
-                     for db in databases]})
+    return Check(
+        "clamav",
+        name,
+        state,
+        summary,
+        round(age_days, 2),
+        "days",
+        warn,
+        crit,
+        fix=fix if state != State.OK else None,
+        data={
+            "directory": str(directory),
+            "databases": [
+                {
+                    "file": db.path.name,
+                    "version": db.version,
+                    "signatures": db.signatures,
+                    "built": datetime.fromtimestamp(db.built, timezone.utc).isoformat(),
+                }
+                for db in databases
+            ],
+        },
+    )
 
 
 # --------------------------------------------------------------------------- SpamAssassin
@@ -164,32 +218,67 @@ def database_check(settings: Settings, directory: Path, now: float) -> Check:
 def spamassassin_check(settings: Settings, now: float) -> Check:
     """sa-update's directory: rules exist at all (a failed update leaves it empty), and their age."""
     directory = settings.spamassassin_update_dir
-    warn, crit = settings.health_spamassassin_warning_days, settings.health_spamassassin_critical_days
+    warn, crit = (
+        settings.health_spamassassin_warning_days,
+        settings.health_spamassassin_critical_days,
+    )
     fix = job_fix(settings, "sa-update", "Run sa-update")
     name = "rules"
     try:
         entries = list(os.scandir(directory))
     except FileNotFoundError:
-        return Check("spamassassin", name, State.CRITICAL,
-                     f"{directory} does not exist: sa-update has never installed rules there, and "
-                     "spampd finds no rules to score with", warning=warn, critical=crit, fix=fix)
+        return Check(
+            "spamassassin",
+            name,
+            State.CRITICAL,
+            f"{directory} does not exist: sa-update has never installed rules there, and "
+            "spampd finds no rules to score with",
+            warning=warn,
+            critical=crit,
+            fix=fix,
+        )
     except OSError as exc:
-        return Check("spamassassin", name, State.UNKNOWN,
-                     f"cannot read {directory}: {exc.strerror or exc}", fix=fix)
+        return Check(
+            "spamassassin",
+            name,
+            State.UNKNOWN,
+            f"cannot read {directory}: {exc.strerror or exc}",
+            fix=fix,
+        )
     rules = [p for p in directory.rglob("*.cf") if p.is_file()]
     if not rules:
-        return Check("spamassassin", name, State.CRITICAL,
-                     f"{directory} holds no rules: SpamAssassin scores nothing and spampd passes "
-                     "every mail (a failed sa-update leaves the directory empty)",
-                     0, "rule files", warn, crit, fix=fix, data={"directory": str(directory)})
+        return Check(
+            "spamassassin",
+            name,
+            State.CRITICAL,
+            f"{directory} holds no rules: SpamAssassin scores nothing and spampd passes "
+            "every mail (a failed sa-update leaves the directory empty)",
+            0,
+            "rule files",
+            warn,
+            crit,
+            fix=fix,
+            data={"directory": str(directory)},
+        )
     installed = max(entry.stat().st_mtime for entry in entries)
     age_days = (now - installed) / 86400
     state = above(age_days, warn, crit)
-    return Check("spamassassin", name, state,
-                 f"{len(rules)} rule files, installed {age_days:.1f} days ago",
-                 round(age_days, 2), "days", warn, crit, fix=fix if state != State.OK else None,
-                 data={"directory": str(directory), "rule_files": len(rules),
-                       "installed": datetime.fromtimestamp(installed, timezone.utc).isoformat()})
+    return Check(
+        "spamassassin",
+        name,
+        state,
+        f"{len(rules)} rule files, installed {age_days:.1f} days ago",
+        round(age_days, 2),
+        "days",
+        warn,
+        crit,
+        fix=fix if state != State.OK else None,
+        data={
+            "directory": str(directory),
+            "rule_files": len(rules),
+            "installed": datetime.fromtimestamp(installed, timezone.utc).isoformat(),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- free space
@@ -203,17 +292,35 @@ def disk_checks(settings: Settings) -> list[Check]:
         try:
             st = os.statvfs(path)
         except OSError as exc:
-            checks.append(Check("disk", str(path), State.UNKNOWN,
-                                f"cannot read the free space of the {what} directory: "
-                                f"{exc.strerror or exc}", warning=warn, critical=crit))
+            checks.append(
+                Check(
+                    "disk",
+                    str(path),
+                    State.UNKNOWN,
+                    f"cannot read the free space of the {what} directory: {exc.strerror or exc}",
+                    warning=warn,
+                    critical=crit,
+                )
+            )
             continue
         percent = 100.0 * st.f_bavail / st.f_blocks if st.f_blocks else 0.0
         free_gib = st.f_bavail * st.f_frsize / 2**30
-        checks.append(Check("disk", str(path), below(percent, warn, crit),
-                            f"{percent:.0f} % free ({free_gib:.1f} GiB) on the {what} directory's "
-                            "filesystem", round(percent, 1), "%", warn, crit,
-                            data={"free_bytes": st.f_bavail * st.f_frsize,
-                                  "size_bytes": st.f_blocks * st.f_frsize}))
+        checks.append(
+            Check(
+                "disk",
+                str(path),
+                below(percent, warn, crit),
+                f"{percent:.0f} % free ({free_gib:.1f} GiB) on the {what} directory's filesystem",
+                round(percent, 1),
+                "%",
+                warn,
+                crit,
+                data={
+                    "free_bytes": st.f_bavail * st.f_frsize,
+                    "size_bytes": st.f_blocks * st.f_frsize,
+                },
+            )
+        )
     return checks
 
 
@@ -230,20 +337,47 @@ def queue_checks(settings: Settings, now: float) -> list[Check]:
     except UserError as exc:
         return [Check("queue", "queue", State.UNKNOWN, f"cannot read the queue: {exc}")]
     envelopes = snapshot.envelopes
-    size_state = above(len(envelopes), settings.health_queue_warning_envelopes,
-                       settings.health_queue_critical_envelopes)
+    size_state = above(
+        len(envelopes),
+        settings.health_queue_warning_envelopes,
+        settings.health_queue_critical_envelopes,
+    )
     note = f" ({snapshot.problem})" if snapshot.problem else ""
-    checks = [Check("queue", "envelopes", size_state, f"{len(envelopes)} envelopes queued{note}",
-                    len(envelopes), "envelopes", settings.health_queue_warning_envelopes,
-                    settings.health_queue_critical_envelopes)]
+    checks = [
+        Check(
+            "queue",
+            "envelopes",
+            size_state,
+            f"{len(envelopes)} envelopes queued{note}",
+            len(envelopes),
+            "envelopes",
+            settings.health_queue_warning_envelopes,
+            settings.health_queue_critical_envelopes,
+        )
+    ]
     oldest = max((e.age(now) for e in envelopes), default=0)
     hours = oldest / 3600
-    age_state = above(hours, settings.health_queue_warning_hours, settings.health_queue_critical_hours)
-    summary = f"oldest envelope queued {human_age(oldest)} ago" if envelopes else "the queue is empty"
-    checks.append(Check("queue", "oldest envelope", age_state, summary, round(hours, 2), "hours",
-                        settings.health_queue_warning_hours, settings.health_queue_critical_hours,
-                        fix=Fix("queue.schedule", "all", "Retry every envelope now")
-                        if age_state != State.OK else None))
+    age_state = above(
+        hours, settings.health_queue_warning_hours, settings.health_queue_critical_hours
+    )
+    summary = (
+        f"oldest envelope queued {human_age(oldest)} ago" if envelopes else "the queue is empty"
+    )
+    checks.append(
+        Check(
+            "queue",
+            "oldest envelope",
+            age_state,
+            summary,
+            round(hours, 2),
+            "hours",
+            settings.health_queue_warning_hours,
+            settings.health_queue_critical_hours,
+            fix=Fix("queue.schedule", "all", "Retry every envelope now")
+            if age_state != State.OK
+            else None,
+        )
+    )
     return checks
 
 
@@ -264,14 +398,33 @@ def program_checks(settings: Settings) -> list[Check]:
             continue
         state = State.WARNING if program.state in ("STARTING", "STOPPING") else State.CRITICAL
         verb = "program.restart" if program.state == "BACKOFF" else "program.start"
-        detail = f": {program.spawnerr}" if program.spawnerr else (
-            f" (exit {program.exitstatus})" if program.state == "EXITED" else "")
-        checks.append(Check("programs", program.fullname, state, f"{program.state}{detail}",
-                            fix=Fix(verb, program.fullname,
-                                    f"{'Restart' if verb == 'program.restart' else 'Start'} "
-                                    f"{program.fullname}")))
+        detail = (
+            f": {program.spawnerr}"
+            if program.spawnerr
+            else (f" (exit {program.exitstatus})" if program.state == "EXITED" else "")
+        )
+        checks.append(
+            Check(
+                "programs",
+                program.fullname,
+                state,
+                f"{program.state}{detail}",
+                fix=Fix(
+                    verb,
+                    program.fullname,
+                    f"{'Restart' if verb == 'program.restart' else 'Start'} {program.fullname}",
+                ),
+            )
+        )
     if not checks:
-        checks.append(Check("programs", "supervisord", State.OK,
-                            f"all {len(snapshot.programs)} programs RUNNING",
-                            len(snapshot.programs), "programs"))
+        checks.append(
+            Check(
+                "programs",
+                "supervisord",
+                State.OK,
+                f"all {len(snapshot.programs)} programs RUNNING",
+                len(snapshot.programs),
+                "programs",
+            )
+        )
     return checks

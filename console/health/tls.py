@@ -109,15 +109,36 @@ def parse_smtpd_conf(text: str) -> SmtpdTls:
             if listener is not None:
                 result.listeners.append(listener)
     result.listeners = [
-        Listener(lst.daemon, lst.address, lst.port, lst.mode, lst.protocol,
-                 result.certs.get(lst.server_name), lst.server_name, lst.label)
+        Listener(
+            lst.daemon,
+            lst.address,
+            lst.port,
+            lst.mode,
+            lst.protocol,
+            result.certs.get(lst.server_name),
+            lst.server_name,
+            lst.label,
+        )
         for lst in result.listeners
     ]
     return result
 
 
-_VALUED_OPTIONS = frozenset({"port", "pki", "ca", "family", "hostname", "hostnames", "tag", "filter",
-                             "senders", "ciphers", "protocols"})
+_VALUED_OPTIONS = frozenset(
+    {
+        "port",
+        "pki",
+        "ca",
+        "family",
+        "hostname",
+        "hostnames",
+        "tag",
+        "filter",
+        "senders",
+        "ciphers",
+        "protocols",
+    }
+)
 """`listen on` options followed by a value (a value such as `smtps` in `port smtps` is no keyword)."""
 
 
@@ -145,8 +166,9 @@ def _smtpd_listener(words: list[str]) -> Listener | None:
         return None
     if port is None:
         port = 465 if mode == "implicit" else 25
-    return Listener("smtpd", _connect_address(words[2]), port, mode, "smtp", None, pki,
-                    " ".join(label))
+    return Listener(
+        "smtpd", _connect_address(words[2]), port, mode, "smtp", None, pki, " ".join(label)
+    )
 
 
 def read_smtpd_tls(path: Path) -> SmtpdTls:
@@ -188,7 +210,9 @@ def dovecot_listeners(conf: dict[str, object]) -> tuple[Path | None, list[Listen
     default_addresses = str(conf.get("listen", "*, ::")).replace(",", " ").split()
     listeners = []
     for service, protocol in DOVECOT_LOGIN.items():
-        if protocol not in protocols and not (service == "submission-login" and "submission" in protocols):
+        if protocol not in protocols and not (
+            service == "submission-login" and "submission" in protocols
+        ):
             continue
         section = conf.get(f"service {service}")
         if not isinstance(section, dict):
@@ -202,8 +226,7 @@ def dovecot_listeners(conf: dict[str, object]) -> tuple[Path | None, list[Listen
             mode = "implicit" if value.get("ssl") == "yes" else "starttls"
             addresses = str(value.get("address", "")).replace(",", " ").split() or default_addresses
             for address in dict.fromkeys(_connect_address(a) for a in addresses):
-                listeners.append(Listener("dovecot", address, port, mode, protocol, cert, "",
-                                          key))
+                listeners.append(Listener("dovecot", address, port, mode, protocol, cert, "", key))
     return cert, listeners
 
 
@@ -214,7 +237,10 @@ def read_dovecot_tls(path: Path, timeout: float = 5.0) -> tuple[Path | None, lis
     services = [f"service/{name}" for name in DOVECOT_LOGIN]
     done = subprocess.run(
         ["doveconf", "-c", str(path), "ssl", "ssl_cert", "listen", "protocols", *services],
-        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
     if done.returncode != 0:
         message = next((ln for ln in done.stderr.splitlines() if ln.strip()), "no message")
@@ -252,8 +278,12 @@ def cert_info_der(der: bytes) -> CertInfo:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     cert = x509.load_der_x509_certificate(der)
-    return CertInfo(_common_name(cert.subject), _common_name(cert.issuer),
-                    cert.not_valid_after_utc, cert.public_bytes(Encoding.DER))
+    return CertInfo(
+        _common_name(cert.subject),
+        _common_name(cert.issuer),
+        cert.not_valid_after_utc,
+        cert.public_bytes(Encoding.DER),
+    )
 
 
 def read_cert_file(path: Path) -> CertInfo:
@@ -276,21 +306,46 @@ def cert_file_check(settings: Settings, path: Path, users: str, now: float) -> C
     try:
         info = read_cert_file(path)
     except OSError as exc:
-        return Check("certificates", str(path), State.CRITICAL,
-                     f"cannot read the certificate of {users}: {exc.strerror or exc}",
-                     warning=warn, critical=crit, fix=fix)
+        return Check(
+            "certificates",
+            str(path),
+            State.CRITICAL,
+            f"cannot read the certificate of {users}: {exc.strerror or exc}",
+            warning=warn,
+            critical=crit,
+            fix=fix,
+        )
     except (ValueError, IndexError):
-        return Check("certificates", str(path), State.CRITICAL,
-                     f"the certificate file of {users} holds no PEM certificate",
-                     warning=warn, critical=crit, fix=fix)
+        return Check(
+            "certificates",
+            str(path),
+            State.CRITICAL,
+            f"the certificate file of {users} holds no PEM certificate",
+            warning=warn,
+            critical=crit,
+            fix=fix,
+        )
     days = info.days_left(now)
     state = below(days, warn, crit)
     when = "expired" if days < 0 else "expires"
     summary = f"{info.subject}: {when} {_date(info.not_after)} ({days:.0f} days {'ago' if days < 0 else 'left'})"
-    return Check("certificates", str(path), state, summary, round(days, 1), "days", warn, crit,
-                 fix=fix if state != State.OK else None,
-                 data={"subject": info.subject, "issuer": info.issuer,
-                       "not_after": info.not_after.isoformat(), "used_by": users})
+    return Check(
+        "certificates",
+        str(path),
+        state,
+        summary,
+        round(days, 1),
+        "days",
+        warn,
+        crit,
+        fix=fix if state != State.OK else None,
+        data={
+            "subject": info.subject,
+            "issuer": info.issuer,
+            "not_after": info.not_after.isoformat(),
+            "used_by": users,
+        },
+    )
 
 
 # --------------------------------------------------------------------------- handshakes
@@ -401,19 +456,35 @@ def handshake_checks(settings: Settings, listener: Listener, now: float) -> list
     timeout = settings.health_timeout
     name = f"{listener.daemon} {listener.where}"
     mode_text = "implicit TLS" if listener.mode == "implicit" else "STARTTLS"
-    data = {"daemon": listener.daemon, "address": listener.address, "port": listener.port,
-            "mode": listener.mode, "config": listener.label}
+    data = {
+        "daemon": listener.daemon,
+        "address": listener.address,
+        "port": listener.port,
+        "mode": listener.mode,
+        "config": listener.label,
+    }
     checks = []
     result = probe(listener, timeout)
     if not result.ok:
         cause, remedy = _failure_cause(listener, result)
-        checks.append(Check("tls", name, State.CRITICAL,
-                            f"{mode_text} handshake failed: {result.error}", cause=cause,
-                            remedy=remedy, data=data))
+        checks.append(
+            Check(
+                "tls",
+                name,
+                State.CRITICAL,
+                f"{mode_text} handshake failed: {result.error}",
+                cause=cause,
+                remedy=remedy,
+                data=data,
+            )
+        )
     else:
         checks.append(_served_check(settings, listener, result, name, mode_text, now, data))
-    if (listener.daemon == "smtpd" and listener.mode == "starttls"
-            and str(listener.port) in settings.health_smtps_ports):
+    if (
+        listener.daemon == "smtpd"
+        and listener.mode == "starttls"
+        and str(listener.port) in settings.health_smtps_ports
+    ):
         checks.append(_smtps_mode_check(listener, timeout, name, data))
     return checks
 
@@ -421,52 +492,81 @@ def handshake_checks(settings: Settings, listener: Listener, now: float) -> list
 def _failure_cause(listener: Listener, result: Probe) -> tuple[str, str]:
     """Why a handshake failed and what fixes it, for the failures whose cause is known."""
     if result.refused:
-        return (f"{listener.daemon} does not listen on {listener.where}, although its config says so",
-                f"start or restart {_program(listener)}")
+        return (
+            f"{listener.daemon} does not listen on {listener.where}, although its config says so",
+            f"start or restart {_program(listener)}",
+        )
     if listener.daemon == "smtpd" and "INTERNAL_ERROR" in result.error.upper():
-        return ("OpenSMTPD 6.8 built with OpenSSL 3 (Debian 12's package) aborts every TLS "
-                "handshake after sending its certificate ('EVP lib' in smtpd's log; OpenSMTPD "
-                "issues #1171, #1239): no client can use TLS",
-                "run an OpenSMTPD that works with OpenSSL 3 (7.x, as Alpine ships); no smtpd.conf "
-                "setting fixes it")
+        return (
+            "OpenSMTPD 6.8 built with OpenSSL 3 (Debian 12's package) aborts every TLS "
+            "handshake after sending its certificate ('EVP lib' in smtpd's log; OpenSMTPD "
+            "issues #1171, #1239): no client can use TLS",
+            "run an OpenSMTPD that works with OpenSSL 3 (7.x, as Alpine ships); no smtpd.conf "
+            "setting fixes it",
+        )
     if "WRONG_VERSION_NUMBER" in result.error.upper():
         return ("the port answered in plaintext, not TLS", "check the listener's TLS keyword")
     return "", ""
 
 
-def _smtps_mode_check(listener: Listener, timeout: float, name: str, data: dict[str, object]) -> Check:
+def _smtps_mode_check(
+    listener: Listener, timeout: float, name: str, data: dict[str, object]
+) -> Check:
     """What a client configured for SMTPS (implicit TLS) gets on a STARTTLS listener of an SMTPS port."""
     result = probe(listener, timeout, mode="implicit")
     data = {**data, "check": "smtps-mode"}
     if result.ok:
-        return Check("tls", f"{name} SMTPS", State.OK,
-                     "answers implicit TLS, as SMTPS clients expect", data=data)
+        return Check(
+            "tls",
+            f"{name} SMTPS",
+            State.OK,
+            "answers implicit TLS, as SMTPS clients expect",
+            data=data,
+        )
     plaintext = "WRONG_VERSION_NUMBER" in result.error.upper()
     return Check(
-        "tls", f"{name} SMTPS", State.CRITICAL,
+        "tls",
+        f"{name} SMTPS",
+        State.CRITICAL,
         f"port {listener.port} speaks STARTTLS, not implicit TLS: an SMTPS client gets "
         + ("plaintext" if plaintext else result.error),
         cause=f"`{listener.label}` sets only the port number; `tls-require` means STARTTLS "
-              "required, and only the `smtps` keyword makes implicit TLS",
+        "required, and only the `smtps` keyword makes implicit TLS",
         remedy=f"in smtpd.conf: listen on 0.0.0.0 port {listener.port} smtps pki "
-               f"{listener.server_name or 'NAME'}",
+        f"{listener.server_name or 'NAME'}",
         data=data,
     )
 
 
-def _served_check(settings: Settings, listener: Listener, result: Probe, name: str, mode_text: str,
-                  now: float, data: dict[str, object]) -> Check:
+def _served_check(
+    settings: Settings,
+    listener: Listener,
+    result: Probe,
+    name: str,
+    mode_text: str,
+    now: float,
+    data: dict[str, object],
+) -> Check:
     """A listener that completed its handshake: the served certificate's expiry, and whether it is
     the one on disk."""
     warn, crit = settings.health_cert_warning_days, settings.health_cert_critical_days
     try:
         served = cert_info_der(result.der)
     except ValueError:
-        return Check("tls", name, State.UNKNOWN, f"{mode_text} works ({result.version}), but the "
-                     "served certificate cannot be read", data=data)
+        return Check(
+            "tls",
+            name,
+            State.UNKNOWN,
+            f"{mode_text} works ({result.version}), but the served certificate cannot be read",
+            data=data,
+        )
     days = served.days_left(now)
-    data = {**data, "tls_version": result.version, "served_subject": served.subject,
-            "served_not_after": served.not_after.isoformat()}
+    data = {
+        **data,
+        "tls_version": result.version,
+        "served_subject": served.subject,
+        "served_not_after": served.not_after.isoformat(),
+    }
     on_disk = None
     if listener.cert_file is not None:
         try:
@@ -476,18 +576,34 @@ def _served_check(settings: Settings, listener: Listener, result: Probe, name: s
     hup = Fix("program.signal", _program(listener), f"HUP {_program(listener)}", {"signal": "HUP"})
     if on_disk is not None and on_disk.der != served.der:
         data["file"] = str(listener.cert_file)
-        return Check("tls", name, State.WARNING,
-                     f"serves a certificate that is not {listener.cert_file} (renewed, not "
-                     f"reloaded): served expires {_date(served.not_after)}, file "
-                     f"{_date(on_disk.not_after)}",
-                     round(days, 1), "days", warn, crit, fix=hup, data=data)
+        return Check(
+            "tls",
+            name,
+            State.WARNING,
+            f"serves a certificate that is not {listener.cert_file} (renewed, not "
+            f"reloaded): served expires {_date(served.not_after)}, file "
+            f"{_date(on_disk.not_after)}",
+            round(days, 1),
+            "days",
+            warn,
+            crit,
+            fix=hup,
+            data=data,
+        )
     state = below(days, warn, crit)
-    return Check("tls", name, state,
-                 f"{mode_text} {result.version}, serves {served.subject} until "
-                 f"{_date(served.not_after)} ({days:.0f} days left)",
-                 round(days, 1), "days", warn, crit,
-                 fix=job_fix(settings, "get_certs", "Run get_certs") if state != State.OK else None,
-                 data=data)
+    return Check(
+        "tls",
+        name,
+        state,
+        f"{mode_text} {result.version}, serves {served.subject} until "
+        f"{_date(served.not_after)} ({days:.0f} days left)",
+        round(days, 1),
+        "days",
+        warn,
+        crit,
+        fix=job_fix(settings, "get_certs", "Run get_certs") if state != State.OK else None,
+        data=data,
+    )
 
 
 # --------------------------------------------------------------------------- the checks
@@ -515,8 +631,14 @@ def collect(settings: Settings) -> tuple[list[tuple[Path, str]], list[Listener],
     try:
         smtpd = read_smtpd_tls(settings.smtpd_config)
     except OSError as exc:
-        problems.append(Check("certificates", str(settings.smtpd_config), State.UNKNOWN,
-                              f"cannot read smtpd's config: {exc.strerror or exc}"))
+        problems.append(
+            Check(
+                "certificates",
+                str(settings.smtpd_config),
+                State.UNKNOWN,
+                f"cannot read smtpd's config: {exc.strerror or exc}",
+            )
+        )
     else:
         for pki_name, path in smtpd.certs.items():
             files.setdefault(path, []).append(f"smtpd (pki {pki_name})")
@@ -524,11 +646,23 @@ def collect(settings: Settings) -> tuple[list[tuple[Path, str]], list[Listener],
     try:
         cert, dovecot = read_dovecot_tls(settings.dovecot_config, settings.health_timeout)
     except (OSError, subprocess.SubprocessError) as exc:
-        problems.append(Check("certificates", str(settings.dovecot_config), State.UNKNOWN,
-                              f"cannot run doveconf to read Dovecot's config: {exc}"))
+        problems.append(
+            Check(
+                "certificates",
+                str(settings.dovecot_config),
+                State.UNKNOWN,
+                f"cannot run doveconf to read Dovecot's config: {exc}",
+            )
+        )
     except ValueError as exc:
-        problems.append(Check("certificates", str(settings.dovecot_config), State.UNKNOWN,
-                              f"doveconf cannot read Dovecot's config: {exc}"))
+        problems.append(
+            Check(
+                "certificates",
+                str(settings.dovecot_config),
+                State.UNKNOWN,
+                f"doveconf cannot read Dovecot's config: {exc}",
+            )
+        )
     else:
         if cert is not None:
             files.setdefault(cert, []).append("dovecot (ssl_cert)")
@@ -547,4 +681,3 @@ def certificate_checks(settings: Settings, now: float) -> list[Check]:
             for found in pool.map(lambda lst: handshake_checks(settings, lst, now), listeners):
                 checks += found
     return checks
-

@@ -39,7 +39,9 @@ def _print_lines(lines: list[OutputLine]) -> None:
 
 @click.command("run")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print the run's record as JSON, not its output.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the run's record as JSON, not its output."
+)
 def run(name: str, as_json: bool) -> None:
     """Run maintenance job NAME now (see `mailconsole jobs`), streaming its output."""
     cancel = Cancel()
@@ -49,8 +51,9 @@ def run(name: str, as_json: bool) -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        record = run_job(_settings(), name, on_output=None if as_json else _print_lines,
-                         cancel=cancel)
+        record = run_job(
+            _settings(), name, on_output=None if as_json else _print_lines, cancel=cancel
+        )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -68,9 +71,14 @@ def jobs(as_json: bool) -> None:
     settings = _settings()
     last = last_runs(settings)
     if as_json:
-        data = [{"name": name, **spec.as_toml_data(),
-                 "last_run": last[name].to_json() if name in last else None}
-                for name, spec in settings.jobs.items()]
+        data = [
+            {
+                "name": name,
+                **spec.as_toml_data(),
+                "last_run": last[name].to_json() if name in last else None,
+            }
+            for name, spec in settings.jobs.items()
+        ]
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     width = max((len(name) for name in settings.jobs), default=4)

@@ -53,7 +53,9 @@ def acquire(settings: Settings, name: str) -> JobLock:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
     except OSError as exc:
-        raise ActionFailed(f"cannot open the lock file {path} ({exc.strerror}); nothing was run") from None
+        raise ActionFailed(
+            f"cannot open the lock file {path} ({exc.strerror}); nothing was run"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -61,8 +63,11 @@ def acquire(settings: Settings, name: str) -> JobLock:
         os.close(fd)
         raise JobBusy(f"{name} is already running{holder}; wait for it or cancel it") from None
     os.ftruncate(fd, 0)
-    record = {"pid": os.getpid(), "operator": settings.resolved_operator(),
-              "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    record = {
+        "pid": os.getpid(),
+        "operator": settings.resolved_operator(),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     os.pwrite(fd, json.dumps(record).encode(), 0)
     return JobLock(fd)
 

@@ -172,16 +172,29 @@ def run_process(
     started = time.monotonic()
     try:
         process = subprocess.Popen(
-            list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, env=env,
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env=env,
         )
     except OSError as exc:
-        return ProcessResult(None, None, False, False, time.monotonic() - started, output,
-                             start_error=f"cannot start {argv[0]}: {exc.strerror or exc}")
+        return ProcessResult(
+            None,
+            None,
+            False,
+            False,
+            time.monotonic() - started,
+            output,
+            start_error=f"cannot start {argv[0]}: {exc.strerror or exc}",
+        )
     pgid = process.pid
     assert process.stdout is not None and process.stderr is not None
-    splitters = {process.stdout.fileno(): _LineSplitter("out"),
-                 process.stderr.fileno(): _LineSplitter("err")}
+    splitters = {
+        process.stdout.fileno(): _LineSplitter("out"),
+        process.stderr.fileno(): _LineSplitter("err"),
+    }
     selector = selectors.DefaultSelector()
     for fd in splitters:
         os.set_blocking(fd, False)
@@ -258,8 +271,15 @@ def run_process(
             _finish_group(pgid, term_sent_at + grace)
     code = process.returncode
     sig = signal.Signals(-code).name if code < 0 else None
-    return ProcessResult(code if code >= 0 else None, sig, timed_out, cancelled,
-                         time.monotonic() - started, output, pgid=pgid)
+    return ProcessResult(
+        code if code >= 0 else None,
+        sig,
+        timed_out,
+        cancelled,
+        time.monotonic() - started,
+        output,
+        pgid=pgid,
+    )
 
 
 def _drain(fd: int) -> bytes:

@@ -25,16 +25,18 @@ OnOutput = Callable[[list[OutputLine]], None]
 class JobContext(ActionContext):
     """The dispatcher context of a run: where its lines go, its cancel switch, and its record."""
 
-    def __init__(self, settings: Settings, on_output: OnOutput | None = None,
-                 cancel: Cancel | None = None) -> None:
+    def __init__(
+        self, settings: Settings, on_output: OnOutput | None = None, cancel: Cancel | None = None
+    ) -> None:
         super().__init__(settings)
         self.on_output = on_output
         self.cancel = cancel or Cancel()
         self.record: RunRecord | None = None
 
 
-def run_job(settings: Settings, name: str, on_output: OnOutput | None = None,
-            cancel: Cancel | None = None) -> RunRecord:
+def run_job(
+    settings: Settings, name: str, on_output: OnOutput | None = None, cancel: Cancel | None = None
+) -> RunRecord:
     """Run job `name` to its end and return its record (a failed run too).
 
     Raises ReadOnlyRefused (read-only mode), JobBusy (already running), UserError (no such job).
@@ -69,15 +71,17 @@ def execute(ctx: JobContext, name: str, spec: JobSpec) -> RunRecord:
     settings = ctx.settings
     with acquire(settings, name):
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        result = run_process(spec.argv, timeout=spec.timeout, on_output=ctx.on_output,
-                             cancel=ctx.cancel)
+        result = run_process(
+            spec.argv, timeout=spec.timeout, on_output=ctx.on_output, cancel=ctx.cancel
+        )
         outcome, sentence = judge(name, spec, result)
         then: list[str] = []
         if outcome == "ok" and result.exit_code == 0:
             for step in spec.then:
                 try:
-                    then.append(dispatch(settings, step.action, step.program, step.params,
-                                         context=ctx))
+                    then.append(
+                        dispatch(settings, step.action, step.program, step.params, context=ctx)
+                    )
                 except UserError as exc:
                     outcome = "failed"
                     then.append(f"'{step}' failed: {exc}")
@@ -115,7 +119,10 @@ def judge(name: str, spec: JobSpec, result: ProcessResult) -> tuple[str, str]:
     if result.cancelled:
         return "cancelled", f"{name} was cancelled after {took}"
     if result.timed_out:
-        return "timeout", f"{name} ran longer than its timeout of {spec.timeout:g} s and was stopped"
+        return (
+            "timeout",
+            f"{name} ran longer than its timeout of {spec.timeout:g} s and was stopped",
+        )
     if result.exit_code is None:
         return "failed", f"{name} was killed by {result.signal} after {took}"
     code = result.exit_code

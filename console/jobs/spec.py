@@ -14,8 +14,12 @@ from typing import Any
 DEFAULT_TIMEOUT = 600.0
 """Seconds a job may run when its settings name no timeout."""
 
-THEN_VERBS = {"start": "program.start", "stop": "program.stop", "restart": "program.restart",
-              "signal": "program.signal"}
+THEN_VERBS = {
+    "start": "program.start",
+    "stop": "program.stop",
+    "restart": "program.restart",
+    "signal": "program.signal",
+}
 """The words a `then` step starts with, and the dispatcher action each one is."""
 
 JOB_KEYS = ("argv", "description", "timeout", "then", "ok_codes", "exit_codes")
@@ -86,21 +90,26 @@ def parse_then(step: str, where: str) -> ThenStep:
 
 def _argv(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(a, str) and a for a in value):
-        raise ValueError(f"{where}: argv must be a non-empty list of strings (never a shell string), "
-                         f"got {value!r}")
+        raise ValueError(
+            f"{where}: argv must be a non-empty list of strings (never a shell string), "
+            f"got {value!r}"
+        )
     return tuple(value)
 
 
 def _codes(value: Any, where: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(isinstance(c, int) and not isinstance(c, bool)
-                                              for c in value):
-        raise ValueError(f"{where}: ok_codes must be a list of exit codes (integers), got {value!r}")
+    if not isinstance(value, list) or not all(
+        isinstance(c, int) and not isinstance(c, bool) for c in value
+    ):
+        raise ValueError(
+            f"{where}: ok_codes must be a list of exit codes (integers), got {value!r}"
+        )
     return tuple(value)
 
 
 def _meanings(value: Any, where: str) -> dict[int, str]:
     if not isinstance(value, dict):
-        raise ValueError(f"{where}: exit_codes must be a table of code = \"meaning\", got {value!r}")
+        raise ValueError(f'{where}: exit_codes must be a table of code = "meaning", got {value!r}')
     out = {}
     for key, text in value.items():
         try:
@@ -124,13 +133,21 @@ def parse_job(name: str, value: Any, where: str, defaults: JobSpec | None = None
         argv = _argv(value, where)
         if defaults is None:
             return JobSpec(argv)
-        return JobSpec(argv, defaults.description, defaults.timeout, defaults.then,
-                       defaults.ok_codes, defaults.exit_codes)
+        return JobSpec(
+            argv,
+            defaults.description,
+            defaults.timeout,
+            defaults.then,
+            defaults.ok_codes,
+            defaults.exit_codes,
+        )
     if not isinstance(value, dict):
         raise ValueError(f"{where}: expected an argv list or a table with argv, got {value!r}")
     unknown = [key for key in value if key not in JOB_KEYS]
     if unknown:
-        raise ValueError(f"{where}: unknown key '{unknown[0]}' (expected one of: {', '.join(JOB_KEYS)})")
+        raise ValueError(
+            f"{where}: unknown key '{unknown[0]}' (expected one of: {', '.join(JOB_KEYS)})"
+        )
     if "argv" not in value:
         raise ValueError(f"{where}: argv is missing")
     description = value.get("description", "")
@@ -141,7 +158,7 @@ def parse_job(name: str, value: Any, where: str, defaults: JobSpec | None = None
         raise ValueError(f"{where}: timeout must be a positive number of seconds, got {timeout!r}")
     then = value.get("then", [])
     if not isinstance(then, list) or not all(isinstance(step, str) for step in then):
-        raise ValueError(f"{where}: then must be a list of steps such as \"signal dovecot HUP\"")
+        raise ValueError(f'{where}: then must be a list of steps such as "signal dovecot HUP"')
     return JobSpec(
         argv=_argv(value["argv"], where),
         description=description,
@@ -157,8 +174,10 @@ def parse_jobs(value: Any, where: str) -> dict[str, JobSpec]:
     if not isinstance(value, dict):
         raise ValueError(f"{where}: jobs must be a table of NAME = [argv] or [jobs.NAME] tables")
     defaults = article_jobs()
-    return {str(name): parse_job(str(name), spec, where, defaults.get(str(name)))
-            for name, spec in value.items()}
+    return {
+        str(name): parse_job(str(name), spec, where, defaults.get(str(name)))
+        for name, spec in value.items()
+    }
 
 
 CERTBOT_CODES = {0: "the certificate was issued or renewed", 1: "certbot failed"}
@@ -203,13 +222,19 @@ def article_jobs() -> dict[str, JobSpec]:
             argv=("/mail/bin/get_certs",),
             description="Renew the TLS certificate with certbot, then reload smtpd and Dovecot",
             timeout=300.0,
-            then=(ThenStep("program.signal", "opensmtpd", "HUP"),
-                  ThenStep("program.signal", "dovecot", "HUP")),
+            then=(
+                ThenStep("program.signal", "opensmtpd", "HUP"),
+                ThenStep("program.signal", "dovecot", "HUP"),
+            ),
             exit_codes=CERTBOT_CODES,
         ),
         "freshclam": JobSpec(
-            argv=("/usr/bin/freshclam", "--foreground", "--config=/mail/config/freshclam.conf",
-                  "--daemon-notify=/mail/config/clamd.conf"),
+            argv=(
+                "/usr/bin/freshclam",
+                "--foreground",
+                "--config=/mail/config/freshclam.conf",
+                "--daemon-notify=/mail/config/clamd.conf",
+            ),
             description="Update ClamAV's virus databases; clamd is told to reload them",
             timeout=600.0,
             ok_codes=(0, 1),

@@ -16,8 +16,11 @@ if TYPE_CHECKING:
 
 def up_action(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
     """`lab.up`: target the lab's directory; params port_base, filters=yes. Steps go to ctx.progress."""
-    cfg = LabConfig(Path(target), int(params.get("port_base", DEFAULT_PORT_BASE)),
-                    params.get("filters", "") == "yes")
+    cfg = LabConfig(
+        Path(target),
+        int(params.get("port_base", DEFAULT_PORT_BASE)),
+        params.get("filters", "") == "yes",
+    )
     info = run.up(cfg, progress=ctx.progress)
     return f"lab running in {info.dir} ({', '.join(info.programs)}) after {info.start_seconds} s"
 
@@ -31,6 +34,7 @@ def down_action(ctx: ActionContext, target: str, params: Mapping[str, str]) -> s
         return f"no lab was running in {lab_dir}"
     stopped = f"lab in {lab_dir} stopped"
     if killed:
-        return (f"killed {len(killed)} process(es) left behind: {' '.join(map(str, killed))}; "
-                f"{stopped}")
+        return (
+            f"killed {len(killed)} process(es) left behind: {' '.join(map(str, killed))}; {stopped}"
+        )
     return stopped

@@ -58,8 +58,15 @@ def up(ctx: click.Context, lab_dir: Path, filters: bool, port_base: int) -> None
     """Render config_samples into DIR and start the stack under supervisord (needs root)."""
     settings = settings_of(ctx)
     params = {"port_base": str(port_base), "filters": "yes" if filters else "no"}
-    click.echo(dispatch(settings, "lab.up", str(lab_dir), params,
-                        context=ActionContext(settings, progress=click.echo)))
+    click.echo(
+        dispatch(
+            settings,
+            "lab.up",
+            str(lab_dir),
+            params,
+            context=ActionContext(settings, progress=click.echo),
+        )
+    )
     info = LabInfo(**run.read_info(lab_dir.resolve()))  # type: ignore[arg-type]
     ports = info.ports
     click.echo(
@@ -84,10 +91,13 @@ def send(ctx: click.Context, lab_dir: Path) -> None:
     root = settings_of(ctx)
     settings_file = lab_dir / "mailconsole.toml"
     if not settings_file.is_file():
-        fail(f"no lab in {lab_dir} (no {settings_file.name}): run `mailconsole lab up --dir {lab_dir}`")
+        fail(
+            f"no lab in {lab_dir} (no {settings_file.name}): run `mailconsole lab up --dir {lab_dir}`"
+        )
     # The lab's own settings (its audit log); read-only and the operator as the command line says.
-    settings = load_settings(str(settings_file), {"read_only": root.read_only or None,
-                                                  "operator": root.operator}).settings
+    settings = load_settings(
+        str(settings_file), {"read_only": root.read_only or None, "operator": root.operator}
+    ).settings
     text = dispatch(settings, "lab.send", str(lab_dir.resolve()))
     for line in text.removeprefix("sent ").split("; "):
         click.echo(f"sent to {line}")

@@ -34,7 +34,11 @@ SA_ARCHIVE_VERSION = "1000001"
 """sa-update --install wants a version number of at least three digits as the archive's name."""
 SA_STOCK_RULES = Path("/usr/share/spamassassin")
 PEBBLE = "/usr/bin/pebble"
-PEBBLE_ENV = {"PEBBLE_VA_ALWAYS_VALID": "1", "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
+PEBBLE_ENV = {
+    "PEBBLE_VA_ALWAYS_VALID": "1",
+    "PEBBLE_VA_NOSLEEP": "1",
+    "PEBBLE_WFE_NONCEREJECT": "0",
+}
 """pebble's switches: every challenge is valid, no random sleeps, no nonces rejected on purpose."""
 FIRST_CERTIFICATE_TIMEOUT = 60.0
 
@@ -62,16 +66,24 @@ def live_dir(cfg: LabConfig) -> Path:
 def render_pebble_config(cfg: LabConfig) -> str:
     """pebble's JSON config: its listeners on the lab's ports, its own TLS certificate."""
     ports = cfg.ports
-    return json.dumps({"pebble": {
-        "listenAddress": f"127.0.0.1:{ports['acme']}",
-        "managementListenAddress": f"127.0.0.1:{ports['acme_management']}",
-        "certificate": str(cfg.path("acme", "cert.pem")),
-        "privateKey": str(cfg.path("acme", "key.pem")),
-        "httpPort": ports["http01"],
-        "tlsPort": ports["acme_tls"],
-        "ocspResponderURL": "",
-        "externalAccountBindingRequired": False,
-    }}, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "pebble": {
+                    "listenAddress": f"127.0.0.1:{ports['acme']}",
+                    "managementListenAddress": f"127.0.0.1:{ports['acme_management']}",
+                    "certificate": str(cfg.path("acme", "cert.pem")),
+                    "privateKey": str(cfg.path("acme", "key.pem")),
+                    "httpPort": ports["http01"],
+                    "tlsPort": ports["acme_tls"],
+                    "ocspResponderURL": "",
+                    "externalAccountBindingRequired": False,
+                }
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def supervisor_programs(cfg: LabConfig, python: str) -> dict[str, dict[str, str]]:
@@ -87,7 +99,7 @@ def supervisor_programs(cfg: LabConfig, python: str) -> dict[str, dict[str, str]
         },
         "lab-mirror": {
             "command": f"{python} -m http.server --bind 127.0.0.1 --directory {cfg.path('mirror')}"
-                       f" {cfg.ports['mirror']}",
+            f" {cfg.ports['mirror']}",
             "autorestart": "true",
             "stdout_logfile": str(cfg.path("log", "lab-mirror.log")),
             "redirect_stderr": "true",
@@ -99,10 +111,15 @@ def render_freshclam_conf(article: str, cfg: LabConfig) -> str:
     """The article's freshclam.conf with lab paths, fetching the lab's own database from the mirror;
     the standard databases (main, daily, bytecode: signed by ClamAV) are left out."""
     text = article.replace("/mail/", f"{cfg.dir}/").rstrip("\n")
-    lines = ["", "# lab: the standard databases need clamav.net (and ClamAV's signatures);",
-             "# the lab's own database comes from its loopback mirror instead."]
+    lines = [
+        "",
+        "# lab: the standard databases need clamav.net (and ClamAV's signatures);",
+        "# the lab's own database comes from its loopback mirror instead.",
+    ]
     lines += [f"ExcludeDatabase {name}" for name in ("main", "daily", "bytecode")]
-    lines += [f"DatabaseCustomURL {mirror_url(cfg)}/clamav/{name}" for name in ("lab.hdb", "lab.ndb")]
+    lines += [
+        f"DatabaseCustomURL {mirror_url(cfg)}/clamav/{name}" for name in ("lab.hdb", "lab.ndb")
+    ]
     return text + "\n" + "\n".join(lines) + "\n"
 
 
@@ -110,8 +127,10 @@ def certbot_options(cfg: LabConfig) -> str:
     """What the lab adds to the article's certbot line: the lab's ACME server, certbot's state in
     the lab, and a challenge port inside the lab's block (port 80 is the machine's)."""
     letsencrypt = cfg.path("letsencrypt")
-    return (f"--server {acme_url(cfg)} --config-dir {letsencrypt} --work-dir {letsencrypt}/work"
-            f" --logs-dir {cfg.path('log', 'letsencrypt')}")
+    return (
+        f"--server {acme_url(cfg)} --config-dir {letsencrypt} --work-dir {letsencrypt}/work"
+        f" --logs-dir {cfg.path('log', 'letsencrypt')}"
+    )
 
 
 def render_get_certs(article: str, cfg: LabConfig) -> str:
@@ -119,10 +138,12 @@ def render_get_certs(article: str, cfg: LabConfig) -> str:
     text = article.replace("/mail/", f"{cfg.dir}/").rstrip("\n")
     text = text.replace("--http-01-port 80 ", f"--http-01-port {cfg.ports['http01']} ")
     shebang, _, rest = text.partition("\n")
-    trust = (f"# lab: certbot talks to the lab's ACME server (pebble) and trusts its certificate;\n"
-             f"# pebble forgets its accounts when it restarts, so each run registers afresh.\n"
-             f"REQUESTS_CA_BUNDLE={cfg.path('acme', 'cert.pem')}\nexport REQUESTS_CA_BUNDLE\n"
-             f"rm -rf {cfg.path('letsencrypt', 'accounts')}\n")
+    trust = (
+        f"# lab: certbot talks to the lab's ACME server (pebble) and trusts its certificate;\n"
+        f"# pebble forgets its accounts when it restarts, so each run registers afresh.\n"
+        f"REQUESTS_CA_BUNDLE={cfg.path('acme', 'cert.pem')}\nexport REQUESTS_CA_BUNDLE\n"
+        f"rm -rf {cfg.path('letsencrypt', 'accounts')}\n"
+    )
     return f"{shebang}\n{trust}{rest} \\\n   {certbot_options(cfg)}\n"
 
 
@@ -133,12 +154,32 @@ def make_acme_certificate(cfg: LabConfig) -> None:
         return
     key.parent.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        capture_output=True, text=True, check=False)
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
-        raise UserError(f"openssl could not make the ACME server's certificate: {done.stderr.strip()}")
+        raise UserError(
+            f"openssl could not make the ACME server's certificate: {done.stderr.strip()}"
+        )
 
 
 def make_mirror(cfg: LabConfig) -> None:
@@ -179,10 +220,19 @@ def lab_jobs(cfg: LabConfig, crontab: str) -> dict[str, dict[str, Any]]:
         data = defaults[name].as_toml_data()
         data["argv"] = argv
         jobs[name] = data
-    jobs["sa-update"]["argv"] = ["sa-update", "-v", "--nogpg", "--install", str(sa_archive(cfg)),
-                                 "--updatedir", str(cfg.path("db", "spamassassin"))]
-    jobs["sa-update"]["description"] = ("Install the lab's SpamAssassin rules archive (Debian's stock "
-                                        "rules)" + (", then restart spampd" if cfg.filters else ""))
+    jobs["sa-update"]["argv"] = [
+        "sa-update",
+        "-v",
+        "--nogpg",
+        "--install",
+        str(sa_archive(cfg)),
+        "--updatedir",
+        str(cfg.path("db", "spamassassin")),
+    ]
+    jobs["sa-update"]["description"] = (
+        "Install the lab's SpamAssassin rules archive (Debian's stock "
+        "rules)" + (", then restart spampd" if cfg.filters else "")
+    )
     if not cfg.filters:
         jobs["sa-update"]["then"] = []  # no spampd to restart without the filters
     return jobs

@@ -455,9 +455,11 @@ def dkim_key() -> bytes:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM,
-                             serialization.PrivateFormat.TraditionalOpenSSL,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
 
 
 def crypt_hash(password: str, salt: str) -> str:
@@ -495,8 +497,10 @@ def render_lab(cfg: LabConfig, vmail: Account) -> None:
     write_file(cfg.path("config", "dovecot.conf"), render_dovecot_conf(cfg, vmail))
     write_file(cfg.path("config", "clamd.conf"), render_clamd_conf(cfg))
     write_file(cfg.path("config", "clamsmtpd.conf"), render_clamsmtpd_conf(cfg))
-    write_file(cfg.path("config", "freshclam.conf"),
-               lab_jobs.render_freshclam_conf(sample("freshclam.conf"), cfg))
+    write_file(
+        cfg.path("config", "freshclam.conf"),
+        lab_jobs.render_freshclam_conf(sample("freshclam.conf"), cfg),
+    )
     write_file(cfg.path("acme", "pebble.json"), lab_jobs.render_pebble_config(cfg))
     write_file(cfg.path("supervisord.conf"), render_supervisord_conf(cfg))
     write_file(cfg.path("crontab"), sample("crontab").replace("/mail/", f"{cfg.dir}/"))

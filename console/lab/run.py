@@ -58,6 +58,7 @@ FILTER_FILES = {
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
 
+
 def check_requirements(filters: bool) -> None:
     """Refuse in one line when not root or when a Debian package the lab runs is missing."""
     if os.geteuid() != 0:
@@ -191,21 +192,35 @@ def first_certificate(cfg: LabConfig) -> None:
     if (lab_jobs.live_dir(cfg) / "fullchain.pem").exists():
         return
     log = open(cfg.path("log", "pebble-first.log"), "ab")  # noqa: SIM115 - closed below
-    pebble = subprocess.Popen([lab_jobs.PEBBLE, "-config", str(cfg.path("acme", "pebble.json"))],
-                              env={**os.environ, **lab_jobs.PEBBLE_ENV}, stdout=log, stderr=log,
-                              stdin=subprocess.DEVNULL, start_new_session=True)
+    pebble = subprocess.Popen(
+        [lab_jobs.PEBBLE, "-config", str(cfg.path("acme", "pebble.json"))],
+        env={**os.environ, **lab_jobs.PEBBLE_ENV},
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + lab_jobs.FIRST_CERTIFICATE_TIMEOUT
         while not accepts_connections(cfg.ports["acme"]):
             if pebble.poll() is not None or time.monotonic() > deadline:
-                raise UserError(f"the lab's ACME server (pebble) did not start: see "
-                                f"{cfg.path('log', 'pebble-first.log')}")
+                raise UserError(
+                    f"the lab's ACME server (pebble) did not start: see "
+                    f"{cfg.path('log', 'pebble-first.log')}"
+                )
             time.sleep(0.05)
-        done = subprocess.run([str(cfg.path("bin", "get_certs"))], capture_output=True, text=True,
-                              timeout=lab_jobs.FIRST_CERTIFICATE_TIMEOUT, check=False)
+        done = subprocess.run(
+            [str(cfg.path("bin", "get_certs"))],
+            capture_output=True,
+            text=True,
+            timeout=lab_jobs.FIRST_CERTIFICATE_TIMEOUT,
+            check=False,
+        )
         if done.returncode != 0 or not (lab_jobs.live_dir(cfg) / "fullchain.pem").exists():
-            raise UserError(f"the lab's first certificate from pebble failed: "
-                            f"{last_line(done.stderr + done.stdout)}")
+            raise UserError(
+                f"the lab's first certificate from pebble failed: "
+                f"{last_line(done.stderr + done.stdout)}"
+            )
     finally:
         pebble.terminate()
         pebble.wait(10)

@@ -27,9 +27,16 @@ def lab_messages(info: Mapping[str, object]) -> list[tuple[str, str, str]]:
     local = str(addresses[0]) if isinstance(addresses, list) and addresses else "bob@example.com"
     return [
         (local, "lab: to a local user", "delivered by fdm into a Maildir"),
-        ("someone@unreachable.test", "lab: to a dead relay",
-         "stays queued: its relay 127.0.0.1:9 refuses (Network error on destination MXs)"),
-        ("someone@permfail.test", "lab: to a failing mda", f"the mda fails: bounced back to {local}"),
+        (
+            "someone@unreachable.test",
+            "lab: to a dead relay",
+            "stays queued: its relay 127.0.0.1:9 refuses (Network error on destination MXs)",
+        ),
+        (
+            "someone@permfail.test",
+            "lab: to a failing mda",
+            f"the mda fails: bounced back to {local}",
+        ),
     ]
 
 
@@ -47,14 +54,19 @@ def send_messages(lab_dir: Path) -> list[str]:
             for rcpt, subject, fate in messages:
                 message = EmailMessage()
                 message["From"], message["To"], message["Subject"] = sender, rcpt, subject
-                message["Date"], message["Message-ID"] = formatdate(localtime=True), make_msgid("lab")
+                message["Date"], message["Message-ID"] = (
+                    formatdate(localtime=True),
+                    make_msgid("lab"),
+                )
                 message.set_content(f"A test message from `mailconsole lab send`: {fate}.\n")
                 smtp.send_message(message)
                 said.append(f"{rcpt}: {fate}")
     except (OSError, smtplib.SMTPException) as exc:
         done = f" after {len(said)} sent" if said else ""
-        raise UserError(f"cannot send to the lab's smtpd on 127.0.0.1:{ports['smtp']}{done}: "
-                        f"{exc} (is the lab up? `mailconsole lab status --dir {lab_dir}`)") from None
+        raise UserError(
+            f"cannot send to the lab's smtpd on 127.0.0.1:{ports['smtp']}{done}: "
+            f"{exc} (is the lab up? `mailconsole lab status --dir {lab_dir}`)"
+        ) from None
     return said
 
 

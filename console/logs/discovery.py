@@ -78,7 +78,12 @@ def discover(log_dir: Path, extra: Iterable[Path] = ()) -> list[LogFileInfo]:
         else:
             live[entry.name] = info
     result = [
-        LogFileInfo(info.path, info.size, info.mtime, tuple(sorted(rotated.get(name, []), key=_newest_first)))
+        LogFileInfo(
+            info.path,
+            info.size,
+            info.mtime,
+            tuple(sorted(rotated.get(name, []), key=_newest_first)),
+        )
         for name, info in live.items()
     ]
     for path in extra:

@@ -112,7 +112,9 @@ def _cannot(action: str, path: Path, exc: OSError) -> UserError:
 class FollowedLog:
     """A log file followed by name: random access to every line seen, and a stream of new ones."""
 
-    def __init__(self, path: Path | str, *, scan: bool = True, late_quiet: float = LATE_QUIET_S) -> None:
+    def __init__(
+        self, path: Path | str, *, scan: bool = True, late_quiet: float = LATE_QUIET_S
+    ) -> None:
         self.path = Path(path)
         self.late_quiet = late_quiet
         self._late: list[_LateFile] = []
@@ -176,7 +178,9 @@ class FollowedLog:
                 count = len(seg.index)
                 if n < count:
                     if seg.lost:
-                        return LogLine("(no longer readable: the file was truncated in place)", True)
+                        return LogLine(
+                            "(no longer readable: the file was truncated in place)", True
+                        )
                     return LogLine(line_text(seg.index.read(n)))
                 n -= count
                 if seg.marker is not None:
@@ -231,7 +235,9 @@ class FollowedLog:
                 self._on_truncated(events)
             elif named is None:
                 if not self._unavailable:
-                    events.append(Unavailable(f"{self.path.name} was removed; waiting for it to reappear"))
+                    events.append(
+                        Unavailable(f"{self.path.name} was removed; waiting for it to reappear")
+                    )
                 self._unavailable = True
             elif replaced:
                 self._on_replaced(events)

@@ -245,11 +245,14 @@ class LineIndex:
     def line_at(self, offset: int) -> int | None:
         """Number of the line containing `offset`, or None when that part is not indexed yet."""
         with self._lock:
-            if offset < self.low or offset >= self.end or (offset == self.low and self.low > self.origin):
+            if (
+                offset < self.low
+                or offset >= self.end
+                or (offset == self.low and self.low > self.origin)
+            ):
                 return None
             i = bisect.bisect_right(self._starts, offset) - 1
             before = self._cumulative_locked()[i]
             before += sum(1 for p in self._block_positions(i) if p <= offset)
             line = before if self.low == self.origin else before - 1
             return line if line >= 0 else None
-

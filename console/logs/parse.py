@@ -31,7 +31,9 @@ _MONTH = "(" + "|".join(_MONTH_NAMES) + ")"
 
 _ISO = r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(Z|[+-]\d\d:?\d\d)?"
 _SYSLOG = _MONTH + r" {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?"
-_CLAMD = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) " + _MONTH + r" {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})"
+_CLAMD = (
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) " + _MONTH + r" {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})"
+)
 
 
 class Span(NamedTuple):
@@ -113,7 +115,12 @@ _RULES: list[tuple[str, str, int, tuple[str, ...]]] = [
     (r"\[(?:\d{1,3}\.){3}\d{1,3}\]|\b(?:\d{1,3}\.){3}\d{1,3}\b", "address", 0, ()),
     (r"\b[0-9a-f]{16}\b", "session", 0, ()),
     (r"(?:\bmessage |\bmsgid=)([0-9a-f]{8})\b", "message", 1, ("message ", "msgid=")),
-    (r"(?:\bevpid=|\bfor |\benvelope )([0-9a-f]{16})\b", "envelope", 1, ("evpid=", "for ", "envelope ")),
+    (
+        r"(?:\bevpid=|\bfor |\benvelope )([0-9a-f]{16})\b",
+        "envelope",
+        1,
+        ("evpid=", "for ", "envelope "),
+    ),
     (
         r"\b(?:warn|warning|Warning|WARNING|WARN|TempFail|deferred|Deferred)\b:?",
         "warning",
@@ -153,12 +160,20 @@ def highlight(line: str) -> list[Span]:
         spans.append(Span(0, end, "timestamp"))
         if level := _pattern(_SUPERVISORD_LEVEL).match(line, end):
             name = level.group(1)
-            style = "error" if name in ("CRIT", "ERRO") else "warning" if name == "WARN" else "level"
+            style = (
+                "error" if name in ("CRIT", "ERRO") else "warning" if name == "WARN" else "level"
+            )
             spans.append(Span(level.start(1), level.end(1), style))
         elif header := _pattern(_HEADER).match(line, end):
             if header["host"]:
                 spans.append(Span(header.start("host"), header.end("host"), "host"))
-            spans.append(Span(header.start("program"), header.end("pid") if header["pid"] else header.end("program"), "program"))
+            spans.append(
+                Span(
+                    header.start("program"),
+                    header.end("pid") if header["pid"] else header.end("program"),
+                    "program",
+                )
+            )
     for source, style, group, needles in _RULES:
         if needles and not any(needle in line for needle in needles):
             continue
@@ -181,13 +196,19 @@ def parse_when(text: str, reference: float) -> float:
         return stamp
     match = _pattern(_WHEN).fullmatch(text)
     if match is None:
-        raise ValueError(f"cannot read {text!r} as a time: use HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM.")
+        raise ValueError(
+            f"cannot read {text!r} as a time: use HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM."
+        )
     y, mo, d, h, mi, s = match.groups()
     day = dt.datetime.fromtimestamp(reference)
     try:
         when = dt.datetime(
-            int(y) if y else day.year, int(mo) if mo else day.month, int(d) if d else day.day,
-            int(h), int(mi), int(s or 0),
+            int(y) if y else day.year,
+            int(mo) if mo else day.month,
+            int(d) if d else day.day,
+            int(h),
+            int(mi),
+            int(s or 0),
         )
     except ValueError as exc:
         raise ValueError(f"cannot read {text!r} as a time: {exc}.") from None

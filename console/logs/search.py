@@ -47,7 +47,9 @@ def compile_pattern(text: str, *, ignore_case: bool = False) -> re.Pattern[bytes
     if not text:
         raise UserError("the search pattern is empty.")
     try:
-        return re.compile(text.encode("utf-8"), re.MULTILINE | (re.IGNORECASE if ignore_case else 0))
+        return re.compile(
+            text.encode("utf-8"), re.MULTILINE | (re.IGNORECASE if ignore_case else 0)
+        )
     except re.error as exc:
         raise UserError(f"bad regular expression {text!r}: {exc}.") from None
 
@@ -83,7 +85,9 @@ def find(
     `origin` is a line start: forwards the search begins with the line after it, backwards it
     ends with the line before it. Raises Cancelled when `cancel` is set.
     """
-    segments = range(origin.segment, -1, -1) if backwards else range(origin.segment, len(log.segments))
+    segments = (
+        range(origin.segment, -1, -1) if backwards else range(origin.segment, len(log.segments))
+    )
     total = sum(log.segments[s].index.end for s in segments) or 1
     done = 0
     for segment in segments:
@@ -102,7 +106,9 @@ def find(
             start = index.low
             if segment == origin.segment:
                 start = _next_line(index.fd, origin.offset, index.end)
-            hit, done = _find_forwards(index.fd, pattern, start, index.end, cancel, progress, done, total)
+            hit, done = _find_forwards(
+                index.fd, pattern, start, index.end, cancel, progress, done, total
+            )
         if hit is not None:
             return Hit(segment, hit)
     return None
@@ -312,7 +318,11 @@ def filter_lines(
                 if progress:
                     progress(done / total)
             tail = (previous_match + 1, base + count)
-            if invert and tail[0] < tail[1] and not _keep(result, *tail, context, base, base + count):
+            if (
+                invert
+                and tail[0] < tail[1]
+                and not _keep(result, *tail, context, base, base + count)
+            ):
                 return covered
         if seg.marker is not None:
             marker = base + count
@@ -348,7 +358,9 @@ def find_time(log: FollowedLog, when: float, *, year: int | None = None) -> Hit 
     return None
 
 
-def _first_stamp_after(fd: int, offset: int, end: int, year: int | None) -> tuple[int, float] | None:
+def _first_stamp_after(
+    fd: int, offset: int, end: int, year: int | None
+) -> tuple[int, float] | None:
     """(line start, stamp) of the first stamped line starting at or after `offset` (a few lines on)."""
     if offset > 0 and os.pread(fd, 1, offset - 1) != b"\n":
         offset = _next_line(fd, offset, end)

@@ -17,7 +17,9 @@ from console.logs.follow import FollowedLog, FollowEvent, Unavailable
 class DirectoryWatch:
     """Calls `on_change(paths)` from a thread whenever something changes in one of `directories`."""
 
-    def __init__(self, directories: Iterable[Path], on_change: Callable[[set[str]], object]) -> None:
+    def __init__(
+        self, directories: Iterable[Path], on_change: Callable[[set[str]], object]
+    ) -> None:
         self.directories = sorted({Path(d) for d in directories})
         self.on_change = on_change
         self._stop = threading.Event()

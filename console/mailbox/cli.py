@@ -32,8 +32,10 @@ def render(box: Mailbox) -> list[str]:
     width = max([len("FOLDER"), *(len(f.name) for f in box.folders)])
     lines.append(f"  {'FOLDER':<{width}}  {'MESSAGES':>8}  {'UNSEEN':>6}  {'SIZE':>9}")
     for folder in box.folders:
-        lines.append(f"  {folder.name:<{width}}  {folder.messages:>8}  {folder.unseen:>6}  "
-                     f"{_size(folder.size):>9}")
+        lines.append(
+            f"  {folder.name:<{width}}  {folder.messages:>8}  {folder.unseen:>6}  "
+            f"{_size(folder.size):>9}"
+        )
     if box.folder is not None:
         lines.append("")
         lines.append(f"  latest in {box.folder}: {len(box.messages)}")
@@ -41,9 +43,15 @@ def render(box: Mailbox) -> list[str]:
             mark = " " if message.seen else "*"
             lines.append(f"  {mark} {message.date}  {message.sender}")
             lines.append(f"      {message.subject}")
-            verdicts = [f"{name}: {value}" for name, value in (
-                ("X-Spam-Flag", message.spam_flag), ("X-Spam-Status", message.spam_status),
-                ("X-Virus-Scanned", message.virus_scanned)) if value]
+            verdicts = [
+                f"{name}: {value}"
+                for name, value in (
+                    ("X-Spam-Flag", message.spam_flag),
+                    ("X-Spam-Status", message.spam_status),
+                    ("X-Virus-Scanned", message.virus_scanned),
+                )
+                if value
+            ]
             for verdict in verdicts:
                 lines.append(f"      {verdict}")
     return [printable(line) for line in lines]
@@ -52,12 +60,19 @@ def render(box: Mailbox) -> list[str]:
 @click.command("mailboxes")
 @click.argument("account", required=False)
 @click.option("--folder", "-f", metavar="FOLDER", help="Also list this folder's latest messages.")
-@click.option("--limit", "-n", type=click.IntRange(1, 1000), default=20, show_default=True,
-              help="How many of the latest messages to list.")
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(1, 1000),
+    default=20,
+    show_default=True,
+    help="How many of the latest messages to list.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
 @click.pass_context
-def mailboxes(ctx: click.Context, account: str | None, folder: str | None, limit: int,
-              as_json: bool) -> None:
+def mailboxes(
+    ctx: click.Context, account: str | None, folder: str | None, limit: int, as_json: bool
+) -> None:
     """Each account's folders with messages, unseen and size; with --folder, its latest messages.
 
     Over IMAP for accounts with a password (imap_password_file, MAILCONSOLE_PASSWORD_<ACCOUNT>, or

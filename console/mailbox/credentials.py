@@ -34,8 +34,10 @@ def read_secret_file(path: Path, key: str) -> str:
     try:
         mode = path.stat().st_mode
         if mode & 0o077:
-            raise UserError(f"{path} (setting {key}) may be read by group or others (mode "
-                            f"{stat.S_IMODE(mode):04o}): run chmod 600 {path}")
+            raise UserError(
+                f"{path} (setting {key}) may be read by group or others (mode "
+                f"{stat.S_IMODE(mode):04o}): run chmod 600 {path}"
+            )
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot read {path} (setting {key}): {exc.strerror}") from None
@@ -56,7 +58,9 @@ def password_file_entries(path: Path) -> dict[str, str]:
     return entries
 
 
-def login_for(settings: Settings, account: str, env: Mapping[str, str] | None = None) -> Login | None:
+def login_for(
+    settings: Settings, account: str, env: Mapping[str, str] | None = None
+) -> Login | None:
     """The login for `account`, first found of: the environment, the password file, the master user;
     None when the console has none (then the Maildirs on disk are read instead)."""
     env = os.environ if env is None else env
@@ -73,6 +77,9 @@ def login_for(settings: Settings, account: str, env: Mapping[str, str] | None = 
         lines = read_secret_file(path, "imap_master_password_file").splitlines()
         if not lines or not lines[0]:
             raise UserError(f"{path} (setting imap_master_password_file) is empty")
-        return Login(f"{account}*{settings.imap_master_user}",
-                     f"master user {settings.imap_master_user}", lines[0])
+        return Login(
+            f"{account}*{settings.imap_master_user}",
+            f"master user {settings.imap_master_user}",
+            lines[0],
+        )
     return None

@@ -59,9 +59,13 @@ def connected(settings: Settings, login: Login) -> Iterator[IMAPClient]:
     """A logged-in IMAPClient, logged out afterwards; failures become one sentence."""
     where = endpoint(settings)
     try:
-        client = IMAPClient(settings.imap_host, port=settings.imap_port,
-                            ssl=settings.imap_tls == "implicit", ssl_context=tls_context(settings),
-                            timeout=settings.imap_timeout)
+        client = IMAPClient(
+            settings.imap_host,
+            port=settings.imap_port,
+            ssl=settings.imap_tls == "implicit",
+            ssl_context=tls_context(settings),
+            timeout=settings.imap_timeout,
+        )
     except (OSError, IMAPClientError) as exc:
         raise UserError(f"IMAP {where}: cannot connect: {_reason(exc)}") from None
     try:
@@ -73,15 +77,22 @@ def connected(settings: Settings, login: Login) -> Iterator[IMAPClient]:
         try:
             client.login(login.username, login.password)
         except LoginError:
-            raise UserError(f"IMAP {where}: login as {login.username} refused (password from "
-                            f"{login.source})") from None
+            raise UserError(
+                f"IMAP {where}: login as {login.username} refused (password from {login.source})"
+            ) from None
         except (OSError, IMAPClientError) as exc:
-            raise UserError(f"IMAP {where}: login as {login.username} failed: {_reason(exc)}") from None
+            raise UserError(
+                f"IMAP {where}: login as {login.username} failed: {_reason(exc)}"
+            ) from None
         try:
             yield client
         except UserError:
             raise
-        except (OSError, IMAPClientError, ValueError) as exc:  # ValueError: an answer not understood
+        except (
+            OSError,
+            IMAPClientError,
+            ValueError,
+        ) as exc:  # ValueError: an answer not understood
             raise UserError(f"IMAP {where} as {login.username}: {_reason(exc)}") from None
     finally:
         with suppress(Exception):  # the connection may be gone already: nothing more to tell
@@ -138,15 +149,17 @@ def latest_messages(client: IMAPClient, folder: str, limit: int) -> list[Message
         data = fetched[uid]
         raw = next((v for k, v in data.items() if k.startswith(b"BODY[")), b"") or b""
         headers = parser.parsebytes(raw)
-        out.append(MessageSummary(
-            uid=uid,
-            date=_header(headers, "Date"),
-            sender=_header(headers, "From"),
-            subject=_header(headers, "Subject"),
-            spam_status=_header(headers, "X-Spam-Status"),
-            spam_flag=_header(headers, "X-Spam-Flag"),
-            virus_scanned=_header(headers, "X-Virus-Scanned"),
-            seen=b"\\Seen" in data.get(b"FLAGS", ()),
-            size=data.get(b"RFC822.SIZE"),
-        ))
+        out.append(
+            MessageSummary(
+                uid=uid,
+                date=_header(headers, "Date"),
+                sender=_header(headers, "From"),
+                subject=_header(headers, "Subject"),
+                spam_status=_header(headers, "X-Spam-Status"),
+                spam_flag=_header(headers, "X-Spam-Flag"),
+                virus_scanned=_header(headers, "X-Virus-Scanned"),
+                seen=b"\\Seen" in data.get(b"FLAGS", ()),
+                size=data.get(b"RFC822.SIZE"),
+            )
+        )
     return out

@@ -27,21 +27,27 @@ def maildir_of(settings: Settings, user: UserEntry) -> Path:
     return user.maildir() or settings.spool_dir / user.name / "Mail"
 
 
-def mailbox(settings: Settings, user: UserEntry, folder: str | None = None,
-            limit: int = 20) -> Mailbox:
+def mailbox(
+    settings: Settings, user: UserEntry, folder: str | None = None, limit: int = 20
+) -> Mailbox:
     """The account's folders (and the latest `limit` messages of `folder`): IMAP with a login,
     the Maildir's counts without one (messages are listed over IMAP only)."""
     login = login_for(settings, user.name)
     if login is None:
         maildir = maildir_of(settings, user)
         if folder is not None:
-            raise UserError(f"listing messages needs IMAP, and the console has no "
-                            f"password for {user.name} (see imap_password_file)")
+            raise UserError(
+                f"listing messages needs IMAP, and the console has no "
+                f"password for {user.name} (see imap_password_file)"
+            )
         if not maildir.is_dir():
             raise UserError(f"no Maildir at {maildir}")
-        return Mailbox(user.name, "maildir",
-                       f"counted from the Maildir on disk, {maildir} (no IMAP password)",
-                       maildir_folders(maildir))
+        return Mailbox(
+            user.name,
+            "maildir",
+            f"counted from the Maildir on disk, {maildir} (no IMAP password)",
+            maildir_folders(maildir),
+        )
     origin = f"IMAP {endpoint(settings)} as {login.username} (password from {login.source})"
     with connected(settings, login) as client:
         result = Mailbox(user.name, "imap", origin, list_folders(client))

@@ -60,8 +60,11 @@ def maildir_folders(maildir: Path) -> list[Folder]:
         inbox.name = "INBOX"
         folders.append(inbox)
     try:
-        subdirs = sorted(p for p in maildir.iterdir() if p.name.startswith(".") and p.name not in
-                         (".", "..") and p.is_dir())
+        subdirs = sorted(
+            p
+            for p in maildir.iterdir()
+            if p.name.startswith(".") and p.name not in (".", "..") and p.is_dir()
+        )
     except OSError:
         subdirs = []
     for path in subdirs:

@@ -28,8 +28,9 @@ def check_target(target: str) -> str:
     """An envelope id, a message id or `all`, lower-cased; ActionFailed for anything else."""
     value = target.strip().lower()
     if not _TARGET.fullmatch(value):
-        raise ActionFailed(f"{target!r} is not an envelope id (16 hex digits), "
-                           "a message id (8 hex digits) or all")
+        raise ActionFailed(
+            f"{target!r} is not an envelope id (16 hex digits), a message id (8 hex digits) or all"
+        )
     return value
 
 
@@ -44,8 +45,10 @@ def _envelope_command(settings: Settings, args: list[str], target: str, verb: st
         raise ActionFailed(smtpctl_failure(result, target).message)
     match = _COUNT.search(result.stdout)
     if match is None:
-        raise ActionFailed(f"smtpctl printed no count for {verb} {target}: "
-                           f"{result.stdout.strip() or result.stderr.strip() or 'nothing'}")
+        raise ActionFailed(
+            f"smtpctl printed no count for {verb} {target}: "
+            f"{result.stdout.strip() or result.stderr.strip() or 'nothing'}"
+        )
     count = int(match.group(1))
     outcome = f"{_plural(count, 'envelope')} {verb}"
     if count == 0:
@@ -98,7 +101,9 @@ def _subsystem_command(settings: Settings, verb: str, target: str) -> str:
         status = read_status(settings).get(name, "")
         if status == done:
             raise ActionFailed(f"{name} is already {done} (smtpctl said 'command failed')")
-        raise ActionFailed(f"smtpctl could not {verb} {name} (command failed; status: {status or '?'})")
+        raise ActionFailed(
+            f"smtpctl could not {verb} {name} (command failed; status: {status or '?'})"
+        )
     raise ActionFailed(smtpctl_failure(result, f"{verb} {name}").message)
 
 

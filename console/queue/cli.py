@@ -64,8 +64,19 @@ def _print_table(snapshot: QueueSnapshot) -> None:
     now = snapshot.taken_at
     raw = [("ENVELOPE", "TYPE", "SENDER", "RECIPIENT", "AGE", "TRIES", "STATE", "NEXT", "ERROR")]
     for e in sorted(snapshot.envelopes, key=lambda e: (e.msgid, e.ctime, e.evpid)):
-        raw.append((e.evpid, e.type, e.sender, e.rcpt, human_age(e.age(now)), str(e.retry),
-                    e.state, next_try(e), e.error))
+        raw.append(
+            (
+                e.evpid,
+                e.type,
+                e.sender,
+                e.rcpt,
+                human_age(e.age(now)),
+                str(e.retry),
+                e.state,
+                next_try(e),
+                e.error,
+            )
+        )
     rows = [tuple(printable(cell) for cell in row) for row in raw]
     widths = [min(40, max(len(row[i]) for row in rows)) for i in range(len(rows[0]) - 1)]
     for row in rows:
@@ -95,8 +106,12 @@ def _print_table(snapshot: QueueSnapshot) -> None:
 
 @click.group("queue", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: envelopes, bad_lines, summary.")
-@click.option("--from", "source", metavar="FILE|-",
-              help="Parse a saved `smtpctl show queue` dump instead of running smtpctl.")
+@click.option(
+    "--from",
+    "source",
+    metavar="FILE|-",
+    help="Parse a saved `smtpctl show queue` dump instead of running smtpctl.",
+)
 @click.pass_context
 def queue(ctx: click.Context, as_json: bool, source: str | None) -> None:
     """Show OpenSMTPD's queue; subcommands retry, remove, pause and resume."""
@@ -184,5 +199,7 @@ def show_command(evpid: str, body: bool) -> None:
     for line in shown.splitlines():
         click.echo(printable(line))
     if not_dates:
-        raise UserError(f"envelope {evpid} has times no date has ({', '.join(not_dates)}): its "
-                        "envelope file may be damaged")
+        raise UserError(
+            f"envelope {evpid} has times no date has ({', '.join(not_dates)}): its "
+            "envelope file may be damaged"
+        )

@@ -96,8 +96,18 @@ class QueueSnapshot:
 
 _VIS_ESCAPE = re.compile(rb"\\(M\^.|M-.|\^.|[0-7]{3}|.)", re.DOTALL)
 _VIS_SIMPLE = {
-    b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"a": b"\a", b"v": b"\v",
-    b"f": b"\f", b"s": b" ", b"0": b"\0", b"E": b"\x1b", b"\\": b"\\", b"$": b"",
+    b"n": b"\n",
+    b"r": b"\r",
+    b"t": b"\t",
+    b"b": b"\b",
+    b"a": b"\a",
+    b"v": b"\v",
+    b"f": b"\f",
+    b"s": b" ",
+    b"0": b"\0",
+    b"E": b"\x1b",
+    b"\\": b"\\",
+    b"$": b"",
 }
 
 
@@ -154,10 +164,30 @@ def parse_queue(text: str) -> tuple[list[Envelope], list[str]]:
                         bad.append(line)
                     continue
                 parts = match.groups()
-            (evpid, family, type_, flags, sender, rcpt, dest,
-             ctime, expire, lasttry, retry, runstate, delay, error) = parts
-            if (len(evpid) != 16 or evpid.strip(_HEXDIGITS) or "@" not in sender
-                    or "@" not in rcpt or "@" not in dest or not runstate.isalpha()):
+            (
+                evpid,
+                family,
+                type_,
+                flags,
+                sender,
+                rcpt,
+                dest,
+                ctime,
+                expire,
+                lasttry,
+                retry,
+                runstate,
+                delay,
+                error,
+            ) = parts
+            if (
+                len(evpid) != 16
+                or evpid.strip(_HEXDIGITS)
+                or "@" not in sender
+                or "@" not in rcpt
+                or "@" not in dest
+                or not runstate.isalpha()
+            ):
                 bad.append(line)
                 continue
             decoded = errors.get(error)
@@ -167,11 +197,25 @@ def parse_queue(text: str) -> tuple[list[Envelope], list[str]]:
             if flag_list is None:
                 flag_list = flag_lists[flags] = tuple(flags.split(","))
             try:
-                envelopes.append(Envelope(
-                    evpid, evpid[:8], family, type_, flag_list, sender, rcpt, dest,
-                    int(ctime), int(expire), int(lasttry), int(retry), runstate,
-                    int(delay) if delay else None, decoded,
-                ))
+                envelopes.append(
+                    Envelope(
+                        evpid,
+                        evpid[:8],
+                        family,
+                        type_,
+                        flag_list,
+                        sender,
+                        rcpt,
+                        dest,
+                        int(ctime),
+                        int(expire),
+                        int(lasttry),
+                        int(retry),
+                        runstate,
+                        int(delay) if delay else None,
+                        decoded,
+                    )
+                )
             except ValueError:
                 bad.append(line)
     return envelopes, bad

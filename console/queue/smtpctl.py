@@ -42,8 +42,9 @@ def run_smtpctl(settings: Settings, *args: str, timeout: float = SMTPCTL_TIMEOUT
     # thread takes the GIL back hundreds of times and stalls behind the UI thread.
     try:
         with tempfile.TemporaryFile() as out:
-            done = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, timeout=timeout,
-                                  stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                argv, stdout=out, stderr=subprocess.PIPE, timeout=timeout, stdin=subprocess.DEVNULL
+            )
             out.seek(0)
             stdout = out.read()
     except FileNotFoundError:
@@ -51,15 +52,22 @@ def run_smtpctl(settings: Settings, *args: str, timeout: float = SMTPCTL_TIMEOUT
             f"cannot run {argv[0]!r}: no such program (is OpenSMTPD installed? see the smtpctl setting)"
         ) from None
     except PermissionError:
-        raise UserError(f"cannot run {argv[0]!r}: permission denied (see the smtpctl setting)") from None
+        raise UserError(
+            f"cannot run {argv[0]!r}: permission denied (see the smtpctl setting)"
+        ) from None
     except subprocess.TimeoutExpired:
         raise UserError(f"smtpctl {' '.join(args)} did not answer within {timeout:g} s") from None
     result = SmtpctlResult(
-        argv, done.returncode, stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"),
+        argv,
+        done.returncode,
+        stdout.decode("utf-8", "replace"),
+        done.stderr.decode("utf-8", "replace"),
     )
     if "need root privileges" in result.stderr:
-        raise UserError("smtpctl needs root: run mailconsole as root, or set smtpctl to a prefix "
-                        "that gets root (for example sudo)")
+        raise UserError(
+            "smtpctl needs root: run mailconsole as root, or set smtpctl to a prefix "
+            "that gets root (for example sudo)"
+        )
     if "doesn't seem to be running" in result.stderr:
         raise SmtpdDown("smtpd is not running (smtpctl cannot reach its control socket)")
     return result
@@ -68,8 +76,10 @@ def run_smtpctl(settings: Settings, *args: str, timeout: float = SMTPCTL_TIMEOUT
 def smtpctl_failure(result: SmtpctlResult, what: str) -> UserError:
     """One sentence for an smtpctl run that failed in some other way."""
     if "possibilities are:" in result.stderr:
-        return UserError(f"smtpctl did not accept {what!r}: give an envelope id (16 hex digits), "
-                         "a message id (8 hex digits) or all")
+        return UserError(
+            f"smtpctl did not accept {what!r}: give an envelope id (16 hex digits), "
+            "a message id (8 hex digits) or all"
+        )
     if "No such file or directory" in result.stderr:
         return UserError(f"{what} is not in the queue")
     first = next((ln for ln in result.stderr.splitlines() if ln.strip()), "no message")

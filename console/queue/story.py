@@ -107,9 +107,13 @@ def message_story(log_dir: Path, needles: Sequence[str], limit: int = 2000) -> l
                 last_time = stamp
             if index in chosen:
                 order += 1
-                found.append((stamp if stamp is not None else last_time, order,
-                              LogLine(raw.decode("utf-8", "replace"), origin=path.name,
-                                      lineno=index + 1)))
+                found.append(
+                    (
+                        stamp if stamp is not None else last_time,
+                        order,
+                        LogLine(raw.decode("utf-8", "replace"), origin=path.name, lineno=index + 1),
+                    )
+                )
     found.sort(key=lambda item: (item[0], item[1]))
     return [line for _, _, line in found[-limit:]]
 

@@ -23,10 +23,10 @@ AGE_LABELS = tuple(f"<{m}m" for m in AGE_BANDS) + (f"{AGE_BANDS[-1]}m+",)
 """Labels of the age bands, oldest last."""
 
 
-
 def counted(n: int, noun: str) -> str:
     """`1 envelope`, `2 envelopes`: a count with its noun (the queue's nouns take an s)."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
 
 @dataclass
 class DomainShape:
@@ -104,8 +104,11 @@ def summary_json(snapshot: QueueSnapshot) -> dict[str, object]:
         "by_type": summary.by_type,
         "by_domain": summary.by_domain,
         "by_age": summary.by_age,
-        "oldest": None if summary.oldest is None else {
-            "evpid": summary.oldest.evpid, "age_s": summary.oldest_age,
+        "oldest": None
+        if summary.oldest is None
+        else {
+            "evpid": summary.oldest.evpid,
+            "age_s": summary.oldest_age,
         },
         "bad_lines": len(snapshot.bad_lines),
         "smtpd_running": snapshot.smtpd_running,
@@ -135,11 +138,23 @@ def queue_json(snapshot: QueueSnapshot) -> str:
 
     with collector_paused():
         envelopes = [
-            _ENVELOPE_JSON % (
-                e.evpid, e.msgid, encoded(e.family), encoded(e.type), encoded(e.flags),
-                encoded(e.sender), encode_basestring(e.rcpt), encode_basestring(e.dest),
-                e.ctime, e.expire, e.lasttry, e.retry, encoded(e.runstate),
-                "null" if e.delay is None else e.delay, encoded(e.error),
+            _ENVELOPE_JSON
+            % (
+                e.evpid,
+                e.msgid,
+                encoded(e.family),
+                encoded(e.type),
+                encoded(e.flags),
+                encoded(e.sender),
+                encode_basestring(e.rcpt),
+                encode_basestring(e.dest),
+                e.ctime,
+                e.expire,
+                e.lasttry,
+                e.retry,
+                encoded(e.runstate),
+                "null" if e.delay is None else e.delay,
+                encoded(e.error),
             )
             for e in snapshot.envelopes
         ]
@@ -234,20 +249,32 @@ def matches(envelope: Envelope, terms: Sequence[str]) -> bool:
     for term in terms:
         name, sep, wanted = term.partition(":")
         if sep and name in _FILTER_FIELDS:
-            value = envelope.domain if name == "domain" else envelope.state if name == "state" \
+            value = (
+                envelope.domain
+                if name == "domain"
+                else envelope.state
+                if name == "state"
                 else str(getattr(envelope, name))
+            )
             if wanted.lower() not in value.lower():
                 return False
         else:
-            haystack = " ".join((envelope.evpid, envelope.sender, envelope.rcpt, envelope.dest,
-                                 envelope.error)).lower()
+            haystack = " ".join(
+                (envelope.evpid, envelope.sender, envelope.rcpt, envelope.dest, envelope.error)
+            ).lower()
             if term.lower() not in haystack:
                 return False
     return True
 
 
-def table_rows(envelopes: Sequence[Envelope], bad_lines: Sequence[str], sort: str = "age",
-               reverse: bool = False, query: str = "", grouped: bool = True) -> list[QueueRow]:
+def table_rows(
+    envelopes: Sequence[Envelope],
+    bad_lines: Sequence[str],
+    sort: str = "age",
+    reverse: bool = False,
+    query: str = "",
+    grouped: bool = True,
+) -> list[QueueRow]:
     """The table's rows: filtered by `query`, sorted by `sort`, each message's envelopes together
     under a MessageRow when `grouped`; unparsed lines last (they are never filtered out)."""
     if sort not in _SORT_KEYS:

@@ -52,7 +52,9 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"supervisord {snapshot.version} at {snapshot.url}: {snapshot.state}")
     width = max((len(p.fullname) for p in snapshot.programs), default=10)
     for program in snapshot.programs:
-        click.echo(printable(f"{program.fullname:<{width}}  {program.state:<9}  {program.description}"))
+        click.echo(
+            printable(f"{program.fullname:<{width}}  {program.state:<9}  {program.description}")
+        )
 
 
 def _run_action(ctx: click.Context, name: str, target: str, **params: str) -> None:

@@ -170,11 +170,12 @@ class _Transport(xmlrpc.client.Transport):
             return self._connection[1]
         connection: http.client.HTTPConnection
         if self.url.startswith("unix://"):
-            connection = _UnixHTTPConnection(self.url[len("unix://"):], self.timeout)
+            connection = _UnixHTTPConnection(self.url[len("unix://") :], self.timeout)
         else:
             parts = urllib.parse.urlsplit(self.url)
-            connection = http.client.HTTPConnection(parts.hostname or "localhost", parts.port,
-                                                    timeout=self.timeout)
+            connection = http.client.HTTPConnection(
+                parts.hostname or "localhost", parts.port, timeout=self.timeout
+            )
         self._connection = (host, connection)
         return connection
 
@@ -188,7 +189,9 @@ class _Transport(xmlrpc.client.Transport):
 class SupervisorClient:
     """A thread-safe client for one supervisord; reconnects on the next call after any failure."""
 
-    def __init__(self, url: str, username: str = "", password: str = "", timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, username: str = "", password: str = "", timeout: float = 5.0
+    ) -> None:
         self.url = url
         self._lock = threading.Lock()
         self._transport = _Transport(url, username, password, timeout)
@@ -225,17 +228,21 @@ class SupervisorClient:
 
     def snapshot(self) -> Snapshot:
         """supervisord's state, version and every program, in one round trip (system.multicall)."""
-        calls = [{"methodName": f"supervisor.{name}", "params": []}
-                 for name in ("getState", "getSupervisorVersion", "getAllProcessInfo")]
+        calls = [
+            {"methodName": f"supervisor.{name}", "params": []}
+            for name in ("getState", "getSupervisorVersion", "getAllProcessInfo")
+        ]
         results = self._call(lambda s: s.system.multicall(calls))
         for result in results:
             if isinstance(result, dict) and "faultCode" in result:
-                raise ActionFailed(fault_sentence(xmlrpc.client.Fault(result["faultCode"],
-                                                                      result["faultString"])))
+                raise ActionFailed(
+                    fault_sentence(xmlrpc.client.Fault(result["faultCode"], result["faultString"]))
+                )
         state, version, infos = results
         programs = tuple(Program.from_info(info) for info in infos)
-        return Snapshot(self.url, str(state.get("statename", "UNKNOWN")), str(version), programs,
-                        time.time())
+        return Snapshot(
+            self.url, str(state.get("statename", "UNKNOWN")), str(version), programs, time.time()
+        )
 
     def program(self, name: str) -> Program:
         """One program's current info."""
@@ -300,7 +307,7 @@ def fault_sentence(fault: xmlrpc.client.Fault, name: str = "") -> str:
 def _unreachable_sentence(url: str, exc: BaseException) -> str:
     """Why supervisord could not be reached, in a sentence."""
     if isinstance(exc, FileNotFoundError):
-        return f"supervisord is not running: no socket at {url[len('unix://'):]}"
+        return f"supervisord is not running: no socket at {url[len('unix://') :]}"
     if isinstance(exc, ConnectionRefusedError):
         return f"supervisord is not running: connection to {url} refused"
     if isinstance(exc, PermissionError):
@@ -334,5 +341,6 @@ class Prefetch:
 
 def client_for(settings: Any) -> SupervisorClient:
     """A client for the supervisord the settings point at."""
-    return SupervisorClient(settings.supervisor_url, settings.supervisor_username,
-                            settings.supervisor_password)
+    return SupervisorClient(
+        settings.supervisor_url, settings.supervisor_username, settings.supervisor_password
+    )

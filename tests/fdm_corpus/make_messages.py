@@ -12,26 +12,86 @@ from pathlib import Path
 HERE = Path(__file__).parent / "messages"
 
 SUBJECTS = [
-    "hello", "urgent matter", "URGENT matter", "alpha release", "beta release", "gamma ray",
-    "weekly digest", "a note", "all saves", "ordered list", "question", "bracket", "first",
-    "missing action", "pattern", "partial", "inline one", "inline list", "chained", "dropme",
-    "keepme", "hold this", "mixed bag", "continue keep", "inbox please", "literal", "a.b", "aXb",
-    "x.y", "xzy", "q\tz", "qtz", "own header", "acct", "users", "rule user", "100%", "count 100",
-    "strict mode", "123 items", "re: re: hi", "the ticket 5", "tickets", "chain", "loop",
-    "byaccount", "mark me", "strip me", "invoice 42", "Caf\u00e9 cr\u00e8me", "",
+    "hello",
+    "urgent matter",
+    "URGENT matter",
+    "alpha release",
+    "beta release",
+    "gamma ray",
+    "weekly digest",
+    "a note",
+    "all saves",
+    "ordered list",
+    "question",
+    "bracket",
+    "first",
+    "missing action",
+    "pattern",
+    "partial",
+    "inline one",
+    "inline list",
+    "chained",
+    "dropme",
+    "keepme",
+    "hold this",
+    "mixed bag",
+    "continue keep",
+    "inbox please",
+    "literal",
+    "a.b",
+    "aXb",
+    "x.y",
+    "xzy",
+    "q\tz",
+    "qtz",
+    "own header",
+    "acct",
+    "users",
+    "rule user",
+    "100%",
+    "count 100",
+    "strict mode",
+    "123 items",
+    "re: re: hi",
+    "the ticket 5",
+    "tickets",
+    "chain",
+    "loop",
+    "byaccount",
+    "mark me",
+    "strip me",
+    "invoice 42",
+    "Caf\u00e9 cr\u00e8me",
+    "",
 ]
 RECIPIENTS = [
-    "bob@example.com", "notifications@example.com", "mailinglists@example.com",
-    "system@example.com", "dmarc@example.com", "networking@example.net", "network@example.net",
-    "carol@example.com", "BOB@EXAMPLE.COM", "someone@else.org",
+    "bob@example.com",
+    "notifications@example.com",
+    "mailinglists@example.com",
+    "system@example.com",
+    "dmarc@example.com",
+    "networking@example.net",
+    "network@example.net",
+    "carol@example.com",
+    "BOB@EXAMPLE.COM",
+    "someone@else.org",
 ]
 SENDERS = ["alice@example.org", "news@lists.example.org", "root@localhost", "x@spam.example"]
 BODIES = [
-    "hi\n", "unsubscribe here\nbye\n", "see the invoice\n", "many thanks\n",
-    "line one\nthanks\n", "", "x" * 5000 + "\n", "Subject: fake header in body\n",
+    "hi\n",
+    "unsubscribe here\nbye\n",
+    "see the invoice\n",
+    "many thanks\n",
+    "line one\nthanks\n",
+    "",
+    "x" * 5000 + "\n",
+    "Subject: fake header in body\n",
 ]
 DATES = [
-    "Mon, 01 Jan 2001 10:00:00 +0000", "Sat, 01 Mar 2025 10:00:00 +0000", "not a date", None,
+    "Mon, 01 Jan 2001 10:00:00 +0000",
+    "Sat, 01 Mar 2025 10:00:00 +0000",
+    "not a date",
+    None,
 ]
 
 
@@ -41,8 +101,10 @@ def message(rng: random.Random, index: int) -> bytes:
     placement = index % 4
     lines = []
     if placement == 3:
-        lines.append(f"Received: from mx.example.org by mail.example.com\n\tfor <{rcpt}>; "
-                     "Mon, 01 Jan 2024 10:00:00 +0000")
+        lines.append(
+            f"Received: from mx.example.org by mail.example.com\n\tfor <{rcpt}>; "
+            "Mon, 01 Jan 2024 10:00:00 +0000"
+        )
     lines.append(f"From: Sender <{rng.choice(SENDERS)}>")
     if placement == 0:
         lines.append(f"To: {rcpt}")
@@ -98,8 +160,10 @@ def sized(size: int, final_newline: bool = True) -> bytes:
 def edge_messages() -> dict[str, bytes]:
     """Messages at fdm's edges: empty, unterminated, headerless, CRLF, long, 8-bit, duplicated,
     Received in odd places, sizes at the boundaries the corpus configs test."""
-    plain = (b"From: Alice <alice@example.org>\nTo: bob@example.com\nSubject: a note\n"
-             b"Message-Id: <edge@example.org>\nDate: Sat, 01 Mar 2025 10:00:00 +0000\n\nhello\n")
+    plain = (
+        b"From: Alice <alice@example.org>\nTo: bob@example.com\nSubject: a note\n"
+        b"Message-Id: <edge@example.org>\nDate: Sat, 01 Mar 2025 10:00:00 +0000\n\nhello\n"
+    )
     long_to = b"To: " + b",\n\t".join(b"user%d@example.com" % i for i in range(60)) + b"\n"
     edges = {
         "e_empty": b"",
@@ -111,32 +175,44 @@ def edge_messages() -> dict[str, bytes]:
         "e_no_blank_line": b"From: alice@example.org\nTo: bob@example.com\nSubject: a note\n",
         "e_body_only": b"\nSubject: a note\nbody line hello\n",
         "e_crlf": plain.replace(b"\n", b"\r\n"),
-        "e_crlf_received": (b"Received: from mx by mail\r\nFrom: alice@example.org\r\n"
-                            b"Subject: hello\r\n\r\nhi\r\n"),
+        "e_crlf_received": (
+            b"Received: from mx by mail\r\nFrom: alice@example.org\r\nSubject: hello\r\n\r\nhi\r\n"
+        ),
         "e_mixed_endings": b"From: alice@example.org\r\nSubject: hello\n\r\nbody\n\nmore\n",
         "e_long_subject": b"From: a@example.org\nSubject: " + b"long " * 1200 + b"urgent\n\nx\n",
         "e_long_folded_to": b"From: a@example.org\n" + long_to + b"Subject: list\n\nx\n",
-        "e_folded_subject": (b"From: a@example.org\nSubject: first part\n second\n\tthird urgent\n"
-                             b"\nbody\n"),
+        "e_folded_subject": (
+            b"From: a@example.org\nSubject: first part\n second\n\tthird urgent\n\nbody\n"
+        ),
         "e_fold_first_line": b" leading continuation\nSubject: hello\n\nbody\n",
         "e_8bit_latin1": b"From: caf\xe9@example.org\nSubject: Caf\xe9 cr\xe8me\n\nna\xefve\n",
         "e_8bit_utf8": "From: a@example.org\nSubject: Café crème urgent\n\nnaïve\n".encode(),
-        "e_malformed_headers": (b"From alice\nNot a header line\nSubject : spaced colon\n"
-                                b":empty name\nX-Empty:\nTo bob@example.com\n\nbody\n"),
+        "e_malformed_headers": (
+            b"From alice\nNot a header line\nSubject : spaced colon\n"
+            b":empty name\nX-Empty:\nTo bob@example.com\n\nbody\n"
+        ),
         "e_nul_byte": b"From: a@example.org\nSubject: nul\x00 urgent hidden\n\nbody\x00 gone\n",
         "e_control_chars": b"From: a@example.org\nSubject: bell\x07 esc\x1b[31m\n\nbody\n",
-        "e_duplicate_headers": (b"Subject: first\nFrom: a@example.org\nSubject: second urgent\n"
-                                b"To: bob@example.com\nTo: carol@example.com\nX-Spam-Status: No\n"
-                                b"X-Spam-Status: Yes, score=9\n\nbody\n"),
-        "e_return_path": (b"Return-Path: <alice@example.org>\nReceived: from mx.example.org by "
-                          b"mail.example.com\nReceived: from client by mx.example.org\n"
-                          b"From: a@example.org\nSubject: hello\n\nbody\n"),
-        "e_return_path_no_received": (b"Return-Path: <alice@example.org>\nFrom: a@example.org\n"
-                                      b"Subject: hello\n\nbody\n"),
-        "e_late_received": (b"From: a@example.org\nTo: bob@example.com\nSubject: hello\n"
-                            b"X-Late: yes\nReceived: from mx.example.org by mail\n\nbody\n"),
-        "e_received_in_body": (b"From: a@example.org\nSubject: hello\n\nReceived: from fake\n"
-                               b"body\n"),
+        "e_duplicate_headers": (
+            b"Subject: first\nFrom: a@example.org\nSubject: second urgent\n"
+            b"To: bob@example.com\nTo: carol@example.com\nX-Spam-Status: No\n"
+            b"X-Spam-Status: Yes, score=9\n\nbody\n"
+        ),
+        "e_return_path": (
+            b"Return-Path: <alice@example.org>\nReceived: from mx.example.org by "
+            b"mail.example.com\nReceived: from client by mx.example.org\n"
+            b"From: a@example.org\nSubject: hello\n\nbody\n"
+        ),
+        "e_return_path_no_received": (
+            b"Return-Path: <alice@example.org>\nFrom: a@example.org\nSubject: hello\n\nbody\n"
+        ),
+        "e_late_received": (
+            b"From: a@example.org\nTo: bob@example.com\nSubject: hello\n"
+            b"X-Late: yes\nReceived: from mx.example.org by mail\n\nbody\n"
+        ),
+        "e_received_in_body": (
+            b"From: a@example.org\nSubject: hello\n\nReceived: from fake\nbody\n"
+        ),
         "e_received_lowercase": b"received: from mx by mail\nFrom: a@example.org\n\nbody\n",
         "e_received_spaced": b"Received : from mx by mail\nFrom: a@example.org\n\nbody\n",
         "e_from_line_no_body": b"From alice@example.org Mon Jan  1 10:00:00 2024\nSubject: hi\n",
@@ -146,8 +222,10 @@ def edge_messages() -> dict[str, bytes]:
         "e_date_two_digit": b"From: a@example.org\nDate: 1 Jan 99 10:00 GMT\nSubject: d\n\nb\n",
         "e_date_garbage": b"From: a@example.org\nDate: yesterday-ish\nSubject: d\n\nb\n",
         "e_date_future": b"From: a@example.org\nDate: Fri, 01 Jan 2100 10:00:00 +0000\n\nb\n",
-        "e_tags_source": (b"From: alice@example.org\nTo: bob+lists@example.com\nSubject: tag me 42\n"
-                          b"X-Folder: Work\nMessage-Id:   <spaced@example.org>\n\nbody\n"),
+        "e_tags_source": (
+            b"From: alice@example.org\nTo: bob+lists@example.com\nSubject: tag me 42\n"
+            b"X-Folder: Work\nMessage-Id:   <spaced@example.org>\n\nbody\n"
+        ),
     }
     for size in (1023, 1024, 1025, 65535, 65536, 65537):
         edges[f"e_size_{size}"] = sized(size)

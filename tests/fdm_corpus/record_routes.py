@@ -41,8 +41,9 @@ def main() -> None:
         differ = Differ(binary, dialect)
         parsed = {c.name: (parse_file(c, defines_of(c)), defines_of(c)) for c in configs}
 
-        def one(job: tuple[str, Path], differ: Differ = differ,
-                parsed: dict[str, tuple] = parsed) -> tuple[str, dict[str, object]]:
+        def one(
+            job: tuple[str, Path], differ: Differ = differ, parsed: dict[str, tuple] = parsed
+        ) -> tuple[str, dict[str, object]]:
             name, message = job
             config, defines = parsed[name]
             answer = differ.real_answer(name, config, message.read_bytes(), defines)

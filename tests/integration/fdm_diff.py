@@ -53,7 +53,9 @@ def router_answer(config: Config, message: bytes, dialect: str) -> dict[str, obj
     return {
         "rules": route.rule_indexes,
         "runs": [(run.action, run.item) for run in route.runs],
-        "recorded": [f"{run.action}:{run.item}" for run in route.runs if run.kind in EXTERNAL_ITEMS],
+        "recorded": [
+            f"{run.action}:{run.item}" for run in route.runs if run.kind in EXTERNAL_ITEMS
+        ],
         "outcome": route.outcome,
     }
 
@@ -79,20 +81,33 @@ class Differ:
             self.local.written = {}
         return self.local.dir
 
-    def real_answer(self, key: str, config: Config, message: bytes,
-                    defines: dict[str, str] | None = None) -> dict[str, object]:
+    def real_answer(
+        self, key: str, config: Config, message: bytes, defines: dict[str, str] | None = None
+    ) -> dict[str, object]:
         directory = self._dir()
         log = directory / "route.log"
         conf = directory / f"{key}.conf"
         if self.local.written.get(key) is not config:
-            conf.write_text(recorder_config(config, log), encoding="utf-8", errors="surrogateescape")
+            conf.write_text(
+                recorder_config(config, log), encoding="utf-8", errors="surrogateescape"
+            )
             self.local.written[key] = config
         real = run_fdm(conf, message, log, fdm=self.binary, defines=defines)
-        return {"rules": real.matched_rules, "runs": real.runs, "recorded": real.recorded,
-                "outcome": real.outcome(config)}
+        return {
+            "rules": real.matched_rules,
+            "runs": real.runs,
+            "recorded": real.recorded,
+            "outcome": real.outcome(config),
+        }
 
-    def disagreement(self, key: str, config: Config, message: bytes, name: str,
-                     defines: dict[str, str] | None = None) -> str | None:
+    def disagreement(
+        self,
+        key: str,
+        config: Config,
+        message: bytes,
+        name: str,
+        defines: dict[str, str] | None = None,
+    ) -> str | None:
         """None when they agree, "declined" when the router says it does not model the route,
         else what each said."""
         want = router_answer(config, message, self.dialect)

@@ -44,15 +44,19 @@ def _free_udp_port() -> int:
 
 def _key(path: Path) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.TraditionalOpenSSL,
-                                       serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
 
 
 def _txt(name: str, value: str) -> str:
     """dnsmasq's --txt-record with the value in 255-character strings (commas separate them; no
     shell here, so no quotes)."""
-    chunks = [value[i:i + 255] for i in range(0, len(value), 255)]
+    chunks = [value[i : i + 255] for i in range(0, len(value), 255)]
     return f"--txt-record={name}," + ",".join(chunks)
 
 
@@ -75,12 +79,18 @@ def stack(tmp_path: Path) -> Settings:
     _key(tmp_path / "other.key")
     (tmp_path / "dkimproxy_out.conf").write_text(
         f"listen 127.0.0.1:10029\ndomain {','.join(DOMAINS)}\nkeyfile {tmp_path}/dkim.key\n"
-        "selector dkim1\n")
-    return Settings(table_vdomains=db / "vdomains", table_vusers=db / "vusers",
-                    table_addrs=db / "addrs", table_userdb=db / "userdb",
-                    smtpd_config=ROOT / "config_samples" / "smtpd.conf",
-                    dkimproxy_config=tmp_path / "dkimproxy_out.conf",
-                    fdm_config=tmp_path / "fdm.conf", audit_log=tmp_path / "audit.log")
+        "selector dkim1\n"
+    )
+    return Settings(
+        table_vdomains=db / "vdomains",
+        table_vusers=db / "vusers",
+        table_addrs=db / "addrs",
+        table_userdb=db / "userdb",
+        smtpd_config=ROOT / "config_samples" / "smtpd.conf",
+        dkimproxy_config=tmp_path / "dkimproxy_out.conf",
+        fdm_config=tmp_path / "fdm.conf",
+        audit_log=tmp_path / "audit.log",
+    )
 
 
 @pytest.fixture
@@ -98,8 +108,9 @@ def dns_server(stack: Settings, tmp_path: Path) -> Iterator[str]:
         _txt("bad.test", "v=spf1 mx ~all"),
         _txt("bad.test", "v=spf1 a -all"),
         _txt("dkim1._domainkey.bad.test", "v=DKIM1; k=rsa; p=bm90IGEga2V5"),
-        _txt("_dmarc.bad.test", "v=DMARC1; p=reject; rua=dmarc@bad.test; "
-                                "ruf=mailto:dmarc@bad.test"),
+        _txt(
+            "_dmarc.bad.test", "v=DMARC1; p=reject; rua=dmarc@bad.test; ruf=mailto:dmarc@bad.test"
+        ),
         # other.test: well-formed, but not what this stack needs
         "--mx-host=other.test,mx.elsewhere.example,10",
         _txt("other.test", "v=spf1 include:_spf.elsewhere.example -all"),
@@ -111,15 +122,30 @@ def dns_server(stack: Settings, tmp_path: Path) -> Iterator[str]:
         f"--mx-host=lookups.test,{HOST},10",
         _txt("lookups.test", "v=spf1 mx include:a.lookups.test include:b.lookups.test ~all"),
         _txt("a.lookups.test", "v=spf1 " + " ".join(f"a:h{i}.example" for i in range(5)) + " -all"),
-        _txt("b.lookups.test", "v=spf1 " + " ".join(f"mx:m{i}.example" for i in range(5)) + " -all"),
+        _txt(
+            "b.lookups.test", "v=spf1 " + " ".join(f"mx:m{i}.example" for i in range(5)) + " -all"
+        ),
     ]
     port = _free_udp_port()
     local = "".join(f"/{domain}" for domain in [*DOMAINS, "elsewhere.example"]) + "/"
     process = subprocess.Popen(
-        [DNSMASQ, "--keep-in-foreground", f"--port={port}", "--listen-address=127.0.0.1",
-         "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--pid-file=",
-         f"--local={local}", f"--log-facility={tmp_path / 'dnsmasq.log'}", *records],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            DNSMASQ,
+            "--keep-in-foreground",
+            f"--port={port}",
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--no-resolv",
+            "--no-hosts",
+            "--conf-file=/dev/null",
+            "--pid-file=",
+            f"--local={local}",
+            f"--log-facility={tmp_path / 'dnsmasq.log'}",
+            *records,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     address = f"127.0.0.1:{port}"
     try:
         resolver = make_resolver(address, timeout=1.0)
@@ -133,32 +159,46 @@ def dns_server(stack: Settings, tmp_path: Path) -> Iterator[str]:
 
 def verdicts(stack: Settings) -> dict[tuple[str, str], tuple[str, str]]:
     records = wanted_records(load_accounts(stack), stack)
-    return {(v.record.domain, v.record.kind): (v.status, v.detail)
-            for v in check_records(records, make_resolver(stack.dns_resolver))}
+    return {
+        (v.record.domain, v.record.kind): (v.status, v.detail)
+        for v in check_records(records, make_resolver(stack.dns_resolver))
+    }
 
 
-def test_each_record_kind_correct_missing_malformed_and_different(stack: Settings,
-                                                                   dns_server: str) -> None:
+def test_each_record_kind_correct_missing_malformed_and_different(
+    stack: Settings, dns_server: str
+) -> None:
     found = verdicts(stack)
     for kind in ("MX", "SPF", "DKIM", "DMARC"):
         assert found[("good.test", kind)] == (OK, ""), kind
         assert found[("missing.test", kind)][0] == MISSING, kind
     assert found[("bad.test", "SPF")] == (
-        MALFORMED, "2 SPF records: receivers treat that as a permanent error")
+        MALFORMED,
+        "2 SPF records: receivers treat that as a permanent error",
+    )
     assert found[("bad.test", "DMARC")] == (
-        MALFORMED, "rua=dmarc@bad.test has no mailto: (reports are never sent)")
+        MALFORMED,
+        "rua=dmarc@bad.test has no mailto: (reports are never sent)",
+    )
     assert found[("bad.test", "DKIM")][0] == MALFORMED
     assert found[("bad.test", "MX")][0] == OK
-    assert found[("other.test", "MX")] == (DIFFERENT, f"MX points to mx.elsewhere.example, not {HOST}")
+    assert found[("other.test", "MX")] == (
+        DIFFERENT,
+        f"MX points to mx.elsewhere.example, not {HOST}",
+    )
     assert found[("other.test", "SPF")][0] == DIFFERENT
     assert found[("other.test", "DKIM")] == (
-        DIFFERENT, "the published key does not match dkimproxy's private key")
+        DIFFERENT,
+        "the published key does not match dkimproxy's private key",
+    )
     assert found[("other.test", "DMARC")][0] == DIFFERENT
     # other.test's reports go to good.test, which says it takes them
     assert found[("other.test", "RUA")] == (OK, "")
     assert ("good.test", "RUA") not in found
     assert found[("lookups.test", "SPF")] == (
-        MALFORMED, "13 DNS lookups (more than 10): receivers treat that as a permanent error")
+        MALFORMED,
+        "13 DNS lookups (more than 10): receivers treat that as a permanent error",
+    )
 
 
 def test_the_records_are_ready_to_paste(stack: Settings, tmp_path: Path) -> None:
@@ -170,22 +210,42 @@ def test_the_records_are_ready_to_paste(stack: Settings, tmp_path: Path) -> None
     assert dkim.startswith('dkim1._domainkey.good.test. 3600 IN TXT "v=DKIM1; k=rsa; t=s; p=')
     assert "".join(dkim.split(" IN TXT ")[1].replace('" "', "").strip('"').split("p=")[1:]) == key
     # other.test has no dmarc@ address: its reports go to the first accepted one
-    assert records[("other.test", "DMARC")].value == \
-        "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
-    assert records[("other.test", "RUA")].zone_line() == \
-        'other.test._report._dmarc.good.test. 3600 IN TXT "v=DMARC1"'
+    assert (
+        records[("other.test", "DMARC")].value == "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
+    )
+    assert (
+        records[("other.test", "RUA")].zone_line()
+        == 'other.test._report._dmarc.good.test. 3600 IN TXT "v=DMARC1"'
+    )
 
 
 def test_cli_exit_codes_and_json(stack: Settings, dns_server: str, tmp_path: Path) -> None:
     config = tmp_path / "settings.toml"
-    config.write_text("\n".join(f'{key} = "{getattr(stack, key)}"' for key in (
-        "table_vdomains", "table_vusers", "table_addrs", "table_userdb", "smtpd_config",
-        "dkimproxy_config", "dns_resolver", "audit_log")) + "\n")
+    config.write_text(
+        "\n".join(
+            f'{key} = "{getattr(stack, key)}"'
+            for key in (
+                "table_vdomains",
+                "table_vusers",
+                "table_addrs",
+                "table_userdb",
+                "smtpd_config",
+                "dkimproxy_config",
+                "dns_resolver",
+                "audit_log",
+            )
+        )
+        + "\n"
+    )
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*MAILCONSOLE, "--config", str(config),
-                               "accounts", "dns", *args], capture_output=True, text=True,
-                              cwd=ROOT, check=False)
+        return subprocess.run(
+            [*MAILCONSOLE, "--config", str(config), "accounts", "dns", *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
 
     assert run("good.test").returncode == 0
     assert run("missing.test").returncode == 1
@@ -194,5 +254,7 @@ def test_cli_exit_codes_and_json(stack: Settings, dns_server: str, tmp_path: Pat
     rows = [json.loads(line) for line in bad.stdout.splitlines()]
     assert [row["status"] for row in rows] == [OK, MALFORMED, MALFORMED, MALFORMED]
     unknown = run("nowhere.test")
-    assert unknown.returncode == 1 and unknown.stderr.strip() == \
-        "mailconsole: nowhere.test is not in vdomains"
+    assert (
+        unknown.returncode == 1
+        and unknown.stderr.strip() == "mailconsole: nowhere.test is not in vdomains"
+    )

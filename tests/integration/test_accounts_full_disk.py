@@ -47,8 +47,9 @@ def fill(disk: Path, free_pages: int) -> None:
 
 
 @pytest.mark.parametrize("free_pages", range(0, 7))
-def test_a_full_disk_changes_all_files_or_none(small_disk: Path, tmp_path: Path,
-                                               free_pages: int) -> None:
+def test_a_full_disk_changes_all_files_or_none(
+    small_disk: Path, tmp_path: Path, free_pages: int
+) -> None:
     settings: Settings = article_stack(small_disk)
     settings.audit_log = tmp_path / "audit.log"  # the audit log is elsewhere: it must be written
     settings.smtpctl = [str(tmp_path / "no-smtpctl")]  # smtpd is not there: a reload fails

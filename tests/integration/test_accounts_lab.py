@@ -21,13 +21,25 @@ pytestmark = pytest.mark.lab
 PASSWORDS = ["carol-first-password", "carol-second-password"]
 
 
-def accounts(lab: RunningLab, *args: str, password: str | None = None,
-             config: Path | None = None) -> subprocess.CompletedProcess[str]:
+def accounts(
+    lab: RunningLab, *args: str, password: str | None = None, config: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """`mailconsole --config LAB accounts ARGS`, the password (if any) on stdin."""
-    return subprocess.run([*MAILCONSOLE, "--config", str(config or lab.settings_path), "accounts",
-                           *args, *(["--password-stdin"] if password else [])],
-                          input=f"{password}\n" if password else None, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [
+            *MAILCONSOLE,
+            "--config",
+            str(config or lab.settings_path),
+            "accounts",
+            *args,
+            *(["--password-stdin"] if password else []),
+        ],
+        input=f"{password}\n" if password else None,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def send(lab: RunningLab, rcpt: str, subject: str) -> None:
@@ -51,8 +63,11 @@ def delivered(lab: RunningLab, rcpt: str, user: str, password: str) -> None:
     """Send to rcpt and wait until user sees it over IMAP."""
     subject = f"accounts {uuid.uuid4().hex[:10]}"
     send(lab, rcpt, subject)
-    wait_for(lambda: f"Subject: {subject}" in inbox_subjects(lab, user, password), timeout=30,
-             what=f"mail to {rcpt} in {user}'s INBOX")
+    wait_for(
+        lambda: f"Subject: {subject}" in inbox_subjects(lab, user, password),
+        timeout=30,
+        what=f"mail to {rcpt} in {user}'s INBOX",
+    )
 
 
 def login_fails(lab: RunningLab, user: str, password: str) -> bool:
@@ -66,8 +81,11 @@ def login_fails(lab: RunningLab, user: str, password: str) -> bool:
 def login_refused(lab: RunningLab, user: str, password: str) -> None:
     """Wait until Dovecot refuses the login (it looks at a changed passwd-file at most once a
     second)."""
-    wait_for(lambda: login_fails(lab, user, password), timeout=10,
-             what=f"Dovecot to refuse {user}'s old password")
+    wait_for(
+        lambda: login_fails(lab, user, password),
+        timeout=10,
+        what=f"Dovecot to refuse {user}'s old password",
+    )
 
 
 def test_every_change_then_a_login_and_a_delivery(fresh_lab) -> None:  # type: ignore[no-untyped-def]
@@ -106,8 +124,11 @@ def test_every_change_then_a_login_and_a_delivery(fresh_lab) -> None:  # type: i
     ok("del-domain", "example.org")
 
     refused = accounts(lab, "del-user", "carol")
-    assert refused.returncode == 1 and "message(s)" in refused.stderr and "Maildir is kept" in \
-        refused.stderr
+    assert (
+        refused.returncode == 1
+        and "message(s)" in refused.stderr
+        and "Maildir is kept" in refused.stderr
+    )
     assert not login_fails(lab, "carol", PASSWORDS[1])
     removed = ok("del-user", "carol", "--yes")
     assert "is kept" in removed and (maildir / "new").is_dir()
@@ -133,30 +154,50 @@ def test_a_table_reload_smtpd_refuses(fresh_lab, tmp_path: Path) -> None:  # typ
     `command failed`, the new files stay in place, and the message says what to do."""
     lab: RunningLab = fresh_lab()
     smtpd_conf = tmp_path / "smtpd.conf"
-    smtpd_conf.write_text((lab.dir / "config" / "smtpd.conf").read_text().replace(
-        "table vusers ", "table virtuals "))
+    smtpd_conf.write_text(
+        (lab.dir / "config" / "smtpd.conf").read_text().replace("table vusers ", "table virtuals ")
+    )
     settings = tmp_path / "settings.toml"
-    lines = [line for line in lab.settings_path.read_text().splitlines()
-             if not line.startswith("smtpd_config")]
+    lines = [
+        line
+        for line in lab.settings_path.read_text().splitlines()
+        if not line.startswith("smtpd_config")
+    ]
     settings.write_text(f'smtpd_config = "{smtpd_conf}"\n' + "\n".join(lines) + "\n")
     done = accounts(lab, "add-address", "late@example.com", "bob", config=settings)
     assert done.returncode == 1
     assert "smtpctl update table virtuals: command failed" in done.stderr
-    assert "the new files are in place" in done.stderr and "smtpctl update table virtuals" in \
-        done.stderr
+    assert (
+        "the new files are in place" in done.stderr
+        and "smtpctl update table virtuals" in done.stderr
+    )
     assert "late@example.com" in (lab.dir / "db" / "vusers").read_text()
     assert "smtpctl update table addrs: command succeeded" in done.stderr
 
 
 def test_read_only_refuses_every_change_and_changes_nothing(lab: RunningLab) -> None:
-    files = {p: p.read_bytes() for p in [*(lab.dir / "db").iterdir(),
-                                         lab.dir / "config" / "fdm.conf"] if p.is_file()}
-    for args in (["add-user", "dave"], ["passwd", "bob"], ["del-user", "bob", "--yes"],
-                 ["add-address", "x@example.com", "bob"], ["del-address", "bob@example.com"],
-                 ["add-domain", "example.org"], ["del-domain", "example.net"]):
-        done = subprocess.run([*MAILCONSOLE, "--config", str(lab.settings_path), "--read-only",
-                               "accounts", *args], capture_output=True, text=True, timeout=60,
-                              check=False, stdin=subprocess.DEVNULL)
+    files = {
+        p: p.read_bytes()
+        for p in [*(lab.dir / "db").iterdir(), lab.dir / "config" / "fdm.conf"]
+        if p.is_file()
+    }
+    for args in (
+        ["add-user", "dave"],
+        ["passwd", "bob"],
+        ["del-user", "bob", "--yes"],
+        ["add-address", "x@example.com", "bob"],
+        ["del-address", "bob@example.com"],
+        ["add-domain", "example.org"],
+        ["del-domain", "example.net"],
+    ):
+        done = subprocess.run(
+            [*MAILCONSOLE, "--config", str(lab.settings_path), "--read-only", "accounts", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
         assert done.returncode == 3, (args, done.stderr)
         assert done.stderr.startswith("mailconsole: refused: mailconsole is read-only")
     assert {p: p.read_bytes() for p in files} == files

@@ -15,13 +15,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def mc(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*MAILCONSOLE, *args], cwd=ROOT, env=command_env(**(env or {})),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [*MAILCONSOLE, *args],
+        cwd=ROOT,
+        env=command_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def sv_env(sv: Supervisord, **extra: str) -> dict[str, str]:
-    return {"MAILCONSOLE_SUPERVISOR_URL": sv.url, "MAILCONSOLE_AUDIT_LOG": str(sv.dir / "audit.log"),
-            **extra}
+    return {
+        "MAILCONSOLE_SUPERVISOR_URL": sv.url,
+        "MAILCONSOLE_AUDIT_LOG": str(sv.dir / "audit.log"),
+        **extra,
+    }
 
 
 def test_status_json_matches_supervisord(supervisord: Supervisord) -> None:
@@ -35,8 +44,16 @@ def test_status_json_matches_supervisord(supervisord: Supervisord) -> None:
     assert sleeper["pid"] == supervisord.client().program("sleeper").pid
     assert sleeper["state"] == "RUNNING" and isinstance(sleeper["uptime_s"], int)
     assert sleeper["stdout_logfile"] == str(supervisord.dir / "sleeper.log")
-    assert set(sleeper) == {"name", "group", "state", "pid", "uptime_s", "description", "exitstatus",
-                            "stdout_logfile"}
+    assert set(sleeper) == {
+        "name",
+        "group",
+        "state",
+        "pid",
+        "uptime_s",
+        "description",
+        "exitstatus",
+        "stdout_logfile",
+    }
     assert by_name["broken"]["pid"] is None and by_name["broken"]["uptime_s"] is None
 
 
@@ -63,8 +80,11 @@ def test_restart_stop_start_and_their_faults(supervisord: Supervisord) -> None:
 
 def test_read_only_refuses_with_exit_3(supervisord: Supervisord) -> None:
     before = supervisord.client().program("sleeper").pid
-    for flag_args, env in ((["--read-only"], {}), (["--readonly"], {}),
-                           ([], {"MAILCONSOLE_READ_ONLY": "1"})):
+    for flag_args, env in (
+        (["--read-only"], {}),
+        (["--readonly"], {}),
+        ([], {"MAILCONSOLE_READ_ONLY": "1"}),
+    ):
         result = mc(*flag_args, "restart", "sleeper", env={**sv_env(supervisord), **env})
         assert result.returncode == 3, result.stderr
         assert result.stderr.count("\n") == 1 and "read-only" in result.stderr
@@ -76,7 +96,10 @@ def test_read_only_refuses_with_exit_3(supervisord: Supervisord) -> None:
 def test_supervisord_down_is_one_line(tmp_path: Path) -> None:
     result = mc("status", env={"MAILCONSOLE_SUPERVISOR_URL": f"unix://{tmp_path}/none.sock"})
     assert result.returncode == 1
-    assert result.stderr == f"mailconsole: supervisord is not running: no socket at {tmp_path}/none.sock\n"
+    assert (
+        result.stderr
+        == f"mailconsole: supervisord is not running: no socket at {tmp_path}/none.sock\n"
+    )
 
 
 def test_usage_and_config_errors_exit_2(tmp_path: Path) -> None:
@@ -106,8 +129,11 @@ def test_http_url_with_credentials(tmp_path: Path) -> None:
         f"[supervisorctl]\nserverurl=http://127.0.0.1:{port}\nusername=ops\npassword=s3cret\n"
         f"[program:sleeper]\ncommand=sleep 100000\nstdout_logfile={tmp_path}/sleeper.log\n"
     )
-    proc = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         env = {"MAILCONSOLE_SUPERVISOR_CONFIG": str(conf)}
         from tests.helpers import wait_for
@@ -116,8 +142,10 @@ def test_http_url_with_credentials(tmp_path: Path) -> None:
         assert "sleeper" in mc("status", env=env).stdout
         wrong = mc("status", env={**env, "MAILCONSOLE_SUPERVISOR_PASSWORD": "nope"})
         assert wrong.returncode == 1
-        assert wrong.stderr == (f"mailconsole: supervisord at http://127.0.0.1:{port} refused the "
-                                "user name or password\n")
+        assert wrong.stderr == (
+            f"mailconsole: supervisord at http://127.0.0.1:{port} refused the "
+            "user name or password\n"
+        )
     finally:
         proc.terminate()
         proc.wait(10)
@@ -128,20 +156,26 @@ def test_no_started_line_no_restart(supervisord: Supervisord) -> None:
     before = supervisord.client().program("sleeper").pid
     result = mc("restart", "sleeper", env=sv_env(supervisord, MAILCONSOLE_AUDIT_LOG="/dev/full"))
     assert (result.returncode, result.stderr) == (
-        1, "mailconsole: cannot write the audit log /dev/full (No space left on device); "
-           "nothing was done\n")
+        1,
+        "mailconsole: cannot write the audit log /dev/full (No space left on device); "
+        "nothing was done\n",
+    )
     assert supervisord.client().program("sleeper").pid == before
 
 
 def test_an_unwritable_outcome_line_is_one_line_and_the_started_line_stays(
-        supervisord: Supervisord, tmp_path: Path) -> None:
+    supervisord: Supervisord, tmp_path: Path
+) -> None:
     """The file size limit lets exactly the started line in, so the outcome line fails (EFBIG) after
     the restart: the restart is done, said in one line with exit 1, and the started line records it."""
     import resource
 
     env = sv_env(supervisord, MAILCONSOLE_OPERATOR="ops")
     probe_log = tmp_path / "probe.log"
-    assert mc("restart", "sleeper", env={**env, "MAILCONSOLE_AUDIT_LOG": str(probe_log)}).returncode == 0
+    assert (
+        mc("restart", "sleeper", env={**env, "MAILCONSOLE_AUDIT_LOG": str(probe_log)}).returncode
+        == 0
+    )
     started_size = len(probe_log.read_bytes().splitlines(keepends=True)[0])
     audit = tmp_path / "audit.log"
     before = supervisord.client().program("sleeper").pid
@@ -149,28 +183,48 @@ def test_an_unwritable_outcome_line_is_one_line_and_the_started_line_stays(
     def limit_file_size() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (started_size, started_size))
 
-    result = subprocess.run([*MAILCONSOLE, "restart", "sleeper"], cwd=ROOT,
-                            env=command_env(**{**env, "MAILCONSOLE_AUDIT_LOG": str(audit)}), capture_output=True, text=True, timeout=60,
-                            preexec_fn=limit_file_size)
+    result = subprocess.run(
+        [*MAILCONSOLE, "restart", "sleeper"],
+        cwd=ROOT,
+        env=command_env(**{**env, "MAILCONSOLE_AUDIT_LOG": str(audit)}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limit_file_size,
+    )
     after = supervisord.client().program("sleeper").pid
     assert after != before
     assert result.returncode == 1
     assert result.stderr == (
         f"mailconsole: sleeper restarted (pid {after}). But the outcome could not be written to the "
-        f"audit log {audit} (File too large); only the attempt is recorded.\n")
+        f"audit log {audit} (File too large); only the attempt is recorded.\n"
+    )
     [started] = [json.loads(line) for line in audit.read_text().splitlines()]
     assert (started["action"], started["target"], started["outcome"], started["operator"]) == (
-        "program.restart", "sleeper", "started", "ops")
+        "program.restart",
+        "sleeper",
+        "started",
+        "ops",
+    )
 
 
 def test_operator_without_user_variables_is_the_uid_name(supervisord: Supervisord) -> None:
     """As under `docker exec`: neither USER nor SUDO_USER is set."""
     import pwd
 
-    full_env = {k: v for k, v in command_env(**sv_env(supervisord)).items()
-                if k not in ("USER", "SUDO_USER")}
-    result = subprocess.run([*MAILCONSOLE, "restart", "sleeper"], cwd=ROOT,
-                            env=full_env, capture_output=True, text=True, timeout=60)
+    full_env = {
+        k: v
+        for k, v in command_env(**sv_env(supervisord)).items()
+        if k not in ("USER", "SUDO_USER")
+    }
+    result = subprocess.run(
+        [*MAILCONSOLE, "restart", "sleeper"],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     audit = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]
     assert {a["operator"] for a in audit} == {pwd.getpwuid(os.getuid()).pw_name}

@@ -33,8 +33,17 @@ def fdm_version(request: pytest.FixtureRequest) -> tuple[str, str]:
 def test_corpus_is_big_enough() -> None:
     assert len(CONFIGS) >= 37 and len(MESSAGES) >= 260
     names = {path.stem for path in MESSAGES}
-    assert {"e_empty", "e_lone_newline", "e_no_final_newline", "e_no_blank_line", "e_crlf",
-            "e_long_folded_to", "e_8bit_latin1", "e_duplicate_headers", "e_size_65537"} <= names
+    assert {
+        "e_empty",
+        "e_lone_newline",
+        "e_no_final_newline",
+        "e_no_blank_line",
+        "e_crlf",
+        "e_long_folded_to",
+        "e_8bit_latin1",
+        "e_duplicate_headers",
+        "e_size_65537",
+    } <= names
 
 
 def test_router_agrees_with_real_fdm(fdm_version: tuple[str, str]) -> None:
@@ -45,8 +54,9 @@ def test_router_agrees_with_real_fdm(fdm_version: tuple[str, str]) -> None:
 
     def one(job: tuple[int, int]) -> tuple[str, str | None]:
         (path, config, defines), (name, message) = configs[job[0]], messages[job[1]]
-        return path.name, differ.disagreement(path.name, config, message, f"{path.name} + {name}",
-                                              defines)
+        return path.name, differ.disagreement(
+            path.name, config, message, f"{path.name} + {name}", defines
+        )
 
     jobs = [(ci, mi) for ci in range(len(configs)) for mi in range(len(messages))]
     try:
@@ -57,12 +67,15 @@ def test_router_agrees_with_real_fdm(fdm_version: tuple[str, str]) -> None:
     answers = [answer for _, answer in named]
     declined = answers.count("declined")
     disagreements = [d for d in answers if d is not None and d != "declined"]
-    print(f"fdm {binary}: {len(jobs)} pairs, {len(jobs) - declined} compared, "
-          f"{len(jobs) - declined - len(disagreements)} agree, {declined} declined (not modelled)")
+    print(
+        f"fdm {binary}: {len(jobs)} pairs, {len(jobs) - declined} compared, "
+        f"{len(jobs) - declined - len(disagreements)} agree, {declined} declined (not modelled)"
+    )
     # Only the config made of conditions the router does not model may be declined.
     assert {name for name, answer in named if answer == "declined"} == {"35_not_modelled.conf"}
-    assert not disagreements, f"{len(disagreements)} of {len(jobs)} pairs disagree:\n" + \
-        "\n".join(disagreements[:15])
+    assert not disagreements, f"{len(disagreements)} of {len(jobs)} pairs disagree:\n" + "\n".join(
+        disagreements[:15]
+    )
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
@@ -70,7 +83,8 @@ def test_fdm_accepts_every_corpus_config(path: Path, fdm_version: tuple[str, str
     import subprocess
 
     defines = [f"-D{name}={value}" for name, value in defines_of(path).items()]
-    proc = subprocess.run([fdm_version[0], "-n", "-f", str(path), *defines], capture_output=True,
-                          check=False)
+    proc = subprocess.run(
+        [fdm_version[0], "-n", "-f", str(path), *defines], capture_output=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     parse_file(path, defines_of(path))

@@ -22,12 +22,35 @@ from tests.integration.fdm_diff import VERSIONS, Differ, require_fdm
 pytestmark = pytest.mark.lab
 
 # Regexes both dialects read the same way (POSIX ERE and PCRE2 agree on these).
-REGEXES = ["^Subject:.*a", "b$", "^Received: by", "^Received: from", "x", "[[:digit:]]+",
-           "^To:.*bob", "^X-Tag: yes", "^$", "^[^:]*$", "e.l", "^From:[^\\n]*\\nReceived",
-           "caf", "^ ", "(a|b)c"]
+REGEXES = [
+    "^Subject:.*a",
+    "b$",
+    "^Received: by",
+    "^Received: from",
+    "x",
+    "[[:digit:]]+",
+    "^To:.*bob",
+    "^X-Tag: yes",
+    "^$",
+    "^[^:]*$",
+    "e.l",
+    "^From:[^\\n]*\\nReceived",
+    "caf",
+    "^ ",
+    "(a|b)c",
+]
 HEADER_NAMES = [b"Subject", b"From", b"To", b"Received", b"Return-Path", b"X-Tag", b"Date", b"Cc"]
-VALUES = [b"a note", b"bob@example.com", b"from mx by mail", b"yes", b"caf\xe9", b"x12", b"",
-          b"hello bc", b"Mon, 01 Jan 2024 10:00:00 +0000"]
+VALUES = [
+    b"a note",
+    b"bob@example.com",
+    b"from mx by mail",
+    b"yes",
+    b"caf\xe9",
+    b"x12",
+    b"",
+    b"hello bc",
+    b"Mon, 01 Jan 2024 10:00:00 +0000",
+]
 
 
 @st.composite
@@ -40,8 +63,10 @@ def messages(draw: st.DrawFn) -> bytes:
         if draw(st.booleans()) and draw(st.booleans()):
             line += b"\n\t" + draw(st.sampled_from(VALUES))
         lines.append(line)
-    body = [draw(st.sampled_from([b"hello", b"x", b"", b"Received: from body", b"caf\xe9"]))
-            for _ in range(draw(st.integers(0, 3)))]
+    body = [
+        draw(st.sampled_from([b"hello", b"x", b"", b"Received: from body", b"caf\xe9"]))
+        for _ in range(draw(st.integers(0, 3)))
+    ]
     text = b"\n".join(lines)
     if draw(st.booleans()):
         text += b"\n\n" + b"\n".join(body)
@@ -56,8 +81,11 @@ def messages(draw: st.DrawFn) -> bytes:
 def conditions(draw: st.DrawFn) -> str:
     parts = []
     for number in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["regex", "regex", "size", "all", "matched", "unmatched",
-                                     "tagged", "string"]))
+        kind = draw(
+            st.sampled_from(
+                ["regex", "regex", "size", "all", "matched", "unmatched", "tagged", "string"]
+            )
+        )
         if kind == "regex":
             regex = draw(st.sampled_from(REGEXES)).replace("\\", "\\\\")
             case = "case " if draw(st.booleans()) and draw(st.booleans()) else ""
@@ -79,17 +107,19 @@ def conditions(draw: st.DrawFn) -> str:
     return " ".join(parts)
 
 
-ACTIONS = ('action "deliver" maildir "/tmp/never"\n'
-           'action "tag1" tag "t1" value "v%[account]"\n'
-           'action "hdr" add-header "X-Tag" "yes"\n'
-           'action "rmhdr" remove-header "subject"\n'
-           'action "rmrcv" remove-headers { "received" "x-*" }\n'
-           'action "both" { tag "t2" add-header "X-Tag" "yes" }\n')
+ACTIONS = (
+    'action "deliver" maildir "/tmp/never"\n'
+    'action "tag1" tag "t1" value "v%[account]"\n'
+    'action "hdr" add-header "X-Tag" "yes"\n'
+    'action "rmhdr" remove-header "subject"\n'
+    'action "rmrcv" remove-headers { "received" "x-*" }\n'
+    'action "both" { tag "t2" add-header "X-Tag" "yes" }\n'
+)
 
 
 @st.composite
 def configs(draw: st.DrawFn) -> str:
-    text = "account \"stdin\" stdin\n" + ACTIONS
+    text = 'account "stdin" stdin\n' + ACTIONS
     if draw(st.booleans()):
         text += f"set unmatched-mail {draw(st.sampled_from(['keep', 'drop']))}\n"
     if draw(st.integers(0, 3)) == 0:
@@ -105,8 +135,9 @@ def configs(draw: st.DrawFn) -> str:
             text += rule + " {\n"
             depth += 1
             continue
-        action = draw(st.sampled_from(["deliver", "tag1", "hdr", "rmhdr", "rmrcv", "both",
-                                       "drop", "keep"]))
+        action = draw(
+            st.sampled_from(["deliver", "tag1", "hdr", "rmhdr", "rmrcv", "both", "drop", "keep"])
+        )
         if action in ("drop", "keep"):
             rule += f" action {action}"
         else:
@@ -122,12 +153,17 @@ def test_generated_configs_and_messages_agree_with_real_fdm(version: str) -> Non
     binary, dialect = require_fdm(version)
     differ = Differ(binary, dialect)
 
-    @settings(max_examples=int(os.environ.get("FDM_PROPERTY_EXAMPLES", "150")), suppress_health_check=list(HealthCheck), database=None)
+    @settings(
+        max_examples=int(os.environ.get("FDM_PROPERTY_EXAMPLES", "150")),
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
     @given(config_text=configs(), message=messages())
     def check(config_text: str, message: bytes) -> None:
         config = parse(config_text)
-        disagreement = differ.disagreement(str(hash(config_text)), config, message,
-                                           f"fdm {version}: {config_text!r} + {message!r}")
+        disagreement = differ.disagreement(
+            str(hash(config_text)), config, message, f"fdm {version}: {config_text!r} + {message!r}"
+        )
         assert disagreement is None, disagreement
 
     try:

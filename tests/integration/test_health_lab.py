@@ -28,20 +28,28 @@ from tests.integration.conftest import RunningLab
 
 pytestmark = pytest.mark.lab
 
+
 def health(lab: RunningLab) -> tuple[int, dict[str, Any]]:
     """Exit code and JSON of the real `mailconsole health --json` on the lab."""
     # A generous network timeout: this test is about what the checks find, and a loaded machine
     # may take seconds to answer a handshake.
     env = {**os.environ, "MAILCONSOLE_HEALTH_TIMEOUT": "20"}
-    done = subprocess.run([*MAILCONSOLE, "--config", str(lab.settings_path), "health", "--json"],
-                          capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run(
+        [*MAILCONSOLE, "--config", str(lab.settings_path), "health", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert done.returncode in (0, 1, 2, 3), done.stderr
     return done.returncode, json.loads(done.stdout)
 
 
 def find(report: dict[str, Any], group: str, name: str) -> dict[str, Any]:
     matches = [c for c in report["checks"] if c["group"] == group and c["name"] == name]
-    assert len(matches) == 1, f"{group} {name}: {[(c['group'], c['name']) for c in report['checks']]}"
+    assert len(matches) == 1, (
+        f"{group} {name}: {[(c['group'], c['name']) for c in report['checks']]}"
+    )
     return matches[0]
 
 
@@ -52,10 +60,16 @@ def renew_certificate(lab: RunningLab, days: int) -> None:
     assert isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)), type(key)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mail.example.com")])
     now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=days))
-            .sign(key, hashes.SHA256()))  # type: ignore[arg-type]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )  # type: ignore[arg-type]
     (lab.dir / "certs" / "fullchain.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
@@ -70,7 +84,9 @@ def test_health_on_the_lab_follows_every_change(fresh_lab) -> None:  # type: ign
     for port in ("smtp", "smtps", "submission"):
         check = find(report, "tls", f"smtpd 127.0.0.1:{ports[port]}")
         assert check["state"] == "CRITICAL" and check["mode"] == "starttls", check
-        assert "handshake failed" in check["summary"] and "OpenSSL 3" in check.get("cause", ""), check
+        assert "handshake failed" in check["summary"] and "OpenSSL 3" in check.get("cause", ""), (
+            check
+        )
     # the article's port 465 (the lab's smtps port) speaks STARTTLS: SMTPS clients get plaintext
     smtps = find(report, "tls", f"smtpd 127.0.0.1:{ports['smtps']} SMTPS")
     assert smtps["state"] == "CRITICAL" and "plaintext" in smtps["summary"], smtps
@@ -87,11 +103,17 @@ def test_health_on_the_lab_follows_every_change(fresh_lab) -> None:  # type: ign
     # a renewed certificate that Dovecot has not loaded: a warning offering the HUP
     renew_certificate(lab, days=18)
     _, report = health(lab)
-    assert find(report, "certificates", str(lab.dir / "certs" / "fullchain.pem"))["state"] == "WARNING"
+    assert (
+        find(report, "certificates", str(lab.dir / "certs" / "fullchain.pem"))["state"] == "WARNING"
+    )
     imaps = find(report, "tls", f"dovecot 127.0.0.1:{ports['imaps']}")
     assert imaps["state"] == "WARNING" and "renewed, not reloaded" in imaps["summary"]
     fix = imaps["fix"]
-    assert (fix["action"], fix["target"], fix["params"]) == ("program.signal", "dovecot", {"signal": "HUP"})
+    assert (fix["action"], fix["target"], fix["params"]) == (
+        "program.signal",
+        "dovecot",
+        {"signal": "HUP"},
+    )
     dispatch(settings, fix["action"], fix["target"], fix["params"])
 
     def reloaded() -> dict[str, Any] | None:
@@ -120,8 +142,11 @@ def test_health_on_the_lab_follows_every_change(fresh_lab) -> None:  # type: ign
     stopped = find(report, "programs", "clamd")
     assert stopped["state"] == "CRITICAL" and stopped["summary"].startswith("STOPPED")
     dispatch(settings, stopped["fix"]["action"], stopped["fix"]["target"], stopped["fix"]["params"])
-    wait_for(lambda: find(health(lab)[1], "clamav", "clamd")["state"] == "OK", timeout=60,
-             what="clamd to answer PING again")
+    wait_for(
+        lambda: find(health(lab)[1], "clamav", "clamd")["state"] == "OK",
+        timeout=60,
+        what="clamd to answer PING again",
+    )
 
     # mail to the unreachable domain stays queued: the queue's count follows
     before = find(health(lab)[1], "queue", "envelopes")["figure"]
@@ -130,5 +155,7 @@ def test_health_on_the_lab_follows_every_change(fresh_lab) -> None:  # type: ign
     message.set_content("queued")
     with smtplib.SMTP("127.0.0.1", ports["smtp"], timeout=30) as smtp:
         smtp.send_message(message)
-    wait_for(lambda: find(health(lab)[1], "queue", "envelopes")["figure"] > before,
-             what="the queued envelope in the health JSON")
+    wait_for(
+        lambda: find(health(lab)[1], "queue", "envelopes")["figure"] > before,
+        what="the queued envelope in the health JSON",
+    )

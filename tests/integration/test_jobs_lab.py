@@ -36,8 +36,13 @@ def filters_lab() -> Iterator[RunningLab]:
 
 def run(lab: RunningLab, *args: str) -> subprocess.CompletedProcess[str]:
     """`mailconsole --config DIR/mailconsole.toml ARGS` as a user runs it."""
-    return subprocess.run([*MAILCONSOLE, "--config", str(lab.settings_path), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [*MAILCONSOLE, "--config", str(lab.settings_path), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def served_certificate(port: int) -> bytes:
@@ -45,8 +50,10 @@ def served_certificate(port: int) -> bytes:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
-            context.wrap_socket(raw) as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw) as tls,
+    ):
         der = tls.getpeercert(binary_form=True)
     assert der is not None
     return der
@@ -73,21 +80,30 @@ def test_get_certs_issues_a_certificate_and_dovecot_serves_it(filters_lab: Runni
     assert done.returncode == 0, record["sentence"]
     assert record["outcome"] == "ok" and record["exit_code"] == 0
     assert record["sentence"].startswith("get_certs: the certificate was issued or renewed (exit 0")
-    assert [t.split(" (pid")[0] for t in record["then"]] == ["SIGHUP sent to opensmtpd",
-                                                             "SIGHUP sent to dovecot"]
+    assert [t.split(" (pid")[0] for t in record["then"]] == [
+        "SIGHUP sent to opensmtpd",
+        "SIGHUP sent to dovecot",
+    ]
     assert ["out", "Successfully received certificate."] in record["tail"]
     assert live.read_bytes() != before_file
-    after = wait_for(lambda: (c := served_certificate(filters_lab.ports["imaps"])) != before and c,
-                     what="Dovecot to serve the new certificate")
+    after = wait_for(
+        lambda: (c := served_certificate(filters_lab.ports["imaps"])) != before and c,
+        what="Dovecot to serve the new certificate",
+    )
     assert after != before
     leaf = live.read_text().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
     assert after == ssl.PEM_cert_to_DER_cert(leaf)  # Dovecot serves certbot's new live file
     assert machine_letsencrypt() == etc_before
-    audit = [json.loads(line) for line in (filters_lab.dir / "log" / "mailconsole-audit.log")
-             .read_text().splitlines() if '"started"' not in line]
+    audit = [
+        json.loads(line)
+        for line in (filters_lab.dir / "log" / "mailconsole-audit.log").read_text().splitlines()
+        if '"started"' not in line
+    ]
     assert [(a["action"], a["target"], a["outcome"]) for a in audit[-3:]] == [
-        ("program.signal", "opensmtpd", "ok"), ("program.signal", "dovecot", "ok"),
-        ("job.run", "get_certs", "ok")]
+        ("program.signal", "opensmtpd", "ok"),
+        ("program.signal", "dovecot", "ok"),
+        ("job.run", "get_certs", "ok"),
+    ]
 
 
 def test_sa_update_fills_the_update_directory_and_restarts_spampd(filters_lab: RunningLab) -> None:
@@ -101,8 +117,9 @@ def test_sa_update_fills_the_update_directory_and_restarts_spampd(filters_lab: R
     rules = sorted(p.name for p in (updates / "updates_spamassassin_org").iterdir())
     assert "10_default_prefs.cf" in rules and len(rules) > 40
     assert (updates / "updates_spamassassin_org.cf").is_file()
-    wait_for(lambda: program_pid(filters_lab, "spampd") not in (None, spampd),
-             what="spampd restarted")
+    wait_for(
+        lambda: program_pid(filters_lab, "spampd") not in (None, spampd), what="spampd restarted"
+    )
 
 
 def test_freshclam_fetches_the_labs_database_from_the_mirror(filters_lab: RunningLab) -> None:
@@ -111,8 +128,10 @@ def test_freshclam_fetches_the_labs_database_from_the_mirror(filters_lab: Runnin
     mirror.write_text(mirror.read_text() + "Lab.Mirror.Marker:0:*:6c61622d6d6972726f72\n")
     done = run(filters_lab, "run", "freshclam")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "freshclam: the virus databases are up to date (downloaded where needed) (exit 0" \
+    assert (
+        "freshclam: the virus databases are up to date (downloaded where needed) (exit 0"
         in done.stdout
+    )
     assert "Lab.Mirror.Marker" in installed.read_text()
     assert "GET /clamav/lab.ndb" in (filters_lab.dir / "log" / "lab-mirror.log").read_text()
 

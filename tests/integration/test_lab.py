@@ -33,8 +33,9 @@ def mailconsole(lab_dir: Path, *args: str, **env: str) -> subprocess.CompletedPr
     """The real `mailconsole` command line (its errors are one line on stderr), auditing to the
     lab's audit log."""
     full_env = {**os.environ, "MAILCONSOLE_AUDIT_LOG": str(audit_log(lab_dir)), **env}
-    return subprocess.run([*MAILCONSOLE, *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env=full_env)
+    return subprocess.run(
+        [*MAILCONSOLE, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=full_env
+    )
 
 
 def audit_log(lab_dir: Path) -> Path:
@@ -135,8 +136,9 @@ def test_permanent_failure_bounces_and_the_bounce_stays_queued(lab: RunningLab) 
 
 
 def test_up_twice_is_refused(lab: RunningLab) -> None:
-    result = mailconsole(lab.dir, "lab", "up", "--dir", str(lab.dir), "--port-base",
-                         str(lab.ports["smtp"]))
+    result = mailconsole(
+        lab.dir, "lab", "up", "--dir", str(lab.dir), "--port-base", str(lab.ports["smtp"])
+    )
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"mailconsole: a lab is already running in {lab.dir}")
@@ -163,8 +165,9 @@ def test_down_leaves_no_process(fresh_lab) -> None:  # type: ignore[no-untyped-d
     for flag, env in ((["--read-only"], {}), ([], {"MAILCONSOLE_READ_ONLY": "1"})):
         refused = mailconsole(running.dir, *flag, "lab", "down", "--dir", str(running.dir), **env)
         assert refused.returncode == 3
-        assert refused.stderr == (f"mailconsole: refused: mailconsole is read-only (lab.down "
-                                  f"{running.dir})\n")
+        assert refused.stderr == (
+            f"mailconsole: refused: mailconsole is read-only (lab.down {running.dir})\n"
+        )
         assert {p.state for p in status(running.dir)} == {"RUNNING"}
     assert audited(running.dir) == [("lab.down", "refused")] * 2
     result = mailconsole(running.dir, "lab", "down", "--dir", str(running.dir))
@@ -173,9 +176,7 @@ def test_down_leaves_no_process(fresh_lab) -> None:  # type: ignore[no-untyped-d
     assert audited(running.dir)[2:] == [("lab.down", "started"), ("lab.down", "ok")]
     assert lab_processes(running.dir) == []
     assert processes_mentioning(str(running.dir)) == []
-    assert not any(
-        is_alive(pid) and pid in lab_processes(running.dir) for pid in before
-    )
+    assert not any(is_alive(pid) and pid in lab_processes(running.dir) for pid in before)
 
 
 def test_filters_drop_eicar_and_tag_gtube(fresh_lab) -> None:  # type: ignore[no-untyped-def]

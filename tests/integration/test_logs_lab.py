@@ -34,15 +34,29 @@ async def test_a_delivery_through_smtpd_appears_on_the_logs_screen(lab: RunningL
         index = next(i for i, name in enumerate(names) if name.startswith("smtpd.log"))
         files.highlighted = index
         files.action_select()
-        await until(pilot, lambda: (followed := app.query_one(LogsView).followed) is not None
-                    and followed.path.name == "smtpd.log")
+        await until(
+            pilot,
+            lambda: (
+                (followed := app.query_one(LogsView).followed) is not None
+                and followed.path.name == "smtpd.log"
+            ),
+        )
         sender = f"logs-{uuid.uuid4().hex[:8]}@lab.test"
         send(lab, sender, "bob@example.com", "seen on the logs screen")
         # Its own delivery line: the lab's other mail puts other "result=Ok" lines on the screen too.
-        await until(pilot, lambda: any(f"from=<{sender}>" in line and "result=Ok" in line
-                                       for line in visible(app).splitlines()))
+        await until(
+            pilot,
+            lambda: any(
+                f"from=<{sender}>" in line and "result=Ok" in line
+                for line in visible(app).splitlines()
+            ),
+        )
         view = app.query_one(LogLines)
         assert view.source is not None
-        delivered = [view.source.line(n).text for n in range(len(view.source))
-                     if f"from=<{sender}>" in view.source.line(n).text and "mda delivery" in view.source.line(n).text]
+        delivered = [
+            view.source.line(n).text
+            for n in range(len(view.source))
+            if f"from=<{sender}>" in view.source.line(n).text
+            and "mda delivery" in view.source.line(n).text
+        ]
         assert len(delivered) == 1 and delivered[0].endswith("result=Ok stat=Delivered")

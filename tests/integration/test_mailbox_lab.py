@@ -36,9 +36,14 @@ class Runner:
 
     def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
-        done = subprocess.run([*MAILCONSOLE, "--config", str(self.lab.settings_path), "mailboxes",
-                               *args], capture_output=True, text=True, timeout=120, check=False,
-                              env={**clean, **env})
+        done = subprocess.run(
+            [*MAILCONSOLE, "--config", str(self.lab.settings_path), "mailboxes", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**clean, **env},
+        )
         self.outputs += [done.stdout, done.stderr]
         return done
 
@@ -50,8 +55,10 @@ class Runner:
 
     def json(self, *args: str, **env: str) -> dict[str, dict[str, tuple[int, int]]]:
         """account -> folder -> (messages, unseen), from --json."""
-        return {account: {f["name"]: (f["messages"], f["unseen"]) for f in folders}
-                for account, folders in self.folders(*args, **env).items()}
+        return {
+            account: {f["name"]: (f["messages"], f["unseen"]) for f in folders}
+            for account, folders in self.folders(*args, **env).items()
+        }
 
     def one_line_failure(self, *args: str, **env: str) -> str:
         done = self(*args, **env)
@@ -102,8 +109,10 @@ def subjects_in(lab: RunningLab, folder: str) -> set[str]:
             return set()
         client.select_folder(folder, readonly=True)
         fetched = client.fetch(client.search("ALL"), ["BODY.PEEK[HEADER.FIELDS (SUBJECT)]"])
-        return {data[b"BODY[HEADER.FIELDS (SUBJECT)]"].decode().strip().removeprefix("Subject: ")
-                for data in fetched.values()}
+        return {
+            data[b"BODY[HEADER.FIELDS (SUBJECT)]"].decode().strip().removeprefix("Subject: ")
+            for data in fetched.values()
+        }
 
 
 def test_counts_match_what_was_delivered(lab: RunningLab, run: Runner) -> None:
@@ -203,13 +212,24 @@ def test_utf7_folder_name_round_trip(lab: RunningLab, run: Runner) -> None:
             client.delete_folder(name)
 
 
-@pytest.mark.parametrize(("env_name", "settings"), [
-    ("starttls", {"MAILCONSOLE_IMAP_TLS": "starttls", "port": "imap"}),
-    ("plain", {"MAILCONSOLE_IMAP_TLS": "plain", "port": "imap"}),
-    ("master user", {"MAILCONSOLE_IMAP_PASSWORD_FILE": "", "MAILCONSOLE_IMAP_MASTER_USER":
-                     LAB_MASTER_USER, "MAILCONSOLE_IMAP_MASTER_PASSWORD_FILE": "master"}),
-])
-def test_other_ways_in(lab: RunningLab, run: Runner, env_name: str, settings: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("env_name", "settings"),
+    [
+        ("starttls", {"MAILCONSOLE_IMAP_TLS": "starttls", "port": "imap"}),
+        ("plain", {"MAILCONSOLE_IMAP_TLS": "plain", "port": "imap"}),
+        (
+            "master user",
+            {
+                "MAILCONSOLE_IMAP_PASSWORD_FILE": "",
+                "MAILCONSOLE_IMAP_MASTER_USER": LAB_MASTER_USER,
+                "MAILCONSOLE_IMAP_MASTER_PASSWORD_FILE": "master",
+            },
+        ),
+    ],
+)
+def test_other_ways_in(
+    lab: RunningLab, run: Runner, env_name: str, settings: dict[str, str]
+) -> None:
     env = dict(settings)
     if env.pop("port", None):
         env["MAILCONSOLE_IMAP_PORT"] = str(lab.ports["imap"])
@@ -247,15 +267,22 @@ def test_failures_read_as_one_line(lab: RunningLab, run: Runner) -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)
         port = silent.getsockname()[1]
-        timeout = run.one_line_failure("bob", MAILCONSOLE_IMAP_PORT=str(port),
-                                       MAILCONSOLE_IMAP_TIMEOUT="1")
+        timeout = run.one_line_failure(
+            "bob", MAILCONSOLE_IMAP_PORT=str(port), MAILCONSOLE_IMAP_TIMEOUT="1"
+        )
     assert "no answer in time" in timeout
 
     all_accounts = run(MAILCONSOLE_PASSWORD_SYSMAIL="wrong")
     assert all_accounts.returncode == 1 and "bob: IMAP" in all_accounts.stdout
-    assert all_accounts.stderr.strip().splitlines() == [
-        line for line in all_accounts.stderr.strip().splitlines() if line.startswith(
-            "mailconsole: sysmail: IMAP")] and all_accounts.stderr.count("\n") == 1
+    assert (
+        all_accounts.stderr.strip().splitlines()
+        == [
+            line
+            for line in all_accounts.stderr.strip().splitlines()
+            if line.startswith("mailconsole: sysmail: IMAP")
+        ]
+        and all_accounts.stderr.count("\n") == 1
+    )
 
     mode = run.lab.dir / "db" / "imap-passwords"
     mode.chmod(0o644)

@@ -78,8 +78,11 @@ class PrivateSmtpd:
 
     @property
     def settings(self) -> Settings:
-        return Settings(smtpctl=["nsenter", "--target", str(self.holder.pid), "--mount", "smtpctl"],
-                        audit_log=self.dir / "audit.log", operator="tester")
+        return Settings(
+            smtpctl=["nsenter", "--target", str(self.holder.pid), "--mount", "smtpctl"],
+            audit_log=self.dir / "audit.log",
+            operator="tester",
+        )
 
     def start(self) -> None:
         """Start smtpd and wait until smtpctl and SMTP answer. A start that dies at once is tried again,
@@ -90,12 +93,27 @@ class PrivateSmtpd:
         for attempt in range(3):
             with open(self.dir / "smtpd.log", "ab") as log:
                 self.smtpd = subprocess.Popen(
-                    ["nsenter", "--target", str(self.holder.pid), "--mount",
-                     "smtpd", "-d", "-f", str(self.dir / "smtpd.conf")],
-                    stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+                    [
+                        "nsenter",
+                        "--target",
+                        str(self.holder.pid),
+                        "--mount",
+                        "smtpd",
+                        "-d",
+                        "-f",
+                        str(self.dir / "smtpd.conf"),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                    start_new_session=True,
+                )
             final = attempt == 2
-            if wait_for(functools.partial(self._answers, final), what="smtpd to answer smtpctl") != "died":
+            if (
+                wait_for(functools.partial(self._answers, final), what="smtpd to answer smtpctl")
+                != "died"
+            ):
                 break
+
         def listening() -> bool:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                 return True
@@ -107,7 +125,9 @@ class PrivateSmtpd:
         if self.smtpd is not None and self.smtpd.poll() is not None:
             log = (self.dir / "smtpd.log").read_text(errors="replace").strip()
             if final:
-                pytest.fail(f"smtpd exited ({self.smtpd.returncode}) three times:\n{log or 'no output'}")
+                pytest.fail(
+                    f"smtpd exited ({self.smtpd.returncode}) three times:\n{log or 'no output'}"
+                )
             return "died"
         return read_status(self.settings)
 
@@ -141,9 +161,17 @@ def smtpd() -> Iterator[PrivateSmtpd]:
     (base / "spool").mkdir()
     (base / "run").mkdir()
     holder = subprocess.Popen(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-         f"mount --bind {base}/spool /var/spool && mount --bind {base}/run /run && exec sleep 3600"],
-        start_new_session=True)
+        [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            f"mount --bind {base}/spool /var/spool && mount --bind {base}/run /run && exec sleep 3600",
+        ],
+        start_new_session=True,
+    )
     server = PrivateSmtpd(base, holder, _free_port())
     try:
         wait_for(lambda: _mounted(holder), what="the private mounts of the smtpd namespace")
@@ -185,12 +213,16 @@ def queued(smtpd: PrivateSmtpd) -> dict[str, Envelope]:
 
     def all_failed_once() -> dict[str, Envelope] | None:
         queue = envelopes(smtpd.settings)
-        waiting = set(queue) == QUEUED and all(e.runstate == "pending" and e.retry >= 1
-                                               for e in queue.values())
+        waiting = set(queue) == QUEUED and all(
+            e.runstate == "pending" and e.retry >= 1 for e in queue.values()
+        )
         return queue if waiting else None
 
-    return wait_for(all_failed_once, timeout=90,  # type: ignore[return-value]
-                    what="the three envelopes to fail once and wait")
+    return wait_for(
+        all_failed_once,
+        timeout=90,  # type: ignore[return-value]
+        what="the three envelopes to fail once and wait",
+    )
 
 
 def test_filled_queue_is_parsed(smtpd: PrivateSmtpd, queued: dict[str, Envelope]) -> None:
@@ -210,8 +242,11 @@ def test_retry_now_makes_smtpd_try_again(smtpd: PrivateSmtpd, queued: dict[str, 
     carol = queued["carol@unreachable.test"]
     outcome = dispatch(settings, "queue.schedule", carol.evpid)
     assert outcome == f"1 envelope scheduled ({carol.evpid})"
-    wait_for(lambda: envelopes(settings)["carol@unreachable.test"].retry > carol.retry,
-             timeout=60, what="a second delivery attempt")
+    wait_for(
+        lambda: envelopes(settings)["carol@unreachable.test"].retry > carol.retry,
+        timeout=60,
+        what="a second delivery attempt",
+    )
 
 
 def test_pause_and_resume_an_envelope(smtpd: PrivateSmtpd, queued: dict[str, Envelope]) -> None:
@@ -246,8 +281,9 @@ def test_remove_a_message(smtpd: PrivateSmtpd, queued: dict[str, Envelope]) -> N
         dispatch(settings, "queue.remove", msgid)
 
 
-async def test_screen_shows_the_queue_and_pauses_mta(smtpd: PrivateSmtpd,
-                                                     queued: dict[str, Envelope]) -> None:
+async def test_screen_shows_the_queue_and_pauses_mta(
+    smtpd: PrivateSmtpd, queued: dict[str, Envelope]
+) -> None:
     settings = smtpd.settings
     settings.refresh_interval = 3600
     app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="lab")
@@ -267,7 +303,9 @@ async def test_screen_shows_the_queue_and_pauses_mta(smtpd: PrivateSmtpd,
         await until(pilot, lambda: "mda mta smtp running" in str(summary.render()))
 
 
-def test_smtpd_down_shows_the_offline_queue(smtpd: PrivateSmtpd, queued: dict[str, Envelope]) -> None:
+def test_smtpd_down_shows_the_offline_queue(
+    smtpd: PrivateSmtpd, queued: dict[str, Envelope]
+) -> None:
     settings = smtpd.settings
     smtpd.stop()
     try:

@@ -27,8 +27,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def mc(lab: Any, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
-    return subprocess.run([*MAILCONSOLE, "--config", str(lab.settings_path), *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*MAILCONSOLE, "--config", str(lab.settings_path), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def client(lab: Any) -> SupervisorClient:
@@ -38,8 +44,18 @@ def client(lab: Any) -> SupervisorClient:
 
 def test_status_json_agrees_with_supervisorctl(lab: Any) -> None:
     ours = json.loads(mc(lab, "status", "--json").stdout)
-    ctl = subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c",
-                          str(lab.supervisor_config), "status"], capture_output=True, text=True)
+    ctl = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "supervisor.supervisorctl",
+            "-c",
+            str(lab.supervisor_config),
+            "status",
+        ],
+        capture_output=True,
+        text=True,
+    )
     theirs = {}
     for line in ctl.stdout.splitlines():
         name, state, *rest = line.split(None, 2)
@@ -65,8 +81,10 @@ def test_hup_reaches_dovecot(lab: Any) -> None:
     result = mc(lab, "signal", "dovecot", "HUP")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("SIGHUP sent to dovecot")
-    wait_for(lambda: "SIGHUP received" in log.read_text(errors="replace")[size:],
-             what="dovecot to log its reload")
+    wait_for(
+        lambda: "SIGHUP received" in log.read_text(errors="replace")[size:],
+        what="dovecot to log its reload",
+    )
 
 
 def test_read_only_changes_nothing_on_the_lab(lab: Any) -> None:
@@ -94,5 +112,7 @@ async def test_console_survives_supervisord_going_away(fresh_lab: Any) -> None:
         up(LabConfig(running.dir, running.ports["smtp"], False))
         # The poll thread went on while `up` held the event loop: its answers are shown in order, and
         # the first after the restart may still say STARTING.
-        await until(pilot, lambda: not banner.display and table.cell("opensmtpd", "state") == "RUNNING")
+        await until(
+            pilot, lambda: not banner.display and table.cell("opensmtpd", "state") == "RUNNING"
+        )
         assert not table.has_class("stale")

@@ -17,7 +17,9 @@ from tests.helpers import MAILCONSOLE, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux (tests/setup.sh installs it)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("tmux") is None, reason="needs tmux (tests/setup.sh installs it)"
+)
 
 SGR = re.compile(r"\x1b\[([0-9;]*)m")
 GREY_256 = {0, 7, 8, 15, 16, 59, 102, 145, 188, 231, *range(232, 256)}
@@ -42,7 +44,9 @@ def non_grey_colours(screen: str) -> set[str]:
                 if not r == g == b:
                     found.add(f"{code};2;{r};{g};{b}")
             elif any(lo <= code <= lo + 7 for lo in (30, 40, 90, 100)) and code % 10 not in (0, 7):
-                found.add(str(code))  # the 16 basic colours, less black, white and their bright forms
+                found.add(
+                    str(code)
+                )  # the 16 basic colours, less black, white and their bright forms
     return found
 
 
@@ -57,14 +61,42 @@ def terminal(tmp_path: Path) -> Iterator[object]:
         sessions.append(name)
         settings = tmp_path / "mailconsole.toml"
         settings.write_text(f'audit_log = "{tmp_path}/audit.log"\nlog_dir = "{tmp_path}"\n')
-        command = " ".join([
-            "env", "-u", "NO_COLOR", "TERM=xterm", *env, *map(shlex.quote, MAILCONSOLE),
-            "--config", shlex.quote(str(settings)), "--supervisor-url", f"unix://{tmp_path}/none.sock"])
-        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", "-c", str(ROOT),
-                        command], check=True)
+        command = " ".join(
+            [
+                "env",
+                "-u",
+                "NO_COLOR",
+                "TERM=xterm",
+                *env,
+                *map(shlex.quote, MAILCONSOLE),
+                "--config",
+                shlex.quote(str(settings)),
+                "--supervisor-url",
+                f"unix://{tmp_path}/none.sock",
+            ]
+        )
+        subprocess.run(
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                "80",
+                "-y",
+                "24",
+                "-c",
+                str(ROOT),
+                command,
+            ],
+            check=True,
+        )
+
         def drawn() -> str | None:
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-e", "-t", name],
-                                    capture_output=True, text=True).stdout
+            screen = subprocess.run(
+                ["tmux", "capture-pane", "-p", "-e", "-t", name], capture_output=True, text=True
+            ).stdout
             # The banner and the header: two handlers, two frames.
             return screen if "Retrying" in screen and "● disconnected" in screen else None
 
@@ -85,5 +117,7 @@ def test_plain_xterm_at_80x24_draws_the_console(terminal) -> None:  # type: igno
 
 
 def test_no_color_leaves_only_greys(terminal) -> None:  # type: ignore[no-untyped-def]
-    assert non_grey_colours(terminal()), "without NO_COLOR the screen has colours (else this test could not fail)"
+    assert non_grey_colours(terminal()), (
+        "without NO_COLOR the screen has colours (else this test could not fail)"
+    )
     assert non_grey_colours(terminal("NO_COLOR=1")) == set()

@@ -22,7 +22,9 @@ SAMPLES = ROOT / "config_samples"
 
 
 def run(*argv: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +40,19 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             target.symlink_to(os.readlink(ROOT / name))
         else:
             shutil.copy2(ROOT / name, target)
-    built = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                "-w", work / "dist", source, cwd=work)
+    built = run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "-w",
+        work / "dist",
+        source,
+        cwd=work,
+    )
     assert built.returncode == 0, built.stdout + built.stderr
     (found,) = (work / "dist").glob("mailconsole-*.whl")
     return found
@@ -53,25 +66,45 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     made = run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=venv.parent)
     assert made.returncode == 0, made.stderr
     python = venv / "bin" / "python"
-    purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=venv).stdout
+    purelib = run(
+        python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=venv
+    ).stdout
     Path(purelib.strip(), "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    done = run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index",
-               "--disable-pip-version-check", wheel, cwd=venv.parent)
+    done = run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "install",
+        "--no-deps",
+        "--no-index",
+        "--disable-pip-version-check",
+        wheel,
+        cwd=venv.parent,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     yield venv
 
 
 def test_the_wheel_carries_config_samples(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
-        shipped = {n.removeprefix("console/config_samples/"): archive.read(n) for n in archive.namelist()
-                   if n.startswith("console/config_samples/") and not n.endswith("/")}
-    expected = {str(p.relative_to(SAMPLES)): p.read_bytes() for p in SAMPLES.rglob("*") if p.is_file()}
+        shipped = {
+            n.removeprefix("console/config_samples/"): archive.read(n)
+            for n in archive.namelist()
+            if n.startswith("console/config_samples/") and not n.endswith("/")
+        }
+    expected = {
+        str(p.relative_to(SAMPLES)): p.read_bytes() for p in SAMPLES.rglob("*") if p.is_file()
+    }
     assert shipped == expected
 
 
 def test_installed_console_finds_its_samples_anywhere(installed: Path, tmp_path: Path) -> None:
-    code = ("import console, sys; from console.lab.render import SAMPLES_DIR, sample\n"
-            "print(console.__file__); print(SAMPLES_DIR); sys.stdout.write(sample('smtpd.conf'))\n")
+    code = (
+        "import console, sys; from console.lab.render import SAMPLES_DIR, sample\n"
+        "print(console.__file__); print(SAMPLES_DIR); sys.stdout.write(sample('smtpd.conf'))\n"
+    )
     done = run(installed / "bin" / "python", "-c", code, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     module, samples, text = done.stdout.split("\n", 2)
@@ -94,7 +127,9 @@ def test_lab_up_from_the_installed_wheel_in_any_directory(installed: Path, tmp_p
     mailconsole = installed / "bin" / "mailconsole"
     try:
         for base in free_port_bases(PORT_RANGE):
-            up = run(mailconsole, "lab", "up", "--dir", lab_dir, "--port-base", str(base), cwd=tmp_path)
+            up = run(
+                mailconsole, "lab", "up", "--dir", lab_dir, "--port-base", str(base), cwd=tmp_path
+            )
             if "in use" not in up.stderr:
                 break
         assert up.returncode == 0, up.stdout + up.stderr

@@ -39,8 +39,12 @@ def accounts_settings(tmp_path: Path, read_only: bool = False) -> Settings:
 
 
 def accounts_app(settings: Settings) -> ConsoleApp:
-    return ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com",
-                      initial_tab="accounts")
+    return ConsoleApp(
+        settings,
+        supervisor=RecordedSupervisor(),
+        hostname="mail.example.com",
+        initial_tab="accounts",
+    )
 
 
 def view(app: ConsoleApp) -> AccountsView:
@@ -84,8 +88,12 @@ async def test_add_a_domain_through_the_form_and_a_failed_reload_says_so(tmp_pat
         await until(pilot, lambda: isinstance(app.screen, FormScreen))
         await pilot.press(*"example.org", "enter")
         await until(pilot, lambda: "example.org" in settings.table_vdomains.read_text())
-        await until(pilot, lambda: any("smtpd did not take the new vdoms" in str(n.message)
-                                       for n in app._notifications))
+        await until(
+            pilot,
+            lambda: any(
+                "smtpd did not take the new vdoms" in str(n.message) for n in app._notifications
+            ),
+        )
         await pilot.press("3")
         await until(pilot, lambda: any("example.org" in line for line in lines(app)))
 
@@ -144,8 +152,10 @@ async def test_read_only_offers_no_change(tmp_path: Path) -> None:
         assert "View" in bar and "New user" not in bar and "Delete" not in bar
         # Pressed anyway: each says so in one line and is audited as refused, nothing is asked.
         await pilot.press("u", "o", "a", "d", "p")
-        await until(pilot, lambda: settings.audit_log.exists()
-                    and settings.audit_log.read_text().count("\n") == 5)
+        await until(
+            pilot,
+            lambda: settings.audit_log.exists() and settings.audit_log.read_text().count("\n") == 5,
+        )
         assert not isinstance(app.screen, (FormScreen, ConfirmScreen))
         said = [n.message for n in app._notifications]
         assert "read-only: new user is not available" in said
@@ -154,12 +164,19 @@ async def test_read_only_offers_no_change(tmp_path: Path) -> None:
     records = [json.loads(line) for line in settings.audit_log.read_text().splitlines()]
     assert {r["outcome"] for r in records} == {"refused"}
     assert sorted(r["action"] for r in records) == [
-        "accounts.add_address", "accounts.add_domain", "accounts.add_user", "accounts.del_address",
-        "accounts.passwd"]
+        "accounts.add_address",
+        "accounts.add_domain",
+        "accounts.add_user",
+        "accounts.del_address",
+        "accounts.passwd",
+    ]
 
 
-@pytest.mark.parametrize(("keys", "size"), [((), (80, 24)), (("4",), (80, 24)), (("2",), (160, 50))],
-                         ids=["addresses", "check", "users-160x50"])
+@pytest.mark.parametrize(
+    ("keys", "size"),
+    [((), (80, 24)), (("4",), (80, 24)), (("2",), (160, 50))],
+    ids=["addresses", "check", "users-160x50"],
+)
 def test_accounts_snapshot(snap_compare: Any, keys: tuple[str, ...], size: tuple[int, int]) -> None:
     # A fixed directory: the screen shows paths, and the snapshot must not depend on a temp name.
     shutil.rmtree(SNAPSHOT_DIR, ignore_errors=True)
@@ -174,7 +191,9 @@ def test_accounts_snapshot(snap_compare: Any, keys: tuple[str, ...], size: tuple
     assert snap_compare(accounts_app(settings), terminal_size=size, run_before=run_before)
 
 
-async def test_the_palette_offers_the_views_and_in_read_write_mode_the_changes(tmp_path: Path) -> None:
+async def test_the_palette_offers_the_views_and_in_read_write_mode_the_changes(
+    tmp_path: Path,
+) -> None:
     for read_only in (False, True):
         app = accounts_app(accounts_settings(tmp_path / str(read_only), read_only=read_only))
         async with app.run_test(size=(100, 30)) as pilot:

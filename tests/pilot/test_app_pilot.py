@@ -16,9 +16,14 @@ from widgets.common.screen import ScreenView
 @pytest.mark.parametrize("tab", [t.id for t in TABS if t.id != "services"])
 async def test_palette_switches_screen_and_focuses_it(tab: str, tmp_path: Path) -> None:
     (tmp_path / "smtpd.log").write_text("hello\n")
-    settings = Settings(supervisor_url=URL, log_dir=tmp_path, fdm_config=tmp_path / "fdm.conf",
-                        smtpctl=[str(tmp_path / "no-smtpctl")], refresh_interval=3600,
-                        audit_log=tmp_path / "audit.log")
+    settings = Settings(
+        supervisor_url=URL,
+        log_dir=tmp_path,
+        fdm_config=tmp_path / "fdm.conf",
+        smtpctl=[str(tmp_path / "no-smtpctl")],
+        refresh_interval=3600,
+        audit_log=tmp_path / "audit.log",
+    )
     app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com")
     title = next(t.title for t in TABS if t.id == tab)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -27,8 +32,12 @@ async def test_palette_switches_screen_and_focuses_it(tab: str, tmp_path: Path) 
         await pilot.press(*f"go to {title.lower()}")
         await palette_answered(pilot, f"Go to {title}")
         await pilot.press("enter")
-        await until(pilot, lambda: app.focused is not None
-                    and app.views.get(tab) in app.focused.ancestors_with_self)
+        await until(
+            pilot,
+            lambda: (
+                app.focused is not None and app.views.get(tab) in app.focused.ancestors_with_self
+            ),
+        )
         assert app.active_tab == tab
         assert app.focused is not None
         assert app.views.get(tab) in app.focused.ancestors_with_self
@@ -40,10 +49,17 @@ async def test_quitting_with_unsaved_rules_asks_first(tmp_path: Path) -> None:
 
     conf = tmp_path / "fdm.conf"
     conf.write_text('account "stdin" disabled stdin\nmatch all action "x"\n')
-    settings = Settings(supervisor_url=URL, log_dir=tmp_path, fdm_config=conf, refresh_interval=3600,
-                        audit_log=tmp_path / "audit.log", fdm_test_messages=tmp_path)
-    app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com",
-                     initial_tab="rules")
+    settings = Settings(
+        supervisor_url=URL,
+        log_dir=tmp_path,
+        fdm_config=conf,
+        refresh_interval=3600,
+        audit_log=tmp_path / "audit.log",
+        fdm_test_messages=tmp_path,
+    )
+    app = ConsoleApp(
+        settings, supervisor=RecordedSupervisor(), hostname="mail.example.com", initial_tab="rules"
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.focused is not None and app.focused.id == "rules-editor")
         await app.workers.wait_for_complete()
@@ -64,9 +80,14 @@ async def test_quitting_with_unsaved_rules_asks_first(tmp_path: Path) -> None:
 
 async def test_function_keys_brackets_and_clicks_switch_screens(tmp_path: Path) -> None:
     (tmp_path / "smtpd.log").write_text("hello\n")
-    settings = Settings(supervisor_url=URL, log_dir=tmp_path, fdm_config=tmp_path / "fdm.conf",
-                        smtpctl=[str(tmp_path / "no-smtpctl")], refresh_interval=3600,
-                        audit_log=tmp_path / "audit.log")
+    settings = Settings(
+        supervisor_url=URL,
+        log_dir=tmp_path,
+        fdm_config=tmp_path / "fdm.conf",
+        smtpctl=[str(tmp_path / "no-smtpctl")],
+        refresh_interval=3600,
+        audit_log=tmp_path / "audit.log",
+    )
     app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f4")
@@ -88,10 +109,17 @@ async def test_function_keys_brackets_and_clicks_switch_screens(tmp_path: Path) 
         assert app.focused is not None and app.views["queue"] in app.focused.ancestors_with_self
 
 
-async def test_key_bar_lists_the_screens_keys_and_hides_mutating_ones_in_read_only(tmp_path: Path) -> None:
+async def test_key_bar_lists_the_screens_keys_and_hides_mutating_ones_in_read_only(
+    tmp_path: Path,
+) -> None:
     for read_only in (False, True):
-        settings = Settings(supervisor_url=URL, log_dir=tmp_path, refresh_interval=3600,
-                            audit_log=tmp_path / "audit.log", read_only=read_only)
+        settings = Settings(
+            supervisor_url=URL,
+            log_dir=tmp_path,
+            refresh_interval=3600,
+            audit_log=tmp_path / "audit.log",
+            read_only=read_only,
+        )
         app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com")
         async with app.run_test(size=(160, 24)) as pilot:
             await pilot.pause()
@@ -104,8 +132,12 @@ async def test_garbage_collection_resumes_after_the_first_frame(tmp_path: Path) 
     """widgets.launch.main turns collection off for the start-up; the console must turn it back on."""
     import gc
 
-    settings = Settings(supervisor_url=URL, log_dir=tmp_path, refresh_interval=3600,
-                        audit_log=tmp_path / "audit.log")
+    settings = Settings(
+        supervisor_url=URL,
+        log_dir=tmp_path,
+        refresh_interval=3600,
+        audit_log=tmp_path / "audit.log",
+    )
     app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com")
     gc.disable()
     try:
@@ -121,12 +153,21 @@ async def test_garbage_collection_resumes_after_the_first_frame(tmp_path: Path) 
 @pytest.mark.parametrize("tab", [t.id for t in TABS])
 async def test_every_screen_implements_the_screen_contract(tab: str, tmp_path: Path) -> None:
     """The App reaches each screen through ScreenView (palette, action results, unsaved edits)."""
-    settings = Settings(supervisor_url=URL, log_dir=tmp_path, fdm_config=tmp_path / "fdm.conf",
-                        smtpctl=[str(tmp_path / "no-smtpctl")], refresh_interval=3600,
-                        audit_log=tmp_path / "audit.log")
-    app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com", initial_tab=tab)
+    settings = Settings(
+        supervisor_url=URL,
+        log_dir=tmp_path,
+        fdm_config=tmp_path / "fdm.conf",
+        smtpctl=[str(tmp_path / "no-smtpctl")],
+        refresh_interval=3600,
+        audit_log=tmp_path / "audit.log",
+    )
+    app = ConsoleApp(
+        settings, supervisor=RecordedSupervisor(), hostname="mail.example.com", initial_tab=tab
+    )
     async with app.run_test(size=(80, 24)) as pilot:
-        await supervisor_answered(pilot)  # the Services screen is built behind any other: let it finish
+        await supervisor_answered(
+            pilot
+        )  # the Services screen is built behind any other: let it finish
         view = app.views[tab]
         assert isinstance(view, ScreenView)
         assert view.unsaved_changes() is False
@@ -139,8 +180,13 @@ async def test_help_stays_above_notifications_and_the_palette_quits(tmp_path: Pa
     from widgets.app import ActionCommands
     from widgets.common.dialogs import HelpScreen
 
-    settings = Settings(supervisor_url=URL, log_dir=tmp_path, fdm_config=tmp_path / "fdm.conf",
-                        refresh_interval=3600, audit_log=tmp_path / "audit.log")
+    settings = Settings(
+        supervisor_url=URL,
+        log_dir=tmp_path,
+        fdm_config=tmp_path / "fdm.conf",
+        refresh_interval=3600,
+        audit_log=tmp_path / "audit.log",
+    )
     app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com")
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.press("question_mark")

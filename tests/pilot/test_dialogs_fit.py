@@ -18,35 +18,56 @@ from tests.helpers import until
 from widgets.common.dialogs import ConfirmScreen, HelpScreen, SignalScreen
 from widgets.rules.dialogs import BackupScreen, CorpusScreen, MessageSourceScreen, ReviewScreen
 
-LONG = "\n".join(f"  line {n}: action \"a{n}\" is never used, and this sentence is long enough to wrap"
-                 for n in range(80))
+LONG = "\n".join(
+    f'  line {n}: action "a{n}" is never used, and this sentence is long enough to wrap'
+    for n in range(80)
+)
 
 
 def dialogs(tmp_path: Path) -> dict[str, Screen[Any]]:
     """One of each dialog, with as much content as a real one can get."""
-    changes = [RouteChange(f"message-{n}.eml", "delivered: bob_inbox -> bob/INBOX",
-                           f"delivered: bob_mailinglists -> bob/Lists/a-very-long-folder-name-{n}")
-               for n in range(40)]
+    changes = [
+        RouteChange(
+            f"message-{n}.eml",
+            "delivered: bob_inbox -> bob/INBOX",
+            f"delivered: bob_mailinglists -> bob/Lists/a-very-long-folder-name-{n}",
+        )
+        for n in range(40)
+    ]
     return {
-        "confirm": ConfirmScreen("Remove for good 40 envelopes (" + ", ".join(
-            f"{n:016x}" for n in range(400)) + ")?", yes_label="Remove for good"),
+        "confirm": ConfirmScreen(
+            "Remove for good 40 envelopes (" + ", ".join(f"{n:016x}" for n in range(400)) + ")?",
+            yes_label="Remove for good",
+        ),
         "review": ReviewScreen("Save fdm.conf with 80 warnings?", Text(LONG), yes_label="Save"),
         "signal": SignalScreen("opensmtpd"),
-        "help": HelpScreen("Keys of the Queue screen", [(f"k{n}", f"key number {n}") for n in range(40)]),
+        "help": HelpScreen(
+            "Keys of the Queue screen", [(f"k{n}", f"key number {n}") for n in range(40)]
+        ),
         "message": MessageSourceScreen(tmp_path / "spool"),
         "corpus": CorpusScreen(Text("40 saved messages change route"), changes),
-        "backup": BackupScreen([tmp_path / f"fdm.conf.2026120{n % 10}T0000{n:02d}.bak" for n in range(60)]),
+        "backup": BackupScreen(
+            [tmp_path / f"fdm.conf.2026120{n % 10}T0000{n:02d}.bak" for n in range(60)]
+        ),
     }
 
 
 def on_screen(widget: Widget) -> bool:
     """The widget is drawn whole inside the 80x24 terminal."""
     region = widget.region
-    return region.height > 0 and region.width > 0 and region.x >= 0 and region.y >= 0 and \
-        region.right <= 80 and region.bottom <= 24
+    return (
+        region.height > 0
+        and region.width > 0
+        and region.x >= 0
+        and region.y >= 0
+        and region.right <= 80
+        and region.bottom <= 24
+    )
 
 
-@pytest.mark.parametrize("name", ["confirm", "review", "signal", "help", "message", "corpus", "backup"])
+@pytest.mark.parametrize(
+    "name", ["confirm", "review", "signal", "help", "message", "corpus", "backup"]
+)
 async def test_dialog_fits_80x24(name: str, tmp_path: Path) -> None:
     app: App[None] = App()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -60,5 +81,6 @@ async def test_dialog_fits_80x24(name: str, tmp_path: Path) -> None:
         assert buttons or closing, "a dialog says how to leave it"
         for widget in buttons + closing:
             assert on_screen(widget), f"{name}: {widget} at {widget.region} is off the 80x24 screen"
-            assert frame.region.contains_region(widget.region), \
+            assert frame.region.contains_region(widget.region), (
                 f"{name}: {widget} at {widget.region} is cut off by the dialog at {frame.region}"
+            )

@@ -20,8 +20,13 @@ from widgets.jobs.output import OutputLog
 
 
 def settings(tmp_path: Path, read_only: bool = False, **jobs: JobSpec) -> Settings:
-    return Settings(supervisor_url=URL, refresh_interval=3600, audit_log=tmp_path / "audit.log",
-                    read_only=read_only, jobs=dict(jobs))
+    return Settings(
+        supervisor_url=URL,
+        refresh_interval=3600,
+        audit_log=tmp_path / "audit.log",
+        read_only=read_only,
+        jobs=dict(jobs),
+    )
 
 
 def sh(script: str, description: str = "") -> JobSpec:
@@ -29,8 +34,9 @@ def sh(script: str, description: str = "") -> JobSpec:
 
 
 def jobs_app(s: Settings) -> ConsoleApp:
-    return ConsoleApp(s, supervisor=RecordedSupervisor(), hostname="mail.example.com",
-                      initial_tab="jobs")
+    return ConsoleApp(
+        s, supervisor=RecordedSupervisor(), hostname="mail.example.com", initial_tab="jobs"
+    )
 
 
 async def ready(pilot: Any, app: ConsoleApp) -> JobsView:
@@ -48,8 +54,13 @@ def notifications(app: ConsoleApp) -> list[str]:
 
 
 async def test_run_asks_first_then_streams_stdout_and_stderr_as_text(tmp_path: Path) -> None:
-    s = settings(tmp_path, renew=sh(r"echo '[bold]issued[/bold]'; printf '\033[31mwarn\n' >&2; exit 0",
-                                    "Renew the certificate"))
+    s = settings(
+        tmp_path,
+        renew=sh(
+            r"echo '[bold]issued[/bold]'; printf '\033[31mwarn\n' >&2; exit 0",
+            "Renew the certificate",
+        ),
+    )
     app = jobs_app(s)
     async with app.run_test(size=(80, 24)) as pilot:
         view = await ready(pilot, app)
@@ -72,7 +83,10 @@ async def test_run_asks_first_then_streams_stdout_and_stderr_as_text(tmp_path: P
         [record] = load_history(s)
         assert record.tail == [["out", "[bold]issued[/bold]"], ["err", "\\x1b[31mwarn"]]
         audit = [json.loads(line) for line in s.audit_log.read_text().splitlines()]
-        assert [(a["action"], a["outcome"]) for a in audit] == [("job.run", "started"), ("job.run", "ok")]
+        assert [(a["action"], a["outcome"]) for a in audit] == [
+            ("job.run", "started"),
+            ("job.run", "ok"),
+        ]
 
 
 async def test_output_streams_while_the_job_runs_and_cancel_stops_it(tmp_path: Path) -> None:
@@ -96,8 +110,12 @@ async def test_output_streams_while_the_job_runs_and_cancel_stops_it(tmp_path: P
 
 async def test_history_lists_runs_and_shows_a_runs_output(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    s = settings(tmp_path, j=sh(f"echo run-$(ls {runs} 2>/dev/null | wc -l); mkdir -p {runs}; "
-                                f"touch {runs}/$$; exit 1"))
+    s = settings(
+        tmp_path,
+        j=sh(
+            f"echo run-$(ls {runs} 2>/dev/null | wc -l); mkdir -p {runs}; touch {runs}/$$; exit 1"
+        ),
+    )
     for _ in range(2):
         run_job(s, "j")
     app = jobs_app(s)
@@ -124,7 +142,9 @@ async def test_read_only_offers_no_run_and_refuses_one_invoked_anyway(tmp_path: 
         assert "Run" not in keys and "Cancel" not in keys and "History" in keys
         # Pressed anyway: said in one line and audited as refused, nothing is asked.
         await pilot.press("r")
-        await until(pilot, lambda: s.audit_log.exists() and s.audit_log.read_text().count("\n") == 1)
+        await until(
+            pilot, lambda: s.audit_log.exists() and s.audit_log.read_text().count("\n") == 1
+        )
         assert "read-only: run is not available" in notifications(app)
         assert not isinstance(app.screen, ConfirmScreen)
         view.start_job("touch")  # reached anyway: the dispatcher refuses it
@@ -132,7 +152,8 @@ async def test_read_only_offers_no_run_and_refuses_one_invoked_anyway(tmp_path: 
         assert not marker.exists()
         lines = [json.loads(x) for x in s.audit_log.read_text().splitlines()]
         assert [(x["action"], x["target"], x["outcome"]) for x in lines] == [
-            ("job.run", "touch", "refused")] * 2
+            ("job.run", "touch", "refused")
+        ] * 2
 
 
 async def test_palette_runs_a_job_from_another_screen(tmp_path: Path) -> None:
@@ -155,5 +176,6 @@ async def test_read_only_palette_has_no_job_entries(tmp_path: Path) -> None:
     from widgets.jobs import palette_entries
 
     assert [title for title, _, _ in palette_entries(settings(tmp_path, x=sh("true")), print)] == [
-        "Run job x"]
+        "Run job x"
+    ]
     assert list(palette_entries(settings(tmp_path, read_only=True, x=sh("true")), print)) == []

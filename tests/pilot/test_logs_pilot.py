@@ -20,14 +20,26 @@ HOSTILE = "evil [bold]loud[/bold] [link=http://x.example]click[/link] [unbalance
 
 
 def make_app(log_dir: Path, files: list[Path] | None = None) -> ConsoleApp:
-    settings = Settings(supervisor_url=URL, refresh_interval=3600, log_dir=log_dir,
-                        supervisor_config=log_dir / "no-supervisord.conf")
-    return ConsoleApp(settings, supervisor=RecordedSupervisor(), initial_tab="logs", hostname="mail.example.com",
-                      log_files=files)
+    settings = Settings(
+        supervisor_url=URL,
+        refresh_interval=3600,
+        log_dir=log_dir,
+        supervisor_config=log_dir / "no-supervisord.conf",
+    )
+    return ConsoleApp(
+        settings,
+        supervisor=RecordedSupervisor(),
+        initial_tab="logs",
+        hostname="mail.example.com",
+        log_files=files,
+    )
 
 
 def numbered(count: int, start: int = 0) -> str:
-    return "".join(f"2025-11-24T10:00:{n % 60:02d}+00:00 mail smtpd[1]: line {n:05d}\n" for n in range(start, start + count))
+    return "".join(
+        f"2025-11-24T10:00:{n % 60:02d}+00:00 mail smtpd[1]: line {n:05d}\n"
+        for n in range(start, start + count)
+    )
 
 
 def screen_text(app: ConsoleApp) -> list[str]:
@@ -41,11 +53,15 @@ def status(app: ConsoleApp) -> str:
 
 async def type_in(pilot, key: str, text: str) -> None:  # type: ignore[no-untyped-def]
     await pilot.press(key)
-    await until(pilot, lambda: pilot.app.focused is not None and pilot.app.focused.id == "log-input")
+    await until(
+        pilot, lambda: pilot.app.focused is not None and pilot.app.focused.id == "log-input"
+    )
     await pilot.press(*text, "enter")
 
 
-async def test_follow_shows_new_lines_and_scrolling_up_pauses_and_counts_new_lines(tmp_path: Path) -> None:
+async def test_follow_shows_new_lines_and_scrolling_up_pauses_and_counts_new_lines(
+    tmp_path: Path,
+) -> None:
     log = tmp_path / "smtpd.log"
     log.write_text(numbered(200))
     app = make_app(tmp_path)
@@ -84,7 +100,9 @@ async def test_the_first_frame_already_shows_the_last_lines(tmp_path: Path, monk
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: any("line 04999" in t for t in screen_text(app)))
         height = app.query_one(LogLines).scrollable_content_region.height
-        assert min(drawn) > max(drawn) - height - 2, f"lines {min(drawn)}..{max(drawn)} drawn, {height} shown"
+        assert min(drawn) > max(drawn) - height - 2, (
+            f"lines {min(drawn)}..{max(drawn)} drawn, {height} shown"
+        )
 
 
 async def test_rotation_shows_a_marker_line_and_the_new_file(tmp_path: Path) -> None:
@@ -138,7 +156,9 @@ async def test_filter_shows_only_matching_lines_and_inverts(tmp_path: Path) -> N
         await until(pilot, lambda: len(view.source or []) == 100)
         await type_in(pilot, "f", "TempFail")
         await until(pilot, lambda: "filter TempFail: 10 lines" in status(app))
-        assert [t.strip() for t in screen_text(app)[:10]] == [f"line {n} TempFail" for n in range(0, 100, 10)]
+        assert [t.strip() for t in screen_text(app)[:10]] == [
+            f"line {n} TempFail" for n in range(0, 100, 10)
+        ]
         with log.open("a") as f:
             f.write("line 100 TempFail\nline 101 Ok\n")
         await until(pilot, lambda: "filter TempFail: 11 lines" in status(app))
@@ -161,8 +181,11 @@ async def test_hostile_lines_are_shown_literally_and_never_style_the_screen(tmp_
         assert "[bold]loud[/bold] [link=http://x.example]click[/link] [unbalanced" in shown
         assert "\\x1b[31mred\\x1b[0m \\x07bell" in shown
         assert "caf\ufffd \ufffd" in "".join(rows)
-        assert any("[line truncated: 10,485,760 bytes]" in row for row in rows) or view.source is not None and view.source.line(3).text.endswith(
-            "[line truncated: 10,485,760 bytes]")
+        assert (
+            any("[line truncated: 10,485,760 bytes]" in row for row in rows)
+            or view.source is not None
+            and view.source.line(3).text.endswith("[line truncated: 10,485,760 bytes]")
+        )
         strip = view.render_line(rows.index(shown))
         for segment in strip:
             assert "\x1b" not in segment.text
@@ -181,7 +204,9 @@ async def test_a_missing_log_directory_is_one_clear_line(tmp_path: Path) -> None
         await supervisor_answered(pilot)  # the Services screen is built behind: let it finish first
 
 
-async def test_a_file_deleted_while_open_is_reported_and_followed_when_it_returns(tmp_path: Path) -> None:
+async def test_a_file_deleted_while_open_is_reported_and_followed_when_it_returns(
+    tmp_path: Path,
+) -> None:
     log = tmp_path / "fdm.log"
     log.write_text("one\n")
     app = make_app(tmp_path)
@@ -195,7 +220,9 @@ async def test_a_file_deleted_while_open_is_reported_and_followed_when_it_return
         assert "3 lines" in status(app)  # one, the marker, two
 
 
-async def test_tail_of_stamped_files_merges_them_by_time_and_keeps_following(tmp_path: Path) -> None:
+async def test_tail_of_stamped_files_merges_them_by_time_and_keeps_following(
+    tmp_path: Path,
+) -> None:
     smtpd, dovecot = tmp_path / "smtpd.log", tmp_path / "dovecot.log"
     smtpd.write_text("Nov 24 10:00:01 smtpd: accepted\nNov 24 10:00:05 smtpd: delivered\n")
     dovecot.write_text("Nov 24 10:00:03 imap-login: Info: Login: user=<bob>\n")
@@ -207,8 +234,12 @@ async def test_tail_of_stamped_files_merges_them_by_time_and_keeps_following(tmp
         assert rows[1].endswith("Login: user=<bob>")
         with dovecot.open("a") as f:
             f.write("Nov 24 10:00:09 imap: Info: Logged out\n")
-        await until(pilot, lambda: any(row.startswith("dovecot.log") and "Logged out" in row
-                                       for row in screen_text(app)))
+        await until(
+            pilot,
+            lambda: any(
+                row.startswith("dovecot.log") and "Logged out" in row for row in screen_text(app)
+            ),
+        )
 
 
 def tail_of_two_unstamped_files(tmp_path: Path) -> ConsoleApp:
@@ -230,8 +261,10 @@ async def test_tail_of_unstamped_files_lists_each_file(tmp_path: Path) -> None:
 
 
 async def test_jump_to_time_and_filter_context(tmp_path: Path) -> None:
-    body = "".join(f"2025-11-24T10:{n:02d}:00+00:00 mail smtpd[1]: line {n}{' hit' if n == 30 else ''}\n"
-                   for n in range(60))
+    body = "".join(
+        f"2025-11-24T10:{n:02d}:00+00:00 mail smtpd[1]: line {n}{' hit' if n == 30 else ''}\n"
+        for n in range(60)
+    )
     (tmp_path / "smtpd.log").write_text(body)
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -246,8 +279,12 @@ async def test_jump_to_time_and_filter_context(tmp_path: Path) -> None:
         await until(pilot, lambda: "filter hit ±2: 5 lines" in status(app))
         assert [row.split()[-1] for row in screen_text(app)[:5]] == ["28", "29", "hit", "31", "32"]
         await type_in(pilot, "t", "noon")
-        await until(pilot, lambda: any("cannot read 'noon' as a time" in str(n.message)
-                                       for n in app._notifications))
+        await until(
+            pilot,
+            lambda: any(
+                "cannot read 'noon' as a time" in str(n.message) for n in app._notifications
+            ),
+        )
 
 
 async def test_keys_typed_ahead_after_o_go_to_the_file_list(tmp_path: Path) -> None:
@@ -261,7 +298,9 @@ async def test_keys_typed_ahead_after_o_go_to_the_file_list(tmp_path: Path) -> N
         await until(pilot, lambda: "fdm.log  ● following  1 line" in status(app))
 
 
-async def test_a_match_past_the_right_edge_is_brought_into_view_and_marked_apart(tmp_path: Path) -> None:
+async def test_a_match_past_the_right_edge_is_brought_into_view_and_marked_apart(
+    tmp_path: Path,
+) -> None:
     """At 80x24 with the file list shown (the log gets about 50 columns) a hit at column 150 is
     scrolled into view, and the current match looks different from the other matches."""
     lines = numbered(50).splitlines()

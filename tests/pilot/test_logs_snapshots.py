@@ -25,15 +25,15 @@ LINES = [
         "89b3933313d7cda1: from=<alice@example.org>, size=2345, nrcpts=1, proto=ESMTP"
     ),
     (
-        '2025-11-24T10:00:00.200000+00:00 mail smtpd[812]: delivery: Ok for 0a1b2c3d00000001: from=<alice@example.org>, '
+        "2025-11-24T10:00:00.200000+00:00 mail smtpd[812]: delivery: Ok for 0a1b2c3d00000001: from=<alice@example.org>, "
         'to=<bob@example.com>, user=bob, method=mda, delay=0s, result="Ok" stat="Delivered"'
     ),
     (
-        '2025-11-24T10:00:01.000000+00:00 mail smtpd[812]: delivery: TempFail for 0a1b2c3d00000002: '
+        "2025-11-24T10:00:01.000000+00:00 mail smtpd[812]: delivery: TempFail for 0a1b2c3d00000002: "
         'from=<alice@example.org>, to=<carol@unreachable.test>, result="TempFail" stat="Connection refused"'
     ),
     (
-        '2025-11-24T10:00:02.000000+00:00 mail smtpd[812]: delivery: PermFail for 0a1b2c3d00000003: '
+        "2025-11-24T10:00:02.000000+00:00 mail smtpd[812]: delivery: PermFail for 0a1b2c3d00000003: "
         'result="PermFail" stat="550 5.1.1 User unknown"'
     ),
     (
@@ -55,9 +55,15 @@ def app_with_logs(tmp_path: Path) -> ConsoleApp:
     (log_dir / "dovecot.log").write_text(LINES[6] + "\n")
     for path in log_dir.iterdir():
         os.utime(path, (STAMP, STAMP))
-    settings = Settings(supervisor_url=URL, refresh_interval=3600, log_dir=log_dir,
-                        supervisor_config=tmp_path / "none.conf")
-    app = ConsoleApp(settings, supervisor=RecordedSupervisor(), initial_tab="logs", hostname="mail.example.com")
+    settings = Settings(
+        supervisor_url=URL,
+        refresh_interval=3600,
+        log_dir=log_dir,
+        supervisor_config=tmp_path / "none.conf",
+    )
+    app = ConsoleApp(
+        settings, supervisor=RecordedSupervisor(), initial_tab="logs", hostname="mail.example.com"
+    )
     return app
 
 

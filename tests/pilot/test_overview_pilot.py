@@ -31,7 +31,9 @@ def stamped_log(directory: Path) -> Path:
     directory.mkdir(exist_ok=True)
     lines = []
     for n, line in enumerate(SMTPD_LINES):
-        when = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(NOW - (len(SMTPD_LINES) - n) * 80))
+        when = time.strftime(
+            "%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(NOW - (len(SMTPD_LINES) - n) * 80)
+        )
         lines.append(f"{when} mail smtpd[4242]: {line}\n")
     (directory / "maillog").write_text("".join(lines))
     return directory
@@ -39,12 +41,26 @@ def stamped_log(directory: Path) -> Path:
 
 def overview_app(tmp_path: Path, read_only: bool = False) -> ConsoleApp:
     logs = stamped_log(tmp_path / "log")
-    settings = Settings(log_dir=logs, audit_log=tmp_path / "audit.log", read_only=read_only,
-                        refresh_interval=3600, health_interval=3600)
-    options = {"run": lambda s: HealthReport.from_json(REPORT),
-               "flow": lambda: MailFlow(logs, now=NOW), "clock": lambda: NOW, "flow_interval": 3600}
-    return ConsoleApp(settings, supervisor=RecordedSupervisor(), initial_tab="overview",
-                      hostname="mail.example.com", overview=options)
+    settings = Settings(
+        log_dir=logs,
+        audit_log=tmp_path / "audit.log",
+        read_only=read_only,
+        refresh_interval=3600,
+        health_interval=3600,
+    )
+    options = {
+        "run": lambda s: HealthReport.from_json(REPORT),
+        "flow": lambda: MailFlow(logs, now=NOW),
+        "clock": lambda: NOW,
+        "flow_interval": 3600,
+    }
+    return ConsoleApp(
+        settings,
+        supervisor=RecordedSupervisor(),
+        initial_tab="overview",
+        hostname="mail.example.com",
+        overview=options,
+    )
 
 
 def view(app: ConsoleApp) -> OverviewView:
@@ -57,8 +73,12 @@ def text_of(app: ConsoleApp, selector: str) -> str:
 
 async def settled(pilot: Any) -> None:
     await supervisor_answered(pilot)  # the header says "connected" once Services has polled
-    await until(pilot, lambda: view(pilot.app).report is not None
-                and "Mail per minute" in text_of(pilot.app, "#flow"))
+    await until(
+        pilot,
+        lambda: (
+            view(pilot.app).report is not None and "Mail per minute" in text_of(pilot.app, "#flow")
+        ),
+    )
     await pilot.pause()
 
 

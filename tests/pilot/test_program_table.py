@@ -14,12 +14,19 @@ FATAL = "Exited too quickly (process log may have details); the last spawn faile
 
 def program(name: str, state: str = "RUNNING", description: str = "", pid: int = 100) -> Program:
     running = state == "RUNNING"
-    return Program.from_info({
-        "name": name, "group": name, "statename": state, "pid": pid if running else 0,
-        "start": 1000 if running else 0, "now": 1065, "stop": 0 if running else 1000,
-        "description": description or (f"pid {pid}, uptime 0:01:05" if running else ""),
-        "exitstatus": 0 if running else 1,
-    })
+    return Program.from_info(
+        {
+            "name": name,
+            "group": name,
+            "statename": state,
+            "pid": pid if running else 0,
+            "start": 1000 if running else 0,
+            "now": 1065,
+            "stop": 0 if running else 1000,
+            "description": description or (f"pid {pid}, uptime 0:01:05" if running else ""),
+            "exitstatus": 0 if running else 1,
+        }
+    )
 
 
 class TableApp(App[None]):
@@ -43,7 +50,9 @@ def screen_lines(app: App[Any]) -> list[str]:
 
 
 async def test_columns_line_up_and_a_long_description_wraps_in_its_column() -> None:
-    app = TableApp([program("dovecot"), program("spampd", "FATAL", FATAL), program("opensmtpd", pid=7)])
+    app = TableApp(
+        [program("dovecot"), program("spampd", "FATAL", FATAL), program("opensmtpd", pid=7)]
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         lines = screen_lines(app)
@@ -51,7 +60,9 @@ async def test_columns_line_up_and_a_long_description_wraps_in_its_column() -> N
         assert lines[1].split()[:4] == ["dovecot", "RUNNING", "100", "00:01:05"]
         at = lines[0].index("Description")
         # The FATAL description wraps onto lines of its own, all in the Description column.
-        fatal = [line for line in lines[2:] if line.strip() and not line.lstrip().startswith("opensmtpd")]
+        fatal = [
+            line for line in lines[2:] if line.strip() and not line.lstrip().startswith("opensmtpd")
+        ]
         assert len(fatal) >= 2 and fatal[0].split()[:2] == ["spampd", "FATAL"]
         assert " ".join(line[at:].strip() for line in fatal) == FATAL
         assert all(not line[:at].strip() for line in fatal[1:])

@@ -38,13 +38,22 @@ def queue_settings(tmp_path: Path, mapping: dict[str, str], read_only: bool = Fa
     logs = tmp_path / "log"
     logs.mkdir(exist_ok=True)
     shutil.copy(CAPTURES / "smtpd.log", logs / "smtpd.log")
-    return Settings(smtpctl=[sys.executable, REPLAY, json.dumps(mapping)], log_dir=logs,
-                    audit_log=tmp_path / "audit.log", read_only=read_only, refresh_interval=3600)
+    return Settings(
+        smtpctl=[sys.executable, REPLAY, json.dumps(mapping)],
+        log_dir=logs,
+        audit_log=tmp_path / "audit.log",
+        read_only=read_only,
+        refresh_interval=3600,
+    )
 
 
 def queue_app(settings: Settings) -> ConsoleApp:
-    return ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com",
-                      queue={"clock": lambda: NOW, "refresh_s": 3600})
+    return ConsoleApp(
+        settings,
+        supervisor=RecordedSupervisor(),
+        hostname="mail.example.com",
+        queue={"clock": lambda: NOW, "refresh_s": 3600},
+    )
 
 
 def table(app: ConsoleApp) -> QueueTable:
@@ -80,13 +89,16 @@ async def test_rows_grouped_by_message_with_untrusted_text_escaped(tmp_path: Pat
         assert sum(isinstance(r, Envelope) for r in rows) == 11
         heading = next(i for i, r in enumerate(rows) if getattr(r, "msgid", "") == "ffb57d30")
         assert rows[heading] == MessageRow("ffb57d30", 2)
-        assert sorted(r.rcpt for r in rows[heading + 1:heading + 3] if isinstance(r, Envelope)) == [
-            "carol@unreachable.test", "dave@unreachable.test"]
+        assert sorted(
+            r.rcpt for r in rows[heading + 1 : heading + 3] if isinstance(r, Envelope)
+        ) == ["carol@unreachable.test", "dave@unreachable.test"]
         text = "\n".join(screen_lines(app))
         assert "o|brien@lab.test" in text and "x|y@unreachable.test" in text
         assert "\x1b" not in text and "\\x1b[31mred" in text
         summary = str(app.query_one("#queue-summary").render())
-        assert "mda mta smtp running" in summary and "11 envelopes, 10 messages: 11 pending" in summary
+        assert (
+            "mda mta smtp running" in summary and "11 envelopes, 10 messages: 11 pending" in summary
+        )
         await pilot.press("end")
         assert table(app).cursor == len(rows) - 1
         await pilot.press("up", "home")
@@ -100,12 +112,19 @@ async def test_filter_and_sort(tmp_path: Path) -> None:
         await pilot.press("slash", *"domain:tempfail")
         await until(pilot, lambda: len(table(app).rows) == 4)
         assert {r.rcpt for r in table(app).rows if isinstance(r, Envelope)} == {
-            "tim@tempfail.test", "eve@tempfail.test"}
+            "tim@tempfail.test",
+            "eve@tempfail.test",
+        }
         await pilot.press("escape")
         await until(pilot, lambda: len(table(app).rows) == 21)
         await pilot.press("g", "s")  # flat, sorted by sender: the null sender `@` first
-        await until(pilot, lambda: app.query_one(QueueView).sort == "sender"
-                    and isinstance(table(app).rows[0], Envelope))
+        await until(
+            pilot,
+            lambda: (
+                app.query_one(QueueView).sort == "sender"
+                and isinstance(table(app).rows[0], Envelope)
+            ),
+        )
         senders = [r.sender for r in table(app).rows if isinstance(r, Envelope)]
         assert senders == sorted(senders) and senders[0] == "@"
 
@@ -119,7 +138,7 @@ async def test_details_tell_the_story_of_the_message(tmp_path: Path) -> None:
         details = app.query_one("#queue-details-text")
         await until(pilot, lambda: "Log lines" in str(details.render()))
         shown = str(details.render())
-        assert "errorline: \"quota|exceeded" in shown and "\\x1b[31mred" in shown
+        assert 'errorline: "quota|exceeded' in shown and "\\x1b[31mred" in shown
         assert re.search(r"\nctime: \d+ \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\)\n", shown)
         assert "Subject: pipe error" in shown and "hello" not in shown  # headers only
         assert "smtp envelope evpid=04f155e8b486f107" in shown
@@ -137,11 +156,15 @@ async def test_remove_confirms_with_the_count_and_dispatches(tmp_path: Path) -> 
         assert top_screen(app, ConfirmScreen).question == "Remove for good 2 envelopes (ffb57d30)?"
         await pilot.press("y")
         # The dispatcher writes a started line before it acts and the outcome after: wait for both.
-        await until(pilot, lambda: settings.audit_log.exists()
-                    and settings.audit_log.read_text().count("\n") == 2)
+        await until(
+            pilot,
+            lambda: settings.audit_log.exists() and settings.audit_log.read_text().count("\n") == 2,
+        )
         records = [json.loads(line) for line in settings.audit_log.read_text().splitlines()]
         assert [(r["action"], r["target"], r["outcome"]) for r in records] == [
-            ("queue.remove", "ffb57d30", "started"), ("queue.remove", "ffb57d30", "ok")]
+            ("queue.remove", "ffb57d30", "started"),
+            ("queue.remove", "ffb57d30", "ok"),
+        ]
 
 
 async def test_read_only_keys_say_no_and_are_audited(tmp_path: Path) -> None:
@@ -155,17 +178,23 @@ async def test_read_only_keys_say_no_and_are_audited(tmp_path: Path) -> None:
         keys = {b.binding.action for b in app.active_bindings.values()}
         assert "remove" not in keys and "details" in keys
         await pilot.press("d", "r", "2")
-        await until(pilot, lambda: settings.audit_log.exists()
-                    and settings.audit_log.read_text().count("\n") == 3)
+        await until(
+            pilot,
+            lambda: settings.audit_log.exists() and settings.audit_log.read_text().count("\n") == 3,
+        )
         assert not isinstance(app.screen, ConfirmScreen)
         said = [n.message for n in app._notifications]
-        assert said == ["read-only: remove is not available", "read-only: retry now is not available",
-                        "read-only: mta on/off is not available"]
+        assert said == [
+            "read-only: remove is not available",
+            "read-only: retry now is not available",
+            "read-only: mta on/off is not available",
+        ]
         records = [json.loads(line) for line in settings.audit_log.read_text().splitlines()]
         assert sorted((r["action"], r["target"], r["outcome"], r["refused"]) for r in records) == [
             ("queue.pause_subsystem", "mta", "refused", True),
             ("queue.remove", "ffb57d30", "refused", True),
-            ("queue.schedule", "ffb57d30", "refused", True)]
+            ("queue.schedule", "ffb57d30", "refused", True),
+        ]
 
 
 async def test_new_and_vanished_envelopes_are_marked(tmp_path: Path) -> None:
@@ -181,7 +210,7 @@ async def test_new_and_vanished_envelopes_are_marked(tmp_path: Path) -> None:
         marks = {r.evpid: view.mark(r) for r in table(app).rows if isinstance(r, Envelope)}
         assert marks["04f155e8b486f107"] == "+"  # arrived
         assert marks["ffb57d307450b25c"] == "-"  # removed meanwhile, still listed, struck out
-        assert marks["99c1e639b21b3591"] == ""   # in both
+        assert marks["99c1e639b21b3591"] == ""  # in both
 
 
 async def test_smtpd_down_shows_the_offline_queue_and_says_so(tmp_path: Path) -> None:
@@ -214,5 +243,6 @@ def test_queue_snapshot(snap_compare: Any, tmp_path: Path, size: tuple[int, int]
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
 
-    assert snap_compare(queue_app(queue_settings(tmp_path, RUNNING)), terminal_size=size,
-                        run_before=settle)
+    assert snap_compare(
+        queue_app(queue_settings(tmp_path, RUNNING)), terminal_size=size, run_before=settle
+    )

@@ -20,13 +20,32 @@ from widgets.rules.view import RulesView
 from widgets.services import ServicesView
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-SCREENS: dict[str, type[DOMNode]] = {"app": ConsoleApp, "services": ServicesView, "queue": QueueView,
-                            "logs": LogsView, "rules": RulesView, "accounts": AccountsView,
-                            "overview": OverviewView, "jobs": JobsView}
+SCREENS: dict[str, type[DOMNode]] = {
+    "app": ConsoleApp,
+    "services": ServicesView,
+    "queue": QueueView,
+    "logs": LogsView,
+    "rules": RulesView,
+    "accounts": AccountsView,
+    "overview": OverviewView,
+    "jobs": JobsView,
+}
 """The README's `<!-- keys:NAME -->` blocks and the class whose BINDINGS each one lists."""
-NAMES = {"slash": "/", "question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]",
-         "plus": "+", "minus": "-", "space": "space", "enter": "Enter", "escape": "Esc",
-         "left": "←", "right": "→", "up": "↑", "down": "↓"}
+NAMES = {
+    "slash": "/",
+    "question_mark": "?",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "plus": "+",
+    "minus": "-",
+    "space": "space",
+    "enter": "Enter",
+    "escape": "Esc",
+    "left": "←",
+    "right": "→",
+    "up": "↑",
+    "down": "↓",
+}
 
 
 def key_text(key: str) -> str:
@@ -58,8 +77,9 @@ def readme_table(name: str) -> str:
 
 def test_every_screen_has_its_keys_in_the_readme() -> None:
     for name, cls in SCREENS.items():
-        assert readme_table(name) == table(cls), \
+        assert readme_table(name) == table(cls), (
             f"README.md's keys of {name} differ from {cls.__name__}.BINDINGS; the table is:\n{table(cls)}"
+        )
 
 
 if __name__ == "__main__":

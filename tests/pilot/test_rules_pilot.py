@@ -34,10 +34,18 @@ def make_settings(tmp_path: Path, read_only: bool = False) -> Settings:
     (tests / "notices.eml").write_text(NOTICE)
     (tests / "stranger.eml").write_text("To: someone@else.org\nSubject: a\n\nb\n")
     tables = CORPUS / "tables"
-    return Settings(fdm_config=conf, table_addrs=tables / "addrs", table_vusers=tables / "vusers",
-                    table_vdomains=tables / "vdomains", table_userdb=tables / "userdb",
-                    audit_log=tmp_path / "audit.log", read_only=read_only, fdm_test_messages=tests,
-                    spool_dir=tmp_path / "spool", supervisor_url="unix:///nonexistent/supervisor.sock")
+    return Settings(
+        fdm_config=conf,
+        table_addrs=tables / "addrs",
+        table_vusers=tables / "vusers",
+        table_vdomains=tables / "vdomains",
+        table_userdb=tables / "userdb",
+        audit_log=tmp_path / "audit.log",
+        read_only=read_only,
+        fdm_test_messages=tests,
+        spool_dir=tmp_path / "spool",
+        supervisor_url="unix:///nonexistent/supervisor.sock",
+    )
 
 
 def text_of(app: ConsoleApp, selector: str) -> str:
@@ -51,8 +59,11 @@ def view_of(app: ConsoleApp) -> RulesView:
 def settled(app: ConsoleApp) -> bool:
     """The file is loaded and the route shown is the one for the current text."""
     views = app.query(RulesView)
-    return bool(views) and views.first().loaded is not None and \
-        views.first().shown_generation == views.first().generation
+    return (
+        bool(views)
+        and views.first().loaded is not None
+        and views.first().shown_generation == views.first().generation
+    )
 
 
 def audit(tmp_path: Path) -> list[dict[str, object]]:
@@ -65,7 +76,9 @@ async def test_typing_in_the_editor_changes_the_route(tmp_path: Path) -> None:
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         assert "bob / INBOX" in text_of(app, "#rules-route")
-        app.query_one("#rules-message", TextArea).load_text("To: someone@else.org\nSubject: s\n\nb\n")
+        app.query_one("#rules-message", TextArea).load_text(
+            "To: someone@else.org\nSubject: s\n\nb\n"
+        )
         await until(pilot, lambda: settled(app) and "KEPT" in text_of(app, "#rules-route"))
         editor = app.query_one(FdmEditor)
         editor.focus()
@@ -84,8 +97,11 @@ async def test_undefined_action_is_an_error_and_findings_mark_their_lines(tmp_pa
         await until(pilot, lambda: settled(app) and "ERROR" in text_of(app, "#rules-route"))
         rendered = render_route(view_of(app).route, NOTICE)
         assert rendered.plain == text_of(app, "#rules-route")
-        error_styles = [str(span.style) for span in rendered.spans
-                        if "bob_notices" in rendered.plain[span.start:span.end]]
+        error_styles = [
+            str(span.style)
+            for span in rendered.spans
+            if "bob_notices" in rendered.plain[span.start : span.end]
+        ]
         assert any("red" in style for style in error_styles), "the lost mail does not stand out"
         view = view_of(app)
         editor = app.query_one(FdmEditor)
@@ -107,7 +123,7 @@ async def test_save_with_an_error_is_blocked_at_its_line(tmp_path: Path) -> None
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         editor = app.query_one(FdmEditor)
-        editor.load_text(ARTICLE + "match \"x\" in headers frobnicate\n")
+        editor.load_text(ARTICLE + 'match "x" in headers frobnicate\n')
         editor.move_cursor((0, 0))
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not view_of(app).saving)
@@ -121,7 +137,9 @@ async def test_save_with_an_error_is_blocked_at_its_line(tmp_path: Path) -> None
         assert not list(tmp_path.glob("fdm.conf.*.bak"))
 
 
-async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twice(tmp_path: Path) -> None:
+async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twice(
+    tmp_path: Path,
+) -> None:
     settings = make_settings(tmp_path)
     app = ConsoleApp(settings, initial_tab="rules")
     async with app.run_test(size=(160, 50)) as pilot:
@@ -132,7 +150,11 @@ async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twic
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         body = str(top_screen(app, ReviewScreen).body)
-        assert '1 warning(s):\n  line 19: action "spare" is never used' in body and "notices.eml" in body and "stranger.eml" in body
+        assert (
+            '1 warning(s):\n  line 19: action "spare" is never used' in body
+            and "notices.eml" in body
+            and "stranger.eml" in body
+        )
         assert "inbox.eml" not in body
         await pilot.press("n")
         await until(pilot, lambda: not view_of(app).saving)
@@ -140,20 +162,29 @@ async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twic
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         await pilot.press("y")
-        await until(pilot, lambda: settings.fdm_config.read_text() == warned and settled(app)
-                    and not view_of(app).saving)
+        await until(
+            pilot,
+            lambda: (
+                settings.fdm_config.read_text() == warned
+                and settled(app)
+                and not view_of(app).saving
+            ),
+        )
         assert [p.read_text() for p in tmp_path.glob("fdm.conf.*.bak")] == [ARTICLE]
         assert (settings.fdm_config.stat().st_mode & 0o777) == 0o600
-        assert [(r["action"], r["outcome"]) for r in audit(tmp_path)] == [("fdm.save", "started"),
-                                                                          ("fdm.save", "ok")]
+        assert [(r["action"], r["outcome"]) for r in audit(tmp_path)] == [
+            ("fdm.save", "started"),
+            ("fdm.save", "ok"),
+        ]
         assert "modified" not in text_of(app, "#rules-title")
         second = warned + "# second save\n"
         editor.load_text(second)
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         await pilot.press("y")
-        await until(pilot, lambda: settings.fdm_config.read_text() == second
-                    and len(audit(tmp_path)) == 4)
+        await until(
+            pilot, lambda: settings.fdm_config.read_text() == second and len(audit(tmp_path)) == 4
+        )
         assert len(list(tmp_path.glob("fdm.conf.*.bak"))) == 2
         assert [r["outcome"] for r in audit(tmp_path)] == ["started", "ok", "started", "ok"]
 
@@ -169,7 +200,10 @@ async def test_read_only_save_key_says_no_and_is_audited(tmp_path: Path) -> None
         assert [n.message for n in app._notifications] == ["read-only: save is not available"]
         [record] = audit(tmp_path)
         assert (record["action"], record["target"], record["outcome"]) == (
-            "fdm.save", str(settings.fdm_config), "refused")
+            "fdm.save",
+            str(settings.fdm_config),
+            "refused",
+        )
         assert not isinstance(app.screen, ReviewScreen)
     assert settings.fdm_config.read_text() == ARTICLE
 
@@ -183,8 +217,10 @@ async def test_reload_with_unsaved_edits_asks_first(tmp_path: Path) -> None:
         editor.load_text(ARTICLE + "# my edit\n")
         await pilot.press("ctrl+r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert top_screen(app, ConfirmScreen).question == \
-            "fdm.conf has unsaved edits. Reload it from disk and lose them?"
+        assert (
+            top_screen(app, ConfirmScreen).question
+            == "fdm.conf has unsaved edits. Reload it from disk and lose them?"
+        )
         await pilot.press("n")
         await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         await pilot.pause(0.2)
@@ -213,8 +249,10 @@ async def test_read_only_hides_and_refuses_save_and_revert(tmp_path: Path) -> No
         view_of(app).action_save()
         view_of(app).action_revert()
         await until(pilot, lambda: len(audit(tmp_path)) == 2)
-        assert sorted((r["action"], r["outcome"]) for r in audit(tmp_path)) == \
-            [("fdm.revert", "refused"), ("fdm.save", "refused")]
+        assert sorted((r["action"], r["outcome"]) for r in audit(tmp_path)) == [
+            ("fdm.revert", "refused"),
+            ("fdm.save", "refused"),
+        ]
     assert settings.fdm_config.read_text() == ARTICLE
     assert not list(tmp_path.glob("fdm.conf.*.bak"))
 
@@ -231,9 +269,13 @@ async def test_corpus_view_lists_the_messages_whose_route_changes(tmp_path: Path
         await pilot.press("ctrl+t")
         await until(pilot, lambda: isinstance(app.screen, CorpusScreen))
         table = app.screen.query_one(DataTable)
-        rows = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[2]) for i in range(table.row_count)}
-        assert rows == {"notices.eml": "delivered: bob_notifications -> bob/Notifications",
-                        "stranger.eml": "delivered: bob_inbox -> bob/INBOX"}
+        rows = {
+            str(table.get_row_at(i)[0]): str(table.get_row_at(i)[2]) for i in range(table.row_count)
+        }
+        assert rows == {
+            "notices.eml": "delivered: bob_notifications -> bob/Notifications",
+            "stranger.eml": "delivered: bob_inbox -> bob/INBOX",
+        }
 
 
 async def test_file_changed_on_disk_reloads_or_asks_before_overwriting(tmp_path: Path) -> None:
@@ -277,8 +319,10 @@ async def test_revert_puts_a_backup_back_into_file_and_editor(tmp_path: Path) ->
         await pilot.press("y")
         await until(pilot, lambda: app.query_one(FdmEditor).text == FIXED)
         assert settings.fdm_config.read_text() == FIXED
-        assert [(r["action"], r["outcome"]) for r in audit(tmp_path)] == [("fdm.revert", "started"),
-                                                                          ("fdm.revert", "ok")]
+        assert [(r["action"], r["outcome"]) for r in audit(tmp_path)] == [
+            ("fdm.revert", "started"),
+            ("fdm.revert", "ok"),
+        ]
 
 
 async def test_test_message_from_a_maildir_and_composed(tmp_path: Path) -> None:
@@ -287,8 +331,9 @@ async def test_test_message_from_a_maildir_and_composed(tmp_path: Path) -> None:
     cur.mkdir(parents=True)
     (cur.parent / "new").mkdir()
     stored = cur / "1.host:2,S"
-    stored.write_text("From: [bold red]evil[/] <e@x>\nTo: notifications@example.com\n"
-                      "Subject: \x1b[31mred\n\nb\n")
+    stored.write_text(
+        "From: [bold red]evil[/] <e@x>\nTo: notifications@example.com\nSubject: \x1b[31mred\n\nb\n"
+    )
     app = ConsoleApp(settings, initial_tab="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
@@ -336,8 +381,10 @@ async def test_a_bad_message_source_is_a_notification_not_a_crash(tmp_path: Path
 async def test_test_message_from_the_queue_runs_smtpctl_show_message(tmp_path: Path) -> None:
     """The queue source through console.queue's real subprocess path, on recorded smtpctl output."""
     replay = str(Path(__file__).resolve().parent.parent / "unit" / "smtpctl_replay.py")
-    table = {"show message 99c1e639": "show-message-tempfail",
-             "show message deadbeef": "show-message-unknown"}
+    table = {
+        "show message 99c1e639": "show-message-tempfail",
+        "show message deadbeef": "show-message-unknown",
+    }
     settings = make_settings(tmp_path)
     settings.smtpctl = [sys.executable, replay, json.dumps(table)]
     app = ConsoleApp(settings, initial_tab="rules")
@@ -353,13 +400,18 @@ async def test_test_message_from_the_queue_runs_smtpctl_show_message(tmp_path: P
             await pilot.click("#use")
             if queued == "deadbeef":
                 await until(pilot, lambda: any("deadbeef" in n.message for n in app._notifications))
-        await until(pilot, lambda: "queued message 99c1e639" in text_of(app, "#rules-message-title"))
+        await until(
+            pilot, lambda: "queued message 99c1e639" in text_of(app, "#rules-message-title")
+        )
         assert "Subject: tempfail" in app.query_one("#rules-message", TextArea).text
-        await until(pilot, lambda: settled(app) and "tim@tempfail.test" in text_of(app, "#rules-route"))
+        await until(
+            pilot, lambda: settled(app) and "tim@tempfail.test" in text_of(app, "#rules-route")
+        )
 
 
 async def test_a_second_change_on_disk_while_the_overwrite_question_is_open_is_not_overwritten(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """The question was about one version on disk; another one appears before the answer: the save
     is refused with a new warning, and the next save asks about the new version."""
     settings = make_settings(tmp_path)
@@ -375,13 +427,17 @@ async def test_a_second_change_on_disk_while_the_overwrite_question_is_open_is_n
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         assert "changed on disk" in top_screen(app, ConfirmScreen).question
-        settings.fdm_config.write_text(ARTICLE + "# second change, made while the question is open\n")
+        settings.fdm_config.write_text(
+            ARTICLE + "# second change, made while the question is open\n"
+        )
         await pilot.press("y")
         await until(pilot, lambda: not view.saving)
         await until(pilot, lambda: [n for n in app._notifications if n.severity == "error"])
         [refusal] = [n for n in app._notifications if n.severity == "error"]
         assert "changed on disk since it was opened" in refusal.message
-        assert settings.fdm_config.read_text().endswith("# second change, made while the question is open\n")
+        assert settings.fdm_config.read_text().endswith(
+            "# second change, made while the question is open\n"
+        )
         assert editor.text == FIXED
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
@@ -423,14 +479,19 @@ async def test_revert_to_a_backup_with_warnings_asks_with_them(tmp_path: Path) -
         await until(pilot, lambda: isinstance(app.screen, BackupScreen))
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        assert top_screen(app, ReviewScreen).question == "Revert fdm.conf to fdm.conf.20240101-000000.bak?"
+        assert (
+            top_screen(app, ReviewScreen).question
+            == "Revert fdm.conf to fdm.conf.20240101-000000.bak?"
+        )
         assert 'action "unused" is never used' in top_screen(app, ReviewScreen).body.plain
         await pilot.press("y")
         await until(pilot, lambda: app.query_one(FdmEditor).text == backup.read_text())
     assert settings.fdm_config.read_text() == backup.read_text()
 
 
-async def test_at_80x24_the_editor_is_one_tab_away_and_a_route_change_reads_whole(tmp_path: Path) -> None:
+async def test_at_80x24_the_editor_is_one_tab_away_and_a_route_change_reads_whole(
+    tmp_path: Path,
+) -> None:
     app = ConsoleApp(make_settings(tmp_path), initial_tab="rules")
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: settled(app))
@@ -443,7 +504,12 @@ async def test_at_80x24_the_editor_is_one_tab_away_and_a_route_change_reads_whol
         assert order == ["rules-findings", "rules-message", "rules-editor"]
         app.query_one(FdmEditor).load_text(FIXED)
         await pilot.press("ctrl+t")
-        await until(pilot, lambda: isinstance(app.screen, CorpusScreen)
-                    and "edited:" in str(app.screen.query_one("#corpus-change", Static).render()))
+        await until(
+            pilot,
+            lambda: (
+                isinstance(app.screen, CorpusScreen)
+                and "edited:" in str(app.screen.query_one("#corpus-change", Static).render())
+            ),
+        )
         shown = str(app.screen.query_one("#corpus-change", Static).render())
         assert "edited:  delivered: bob_notifications -> bob/Notifications" in shown

@@ -24,12 +24,20 @@ def app(tmp_path: Path) -> ConsoleApp:
     conf = tmp_path / "fdm.conf"
     conf.write_text((CORPUS / "configs" / "article.conf").read_text())
     tables = CORPUS / "tables"
-    settings = Settings(supervisor_url=URL, refresh_interval=3600, fdm_config=conf,
-                        table_addrs=tables / "addrs", table_vusers=tables / "vusers",
-                        table_vdomains=tables / "vdomains", table_userdb=tables / "userdb",
-                        audit_log=tmp_path / "audit.log", fdm_test_messages=tmp_path)
-    return ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com",
-                      initial_tab="rules")
+    settings = Settings(
+        supervisor_url=URL,
+        refresh_interval=3600,
+        fdm_config=conf,
+        table_addrs=tables / "addrs",
+        table_vusers=tables / "vusers",
+        table_vdomains=tables / "vdomains",
+        table_userdb=tables / "userdb",
+        audit_log=tmp_path / "audit.log",
+        fdm_test_messages=tmp_path,
+    )
+    return ConsoleApp(
+        settings, supervisor=RecordedSupervisor(), hostname="mail.example.com", initial_tab="rules"
+    )
 
 
 async def route_settled(pilot: Any) -> None:
@@ -39,7 +47,11 @@ async def route_settled(pilot: Any) -> None:
 
     def settled() -> bool:
         views = pilot.app.query(RulesView)
-        return bool(views) and views.first().loaded and views.first().shown_generation == views.first().generation
+        return (
+            bool(views)
+            and views.first().loaded
+            and views.first().shown_generation == views.first().generation
+        )
 
     await until(pilot, settled, what="the Rules screen to settle")
 

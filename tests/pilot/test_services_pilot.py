@@ -65,11 +65,14 @@ async def test_restart_asks_then_changes_the_pid(supervisord: Supervisord) -> No
     assert after != before
     audit = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]
     assert [(a["action"], a["target"], a["outcome"]) for a in audit] == [
-        ("program.restart", "sleeper", "started"), ("program.restart", "sleeper", "ok")]
+        ("program.restart", "sleeper", "started"),
+        ("program.restart", "sleeper", "ok"),
+    ]
 
 
 async def test_an_unwritable_audit_log_means_a_notification_and_no_restart(
-        supervisord: Supervisord) -> None:
+    supervisord: Supervisord,
+) -> None:
     """The audit log on a full device: the restart's started line cannot be written, so nothing is
     restarted, and the console says why."""
     settings = supervisord.settings()
@@ -85,8 +88,9 @@ async def test_an_unwritable_audit_log_means_a_notification_and_no_restart(
         await until(pilot, lambda: app._notifications)
         [note] = list(app._notifications)
         assert note.severity == "error"
-        assert note.message == ("cannot write the audit log /dev/full (No space left on device); "
-                                "nothing was done")
+        assert note.message == (
+            "cannot write the audit log /dev/full (No space left on device); nothing was done"
+        )
         assert cell(app, "sleeper", "pid") == str(before)
     assert supervisord.client().program("sleeper").pid == before
 
@@ -132,7 +136,9 @@ async def test_kill_and_term_say_what_they_do_and_ask_again(supervisord: Supervi
         await until(pilot, lambda: "kill at once" in str(effect.render()))
         await pilot.click("#send")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert top_screen(app, ConfirmScreen).question.startswith("Really send SIGKILL to sleeper? Kill at once")
+        assert top_screen(app, ConfirmScreen).question.startswith(
+            "Really send SIGKILL to sleeper? Kill at once"
+        )
         await pilot.press("n")  # no: back to the choice, nothing sent
         await until(pilot, lambda: app.screen is dialog)
         dialog.query_one("#signal", Select).value = "TERM"
@@ -148,7 +154,9 @@ async def test_kill_and_term_say_what_they_do_and_ask_again(supervisord: Supervi
         assert note.message.startswith("SIGTERM sent to sleeper")
     audit = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]
     assert [(a["action"], a["params"], a["outcome"]) for a in audit] == [
-        ("program.signal", {"signal": "TERM"}, "started"), ("program.signal", {"signal": "TERM"}, "ok")]
+        ("program.signal", {"signal": "TERM"}, "started"),
+        ("program.signal", {"signal": "TERM"}, "ok"),
+    ]
 
 
 async def test_output_is_shown_literally(supervisord: Supervisord) -> None:
@@ -179,16 +187,20 @@ async def test_read_only_hides_and_refuses(supervisord: Supervisord) -> None:
         assert "read-only: restart is not available" in [n.message for n in app._notifications]
         # The palette offers no mutating command.
         titles = [t for t, _, _ in ActionCommands(app.screen)._commands()]
-        assert titles and not [t for t in titles if t.split()[0] in ("Start", "Stop", "Restart",
-                                                                        "Signal")]
+        assert titles and not [
+            t for t in titles if t.split()[0] in ("Start", "Stop", "Restart", "Signal")
+        ]
         # Reached anyway (a stray call): the dispatcher refuses, audits, and nothing changes.
         app.request_action("program.restart", "sleeper")
         await until(pilot, lambda: audit_log.read_text().count("\n") == 5)
     assert supervisord.client().program("sleeper").pid == before
     lines = [json.loads(rec) for rec in (supervisord.dir / "audit.log").read_text().splitlines()]
     assert sorted((r["action"], r["target"]) for r in lines[:4]) == [
-        ("program.restart", "sleeper"), ("program.signal", "sleeper"), ("program.start", "sleeper"),
-        ("program.stop", "sleeper")]
+        ("program.restart", "sleeper"),
+        ("program.signal", "sleeper"),
+        ("program.start", "sleeper"),
+        ("program.stop", "sleeper"),
+    ]
     assert all(r["refused"] is True for r in lines) and lines[4]["action"] == "program.restart"
 
 
@@ -214,7 +226,8 @@ async def test_disconnected_banner_and_reconnect(supervisord: Supervisord) -> No
 
 
 async def test_the_output_pane_says_supervisord_is_away_once_and_backs_off(
-        supervisord: Supervisord) -> None:
+    supervisord: Supervisord,
+) -> None:
     """While supervisord is down, the output pane gets one line (not one every half second) and
     reads less and less often; when it is back, the output continues."""
     app = ConsoleApp(supervisord.settings())
@@ -238,8 +251,10 @@ async def test_the_output_pane_says_supervisord_is_away_once_and_backs_off(
         # failed reads were handled (the wait doubling each time: 0.5 -> 1 -> 2 -> 4 s).
         await until(pilot, lambda: len(reads) >= 4, timeout=30)
         away = [line for line in log.lines if "supervisord is not running" in line]
-        assert away == [f"-- supervisord is not running: no socket at {supervisord.dir}/supervisor.sock"
-                        "; retrying --"]
+        assert away == [
+            f"-- supervisord is not running: no socket at {supervisord.dir}/supervisor.sock"
+            "; retrying --"
+        ]
         assert log.lines[-2:] == [away[0], ""]
         assert view._log_delay >= 4.0
         supervisord.start()
@@ -278,21 +293,31 @@ async def test_markup_in_program_names_is_plain_text_in_the_palette(tmp_path: Pa
 
             def prompts() -> list[Content]:
                 commands = app.screen.query_one(CommandList)
-                return [commands.get_option_at_index(i).prompt  # type: ignore[misc]
-                        for i in range(commands.option_count)]
+                return [
+                    commands.get_option_at_index(i).prompt  # type: ignore[misc]
+                    for i in range(commands.option_count)
+                ]
 
-            for query, name in (("", "bad:bad[red]n[blink]"), ("bad", "bad:bad[red]n[blink]"),
-                                ("click", "link:[@click=app.quit]x")):
+            for query, name in (
+                ("", "bad:bad[red]n[blink]"),
+                ("bad", "bad:bad[red]n[blink]"),
+                ("click", "link:[@click=app.quit]x"),
+            ):
                 app.screen.query_one(Input).value = query
+
                 def listed(name: str = name) -> bool:
                     return any(f"Restart {name}" in p.plain for p in prompts())
 
                 await until(pilot, listed)
                 for prompt in prompts():
                     if name in prompt.plain:
-                        assert not [span for span in prompt.spans
-                                    if "click" in str(span.style) or "blink" in str(span.style)
-                                    or "red" in str(span.style)], prompt.spans
+                        assert not [
+                            span
+                            for span in prompt.spans
+                            if "click" in str(span.style)
+                            or "blink" in str(span.style)
+                            or "red" in str(span.style)
+                        ], prompt.spans
             await pilot.press("escape")
             await until(pilot, lambda: not isinstance(app.screen, CommandPalette))
             assert app.is_running

@@ -15,7 +15,9 @@ SIZES = [(80, 24), (160, 50)]
 
 def app(read_only: bool = False, down: bool = False) -> ConsoleApp:
     settings = Settings(supervisor_url=URL, read_only=read_only, refresh_interval=3600)
-    return ConsoleApp(settings, supervisor=RecordedSupervisor(down=down), hostname="mail.example.com")
+    return ConsoleApp(
+        settings, supervisor=RecordedSupervisor(down=down), hostname="mail.example.com"
+    )
 
 
 async def settle(pilot: Any) -> None:

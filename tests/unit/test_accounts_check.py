@@ -54,23 +54,32 @@ def article_stack(tmp_path: Path) -> Settings:
     for user in ("bob", "sysmail"):
         for sub in ("cur", "new", "tmp"):
             (tmp_path / "spool" / user / "Mail" / sub).mkdir(parents=True)
-    return Settings(table_vdomains=tmp_path / "db" / "vdomains",
-                    table_vusers=tmp_path / "db" / "vusers", table_addrs=tmp_path / "db" / "addrs",
-                    table_userdb=tmp_path / "db" / "userdb", spool_dir=tmp_path / "spool",
-                    fdm_config=tmp_path / "config" / "fdm.conf",
-                    smtpd_config=tmp_path / "config" / "smtpd.conf",
-                    audit_log=tmp_path / "audit.log", operator="tester")
+    return Settings(
+        table_vdomains=tmp_path / "db" / "vdomains",
+        table_vusers=tmp_path / "db" / "vusers",
+        table_addrs=tmp_path / "db" / "addrs",
+        table_userdb=tmp_path / "db" / "userdb",
+        spool_dir=tmp_path / "spool",
+        fdm_config=tmp_path / "config" / "fdm.conf",
+        smtpd_config=tmp_path / "config" / "smtpd.conf",
+        audit_log=tmp_path / "audit.log",
+        operator="tester",
+    )
 
 
 def snapshot(settings: Settings) -> dict[str, bytes]:
     """Every file under the stack's directory, byte for byte."""
     root = settings.table_vusers.parent.parent
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def codes(settings: Settings) -> list[tuple[str, str, str]]:
-    return [(f.severity, Path(f.file).name, f.code)
-            for f in check(load_accounts(settings), settings.fdm_config)]
+    return [
+        (f.severity, Path(f.file).name, f.code)
+        for f in check(load_accounts(settings), settings.fdm_config)
+    ]
 
 
 def test_the_articles_own_disagreements_are_found(stack: Settings) -> None:
@@ -88,7 +97,9 @@ def test_the_articles_own_disagreements_are_found(stack: Settings) -> None:
 
 def test_a_consistent_stack_is_clean(stack: Settings) -> None:
     fdm = stack.fdm_config.read_text()
-    fdm = fdm.replace('"bob_notices"', '"bob_notifications"').replace('"bob_lists"', '"bob_mailinglists"')
+    fdm = fdm.replace('"bob_notices"', '"bob_notifications"').replace(
+        '"bob_lists"', '"bob_mailinglists"'
+    )
     fdm = fdm.replace("network@example", "networking@example")
     stack.fdm_config.write_text(fdm)
     assert codes(stack) == []
@@ -100,8 +111,9 @@ def test_tables_that_disagree(stack: Settings) -> None:
     with stack.table_addrs.open("a") as addrs:
         addrs.write("ghost@example.com\nstranger@example.org\n")
     with stack.table_vusers.open("a") as vusers:
-        vusers.write("only-in-vusers@example.com vmail\nbob@example.com vmail\n"
-                     "alias@example.com nobody\n")
+        vusers.write(
+            "only-in-vusers@example.com vmail\nbob@example.com vmail\nalias@example.com nobody\n"
+        )
     found = codes(stack)
     assert ("error", "addrs", "not-in-vusers") in found
     assert ("error", "vusers", "not-in-addrs") in found
@@ -114,8 +126,12 @@ def test_tables_that_disagree(stack: Settings) -> None:
 def test_userdb_problems(stack: Settings) -> None:
     text = stack.table_userdb.read_text()
     stack.table_userdb.write_text(
-        text + "carol:{SHA512-CRYPT}$6$x$y:vmail:2000:2000:/h::\n" + "dave:plain\n"
-        + text.splitlines()[0] + "\n")
+        text
+        + "carol:{SHA512-CRYPT}$6$x$y:vmail:2000:2000:/h::\n"
+        + "dave:plain\n"
+        + text.splitlines()[0]
+        + "\n"
+    )
     shutil.rmtree(stack.spool_dir / "sysmail")
     found = codes(stack)
     assert ("error", "userdb", "hash-prefix") in found
@@ -126,11 +142,28 @@ def test_userdb_problems(stack: Settings) -> None:
 
 def test_check_cli_json_and_exit_codes(stack: Settings, tmp_path: Path) -> None:
     config = tmp_path / "settings.toml"
-    config.write_text("\n".join(f'{key} = "{getattr(stack, key)}"' for key in (
-        "table_vdomains", "table_vusers", "table_addrs", "table_userdb", "spool_dir",
-        "fdm_config", "audit_log")) + "\n")
-    run = subprocess.run([*MAILCONSOLE, "--config", str(config), "accounts",
-                          "check", "--json"], capture_output=True, text=True, cwd=ROOT, check=False)
+    config.write_text(
+        "\n".join(
+            f'{key} = "{getattr(stack, key)}"'
+            for key in (
+                "table_vdomains",
+                "table_vusers",
+                "table_addrs",
+                "table_userdb",
+                "spool_dir",
+                "fdm_config",
+                "audit_log",
+            )
+        )
+        + "\n"
+    )
+    run = subprocess.run(
+        [*MAILCONSOLE, "--config", str(config), "accounts", "check", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     assert run.returncode == 2, run.stderr
     rows = [json.loads(line) for line in run.stdout.splitlines()]
     assert {"file", "line", "severity", "message", "fix", "code"} <= set(rows[0])
@@ -151,10 +184,13 @@ def test_add_user_plans_every_file_and_keeps_other_lines(stack: Settings) -> Non
     assert plan.texts["addrs"] == old["addrs"] + "alice@example.com\n"
     assert plan.texts["userdb"].endswith(
         f"alice:{HASH}:vmail:2000:2000:{stack.spool_dir}/alice::"
-        f"userdb_mail=maildir:{stack.spool_dir}/alice/Mail\n")
+        f"userdb_mail=maildir:{stack.spool_dir}/alice/Mail\n"
+    )
     assert 'action "alice_inbox" pipe "${deliver} -d alice -m INBOX"' in plan.texts["fdm"]
-    assert 'match "^(To|Cc|Received):.+alice@example\\\\.com" in headers action "alice_inbox"' \
+    assert (
+        'match "^(To|Cc|Received):.+alice@example\\\\.com" in headers action "alice_inbox"'
         in plan.texts["fdm"]
+    )
     assert plan.maildir == stack.spool_dir / "alice" / "Mail"
     validate(files, plan)  # adds no error
 
@@ -164,23 +200,27 @@ def test_an_alias_reuses_the_users_action(stack: Settings) -> None:
     plan = plan_add_address(files, "Postmaster@Example.com", "bob")
     assert plan.texts["vusers"].endswith("postmaster@example.com vmail\n")
     added = set(plan.texts["fdm"].splitlines()) - set(files.fdm_text.splitlines())
-    assert added == {'match "^(To|Cc|Received):.+postmaster@example\\\\.com" in headers '
-                     'action "bob_inbox"'}
+    assert added == {
+        'match "^(To|Cc|Received):.+postmaster@example\\\\.com" in headers action "bob_inbox"'
+    }
 
 
-@pytest.mark.parametrize(("step", "sentence"), [
-    (lambda f: plan_add_address(f, "x@nowhere.org", "bob"), "nowhere.org is not in vdomains"),
-    (lambda f: plan_add_address(f, "bob@example.com", "bob"), "already accepted"),
-    (lambda f: plan_add_address(f, "x@example.com", "nobody"), "nobody is not in userdb"),
-    (lambda f: plan_add_address(f, 'a"b@example.com', "bob"), "is not a plain address"),
-    (lambda f: plan_add_user(f, "bob", HASH, []), "already in userdb"),
-    (lambda f: plan_add_user(f, "Bad Name", HASH, []), "is not a user name"),
-    (lambda f: plan_del_domain(f, "example.net"), "still has 1 address(es)"),
-    (lambda f: plan_del_domain(f, "example.org"), "not in vdomains"),
-    (lambda f: plan_add_domain(f, "example.com"), "already in vdomains"),
-    (lambda f: plan_del_address(f, "ghost@example.com"), "is not accepted"),
-    (lambda f: plan_passwd(f, "ghost", HASH), "ghost is not in userdb"),
-])
+@pytest.mark.parametrize(
+    ("step", "sentence"),
+    [
+        (lambda f: plan_add_address(f, "x@nowhere.org", "bob"), "nowhere.org is not in vdomains"),
+        (lambda f: plan_add_address(f, "bob@example.com", "bob"), "already accepted"),
+        (lambda f: plan_add_address(f, "x@example.com", "nobody"), "nobody is not in userdb"),
+        (lambda f: plan_add_address(f, 'a"b@example.com', "bob"), "is not a plain address"),
+        (lambda f: plan_add_user(f, "bob", HASH, []), "already in userdb"),
+        (lambda f: plan_add_user(f, "Bad Name", HASH, []), "is not a user name"),
+        (lambda f: plan_del_domain(f, "example.net"), "still has 1 address(es)"),
+        (lambda f: plan_del_domain(f, "example.org"), "not in vdomains"),
+        (lambda f: plan_add_domain(f, "example.com"), "already in vdomains"),
+        (lambda f: plan_del_address(f, "ghost@example.com"), "is not accepted"),
+        (lambda f: plan_passwd(f, "ghost", HASH), "ghost is not in userdb"),
+    ],
+)
 def test_refused_changes_are_one_sentence(stack: Settings, step, sentence: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(UserError, match=sentence.replace("(", r"\(").replace(")", r"\)")):
         step(load_files(stack))
@@ -218,7 +258,8 @@ def test_a_change_that_would_break_a_table_is_refused(stack: Settings) -> None:
 
 @pytest.mark.parametrize("failing", range(1, 9))
 def test_an_interrupted_save_leaves_the_old_files_byte_for_byte(
-        stack: Settings, monkeypatch: pytest.MonkeyPatch, failing: int) -> None:
+    stack: Settings, monkeypatch: pytest.MonkeyPatch, failing: int
+) -> None:
     """The nth rename fails (as a full disk would): the files written before are put back, and no
     temporary file or backup is left."""
     before = snapshot(stack)
@@ -256,9 +297,15 @@ ACCOUNT_ACTIONS = sorted(name for name in ACTIONS if name.startswith("accounts."
 
 
 def test_every_accounts_action_is_registered() -> None:
-    assert ACCOUNT_ACTIONS == ["accounts.add_address", "accounts.add_domain", "accounts.add_user",
-                               "accounts.del_address", "accounts.del_domain", "accounts.del_user",
-                               "accounts.passwd"]
+    assert ACCOUNT_ACTIONS == [
+        "accounts.add_address",
+        "accounts.add_domain",
+        "accounts.add_user",
+        "accounts.del_address",
+        "accounts.del_domain",
+        "accounts.del_user",
+        "accounts.passwd",
+    ]
 
 
 @pytest.mark.parametrize("name", ACCOUNT_ACTIONS)
@@ -289,12 +336,16 @@ def test_dns_records_say_what_they_cannot_be_computed_from(stack: Settings) -> N
 
     records = {(r.domain, r.kind): r for r in wanted_records(load_accounts(stack), stack)}
     mx = records[("example.com", "MX")]
-    assert mx.value == "" and mx.note == f"{stack.smtpd_config} does not exist (see the " \
-        "smtpd_config setting)"
+    assert (
+        mx.value == ""
+        and mx.note == f"{stack.smtpd_config} does not exist (see the smtpd_config setting)"
+    )
     assert mx.zone_line().startswith("; example.com MX: ")
     assert "does not exist: no DKIM key to publish" in records[("example.net", "DKIM")].note
     # the article's example.net reports to dmarc@example.com: example.com must accept them
-    assert records[("example.net", "DMARC")].value == \
-        "v=DMARC1; p=reject; rua=mailto:dmarc@example.com"
+    assert (
+        records[("example.net", "DMARC")].value
+        == "v=DMARC1; p=reject; rua=mailto:dmarc@example.com"
+    )
     assert records[("example.net", "RUA")].name == "example.net._report._dmarc.example.com"
     assert ("example.com", "RUA") not in records

@@ -18,8 +18,12 @@ PASSWORD = "a-long-enough-password"
 def verify(hashed: str, password: str) -> bool:
     """openssl's own SHA-512 crypt of the password with the hash's salt gives the same hash."""
     salt = hashed.split("$")[2]
-    again = subprocess.run(["openssl", "passwd", "-6", "-salt", salt, password],
-                           capture_output=True, text=True, check=True).stdout.strip()
+    again = subprocess.run(
+        ["openssl", "passwd", "-6", "-salt", salt, password],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     return again == hashed
 
 
@@ -37,10 +41,12 @@ def only(tmp_path: Path, *programs: str) -> str:
     return str(directory)
 
 
-@pytest.mark.parametrize("programs", [("doveadm", "openssl"), ("openssl",)],
-                         ids=["doveadm", "openssl"])
-def test_a_bare_sha512_crypt_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                  programs: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    "programs", [("doveadm", "openssl"), ("openssl",)], ids=["doveadm", "openssl"]
+)
+def test_a_bare_sha512_crypt_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, programs: tuple[str, ...]
+) -> None:
     openssl = shutil.which("openssl") or "openssl"
     monkeypatch.setenv("PATH", only(tmp_path, *programs))
     hashed = hash_password(PASSWORD)
@@ -50,7 +56,9 @@ def test_a_bare_sha512_crypt_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert hashed != hash_password(PASSWORD)  # a new salt each time
 
 
-def test_no_hashing_program_is_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_hashing_program_is_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ActionFailed, match="neither doveadm nor openssl"):
         hash_password(PASSWORD)

@@ -54,8 +54,10 @@ def test_the_articles_tables_round_trip(name: str) -> None:
 
 
 def test_the_articles_tables_have_their_kinds() -> None:
-    read = {name: parse_table(name, SAMPLES / name, (SAMPLES / name).read_text())
-            for name in ("vdomains", "vusers", "addrs")}
+    read = {
+        name: parse_table(name, SAMPLES / name, (SAMPLES / name).read_text())
+        for name in ("vdomains", "vusers", "addrs")
+    }
     assert read["vdomains"].kind == LIST and read["addrs"].kind == LIST
     assert read["vusers"].kind == MAP
     assert [e.key for e in read["vdomains"].entries] == ["example.com", "example.net"]
@@ -67,8 +69,13 @@ def test_the_articles_userdb_round_trips_with_its_extra_fields() -> None:
     userdb = parse_userdb(SAMPLES / "userdb", text)
     assert userdb.text == text
     bob = userdb.find("bob")[0]
-    assert (bob.uid, bob.gid, bob.gecos, bob.home, bob.shell) == ("vmail", "2000", "2000",
-                                                                  "/mail/spool/bob", "")
+    assert (bob.uid, bob.gid, bob.gecos, bob.home, bob.shell) == (
+        "vmail",
+        "2000",
+        "2000",
+        "/mail/spool/bob",
+        "",
+    )
     assert bob.extra == "userdb_mail=maildir:/mail/spool/bob/Mail"
     assert bob.maildir() == Path("/mail/spool/bob/Mail")
     assert userdb.refused == []
@@ -87,12 +94,18 @@ def test_comments_blank_lines_and_odd_whitespace_survive() -> None:
         # smtpd has no inline comments: the rest of the line is the value
         (10, "networking@example.net", "vmail # the inline hash is part of the value"),
     ]
-    assert table.find("team@example.com")[0].values == ["bob@example.com", "sysmail@example.net",
-                                                        "dmarc@example.com"]
+    assert table.find("team@example.com")[0].values == [
+        "bob@example.com",
+        "sysmail@example.net",
+        "dmarc@example.com",
+    ]
     addrs = parse_table("addrs", Path("addrs"), ADDRS_EDITED)
     assert addrs.text == ADDRS_EDITED
-    assert [e.key for e in addrs.entries] == ["bob@example.com", "notifications@example.com",
-                                              "system@example.com"]
+    assert [e.key for e in addrs.entries] == [
+        "bob@example.com",
+        "notifications@example.com",
+        "system@example.com",
+    ]
 
 
 def test_the_first_entry_decides_the_kind_and_list_keys_keep_spaces() -> None:
@@ -115,9 +128,11 @@ def test_a_map_line_without_value_is_what_smtpd_refuses() -> None:
 
 
 def test_userdb_lines_as_dovecot_and_table_passwd_read_them() -> None:
-    text = ("# comment:with:colons\n\n  # indented:x:1:1:g:/h::\n"
-            "carol:$6$x:2000:2000\n"
-            "dave:$6$x:2000:2000:g:/h::a=b:c d=e:f\n")
+    text = (
+        "# comment:with:colons\n\n  # indented:x:1:1:g:/h::\n"
+        "carol:$6$x:2000:2000\n"
+        "dave:$6$x:2000:2000:g:/h::a=b:c d=e:f\n"
+    )
     userdb = parse_userdb(Path("userdb"), text)
     assert userdb.text == text
     assert [u.name for u in userdb.users] == ["  # indented", "carol", "dave"]
@@ -132,14 +147,17 @@ def test_userdb_extra_fields_are_kept_byte_for_byte_by_a_password_change() -> No
     raw = userdb.lines[bob.line - 1]
     changed = with_password(bob, raw, "$6$new$hash")
     assert changed == raw.replace("$6$xx$abc", "$6$new$hash")
-    assert changed.endswith(":userdb_mail=maildir:/mail/spool/bob/Mail userdb_quota_rule=*:storage=1G")
+    assert changed.endswith(
+        ":userdb_mail=maildir:/mail/spool/bob/Mail userdb_quota_rule=*:storage=1G"
+    )
 
 
 def test_a_new_user_line_copies_the_first_users_layout() -> None:
     userdb = parse_userdb(Path("userdb"), (SAMPLES / "userdb").read_text())
     line = user_line("alice", "$6$s$h", userdb.users[0], userdb.users[0])
-    assert line == ("alice:$6$s$h:vmail:2000:2000:/mail/spool/alice::"
-                    "userdb_mail=maildir:/mail/spool/alice/Mail")
+    assert line == (
+        "alice:$6$s$h:vmail:2000:2000:/mail/spool/alice::userdb_mail=maildir:/mail/spool/alice/Mail"
+    )
 
 
 def test_edits_touch_only_their_lines() -> None:

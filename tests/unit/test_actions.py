@@ -26,6 +26,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
         def handler(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
             calls.append((name, target))
             return f"{name} done"
+
         return handler
 
     patched = {n: a._replace(handler=recorder(n)) for n, a in ACTIONS.items()}
@@ -80,8 +81,13 @@ def test_real_handlers_touch_nothing_in_read_only_mode(name: str, tmp_path: Path
     tripwire_script.chmod(0o755)
     fdm_conf = tmp_path / "fdm.conf"
     fdm_conf.write_bytes(b"# original\n")
-    s = settings(tmp_path, read_only=True, smtpctl=[str(tripwire_script)], fdm_config=fdm_conf,
-                 supervisor_url="unix:///nonexistent/sock")
+    s = settings(
+        tmp_path,
+        read_only=True,
+        smtpctl=[str(tripwire_script)],
+        fdm_config=fdm_conf,
+        supervisor_url="unix:///nonexistent/sock",
+    )
     ctx = ActionContext(s)
     ctx._supervisor = Tripwire()
     with pytest.raises(ReadOnlyRefused):
@@ -96,7 +102,9 @@ def test_read_only_offers_nothing(tmp_path: Path) -> None:
     assert len(offered_actions(settings(tmp_path))) == len(ACTIONS)
 
 
-def test_done_and_failed_attempts_are_audited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_done_and_failed_attempts_are_audited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def ok(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
         return "fine."
 
@@ -106,11 +114,15 @@ def test_done_and_failed_attempts_are_audited(tmp_path: Path, monkeypatch: pytes
     def buggy(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr(actions, "ACTIONS", {
-        "t.ok": actions.Action("t.ok", "ok", False, ok),
-        "t.fail": actions.Action("t.fail", "fail", False, failing),
-        "t.bug": actions.Action("t.bug", "bug", False, buggy),
-    })
+    monkeypatch.setattr(
+        actions,
+        "ACTIONS",
+        {
+            "t.ok": actions.Action("t.ok", "ok", False, ok),
+            "t.fail": actions.Action("t.fail", "fail", False, failing),
+            "t.bug": actions.Action("t.bug", "bug", False, buggy),
+        },
+    )
     s = settings(tmp_path)
     assert dispatch(s, "t.ok", "x") == "fine."
     with pytest.raises(ActionFailed, match="dovecot is not running"):
@@ -119,9 +131,13 @@ def test_done_and_failed_attempts_are_audited(tmp_path: Path, monkeypatch: pytes
         dispatch(s, "t.bug", "y")
     lines = audit_lines(s.audit_log)
     assert [(rec["action"], rec["outcome"], rec["refused"]) for rec in lines] == [
-        ("t.ok", "started", False), ("t.ok", "ok", False),
-        ("t.fail", "started", False), ("t.fail", "failed", False),
-        ("t.bug", "started", False), ("t.bug", "failed", False)]
+        ("t.ok", "started", False),
+        ("t.ok", "ok", False),
+        ("t.fail", "started", False),
+        ("t.fail", "failed", False),
+        ("t.bug", "started", False),
+        ("t.bug", "failed", False),
+    ]
     assert lines[3]["message"] == "dovecot is not running"
     assert all(isinstance(rec["duration_ms"], float) for rec in lines)
 
@@ -140,8 +156,9 @@ def test_unknown_action_is_one_sentence(tmp_path: Path) -> None:
         dispatch(settings(tmp_path), "nope", "x")
 
 
-@pytest.mark.parametrize("raw, expected", [("hup", "HUP"), ("SIGUSR1", "USR1"), ("1", "HUP"),
-                                           ("15", "TERM")])
+@pytest.mark.parametrize(
+    "raw, expected", [("hup", "HUP"), ("SIGUSR1", "USR1"), ("1", "HUP"), ("15", "TERM")]
+)
 def test_signal_names(raw: str, expected: str) -> None:
     assert normalise_signal(raw) == expected
 
@@ -152,10 +169,11 @@ def test_bad_signal_names(raw: str) -> None:
         normalise_signal(raw)
 
 
-def test_long_parameters_are_audited_by_size_and_hash(tmp_path: Path,
-                                                      recorded: list[tuple[str, str]]) -> None:
+def test_long_parameters_are_audited_by_size_and_hash(
+    tmp_path: Path, recorded: list[tuple[str, str]]
+) -> None:
     s = settings(tmp_path)
-    text = "match all action \"inbox\"\n" * 50
+    text = 'match all action "inbox"\n' * 50
     dispatch(s, "fdm.save", str(tmp_path / "fdm.conf"), {"text": text, "force": "no"})
     [started, line] = audit_lines(s.audit_log)
     assert started["params"] == line["params"]
@@ -164,19 +182,26 @@ def test_long_parameters_are_audited_by_size_and_hash(tmp_path: Path,
     assert "match all" not in line["params"]["text"]
 
 
-def test_the_started_line_is_on_disk_before_the_handler_runs(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_started_line_is_on_disk_before_the_handler_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[list[dict[str, Any]]] = []
 
     def looks(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
         seen.append(audit_lines(ctx.settings.audit_log))
         return "done."
 
-    monkeypatch.setattr(actions, "ACTIONS", {"t.look": actions.Action("t.look", "look", True, looks)})
+    monkeypatch.setattr(
+        actions, "ACTIONS", {"t.look": actions.Action("t.look", "look", True, looks)}
+    )
     s = settings(tmp_path)
     dispatch(s, "t.look", "dovecot", {"signal": "HUP"})
     [[started]] = seen
-    assert (started["action"], started["target"], started["outcome"]) == ("t.look", "dovecot", "started")
+    assert (started["action"], started["target"], started["outcome"]) == (
+        "t.look",
+        "dovecot",
+        "started",
+    )
     assert started["operator"] == "alice" and started["params"] == {"signal": "HUP"}
     assert [rec["outcome"] for rec in audit_lines(s.audit_log)] == ["started", "ok"]
 
@@ -186,14 +211,16 @@ def test_a_full_audit_device_means_no_action(recorded: list[tuple[str, str]]) ->
     s = Settings(audit_log=Path("/dev/full"), operator="alice")
     with pytest.raises(ActionFailed) as caught:
         dispatch(s, "program.restart", "dovecot")
-    assert str(caught.value) == ("cannot write the audit log /dev/full (No space left on device); "
-                                 "nothing was done")
+    assert str(caught.value) == (
+        "cannot write the audit log /dev/full (No space left on device); nothing was done"
+    )
     assert caught.value.exit_code == 1
     assert recorded == []
 
 
 def test_read_only_with_a_full_audit_device_is_still_a_plain_refusal(
-        recorded: list[tuple[str, str]]) -> None:
+    recorded: list[tuple[str, str]],
+) -> None:
     s = Settings(audit_log=Path("/dev/full"), read_only=True)
     with pytest.raises(ReadOnlyRefused):
         dispatch(s, "program.stop", "dovecot")

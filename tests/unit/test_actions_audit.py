@@ -38,12 +38,19 @@ def settings(tmp_path: Path, **kw: Any) -> Settings:
 
 def install(monkeypatch: pytest.MonkeyPatch, **handlers: Any) -> None:
     """Register test actions `t.NAME` with these handlers in place of the real registry."""
-    monkeypatch.setattr(actions, "ACTIONS", {
-        f"t.{name}": Action(f"t.{name}", name, False, handler) for name, handler in handlers.items()})
+    monkeypatch.setattr(
+        actions,
+        "ACTIONS",
+        {
+            f"t.{name}": Action(f"t.{name}", name, False, handler)
+            for name, handler in handlers.items()
+        },
+    )
 
 
-def test_every_field_of_the_started_and_outcome_records(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_field_of_the_started_and_outcome_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     received: list[tuple[str, dict[str, str]]] = []
 
     def handler(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
@@ -62,11 +69,24 @@ def test_every_field_of_the_started_and_outcome_records(tmp_path: Path,
     assert "café" in s.audit_log.read_text(encoding="utf-8")  # as written, not as \u00e9
     started, outcome = audit_lines(s.audit_log)
     for record in (started, outcome):
-        assert set(record) == {"time", "operator", "action", "target", "params", "outcome",
-                               "message", "duration_ms", "refused"}
+        assert set(record) == {
+            "time",
+            "operator",
+            "action",
+            "target",
+            "params",
+            "outcome",
+            "message",
+            "duration_ms",
+            "refused",
+        }
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", record["time"])
         assert datetime.fromisoformat(record["time"]).utcoffset() == timedelta(0)
-        assert (record["operator"], record["action"], record["target"]) == ("alice", "t.work", "café")
+        assert (record["operator"], record["action"], record["target"]) == (
+            "alice",
+            "t.work",
+            "café",
+        )
         assert record["params"] == {"signal": "HUP"} and record["refused"] is False
     assert (started["outcome"], started["message"], started["duration_ms"]) == ("started", "", 0.0)
     assert (outcome["outcome"], outcome["message"]) == ("ok", "done.")
@@ -74,8 +94,9 @@ def test_every_field_of_the_started_and_outcome_records(tmp_path: Path,
     assert round(outcome["duration_ms"], 1) == outcome["duration_ms"]
 
 
-def test_failed_attempts_record_the_target_and_the_reason(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_attempts_record_the_target_and_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def failing(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
         raise ActionFailed(f"{target} is not running")
 
@@ -90,8 +111,11 @@ def test_failed_attempts_record_the_target_and_the_reason(tmp_path: Path,
         dispatch(s, "t.bug", "smtpd")
     records = audit_lines(s.audit_log)
     assert [(r["target"], r["outcome"], r["message"]) for r in records] == [
-        ("dovecot", "started", ""), ("dovecot", "failed", "dovecot is not running"),
-        ("smtpd", "started", ""), ("smtpd", "failed", "ZeroDivisionError('oops')")]
+        ("dovecot", "started", ""),
+        ("dovecot", "failed", "dovecot is not running"),
+        ("smtpd", "started", ""),
+        ("smtpd", "failed", "ZeroDivisionError('oops')"),
+    ]
 
 
 def test_a_refusal_is_recorded_with_its_reason(tmp_path: Path) -> None:
@@ -101,11 +125,15 @@ def test_a_refusal_is_recorded_with_its_reason(tmp_path: Path) -> None:
     assert str(caught.value) == "refused: mailconsole is read-only (program.stop dovecot)"
     [record] = audit_lines(s.audit_log)
     assert (record["outcome"], record["message"], record["refused"]) == (
-        "refused", "read-only mode", True)
+        "refused",
+        "read-only mode",
+        True,
+    )
 
 
 def test_read_only_with_an_unwritable_audit_log_refuses_and_runs_nothing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An on-call user who cannot write the audit log still gets the plain refusal (exit 3)."""
     ran: list[str] = []
     install(monkeypatch, work=lambda ctx, target, params: ran.append(target) or "done.")
@@ -119,8 +147,9 @@ def test_read_only_with_an_unwritable_audit_log_refuses_and_runs_nothing(
     assert ran == []
 
 
-def test_the_started_line_is_synced_before_the_action(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_started_line_is_synced_before_the_action(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     synced: list[bytes] = []
     real_fsync = os.fsync
 
@@ -129,7 +158,9 @@ def test_the_started_line_is_synced_before_the_action(tmp_path: Path,
         real_fsync(fd)
 
     seen_at_handler: list[int] = []
-    install(monkeypatch, work=lambda ctx, target, params: seen_at_handler.append(len(synced)) or "ok.")
+    install(
+        monkeypatch, work=lambda ctx, target, params: seen_at_handler.append(len(synced)) or "ok."
+    )
     monkeypatch.setattr(os, "fsync", fsync)
     s = settings(tmp_path)
     dispatch(s, "t.work", "dovecot")
@@ -138,7 +169,9 @@ def test_the_started_line_is_synced_before_the_action(tmp_path: Path,
     assert len(synced) == 1  # the outcome line is not worth a second wait for the disk
 
 
-def test_an_audit_log_that_cannot_be_synced_is_still_written(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_audit_log_that_cannot_be_synced_is_still_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """/dev/null accepts writes and refuses fsync (EINVAL), like a pipe or a terminal."""
     ran: list[str] = []
     install(monkeypatch, work=lambda ctx, target, params: ran.append(target) or "done.")
@@ -165,19 +198,30 @@ except UserError as exc:
 """
 
 
-def test_a_short_write_of_the_started_line_means_no_action(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_short_write_of_the_started_line_means_no_action(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Past a file-size limit (as on a quota or a nearly full disk) the kernel writes only part of
     the line. Run in a child process so that the limit touches no file of the test run; without the
     limit the same action runs here and is audited."""
     install(monkeypatch, work=lambda ctx, target, params: "ok.")
     assert dispatch(settings(tmp_path), "t.work", "dovecot") == "ok."
     audit_log = tmp_path / "limited" / "audit.log"
-    package_root = Path(actions.__file__).resolve().parents[1]  # the tree under test, mutated or not
-    result = subprocess.run([sys.executable, "-c", SHORT_WRITE, str(audit_log)], cwd=package_root,
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert result.stdout == (f"ActionFailed cannot write the audit log {audit_log} (No space left "
-                             "on device); nothing was done []\n"), result.stderr
+    package_root = (
+        Path(actions.__file__).resolve().parents[1]
+    )  # the tree under test, mutated or not
+    result = subprocess.run(
+        [sys.executable, "-c", SHORT_WRITE, str(audit_log)],
+        cwd=package_root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout == (
+        f"ActionFailed cannot write the audit log {audit_log} (No space left "
+        "on device); nothing was done []\n"
+    ), result.stderr
 
 
 def outcome_unwritable(tmp_path: Path) -> tuple[Settings, list[dict[str, Any]], Any]:
@@ -193,27 +237,31 @@ def outcome_unwritable(tmp_path: Path) -> tuple[Settings, list[dict[str, Any]], 
             started.append(json.loads(os.read(reader, 65536)))
             os.close(reader)
             return handler(ctx, target, params)
+
         return reader_gone
 
     return Settings(audit_log=audit_log, operator="alice"), started, wrap
 
 
-def test_an_action_done_without_its_outcome_line_says_both(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_action_done_without_its_outcome_line_says_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s, started, wrap = outcome_unwritable(tmp_path)
     install(monkeypatch, work=wrap(lambda ctx, target, params: "dovecot restarted."))
     with pytest.raises(AuditIncomplete) as caught:
         dispatch(s, "t.work", "dovecot")
     assert str(caught.value) == (
         f"dovecot restarted. But the outcome could not be written to the audit log {s.audit_log} "
-        "(Broken pipe); only the attempt is recorded.")
+        "(Broken pipe); only the attempt is recorded."
+    )
     assert caught.value.exit_code == 1
     assert [(r["target"], r["outcome"]) for r in started] == [("dovecot", "started")]
 
 
 @pytest.mark.parametrize("kind", ["config", "partly", "bug"])
 def test_a_failed_action_without_its_outcome_line_keeps_its_error_and_exit_code(
-        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def bad_config(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
         raise ConfigError("no such program")
 
@@ -225,8 +273,10 @@ def test_a_failed_action_without_its_outcome_line_keeps_its_error_and_exit_code(
 
     s, started, wrap = outcome_unwritable(tmp_path)
     install(monkeypatch, config=wrap(bad_config), partly=wrap(partly), bug=wrap(buggy))
-    unrecorded = (f"the outcome could not be written to the audit log {s.audit_log} "
-                  "(Broken pipe); only the attempt is recorded")
+    unrecorded = (
+        f"the outcome could not be written to the audit log {s.audit_log} "
+        "(Broken pipe); only the attempt is recorded"
+    )
     with pytest.raises(UserError) as caught:
         dispatch(s, f"t.{kind}", "smtpd")
     if kind == "config":
@@ -241,8 +291,9 @@ def test_a_failed_action_without_its_outcome_line_keeps_its_error_and_exit_code(
     assert [(r["target"], r["outcome"]) for r in started] == [("smtpd", "started")]
 
 
-def test_an_undecodable_name_is_audited_not_a_crash(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_undecodable_name_is_audited_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A command-line argument with bytes that are not UTF-8 arrives with lone surrogates."""
     install(monkeypatch, work=lambda ctx, target, params: "done.")
     s = settings(tmp_path)
@@ -252,9 +303,14 @@ def test_an_undecodable_name_is_audited_not_a_crash(tmp_path: Path,
     assert outcome["params"] == {"note": "\udcfe"}
 
 
-def test_passwords_never_reach_the_audit_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(actions, "ACTIONS", {
-        "t.passwd": Action("t.passwd", "passwd", True, lambda ctx, target, params: "set.")})
+def test_passwords_never_reach_the_audit_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        actions,
+        "ACTIONS",
+        {"t.passwd": Action("t.passwd", "passwd", True, lambda ctx, target, params: "set.")},
+    )
     s = settings(tmp_path)
     dispatch(s, "t.passwd", "alice@example.org", {"password": "hunter2", "scheme": "SHA512-CRYPT"})
     assert "hunter2" not in s.audit_log.read_text()
@@ -263,20 +319,25 @@ def test_passwords_never_reach_the_audit_log(tmp_path: Path, monkeypatch: pytest
 
 
 def test_parameters_up_to_200_characters_are_kept_and_longer_ones_hashed(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     install(monkeypatch, work=lambda ctx, target, params: "done.")
     s = settings(tmp_path)
     kept, hashed, odd = "k" * 200, "h" * 201, "\udcff" * 201
     dispatch(s, "t.work", "x", {"kept": kept, "hashed": hashed, "odd": odd})
     params = audit_lines(s.audit_log)[-1]["params"]
     assert params["kept"] == kept
-    assert params["hashed"] == f"<201 characters, sha256 {hashlib.sha256(hashed.encode()).hexdigest()}>"
+    assert (
+        params["hashed"]
+        == f"<201 characters, sha256 {hashlib.sha256(hashed.encode()).hexdigest()}>"
+    )
     odd_digest = hashlib.sha256(odd.encode("utf-8", "surrogatepass")).hexdigest()
     assert params["odd"] == f"<201 characters, sha256 {odd_digest}>"
 
 
-def test_the_audit_log_and_its_directories_are_created_private(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_audit_log_and_its_directories_are_created_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     install(monkeypatch, work=lambda ctx, target, params: "done.")
     audit_log = tmp_path / "var" / "log" / "mailconsole" / "audit.log"
     umask = os.umask(0o022)
@@ -287,11 +348,14 @@ def test_the_audit_log_and_its_directories_are_created_private(tmp_path: Path,
     assert audit_log.stat().st_mode & 0o777 == 0o640
 
 
-@pytest.mark.parametrize("raw, message", [
-    ("999", "'999' is not a signal number"),
-    ("BOGUS", "'BOGUS' is not a signal name (try HUP, TERM, USR1)"),
-    ("SIG", "'SIG' is not a signal name (try HUP, TERM, USR1)"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("999", "'999' is not a signal number"),
+        ("BOGUS", "'BOGUS' is not a signal name (try HUP, TERM, USR1)"),
+        ("SIG", "'SIG' is not a signal name (try HUP, TERM, USR1)"),
+    ],
+)
 def test_bad_signals_are_one_sentence(raw: str, message: str) -> None:
     with pytest.raises(ActionFailed) as caught:
         normalise_signal(raw)
@@ -318,14 +382,22 @@ def test_program_actions_on_a_real_supervisord(supervisord: Any) -> None:
     message = dispatch(s, "program.restart", "sleeper")
     assert message == f"sleeper restarted (pid {pid('sleeper')})." and pid("sleeper") != old
     assert dispatch(s, "program.signal", "ticker", {"signal": "hup"}) == (
-        f"SIGHUP sent to ticker (pid {pid('ticker')}).")
-    assert dispatch(s, "program.signal", "ticker") == f"SIGHUP sent to ticker (pid {pid('ticker')})."
+        f"SIGHUP sent to ticker (pid {pid('ticker')})."
+    )
+    assert (
+        dispatch(s, "program.signal", "ticker") == f"SIGHUP sent to ticker (pid {pid('ticker')})."
+    )
     assert dispatch(s, "program.signal", "ticker", {"signal": "USR1"}).startswith("SIGUSR1 sent")
     with pytest.raises(UserError):
         dispatch(s, "program.start", "no-such-program")
     assert [r["action"] for r in audit_lines(s.audit_log) if r["outcome"] == "ok"] == [
-        "program.stop", "program.start", "program.restart", "program.signal", "program.signal",
-        "program.signal"]
+        "program.stop",
+        "program.start",
+        "program.restart",
+        "program.signal",
+        "program.signal",
+        "program.signal",
+    ]
 
 
 def test_every_registered_handler_path_names_a_function() -> None:

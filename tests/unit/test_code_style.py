@@ -1,4 +1,4 @@
-"""The house style is checked, not hoped for: ruff on everything, mypy ([tool.mypy]: the console, its
+"""The house style is checked, not hoped for: ruff lint and ruff format on everything, mypy ([tool.mypy]: the console, its
 UI, the tests and the benchmarks)."""
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 def test_ruff_finds_nothing() -> None:
     result = run("ruff", "check", "--no-cache", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_tree_is_formatted() -> None:
+    result = run("ruff", "format", "--check", "--no-cache", ".")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

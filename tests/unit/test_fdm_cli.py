@@ -36,15 +36,22 @@ def test_lint_json_lines() -> None:
 def test_test_json_one_object_per_message(tmp_path: Path) -> None:
     message = tmp_path / "m.eml"
     message.write_bytes(b"To: bob@example.com\nSubject: hi\n\nx\n")
-    result = CliRunner().invoke(fdm, ["test", "--config", ARTICLE, str(message), str(message),
-                                      "--json"])
+    result = CliRunner().invoke(
+        fdm, ["test", "--config", ARTICLE, str(message), str(message), "--json"]
+    )
     assert result.exit_code == 0
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert len(rows) == 2
-    assert rows[0] == {"message": str(message), "rules": [16], "actions": ["bob_inbox"],
-                       "commands": ["/usr/libexec/dovecot/deliver -d bob -m INBOX"],
-                       "deliveries": [{"action": "bob_inbox", "user": "bob", "folder": "INBOX"}],
-                       "outcome": "delivered", "error": None, "not_modelled": []}
+    assert rows[0] == {
+        "message": str(message),
+        "rules": [16],
+        "actions": ["bob_inbox"],
+        "commands": ["/usr/libexec/dovecot/deliver -d bob -m INBOX"],
+        "deliveries": [{"action": "bob_inbox", "user": "bob", "folder": "INBOX"}],
+        "outcome": "delivered",
+        "error": None,
+        "not_modelled": [],
+    }
 
 
 def test_test_shows_untrusted_text_escaped(tmp_path: Path) -> None:
@@ -65,12 +72,14 @@ def _mailconsole(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]
     settings.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
     env["MAILCONSOLE_CONFIG"] = str(settings)
-    return subprocess.run([*MAILCONSOLE, *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [*MAILCONSOLE, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_include_after_an_account_defines_its_actions_and_a_missing_one_is_an_error(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     (tmp_path / "actions.conf").write_text('action "inc_a" maildir "/tmp/inc"\n')
     good = tmp_path / "fdm.conf"
     good.write_text('account "stdin" stdin\ninclude "actions.conf"\nmatch all action "inc_a"\n')
@@ -88,12 +97,16 @@ def test_a_regex_python_warns_about_prints_no_warning(tmp_path: Path) -> None:
     config.write_text('account "stdin" stdin\nmatch "[[x]" action drop\nmatch all action keep\n')
     message = tmp_path / "m.eml"
     message.write_bytes(b"Subject: [x\n\nb\n")
-    for args in (("fdm", "lint", str(config)),
-                 ("fdm", "test", "--fdm-conf", str(config), str(message))):
+    for args in (
+        ("fdm", "lint", str(config)),
+        ("fdm", "test", "--fdm-conf", str(config), str(message)),
+    ):
         proc = _mailconsole(tmp_path, *args)
         assert "Warning" not in proc.stderr and ".py" not in proc.stderr, proc.stderr
-    assert "dropped" in _mailconsole(tmp_path, "fdm", "test", "--fdm-conf", str(config),
-                                     str(message)).stdout
+    assert (
+        "dropped"
+        in _mailconsole(tmp_path, "fdm", "test", "--fdm-conf", str(config), str(message)).stdout
+    )
 
 
 def test_test_exits_1_when_a_message_would_be_lost_or_bounced(tmp_path: Path) -> None:
@@ -141,8 +154,9 @@ def test_lint_tables_says_which_were_found_and_warns_when_none(tmp_path: Path) -
 
 def test_not_modelled_is_said_per_message(tmp_path: Path) -> None:
     config = tmp_path / "f.conf"
-    config.write_text('account "stdin" stdin\nmatch attachment count > 0 action drop\n'
-                      'match all action drop\n')
+    config.write_text(
+        'account "stdin" stdin\nmatch attachment count > 0 action drop\nmatch all action drop\n'
+    )
     message = tmp_path / "m.eml"
     message.write_bytes(b"Subject: x\n\nb\n")
     result = CliRunner().invoke(fdm, ["test", "--fdm-conf", str(config), str(message)])

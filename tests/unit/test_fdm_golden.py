@@ -25,10 +25,26 @@ CORPUS = ROOT / "tests" / "fdm_corpus"
 LINT_GOLDEN = ROOT / "tests" / "recordings" / "fdm_lint_golden.txt"
 ROUTE_GOLDEN = ROOT / "tests" / "recordings" / "fdm_route_golden.json"
 CONFIGS = sorted((CORPUS / "configs").glob("*.conf"))
-EDGES = [CORPUS / "messages" / f"e_{name}.eml" for name in (
-    "empty", "lone_newline", "no_final_newline", "no_blank_line", "crlf", "folded_subject",
-    "8bit_latin1", "nul_byte", "duplicate_headers", "return_path", "late_received", "tags_source",
-    "from_line_no_body", "size_65537", "malformed_headers")]
+EDGES = [
+    CORPUS / "messages" / f"e_{name}.eml"
+    for name in (
+        "empty",
+        "lone_newline",
+        "no_final_newline",
+        "no_blank_line",
+        "crlf",
+        "folded_subject",
+        "8bit_latin1",
+        "nul_byte",
+        "duplicate_headers",
+        "return_path",
+        "late_received",
+        "tags_source",
+        "from_line_no_body",
+        "size_65537",
+        "malformed_headers",
+    )
+]
 # Routes whose text depends on the clock (ages, dates) stay out of the word-for-word file.
 CLOCKED = {"17_size_age.conf", "34_age.conf"}
 
@@ -49,11 +65,14 @@ def lint_lines() -> list[str]:
         text = path.read_text()
         for dialect in DIALECTS:
             for with_tables in (False, True):
-                _config, findings = lint_text(text, path.name, tables if with_tables else None,
-                                              dialect)
+                _config, findings = lint_text(
+                    text, path.name, tables if with_tables else None, dialect
+                )
                 for f in findings:
-                    lines.append(f"{path.name} {dialect} tables={with_tables}: {f.severity} "
-                                 f"{f.line} {f.code}: {f.message} | {f.fix}")
+                    lines.append(
+                        f"{path.name} {dialect} tables={with_tables}: {f.severity} "
+                        f"{f.line} {f.code}: {f.message} | {f.fix}"
+                    )
     return lines
 
 
@@ -68,14 +87,22 @@ def route_answers() -> dict[str, object]:
             for message in EDGES:
                 route = router.route(message.read_bytes())
                 answer = {
-                    "outcome": route.outcome, "decision": route.decision, "error": route.error,
-                    "notes": route.notes, "not_modelled": route.not_modelled,
-                    "commands": route.commands, "actions": route.actions, "rules": route.rules,
-                    "deliveries": [[d.action, d.kind, d.user, d.folder, d.path, d.extra_args]
-                                   for d in route.deliveries],
+                    "outcome": route.outcome,
+                    "decision": route.decision,
+                    "error": route.error,
+                    "notes": route.notes,
+                    "not_modelled": route.not_modelled,
+                    "commands": route.commands,
+                    "actions": route.actions,
+                    "rules": route.rules,
+                    "deliveries": [
+                        [d.action, d.kind, d.user, d.folder, d.path, d.extra_args]
+                        for d in route.deliveries
+                    ],
                 }
-                answers[f"{path.name}|{dialect}|{message.name}"] = \
-                    {key: value for key, value in answer.items() if value}
+                answers[f"{path.name}|{dialect}|{message.name}"] = {
+                    key: value for key, value in answer.items() if value
+                }
     return answers
 
 
@@ -96,5 +123,8 @@ def test_route_texts_are_the_reviewed_ones() -> None:
 if __name__ == "__main__":
     LINT_GOLDEN.write_text("\n".join(lint_lines()) + "\n")
     routes = route_answers()
-    ROUTE_GOLDEN.write_text("{\n" + ",\n".join(f"{json.dumps(key)}: {json.dumps(routes[key])}"
-                                                for key in sorted(routes)) + "\n}\n")
+    ROUTE_GOLDEN.write_text(
+        "{\n"
+        + ",\n".join(f"{json.dumps(key)}: {json.dumps(routes[key])}" for key in sorted(routes))
+        + "\n}\n"
+    )

@@ -10,7 +10,7 @@ import pytest
 
 from console.fdm.lint import Finding, exit_code, lint_text, load_tables, tables_in
 
-KITCHEN_SINK = r'''account "stdin" stdin
+KITCHEN_SINK = r"""account "stdin" stdin
 $box = "/mail"
 action "bob_inbox" pipe "/usr/libexec/dovecot/deliver -d bob -m Mailing Lists"
 action "bob_spam" pipe "/usr/libexec/dovecot/deliver -d carol -m Spam"
@@ -30,60 +30,301 @@ match all {
 }
 match all action drop
 match "^To: late" action drop
-'''
+"""
 
 EXPECTED = {
-    'pcre2': [
-        ('warning', 0, 'tables', 'caf�@example.com is in addrs but not in vusers: smtpd accepts it and cannot map it to a user', 'add caf�@example.com to vusers or remove it from addrs'),
-        ('warning', 0, 'tables', 'only@example.com is in addrs but not in vusers: smtpd accepts it and cannot map it to a user', 'add only@example.com to vusers or remove it from addrs'),
-        ('warning', 0, 'tables', 'ghost@example.com is in vusers but not in addrs: smtpd rejects mail for it', 'add ghost@example.com to addrs'),
-        ('warning', 3, 'lda-args', "action 'bob_inbox' passes unexpected arguments 'Lists' to the delivery agent (folder 'Mailing')", 'quote a folder name that contains spaces'),
-        ('warning', 5, 'unused-action', 'action "unused_one" is never used', 'the rule naming "unused_on" probably means this one'),
-        ('warning', 6, 'lost-escape', '"\\ " in a "…" string is just a space: the command of action \'rw\' does not get the backslash', "quote the argument inside the command (-m 'Mailing Lists')"),
-        ('warning', 6, 'not-modelled', "action 'rw' rewrites the message with a command the live test does not run: after a `continue` rule, where later rules see the new message, the route is not modelled", 'check it with `mailconsole fdm test --run-rewrites`'),
-        ('warning', 8, 'lost-escape', '"\\." in a "…" string loses its backslash: the regex gets "." (any character)', 'write "\\\\." or use a \'…\' string'),
-        ('warning', 8, 'unknown-user', "mail to bob@example.com goes to user 'bob', who is not in userdb", 'add the user to userdb or fix the action'),
-        ('warning', 9, 'unaccepted-address', 'carol@example.com is in this rule but smtpd does not accept it', 'did you mean only@example.com?'),
-        ('warning', 10, 'bad-regex', 'the regex "^X: (?=a)" does not compile for Debian\'s fdm 1.9 (POSIX): Invalid preceding regular expression', 'fix the regex'),
-        ('error', 11, 'undefined-action', 'action "unused_on" is not defined: fdm -n accepts it, but mail reaching this rule is not delivered (fdm 1.9 exits 0 and it is lost; 2.x bounces it)', 'use "unused_one", or define action "unused_on"'),
-        ('warning', 11, 'percent', '% in a regex starts a tag that fdm substitutes when it reads the file (an unknown one disappears)', 'write %% for a literal %'),
-        ('warning', 12, 'undefined-macro', 'macro $nothere is not defined here: it expands to nothing', 'define $nothere above this line'),
-        ('info', 13, 'tagged-name', "action 'acct_%[account]' depends on tags at run time", 'test it with a message (the live test expands it)'),
-        ('warning', 14, 'unsupported', 'the console does not evaluate this: attachment condition is not evaluated by the console', 'check this part of the route by hand'),
-        ('warning', 16, 'unknown-user', "mail to caf�@example.com goes to user 'bob', who is not in userdb", 'add the user to userdb or fix the action'),
-        ('warning', 16, 'unknown-user', "mail to only@example.com goes to user 'bob', who is not in userdb", 'add the user to userdb or fix the action'),
-        ('warning', 17, 'unreachable', 'this rule can never match: the rule at line 16 matches all mail and stops', 'move it above the catch-all or add `continue` there'),
-        ('warning', 20, 'unreachable', 'this rule can never match: the rule at line 19 matches all mail and stops', 'move it above the catch-all or add `continue` there'),
+    "pcre2": [
+        (
+            "warning",
+            0,
+            "tables",
+            "caf�@example.com is in addrs but not in vusers: smtpd accepts it and cannot map it to a user",
+            "add caf�@example.com to vusers or remove it from addrs",
+        ),
+        (
+            "warning",
+            0,
+            "tables",
+            "only@example.com is in addrs but not in vusers: smtpd accepts it and cannot map it to a user",
+            "add only@example.com to vusers or remove it from addrs",
+        ),
+        (
+            "warning",
+            0,
+            "tables",
+            "ghost@example.com is in vusers but not in addrs: smtpd rejects mail for it",
+            "add ghost@example.com to addrs",
+        ),
+        (
+            "warning",
+            3,
+            "lda-args",
+            "action 'bob_inbox' passes unexpected arguments 'Lists' to the delivery agent (folder 'Mailing')",
+            "quote a folder name that contains spaces",
+        ),
+        (
+            "warning",
+            5,
+            "unused-action",
+            'action "unused_one" is never used',
+            'the rule naming "unused_on" probably means this one',
+        ),
+        (
+            "warning",
+            6,
+            "lost-escape",
+            '"\\ " in a "…" string is just a space: the command of action \'rw\' does not get the backslash',
+            "quote the argument inside the command (-m 'Mailing Lists')",
+        ),
+        (
+            "warning",
+            6,
+            "not-modelled",
+            "action 'rw' rewrites the message with a command the live test does not run: after a `continue` rule, where later rules see the new message, the route is not modelled",
+            "check it with `mailconsole fdm test --run-rewrites`",
+        ),
+        (
+            "warning",
+            8,
+            "lost-escape",
+            '"\\." in a "…" string loses its backslash: the regex gets "." (any character)',
+            "write \"\\\\.\" or use a '…' string",
+        ),
+        (
+            "warning",
+            8,
+            "unknown-user",
+            "mail to bob@example.com goes to user 'bob', who is not in userdb",
+            "add the user to userdb or fix the action",
+        ),
+        (
+            "warning",
+            9,
+            "unaccepted-address",
+            "carol@example.com is in this rule but smtpd does not accept it",
+            "did you mean only@example.com?",
+        ),
+        (
+            "warning",
+            10,
+            "bad-regex",
+            'the regex "^X: (?=a)" does not compile for Debian\'s fdm 1.9 (POSIX): Invalid preceding regular expression',
+            "fix the regex",
+        ),
+        (
+            "error",
+            11,
+            "undefined-action",
+            'action "unused_on" is not defined: fdm -n accepts it, but mail reaching this rule is not delivered (fdm 1.9 exits 0 and it is lost; 2.x bounces it)',
+            'use "unused_one", or define action "unused_on"',
+        ),
+        (
+            "warning",
+            11,
+            "percent",
+            "% in a regex starts a tag that fdm substitutes when it reads the file (an unknown one disappears)",
+            "write %% for a literal %",
+        ),
+        (
+            "warning",
+            12,
+            "undefined-macro",
+            "macro $nothere is not defined here: it expands to nothing",
+            "define $nothere above this line",
+        ),
+        (
+            "info",
+            13,
+            "tagged-name",
+            "action 'acct_%[account]' depends on tags at run time",
+            "test it with a message (the live test expands it)",
+        ),
+        (
+            "warning",
+            14,
+            "unsupported",
+            "the console does not evaluate this: attachment condition is not evaluated by the console",
+            "check this part of the route by hand",
+        ),
+        (
+            "warning",
+            16,
+            "unknown-user",
+            "mail to caf�@example.com goes to user 'bob', who is not in userdb",
+            "add the user to userdb or fix the action",
+        ),
+        (
+            "warning",
+            16,
+            "unknown-user",
+            "mail to only@example.com goes to user 'bob', who is not in userdb",
+            "add the user to userdb or fix the action",
+        ),
+        (
+            "warning",
+            17,
+            "unreachable",
+            "this rule can never match: the rule at line 16 matches all mail and stops",
+            "move it above the catch-all or add `continue` there",
+        ),
+        (
+            "warning",
+            20,
+            "unreachable",
+            "this rule can never match: the rule at line 19 matches all mail and stops",
+            "move it above the catch-all or add `continue` there",
+        ),
     ],
-    'posix': [
-        ('error', 0, 'lost-address', 'mail to bob@example.com is not delivered: fdm refuses the whole file at load (exit 1): regex does not compile: line 10: ^X: (?=a): Invalid preceding regular expression', 'define the missing action or fix the rule'),
-        ('error', 0, 'lost-address', 'mail to caf�@example.com is not delivered: fdm refuses the whole file at load (exit 1): regex does not compile: line 10: ^X: (?=a): Invalid preceding regular expression', 'define the missing action or fix the rule'),
-        ('error', 0, 'lost-address', 'mail to only@example.com is not delivered: fdm refuses the whole file at load (exit 1): regex does not compile: line 10: ^X: (?=a): Invalid preceding regular expression', 'define the missing action or fix the rule'),
-        ('warning', 0, 'tables', 'caf�@example.com is in addrs but not in vusers: smtpd accepts it and cannot map it to a user', 'add caf�@example.com to vusers or remove it from addrs'),
-        ('warning', 0, 'tables', 'only@example.com is in addrs but not in vusers: smtpd accepts it and cannot map it to a user', 'add only@example.com to vusers or remove it from addrs'),
-        ('warning', 0, 'tables', 'ghost@example.com is in vusers but not in addrs: smtpd rejects mail for it', 'add ghost@example.com to addrs'),
-        ('warning', 3, 'lda-args', "action 'bob_inbox' passes unexpected arguments 'Lists' to the delivery agent (folder 'Mailing')", 'quote a folder name that contains spaces'),
-        ('warning', 5, 'unused-action', 'action "unused_one" is never used', 'the rule naming "unused_on" probably means this one'),
-        ('warning', 6, 'lost-escape', '"\\ " in a "…" string is just a space: the command of action \'rw\' does not get the backslash', "quote the argument inside the command (-m 'Mailing Lists')"),
-        ('warning', 6, 'not-modelled', "action 'rw' rewrites the message with a command the live test does not run: after a `continue` rule, where later rules see the new message, the route is not modelled", 'check it with `mailconsole fdm test --run-rewrites`'),
-        ('warning', 8, 'lost-escape', '"\\." in a "…" string loses its backslash: the regex gets "." (any character)', 'write "\\\\." or use a \'…\' string'),
-        ('warning', 9, 'unaccepted-address', 'carol@example.com is in this rule but smtpd does not accept it', 'did you mean only@example.com?'),
-        ('error', 10, 'bad-regex', 'the regex "^X: (?=a)" does not compile for Debian\'s fdm 1.9 (POSIX): Invalid preceding regular expression', 'fix the regex'),
-        ('error', 11, 'undefined-action', 'action "unused_on" is not defined: fdm -n accepts it, but mail reaching this rule is not delivered (fdm 1.9 exits 0 and it is lost; 2.x bounces it)', 'use "unused_one", or define action "unused_on"'),
-        ('warning', 11, 'percent', '% in a regex starts a tag that fdm substitutes when it reads the file (an unknown one disappears)', 'write %% for a literal %'),
-        ('warning', 12, 'undefined-macro', 'macro $nothere is not defined here: it expands to nothing', 'define $nothere above this line'),
-        ('info', 13, 'tagged-name', "action 'acct_%[account]' depends on tags at run time", 'test it with a message (the live test expands it)'),
-        ('warning', 14, 'unsupported', 'the console does not evaluate this: attachment condition is not evaluated by the console', 'check this part of the route by hand'),
-        ('warning', 17, 'unreachable', 'this rule can never match: the rule at line 16 matches all mail and stops', 'move it above the catch-all or add `continue` there'),
-        ('warning', 20, 'unreachable', 'this rule can never match: the rule at line 19 matches all mail and stops', 'move it above the catch-all or add `continue` there'),
+    "posix": [
+        (
+            "error",
+            0,
+            "lost-address",
+            "mail to bob@example.com is not delivered: fdm refuses the whole file at load (exit 1): regex does not compile: line 10: ^X: (?=a): Invalid preceding regular expression",
+            "define the missing action or fix the rule",
+        ),
+        (
+            "error",
+            0,
+            "lost-address",
+            "mail to caf�@example.com is not delivered: fdm refuses the whole file at load (exit 1): regex does not compile: line 10: ^X: (?=a): Invalid preceding regular expression",
+            "define the missing action or fix the rule",
+        ),
+        (
+            "error",
+            0,
+            "lost-address",
+            "mail to only@example.com is not delivered: fdm refuses the whole file at load (exit 1): regex does not compile: line 10: ^X: (?=a): Invalid preceding regular expression",
+            "define the missing action or fix the rule",
+        ),
+        (
+            "warning",
+            0,
+            "tables",
+            "caf�@example.com is in addrs but not in vusers: smtpd accepts it and cannot map it to a user",
+            "add caf�@example.com to vusers or remove it from addrs",
+        ),
+        (
+            "warning",
+            0,
+            "tables",
+            "only@example.com is in addrs but not in vusers: smtpd accepts it and cannot map it to a user",
+            "add only@example.com to vusers or remove it from addrs",
+        ),
+        (
+            "warning",
+            0,
+            "tables",
+            "ghost@example.com is in vusers but not in addrs: smtpd rejects mail for it",
+            "add ghost@example.com to addrs",
+        ),
+        (
+            "warning",
+            3,
+            "lda-args",
+            "action 'bob_inbox' passes unexpected arguments 'Lists' to the delivery agent (folder 'Mailing')",
+            "quote a folder name that contains spaces",
+        ),
+        (
+            "warning",
+            5,
+            "unused-action",
+            'action "unused_one" is never used',
+            'the rule naming "unused_on" probably means this one',
+        ),
+        (
+            "warning",
+            6,
+            "lost-escape",
+            '"\\ " in a "…" string is just a space: the command of action \'rw\' does not get the backslash',
+            "quote the argument inside the command (-m 'Mailing Lists')",
+        ),
+        (
+            "warning",
+            6,
+            "not-modelled",
+            "action 'rw' rewrites the message with a command the live test does not run: after a `continue` rule, where later rules see the new message, the route is not modelled",
+            "check it with `mailconsole fdm test --run-rewrites`",
+        ),
+        (
+            "warning",
+            8,
+            "lost-escape",
+            '"\\." in a "…" string loses its backslash: the regex gets "." (any character)',
+            "write \"\\\\.\" or use a '…' string",
+        ),
+        (
+            "warning",
+            9,
+            "unaccepted-address",
+            "carol@example.com is in this rule but smtpd does not accept it",
+            "did you mean only@example.com?",
+        ),
+        (
+            "error",
+            10,
+            "bad-regex",
+            'the regex "^X: (?=a)" does not compile for Debian\'s fdm 1.9 (POSIX): Invalid preceding regular expression',
+            "fix the regex",
+        ),
+        (
+            "error",
+            11,
+            "undefined-action",
+            'action "unused_on" is not defined: fdm -n accepts it, but mail reaching this rule is not delivered (fdm 1.9 exits 0 and it is lost; 2.x bounces it)',
+            'use "unused_one", or define action "unused_on"',
+        ),
+        (
+            "warning",
+            11,
+            "percent",
+            "% in a regex starts a tag that fdm substitutes when it reads the file (an unknown one disappears)",
+            "write %% for a literal %",
+        ),
+        (
+            "warning",
+            12,
+            "undefined-macro",
+            "macro $nothere is not defined here: it expands to nothing",
+            "define $nothere above this line",
+        ),
+        (
+            "info",
+            13,
+            "tagged-name",
+            "action 'acct_%[account]' depends on tags at run time",
+            "test it with a message (the live test expands it)",
+        ),
+        (
+            "warning",
+            14,
+            "unsupported",
+            "the console does not evaluate this: attachment condition is not evaluated by the console",
+            "check this part of the route by hand",
+        ),
+        (
+            "warning",
+            17,
+            "unreachable",
+            "this rule can never match: the rule at line 16 matches all mail and stops",
+            "move it above the catch-all or add `continue` there",
+        ),
+        (
+            "warning",
+            20,
+            "unreachable",
+            "this rule can never match: the rule at line 19 matches all mail and stops",
+            "move it above the catch-all or add `continue` there",
+        ),
     ],
 }
 
 
 @pytest.fixture
 def tables(tmp_path: Path):
-    (tmp_path / "addrs").write_bytes(b"# accepted\nbob@example.com   # bob\nonly@example.com\n\n"
-                                     b"caf\xe9@example.com\n")
+    (tmp_path / "addrs").write_bytes(
+        b"# accepted\nbob@example.com   # bob\nonly@example.com\n\ncaf\xe9@example.com\n"
+    )
     (tmp_path / "vusers").write_text("bob@example.com: vmail extra\nghost@example.com vmail\n")
     (tmp_path / "vdomains").write_text("example.com\n")
     (tmp_path / "userdb").write_text("vmail:{PLAIN}x:1000:1000::/mail::\n")
@@ -114,17 +355,31 @@ def test_every_check_word_for_word(dialect: str, tables) -> None:
 def test_a_syntax_error_is_the_one_finding() -> None:
     config, findings = lint_text('account "stdin" stdin\nmatch all action drop\n}\n')
     assert config is None
-    assert findings == [Finding("error", 3, "fdm refuses the file: syntax error",
-                                "fix the syntax at this line", "syntax")]
+    assert findings == [
+        Finding(
+            "error",
+            3,
+            "fdm refuses the file: syntax error",
+            "fix the syntax at this line",
+            "syntax",
+        )
+    ]
     assert exit_code(findings) == 2
 
 
 def test_the_account_checked_is_the_one_given() -> None:
     text = 'account "stdin" stdin\nmatch all action drop\n'
     assert lint_text(text)[1] == []
-    assert lint_text(text, account="other")[1] == [Finding(
-        "error", 1, "no account is named 'other': `fdm -a other fetch` does nothing and every "
-        "message is lost", 'add `account "other" disabled stdin`', "no-account")]
+    assert lint_text(text, account="other")[1] == [
+        Finding(
+            "error",
+            1,
+            "no account is named 'other': `fdm -a other fetch` does nothing and every "
+            "message is lost",
+            'add `account "other" disabled stdin`',
+            "no-account",
+        )
+    ]
     assert lint_text(text, account="std*")[1] == []
 
 
@@ -132,32 +387,50 @@ def test_exit_codes_and_json() -> None:
     warning = Finding("warning", 2, "m", "f", "c")
     info = Finding("info", 0, "m", "f", "c")
     assert exit_code([]) == 0 and exit_code([info]) == 0 and exit_code([info, warning]) == 1
-    assert warning.to_json() == {"severity": "warning", "line": 2, "message": "m", "fix": "f",
-                                 "code": "c"}
+    assert warning.to_json() == {
+        "severity": "warning",
+        "line": 2,
+        "message": "m",
+        "fix": "f",
+        "code": "c",
+    }
 
 
 def test_domains_outside_vdomains_and_unaccepted_addresses(tmp_path: Path) -> None:
     (tmp_path / "addrs").write_text("bob@example.com\nann@other.org\n")
     (tmp_path / "vusers").write_text("bob@example.com vmail\nann@other.org vmail\n")
     (tmp_path / "vdomains").write_text("example.com\n")
-    text = ('account "stdin" stdin\naction "d" maildir "/m"\n'
-            'match "^To:.*(bob@example\\\\.com|zed@nowhere\\\\.test|bob@exampl\\\\.com)" action "d"\n'
-            'match all action "d"\n')
+    text = (
+        'account "stdin" stdin\naction "d" maildir "/m"\n'
+        'match "^To:.*(bob@example\\\\.com|zed@nowhere\\\\.test|bob@exampl\\\\.com)" action "d"\n'
+        'match all action "d"\n'
+    )
     _config, findings = lint_text(text, "f.conf", tables_in(tmp_path))
     got = [(f.line, f.code, f.message, f.fix) for f in findings]
     assert got == [
-        (0, "tables", "ann@other.org is accepted but its domain is not in vdomains",
-         "add the domain to vdomains"),
-        (3, "unaccepted-address", "zed@nowhere.test is in this rule but smtpd does not accept it",
-         "add zed@nowhere.test to addrs and vusers, or drop the rule"),
-        (3, "unaccepted-address", "bob@exampl.com is in this rule but smtpd does not accept it",
-         "did you mean bob@example.com?"),
+        (
+            0,
+            "tables",
+            "ann@other.org is accepted but its domain is not in vdomains",
+            "add the domain to vdomains",
+        ),
+        (
+            3,
+            "unaccepted-address",
+            "zed@nowhere.test is in this rule but smtpd does not accept it",
+            "add zed@nowhere.test to addrs and vusers, or drop the rule",
+        ),
+        (
+            3,
+            "unaccepted-address",
+            "bob@exampl.com is in this rule but smtpd does not accept it",
+            "did you mean bob@example.com?",
+        ),
     ]
 
 
 def test_escapes_at_the_start_and_action_items_in_inline_rules() -> None:
-    text = ('account "stdin" stdin\naction "a" exec "true"\n'
-            'match "\\.x" action { action "a" }\n')
+    text = 'account "stdin" stdin\naction "a" exec "true"\nmatch "\\.x" action { action "a" }\n'
     _config, findings = lint_text(text)
     assert [(f.line, f.code) for f in findings] == [(3, "lost-escape")]
     assert "not defined" not in " ".join(f.message for f in findings)

@@ -9,7 +9,9 @@ from console.fdm.live import LiveTester, lint_and_route
 
 CORPUS = Path(__file__).parent.parent / "fdm_corpus"
 ARTICLE = (CORPUS / "configs" / "article.conf").read_text()
-TABLES = load_tables(*(CORPUS / "tables" / name for name in ("addrs", "vusers", "vdomains", "userdb")))
+TABLES = load_tables(
+    *(CORPUS / "tables" / name for name in ("addrs", "vusers", "vdomains", "userdb"))
+)
 
 
 def test_child_answers_like_the_in_process_call_and_restarts_after_dying() -> None:

@@ -18,8 +18,9 @@ from console.fdm.router import Router, run_rewrite
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "fdm_corpus"
-RECORDED = json.loads(gzip.decompress((ROOT / "tests" / "recordings" / "fdm_routes.json.gz")
-                                      .read_bytes()))
+RECORDED = json.loads(
+    gzip.decompress((ROOT / "tests" / "recordings" / "fdm_routes.json.gz").read_bytes())
+)
 DIALECTS = {"1.9": POSIX, "2.x": PCRE2}
 CONFIGS = sorted({key.split("|")[0] for key in RECORDED["versions"]["2.x"]})
 
@@ -56,11 +57,14 @@ def test_router_matches_the_recorded_real_fdm(config_name: str, version: str) ->
         if route.not_modelled:
             continue
         compared += 1
-        got = {"rules": route.rule_indexes,
-               "runs": [[run.action, run.item] for run in route.runs],
-               "recorded": [f"{run.action}:{run.item}" for run in route.runs
-                            if run.kind in EXTERNAL_ITEMS],
-               "outcome": route.outcome}
+        got = {
+            "rules": route.rule_indexes,
+            "runs": [[run.action, run.item] for run in route.runs],
+            "recorded": [
+                f"{run.action}:{run.item}" for run in route.runs if run.kind in EXTERNAL_ITEMS
+            ],
+            "outcome": route.outcome,
+        }
         if got != real:
             wrong.append(f"{message_name}: fdm {real} router {got}")
     assert compared or config_name == "35_not_modelled.conf"

@@ -40,14 +40,18 @@ def test_nothing_matching_is_kept_stored_nowhere() -> None:
 
 
 def test_unmatched_mail_drop_and_drop_action() -> None:
-    assert route('set unmatched-mail drop\nmatch "zz" action drop\n', b"S: x\n\nb\n").outcome == \
-        "dropped"
-    assert route('match all action drop\n', b"S: x\n\nb\n").outcome == "dropped"
+    assert (
+        route('set unmatched-mail drop\nmatch "zz" action drop\n', b"S: x\n\nb\n").outcome
+        == "dropped"
+    )
+    assert route("match all action drop\n", b"S: x\n\nb\n").outcome == "dropped"
 
 
 def test_first_match_is_final_unless_continue() -> None:
-    text = ('action "a" exec "A"\naction "b" exec "B"\n'
-            'match all action "a" continue\nmatch all action "b"\nmatch all action "a"\n')
+    text = (
+        'action "a" exec "A"\naction "b" exec "B"\n'
+        'match all action "a" continue\nmatch all action "b"\nmatch all action "a"\n'
+    )
     result = route(text, b"S: x\n\nb\n")
     assert result.actions == ["a", "b"] and result.rules == [4, 5]
     assert result.decision == "drop"
@@ -61,13 +65,15 @@ def test_and_or_are_left_to_right_without_precedence() -> None:
 
 
 def test_action_patterns_expand_in_definition_order() -> None:
-    text = ('action "x_2" exec "2"\naction "x_1" exec "1"\naction "y" exec "y"\n'
-            'match all action "x_*"\n')
+    text = (
+        'action "x_2" exec "2"\naction "x_1" exec "1"\naction "y" exec "y"\n'
+        'match all action "x_*"\n'
+    )
     assert route(text, b"S: x\n\nb\n").actions == ["x_2", "x_1"]
 
 
 def test_commands_expand_tags_and_captures_with_shell_characters_stripped() -> None:
-    text = ('match "^Subject: (.*)" action exec "echo %a %1 %[message_id] %[action] 100%%"\n')
+    text = 'match "^Subject: (.*)" action exec "echo %a %1 %[message_id] %[action] 100%%"\n'
     result = route(text, b"Message-Id: <a;b@c>\nSubject: he;llo $(id)\n\nb\n")
     assert result.commands == ["echo stdin hello (id) ab@c rule 0 100%"]
 
@@ -96,28 +102,34 @@ def test_crlf_dollar_does_not_match_before_cr() -> None:
 
 
 def test_nested_block_falls_through_and_inner_continue() -> None:
-    text = ('action "a" exec "a"\naction "b" exec "b"\n'
-            'match "^S: x" {\n match "^T:" action "a"\n match all action "a" continue\n}\n'
-            'match all action "b"\n')
+    text = (
+        'action "a" exec "a"\naction "b" exec "b"\n'
+        'match "^S: x" {\n match "^T:" action "a"\n match all action "a" continue\n}\n'
+        'match all action "b"\n'
+    )
     result = route(text, b"S: x\n\nb\n")
     assert result.actions == ["a", "b"] and result.rules == [4, 6, 8]
 
 
 def test_tags_add_header_and_size() -> None:
-    text = ('action "t" tag "spam" value "yes"\naction "h" add-header "X-Seen" value "1"\n'
-            'match "^S: x" action "t" continue\nmatch all action "h" continue\n'
-            'match string "%[spam]" to "^yes$" and "^X-Seen: 1" and size < 1K action drop\n')
+    text = (
+        'action "t" tag "spam" value "yes"\naction "h" add-header "X-Seen" value "1"\n'
+        'match "^S: x" action "t" continue\nmatch all action "h" continue\n'
+        'match string "%[spam]" to "^yes$" and "^X-Seen: 1" and size < 1K action drop\n'
+    )
     assert route(text, b"S: x\n\nb\n").rules == [4, 5, 6]
 
 
 def test_no_stdin_account_is_an_error() -> None:
-    result = Router(parse('match all action drop\n')).route(b"S: x\n\nb\n")
+    result = Router(parse("match all action drop\n")).route(b"S: x\n\nb\n")
     assert result.outcome == "error" and "no account" in result.error
 
 
 def test_mailbox_of_reads_dovecot_deliver_and_paths() -> None:
-    assert mailbox_of("a", "pipe", "/usr/libexec/dovecot/deliver -d bob -m 'Mailing Lists'").folder \
+    assert (
+        mailbox_of("a", "pipe", "/usr/libexec/dovecot/deliver -d bob -m 'Mailing Lists'").folder
         == "Mailing Lists"
+    )
     lost = mailbox_of("a", "pipe", "/usr/lib/dovecot/dovecot-lda -d bob -m Mailing Lists")
     assert (lost.user, lost.folder, lost.extra_args) == ("bob", "Mailing", ["Lists"])
     assert mailbox_of("a", "maildir", "/mail/x").path == "/mail/x"
@@ -125,13 +137,19 @@ def test_mailbox_of_reads_dovecot_deliver_and_paths() -> None:
 
 # ---- where Debian's POSIX fdm 1.9 and PCRE2 fdm 2.x disagree (measured on 1.9 for POSIX)
 
-@pytest.mark.parametrize("regex,message,pcre2,posix", [
-    ("^Subject: 1\\\\d", b"Subject: 15\n\nb\n", True, False),          # \d is not a digit in POSIX
-    ("^Subject: [[:digit:]]", b"Subject: 15\n\nb\n", True, True),      # classes work in both
-    ("^A: x[^y]z", b"A: x\nz\n\nb\n", True, False),                    # [^y] crosses lines in PCRE2
-    ("^Subject: (?=a)a", b"Subject: a\n\nb\n", True, None),           # lookahead: POSIX refuses
-])
-def test_posix_and_pcre2_differ(regex: str, message: bytes, pcre2: bool, posix: bool | None) -> None:
+
+@pytest.mark.parametrize(
+    "regex,message,pcre2,posix",
+    [
+        ("^Subject: 1\\\\d", b"Subject: 15\n\nb\n", True, False),  # \d is not a digit in POSIX
+        ("^Subject: [[:digit:]]", b"Subject: 15\n\nb\n", True, True),  # classes work in both
+        ("^A: x[^y]z", b"A: x\nz\n\nb\n", True, False),  # [^y] crosses lines in PCRE2
+        ("^Subject: (?=a)a", b"Subject: a\n\nb\n", True, None),  # lookahead: POSIX refuses
+    ],
+)
+def test_posix_and_pcre2_differ(
+    regex: str, message: bytes, pcre2: bool, posix: bool | None
+) -> None:
     text = f'match "{regex}" action drop\n'
     assert (route(text, message, PCRE2).outcome == "dropped") is pcre2
     result = route(text, message, POSIX)
@@ -152,26 +170,34 @@ def test_literal_prefilter_never_changes_a_match() -> None:
             for cond in rule.conditions:
                 if cond.kind != "regexp":
                     continue
-                fast, slow = PcreRegex(cond.regex, cond.case), PcreRegex(cond.regex, cond.case, False)
+                fast, slow = (
+                    PcreRegex(cond.regex, cond.case),
+                    PcreRegex(cond.regex, cond.case, False),
+                )
                 for data in messages:
-                    assert fast.search(data, 0, len(data)) == slow.search(data, 0, len(data)), \
-                        (path.name, cond.regex)
+                    assert fast.search(data, 0, len(data)) == slow.search(data, 0, len(data)), (
+                        path.name,
+                        cond.regex,
+                    )
 
 
 # ---- fdm's reading of the message (mail.c, fetch-stdin.c, child-fetch.c), measured on both binaries
 
+
 def test_a_lone_newline_goes_through_the_rules_and_only_no_bytes_is_empty() -> None:
-    assert route('match all action drop\n', b"\n").outcome == "dropped"
-    assert route('match all action drop\n', b"   \n").outcome == "dropped"
-    empty = route('match all action drop\n', b"")
+    assert route("match all action drop\n", b"\n").outcome == "dropped"
+    assert route("match all action drop\n", b"   \n").outcome == "dropped"
+    empty = route("match all action drop\n", b"")
     assert empty.outcome == "error" and "empty message" in empty.error
-    assert route('match all action drop\n', b"From x Mon Jan  1 10:00:00 2024\n\n").outcome == \
-        "dropped"
+    assert (
+        route("match all action drop\n", b"From x Mon Jan  1 10:00:00 2024\n\n").outcome
+        == "dropped"
+    )
 
 
 def test_a_missing_final_newline_counts_as_if_it_were_there() -> None:
-    text = 'set no-received\nmatch size < 10 action drop\nmatch size > 9 action keep\n'
-    assert route(text, b"S: x\n\nabc").outcome == "kept"      # 10 bytes once the newline is added
+    text = "set no-received\nmatch size < 10 action drop\nmatch size > 9 action keep\n"
+    assert route(text, b"S: x\n\nabc").outcome == "kept"  # 10 bytes once the newline is added
     assert route(text, b"S: x\n\nab").outcome == "dropped"
     data, _ = split_message(b"S: x\n\nabc")
     assert data == b"S: x\n\nabc\n"
@@ -187,16 +213,20 @@ def test_from_line_is_trimmed_only_when_there_is_a_body() -> None:
     assert split_message(b"From a b\nS: x\n")[0] == b"From a b\nS: x\n"
 
 
-@pytest.mark.parametrize("message,before", [
-    (b"Return-Path: <a@b>\nReceived: from mx\nS: x\n\nb\n", b"Return-Path: <a@b>\n"),
-    (b"S: x\nT: y\nReceived: from mx\nReceived: from c\n\nb\n", b"S: x\nT: y\n"),
-    (b"Return-Path: <a@b>\nS: x\n\nb\n", b""),                  # no Received: at the top
-    (b"S: x\n\nReceived: from body\n", b""),                     # a Received in the body is not one
-    (b"received: from mx\nS: x\n\nb\n", b""),                     # any case
-    (b"Received : from mx\nS: x\n\nb\n", b""),                    # "Received :" is not the header
-])
-def test_fdm_received_header_goes_before_the_first_received_header(message: bytes,
-                                                                    before: bytes) -> None:
+@pytest.mark.parametrize(
+    "message,before",
+    [
+        (b"Return-Path: <a@b>\nReceived: from mx\nS: x\n\nb\n", b"Return-Path: <a@b>\n"),
+        (b"S: x\nT: y\nReceived: from mx\nReceived: from c\n\nb\n", b"S: x\nT: y\n"),
+        (b"Return-Path: <a@b>\nS: x\n\nb\n", b""),  # no Received: at the top
+        (b"S: x\n\nReceived: from body\n", b""),  # a Received in the body is not one
+        (b"received: from mx\nS: x\n\nb\n", b""),  # any case
+        (b"Received : from mx\nS: x\n\nb\n", b""),  # "Received :" is not the header
+    ],
+)
+def test_fdm_received_header_goes_before_the_first_received_header(
+    message: bytes, before: bytes
+) -> None:
     data, body = split_message(message, b"Received: by me\n")
     assert data.startswith(before + b"Received: by me\n")
     assert body == message.find(b"\n\n") + 2 + len(b"Received: by me\n")
@@ -219,9 +249,11 @@ def test_a_regex_that_does_not_compile_refuses_the_whole_file() -> None:
 
 
 def test_rewrite_output_is_what_later_rules_see() -> None:
-    text = ('action "rw" rewrite "sed s/^S:.*/S:\\\\ new/"\n'
-            'match "^S: old" action "rw" continue\n'
-            'match "^S: new$" in headers action drop\nmatch all action keep\n')
+    text = (
+        'action "rw" rewrite "sed s/^S:.*/S:\\\\ new/"\n'
+        'match "^S: old" action "rw" continue\n'
+        'match "^S: new$" in headers action drop\nmatch all action keep\n'
+    )
     config = parse(HEAD + text)
     ran: list[bytes] = []
 
@@ -247,44 +279,51 @@ def test_a_failing_or_empty_rewrite_is_an_error() -> None:
 
 
 def test_header_edits_follow_fdm() -> None:
-    text = ('action "rm" remove-headers { "x-*" "to" }\naction "add" add-header "X-New" "v"\n'
-            'match all action "rm" continue\nmatch all action "add" continue\n'
-            'match "^X-Old" or "^To:" or "^Cc: c  d$" action keep\n'
-            'match "^Cc: c  d\\nX-New: v\\n\\nb" action drop\n')
+    text = (
+        'action "rm" remove-headers { "x-*" "to" }\naction "add" add-header "X-New" "v"\n'
+        'match all action "rm" continue\nmatch all action "add" continue\n'
+        'match "^X-Old" or "^To:" or "^Cc: c  d$" action keep\n'
+        'match "^Cc: c  d\\nX-New: v\\n\\nb" action drop\n'
+    )
     result = route(text, b"To: a\nX-Old: 1\n  folded\nCc: c\n d\nTo: b\n\nb\n")
     assert result.outcome == "kept" and result.rules == [4, 5, 6]
-    nobody = route('set no-received\naction "add" add-header "X-New" "v"\n'
-                   'match all action "add" continue\nmatch "^X-New: v\\n\\nS: x" action drop\n',
-                   b"S: x\n")
+    nobody = route(
+        'set no-received\naction "add" add-header "X-New" "v"\n'
+        'match all action "add" continue\nmatch "^X-New: v\\n\\nS: x" action drop\n',
+        b"S: x\n",
+    )
     assert nobody.outcome == "dropped"
 
 
-@pytest.mark.parametrize("date,valid", [
-    ("Sat, 01 Mar 2025 10:00:00 +0000", True),
-    ("1 Mar 2025 10:00:00 -0530", True),
-    ("Sat, 01 Mar 2025 10:00:00 GMT", True),
-    ("Mon, 1 Jan 2024 10:00:00", False),            # no zone
-    ("1 Jan 99 10:00 GMT", False),                   # no seconds
-    ("Sat, 01 Mar 2025 10:00:00 +9999", False),      # zone out of range
-    ("Foo, 01 Mar 2025 10:00:00 +0000", False),      # not a day name
-    ("yesterday", False),
-])
+@pytest.mark.parametrize(
+    "date,valid",
+    [
+        ("Sat, 01 Mar 2025 10:00:00 +0000", True),
+        ("1 Mar 2025 10:00:00 -0530", True),
+        ("Sat, 01 Mar 2025 10:00:00 GMT", True),
+        ("Mon, 1 Jan 2024 10:00:00", False),  # no zone
+        ("1 Jan 99 10:00 GMT", False),  # no seconds
+        ("Sat, 01 Mar 2025 10:00:00 +9999", False),  # zone out of range
+        ("Foo, 01 Mar 2025 10:00:00 +0000", False),  # not a day name
+        ("yesterday", False),
+    ],
+)
 def test_age_reads_the_date_as_fdm_does(date: str, valid: bool) -> None:
-    text = 'match age invalid action drop\nmatch all action keep\n'
+    text = "match age invalid action drop\nmatch all action keep\n"
     result = route(text, f"Date: {date}\nS: x\n\nb\n".encode())
     assert (result.outcome == "kept") is valid
 
 
 def test_a_date_in_the_future_is_age_zero() -> None:
-    text = 'match age < 1 seconds action drop\nmatch all action keep\n'
+    text = "match age < 1 seconds action drop\nmatch all action keep\n"
     assert route(text, b"Date: Fri, 01 Jan 2100 10:00:00 +0000\n\nb\n").outcome == "dropped"
 
 
 def test_maximum_size_is_an_error_or_a_drop() -> None:
     big = b"S: x\n\n" + b"y" * 2000 + b"\n"
-    result = route('set maximum-size 1K\nmatch all action keep\n', big)
+    result = route("set maximum-size 1K\nmatch all action keep\n", big)
     assert result.outcome == "error" and "too big" in result.error
-    dropped = route('set maximum-size 1K\nset delete-oversized\nmatch all action keep\n', big)
+    dropped = route("set maximum-size 1K\nset delete-oversized\nmatch all action keep\n", big)
     assert dropped.outcome == "dropped" and dropped.rules == []
 
 
@@ -294,7 +333,7 @@ def test_posix_dialect_matches_8bit_bytes_like_fdm_1_9() -> None:
 
 
 def test_conditions_the_router_declines_say_so() -> None:
-    text = 'match attachment count > 0 action drop\nmatch all action keep\n'
+    text = "match attachment count > 0 action drop\nmatch all action keep\n"
     result = route(text, b"S: x\n\nb\n")
     assert result.not_modelled and "attachment" in result.not_modelled[0]
     assert result.outcome == "kept"
@@ -311,11 +350,11 @@ def test_circumflex_after_the_final_newline_differs_between_the_dialects() -> No
     text = 'set no-received\nmatch "^$" action drop\n'
     assert route(text, b"Subject: a note", PCRE2).outcome == "kept"
     assert route(text, b"Subject: a note", POSIX).outcome == "dropped"
-    assert route(text, b"S: x\n\nb\n", PCRE2).outcome == "dropped"   # the blank line itself
+    assert route(text, b"S: x\n\nb\n", PCRE2).outcome == "dropped"  # the blank line itself
 
 
 def test_an_empty_block_is_a_matched_rule_without_actions() -> None:
-    text = 'set no-received\nmatch all {\n}\nmatch matched action drop\n'
+    text = "set no-received\nmatch all {\n}\nmatch matched action drop\n"
     result = route(text, b"S: x\n\nb\n")
     assert result.rules == [3, 5] and result.outcome == "dropped"
 
@@ -327,6 +366,7 @@ def test_in_headers_never_matches_without_a_header_section() -> None:
 
 # ---- details each route shows: tags, users, chains, notes, JSON
 
+
 def _tags_of(text: str, message: bytes) -> dict[str, str]:
     """The tags as an action sees them, read back through a tag + string condition per name."""
     config = parse(HEAD + text)
@@ -335,9 +375,10 @@ def _tags_of(text: str, message: bytes) -> dict[str, str]:
 
 
 def test_default_tags_count_lines_and_read_message_id_and_date() -> None:
-    tags = _tags_of("match all action drop\n",
-                    b"From x y\nMessage-Id:  <m@x>\r\nDate: Sat, 01 Mar 2025 10:00:00 +0000\n"
-                    b"S: x\n\nb1\nb2\n")
+    tags = _tags_of(
+        "match all action drop\n",
+        b"From x y\nMessage-Id:  <m@x>\r\nDate: Sat, 01 Mar 2025 10:00:00 +0000\nS: x\n\nb1\nb2\n",
+    )
     assert tags["account"] == "stdin" and tags["message_id"] == "<m@x>\r"
     assert (tags["lines"], tags["header_lines"], tags["body_lines"]) == ("6", "3", "2")
     assert tags["mail_year"] == "2025" and tags["mail_month"] == "03" and tags["mail_day"] == "01"
@@ -350,27 +391,36 @@ def test_default_tags_count_lines_and_read_message_id_and_date() -> None:
 
 
 def test_actions_see_action_rule_user_and_home_tags() -> None:
-    text = ('action "a" users { "alice" "bob" } exec "echo %[action] %[rule] %[user] %[home]"\n'
-            'match "^S: x" action "a"\n')
+    text = (
+        'action "a" users { "alice" "bob" } exec "echo %[action] %[rule] %[user] %[home]"\n'
+        'match "^S: x" action "a"\n'
+    )
     result = route(text, b"S: x\n\nb\n")
     assert result.commands == ["echo a 0 alice /root", "echo a 0 bob /root"]
-    assert [(r.user, r.rule_line, r.rule_index) for r in result.runs] == \
-        [("alice", 3, 0), ("bob", 3, 0)]
-    by_rule = route('action "a" users { "x" } exec "echo %[user]"\n'
-                    'match all user "carol" action "a"\n', b"S: x\n\nb\n")
+    assert [(r.user, r.rule_line, r.rule_index) for r in result.runs] == [
+        ("alice", 3, 0),
+        ("bob", 3, 0),
+    ]
+    by_rule = route(
+        'action "a" users { "x" } exec "echo %[user]"\nmatch all user "carol" action "a"\n',
+        b"S: x\n\nb\n",
+    )
     assert by_rule.commands == ["echo carol"]
     default = route('action "a" exec "echo %[user]"\nmatch all action "a"\n', b"S: x\n\nb\n")
     assert default.commands == ["echo root"]
 
 
 def test_chained_actions_run_in_order_and_stop_at_five() -> None:
-    text = ('action "a" { exec "A" action "b" exec "A2" }\naction "b" exec "B"\n'
-            'match all action "a"\n')
+    text = (
+        'action "a" { exec "A" action "b" exec "A2" }\naction "b" exec "B"\nmatch all action "a"\n'
+    )
     assert route(text, b"S: x\n\nb\n").commands == ["A", "B", "A2"]
     loop = route('action "a" action "a"\nmatch all action "a"\n', b"S: x\n\nb\n")
     assert loop.outcome == "error" and loop.error == "too many chained actions (fdm allows five)"
-    four = ('action "a1" action "a2"\naction "a2" action "a3"\naction "a3" action "a4"\n'
-            'action "a4" exec "end"\nmatch all action "a1"\n')
+    four = (
+        'action "a1" action "a2"\naction "a2" action "a3"\naction "a3" action "a4"\n'
+        'action "a4" exec "end"\nmatch all action "a1"\n'
+    )
     assert route(four, b"S: x\n\nb\n").commands == ["end"]
 
 
@@ -378,45 +428,59 @@ def test_undefined_action_error_and_the_dialect_notes() -> None:
     text = 'match "^S: x" action "nope_%[account]"\n'
     pcre = route(text, b"S: x\n\nb\n")
     assert pcre.error == "no actions matching: nope_stdin (rule at line 2)"
-    assert pcre.notes == ["fdm 2.x exits 1 and smtpd bounces the mail; Debian's fdm 1.9 exits 0 "
-                          "and the mail is lost"]
+    assert pcre.notes == [
+        "fdm 2.x exits 1 and smtpd bounces the mail; Debian's fdm 1.9 exits 0 and the mail is lost"
+    ]
     assert route(text, b"S: x\n\nb\n", POSIX).notes == [
-        "Debian's fdm 1.9 exits 0 here: smtpd logs the mail as delivered and it is lost"]
+        "Debian's fdm 1.9 exits 0 here: smtpd logs the mail as delivered and it is lost"
+    ]
 
 
 def test_end_of_rules_notes_and_keep_outcomes() -> None:
     none = route('match "^S: y" action drop\n', b"S: x\n\nb\n")
-    assert none.notes == ["no rule matched: unmatched-mail keep",
-                          "kept: for a stdin account this means stored nowhere (smtpd sees success)"]
+    assert none.notes == [
+        "no rule matched: unmatched-mail keep",
+        "kept: for a stdin account this means stored nowhere (smtpd sees success)",
+    ]
     passed = route('action "t" tag "x"\nmatch all action "t" continue\n', b"S: x\n\nb\n")
     assert passed.notes[0] == "reached the end of the rules: unmatched-mail keep"
     assert passed.decision == "keep" and passed.outcome == "kept"
     keep_account = Router(parse('account "stdin" stdin keep\nmatch all action drop\n')).route(
-        b"S: x\n\nb\n")
+        b"S: x\n\nb\n"
+    )
     assert keep_account.decision == "keep" and keep_account.outcome == "kept"
-    other = Router(parse('account "other" stdin keep\naccount "stdin" stdin\n'
-                         'match all action drop\n')).route(b"S: x\n\nb\n")
+    other = Router(
+        parse('account "other" stdin keep\naccount "stdin" stdin\nmatch all action drop\n')
+    ).route(b"S: x\n\nb\n")
     assert other.outcome == "dropped"
-    assert route('match all action keep\n', b"S: x\n\nb\n").decision == "keep"
+    assert route("match all action keep\n", b"S: x\n\nb\n").decision == "keep"
 
 
 def test_account_tagged_string_and_case_conditions() -> None:
-    text = ('action "t" tag "colour" value "%1"\n'
-            'match "^S: (red|blue)" action "t" continue\n'
-            'match account "st?in" and tagged "col*" and string "%[colour]" to "^RED$" '
-            'action drop\n'
-            'match string "%[colour]" to case "^BLUE$" action drop\n'
-            'match case "^S: Blue" action keep\n')
+    text = (
+        'action "t" tag "colour" value "%1"\n'
+        'match "^S: (red|blue)" action "t" continue\n'
+        'match account "st?in" and tagged "col*" and string "%[colour]" to "^RED$" '
+        "action drop\n"
+        'match string "%[colour]" to case "^BLUE$" action drop\n'
+        'match case "^S: Blue" action keep\n'
+    )
     assert route(text, b"S: red\n\nb\n").rules == [3, 4]
     assert route(text, b"S: blue\n\nb\n").rules == [3]
     assert route(text, b"S: Blue\n\nb\n").rules == [3, 6]
-    assert Router(parse(HEAD + 'match account "x*" action drop\n'), account="stdin").route(
-        b"S: x\n\nb\n").outcome == "kept"
+    assert (
+        Router(parse(HEAD + 'match account "x*" action drop\n'), account="stdin")
+        .route(b"S: x\n\nb\n")
+        .outcome
+        == "kept"
+    )
 
 
 def test_areas_and_captures() -> None:
-    text = ('match "^b1$" in headers action keep\n'
-            'match "^S: (x+)(y*)" in headers and "^(b1)$" in body action exec "echo %1 %2 %0"\n')
+    text = (
+        'match "^b1$" in headers action keep\n'
+        'match "^S: (x+)(y*)" in headers and "^(b1)$" in body action exec "echo %1 %2 %0"\n'
+    )
     result = route(text, b"S: xx\n\nb1\n")
     assert result.rules == [3] and result.commands == ["echo b1  b1"]
     anywhere = route('match "^S: x$" action exec "echo %0"\n', b"S: x\n\nb\n")
@@ -424,23 +488,41 @@ def test_areas_and_captures() -> None:
 
 
 def test_to_json_carries_everything_the_cli_prints() -> None:
-    result = route('match "^S: x" action "d"\naction "d" pipe "/usr/lib/dovecot/deliver -d b"\n',
-                   b"S: x\n\nb\n")
+    result = route(
+        'match "^S: x" action "d"\naction "d" pipe "/usr/lib/dovecot/deliver -d b"\n',
+        b"S: x\n\nb\n",
+    )
     assert result.to_json("m") == {
-        "message": "m", "rules": [2], "actions": ["d"],
+        "message": "m",
+        "rules": [2],
+        "actions": ["d"],
         "commands": ["/usr/lib/dovecot/deliver -d b"],
         "deliveries": [{"action": "d", "user": "b", "folder": "INBOX"}],
-        "outcome": "delivered", "error": None, "not_modelled": []}
+        "outcome": "delivered",
+        "error": None,
+        "not_modelled": [],
+    }
     boxed = route('match all action maildir "/m/%[account]"\n', b"S: x\n\nb\n")
     assert boxed.to_json("m")["deliveries"] == [
-        {"action": "<rule 0>", "user": "", "folder": "", "path": "/m/stdin"}]
+        {"action": "<rule 0>", "user": "", "folder": "", "path": "/m/stdin"}
+    ]
 
 
-@pytest.mark.parametrize("kind,argument,delivered", [
-    ("maildir", "/m", True), ("mbox", "/m", True), ("write", "/m", True), ("append", "/m", True),
-    ("pipe", "cat", True), ("stdout", "", True), ("exec", "true", False),
-    ("exec", "/usr/lib/dovecot/dovecot-lda -d bob", True), ("drop", "", False), ("tag", "t", False),
-])
+@pytest.mark.parametrize(
+    "kind,argument,delivered",
+    [
+        ("maildir", "/m", True),
+        ("mbox", "/m", True),
+        ("write", "/m", True),
+        ("append", "/m", True),
+        ("pipe", "cat", True),
+        ("stdout", "", True),
+        ("exec", "true", False),
+        ("exec", "/usr/lib/dovecot/dovecot-lda -d bob", True),
+        ("drop", "", False),
+        ("tag", "t", False),
+    ],
+)
 def test_which_items_deliver(kind: str, argument: str, delivered: bool) -> None:
     from console.fdm.router import delivers
 
@@ -448,8 +530,9 @@ def test_which_items_deliver(kind: str, argument: str, delivered: bool) -> None:
 
 
 def test_mailbox_of_skips_options_with_values_and_bad_quoting() -> None:
-    delivery = mailbox_of("a", "pipe", "/x/deliver -a addr -f from -d u -p p -c c -o k=v -r r "
-                                       "-e -k -m Box -z")
+    delivery = mailbox_of(
+        "a", "pipe", "/x/deliver -a addr -f from -d u -p p -c c -o k=v -r r -e -k -m Box -z"
+    )
     assert (delivery.user, delivery.folder) == ("u", "Box")
     assert delivery.extra_args == ["-z"]
     assert mailbox_of("a", "pipe", "deliver 'unclosed").folder == ""
@@ -468,15 +551,17 @@ def test_rewrite_runner_reports_failures() -> None:
 
 
 def test_named_zones_and_offsets() -> None:
-    text = 'match age invalid action drop\nmatch all action keep\n'
-    for date, valid in (("Sat, 01 Mar 2025 10:00:00 EST", True),
-                        ("Sat, 01 Mar 2025 10:00:00 Nowhere/Land", False),
-                        ("Sat, 01 Mar 2025 10:00:00 Europe/Paris", False),
-                        ("Sat, 01 Mar 2025 10:00:00 +2360", False),
-                        ("Sat, 01 Mar 2025 25:00:00 +0000", False),
-                        ("Sat, 32 Mar 2025 10:00:00 +0000", False),
-                        ("Sat, 01 Foo 2025 10:00:00 +0000", False),
-                        ("saturday, 01 march 2025 10:00:00 -0000", True)):
+    text = "match age invalid action drop\nmatch all action keep\n"
+    for date, valid in (
+        ("Sat, 01 Mar 2025 10:00:00 EST", True),
+        ("Sat, 01 Mar 2025 10:00:00 Nowhere/Land", False),
+        ("Sat, 01 Mar 2025 10:00:00 Europe/Paris", False),
+        ("Sat, 01 Mar 2025 10:00:00 +2360", False),
+        ("Sat, 01 Mar 2025 25:00:00 +0000", False),
+        ("Sat, 32 Mar 2025 10:00:00 +0000", False),
+        ("Sat, 01 Foo 2025 10:00:00 +0000", False),
+        ("saturday, 01 march 2025 10:00:00 -0000", True),
+    ):
         assert (route(text, f"Date: {date}\n\nb\n".encode()).outcome == "kept") is valid, date
 
 
@@ -488,8 +573,9 @@ def _seen_by_rewrite(text: str, message: bytes) -> bytes:
         seen.append(data)
         return data
 
-    config = parse(HEAD + "set no-received\n" + text +
-                   'action "cap" rewrite "cat"\nmatch all action "cap"\n')
+    config = parse(
+        HEAD + "set no-received\n" + text + 'action "cap" rewrite "cat"\nmatch all action "cap"\n'
+    )
     Router(config, rewrite=capture).route(message)
     return seen[0]
 
@@ -498,10 +584,12 @@ def test_the_message_after_header_edits_byte_for_byte() -> None:
     add = 'action "add" add-header "X-New" "v"\nmatch all action "add" continue\n'
     assert _seen_by_rewrite(add, b"S: x\n") == b"X-New: v\n\nS: x\n"
     assert _seen_by_rewrite(add, b"S: x\n T\n\nb\n") == b"S: x\n T\nX-New: v\n\nb\n"
-    rm = ('action "rm" remove-header "x-*"\nmatch all action "rm" continue\n')
-    assert _seen_by_rewrite(rm, b"X-A: 1\n 2\nS: x\n\tfold\nX-B: 3\n\nX-C: body\n") == \
-        b"S: x\n\tfold\n\nX-C: body\n"
-    rm2 = ('action "rm" remove-headers { "x-a" "nothing" }\nmatch all action "rm" continue\n')
+    rm = 'action "rm" remove-header "x-*"\nmatch all action "rm" continue\n'
+    assert (
+        _seen_by_rewrite(rm, b"X-A: 1\n 2\nS: x\n\tfold\nX-B: 3\n\nX-C: body\n")
+        == b"S: x\n\tfold\n\nX-C: body\n"
+    )
+    rm2 = 'action "rm" remove-headers { "x-a" "nothing" }\nmatch all action "rm" continue\n'
     assert _seen_by_rewrite(rm2, b"S: x\n\tfold\nX-A: 1\n\nb\n") == b"S: x \tfold\n\nb\n"
 
 
@@ -514,23 +602,32 @@ def test_rewrite_and_header_errors_say_what_failed() -> None:
     def empty(command: str, data: bytes) -> bytes:
         return b""
 
-    text = ('action "rw" rewrite "%[nothing]"\naction "rw2" rewrite "x"\n'
-            'match "^S: a" action "rw" continue\nmatch "^S: b" action "rw2" continue\n'
-            'match "^S: c" action remove-header "%[nothing]"\n'
-            'match "^S: d" action add-header "%[nothing]" "v"\n')
+    text = (
+        'action "rw" rewrite "%[nothing]"\naction "rw2" rewrite "x"\n'
+        'match "^S: a" action "rw" continue\nmatch "^S: b" action "rw2" continue\n'
+        'match "^S: c" action remove-header "%[nothing]"\n'
+        'match "^S: d" action add-header "%[nothing]" "v"\n'
+    )
     config = parse(HEAD + text)
-    assert Router(config, rewrite=failing).route(b"S: a\n\nb\n").error == \
-        "line 2: rewrite: empty command"
-    assert Router(config, rewrite=failing).route(b"S: b\n\nb\n").error == \
-        'line 3: rewrite "x": command returned 3'
-    assert Router(config, rewrite=empty).route(b"S: b\n\nb\n").error == \
-        'line 3: rewrite "x": empty mail returned'
+    assert (
+        Router(config, rewrite=failing).route(b"S: a\n\nb\n").error
+        == "line 2: rewrite: empty command"
+    )
+    assert (
+        Router(config, rewrite=failing).route(b"S: b\n\nb\n").error
+        == 'line 3: rewrite "x": command returned 3'
+    )
+    assert (
+        Router(config, rewrite=empty).route(b"S: b\n\nb\n").error
+        == 'line 3: rewrite "x": empty mail returned'
+    )
     assert Router(config).route(b"S: c\n\nb\n").error == "remove-header: empty header"
     assert Router(config).route(b"S: d\n\nb\n").error == "line 7: add-header: empty header"
     declined = Router(config).route(b"S: b\n\nb\n")
     assert declined.not_modelled == [
         'line 3: rewrite "x" is not run here, and later rules see the message it writes '
-        "(fdm test --run-rewrites runs it)"]
+        "(fdm test --run-rewrites runs it)"
+    ]
     assert declined.outcome == "kept"
 
 
@@ -554,7 +651,7 @@ def test_zone_offsets_move_the_date_like_fdm() -> None:
     assert at("+2359") == utc - 86340 and at("-2359") == utc + 86340
     assert at("+2360") is None and at("-2360") is None
     assert at("UTC") == utc and at("GMT") == utc and at("0") == utc
-    assert at("EST") == utc + 18000                      # a zone the system knows by that name
+    assert at("EST") == utc + 18000  # a zone the system knows by that name
     assert at("\xe9") is None and at("") is None
     assert _date_of(b"Date: 01 Mar 2025 10:00:00 +0000\n") == utc
     assert _date_of(b"Subject: x\n") is None and _date_of(b"Date:\n") is None
@@ -566,9 +663,11 @@ def test_age_boundaries_on_a_fixed_clock() -> None:
     message = b"Date: Sat, 01 Mar 2025 10:00:00 +0000\n\nb\n"
     when = _date_of(message)
     assert when is not None
-    text = ('match age < 100 seconds action "young"\nmatch age > 100 seconds action "old"\n'
-            'match all action "exact"\n'
-            'action "young" exec "y"\naction "old" exec "o"\naction "exact" exec "e"\n')
+    text = (
+        'match age < 100 seconds action "young"\nmatch age > 100 seconds action "old"\n'
+        'match all action "exact"\n'
+        'action "young" exec "y"\naction "old" exec "o"\naction "exact" exec "e"\n'
+    )
     config = parse(HEAD + text)
 
     def routed(now: float) -> list[str]:
@@ -577,7 +676,7 @@ def test_age_boundaries_on_a_fixed_clock() -> None:
     assert routed(when + 99) == ["young"]
     assert routed(when + 100) == ["exact"]
     assert routed(when + 101) == ["old"]
-    assert routed(when - 500) == ["young"]              # the future is age 0
+    assert routed(when - 500) == ["young"]  # the future is age 0
 
 
 @pytest.mark.parametrize("kind", ["maildir", "mbox", "write", "append"])
@@ -594,17 +693,21 @@ def test_mailbox_of_whole_deliveries() -> None:
     assert mailbox_of("a", "smtp", "host", "u") == Delivery("a", "smtp", user="u")
     assert mailbox_of("a", "pipe", "cat", "u") == Delivery("a", "pipe", user="u")
     assert mailbox_of("a", "exec", "x 'y", "u") == Delivery("a", "exec", user="u")
-    assert mailbox_of("a", "pipe", "deliver", "u") == \
-        Delivery("a", "pipe", user="u", folder="INBOX")
-    assert mailbox_of("a", "pipe", "deliver -d") == \
-        Delivery("a", "pipe", folder="INBOX", extra_args=["-d"])
+    assert mailbox_of("a", "pipe", "deliver", "u") == Delivery(
+        "a", "pipe", user="u", folder="INBOX"
+    )
+    assert mailbox_of("a", "pipe", "deliver -d") == Delivery(
+        "a", "pipe", folder="INBOX", extra_args=["-d"]
+    )
     assert mailbox_of("a", "pipe", "cat") == Delivery("a", "pipe")
 
 
 def test_remove_header_names_are_what_precedes_the_colon() -> None:
     every = 'action "rm" remove-header "*"\nmatch all action "rm" continue\n'
-    assert _seen_by_rewrite(every, b"S: x\nno colon line\nT: y\n\nb: 1\n") == \
-        b"no colon line\n\nb: 1\n"
+    assert (
+        _seen_by_rewrite(every, b"S: x\nno colon line\nT: y\n\nb: 1\n")
+        == b"no colon line\n\nb: 1\n"
+    )
     # A config file with the byte 0xE9 in it reads as "\udce9", like the message's byte.
     eight = 'action "rm" remove-header "x-\udce9"\nmatch all action "rm" continue\n'
     assert _seen_by_rewrite(eight, "X-\xe9: 1\nS: x\n\nb\n".encode("latin-1")) == b"S: x\n\nb\n"

@@ -69,7 +69,8 @@ def test_changed_on_disk_refuses_unless_forced(conf: Path) -> None:
 
 @pytest.mark.parametrize("step", ["backup", "write", "fsync", "fchmod", "replace", "fsync_dir"])
 def test_a_failure_at_any_step_leaves_the_old_file_byte_for_byte(
-        conf: Path, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+    conf: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
     before = conf.read_bytes()
     token = file_token(conf)
     calls = {"n": 0}
@@ -84,6 +85,7 @@ def test_a_failure_at_any_step_leaves_the_old_file_byte_for_byte(
             if "backup" in target.name:
                 boom()
             real(target, data, like)  # type: ignore[arg-type]
+
         monkeypatch.setattr(files_module, "_write_copy", first_fails)
     elif step == "write":
         real_write = os.write
@@ -93,6 +95,7 @@ def test_a_failure_at_any_step_leaves_the_old_file_byte_for_byte(
             if calls["n"] == 2:
                 boom()
             return real_write(fd, data)
+
         monkeypatch.setattr(files_module.os, "write", write_fails)
     elif step == "fsync":
         monkeypatch.setattr(files_module.os, "fsync", boom)
@@ -128,15 +131,27 @@ def test_revert_puts_a_backup_back_and_backs_up_the_current(conf: Path) -> None:
 
 def test_actions_are_declared_dangerous_and_refused_read_only(conf: Path, tmp_path: Path) -> None:
     assert ACTIONS["fdm.save"].dangerous and ACTIONS["fdm.revert"].dangerous
-    settings = Settings(fdm_config=conf, read_only=True, audit_log=tmp_path / "audit.log",
-                        table_addrs=tmp_path / "none", table_vusers=tmp_path / "none",
-                        table_vdomains=tmp_path / "none", table_userdb=tmp_path / "none")
+    settings = Settings(
+        fdm_config=conf,
+        read_only=True,
+        audit_log=tmp_path / "audit.log",
+        table_addrs=tmp_path / "none",
+        table_vusers=tmp_path / "none",
+        table_vdomains=tmp_path / "none",
+        table_userdb=tmp_path / "none",
+    )
     with pytest.raises(ReadOnlyRefused):
         dispatch(settings, "fdm.save", str(conf), {"text": NEW, "token": str(file_token(conf))})
     assert conf.read_text() == OLD
-    writable = Settings(fdm_config=conf, read_only=False, audit_log=tmp_path / "audit.log",
-                        table_addrs=tmp_path / "none", table_vusers=tmp_path / "none",
-                        table_vdomains=tmp_path / "none", table_userdb=tmp_path / "none")
+    writable = Settings(
+        fdm_config=conf,
+        read_only=False,
+        audit_log=tmp_path / "audit.log",
+        table_addrs=tmp_path / "none",
+        table_vusers=tmp_path / "none",
+        table_vdomains=tmp_path / "none",
+        table_userdb=tmp_path / "none",
+    )
     message = dispatch(writable, "fdm.save", "", {"text": NEW, "token": str(file_token(conf))})
     assert "saved" in message and conf.read_text() == NEW
     assert "fdm.save" in (tmp_path / "audit.log").read_text()
@@ -191,10 +206,19 @@ def test_revert_is_validated_like_a_save(conf: Path) -> None:
 def test_the_revert_action_refuses_an_empty_backup(conf: Path, tmp_path: Path) -> None:
     empty = conf.with_name("fdm.conf.20240101-000000.bak")
     empty.write_bytes(b"")
-    settings = Settings(fdm_config=conf, audit_log=tmp_path / "audit.log",
-                        table_addrs=tmp_path / "none", table_vusers=tmp_path / "none",
-                        table_vdomains=tmp_path / "none", table_userdb=tmp_path / "none")
+    settings = Settings(
+        fdm_config=conf,
+        audit_log=tmp_path / "audit.log",
+        table_addrs=tmp_path / "none",
+        table_vusers=tmp_path / "none",
+        table_vdomains=tmp_path / "none",
+        table_userdb=tmp_path / "none",
+    )
     with pytest.raises(ActionFailed, match="not reverted"):
-        dispatch(settings, "fdm.revert", str(conf), {"backup": str(empty),
-                                                    "token": str(file_token(conf))})
+        dispatch(
+            settings,
+            "fdm.revert",
+            str(conf),
+            {"backup": str(empty), "token": str(file_token(conf))},
+        )
     assert conf.read_text() == OLD

@@ -63,11 +63,24 @@ def test_read_message_file_normalises_crlf_and_reports_missing(tmp_path: Path) -
 
 
 def test_compose_message_keeps_each_field_on_its_own_header() -> None:
-    text = compose_message("a@x", "bob@example.com", cc="c@x", subject="hi\nBcc: evil@x",
-                           extra="X-Spam-Status: Yes\n\nList-Id: <l.x>", date="Mon, 1 Jan 2001 00:00:00 +0000")
+    text = compose_message(
+        "a@x",
+        "bob@example.com",
+        cc="c@x",
+        subject="hi\nBcc: evil@x",
+        extra="X-Spam-Status: Yes\n\nList-Id: <l.x>",
+        date="Mon, 1 Jan 2001 00:00:00 +0000",
+    )
     head = text.split("\n\n")[0].splitlines()
-    assert head == ["From: a@x", "To: bob@example.com", "Cc: c@x", "Subject: hi Bcc: evil@x",
-                    "Date: Mon, 1 Jan 2001 00:00:00 +0000", "X-Spam-Status: Yes", "List-Id: <l.x>"]
+    assert head == [
+        "From: a@x",
+        "To: bob@example.com",
+        "Cc: c@x",
+        "Subject: hi Bcc: evil@x",
+        "Date: Mon, 1 Jan 2001 00:00:00 +0000",
+        "X-Spam-Status: Yes",
+        "List-Id: <l.x>",
+    ]
     route = Router(parse(FIXED), hostname="h").route(text)
     assert route.actions == ["bob_spam"]
     with pytest.raises(UserError, match="line 1"):
@@ -79,8 +92,9 @@ def test_route_summary_ignores_line_numbers_of_errors() -> None:
     before = Router(parse(ARTICLE), hostname="h").route(message)
     after = Router(parse("\n\n" + ARTICLE), hostname="h").route(message)
     assert before.error != after.error
-    assert route_summary(before) == route_summary(after) == \
-        "error: no actions matching: bob_notices"
+    assert (
+        route_summary(before) == route_summary(after) == "error: no actions matching: bob_notices"
+    )
 
 
 def test_corpus_lists_exactly_the_messages_whose_route_changes(tmp_path: Path) -> None:
@@ -102,4 +116,7 @@ def test_corpus_lists_exactly_the_messages_whose_route_changes(tmp_path: Path) -
 
 def test_message_summary_unfolds_and_keeps_hostile_text_as_is() -> None:
     text = "From: [bold]x[/bold] <a@x>\nSubject: one\n\ttwo\x1b[31m\nX-Other: y\n\nbody\n"
-    assert message_summary(text) == [("From", "[bold]x[/bold] <a@x>"), ("Subject", "one two\x1b[31m")]
+    assert message_summary(text) == [
+        ("From", "[bold]x[/bold] <a@x>"),
+        ("Subject", "one two\x1b[31m"),
+    ]

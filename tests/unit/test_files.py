@@ -62,15 +62,23 @@ def test_a_missing_file_has_no_token_and_an_unreadable_one_is_one_sentence(tmp_p
 
 def test_backups_are_only_the_timestamped_copies_newest_first(tmp_path: Path) -> None:
     path = tmp_path / "fdm.conf"
-    names = ["fdm.conf.20240101-000000.bak", "fdm.conf.20240101-000000-1.bak",
-             "fdm.conf.20250102-030405.bak", "fdm.conf.2024-01-01.bak", "fdm.conf.old.bak",
-             "fdm.conf.20240101-000000.bak~", "other.conf.20240101-000000.bak",
-             "xfdm.conf.20240101-000000.bak"]
+    names = [
+        "fdm.conf.20240101-000000.bak",
+        "fdm.conf.20240101-000000-1.bak",
+        "fdm.conf.20250102-030405.bak",
+        "fdm.conf.2024-01-01.bak",
+        "fdm.conf.old.bak",
+        "fdm.conf.20240101-000000.bak~",
+        "other.conf.20240101-000000.bak",
+        "xfdm.conf.20240101-000000.bak",
+    ]
     for name in names:
         (tmp_path / name).write_text("x")
     assert [p.name for p in backups(path)] == [
-        "fdm.conf.20250102-030405.bak", "fdm.conf.20240101-000000.bak",
-        "fdm.conf.20240101-000000-1.bak"]
+        "fdm.conf.20250102-030405.bak",
+        "fdm.conf.20240101-000000.bak",
+        "fdm.conf.20240101-000000-1.bak",
+    ]
 
 
 @pytest.mark.usefixtures("utc")
@@ -81,8 +89,11 @@ def test_backups_are_named_by_the_save_time_with_a_serial_when_taken(tmp_path: P
     for version in ("v2\n", "v3\n", "v4\n"):
         saved = write_atomically(path, version, file_token(path), now=NOW)
         kept.append(saved.backup.name if saved.backup else None)
-    assert kept == ["fdm.conf.20231114-221320.bak", "fdm.conf.20231114-221320-1.bak",
-                    "fdm.conf.20231114-221320-2.bak"]
+    assert kept == [
+        "fdm.conf.20231114-221320.bak",
+        "fdm.conf.20231114-221320-1.bak",
+        "fdm.conf.20231114-221320-2.bak",
+    ]
     assert [p.read_text() for p in backups(path)] == ["v1\n", "v3\n", "v2\n"]  # by name
     assert path.read_text() == "v4\n" and hidden(tmp_path) == []
 
@@ -113,7 +124,7 @@ def test_the_new_file_keeps_the_old_mode_and_owner(tmp_path: Path) -> None:
 def test_a_large_text_and_undecodable_bytes_are_written_exactly(tmp_path: Path) -> None:
     path = tmp_path / "fdm.conf"
     path.write_bytes(b"")
-    text = "".join(f"match \"^From:.*user{i}@\" action \"inbox\"\n" for i in range(100_000))
+    text = "".join(f'match "^From:.*user{i}@" action "inbox"\n' for i in range(100_000))
     write_atomically(path, text + "# caf\udce9\n", file_token(path))
     assert path.read_bytes() == text.encode() + b"# caf\xe9\n"
 
@@ -123,13 +134,16 @@ def test_a_change_on_disk_is_refused_unless_forced(tmp_path: Path) -> None:
     path.write_text("mine\n")
     with pytest.raises(ActionFailed) as caught:
         write_atomically(path, "new\n", None)
-    assert str(caught.value) == (f"{path} changed on disk since it was opened; reload it or "
-                                 "confirm to overwrite")
+    assert str(caught.value) == (
+        f"{path} changed on disk since it was opened; reload it or confirm to overwrite"
+    )
     assert path.read_text() == "mine\n" and backups(path) == []
     assert write_atomically(path, "new\n", None, force=True).backup is not None
 
 
-def test_a_change_while_saving_replaces_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_change_while_saving_replaces_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another writer changes the file after the backup was taken: the save stops, its backup goes."""
     path = tmp_path / "fdm.conf"
     path.write_text("mine\n")
@@ -157,12 +171,15 @@ def test_a_failed_write_names_the_reason(tmp_path: Path) -> None:
     path.write_text("old\n")
     with pytest.raises(ActionFailed) as caught:
         write_atomically(path, "new\n", file_token(path))
-    assert str(caught.value) == f"{path} was not saved (File name too long); the old file is unchanged"
+    assert (
+        str(caught.value) == f"{path} was not saved (File name too long); the old file is unchanged"
+    )
     assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
-def test_a_failed_directory_sync_says_the_file_was_saved(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_directory_sync_says_the_file_was_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "fdm.conf"
     path.write_text("old\n")
 
@@ -172,6 +189,8 @@ def test_a_failed_directory_sync_says_the_file_was_saved(tmp_path: Path,
     monkeypatch.setattr(files, "fsync_directory", sync_fails)
     with pytest.raises(ActionFailed) as caught:
         write_atomically(path, "new\n", file_token(path))
-    assert str(caught.value) == (f"{path} was saved, but syncing its directory failed (Input/output "
-                                 "error); a crash now may bring back the old file")
+    assert str(caught.value) == (
+        f"{path} was saved, but syncing its directory failed (Input/output "
+        "error); a crash now may bring back the old file"
+    )
     assert path.read_text() == "new\n"

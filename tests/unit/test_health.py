@@ -32,34 +32,52 @@ SAMPLES = Path(__file__).resolve().parents[2] / "config_samples"
 NOW = time.time()
 
 
-def make_cert(directory: Path, name: str, days_left: float, cn: str = "mail.example.com") -> tuple[Path, Path]:
+def make_cert(
+    directory: Path, name: str, days_left: float, cn: str = "mail.example.com"
+) -> tuple[Path, Path]:
     """A self-signed certificate expiring in `days_left` days, as fullchain-style PEM, and its key."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = dt.datetime.fromtimestamp(NOW, dt.timezone.utc)
     cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=400))
         .not_valid_after(now + dt.timedelta(days=days_left))
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
 # --------------------------------------------------------------------------- certificate files
 
 
-@pytest.mark.parametrize(("days_left", "state"), [
-    (90, State.OK), (20.5, State.OK), (19.5, State.WARNING), (15.5, State.WARNING),
-    (14.5, State.CRITICAL), (-3, State.CRITICAL),
-])
-def test_certificate_file_expiry_against_the_thresholds(tmp_path: Path, days_left: float, state: State) -> None:
+@pytest.mark.parametrize(
+    ("days_left", "state"),
+    [
+        (90, State.OK),
+        (20.5, State.OK),
+        (19.5, State.WARNING),
+        (15.5, State.WARNING),
+        (14.5, State.CRITICAL),
+        (-3, State.CRITICAL),
+    ],
+)
+def test_certificate_file_expiry_against_the_thresholds(
+    tmp_path: Path, days_left: float, state: State
+) -> None:
     cert, _ = make_cert(tmp_path, "fullchain", days_left)
     check = tls.cert_file_check(Settings(), cert, "smtpd", NOW)
     assert check.state == state
@@ -91,18 +109,28 @@ def test_the_articles_smtpd_conf_gives_its_pki_file_and_six_tls_listeners() -> N
     assert found.certs == {"mail.example.com": fullchain}
     where = [(lst.address, lst.port, lst.mode) for lst in found.listeners]
     assert where == [
-        ("127.0.0.1", 25, "starttls"), ("::1", 25, "starttls"),
-        ("127.0.0.1", 465, "starttls"), ("::1", 465, "starttls"),  # tls-require: STARTTLS, not SMTPS
-        ("127.0.0.1", 587, "starttls"), ("::1", 587, "starttls"),
+        ("127.0.0.1", 25, "starttls"),
+        ("::1", 25, "starttls"),
+        ("127.0.0.1", 465, "starttls"),
+        ("::1", 465, "starttls"),  # tls-require: STARTTLS, not SMTPS
+        ("127.0.0.1", 587, "starttls"),
+        ("::1", 587, "starttls"),
     ]
-    assert all(lst.cert_file == fullchain and lst.server_name == "mail.example.com" for lst in found.listeners)
+    assert all(
+        lst.cert_file == fullchain and lst.server_name == "mail.example.com"
+        for lst in found.listeners
+    )
     assert found.listeners[2].label == "port smtps tls-require"
 
 
 def test_smtps_keyword_means_implicit_tls() -> None:
-    found = tls.parse_smtpd_conf('pki x cert "/c.pem"\nlisten on 0.0.0.0 port 465 smtps pki x\n'
-                                 "listen on lo port 10028 tag CLAM_IN\n")
-    assert [(lst.port, lst.mode, lst.cert_file) for lst in found.listeners] == [(465, "implicit", Path("/c.pem"))]
+    found = tls.parse_smtpd_conf(
+        'pki x cert "/c.pem"\nlisten on 0.0.0.0 port 465 smtps pki x\n'
+        "listen on lo port 10028 tag CLAM_IN\n"
+    )
+    assert [(lst.port, lst.mode, lst.cert_file) for lst in found.listeners] == [
+        (465, "implicit", Path("/c.pem"))
+    ]
 
 
 def test_doveconf_output_of_the_lab_gives_its_certificate_and_imap_listeners() -> None:
@@ -110,7 +138,8 @@ def test_doveconf_output_of_the_lab_gives_its_certificate_and_imap_listeners() -
     cert, listeners = tls.dovecot_listeners(conf)
     assert cert == Path("/tmp/e2-lab/certs/fullchain.pem")
     assert [(lst.address, lst.port, lst.mode, lst.protocol) for lst in listeners] == [
-        ("127.0.0.1", 26703, "starttls", "imap"), ("127.0.0.1", 26704, "implicit", "imap"),
+        ("127.0.0.1", 26703, "starttls", "imap"),
+        ("127.0.0.1", 26704, "implicit", "imap"),
     ]
 
 
@@ -119,21 +148,29 @@ def test_debian_stock_doveconf_listens_on_every_address_with_the_default_ports()
     cert, listeners = tls.dovecot_listeners(conf)
     assert cert == Path("/etc/dovecot/private/dovecot.pem")
     assert [(lst.address, lst.port, lst.mode) for lst in listeners] == [
-        ("127.0.0.1", 143, "starttls"), ("::1", 143, "starttls"),
-        ("127.0.0.1", 993, "implicit"), ("::1", 993, "implicit"),
+        ("127.0.0.1", 143, "starttls"),
+        ("::1", 143, "starttls"),
+        ("127.0.0.1", 993, "implicit"),
+        ("::1", 993, "implicit"),
     ]
 
 
 def test_dovecot_with_ssl_off_has_no_tls_listener() -> None:
-    text = (RECORDINGS / "doveconf-lab.txt").read_text().replace("ssl = yes\nssl_cert", "ssl = no\nssl_cert")
+    text = (
+        (RECORDINGS / "doveconf-lab.txt")
+        .read_text()
+        .replace("ssl = yes\nssl_cert", "ssl = no\nssl_cert")
+    )
     assert tls.dovecot_listeners(tls.parse_doveconf(text))[1] == []
 
 
 def test_real_doveconf_reads_a_config(tmp_path: Path) -> None:
     conf = tmp_path / "dovecot.conf"
     cert, _ = make_cert(tmp_path, "cert", 30)
-    conf.write_text(f"protocols = imap\nlisten = 127.0.0.1\nssl = yes\nssl_cert = <{cert}\n"
-                    f"ssl_key = <{tmp_path / 'cert.key'}\n")
+    conf.write_text(
+        f"protocols = imap\nlisten = 127.0.0.1\nssl = yes\nssl_cert = <{cert}\n"
+        f"ssl_key = <{tmp_path / 'cert.key'}\n"
+    )
     found_cert, listeners = tls.read_dovecot_tls(conf)
     assert found_cert == cert
     assert {(lst.port, lst.mode) for lst in listeners} == {(143, "starttls"), (993, "implicit")}
@@ -179,7 +216,9 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 
 
 def _listener(port: int, cert_file: Path, daemon: str = "dovecot") -> tls.Listener:
-    return tls.Listener(daemon, "127.0.0.1", port, "implicit", "imap", cert_file, "", "inet_listener imaps")
+    return tls.Listener(
+        daemon, "127.0.0.1", port, "implicit", "imap", cert_file, "", "inet_listener imaps"
+    )
 
 
 def test_served_certificate_equal_to_the_file_is_ok(tls_server: tuple[int, Path]) -> None:
@@ -191,14 +230,19 @@ def test_served_certificate_equal_to_the_file_is_ok(tls_server: tuple[int, Path]
 
 
 def test_served_certificate_that_is_not_the_file_is_a_warning_offering_the_hup(
-        tls_server: tuple[int, Path], tmp_path: Path) -> None:
+    tls_server: tuple[int, Path], tmp_path: Path
+) -> None:
     port, _ = tls_server
     renewed, _ = make_cert(tmp_path, "renewed", 89)
     [check] = tls.handshake_checks(Settings(), _listener(port, renewed), NOW)
     assert check.state == State.WARNING
     assert "renewed, not reloaded" in check.summary
     assert check.fix is not None
-    assert (check.fix.action, check.fix.target, check.fix.params) == ("program.signal", "dovecot", {"signal": "HUP"})
+    assert (check.fix.action, check.fix.target, check.fix.params) == (
+        "program.signal",
+        "dovecot",
+        {"signal": "HUP"},
+    )
     [smtpd] = tls.handshake_checks(Settings(), _listener(port, renewed, "smtpd"), NOW)
     assert smtpd.fix is not None and smtpd.fix.target == "opensmtpd"
 
@@ -246,7 +290,9 @@ def test_plaintext_on_an_implicit_tls_port_is_named(tmp_path: Path) -> None:
 def write_cvd(path: Path, version: int, built: float, signatures: int = 2076987) -> None:
     """A database file with the 512-byte header freshclam's files start with."""
     stamp = time.strftime("%d %b %Y %H:%M +0000", time.gmtime(built))
-    header = f"ClamAV-VDB:{stamp}:{version}:{signatures}:90:0123456789abcdef:sig:raynman:{int(built)}"
+    header = (
+        f"ClamAV-VDB:{stamp}:{version}:{signatures}:90:0123456789abcdef:sig:raynman:{int(built)}"
+    )
     path.write_bytes(header.encode("ascii").ljust(512, b" ") + b"\x1f\x8b compressed body")
 
 
@@ -257,7 +303,9 @@ def test_cvd_header_is_read_with_the_colon_inside_the_build_time(tmp_path: Path)
     assert db.built_text.startswith("14 Jul 2025 12:28")
 
 
-@pytest.mark.parametrize(("age_days", "state"), [(0.5, State.OK), (4, State.WARNING), (8, State.CRITICAL)])
+@pytest.mark.parametrize(
+    ("age_days", "state"), [(0.5, State.OK), (4, State.WARNING), (8, State.CRITICAL)]
+)
 def test_clamav_age_is_the_newest_databases(tmp_path: Path, age_days: float, state: State) -> None:
     write_cvd(tmp_path / "main.cvd", 62, NOW - 400 * 86400)
     write_cvd(tmp_path / "daily.cld", 27700, NOW - age_days * 86400)
@@ -266,7 +314,10 @@ def test_clamav_age_is_the_newest_databases(tmp_path: Path, age_days: float, sta
     assert check.state == state
     assert check.figure == pytest.approx(age_days, abs=0.01)
     assert {d["file"]: d["version"] for d in check.data["databases"]} == {
-        "bytecode.cvd": 335, "daily.cld": 27700, "main.cvd": 62}
+        "bytecode.cvd": 335,
+        "daily.cld": 27700,
+        "main.cvd": 62,
+    }
     assert "daily 27700" in check.summary
 
 
@@ -302,7 +353,9 @@ def test_spamassassin_missing_empty_fresh_and_old(tmp_path: Path) -> None:
     empty = stack.spamassassin_check(settings, NOW)
     assert empty.state == State.CRITICAL and "holds no rules" in empty.summary
     (updates / "updates_spamassassin_org" / "20_head_tests.cf").write_text("header X exists:X\n")
-    (updates / "updates_spamassassin_org.cf").write_text("include updates_spamassassin_org/20_head_tests.cf\n")
+    (updates / "updates_spamassassin_org.cf").write_text(
+        "include updates_spamassassin_org/20_head_tests.cf\n"
+    )
     fresh = stack.spamassassin_check(settings, time.time())
     assert fresh.state == State.OK and fresh.data["rule_files"] == 2
     for age_days, state in ((12, State.WARNING), (31, State.CRITICAL)):
@@ -321,9 +374,15 @@ def test_free_space_is_measured_against_the_thresholds(tmp_path: Path) -> None:
     st = os.statvfs(tmp_path)
     percent = 100.0 * st.f_bavail / st.f_blocks
     base = replace(Settings(), mail_dir=tmp_path, queue_dir=tmp_path / "missing")
-    ok = replace(base, health_disk_warning_percent=percent / 2, health_disk_critical_percent=percent / 4)
-    warn = replace(base, health_disk_warning_percent=percent + 1, health_disk_critical_percent=percent / 2)
-    crit = replace(base, health_disk_warning_percent=percent + 2, health_disk_critical_percent=percent + 1)
+    ok = replace(
+        base, health_disk_warning_percent=percent / 2, health_disk_critical_percent=percent / 4
+    )
+    warn = replace(
+        base, health_disk_warning_percent=percent + 1, health_disk_critical_percent=percent / 2
+    )
+    crit = replace(
+        base, health_disk_warning_percent=percent + 2, health_disk_critical_percent=percent + 1
+    )
     states = [stack.disk_checks(s)[0].state for s in (ok, warn, crit)]
     assert states == [State.OK, State.WARNING, State.CRITICAL]
     mail, queue = stack.disk_checks(ok)
@@ -342,11 +401,21 @@ def test_overall_state_is_the_worst_critical_first() -> None:
 
 
 def test_report_json_counts_and_headline() -> None:
-    report = HealthReport([
-        Check("disk", "/mail", State.OK, "50 % free", 50.0, "%", 30.0, 15.0),
-        Check("tls", "smtpd 127.0.0.1:465", State.CRITICAL, "handshake failed", cause="why", remedy="how"),
-        Check("certificates", "/c.pem", State.WARNING, "expires soon"),
-    ], NOW)
+    report = HealthReport(
+        [
+            Check("disk", "/mail", State.OK, "50 % free", 50.0, "%", 30.0, 15.0),
+            Check(
+                "tls",
+                "smtpd 127.0.0.1:465",
+                State.CRITICAL,
+                "handshake failed",
+                cause="why",
+                remedy="how",
+            ),
+            Check("certificates", "/c.pem", State.WARNING, "expires soon"),
+        ],
+        NOW,
+    )
     data = json.loads(json.dumps(report.as_json()))
     assert data["state"] == "CRITICAL" and data["exit_code"] == 2
     assert data["counts"] == {"OK": 1, "WARNING": 1, "CRITICAL": 1, "UNKNOWN": 0}
@@ -362,7 +431,9 @@ def test_a_check_that_raises_is_unknown_not_a_crash(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setitem(CHECKS, "disk", broken)
     report = run_checks(Settings(), NOW, groups=("disk",))
-    assert [(c.state, c.summary) for c in report.checks] == [(State.UNKNOWN, "the check failed: boom")]
+    assert [(c.state, c.summary) for c in report.checks] == [
+        (State.UNKNOWN, "the check failed: boom")
+    ]
     assert report.state == State.UNKNOWN
 
 
@@ -373,22 +444,31 @@ def test_thresholds_load_from_the_file_and_must_be_ordered(tmp_path: Path) -> No
     conf = tmp_path / "mailconsole.toml"
     conf.write_text("health_cert_warning_days = 30\nhealth_queue_warning_envelopes = 5\n")
     settings = load_settings(str(conf), env={}).settings
-    assert settings.health_cert_warning_days == 30.0 and settings.health_queue_warning_envelopes == 5
+    assert (
+        settings.health_cert_warning_days == 30.0 and settings.health_queue_warning_envelopes == 5
+    )
     conf.write_text("health_cert_critical_days = 25\n")
-    with pytest.raises(ConfigError, match="health_cert_critical_days': expected at most health_cert_warning_days"):
+    with pytest.raises(
+        ConfigError, match="health_cert_critical_days': expected at most health_cert_warning_days"
+    ):
         load_settings(str(conf), env={})
     conf.write_text("health_queue_warning_envelopes = 2.5\n")
     with pytest.raises(ConfigError, match="expected a positive whole number"):
         load_settings(str(conf), env={})
-    assert load_settings(None, env={"MAILCONSOLE_HEALTH_QUEUE_CRITICAL_ENVELOPES": "5000"}).settings \
-        .health_queue_critical_envelopes == 5000
+    assert (
+        load_settings(
+            None, env={"MAILCONSOLE_HEALTH_QUEUE_CRITICAL_ENVELOPES": "5000"}
+        ).settings.health_queue_critical_envelopes
+        == 5000
+    )
 
 
 # --------------------------------------------------------------------------- the command
 
 
 def test_health_command_exits_with_the_plugin_code_and_prints_json(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Everything pointed at this temp dir: fresh rules, and free space under lenient thresholds is
     OK; supervisord is not running there, which is critical (exit 2)."""
     from console.cli import run

@@ -40,7 +40,12 @@ def test_an_unstamped_file_is_counted_from_when_its_lines_are_seen(tmp_path: Pat
         series = flow.series(seen)
         assert all(len(v) == WINDOW_MINUTES for v in series.values())
         assert {e: v[-1] for e, v in series.items()} == {
-            "accepted": 1, "delivered": 2, "deferred": 2, "bounced": 0, "rejected": 0}
+            "accepted": 1,
+            "delivered": 2,
+            "deferred": 2,
+            "bounced": 0,
+            "rejected": 0,
+        }
         # an hour later those minutes have left the window
         flow.poll(seen + 3600)
         assert sum(sum(v) for v in flow.series(seen + 3600).values()) == 0

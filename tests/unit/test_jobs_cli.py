@@ -15,15 +15,21 @@ ROOT = Path(__file__).resolve().parents[2]
 def mailconsole(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     conf = tmp_path / "mc.toml"
     conf.write_text(f"""\
-audit_log = "{tmp_path / 'audit.log'}"
+audit_log = "{tmp_path / "audit.log"}"
 operator = "carol"
 [jobs]
 good = ["sh", "-c", "echo '[bold]out'; echo err >&2"]
 bad = ["sh", "-c", "echo doomed; exit 4"]
 """)
     env = {key: value for key, value in os.environ.items() if not key.startswith("MAILCONSOLE_")}
-    return subprocess.run([*MAILCONSOLE, "--config", str(conf), *args],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+    return subprocess.run(
+        [*MAILCONSOLE, "--config", str(conf), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_run_streams_stdout_and_stderr_apart_and_exits_0(tmp_path: Path) -> None:

@@ -48,10 +48,14 @@ def audit(s: Settings) -> list[dict[str, Any]]:
 
 def live_members(pgid: int) -> list[str]:
     """Processes of group `pgid` that are alive (not zombies), as `ps` sees them."""
-    out = subprocess.run(["ps", "-e", "-o", "pgid=,stat=,pid=,args="], capture_output=True,
-                         text=True, check=True).stdout
-    return [line for line in out.splitlines()
-            if line.split()[0] == str(pgid) and not line.split()[1].startswith("Z")]
+    out = subprocess.run(
+        ["ps", "-e", "-o", "pgid=,stat=,pid=,args="], capture_output=True, text=True, check=True
+    ).stdout
+    return [
+        line
+        for line in out.splitlines()
+        if line.split()[0] == str(pgid) and not line.split()[1].startswith("Z")
+    ]
 
 
 class Started:
@@ -77,7 +81,9 @@ def background() -> Iterator[list[threading.Thread]]:
         assert not thread.is_alive()
 
 
-def in_background(threads: list[threading.Thread], fn: Any, *args: Any, **kw: Any) -> dict[str, Any]:
+def in_background(
+    threads: list[threading.Thread], fn: Any, *args: Any, **kw: Any
+) -> dict[str, Any]:
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -97,19 +103,27 @@ def test_streams_both_streams_told_apart_as_they_come(tmp_path: Path) -> None:
     s = settings(tmp_path, t=sh("echo out 1; echo err 1 >&2; echo out 2; printf 'no newline'"))
     record = run_job(s, "t", on_output=seen)
     assert [(line.stream, line.text) for line in seen.lines if line.stream == "out"] == [
-        ("out", "out 1"), ("out", "out 2"), ("out", "no newline")]
+        ("out", "out 1"),
+        ("out", "out 2"),
+        ("out", "no newline"),
+    ]
     assert [(line.stream, line.text) for line in seen.lines if line.stream == "err"] == [
-        ("err", "err 1")]
+        ("err", "err 1")
+    ]
     assert record.ok and record.exit_code == 0 and record.lines == 4
     assert record.tail[-1] == ["out", "no newline"]
     assert all(line.elapsed >= 0 for line in seen.lines)
 
 
-def test_lines_arrive_before_the_process_ends(tmp_path: Path, background: list[threading.Thread]) -> None:
+def test_lines_arrive_before_the_process_ends(
+    tmp_path: Path, background: list[threading.Thread]
+) -> None:
     """The first line is delivered while the job still runs (it waits for a file we create)."""
     gate = tmp_path / "gate"
     seen = Started("first")
-    s = settings(tmp_path, t=sh(f"echo first; while [ ! -e {gate} ]; do sleep 0.05; done; echo last"))
+    s = settings(
+        tmp_path, t=sh(f"echo first; while [ ! -e {gate} ]; do sleep 0.05; done; echo last")
+    )
     box = in_background(background, run_job, s, "t", on_output=seen)
     assert seen.seen.wait(30)
     assert "result" not in box and [line.text for line in seen.lines] == ["first"]
@@ -119,8 +133,13 @@ def test_lines_arrive_before_the_process_ends(tmp_path: Path, background: list[t
 
 
 def test_untrusted_output_is_text(tmp_path: Path) -> None:
-    s = settings(tmp_path, t=sh(r"printf '\033[31m[bold]red[/bold]\a\tx\n'; printf 'a\rb\rfinal\n'; "
-                                r"printf '\377\376 bad utf8\n'"))
+    s = settings(
+        tmp_path,
+        t=sh(
+            r"printf '\033[31m[bold]red[/bold]\a\tx\n'; printf 'a\rb\rfinal\n'; "
+            r"printf '\377\376 bad utf8\n'"
+        ),
+    )
     record = run_job(s, "t")
     texts = [text for _stream, text in record.tail]
     assert texts[0] == "\\x1b[31m[bold]red[/bold]\\x07  x"  # tab expanded, ESC and BEL shown
@@ -129,38 +148,56 @@ def test_untrusted_output_is_text(tmp_path: Path) -> None:
 
 
 def test_output_larger_than_kept_is_counted_and_memory_stays_bounded() -> None:
-    result = run_process([sys.executable, "-c",
-                          "import sys\nfor i in range(200000): sys.stdout.write(f'line {i}\\n')"],
-                         timeout=60, keep=500)
+    result = run_process(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfor i in range(200000): sys.stdout.write(f'line {i}\\n')",
+        ],
+        timeout=60,
+        keep=500,
+    )
     assert result.exit_code == 0
     assert result.output.total == 200000
     assert len(result.output.lines) == 500 and result.output.dropped == 199500
-    assert result.output.lines[0].text == "line 199500" and result.output.lines[-1].text == "line 199999"
+    assert (
+        result.output.lines[0].text == "line 199500"
+        and result.output.lines[-1].text == "line 199999"
+    )
 
 
 def test_a_huge_line_without_newline_is_cut_not_kept_whole() -> None:
-    result = run_process([sys.executable, "-c", "import sys; sys.stdout.write('x' * 1000000)"],
-                         timeout=60, keep=10)
+    result = run_process(
+        [sys.executable, "-c", "import sys; sys.stdout.write('x' * 1000000)"], timeout=60, keep=10
+    )
     assert result.output.total > 10
     assert all(len(line.text) <= 16384 for line in result.output.lines)
 
 
-@pytest.mark.parametrize("code, outcome, meaning", [
-    (0, "ok", "updates were downloaded and installed"),
-    (1, "ok", "no fresh updates were available"),
-    (2, "failed", "the site pre files failed their lint check; nothing was updated"),
-    (4, "failed", "downloading or extracting the updates failed; no channel was updated"),
-    (9, "failed", "failed"),
-])
-def test_each_exit_code_class_reads_as_a_sentence(tmp_path: Path, code: int, outcome: str,
-                                                  meaning: str) -> None:
+@pytest.mark.parametrize(
+    "code, outcome, meaning",
+    [
+        (0, "ok", "updates were downloaded and installed"),
+        (1, "ok", "no fresh updates were available"),
+        (2, "failed", "the site pre files failed their lint check; nothing was updated"),
+        (4, "failed", "downloading or extracting the updates failed; no channel was updated"),
+        (9, "failed", "failed"),
+    ],
+)
+def test_each_exit_code_class_reads_as_a_sentence(
+    tmp_path: Path, code: int, outcome: str, meaning: str
+) -> None:
     spec = sh(f"exit {code}", ok_codes=(0, 1), exit_codes=SA_UPDATE_CODES)
     s = settings(tmp_path, **{"sa-update": spec})
     record = run_job(s, "sa-update")
     assert (record.outcome, record.exit_code) == (outcome, code)
     assert record.sentence.startswith(f"sa-update: {meaning} (exit {code}, ")
     [intent, line] = audit_all(s)
-    assert (intent["action"], intent["target"], intent["outcome"]) == ("job.run", "sa-update", "started")
+    assert (intent["action"], intent["target"], intent["outcome"]) == (
+        "job.run",
+        "sa-update",
+        "started",
+    )
     assert line["action"] == "job.run" and line["target"] == "sa-update"
     assert line["outcome"] == ("ok" if outcome == "ok" else "failed")
     assert line["message"] == record.sentence
@@ -176,8 +213,9 @@ def test_killed_by_a_signal_and_not_startable(tmp_path: Path) -> None:
     assert "No such file or directory" in missing.sentence
 
 
-def test_cancel_stops_the_whole_process_group(tmp_path: Path,
-                                              background: list[threading.Thread]) -> None:
+def test_cancel_stops_the_whole_process_group(
+    tmp_path: Path, background: list[threading.Thread]
+) -> None:
     seen = Started("ready")
     cancel = Cancel()
     s = settings(tmp_path, t=sh("sleep 300 & sleep 300 & echo $$; echo ready; wait"))
@@ -194,12 +232,20 @@ def test_cancel_stops_the_whole_process_group(tmp_path: Path,
 
 
 def test_cancel_kills_what_ignores_sigterm_after_the_grace_period(
-        background: list[threading.Thread]) -> None:
+    background: list[threading.Thread],
+) -> None:
     seen = Started("ready")
     cancel = Cancel()
     script = "trap '' TERM; sleep 300 & echo ready; while :; do sleep 0.1; done"
-    box = in_background(background, run_process, ["sh", "-c", script], timeout=300,
-                        on_output=seen, cancel=cancel, grace=0.5)
+    box = in_background(
+        background,
+        run_process,
+        ["sh", "-c", script],
+        timeout=300,
+        on_output=seen,
+        cancel=cancel,
+        grace=0.5,
+    )
     assert seen.seen.wait(30)
     cancel.cancel()
     background[0].join(60)
@@ -217,7 +263,8 @@ def test_timeout_stops_the_group(tmp_path: Path) -> None:
 
 
 def test_a_second_start_is_refused_while_one_runs_also_from_another_process(
-        tmp_path: Path, background: list[threading.Thread]) -> None:
+    tmp_path: Path, background: list[threading.Thread]
+) -> None:
     seen = Started("running")
     cancel = Cancel()
     s = settings(tmp_path, t=sh("echo running; exec sleep 300"), other=sh("echo other"))
@@ -228,8 +275,13 @@ def test_a_second_start_is_refused_while_one_runs_also_from_another_process(
     assert run_job(s, "other").ok  # another job is not blocked
     conf = tmp_path / "mc.toml"
     conf.write_text(f'audit_log = "{s.audit_log}"\noperator = "bob"\n[jobs]\nt = ["true"]\n')
-    second = subprocess.run([*MAILCONSOLE, "--config", str(conf), "run", "t"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    second = subprocess.run(
+        [*MAILCONSOLE, "--config", str(conf), "run", "t"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert second.returncode == 1
     assert "t is already running" in second.stderr and "by alice" in second.stderr
     cancel.cancel()
@@ -256,7 +308,9 @@ def test_read_only_refuses_every_job_and_starts_nothing(tmp_path: Path) -> None:
         assert caught.value.exit_code == 3
     assert not marker.exists()
     assert [(line["target"], line["outcome"]) for line in audit(s)] == [
-        ("get_certs", "refused"), ("freshclam", "refused")]
+        ("get_certs", "refused"),
+        ("freshclam", "refused"),
+    ]
     assert load_history(s) == []
 
 
@@ -266,24 +320,32 @@ def test_unknown_job_is_one_sentence(tmp_path: Path) -> None:
 
 
 def test_follow_ups_go_through_the_dispatcher_and_a_failing_one_fails_the_run(
-        tmp_path: Path, supervisord: Supervisord) -> None:
+    tmp_path: Path, supervisord: Supervisord
+) -> None:
     hup = (ThenStep("program.signal", "ticker", "HUP"),)
-    s = supervisord.settings(jobs={
-        "renew": sh("echo renewed", then=hup),
-        "nothing": sh("exit 1", ok_codes=(0, 1), then=hup),
-        "broken": sh("true", then=(ThenStep("program.signal", "ghost", "HUP"),)),
-    })
+    s = supervisord.settings(
+        jobs={
+            "renew": sh("echo renewed", then=hup),
+            "nothing": sh("exit 1", ok_codes=(0, 1), then=hup),
+            "broken": sh("true", then=(ThenStep("program.signal", "ghost", "HUP"),)),
+        }
+    )
     record = run_job(s, "renew")
-    assert record.ok and len(record.then) == 1 and record.then[0].startswith("SIGHUP sent to ticker")
+    assert (
+        record.ok and len(record.then) == 1 and record.then[0].startswith("SIGHUP sent to ticker")
+    )
     wait_for(lambda: "got HUP" in (supervisord.dir / "ticker.log").read_text(), what="ticker's HUP")
     assert run_job(s, "nothing").then == []  # exit 1 is a success without follow-ups
     broken = run_job(s, "broken")
     assert broken.outcome == "failed" and "'signal ghost HUP' failed" in broken.sentence
     actions = [(line["action"], line["target"], line["outcome"]) for line in audit(s)]
     assert actions == [
-        ("program.signal", "ticker", "ok"), ("job.run", "renew", "ok"),
+        ("program.signal", "ticker", "ok"),
+        ("job.run", "renew", "ok"),
         ("job.run", "nothing", "ok"),
-        ("program.signal", "ghost", "failed"), ("job.run", "broken", "failed")]
+        ("program.signal", "ghost", "failed"),
+        ("job.run", "broken", "failed"),
+    ]
 
 
 def test_history_is_kept_across_restarts_and_bounded(tmp_path: Path) -> None:
@@ -296,7 +358,9 @@ def test_history_is_kept_across_restarts_and_bounded(tmp_path: Path) -> None:
     assert [r.job for r in history].count("a") == HISTORY_KEEP
     assert history[-1].job == "b" and history[-1].outcome == "failed" and history[-1].exit_code == 3
     last_a = load_history(fresh, "a")[-1]
-    assert last_a.lines == 100 and len(last_a.tail) == TAIL_LINES and last_a.tail[-1] == ["out", "100"]
+    assert (
+        last_a.lines == 100 and len(last_a.tail) == TAIL_LINES and last_a.tail[-1] == ["out", "100"]
+    )
     assert os.path.getsize(s.audit_log.with_name("mailconsole-jobs.jsonl")) < 200_000
 
 
@@ -306,4 +370,5 @@ def test_chunked_and_line_by_line_escaping_agree(raw_lines: list[bytes]) -> None
     from console.jobs.process import _printable_line
 
     assert [line.text for line in output_lines("out", raw_lines, 0.0)] == [
-        _printable_line(raw) for raw in raw_lines]
+        _printable_line(raw) for raw in raw_lines
+    ]

@@ -172,7 +172,9 @@ def test_supervisord_conf_points_everything_into_the_lab(tmp_path: Path) -> None
     assert "/mail/" not in text
     assert f"serverurl = unix://{cfg.dir}/run/supervisor.sock" in text
     assert "nodaemon = true" in text
-    spampd = next(line for line in text.splitlines() if line.startswith("command = /usr/sbin/spampd"))
+    spampd = next(
+        line for line in text.splitlines() if line.startswith("command = /usr/sbin/spampd")
+    )
     assert "--logsock=inet" in spampd and "--homedir" not in spampd
     assert (
         f"--port={cfg.ports['spampd']} --relayhost=127.0.0.1:{cfg.ports['spampd_return']}" in spampd
@@ -272,8 +274,11 @@ def test_settings_file_is_loadable_and_points_at_the_lab(tmp_path: Path) -> None
     assert len(list(settings.fdm_test_messages.glob("*.eml"))) == 7
     assert settings.smtpd_config == cfg.path("config", "smtpd.conf")
     # IMAP: the lab's implicit-TLS port, its self-signed certificate, a password file only root reads
-    assert (settings.imap_port, settings.imap_tls, settings.imap_self_signed) == \
-        (cfg.ports["imaps"], "implicit", True)
+    assert (settings.imap_port, settings.imap_tls, settings.imap_self_signed) == (
+        cfg.ports["imaps"],
+        "implicit",
+        True,
+    )
     passwords = Path(settings.imap_password_file)
     assert passwords.stat().st_mode & 0o777 == 0o600
     assert passwords.read_text() == "".join(f"{u}:{p}\n" for u, p in LAB_PASSWORDS.items())
@@ -344,21 +349,35 @@ def test_jobs_are_the_crontabs_with_lab_paths(tmp_path: Path, filters: bool) -> 
             f"--config={cfg.path('config', 'freshclam.conf')}",
             f"--daemon-notify={cfg.path('config', 'clamd.conf')}",
         ],
-        "sa-update": ["sa-update", "-v", "--nogpg", "--install", str(archive),
-                      "--updatedir", str(cfg.path("db", "spamassassin"))],
+        "sa-update": [
+            "sa-update",
+            "-v",
+            "--nogpg",
+            "--install",
+            str(archive),
+            "--updatedir",
+            str(cfg.path("db", "spamassassin")),
+        ],
     }
-    assert [str(step) for step in settings.jobs["get_certs"].then] == ["signal opensmtpd HUP",
-                                                                        "signal dovecot HUP"]
+    assert [str(step) for step in settings.jobs["get_certs"].then] == [
+        "signal opensmtpd HUP",
+        "signal dovecot HUP",
+    ]
     assert [str(step) for step in settings.jobs["sa-update"].then] == (
-        ["restart spampd"] if filters else [])
+        ["restart spampd"] if filters else []
+    )
     assert settings.jobs["sa-update"].meaning(1) == "no fresh updates were available"
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     assert "10_default_prefs.cf" in names and all("/" not in name for name in names)
-    assert archive.with_name(archive.name + ".sha256").read_text().split()[0] == \
-        hashlib.sha256(archive.read_bytes()).hexdigest()
-    assert cfg.path("mirror", "clamav", "lab.hdb").read_bytes() == \
-        cfg.path("db", "clamav", "lab.hdb").read_bytes()
+    assert (
+        archive.with_name(archive.name + ".sha256").read_text().split()[0]
+        == hashlib.sha256(archive.read_bytes()).hexdigest()
+    )
+    assert (
+        cfg.path("mirror", "clamav", "lab.hdb").read_bytes()
+        == cfg.path("db", "clamav", "lab.hdb").read_bytes()
+    )
     freshclam = cfg.path("config", "freshclam.conf").read_text()
     assert f"DatabaseCustomURL http://127.0.0.1:{cfg.ports['mirror']}/clamav/lab.hdb" in freshclam
     assert "ExcludeDatabase daily" in freshclam
@@ -375,17 +394,23 @@ def test_certbot_never_touches_the_machine_from_the_lab(tmp_path: Path) -> None:
     assert f"REQUESTS_CA_BUNDLE={cfg.path('acme', 'cert.pem')}" in get_certs
     assert "/etc/letsencrypt" not in get_certs
     hook = cfg.path("bin", "certbot-deploy-hook").read_text()
-    assert f"-m supervisor.supervisorctl -c {cfg.path('supervisord.conf')} signal HUP dovecot" in hook
+    assert (
+        f"-m supervisor.supervisorctl -c {cfg.path('supervisord.conf')} signal HUP dovecot" in hook
+    )
 
 
-@pytest.mark.parametrize(("args", "env"), [
-    (["--read-only", "lab", "up", "--port-base", "70000"], {}),
-    (["lab", "up", "--port-base", "70000"], {"MAILCONSOLE_READ_ONLY": "1"}),
-    (["--read-only", "lab", "down"], {}),
-    (["lab", "down"], {"MAILCONSOLE_READ_ONLY": "1"}),
-])
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--read-only", "lab", "up", "--port-base", "70000"], {}),
+        (["lab", "up", "--port-base", "70000"], {"MAILCONSOLE_READ_ONLY": "1"}),
+        (["--read-only", "lab", "down"], {}),
+        (["lab", "down"], {"MAILCONSOLE_READ_ONLY": "1"}),
+    ],
+)
 def test_lab_up_and_down_are_refused_read_only_and_audited(
-        tmp_path: Path, args: list[str], env: dict[str, str]) -> None:
+    tmp_path: Path, args: list[str], env: dict[str, str]
+) -> None:
     """Through the dispatcher: refused (exit 3, one line) before anything is rendered or stopped."""
     import json
     import subprocess
@@ -394,12 +419,22 @@ def test_lab_up_and_down_are_refused_read_only_and_audited(
 
     lab_dir = tmp_path / "lab"
     audit = tmp_path / "audit.log"
-    done = subprocess.run([*MAILCONSOLE, *args, "--dir", str(lab_dir)],
-                          env=command_env(**env, MAILCONSOLE_AUDIT_LOG=str(audit)),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [*MAILCONSOLE, *args, "--dir", str(lab_dir)],
+        env=command_env(**env, MAILCONSOLE_AUDIT_LOG=str(audit)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     action = "lab.up" if "up" in args else "lab.down"
     assert (done.returncode, done.stderr) == (
-        3, f"mailconsole: refused: mailconsole is read-only ({action} {lab_dir})\n")
+        3,
+        f"mailconsole: refused: mailconsole is read-only ({action} {lab_dir})\n",
+    )
     assert not lab_dir.exists()
     [record] = [json.loads(line) for line in audit.read_text().splitlines()]
-    assert (record["action"], record["outcome"], record["target"]) == (action, "refused", str(lab_dir))
+    assert (record["action"], record["outcome"], record["target"]) == (
+        action,
+        "refused",
+        str(lab_dir),
+    )

@@ -16,20 +16,33 @@ def tail(tmp_path: Path, *paths: str) -> subprocess.CompletedProcess[str]:
     config.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
     env["MAILCONSOLE_CONFIG"] = str(config)
-    return subprocess.run([*MAILCONSOLE, "tail", *paths], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [*MAILCONSOLE, "tail", *paths],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_a_missing_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
     (tmp_path / "ok.log").write_text("x\n")
     done = tail(tmp_path, str(tmp_path / "ok.log"), str(tmp_path / "missing.log"))
     assert done.returncode == 1
-    assert done.stderr == f"mailconsole: cannot open {tmp_path / 'missing.log'}: No such file or directory.\n"
+    assert (
+        done.stderr
+        == f"mailconsole: cannot open {tmp_path / 'missing.log'}: No such file or directory.\n"
+    )
 
 
 def test_a_directory_is_refused(tmp_path: Path) -> None:
     done = tail(tmp_path, str(tmp_path))
-    assert (done.returncode, done.stderr) == (1, f"mailconsole: cannot open {tmp_path}: it is a directory.\n")
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"mailconsole: cannot open {tmp_path}: it is a directory.\n",
+    )
 
 
 def test_paths_are_required(tmp_path: Path) -> None:

@@ -16,7 +16,10 @@ from console.logs.discovery import discover, rotation_base
 from console.logs.follow import COMPRESSED, FollowedLog, NewLines, Rotation
 
 COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
-    ".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+    ".gz": gzip.compress,
+    ".bz2": bz2.compress,
+    ".xz": lzma.compress,
+}
 """Suffixes Python can write; the others get plain bytes under the compressed name."""
 
 
@@ -27,7 +30,8 @@ def lines(n: int, start: int = 0) -> bytes:
 @pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zst", ".lz4"])
 @pytest.mark.parametrize("rotated", ["smtpd.log.{n}", "smtpd.log-2025112{n}"])
 def test_each_compressed_generation_is_listed_under_its_file_and_marked(
-        tmp_path: Path, suffix: str, rotated: str) -> None:
+    tmp_path: Path, suffix: str, rotated: str
+) -> None:
     assert suffix in COMPRESSED
     (tmp_path / "smtpd.log").write_bytes(lines(3))
     plain = tmp_path / rotated.format(n=1)
@@ -39,7 +43,9 @@ def test_each_compressed_generation_is_listed_under_its_file_and_marked(
     [info] = discover(tmp_path)
     assert info.path.name == "smtpd.log" and not info.compressed
     assert [(r.path.name, r.compressed) for r in info.rotated] == [
-        (plain.name, False), (packed.name, True)]
+        (plain.name, False),
+        (packed.name, True),
+    ]
     generation = 20251122 if "-" in rotated else 2
     assert rotation_base(packed.name) == ("smtpd.log", generation)
 
@@ -76,8 +82,11 @@ def test_copytruncate_then_compress_never_shows_compressed_bytes(tmp_path: Path)
         assert rotation.kind == "truncated" and "lines above are gone" in rotation.text
         shown = [(line.text, line.marker) for line in map(followed.line, range(len(followed)))]
         gone = ("(no longer readable: the file was truncated in place)", True)
-        assert shown == [gone] * 5 + [(rotation.text, True), ("line 100 of the mail log", False),
-                                      ("line 101 of the mail log", False)]
+        assert shown == [gone] * 5 + [
+            (rotation.text, True),
+            ("line 100 of the mail log", False),
+            ("line 101 of the mail log", False),
+        ]
         assert events[-1] == NewLines(["line 100 of the mail log", "line 101 of the mail log"])
     finally:
         followed.close()

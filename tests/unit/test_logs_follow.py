@@ -62,7 +62,9 @@ class Writer(threading.Thread):
         os.close(fd)
 
 
-def follow_while_writing(path: Path, rotate: Callable[[Path, int], None]) -> tuple[FollowedLog, list]:
+def follow_while_writing(
+    path: Path, rotate: Callable[[Path, int], None]
+) -> tuple[FollowedLog, list]:
     path.write_text("old 1\nold 2\n")
     log = FollowedLog(path)
     writer = Writer(path, rotate)
@@ -85,7 +87,11 @@ def follow_while_writing(path: Path, rotate: Callable[[Path, int], None]) -> tup
 
 @pytest.mark.parametrize(
     ("rotate", "kind"),
-    [(rename_and_create, "renamed"), (copytruncate, "truncated"), (delete_and_recreate, "recreated")],
+    [
+        (rename_and_create, "renamed"),
+        (copytruncate, "truncated"),
+        (delete_and_recreate, "recreated"),
+    ],
 )
 def test_every_line_exactly_once_in_order_with_a_marker_at_each_rotation(tmp_path, rotate, kind):
     log, events = follow_while_writing(tmp_path / "smtpd.log", rotate)
@@ -123,7 +129,12 @@ def test_copytruncate_finishes_lines_from_the_copy_that_were_not_read_yet(tmp_pa
     assert events[0] == NewLines(["b", "c"])
     assert isinstance(events[1], Rotation) and "dovecot.log.1" in events[1].text
     assert events[2] == NewLines(["d"])
-    assert [log.line(i).text for i in range(len(log)) if not log.line(i).marker] == ["a", "b", "c", "d"]
+    assert [log.line(i).text for i in range(len(log)) if not log.line(i).marker] == [
+        "a",
+        "b",
+        "c",
+        "d",
+    ]
     log.close()
 
 
@@ -263,8 +274,11 @@ def test_a_renamed_file_is_read_on_until_quiet_with_its_late_lines_interleaved(t
     path.write_text("")
     flag = tmp_path / "reader-saw-the-new-file"
     log = FollowedLog(path)
-    writer = subprocess.Popen([sys.executable, "-c", LATE_WRITER, str(path), str(flag), buffered],
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", LATE_WRITER, str(path), str(flag), buffered],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     events: list = []
 
     def texts() -> list[str]:
@@ -274,10 +288,13 @@ def test_a_renamed_file_is_read_on_until_quiet_with_its_late_lines_interleaved(t
         def check() -> bool:
             events.extend(log.poll())
             return condition()
+
         return check
 
     try:
-        wait_for(polled(lambda: any(t.startswith("new") for t in texts())), what="a line of the new file")
+        wait_for(
+            polled(lambda: any(t.startswith("new") for t in texts())), what="a line of the new file"
+        )
         flag.touch()
         written = int(writer.communicate(timeout=60)[0])
         wait_for(polled(lambda: len(texts()) >= written), what=f"all {written} lines")
@@ -290,7 +307,9 @@ def test_a_renamed_file_is_read_on_until_quiet_with_its_late_lines_interleaved(t
     for tag in ("old", "late", "new"):
         mine = [int(t.split()[1]) for t in view if t.startswith(tag)]
         assert mine == sorted(mine), f"{tag} lines out of order"
-    assert not [t for t in view if t.split()[0] not in ("old", "late", "new") or len(t.split()) != 2]
+    assert not [
+        t for t in view if t.split()[0] not in ("old", "late", "new") or len(t.split()) != 2
+    ]
     first_new = next(i for i, t in enumerate(view) if t.startswith("new"))
     assert any(t.startswith("late") for t in view[first_new:]), "late lines not interleaved"
     [marker] = [log.line(i) for i in range(len(log)) if log.line(i).marker]
@@ -317,8 +336,13 @@ def test_late_lines_follow_the_marker_whole_and_a_quiet_file_is_let_go(tmp_path)
     assert log.poll() == [NewLines(["partial", "b"]), NewLines(["y"])]
     view = [log.line(i) for i in range(len(log))]
     assert [(line.text, line.marker) for line in view] == [
-        ("a", False), (view[1].text, True), ("x", False), ("partial", False), ("b", False),
-        ("y", False)]
+        ("a", False),
+        (view[1].text, True),
+        ("x", False),
+        ("partial", False),
+        ("b", False),
+        ("y", False),
+    ]
     for n in range(len(log)):
         if not view[n].marker:
             segment, offset = log.locate(n)

@@ -41,15 +41,18 @@ def test_each_marker_names_the_rotation_and_its_time(tmp_path: Path) -> None:
         os.rename(path, tmp_path / "smtpd.log.1")
         path.write_bytes(lines(1, start=2))
         [renamed] = rotations(log.poll())
-        assert re.fullmatch(f"── smtpd.log rotated {STAMP}, lines above now in smtpd.log.1 ──",
-                            renamed.text), renamed
+        assert re.fullmatch(
+            f"── smtpd.log rotated {STAMP}, lines above now in smtpd.log.1 ──", renamed.text
+        ), renamed
         path.unlink()
         path.write_bytes(lines(1, start=3))
         [recreated] = rotations(log.poll())
         assert re.fullmatch(f"── smtpd.log deleted and recreated {STAMP} ──", recreated.text)
         os.truncate(path, 0)
         [truncated] = rotations(log.poll())
-        assert re.fullmatch(f"── smtpd.log truncated {STAMP}, lines above are gone ──", truncated.text)
+        assert re.fullmatch(
+            f"── smtpd.log truncated {STAMP}, lines above are gone ──", truncated.text
+        )
     finally:
         log.close()
 
@@ -59,19 +62,27 @@ def test_copytruncate_finds_its_copy_among_look_alikes(tmp_path: Path) -> None:
     path.write_bytes(lines(4))
     log = followed(path)
     try:
-        (tmp_path / "backup-smtpd.log").write_bytes(lines(4))          # same bytes, another name
+        (tmp_path / "backup-smtpd.log").write_bytes(lines(4))  # same bytes, another name
         (tmp_path / "smtpd.log-20231114.gz").write_bytes(gzip.compress(lines(4)))
-        os.symlink("smtpd.log.0", tmp_path / "smtpd.log.0")            # cannot be opened
-        shutil.copyfile(path, tmp_path / "smtpd.log.1")                 # nothing new: same size
+        os.symlink("smtpd.log.0", tmp_path / "smtpd.log.0")  # cannot be opened
+        shutil.copyfile(path, tmp_path / "smtpd.log.1")  # nothing new: same size
         os.truncate(path, 0)
         with path.open("ab") as out:
             out.write(lines(1, start=10))
         events = log.poll()
         [rotation] = rotations(events)
-        assert re.fullmatch(f"── smtpd.log truncated {STAMP} \\(copytruncate\\), lines above now in "
-                            "smtpd.log.1 ──", rotation.text), rotation
+        assert re.fullmatch(
+            f"── smtpd.log truncated {STAMP} \\(copytruncate\\), lines above now in smtpd.log.1 ──",
+            rotation.text,
+        ), rotation
         assert [log.line(n).text for n in range(len(log))] == [
-            "line 0", "line 1", "line 2", "line 3", rotation.text, "line 10"]
+            "line 0",
+            "line 1",
+            "line 2",
+            "line 3",
+            rotation.text,
+            "line 10",
+        ]
     finally:
         log.close()
 

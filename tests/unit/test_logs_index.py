@@ -84,7 +84,9 @@ def test_an_empty_file_has_no_lines(tmp_path):
 
 @settings(max_examples=150, deadline=None)
 @given(
-    content=st.lists(st.sampled_from([b"a", b"bb", b"\n", b"\n\n", b"ccccccc"]), max_size=60).map(b"".join),
+    content=st.lists(st.sampled_from([b"a", b"bb", b"\n", b"\n\n", b"ccccccc"]), max_size=60).map(
+        b"".join
+    ),
     split=st.integers(min_value=0, max_value=400),
 )
 def test_any_content_any_append_point_matches_splitlines(tmp_path_factory, content, split):

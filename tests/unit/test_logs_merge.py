@@ -18,8 +18,11 @@ def test_files_are_interleaved_by_time_and_new_lines_appended(tmp_path):
     merged = MergedLogs(logs)
     lines = [merged.line(n) for n in range(len(merged))]
     assert [(line.origin, line.text.split()[-1]) for line in lines] == [
-        ("smtpd.log", "accepted"), ("dovecot.log", "login"), ("dovecot.log", "continuation"),
-        ("smtpd.log", "delivered"), ("dovecot.log", "logout"),
+        ("smtpd.log", "accepted"),
+        ("dovecot.log", "login"),
+        ("dovecot.log", "continuation"),
+        ("smtpd.log", "delivered"),
+        ("dovecot.log", "logout"),
     ]
     with smtpd.open("a") as f:
         f.write(stamped(10, "queued"))

@@ -30,8 +30,14 @@ def styled(line: str) -> list[tuple[str, str]]:
 
 
 def test_rotated_siblings_are_grouped_under_their_file_newest_first(tmp_path):
-    for name, age in [("smtpd.log", 0), ("smtpd.log.1", 10), ("smtpd.log.2.gz", 20), ("dovecot.log", 0),
-                      ("fdm.log-20251123", 5), ("orphan.log.1", 3)]:
+    for name, age in [
+        ("smtpd.log", 0),
+        ("smtpd.log.1", 10),
+        ("smtpd.log.2.gz", 20),
+        ("dovecot.log", 0),
+        ("fdm.log-20251123", 5),
+        ("orphan.log.1", 3),
+    ]:
         (tmp_path / name).write_text("x" * len(name))
         os.utime(tmp_path / name, (1_000_000 - age, 1_000_000 - age))
     (tmp_path / "subdir").mkdir()
@@ -72,11 +78,23 @@ def test_supervisord_logfile_comes_from_its_config(tmp_path):
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("2025-11-24T10:00:00.500000+01:00 mail smtpd[1]: x", datetime(2025, 11, 24, 9, 0, 0, 500000, timezone.utc)),
-        ("2025-11-24 10:00:00,123 INFO spawned: 'smtpd' with pid 12", datetime(2025, 11, 24, 10, 0, 0, 123000)),
+        (
+            "2025-11-24T10:00:00.500000+01:00 mail smtpd[1]: x",
+            datetime(2025, 11, 24, 9, 0, 0, 500000, timezone.utc),
+        ),
+        (
+            "2025-11-24 10:00:00,123 INFO spawned: 'smtpd' with pid 12",
+            datetime(2025, 11, 24, 10, 0, 0, 123000),
+        ),
         ("Nov 24 10:00:00 imap-login: Info: Login: user=<bob>", datetime(2025, 11, 24, 10, 0, 0)),
-        ("Nov  4 10:00:00 lda(bob)<12><abc>: Info: saved mail to INBOX", datetime(2025, 11, 4, 10, 0, 0)),
-        ("Mon Nov 24 10:00:00 2025 -> /tmp/x: Eicar-Signature FOUND", datetime(2025, 11, 24, 10, 0, 0)),
+        (
+            "Nov  4 10:00:00 lda(bob)<12><abc>: Info: saved mail to INBOX",
+            datetime(2025, 11, 4, 10, 0, 0),
+        ),
+        (
+            "Mon Nov 24 10:00:00 2025 -> /tmp/x: Eicar-Signature FOUND",
+            datetime(2025, 11, 24, 10, 0, 0),
+        ),
     ],
 )
 def test_timestamps_of_the_stack(line, expected):
@@ -87,13 +105,15 @@ def test_timestamps_of_the_stack(line, expected):
 
 def test_smtpd_debug_output_has_no_timestamp():
     assert parse_timestamp("info: OpenSMTPD 6.8.0p2 starting") == (None, 0)
-    assert not timestamps_parse(["info: OpenSMTPD 6.8.0p2 starting", "smtp-in: New session 0123456789abcdef"])
+    assert not timestamps_parse(
+        ["info: OpenSMTPD 6.8.0p2 starting", "smtp-in: New session 0123456789abcdef"]
+    )
     assert timestamps_parse(["Nov 24 10:00:00 a", "Nov 24 10:00:01 b", ""])
 
 
 def test_opensmtpd_lines_show_outcome_and_ids():
     line = (
-        '2025-11-24T00:00:00.1+00:00 mail smtpd[814]: delivery: TempFail for 89b39333a1b2c3d4: '
+        "2025-11-24T00:00:00.1+00:00 mail smtpd[814]: delivery: TempFail for 89b39333a1b2c3d4: "
         'from=<a@b.c>, to=<bob@x.y>, result="TempFail" stat="Connection refused"'
     )
     spans = styled(line)
@@ -103,21 +123,55 @@ def test_opensmtpd_lines_show_outcome_and_ids():
     assert opensmtpd_ids(line) == {"envelope": ["89b39333a1b2c3d4"]}
     accepted = "smtp-in: Accepted message 0a1b2c3d on session 89b3933313d7cda1: from=<x@y>, size=12"
     assert opensmtpd_ids(accepted) == {"session": ["89b3933313d7cda1"], "message": ["0a1b2c3d"]}
-    assert ('result="Ok"', "success") in styled('delivery: Ok for 0a1b2c3d00000001: result="Ok" stat="Delivered"')
+    assert ('result="Ok"', "success") in styled(
+        'delivery: Ok for 0a1b2c3d00000001: result="Ok" stat="Delivered"'
+    )
 
 
 @pytest.mark.parametrize(
     ("line", "fragment", "style"),
     [
         ("2025-11-24 10:00:00,123 CRIT Supervisor is running as root.", "CRIT", "error"),
-        ("2025-11-24 10:00:01,000 WARN received SIGTERM indicating exit request", "WARN", "warning"),
-        ("Nov 24 10:00:00 imap-login: Info: Disconnected (auth failed, 1 attempts)", "auth failed", "error"),
-        ("Nov 24 10:00:00 lda(bob)<7><x>: Info: msgid=<a@b>: saved mail to Spam", "saved mail to Spam", "success"),
-        ("Mon Nov 24 10:00:00 2025 -> /tmp/clamsmtpd.x: Eicar-Signature FOUND", "Eicar-Signature FOUND", "virus"),
-        ("clamsmtpd: 100001: from=a@b, to=c@d, status=VIRUS:Eicar-Signature", "status=VIRUS:Eicar-Signature", "virus"),
-        ("spampd[9]: identified spam <m@x> (1000.00/5.00) from <a@b> for <c@d>", "identified spam", "spam"),
-        ("spampd[9]: clean message <m@x> (-1.00/5.00) from <a@b> for <c@d>", "clean message", "success"),
-        ("dkimproxy.out[3]: DKIM signing - signed; message-id=<a@b>", "DKIM signing - signed", "success"),
+        (
+            "2025-11-24 10:00:01,000 WARN received SIGTERM indicating exit request",
+            "WARN",
+            "warning",
+        ),
+        (
+            "Nov 24 10:00:00 imap-login: Info: Disconnected (auth failed, 1 attempts)",
+            "auth failed",
+            "error",
+        ),
+        (
+            "Nov 24 10:00:00 lda(bob)<7><x>: Info: msgid=<a@b>: saved mail to Spam",
+            "saved mail to Spam",
+            "success",
+        ),
+        (
+            "Mon Nov 24 10:00:00 2025 -> /tmp/clamsmtpd.x: Eicar-Signature FOUND",
+            "Eicar-Signature FOUND",
+            "virus",
+        ),
+        (
+            "clamsmtpd: 100001: from=a@b, to=c@d, status=VIRUS:Eicar-Signature",
+            "status=VIRUS:Eicar-Signature",
+            "virus",
+        ),
+        (
+            "spampd[9]: identified spam <m@x> (1000.00/5.00) from <a@b> for <c@d>",
+            "identified spam",
+            "spam",
+        ),
+        (
+            "spampd[9]: clean message <m@x> (-1.00/5.00) from <a@b> for <c@d>",
+            "clean message",
+            "success",
+        ),
+        (
+            "dkimproxy.out[3]: DKIM signing - signed; message-id=<a@b>",
+            "DKIM signing - signed",
+            "success",
+        ),
         ("dkimproxy.in[3]: DKIM verify - fail (bad signature)", "DKIM verify - fail", "error"),
     ],
 )
@@ -127,7 +181,9 @@ def test_each_program_outcome_stands_out(line, fragment, style):
 
 
 def test_hostile_text_is_escaped_before_it_is_highlighted():
-    line = printable("Nov 24 10:00:00 x: from=<\x1b[31mevil@x\x1b[0m> [bold]hi[/bold] [link=http://x]")
+    line = printable(
+        "Nov 24 10:00:00 x: from=<\x1b[31mevil@x\x1b[0m> [bold]hi[/bold] [link=http://x]"
+    )
     assert "\x1b" not in line and "\\x1b[31m" in line
     assert "[bold]hi[/bold] [link=http://x]" in line
     for span in highlight(line):
@@ -138,15 +194,24 @@ def test_merge_by_time_interleaves_and_keeps_unstamped_lines_in_place():
     a = ["Nov 24 10:00:00 a1", "  a1 continued", "Nov 24 10:00:05 a2"]
     b = ["Nov 24 10:00:02 b1", "Nov 24 10:00:09 b2"]
     assert [line for _, line in merge_by_time([a, b])] == [
-        "Nov 24 10:00:00 a1", "  a1 continued", "Nov 24 10:00:02 b1", "Nov 24 10:00:05 a2", "Nov 24 10:00:09 b2",
+        "Nov 24 10:00:00 a1",
+        "  a1 continued",
+        "Nov 24 10:00:02 b1",
+        "Nov 24 10:00:05 a2",
+        "Nov 24 10:00:09 b2",
     ]
 
 
 def test_a_typed_time_is_read_on_the_logs_day():
     reference = datetime(2025, 11, 24, 18, 0).timestamp()
     assert parse_when("10:30", reference) == datetime(2025, 11, 24, 10, 30).timestamp()
-    assert parse_when("2025-11-23 09:00:05", reference) == datetime(2025, 11, 23, 9, 0, 5).timestamp()
-    assert parse_when("2025-11-24T10:00:00+00:00", reference) == datetime(2025, 11, 24, 10, tzinfo=timezone.utc).timestamp()
+    assert (
+        parse_when("2025-11-23 09:00:05", reference) == datetime(2025, 11, 23, 9, 0, 5).timestamp()
+    )
+    assert (
+        parse_when("2025-11-24T10:00:00+00:00", reference)
+        == datetime(2025, 11, 24, 10, tzinfo=timezone.utc).timestamp()
+    )
     with pytest.raises(ValueError, match="cannot read 'noon' as a time"):
         parse_when("noon", reference)
 
@@ -160,7 +225,7 @@ REAL = {
         "rcpt=<bob@example.com> user=vmail delay=0s result=Ok stat=Delivered"
     ),
     "smtpd_tempfail": (
-        '0000000000000000 mta delivery evpid=ca34480cfc70ac98 from=<alice@lab.test> to=<carol@unreachable.test> '
+        "0000000000000000 mta delivery evpid=ca34480cfc70ac98 from=<alice@lab.test> to=<carol@unreachable.test> "
         'rcpt=<-> source="-" relay="127.0.0.1" delay=11s result="TempFail" stat="Network error on destination MXs"'
     ),
     "smtpd_error": "7e4bca4d49c11a17 mta error reason=IO Error: Connection refused",
@@ -170,13 +235,22 @@ REAL = {
 
 
 def test_real_smtpd_debug_lines_carry_ids_and_outcomes():
-    assert opensmtpd_ids(REAL["smtpd_envelope"]) == {"session": ["7e4bca40e0e3b9d2"], "envelope": ["6fdcc55f46e429b1"]}
-    assert opensmtpd_ids(REAL["smtpd_message"]) == {"session": ["7e4bca40e0e3b9d2"], "message": ["6fdcc55f"]}
+    assert opensmtpd_ids(REAL["smtpd_envelope"]) == {
+        "session": ["7e4bca40e0e3b9d2"],
+        "envelope": ["6fdcc55f46e429b1"],
+    }
+    assert opensmtpd_ids(REAL["smtpd_message"]) == {
+        "session": ["7e4bca40e0e3b9d2"],
+        "message": ["6fdcc55f"],
+    }
     assert ("result=Ok", "success") in styled(REAL["smtpd_ok"])
     assert ("stat=Delivered", "success") in styled(REAL["smtpd_ok"])
     assert ("TempFail", "warning") in styled(REAL["smtpd_tempfail"])
     assert {("error", "error"), ("Error:", "error")} <= set(styled(REAL["smtpd_error"]))
-    assert parse_timestamp(REAL["smtpd_ok"]) == (None, 0)  # smtpd -d writes no time: no merge, no jump
+    assert parse_timestamp(REAL["smtpd_ok"]) == (
+        None,
+        0,
+    )  # smtpd -d writes no time: no merge, no jump
 
 
 def test_real_dovecot_and_supervisord_lines_have_stamps():
@@ -188,10 +262,51 @@ def test_real_dovecot_and_supervisord_lines_have_stamps():
 
 
 # Pieces of the words the highlighting rules look for, so that generated lines often match them.
-_PIECES = ["FOUND", "VIRUS", "status=", "CLEAN", "clean", " message", "msgid=", "evpid=", "for ", "envelope ",
-           "warn", "Warn", "WARN", "ING", "ing", "TempFail", "deferred", "Deferred", "result=", "\"", "Ok", "stat=",
-           "Delivered", "250 ", "Login:", "saved mail to ", "spam", "identified ", "DKIM ", "verify - ", "fail",
-           "pass", "signing - signed", "<", ">", "@", "=", " ", "a", "0123456789abcdef", "x", ":", "-"]
+_PIECES = [
+    "FOUND",
+    "VIRUS",
+    "status=",
+    "CLEAN",
+    "clean",
+    " message",
+    "msgid=",
+    "evpid=",
+    "for ",
+    "envelope ",
+    "warn",
+    "Warn",
+    "WARN",
+    "ING",
+    "ing",
+    "TempFail",
+    "deferred",
+    "Deferred",
+    "result=",
+    '"',
+    "Ok",
+    "stat=",
+    "Delivered",
+    "250 ",
+    "Login:",
+    "saved mail to ",
+    "spam",
+    "identified ",
+    "DKIM ",
+    "verify - ",
+    "fail",
+    "pass",
+    "signing - signed",
+    "<",
+    ">",
+    "@",
+    "=",
+    " ",
+    "a",
+    "0123456789abcdef",
+    "x",
+    ":",
+    "-",
+]
 
 
 @settings(max_examples=400, deadline=None)

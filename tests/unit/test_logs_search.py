@@ -64,7 +64,9 @@ def test_find_in_chunks_reports_progress_and_finds_the_nearest_hit(tmp_path, mon
     body = "".join(f"line {n:04d}{' MATCH' if n in (3, 250) else ''}\n" for n in range(400))
     log = make_log(tmp_path, body)
     seen: list[float] = []
-    hit = find(log, compile_pattern("MATCH"), Hit(*log.locate(399)), backwards=True, progress=seen.append)
+    hit = find(
+        log, compile_pattern("MATCH"), Hit(*log.locate(399)), backwards=True, progress=seen.append
+    )
     assert log.line(log.view_line(0, hit.offset)).text == "line 0250 MATCH"
     assert seen and all(0 < f <= 1 for f in seen) and seen == sorted(seen)
     hit = find(log, compile_pattern("MATCH"), Hit(*log.locate(250)), backwards=True)
@@ -89,7 +91,9 @@ def test_a_bad_pattern_is_one_clear_error():
 
 def test_filter_keeps_matches_with_context_and_markers(tmp_path, monkeypatch):
     monkeypatch.setattr(search_module, "CHUNK", 32)
-    log = make_log(tmp_path, "".join(f"l{n}{' hit' if n in (5, 6, 20) else ''}\n" for n in range(30)))
+    log = make_log(
+        tmp_path, "".join(f"l{n}{' hit' if n in (5, 6, 20) else ''}\n" for n in range(30))
+    )
     os.rename(log.path, log.path.with_name("smtpd.log.1"))
     log.path.write_text("after hit\nafter\n")
     log.poll()

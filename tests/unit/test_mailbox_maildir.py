@@ -59,29 +59,44 @@ def test_cli_without_passwords_says_it_counts_the_disk(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     make_tree(spool / "bob" / "Mail")
     userdb = tmp_path / "userdb"
-    userdb.write_text(f"bob:$6$x:2000:2000::{spool}/bob::userdb_mail=maildir:{spool}/bob/Mail\n"
-                      f"ghost:$6$x:2000:2000::{spool}/ghost::\n", encoding="utf-8")
+    userdb.write_text(
+        f"bob:$6$x:2000:2000::{spool}/bob::userdb_mail=maildir:{spool}/bob/Mail\n"
+        f"ghost:$6$x:2000:2000::{spool}/ghost::\n",
+        encoding="utf-8",
+    )
     conf = tmp_path / "mc.toml"
-    conf.write_text(f'table_userdb = "{userdb}"\nspool_dir = "{spool}"\n'
-                    f'supervisor_config = "{tmp_path / "sv.conf"}"\n', encoding="utf-8")
+    conf.write_text(
+        f'table_userdb = "{userdb}"\nspool_dir = "{spool}"\n'
+        f'supervisor_config = "{tmp_path / "sv.conf"}"\n',
+        encoding="utf-8",
+    )
     (tmp_path / "sv.conf").write_text("[supervisord]\n", encoding="utf-8")
     run = [*MAILCONSOLE, "--config", str(conf), "mailboxes"]
     env = {"PATH": "/usr/bin:/bin"}
-    done = subprocess.run([*run, "bob"], capture_output=True, text=True, timeout=60, check=False,
-                          env=env)
+    done = subprocess.run(
+        [*run, "bob"], capture_output=True, text=True, timeout=60, check=False, env=env
+    )
     assert done.returncode == 0, done.stderr
     assert "counted from the Maildir on disk" in done.stdout
     assert any(line.split()[:3] == ["INBOX", "5", "2"] for line in done.stdout.splitlines())
-    as_json = subprocess.run([*run, "bob", "--json"], capture_output=True, text=True, timeout=60,
-                             check=False, env=env)
+    as_json = subprocess.run(
+        [*run, "bob", "--json"], capture_output=True, text=True, timeout=60, check=False, env=env
+    )
     [box] = json.loads(as_json.stdout)
     assert box["source"] == "maildir"
     assert {f["name"]: f["messages"] for f in box["folders"]}["Reçus.Été"] == 1
     everyone = subprocess.run(run, capture_output=True, text=True, timeout=60, check=False, env=env)
     assert everyone.returncode == 1
     assert everyone.stderr.strip().splitlines() == [
-        f"mailconsole: ghost: no Maildir at {spool}/ghost/Mail"]
-    messages = subprocess.run([*run, "bob", "--folder", "INBOX"], capture_output=True, text=True,
-                              timeout=60, check=False, env=env)
+        f"mailconsole: ghost: no Maildir at {spool}/ghost/Mail"
+    ]
+    messages = subprocess.run(
+        [*run, "bob", "--folder", "INBOX"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
     assert messages.returncode == 1 and len(messages.stderr.strip().splitlines()) == 1
     assert "needs IMAP" in messages.stderr and "Traceback" not in messages.stderr

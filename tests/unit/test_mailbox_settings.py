@@ -24,18 +24,35 @@ def load(tmp_path: Path, text: str) -> LoadedSettings:
     return load_settings(str(conf), env={})
 
 
-@pytest.mark.parametrize(("text", "key", "words"), [
-    ('imap_tls = "tls"\n', "imap_tls", "expected one of implicit, starttls, plain"),
-    ('imap_host = "mail.example.com"\nimap_tls = "plain"\n', "imap_tls", "only on loopback"),
-    ('imap_host = "10.0.0.5"\nimap_self_signed = true\n', "imap_self_signed", "only on loopback"),
-    ('imap_self_signed = true\nimap_ca_file = "/etc/hostname"\n', "imap_self_signed", "not both"),
-    ('imap_ca_file = "/no/such/ca.pem"\n', "imap_ca_file", "no such file"),
-    ('imap_port = 70000\n', "imap_port", "expected a port"),
-    ('imap_master_user = "console"\n', "imap_master_user", "go together"),
-    ('imap_master_password_file = "/x"\n', "imap_master_password_file", "go together"),
-    ('imap_master_user = "a*b"\nimap_master_password_file = "/x"\n', "imap_master_user", "without"),
-])
-def test_refused_imap_settings_name_the_key(tmp_path: Path, text: str, key: str, words: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        ('imap_tls = "tls"\n', "imap_tls", "expected one of implicit, starttls, plain"),
+        ('imap_host = "mail.example.com"\nimap_tls = "plain"\n', "imap_tls", "only on loopback"),
+        (
+            'imap_host = "10.0.0.5"\nimap_self_signed = true\n',
+            "imap_self_signed",
+            "only on loopback",
+        ),
+        (
+            'imap_self_signed = true\nimap_ca_file = "/etc/hostname"\n',
+            "imap_self_signed",
+            "not both",
+        ),
+        ('imap_ca_file = "/no/such/ca.pem"\n', "imap_ca_file", "no such file"),
+        ("imap_port = 70000\n", "imap_port", "expected a port"),
+        ('imap_master_user = "console"\n', "imap_master_user", "go together"),
+        ('imap_master_password_file = "/x"\n', "imap_master_password_file", "go together"),
+        (
+            'imap_master_user = "a*b"\nimap_master_password_file = "/x"\n',
+            "imap_master_user",
+            "without",
+        ),
+    ],
+)
+def test_refused_imap_settings_name_the_key(
+    tmp_path: Path, text: str, key: str, words: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, text)
     message = str(caught.value)
@@ -52,8 +69,11 @@ def test_plain_and_self_signed_are_allowed_on_loopback(tmp_path: Path, host: str
 def test_starttls_to_a_remote_host_with_a_ca_file(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("x", encoding="utf-8")
-    loaded = load(tmp_path, f'imap_host = "mail.example.com"\nimap_tls = "starttls"\n'
-                            f'imap_ca_file = "{ca}"\nimap_port = 143\n')
+    loaded = load(
+        tmp_path,
+        f'imap_host = "mail.example.com"\nimap_tls = "starttls"\n'
+        f'imap_ca_file = "{ca}"\nimap_port = 143\n',
+    )
     assert (loaded.settings.imap_tls, loaded.settings.imap_port) == ("starttls", 143)
     assert f'imap_ca_file = "{ca}"' in render_effective(loaded)
 
@@ -67,12 +87,18 @@ def secret_file(path: Path, text: str, mode: int = 0o600) -> Path:
 def test_login_from_env_then_file_then_master(tmp_path: Path) -> None:
     passwords = secret_file(tmp_path / "pw", f"# accounts\nbob:{SECRET}:with:colons\n\ncarol:c\n")
     master = secret_file(tmp_path / "master", "master-secret\n")
-    settings = Settings(imap_password_file=str(passwords), imap_master_user="console",
-                        imap_master_password_file=str(master))
+    settings = Settings(
+        imap_password_file=str(passwords),
+        imap_master_user="console",
+        imap_master_password_file=str(master),
+    )
     from_env = login_for(settings, "bob", env={env_var("bob"): "from-env"})
     assert from_env is not None
-    assert (from_env.username, from_env.password, from_env.source) == \
-        ("bob", "from-env", "env MAILCONSOLE_PASSWORD_BOB")
+    assert (from_env.username, from_env.password, from_env.source) == (
+        "bob",
+        "from-env",
+        "env MAILCONSOLE_PASSWORD_BOB",
+    )
     from_file = login_for(settings, "bob", env={})
     assert from_file is not None and from_file.password == f"{SECRET}:with:colons"
     assert SECRET not in repr(from_file)
@@ -101,12 +127,20 @@ def test_a_malformed_password_file_line_is_named_without_its_content(tmp_path: P
 def test_mailconsole_config_shows_imap_settings_but_no_password(tmp_path: Path) -> None:
     passwords = secret_file(tmp_path / "pw", f"bob:{SECRET}\n")
     conf = tmp_path / "mc.toml"
-    conf.write_text(f'imap_port = 143\nimap_tls = "starttls"\nimap_password_file = "{passwords}"\n'
-                    f'supervisor_config = "{tmp_path / "sv.conf"}"\n', encoding="utf-8")
+    conf.write_text(
+        f'imap_port = 143\nimap_tls = "starttls"\nimap_password_file = "{passwords}"\n'
+        f'supervisor_config = "{tmp_path / "sv.conf"}"\n',
+        encoding="utf-8",
+    )
     (tmp_path / "sv.conf").write_text("[supervisord]\n", encoding="utf-8")
-    done = subprocess.run([*MAILCONSOLE, "--config", str(conf), "config"], capture_output=True,
-                          text=True, timeout=60, check=False,
-                          env={"PATH": "/usr/bin:/bin", "MAILCONSOLE_PASSWORD_BOB": SECRET})
+    done = subprocess.run(
+        [*MAILCONSOLE, "--config", str(conf), "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "MAILCONSOLE_PASSWORD_BOB": SECRET},
+    )
     assert done.returncode == 0, done.stderr
     assert "imap_port = 143" in done.stdout and 'imap_tls = "starttls"' in done.stdout
     assert f'imap_password_file = "{passwords}"' in done.stdout

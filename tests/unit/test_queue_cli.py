@@ -16,22 +16,31 @@ CAPTURES = ROOT / "tests" / "captures" / "smtpctl"
 REPLAY = str(Path(__file__).resolve().parent / "smtpctl_replay.py")
 
 
-def run(tmp_path: Path, *args: str, stdin: bytes = b"", mapping: dict[str, str] | None = None,
-        read_only: bool = False) -> subprocess.CompletedProcess[str]:
+def run(
+    tmp_path: Path,
+    *args: str,
+    stdin: bytes = b"",
+    mapping: dict[str, str] | None = None,
+    read_only: bool = False,
+) -> subprocess.CompletedProcess[str]:
     """`mailconsole ARGS` with settings isolated in tmp_path and a replaying smtpctl."""
     config = tmp_path / "mailconsole.toml"
     config.write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
-    env.update({
-        "MAILCONSOLE_CONFIG": str(config),
-        "MAILCONSOLE_AUDIT_LOG": str(tmp_path / "audit.log"),
-        "MAILCONSOLE_SMTPCTL": shlex.join([sys.executable, REPLAY, json.dumps(mapping or {})]),
-        "MAILCONSOLE_READ_ONLY": "1" if read_only else "0",
-    })
-    done = subprocess.run([*MAILCONSOLE, *args], cwd=ROOT, env=env,
-                          input=stdin, capture_output=True)
-    return subprocess.CompletedProcess(done.args, done.returncode,
-                                       done.stdout.decode("utf-8"), done.stderr.decode("utf-8"))
+    env.update(
+        {
+            "MAILCONSOLE_CONFIG": str(config),
+            "MAILCONSOLE_AUDIT_LOG": str(tmp_path / "audit.log"),
+            "MAILCONSOLE_SMTPCTL": shlex.join([sys.executable, REPLAY, json.dumps(mapping or {})]),
+            "MAILCONSOLE_READ_ONLY": "1" if read_only else "0",
+        }
+    )
+    done = subprocess.run(
+        [*MAILCONSOLE, *args], cwd=ROOT, env=env, input=stdin, capture_output=True
+    )
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
+    )
 
 
 def test_json_from_a_saved_dump(tmp_path: Path) -> None:
@@ -41,10 +50,21 @@ def test_json_from_a_saved_dump(tmp_path: Path) -> None:
     assert set(document) == {"envelopes", "bad_lines", "summary"}
     first = document["envelopes"][0]
     assert first == {
-        "evpid": "d52b644b4ffc44e9", "msgid": "d52b644b", "family": "inet4", "type": "mta",
-        "flags": [], "sender": "sender@lab.test", "rcpt": "a|b@unreachable.test",
-        "dest": "a|b@unreachable.test", "ctime": 1795542851, "expire": 1795542851, "lasttry": 0,
-        "retry": 2, "runstate": "offline", "delay": None, "error": "Network error on destination MXs",
+        "evpid": "d52b644b4ffc44e9",
+        "msgid": "d52b644b",
+        "family": "inet4",
+        "type": "mta",
+        "flags": [],
+        "sender": "sender@lab.test",
+        "rcpt": "a|b@unreachable.test",
+        "dest": "a|b@unreachable.test",
+        "ctime": 1795542851,
+        "expire": 1795542851,
+        "lasttry": 0,
+        "retry": 2,
+        "runstate": "offline",
+        "delay": None,
+        "error": "Network error on destination MXs",
     }
     assert document["summary"]["total"] == 9
     assert document["summary"]["by_state"] == {"offline": 9}
@@ -79,7 +99,10 @@ def test_missing_dump_is_exit_1(tmp_path: Path) -> None:
 def test_offline_queue_is_shown_with_one_line_on_stderr(tmp_path: Path) -> None:
     done = run(tmp_path, "queue", mapping={"show queue": "show-queue-offline"})
     assert done.returncode == 0
-    assert done.stderr == "mailconsole: smtpd is not running: the queue is read from the spool (offline)\n"
+    assert (
+        done.stderr
+        == "mailconsole: smtpd is not running: the queue is read from the spool (offline)\n"
+    )
     assert "9 envelopes in 9 messages: 9 offline" in done.stdout
 
 
@@ -115,13 +138,17 @@ def test_read_only_refuses_with_exit_3(tmp_path: Path) -> None:
 
 def test_show_with_times_no_date_has_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     """A damaged envelope's times (past datetime's range) are shown as they are, and said once."""
-    mapping = {"show envelope 99c1e639b21b3591": "show-envelope-far-future",
-               "show message 99c1e639b21b3591": "show-message-tempfail"}
+    mapping = {
+        "show envelope 99c1e639b21b3591": "show-envelope-far-future",
+        "show message 99c1e639b21b3591": "show-message-tempfail",
+    }
     done = run(tmp_path, "queue", "show", "99c1e639b21b3591", mapping=mapping)
     assert done.returncode == 1
-    assert done.stderr == ("mailconsole: envelope 99c1e639b21b3591 has times no date has (ctime "
-                           "9223372036854775807, last-try 999999999999): its envelope file may be "
-                           "damaged\n")
+    assert done.stderr == (
+        "mailconsole: envelope 99c1e639b21b3591 has times no date has (ctime "
+        "9223372036854775807, last-try 999999999999): its envelope file may be "
+        "damaged\n"
+    )
     assert "ctime: 9223372036854775807 (no date has it)\n" in done.stdout
     assert "rcpt: tim@tempfail.test\n" in done.stdout
 

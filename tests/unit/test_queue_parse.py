@@ -33,14 +33,30 @@ def test_running_queue_every_field() -> None:
     assert len(envelopes) == 5
     tim = by_id(envelopes)["99c1e639b21b3591"]
     assert tim == Envelope(
-        evpid="99c1e639b21b3591", msgid="99c1e639", family="inet4", type="mda", flags=(),
-        sender="sender@lab.test", rcpt="tim@tempfail.test", dest="tim@tempfail.test",
-        ctime=1795542851, expire=1795542851, lasttry=0, retry=2, runstate="pending", delay=30,
+        evpid="99c1e639b21b3591",
+        msgid="99c1e639",
+        family="inet4",
+        type="mda",
+        flags=(),
+        sender="sender@lab.test",
+        rcpt="tim@tempfail.test",
+        dest="tim@tempfail.test",
+        ctime=1795542851,
+        expire=1795542851,
+        lasttry=0,
+        retry=2,
+        runstate="pending",
+        delay=30,
         error='"échec temporaire: boîte pleine"',
     )
     bounce = by_id(envelopes)["3e492f5731b0ac8e"]
     assert (bounce.family, bounce.flags, bounce.sender, bounce.runstate, bounce.error) == (
-        "local", ("auth",), "@", "inflight", "")
+        "local",
+        ("auth",),
+        "@",
+        "inflight",
+        "",
+    )
 
 
 def test_pipes_in_local_parts_and_error() -> None:
@@ -49,7 +65,10 @@ def test_pipes_in_local_parts_and_error() -> None:
     found = by_id(envelopes)
     obrien = found["3ee993ecd74d5046"]
     assert (obrien.sender, obrien.rcpt, obrien.dest) == (
-        "o|brien@lab.test", "x|y@unreachable.test", "x|y@unreachable.test")
+        "o|brien@lab.test",
+        "x|y@unreachable.test",
+        "x|y@unreachable.test",
+    )
     assert obrien.domain == "unreachable.test"
     assert found["d52b644b4ffc44e9"].rcpt == "a|b@unreachable.test"
     eve = found["04f155e8b486f107"]
@@ -105,15 +124,22 @@ def test_bad_lines_are_kept_and_the_rest_parsed() -> None:
 def test_vis_decoding() -> None:
     assert decode_vis("\\\\M-C\\\\M-)t\\\\M-C\\\\M-)", layers=2) == "été"
     assert decode_vis("\\^[[1m \\\\ \\012 \\M^@", layers=1) == "\x1b[1m \\ \n \x80".replace(
-        "\x80", "\ufffd")
+        "\x80", "\ufffd"
+    )
     assert decode_vis("plain | text", layers=2) == "plain | text"
 
 
 def test_status() -> None:
     assert parse_status(capture("show-status-running")) == {
-        "mda": "running", "mta": "running", "smtp": "running"}
+        "mda": "running",
+        "mta": "running",
+        "smtp": "running",
+    }
     assert parse_status(capture("show-status-paused")) == {
-        "mda": "paused", "mta": "paused", "smtp": "paused"}
+        "mda": "paused",
+        "mta": "paused",
+        "smtp": "paused",
+    }
 
 
 def test_envelope_details_decode_the_error_once() -> None:
@@ -131,9 +157,16 @@ def test_message_headers_and_body() -> None:
     assert "Subject: pipe local part" in body
 
 
-@pytest.mark.parametrize(("age_s", "label"), [
-    (0, "<5m"), (299, "<5m"), (300, "<10m"), (76799, "<1280m"), (76800, "1280m+"),
-])
+@pytest.mark.parametrize(
+    ("age_s", "label"),
+    [
+        (0, "<5m"),
+        (299, "<5m"),
+        (300, "<10m"),
+        (76799, "<1280m"),
+        (76800, "1280m+"),
+    ],
+)
 def test_age_bands(age_s: int, label: str) -> None:
     envelopes, _ = parse_queue(capture("show-queue-running"))
     one = envelopes[0]

@@ -12,8 +12,11 @@ from console.queue.summary import queue_json
 
 # RFC 5321 atext (which includes `|`) plus the dot; smtpd prints local parts as given.
 LOCAL = st.text(alphabet="abcxyz019.!#$%&'*+-/=?^_`{|}~", min_size=1, max_size=12)
-DOMAIN = st.builds("{}.{}".format, st.text(alphabet="abcxyz019-", min_size=1, max_size=10),
-                   st.sampled_from(["test", "example", "com"]))
+DOMAIN = st.builds(
+    "{}.{}".format,
+    st.text(alphabet="abcxyz019-", min_size=1, max_size=10),
+    st.sampled_from(["test", "example", "com"]),
+)
 ADDRESS = st.builds(lambda local, domain: f"{local}@{domain}", LOCAL, DOMAIN)
 SENDER = st.one_of(st.just("@"), ADDRESS)
 FLAGS = st.sampled_from([(), ("auth",), ("suspend",), ("auth", "suspend"), ("bounce", "internal")])
@@ -24,11 +27,24 @@ ERROR = st.text(max_size=40)  # any text: `|`, TAB, newlines, ESC, `[markup]`, a
 def format_queue_line(envelope: Envelope, error_raw: str) -> str:
     """An envelope written the way `show queue` prints it (error given already vis-encoded)."""
     delay = "" if envelope.delay is None else str(envelope.delay)
-    return "|".join((
-        envelope.evpid, envelope.family, envelope.type, ",".join(envelope.flags),
-        envelope.sender, envelope.rcpt, envelope.dest, str(envelope.ctime), str(envelope.expire),
-        str(envelope.lasttry), str(envelope.retry), envelope.runstate, delay, error_raw,
-    ))
+    return "|".join(
+        (
+            envelope.evpid,
+            envelope.family,
+            envelope.type,
+            ",".join(envelope.flags),
+            envelope.sender,
+            envelope.rcpt,
+            envelope.dest,
+            str(envelope.ctime),
+            str(envelope.expire),
+            str(envelope.lasttry),
+            str(envelope.retry),
+            envelope.runstate,
+            delay,
+            error_raw,
+        )
+    )
 
 
 def vis(data: bytes) -> str:
@@ -55,13 +71,19 @@ def envelopes(draw: st.DrawFn) -> Envelope:
     runstate = draw(st.sampled_from(["pending", "inflight", "offline", "invalid"]))
     rcpt = draw(ADDRESS)
     return Envelope(
-        evpid=evpid, msgid=evpid[:8],
+        evpid=evpid,
+        msgid=evpid[:8],
         family=draw(st.sampled_from(["inet4", "inet6", "local", "?"])),
         type=draw(st.sampled_from(["mta", "mda", "bounce", "?"])),
-        flags=draw(FLAGS), sender=draw(SENDER), rcpt=rcpt,
+        flags=draw(FLAGS),
+        sender=draw(SENDER),
+        rcpt=rcpt,
         dest=draw(st.one_of(st.just(rcpt), ADDRESS)),
-        ctime=draw(TIME), expire=draw(TIME), lasttry=draw(TIME),
-        retry=draw(st.integers(0, 500)), runstate=runstate,
+        ctime=draw(TIME),
+        expire=draw(TIME),
+        lasttry=draw(TIME),
+        retry=draw(st.integers(0, 500)),
+        runstate=runstate,
         delay=None if runstate == "offline" else draw(st.integers(-1, 10**6)),
         error=draw(ERROR),
     )
@@ -93,14 +115,43 @@ def test_vis_round_trip_of_any_error(envelope: Envelope) -> None:
 def test_json_document_matches_the_envelopes(queue: list[Envelope]) -> None:
     document = json.loads(queue_json(QueueSnapshot(queue, [], smtpd_running=True)))
     assert [tuple(d.values()) for d in document["envelopes"]] == [
-        (e.evpid, e.msgid, e.family, e.type, list(e.flags), e.sender, e.rcpt, e.dest, e.ctime,
-         e.expire, e.lasttry, e.retry, e.runstate, e.delay, e.error)
+        (
+            e.evpid,
+            e.msgid,
+            e.family,
+            e.type,
+            list(e.flags),
+            e.sender,
+            e.rcpt,
+            e.dest,
+            e.ctime,
+            e.expire,
+            e.lasttry,
+            e.retry,
+            e.runstate,
+            e.delay,
+            e.error,
+        )
         for e in queue
     ]
     if queue:
         assert list(document["envelopes"][0]) == [
-            "evpid", "msgid", "family", "type", "flags", "sender", "rcpt", "dest", "ctime",
-            "expire", "lasttry", "retry", "runstate", "delay", "error"]
+            "evpid",
+            "msgid",
+            "family",
+            "type",
+            "flags",
+            "sender",
+            "rcpt",
+            "dest",
+            "ctime",
+            "expire",
+            "lasttry",
+            "retry",
+            "runstate",
+            "delay",
+            "error",
+        ]
     assert document["summary"]["total"] == len(queue)
 
 

@@ -31,8 +31,11 @@ REPLAY = str(Path(__file__).resolve().parent / "smtpctl_replay.py")
 def replaying(tmp_path: Path, read_only: bool = False, **mapping: str) -> Settings:
     """Settings whose smtpctl replays captures: keys are the arguments with `_` for spaces."""
     table = {key.replace("_", " "): name for key, name in mapping.items()}
-    return Settings(smtpctl=[sys.executable, REPLAY, json.dumps(table)],
-                    audit_log=tmp_path / "audit.log", read_only=read_only)
+    return Settings(
+        smtpctl=[sys.executable, REPLAY, json.dumps(table)],
+        audit_log=tmp_path / "audit.log",
+        read_only=read_only,
+    )
 
 
 def audit_lines(settings: Settings) -> list[dict[str, object]]:
@@ -78,8 +81,11 @@ def test_status_while_smtpd_down(tmp_path: Path) -> None:
 
 
 def test_unknown_and_malformed_ids(tmp_path: Path) -> None:
-    settings = replaying(tmp_path, show_envelope_0123456789abcdef="show-envelope-unknown",
-                         show_envelope_nothex="show-envelope-malformed")
+    settings = replaying(
+        tmp_path,
+        show_envelope_0123456789abcdef="show-envelope-unknown",
+        show_envelope_nothex="show-envelope-malformed",
+    )
     with pytest.raises(UserError, match="^0123456789abcdef is not in the queue$"):
         read_envelope(settings, "0123456789abcdef")
     with pytest.raises(UserError, match="did not accept 'nothex'"):
@@ -87,10 +93,15 @@ def test_unknown_and_malformed_ids(tmp_path: Path) -> None:
 
 
 def test_counts_judge_envelope_actions(tmp_path: Path) -> None:
-    settings = replaying(tmp_path, remove_ffb57d30="remove-msgid",
-                         remove_feb1a9b51e292e25="remove-envelope", remove_deadbeef="remove-unknown",
-                         schedule_all="schedule-all", pause_envelope_ffb57d30="pause-msgid",
-                         resume_envelope_ffb57d30="resume-envelope-again")
+    settings = replaying(
+        tmp_path,
+        remove_ffb57d30="remove-msgid",
+        remove_feb1a9b51e292e25="remove-envelope",
+        remove_deadbeef="remove-unknown",
+        schedule_all="schedule-all",
+        pause_envelope_ffb57d30="pause-msgid",
+        resume_envelope_ffb57d30="resume-envelope-again",
+    )
     assert remove(settings, "FFB57D30") == "2 envelopes removed (ffb57d30)"
     assert remove(settings, "feb1a9b51e292e25") == "1 envelope removed (feb1a9b51e292e25)"
     assert schedule(settings, "all") == "7 envelopes scheduled (all)"
@@ -110,16 +121,28 @@ def test_bad_target_is_refused_before_smtpctl_runs(tmp_path: Path) -> None:
 
 
 def test_subsystem_already_in_that_state_is_explained(tmp_path: Path) -> None:
-    settings = replaying(tmp_path, pause_mta="pause-mta-again", show_status="show-status-paused",
-                         resume_mda="resume-mda")
-    with pytest.raises(ActionFailed, match=r"^mta is already paused \(smtpctl said 'command failed'\)"):
+    settings = replaying(
+        tmp_path,
+        pause_mta="pause-mta-again",
+        show_status="show-status-paused",
+        resume_mda="resume-mda",
+    )
+    with pytest.raises(
+        ActionFailed, match=r"^mta is already paused \(smtpctl said 'command failed'\)"
+    ):
         pause_subsystem(settings, "mta")
     assert resume_subsystem(settings, "MDA") == "mda resumed"
 
 
 def test_actions_go_through_the_dispatcher(tmp_path: Path) -> None:
-    names = {"queue.schedule", "queue.remove", "queue.pause", "queue.resume",
-             "queue.pause_subsystem", "queue.resume_subsystem"}
+    names = {
+        "queue.schedule",
+        "queue.remove",
+        "queue.pause",
+        "queue.resume",
+        "queue.pause_subsystem",
+        "queue.resume_subsystem",
+    }
     assert names <= set(ACTIONS)
     assert ACTIONS["queue.remove"].dangerous
     settings = replaying(tmp_path, remove_ffb57d30="remove-msgid", remove_deadbeef="remove-unknown")
@@ -127,15 +150,24 @@ def test_actions_go_through_the_dispatcher(tmp_path: Path) -> None:
     with pytest.raises(ActionFailed):
         dispatch(settings, "queue.remove", "deadbeef")
     outcomes = [(r["action"], r["target"], r["outcome"]) for r in audit_lines(settings)]
-    assert outcomes == [("queue.remove", "ffb57d30", "started"), ("queue.remove", "ffb57d30", "ok"),
-                        ("queue.remove", "deadbeef", "started"), ("queue.remove", "deadbeef", "failed")]
+    assert outcomes == [
+        ("queue.remove", "ffb57d30", "started"),
+        ("queue.remove", "ffb57d30", "ok"),
+        ("queue.remove", "deadbeef", "started"),
+        ("queue.remove", "deadbeef", "failed"),
+    ]
 
 
 def test_read_only_refuses_every_queue_action(tmp_path: Path) -> None:
     settings = replaying(tmp_path, read_only=True)
-    for name, target in [("queue.schedule", "all"), ("queue.remove", "all"), ("queue.pause", "all"),
-                         ("queue.resume", "all"), ("queue.pause_subsystem", "mta"),
-                         ("queue.resume_subsystem", "mta")]:
+    for name, target in [
+        ("queue.schedule", "all"),
+        ("queue.remove", "all"),
+        ("queue.pause", "all"),
+        ("queue.resume", "all"),
+        ("queue.pause_subsystem", "mta"),
+        ("queue.resume_subsystem", "mta"),
+    ]:
         with pytest.raises(ReadOnlyRefused):
             dispatch(settings, name, target)
     assert {r["outcome"] for r in audit_lines(settings)} == {"refused"}

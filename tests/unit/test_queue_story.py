@@ -53,7 +53,8 @@ def test_a_session_that_carried_two_messages_gives_each_only_its_own(tmp_path: P
         "bbbbbbbbbbbbbbbb mta connecting address=smtp://198.51.100.7:25 host=mx.y\n"
         "bbbbbbbbbbbbbbbb mta delivery evpid=2222222200000001 from=<a@x> to=<c@y> rcpt=<-> "
         'source="-" relay="198.51.100.7" delay=1s result="TempFail" stat="451 try later"\n'
-        "bbbbbbbbbbbbbbbb mta error reason=Connection closed unexpectedly\n")
+        "bbbbbbbbbbbbbbbb mta error reason=Connection closed unexpectedly\n"
+    )
     texts = [line.text for line in message_story(tmp_path, ["22222222"])]
     assert not any("11111111" in text for text in texts)
     assert "aaaaaaaaaaaaaaaa smtp connected address=192.0.2.1 host=mx.example" in texts

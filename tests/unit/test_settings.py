@@ -26,7 +26,6 @@ def write(path: Path, text: str) -> str:
     return str(path)
 
 
-
 def field_docs() -> dict[str, str]:
     """Each Settings field's one-line docstring, read from console/settings.py's source."""
     tree = ast.parse(Path(settings_module.__file__).read_text(encoding="utf-8"))
@@ -56,14 +55,18 @@ def test_defaults_are_the_articles_layout(tmp_path: Path) -> None:
     assert s.smtpctl == ["smtpctl"]
     assert s.supervisor_url == "unix:///run/supervisor.sock"
     assert s.jobs["sa-update"].argv == ("sa-update", "-v", "--updatedir", "/mail/db/spamassassin")
-    assert [str(step) for step in s.jobs["get_certs"].then] == ["signal opensmtpd HUP",
-                                                                 "signal dovecot HUP"]
+    assert [str(step) for step in s.jobs["get_certs"].then] == [
+        "signal opensmtpd HUP",
+        "signal dovecot HUP",
+    ]
     assert s.read_only is False
 
 
 def test_precedence_flag_over_env_over_file(tmp_path: Path) -> None:
-    conf = write(tmp_path / "mc.toml", 'log_dir = "/from/file"\noperator = "file-op"\n'
-                 'refresh_interval = 2\nread_only = false\n')
+    conf = write(
+        tmp_path / "mc.toml",
+        'log_dir = "/from/file"\noperator = "file-op"\nrefresh_interval = 2\nread_only = false\n',
+    )
     env = {"MAILCONSOLE_OPERATOR": "env-op", "MAILCONSOLE_READ_ONLY": "1"}
     loaded = load_settings(conf, {"operator": "flag-op"}, env=env)
     assert loaded.settings.log_dir == Path("/from/file")
@@ -83,15 +86,19 @@ def test_config_file_from_env_variable(tmp_path: Path) -> None:
 
 
 def test_serverurl_and_credentials_come_from_supervisord_conf(tmp_path: Path) -> None:
-    sv = write(tmp_path / "supervisord.conf",
-               "[supervisorctl]\nserverurl=unix:///tmp/x.sock ; comment\nusername=u\npassword=p\n")
+    sv = write(
+        tmp_path / "supervisord.conf",
+        "[supervisorctl]\nserverurl=unix:///tmp/x.sock ; comment\nusername=u\npassword=p\n",
+    )
     loaded = load_settings(env={}, overrides={"supervisor_config": sv})
     assert loaded.settings.supervisor_url == "unix:///tmp/x.sock"
     assert (loaded.settings.supervisor_username, loaded.settings.supervisor_password) == ("u", "p")
     assert "[supervisorctl]" in loaded.sources["supervisor_url"]
     # an explicit URL wins over the file
-    loaded = load_settings(env={"MAILCONSOLE_SUPERVISOR_URL": "http://127.0.0.1:9001"},
-                           overrides={"supervisor_config": sv})
+    loaded = load_settings(
+        env={"MAILCONSOLE_SUPERVISOR_URL": "http://127.0.0.1:9001"},
+        overrides={"supervisor_config": sv},
+    )
     assert loaded.settings.supervisor_url == "http://127.0.0.1:9001"
 
 
@@ -99,7 +106,10 @@ def test_serverurl_and_credentials_come_from_supervisord_conf(tmp_path: Path) ->
     "text, message",
     [
         ("bogus = 1\n", r"unknown key 'bogus' \(expected one of: supervisor_config,"),
-        ('refresh_interval = "fast"\n', r"key 'refresh_interval': expected a positive number, got 'fast'"),
+        (
+            'refresh_interval = "fast"\n',
+            r"key 'refresh_interval': expected a positive number, got 'fast'",
+        ),
         ("read_only = 1\n", r"key 'read_only': expected true or false, got 1"),
         ("smtpctl = []\n", r"key 'smtpctl': expected a non-empty list of strings"),
         ("log_dir = 5\n", r"key 'log_dir': expected a path \(string\), got 5"),
@@ -107,13 +117,22 @@ def test_serverurl_and_credentials_come_from_supervisord_conf(tmp_path: Path) ->
         ('jobs = { x = "certbot renew" }\n', r"job 'x': expected an argv list"),
         ("[jobs.x]\nargv = []\n", r"job 'x': argv must be a non-empty list of strings"),
         ('[jobs.x]\nargv = ["a"]\ntimeout = -1\n', r"job 'x': timeout must be a positive number"),
-        ('[jobs.x]\nargv = ["a"]\nthen = ["reboot now"]\n', r"then step 'reboot now' must start with"),
-        ('[jobs.x]\nargv = ["a"]\nthen = ["signal dovecot"]\n', r"must read 'signal PROGRAM SIGNAL'"),
+        (
+            '[jobs.x]\nargv = ["a"]\nthen = ["reboot now"]\n',
+            r"then step 'reboot now' must start with",
+        ),
+        (
+            '[jobs.x]\nargv = ["a"]\nthen = ["signal dovecot"]\n',
+            r"must read 'signal PROGRAM SIGNAL'",
+        ),
         ('[jobs.x]\nargv = ["a"]\nok_codes = ["0"]\n', r"ok_codes must be a list of exit codes"),
         ('[jobs.x]\nargv = ["a"]\n[jobs.x.exit_codes]\nzero = "ok"\n', r"exit_codes key 'zero'"),
         ('[jobs.x]\nargv = ["a"]\nshell = true\n', r"job 'x': unknown key 'shell'"),
         ("[[nope\n", r"not valid TOML"),
-        ('supervisor_url = "ftp://x"\n', r"key 'supervisor_url': expected a unix:// or http:// URL"),
+        (
+            'supervisor_url = "ftp://x"\n',
+            r"key 'supervisor_url': expected a unix:// or http:// URL",
+        ),
     ],
 )
 def test_bad_file_is_one_line_naming_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -176,8 +195,11 @@ def test_sample_documents_every_field_with_its_default() -> None:
 
 
 def test_jobs_short_form_keeps_a_known_jobs_meaning_and_table_form_sets_everything(
-        tmp_path: Path) -> None:
-    conf = write(tmp_path / "mc.toml", """\
+    tmp_path: Path,
+) -> None:
+    conf = write(
+        tmp_path / "mc.toml",
+        """\
 [jobs]
 sa-update = ["sa-update", "--updatedir", "/x"]
 hello = ["echo", "hi"]
@@ -190,7 +212,8 @@ then = ["signal dovecot sighup", "restart spampd"]
 ok_codes = [0, 3]
 [jobs.renew.exit_codes]
 3 = "nothing to renew"
-""")
+""",
+    )
     jobs = load_settings(conf, env={}).settings.jobs
     assert list(jobs) == ["sa-update", "hello", "renew"]
     assert jobs["sa-update"].argv == ("sa-update", "--updatedir", "/x")
@@ -201,7 +224,9 @@ ok_codes = [0, 3]
     renew = jobs["renew"]
     assert renew.timeout == 30.0 and renew.description == "Renew"
     assert [(s.action, s.program, s.params) for s in renew.then] == [
-        ("program.signal", "dovecot", {"signal": "HUP"}), ("program.restart", "spampd", {})]
+        ("program.signal", "dovecot", {"signal": "HUP"}),
+        ("program.restart", "spampd", {}),
+    ]
     assert renew.ok_codes == (0, 3) and renew.meaning(3) == "nothing to renew"
 
 
@@ -216,16 +241,22 @@ def test_jobs_from_the_environment_are_json() -> None:
 def test_a_directory_as_settings_file_is_said(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(str(tmp_path), env={})
-    assert str(caught.value) == f"{tmp_path}: is a directory, not a settings file (given by --config)"
-    with pytest.raises(ConfigError, match=r"is a directory, not a settings file \(given by MAILCONSOLE_CONFIG\)"):
+    assert (
+        str(caught.value) == f"{tmp_path}: is a directory, not a settings file (given by --config)"
+    )
+    with pytest.raises(
+        ConfigError, match=r"is a directory, not a settings file \(given by MAILCONSOLE_CONFIG\)"
+    ):
         load_settings(env={"MAILCONSOLE_CONFIG": str(tmp_path)})
 
 
 @pytest.mark.parametrize("where", ["file", "env", "flag"])
 def test_a_missing_or_directory_supervisor_config_is_said(tmp_path: Path, where: str) -> None:
     """Given but unusable, it is one line naming where it was given (only the default may be absent)."""
-    for bad, problem in ((tmp_path / "none.conf", "no such supervisord config file"),
-                         (tmp_path, "a directory, not supervisord's config file")):
+    for bad, problem in (
+        (tmp_path / "none.conf", "no such supervisord config file"),
+        (tmp_path, "a directory, not supervisord's config file"),
+    ):
         config, env, overrides = None, {}, {}
         if where == "file":
             config = write(tmp_path / "mc.toml", f'supervisor_config = "{bad}"\n')
@@ -242,11 +273,16 @@ def test_a_missing_or_directory_supervisor_config_is_said(tmp_path: Path, where:
         assert caught.value.exit_code == 2
 
 
-def test_a_directory_on_the_search_path_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_directory_on_the_search_path_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`docker run -v /host/missing.toml:/mail/config/mailconsole.toml` makes a directory there."""
     from console import settings as settings_module
 
     monkeypatch.setattr(settings_module, "CONFIG_SEARCH_PATH", (tmp_path / "absent.toml", tmp_path))
     with pytest.raises(ConfigError) as caught:
         load_settings(env={})
-    assert str(caught.value) == f"{tmp_path}: is a directory, not a settings file (given by the search path)"
+    assert (
+        str(caught.value)
+        == f"{tmp_path}: is a directory, not a settings file (given by the search path)"
+    )

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PROBES = {
     "conftest.py": "from tests.conftest import (  # noqa: F401\n"
-                   "    pytest_make_collect_report, pytest_runtest_makereport, pytest_unconfigure)\n",
+    "    pytest_make_collect_report, pytest_runtest_makereport, pytest_unconfigure)\n",
     "test_probe.py": """
 import pytest
 
@@ -43,9 +43,26 @@ def run_probes(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
     env["PYTHONPATH"] = str(ROOT)
     if ci:
         env["CI"] = "1"
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider",
-                           "-p", "no:randomly", "--continue-on-collection-errors", str(tmp_path)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rA",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "--continue-on-collection-errors",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("ci", [False, True])
@@ -54,7 +71,9 @@ def test_under_ci_every_skip_is_a_failure(tmp_path: Path, ci: bool) -> None:
     summary = done.stdout.strip().splitlines()[-1]
     if ci:
         assert done.returncode == 1, done.stdout
-        assert "1 failed, 1 passed, 1 xfailed, 2 errors" in summary, done.stdout  # setup, collection
+        assert "1 failed, 1 passed, 1 xfailed, 2 errors" in summary, (
+            done.stdout
+        )  # setup, collection
         assert done.stdout.count("skipped under CI, where every test must run") == 3
     else:
         assert done.returncode == 0, done.stdout

@@ -10,22 +10,27 @@ import pytest
 from console.supervisor.client import Program, fault_sentence, xml_safe
 
 
-@pytest.mark.parametrize("code, text, expected", [
-    (60, "ALREADY_STARTED: dovecot", "Dovecot is already running"),
-    (70, "NOT_RUNNING: dovecot", "Dovecot is not running"),
-    (10, "BAD_NAME: nope", "There is no program named nope"),
-    (50, "SPAWN_ERROR: clamd", "Clamd could not be spawned (see its log)"),
-    (6, "SHUTDOWN_STATE", "Supervisord is shutting down"),
-    (999, "WEIRD: thing", "supervisord refused: WEIRD: thing"),
-])
+@pytest.mark.parametrize(
+    "code, text, expected",
+    [
+        (60, "ALREADY_STARTED: dovecot", "Dovecot is already running"),
+        (70, "NOT_RUNNING: dovecot", "Dovecot is not running"),
+        (10, "BAD_NAME: nope", "There is no program named nope"),
+        (50, "SPAWN_ERROR: clamd", "Clamd could not be spawned (see its log)"),
+        (6, "SHUTDOWN_STATE", "Supervisord is shutting down"),
+        (999, "WEIRD: thing", "supervisord refused: WEIRD: thing"),
+    ],
+)
 def test_fault_sentences(code: int, text: str, expected: str) -> None:
     name = text.split(": ", 1)[1] if ": " in text else ""
     assert fault_sentence(xmlrpc.client.Fault(code, text), name) == expected
 
 
 def test_xml_safe_makes_control_bytes_visible_and_parseable() -> None:
-    body = (b"<?xml version='1.0'?><methodResponse><params><param><value><string>"
-            b"\x1b[31mred\x1b[0m\x07</string></value></param></params></methodResponse>")
+    body = (
+        b"<?xml version='1.0'?><methodResponse><params><param><value><string>"
+        b"\x1b[31mred\x1b[0m\x07</string></value></param></params></methodResponse>"
+    )
     with pytest.raises(ExpatError):
         xmlrpc.client.loads(body)
     (value,), _ = xmlrpc.client.loads(xml_safe(body))
@@ -34,8 +39,17 @@ def test_xml_safe_makes_control_bytes_visible_and_parseable() -> None:
 
 
 def test_program_names_and_uptime() -> None:
-    info = {"name": "web", "group": "pool", "statename": "RUNNING", "pid": 7, "start": 100,
-            "now": 3700, "description": "", "exitstatus": 0, "stdout_logfile": "/x"}
+    info = {
+        "name": "web",
+        "group": "pool",
+        "statename": "RUNNING",
+        "pid": 7,
+        "start": 100,
+        "now": 3700,
+        "description": "",
+        "exitstatus": 0,
+        "stdout_logfile": "/x",
+    }
     program = Program.from_info(info)
     assert program.fullname == "pool:web"
     assert program.uptime_s == 3600

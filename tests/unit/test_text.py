@@ -36,10 +36,29 @@ def test_invalid_utf8_is_replaced() -> None:
 C0_CONTROLS = [chr(code) for code in range(0x00, 0x20) if code != 0x09]
 C1_CONTROLS = [chr(code) for code in range(0x7F, 0xA0)]
 BIDI_CONTROLS = {
-    "\u202a": "LRE", "\u202b": "RLE", "\u202c": "PDF", "\u202d": "LRO", "\u202e": "RLO",
-    "\u2066": "LRI", "\u2067": "RLI", "\u2068": "FSI", "\u2069": "PDI",
+    "\u202a": "LRE",
+    "\u202b": "RLE",
+    "\u202c": "PDF",
+    "\u202d": "LRO",
+    "\u202e": "RLO",
+    "\u2066": "LRI",
+    "\u2067": "RLI",
+    "\u2068": "FSI",
+    "\u2069": "PDI",
 }
-SAFE_NEIGHBOURS = [" ", "~", "\xa0", "\xff", "\u0100", "\u2029", "\u202f", "\u2065", "\u206a", "é", "☃"]
+SAFE_NEIGHBOURS = [
+    " ",
+    "~",
+    "\xa0",
+    "\xff",
+    "\u0100",
+    "\u2029",
+    "\u202f",
+    "\u2065",
+    "\u206a",
+    "é",
+    "☃",
+]
 
 
 def test_every_c0_and_c1_control_is_escaped_as_its_code() -> None:

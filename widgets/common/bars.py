@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 class AppHeader(Static):
     """Host name, supervisord URL and connection state, and a READ-ONLY badge."""
 
-    DEFAULT_CSS = "AppHeader { height: 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }"
+    DEFAULT_CSS = (
+        "AppHeader { height: 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }"
+    )
 
     def __init__(self, settings: Settings, hostname: str) -> None:
         super().__init__(id="app-header")
@@ -150,7 +152,10 @@ class KeyBar(Static):
             app_keys.insert(0, ("^q", "Quit"))  # the field took `q` out of the bindings
         pinned = app_keys + ([palette] if palette else [])
         cut = False
-        while screen_keys and sum(len(k) + len(d) + 3 for k, d in screen_keys + pinned) + 3 * cut > width:
+        while (
+            screen_keys
+            and sum(len(k) + len(d) + 3 for k, d in screen_keys + pinned) + 3 * cut > width
+        ):
             screen_keys.pop()
             cut = True
         key_style = self.get_component_rich_style("key-bar--key")

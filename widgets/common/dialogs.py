@@ -83,11 +83,11 @@ SIGNAL_EFFECTS = {
     "USR1": "depends on the program (dovecot reopens its logs)",
     "USR2": "depends on the program",
     "TERM": "stop: the program exits, cutting off connections in progress; supervisord starts it "
-            "again only if autorestart is set",
+    "again only if autorestart is set",
     "INT": "interrupt: most daemons exit as for TERM",
     "QUIT": "quit: most daemons exit, some writing a core dump",
     "KILL": "kill at once: no clean-up, mail being received or delivered is cut off; supervisord "
-            "starts it again only if autorestart is set",
+    "starts it again only if autorestart is set",
 }
 """What each signal of SIGNALS does to a mail daemon, shown under the choice."""
 
@@ -109,8 +109,9 @@ class SignalScreen(DialogScreen["str | None"]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(Text(f"Send a signal to {printable(self.program)}"), classes="question")
-            yield Select([(f"SIG{s}", s) for s in SIGNALS], value="HUP", allow_blank=False,
-                         id="signal")
+            yield Select(
+                [(f"SIG{s}", s) for s in SIGNALS], value="HUP", allow_blank=False, id="signal"
+            )
             yield Label(self.effect("HUP"), id="signal-effect", classes="question")
             with Horizontal(classes="buttons"):
                 yield Button("Send", variant="error", id="send")
@@ -141,8 +142,10 @@ class SignalScreen(DialogScreen["str | None"]):
             if yes:
                 self.dismiss(signal_name)
 
-        question = (f"Really send SIG{signal_name} to {printable(self.program)}? "
-                    f"{SIGNAL_EFFECTS[signal_name].capitalize()}.")
+        question = (
+            f"Really send SIG{signal_name} to {printable(self.program)}? "
+            f"{SIGNAL_EFFECTS[signal_name].capitalize()}."
+        )
         self.app.push_screen(ConfirmScreen(question, f"Send SIG{signal_name}"), answered)
 
     def action_cancel(self) -> None:
@@ -162,7 +165,9 @@ class HelpScreen(DialogScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
-            yield Label(Text.assemble(self.help_title, ("   escape closes", "dim")), classes="question")
+            yield Label(
+                Text.assemble(self.help_title, ("   escape closes", "dim")), classes="question"
+            )
             table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
             table.add_column(Text("Key"), key="key")
             table.add_column(Text("Action"), key="action")

@@ -43,7 +43,10 @@ class EntryList(ScrollView, can_focus=True):
         background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold;
     }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [*CURSOR_KEYS, Binding("enter", "select", "Choose", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *CURSOR_KEYS,
+        Binding("enter", "select", "Choose", show=False),
+    ]
 
     class Selected(Message):
         """An entry was chosen (enter or a click)."""
@@ -59,7 +62,9 @@ class EntryList(ScrollView, can_focus=True):
         self.highlighted: int | None = None
         """The entry under the cursor, which enter chooses."""
         self._titles: list[Strip] = []
-        self._rows: list[tuple[int, Strip]] = []  # (entry, one of its lines) per line below the titles
+        self._rows: list[
+            tuple[int, Strip]
+        ] = []  # (entry, one of its lines) per line below the titles
         self._width: int | None = None  # the width the lines were made for; None: make them again
 
     # ------------------------------------------------------------------ what subclasses provide
@@ -121,19 +126,30 @@ class EntryList(ScrollView, can_focus=True):
         choosable = [i for i, ok in enumerate(self.enabled) if ok]
         if not choosable:
             return
-        at = (choosable.index(self.highlighted) if self.highlighted in choosable
-              else -1 if step > 0 else len(choosable))
+        at = (
+            choosable.index(self.highlighted)
+            if self.highlighted in choosable
+            else -1
+            if step > 0
+            else len(choosable)
+        )
         self.move_to(choosable[max(0, min(len(choosable) - 1, at + step))])
 
     def action_page(self, direction: int) -> None:
-        self.action_move(direction * max(1, self.scrollable_content_region.height - len(self._titles) - 1))
+        self.action_move(
+            direction * max(1, self.scrollable_content_region.height - len(self._titles) - 1)
+        )
 
     def move_to(self, index: int) -> None:
         """Put the cursor on an entry and scroll it into view."""
         self.highlighted = index
         lines = [n for n, (entry, _) in enumerate(self._rows) if entry == index]
-        if lines:  # the titles take the top of the view: the region reaches that far below the entry
-            self.scroll_to_region(Region(0, lines[0], 1, len(lines) + len(self._titles)), animate=False)
+        if (
+            lines
+        ):  # the titles take the top of the view: the region reaches that far below the entry
+            self.scroll_to_region(
+                Region(0, lines[0], 1, len(lines) + len(self._titles)), animate=False
+            )
         self.refresh()
 
     def action_select(self) -> None:

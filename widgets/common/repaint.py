@@ -20,8 +20,9 @@ else:
 class RepaintOnResize(_Base):
     """Put before a ScrollView among the bases: the whole new size is repainted on a resize."""
 
-    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
-                      layout: bool = True) -> bool:
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
         resized = size != self._size
         changed = super()._size_updated(size, virtual_size, container_size, layout)
         if resized:

@@ -43,8 +43,13 @@ from widgets.common.entries import EntryList
 from widgets.jobs.output import OutputLog
 from widgets.messages import ActionFinished
 
-OUTCOME_STYLES = {"ok": "green", "failed": "bold red", "cancelled": "yellow", "timeout": "bold red",
-                  "running": "bold cyan"}
+OUTCOME_STYLES = {
+    "ok": "green",
+    "failed": "bold red",
+    "cancelled": "yellow",
+    "timeout": "bold red",
+    "running": "bold cyan",
+}
 TICK_S = 0.5
 """How often the elapsed time of running jobs is redrawn."""
 
@@ -114,15 +119,33 @@ class JobList(EntryList):
     def lay_out(self, width: int) -> tuple[list[Strip], list[list[Strip]]]:
         now = time.monotonic()
         name_width = max([3, *(len(job.name) for job in self.jobs)])
-        header = self._line([("Job", name_width, ""), ("State", 12, ""), ("Last start (UTC)", 16, ""),
-                             ("Took", 8, "")], width)
+        header = self._line(
+            [
+                ("Job", name_width, ""),
+                ("State", 12, ""),
+                ("Last start (UTC)", 16, ""),
+                ("Took", 8, ""),
+            ],
+            width,
+        )
         header = header.apply_style(self.get_component_rich_style("job-list--header"))
         rows = []
         for job in self.jobs:
             state, style = job.state_text(now)
             took = f"{job.record.duration_s:.1f} s" if job.record and not job.running else ""
-            rows.append([self._line([(job.name, name_width, "bold"), (state, 12, style),
-                                     (_when(job.record), 16, ""), (took, 8, "")], width)])
+            rows.append(
+                [
+                    self._line(
+                        [
+                            (job.name, name_width, "bold"),
+                            (state, 12, style),
+                            (_when(job.record), 16, ""),
+                            (took, 8, ""),
+                        ],
+                        width,
+                    )
+                ]
+            )
         return [header], rows
 
     @staticmethod
@@ -163,12 +186,19 @@ class HistoryList(EntryList):
         for record in self.records:
             code = "-" if record.exit_code is None else str(record.exit_code)
             text = Text.assemble(
-                f" {_when(record)}  ", (f"{record.outcome:<9}", OUTCOME_STYLES.get(record.outcome, "")),
-                f" exit {code:<3} {record.duration_s:6.1f} s  ", printable(record.sentence),
-                no_wrap=True, overflow="ellipsis", end="")
+                f" {_when(record)}  ",
+                (f"{record.outcome:<9}", OUTCOME_STYLES.get(record.outcome, "")),
+                f" exit {code:<3} {record.duration_s:6.1f} s  ",
+                printable(record.sentence),
+                no_wrap=True,
+                overflow="ellipsis",
+                end="",
+            )
             rows.append([Strip(text.render(self.app.console)).crop_extend(0, width, None)])
         if not rows:
-            rows.append([Strip([Segment(" no runs kept yet", Style(dim=True))]).crop_extend(0, width, None)])
+            rows.append(
+                [Strip([Segment(" no runs kept yet", Style(dim=True))]).crop_extend(0, width, None)]
+            )
         return [], rows
 
 
@@ -204,8 +234,9 @@ class JobsView(Vertical):
     class JobFinished(Message):
         """A run ended: its record, or the one sentence saying why it did not run."""
 
-        def __init__(self, name: str, record: RunRecord | None, error: str = "",
-                     refused: bool = False) -> None:
+        def __init__(
+            self, name: str, record: RunRecord | None, error: str = "", refused: bool = False
+        ) -> None:
             super().__init__()
             self.name = name
             self.record = record
@@ -285,12 +316,16 @@ class JobsView(Vertical):
         if job.running:
             title.append(f"{job.name} running {time.monotonic() - job.started:.1f} s", "bold cyan")
             kept = len(job.lines)
-            title.append(f"  {count(job.total, 'line')}"
-                         + (f", {count(job.total - kept, 'line')} not kept" if job.total > kept else ""))
+            title.append(
+                f"  {count(job.total, 'line')}"
+                + (f", {count(job.total - kept, 'line')} not kept" if job.total > kept else "")
+            )
         elif job.record is not None:
             title.append(f"last run {_when(job.record)}: ", "bold")
-            title.append(printable(job.record.sentence),
-                         "" if job.record.ok else OUTCOME_STYLES.get(job.record.outcome, ""))
+            title.append(
+                printable(job.record.sentence),
+                "" if job.record.ok else OUTCOME_STYLES.get(job.record.outcome, ""),
+            )
         else:
             title.append("never run", "dim")
         self.query_one("#jobs-output-title", Static).update(title)
@@ -334,7 +369,9 @@ class JobsView(Vertical):
         """Run job `name` with its output on this screen (asks first unless `confirmed`)."""
         job = self.jobs.get(name)
         if job is None:
-            self.notify(f"There is no job named {printable(name)!r}.", severity="error", markup=False)
+            self.notify(
+                f"There is no job named {printable(name)!r}.", severity="error", markup=False
+            )
             return
         if job.running:
             self.notify(f"{name} is already running.", severity="warning", markup=False)
@@ -364,8 +401,13 @@ class JobsView(Vertical):
             self.show_selected()
         if self._ticker is None:
             self._ticker = self.set_interval(TICK_S, self._tick)
-        self.run_worker(partial(self._run_in_thread, job), thread=True, exit_on_error=False,
-                        group=f"job-{job.name}", description=f"run job {job.name}")
+        self.run_worker(
+            partial(self._run_in_thread, job),
+            thread=True,
+            exit_on_error=False,
+            group=f"job-{job.name}",
+            description=f"run job {job.name}",
+        )
 
     def _run_in_thread(self, job: JobState) -> None:
         """In a worker thread: the run itself; lines go to the job's buffer, never to a widget."""
@@ -448,8 +490,10 @@ class JobsView(Vertical):
         history.show(load_history(self.settings, job.name))
         history.display = True
         self.query_one(OutputLog).display = False
-        title = Text(f"history of {job.name}: the last {count(len(history.records), 'run')} kept",
-                     style="bold")
+        title = Text(
+            f"history of {job.name}: the last {count(len(history.records), 'run')} kept",
+            style="bold",
+        )
         self.query_one("#jobs-output-title", Static).update(title)
         history.focus()
 
@@ -469,7 +513,11 @@ class JobsView(Vertical):
         """Move the keyboard between the job list and the output (or history)."""
         job_list = self.query_one(JobList)
         if self.app.focused is job_list:
-            other = self.query_one(HistoryList) if self.query_one(HistoryList).display else self.query_one(OutputLog)
+            other = (
+                self.query_one(HistoryList)
+                if self.query_one(HistoryList).display
+                else self.query_one(OutputLog)
+            )
             other.focus()
         else:
             job_list.focus()
@@ -480,15 +528,23 @@ class JobsView(Vertical):
             return
         for name, job in self.jobs.items():
             if job.running:
-                yield (f"Cancel job {printable(name)}", "SIGTERM to its process group, then SIGKILL",
-                       job.cancel.cancel)
+                yield (
+                    f"Cancel job {printable(name)}",
+                    "SIGTERM to its process group, then SIGKILL",
+                    job.cancel.cancel,
+                )
 
 
-def palette_entries(settings: Settings, run: Callable[[str], Any]) -> Iterator[tuple[str, str, Callable[[], Any]]]:
+def palette_entries(
+    settings: Settings, run: Callable[[str], Any]
+) -> Iterator[tuple[str, str, Callable[[], Any]]]:
     """`Run job NAME` for every job, offered from any screen (none in read-only mode); `run(name)`
     opens the Jobs screen and asks before running it there."""
     if settings.read_only:
         return
     for name, spec in settings.jobs.items():
-        yield (f"Run job {printable(name)}", printable(spec.description or " ".join(spec.argv)),
-               partial(run, name))
+        yield (
+            f"Run job {printable(name)}",
+            printable(spec.description or " ".join(spec.argv)),
+            partial(run, name),
+        )

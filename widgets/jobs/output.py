@@ -71,7 +71,9 @@ class OutputLog(ScrollView, can_focus=True):
     def _take(self, lines: Iterable[tuple[str, str]]) -> None:
         new = list(lines)
         self.lines.extend(new)
-        self.widest = max(self.widest, max((len(text) for _, text in new), default=0) + len(ERR_MARK))
+        self.widest = max(
+            self.widest, max((len(text) for _, text in new), default=0) + len(ERR_MARK)
+        )
 
     def paint(self) -> None:
         """Draw what came: the new size, the end in view when following."""
@@ -80,8 +82,11 @@ class OutputLog(ScrollView, can_focus=True):
             self._paint_timer = None
         self.virtual_size = Size(self.widest, len(self.lines))
         if self._follow:
-            self.scroll_to(y=max(0, len(self.lines) - self.scrollable_content_region.height),
-                           animate=False, immediate=True)
+            self.scroll_to(
+                y=max(0, len(self.lines) - self.scrollable_content_region.height),
+                animate=False,
+                immediate=True,
+            )
         self._follow = False
         self.refresh()
 
@@ -93,8 +98,11 @@ class OutputLog(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         stream, text = self.lines[index]
         if stream == "err":
-            segment = Segment(ERR_MARK + text, base + self.get_component_rich_style("output-log--err"))
+            segment = Segment(
+                ERR_MARK + text, base + self.get_component_rich_style("output-log--err")
+            )
         else:
             segment = Segment("  " + text, base)
-        return Strip([segment]).crop_extend(self.scroll_offset.x, self.scroll_offset.x + width,
-                                            base or Style())
+        return Strip([segment]).crop_extend(
+            self.scroll_offset.x, self.scroll_offset.x + width, base or Style()
+        )

@@ -28,7 +28,9 @@ def file_label(info: LogFileInfo, rotated: bool = False) -> Text:
     stamp = time.localtime(info.mtime)
     when = time.strftime("%H:%M" if time.localtime()[:3] == stamp[:3] else "%m-%d", stamp)
     name = ("└ " if rotated else "") + printable(info.path.name)
-    label = Text.assemble((name, "dim" if rotated else ""), "  ", (f"{human_size(info.size)} {when}", "dim"))
+    label = Text.assemble(
+        (name, "dim" if rotated else ""), "  ", (f"{human_size(info.size)} {when}", "dim")
+    )
     label.no_wrap, label.overflow = True, "ellipsis"
     return label
 
@@ -50,6 +52,10 @@ class FileList(EntryList):
 
     def lay_out(self, width: int) -> tuple[list[Strip], list[list[Strip]]]:
         console = self.app.console
-        return [], [[Strip(list(line.render(console)), line.cell_len)
-                     for line in prompt.wrap(console, max(width, 1), no_wrap=False)]
-                    for prompt in self.prompts]
+        return [], [
+            [
+                Strip(list(line.render(console)), line.cell_len)
+                for line in prompt.wrap(console, max(width, 1), no_wrap=False)
+            ]
+            for prompt in self.prompts
+        ]

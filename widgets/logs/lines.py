@@ -164,7 +164,11 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
         height = self.scrollable_content_region.height
         if size == self.virtual_size:
             return
-        if self.virtual_size.height > height and count > height and size.width == self.virtual_size.width:
+        if (
+            self.virtual_size.height > height
+            and count > height
+            and size.width == self.virtual_size.width
+        ):
             self.set_reactive(LogLines.virtual_size, size)
             self._scroll_update(size)
         else:
@@ -186,8 +190,9 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
                 self._cache.pop(line, None)
         self.current = n
         self._set_following(False)
-        self.scroll_to(x=self._match_x(n), y=max(0, n - self.size.height // 2), animate=False,
-                       immediate=True)
+        self.scroll_to(
+            x=self._match_x(n), y=max(0, n - self.size.height // 2), animate=False, immediate=True
+        )
         self.refresh()
 
     def _match_x(self, n: int) -> float:
@@ -248,7 +253,9 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
     def action_scroll_end(self) -> None:
         self.follow()
 
-    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
         """A new size keeps a following view at the end, before the frame is drawn: the first frame
         shows the last lines (a Resize handler would run only after that frame was drawn at the top)."""
         changed = super()._size_updated(size, virtual_size, container_size, layout)
@@ -267,7 +274,11 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
         except OSError as exc:
             line = LogLine(f"(cannot read this line: {exc.strerror or exc})", marker=True)
         shown = printable(line.text)
-        origin = Text(f"{printable(line.origin)[:ORIGIN_WIDTH]:<{ORIGIN_WIDTH}} ", style="dim") if line.origin else None
+        origin = (
+            Text(f"{printable(line.origin)[:ORIGIN_WIDTH]:<{ORIGIN_WIDTH}} ", style="dim")
+            if line.origin
+            else None
+        )
         if line.marker:
             text = Text(shown, style=MARKER_STYLE, no_wrap=True, end="")
             return Text.assemble(origin, text, no_wrap=True, end="") if origin else text
@@ -279,7 +290,9 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
         if self.pattern is not None:
             for index, match in enumerate(self.pattern.finditer(shown)):
                 current = n == self.current and index == 0
-                text.stylize(CURRENT_MATCH_STYLE if current else MATCH_STYLE, match.start(), match.end())
+                text.stylize(
+                    CURRENT_MATCH_STYLE if current else MATCH_STYLE, match.start(), match.end()
+                )
         return Text.assemble(origin, text, no_wrap=True, end="") if origin else text
 
     def _strip(self, n: int) -> Strip:

@@ -196,7 +196,9 @@ class LogsView(Vertical):
         self._filter_cancel = threading.Event()
         self._entries: list[Path | str | None] = []
         self.merged: MergedLogs | None = None
-        self.mergeable = bool(self.files and len(self.files) > 1 and all(stamped(p) for p in self.files))
+        self.mergeable = bool(
+            self.files and len(self.files) > 1 and all(stamped(p) for p in self.files)
+        )
 
     def palette_commands(self) -> list[PaletteCommand]:
         """The Logs screen's keys are its commands: nothing more in the palette."""
@@ -229,7 +231,9 @@ class LogsView(Vertical):
         else:
             self.update_status()
         directories = {p.parent for p in self.files} if self.files else {self.settings.log_dir}
-        self.dir_watch = DirectoryWatch(directories, lambda _: self.post_message(self.FilesChanged()))
+        self.dir_watch = DirectoryWatch(
+            directories, lambda _: self.post_message(self.FilesChanged())
+        )
         start_in_background(self, self.dir_watch.start)
         self.set_interval(5.0, self.refresh_files)
         self.set_interval(1.0, self._files_tick)
@@ -283,11 +287,15 @@ class LogsView(Vertical):
         if prompts == self._listed:
             return
         self._listed = prompts
-        self.query_one("#log-files", FileList).set_options(prompts, [e is not None for e in entries])
+        self.query_one("#log-files", FileList).set_options(
+            prompts, [e is not None for e in entries]
+        )
         self._entries = entries
 
     def on_logs_view_files_changed(self, message: FilesChanged) -> None:
-        self.files_stale = True  # listed again by the next _files_tick: a busy log changes constantly
+        self.files_stale = (
+            True  # listed again by the next _files_tick: a busy log changes constantly
+        )
 
     def _files_tick(self) -> None:
         if self.files_stale:
@@ -320,8 +328,12 @@ class LogsView(Vertical):
         self.new_lines = 0
         lines.set_source(self.followed)
         log = self.followed
-        self.follower = FollowThread([log], lambda _, events: self.post_message(self.LinesArrived(log, events)),
-                                     poll_interval=1.0, batch_interval=FOLLOW_BATCH_S)
+        self.follower = FollowThread(
+            [log],
+            lambda _, events: self.post_message(self.LinesArrived(log, events)),
+            poll_interval=1.0,
+            batch_interval=FOLLOW_BATCH_S,
+        )
         # The last screenful is indexed already; the threads start once it is on the terminal, so the
         # first frame does not share the interpreter with them. Lines appended meanwhile are read then.
         start_in_background(self, partial(self._start_following, log, self.follower))
@@ -364,8 +376,10 @@ class LogsView(Vertical):
         self.new_lines = 0
         self.query_one(LogLines).set_source(merged)
         self.follower = FollowThread(
-            merged.logs, lambda log, events: self.post_message(self.LinesArrived(log, events)),
-            poll_interval=1.0, batch_interval=FOLLOW_BATCH_S,
+            merged.logs,
+            lambda log, events: self.post_message(self.LinesArrived(log, events)),
+            poll_interval=1.0,
+            batch_interval=FOLLOW_BATCH_S,
         )
         self.follower.start()
         self.update_status()
@@ -434,7 +448,10 @@ class LogsView(Vertical):
             return [("● following", "green")]
         if not self.new_lines:
             return [("⏸ paused", "yellow")]
-        return [("⏸ paused ", "yellow"), (f" +{count(self.new_lines, 'new line')} · End to follow ", "bold reverse")]
+        return [
+            ("⏸ paused ", "yellow"),
+            (f" +{count(self.new_lines, 'new line')} · End to follow ", "bold reverse"),
+        ]
 
     def update_status(self) -> None:
         """The line above the log: file, follow state (and new lines while paused), size, indexing, search, filter."""
@@ -448,11 +465,19 @@ class LogsView(Vertical):
             status.set(Text.assemble(*parts))
             return
         if self.followed is None:
-            parts.append((self.unavailable or self.progress or "no file open",
-                          "bold red" if self.unavailable else "dim"))
+            parts.append(
+                (
+                    self.unavailable or self.progress or "no file open",
+                    "bold red" if self.unavailable else "dim",
+                )
+            )
             status.set(Text.assemble(*parts))
             return
-        parts += [(printable(self.followed.path.name), "bold"), "  ", *self._follow_state(lines.following)]
+        parts += [
+            (printable(self.followed.path.name), "bold"),
+            "  ",
+            *self._follow_state(lines.following),
+        ]
         parts.append(f"  {count(len(self.followed), 'line')}")
         index = self.followed.segments[0].index
         if index.scanning and index.end:
@@ -460,13 +485,19 @@ class LogsView(Vertical):
         if self.unavailable:
             parts.append((f"  {self.unavailable}", "bold red"))
         if self.search_text:
-            found = "" if self.match_count is None else f" {count(self.match_count, 'matching line')}"
+            found = (
+                "" if self.match_count is None else f" {count(self.match_count, 'matching line')}"
+            )
             parts.append((f"  /{printable(self.search_text)}{found}", "cyan"))
         if self.filter_kept is not None:
             how = "not " if self.filter_invert else ""
             context = f" ±{self.filter_context}" if self.filter_context else ""
-            parts.append((f"  filter {how}{printable(self.filter_text)}{context}: {count(len(self.filter_kept), 'line')}",
-                          "magenta"))
+            parts.append(
+                (
+                    f"  filter {how}{printable(self.filter_text)}{context}: {count(len(self.filter_kept), 'line')}",
+                    "magenta",
+                )
+            )
         if self.progress:
             parts.append((f"  {self.progress}", "dim"))
         if lines.scroll_x:
@@ -493,7 +524,9 @@ class LogsView(Vertical):
 
     def action_filter(self) -> None:
         """Ask for a regex and show only the lines that match (i inverts, +/- context)."""
-        self._ask("filter", "filter (regex; i inverts, + and - change context lines)", self.filter_text)
+        self._ask(
+            "filter", "filter (regex; i inverts, + and - change context lines)", self.filter_text
+        )
 
     def action_jump_time(self) -> None:
         """Ask for a time and show the first line at or after it."""
@@ -524,8 +557,11 @@ class LogsView(Vertical):
         if not value.strip():
             return
         if self.merged is not None:
-            self.app.notify("search, filter and jump work on one file: pick it in the file list (o)",
-                            severity="warning", markup=False)
+            self.app.notify(
+                "search, filter and jump work on one file: pick it in the file list (o)",
+                severity="warning",
+                markup=False,
+            )
             return
         if mode == "search":
             self.start_search(value)
@@ -576,7 +612,13 @@ class LogsView(Vertical):
         self.search_text, self.search_pattern = text, pattern
         self.query_one(LogLines).set_pattern(shown)
         self._cancel = threading.Event()
-        self._search(self.followed, pattern, self._origin(self.query_one(LogLines).bottom_line() + 1), True, self._cancel)
+        self._search(
+            self.followed,
+            pattern,
+            self._origin(self.query_one(LogLines).bottom_line() + 1),
+            True,
+            self._cancel,
+        )
         self.update_status()
 
     def _origin(self, line: int) -> Hit:
@@ -606,14 +648,28 @@ class LogsView(Vertical):
             here = lines.bottom_line() + 1 if backwards else lines.top_line()
         self._cancel.set()
         self._cancel = threading.Event()
-        self._search(self.followed, self.search_pattern, self._origin(here), backwards, self._cancel)
+        self._search(
+            self.followed, self.search_pattern, self._origin(here), backwards, self._cancel
+        )
 
     @work(thread=True, exclusive=True, group="logs-search", exit_on_error=False)
-    def _search(self, log: FollowedLog, pattern: re.Pattern[bytes], origin: Hit, backwards: bool,
-                cancel: threading.Event) -> None:
+    def _search(
+        self,
+        log: FollowedLog,
+        pattern: re.Pattern[bytes],
+        origin: Hit,
+        backwards: bool,
+        cancel: threading.Event,
+    ) -> None:
         try:
-            hit = find(log, pattern, origin, backwards=backwards, cancel=cancel,
-                       progress=self._progress_poster("searching"))
+            hit = find(
+                log,
+                pattern,
+                origin,
+                backwards=backwards,
+                cancel=cancel,
+                progress=self._progress_poster("searching"),
+            )
         except Cancelled:
             return
         except OSError as exc:
@@ -622,7 +678,9 @@ class LogsView(Vertical):
         self.post_message(self.SearchFinished(log, hit, backwards))
 
     @work(thread=True, exclusive=True, group="logs-count", exit_on_error=False)
-    def _count(self, log: FollowedLog, text: str, pattern: re.Pattern[bytes], cancel: threading.Event) -> None:
+    def _count(
+        self, log: FollowedLog, text: str, pattern: re.Pattern[bytes], cancel: threading.Event
+    ) -> None:
         try:
             count = count_matches(log, pattern, cancel=cancel)
         except (Cancelled, OSError):
@@ -696,9 +754,17 @@ class LogsView(Vertical):
         self.filter_kept = FilteredLines()
         self.filter_tested = len(self.followed)
         self._filter_cancel = threading.Event()
-        self.query_one(LogLines).set_source(FilteredSource(self.followed, self.filter_kept), follow=True)
-        self._filter(self.followed, pattern, self.filter_kept, self.filter_invert, self.filter_context,
-                     self._filter_cancel)
+        self.query_one(LogLines).set_source(
+            FilteredSource(self.followed, self.filter_kept), follow=True
+        )
+        self._filter(
+            self.followed,
+            pattern,
+            self.filter_kept,
+            self.filter_invert,
+            self.filter_context,
+            self._filter_cancel,
+        )
         self.update_status()
 
     def action_invert(self) -> None:
@@ -715,12 +781,20 @@ class LogsView(Vertical):
         self.update_status()
 
     @work(thread=True, exclusive=True, group="logs-filter", exit_on_error=False)
-    def _filter(self, log: FollowedLog, pattern: re.Pattern[bytes], kept: FilteredLines, invert: bool,
-                context: int, cancel: threading.Event) -> None:
+    def _filter(
+        self,
+        log: FollowedLog,
+        pattern: re.Pattern[bytes],
+        kept: FilteredLines,
+        invert: bool,
+        context: int,
+        cancel: threading.Event,
+    ) -> None:
         poster = self._progress_poster("filtering")
         try:
-            covered = filter_lines(log, pattern, kept, invert=invert, context=context, cancel=cancel,
-                                   progress=poster)
+            covered = filter_lines(
+                log, pattern, kept, invert=invert, context=context, cancel=cancel, progress=poster
+            )
         except Cancelled:
             return
         except OSError as exc:
@@ -734,8 +808,11 @@ class LogsView(Vertical):
         self.progress = ""
         self.filter_tested = message.covered
         if message.kept.capped:
-            self.app.notify("the filter matched too many separate places; showing the first ones",
-                            severity="warning", markup=False)
+            self.app.notify(
+                "the filter matched too many separate places; showing the first ones",
+                severity="warning",
+                markup=False,
+            )
         self._filter_new_lines()
         self.update_status()
 
@@ -793,5 +870,3 @@ class LogsView(Vertical):
             self.post_message(self.WorkFailed("no line is stamped that late"))
             return
         self.post_message(self.SearchFinished(log, hit, False))
-
-

@@ -56,8 +56,15 @@ class MessageSourceScreen(DialogScreen["MessageRequest | None"]):
     class Scanned(Message):
         """The Maildir users, the user's folders and the folder's messages (user/folder as shown)."""
 
-        def __init__(self, user: str, folder: str, users: list[str], folders: list[str],
-                     messages: list[StoredMessage], error: str = "") -> None:
+        def __init__(
+            self,
+            user: str,
+            folder: str,
+            users: list[str],
+            folders: list[str],
+            messages: list[StoredMessage],
+            error: str = "",
+        ) -> None:
             super().__init__()
             self.user = user
             self.folder = folder
@@ -80,11 +87,18 @@ class MessageSourceScreen(DialogScreen["MessageRequest | None"]):
             with TabbedContent(id="source-tabs"):
                 with TabPane("Compose", id="source-compose"):
                     with Grid(classes="fields"):
-                        for name, label in (("from", "From"), ("to", "To"), ("cc", "Cc"),
-                                            ("subject", "Subject")):
+                        for name, label in (
+                            ("from", "From"),
+                            ("to", "To"),
+                            ("cc", "Cc"),
+                            ("subject", "Subject"),
+                        ):
                             yield Label(label)
-                            yield Input(self.compose_fields.get(name, ""), id=f"compose-{name}",
-                                        compact=True)
+                            yield Input(
+                                self.compose_fields.get(name, ""),
+                                id=f"compose-{name}",
+                                compact=True,
+                            )
                     yield Label(Text("Extra headers, one `Name: value` a line:", style="dim"))
                     yield TextArea(self.compose_fields.get("extra", ""), id="compose-extra")
                 with TabPane("Maildir", id="source-maildir"):
@@ -127,11 +141,15 @@ class MessageSourceScreen(DialogScreen["MessageRequest | None"]):
         first = self.shown is None
         self.shown = (message.user, message.folder)
         if first:
-            self.query_one("#maildir-user", Select).set_options((printable(u), u) for u in message.users)
+            self.query_one("#maildir-user", Select).set_options(
+                (printable(u), u) for u in message.users
+            )
         folders = self.query_one("#maildir-folder", Select)
         folders.set_options((printable(f), f) for f in message.folders)
-        for select, value in ((self.query_one("#maildir-user", Select), message.user),
-                              (folders, message.folder)):
+        for select, value in (
+            (self.query_one("#maildir-user", Select), message.user),
+            (folders, message.folder),
+        ):
             if value:
                 select.value = value
         self.messages = message.messages
@@ -147,15 +165,18 @@ class MessageSourceScreen(DialogScreen["MessageRequest | None"]):
             options.add_option(Option(Text(printable(message.error), style="red"), disabled=True))
         elif not message.messages:
             where = str(self.spool_dir) if not message.users else "this folder"
-            options.add_option(Option(Text(f"no messages in {printable(where)}", style="dim"),
-                                      disabled=True))
+            options.add_option(
+                Option(Text(f"no messages in {printable(where)}", style="dim"), disabled=True)
+            )
 
     def on_select_changed(self, event: Select.Changed) -> None:
         """A different user or folder: list it (changes made by filling the lists are ignored)."""
         user = self.query_one("#maildir-user", Select).value
         folder = self.query_one("#maildir-folder", Select).value
-        wanted = (str(user) if user is not Select.BLANK else "",
-                  str(folder) if folder is not Select.BLANK else "")
+        wanted = (
+            str(user) if user is not Select.BLANK else "",
+            str(folder) if folder is not Select.BLANK else "",
+        )
         if self.shown is None or wanted == self.shown:
             return
         if wanted[0] != self.shown[0]:
@@ -175,8 +196,10 @@ class MessageSourceScreen(DialogScreen["MessageRequest | None"]):
         """Dismiss with a request for the message the active tab describes."""
         active = self.query_one("#source-tabs", TabbedContent).active
         if active == "source-compose":
-            fields = {name: self.query_one(f"#compose-{name}", Input).value
-                      for name in ("from", "to", "cc", "subject")}
+            fields = {
+                name: self.query_one(f"#compose-{name}", Input).value
+                for name in ("from", "to", "cc", "subject")
+            }
             fields["extra"] = self.query_one("#compose-extra", TextArea).text
             self.dismiss(MessageRequest("compose", fields))
         elif active == "source-maildir":
@@ -188,7 +211,9 @@ class MessageSourceScreen(DialogScreen["MessageRequest | None"]):
         elif active == "source-queue":
             self.dismiss(MessageRequest("queue", {"id": self.query_one("#queue-id", Input).value}))
         else:
-            self.dismiss(MessageRequest("file", {"path": self.query_one("#file-path", Input).value}))
+            self.dismiss(
+                MessageRequest("file", {"path": self.query_one("#file-path", Input).value})
+            )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_use()
@@ -220,8 +245,11 @@ def changes_table(changes: list[RouteChange]) -> DataTable[Text]:
     table.add_column(Text("Edited"), key="after")
     for change in changes:
         after_style = "bold red" if change.after.startswith(("error", "config")) else "green"
-        table.add_row(Text(printable(change.message)), Text(printable(change.before), style="dim"),
-                      Text(printable(change.after), style=after_style))
+        table.add_row(
+            Text(printable(change.message)),
+            Text(printable(change.before), style="dim"),
+            Text(printable(change.after), style=after_style),
+        )
     return table
 
 
@@ -250,9 +278,17 @@ class CorpusScreen(DialogScreen[None]):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         change = self.changes[event.cursor_row]
-        self.query_one("#corpus-change", Static).update(Text.assemble(
-            (printable(change.message), "bold"), "\n", ("on disk: ", "dim"), printable(change.before),
-            "\n", ("edited:  ", "dim"), printable(change.after)))
+        self.query_one("#corpus-change", Static).update(
+            Text.assemble(
+                (printable(change.message), "bold"),
+                "\n",
+                ("on disk: ", "dim"),
+                printable(change.before),
+                "\n",
+                ("edited:  ", "dim"),
+                printable(change.after),
+            )
+        )
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -269,10 +305,16 @@ class BackupScreen(DialogScreen["Path | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(Text("Revert to which backup? (newest first; enter picks, escape cancels)", style="bold"),
-                        classes="question")
-            yield OptionList(*(Option(Text(printable(p.name))) for p in self.backups),
-                             id="backup-list")
+            yield Label(
+                Text(
+                    "Revert to which backup? (newest first; enter picks, escape cancels)",
+                    style="bold",
+                ),
+                classes="question",
+            )
+            yield OptionList(
+                *(Option(Text(printable(p.name))) for p in self.backups), id="backup-list"
+            )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(self.backups[event.option_index])

@@ -16,25 +16,81 @@ from textual.strip import Strip
 from textual.widgets import TextArea
 
 # Statements, condition words and action types of fdm.conf; style names of TextArea's themes.
-STATEMENTS = frozenset({"match", "action", "actions", "account", "accounts", "set", "continue",
-                        "include", "ifdef", "ifndef", "endif"})
-CONDITIONS = frozenset({"all", "and", "or", "not", "in", "headers", "body", "matched", "unmatched",
-                        "case", "tagged", "size", "age", "string", "to", "user", "users", "disabled",
-                        "stdin", "keep", "drop"})
-ACTION_TYPES = frozenset({"pipe", "exec", "maildir", "mbox", "rewrite", "add-header",
-                          "remove-header", "remove-headers", "tag", "write", "append", "smtp",
-                          "stdout", "value", "compress"})
-_TOKEN = re.compile(r"""
+STATEMENTS = frozenset(
+    {
+        "match",
+        "action",
+        "actions",
+        "account",
+        "accounts",
+        "set",
+        "continue",
+        "include",
+        "ifdef",
+        "ifndef",
+        "endif",
+    }
+)
+CONDITIONS = frozenset(
+    {
+        "all",
+        "and",
+        "or",
+        "not",
+        "in",
+        "headers",
+        "body",
+        "matched",
+        "unmatched",
+        "case",
+        "tagged",
+        "size",
+        "age",
+        "string",
+        "to",
+        "user",
+        "users",
+        "disabled",
+        "stdin",
+        "keep",
+        "drop",
+    }
+)
+ACTION_TYPES = frozenset(
+    {
+        "pipe",
+        "exec",
+        "maildir",
+        "mbox",
+        "rewrite",
+        "add-header",
+        "remove-header",
+        "remove-headers",
+        "tag",
+        "write",
+        "append",
+        "smtp",
+        "stdout",
+        "value",
+        "compress",
+    }
+)
+_TOKEN = re.compile(
+    r"""
     (?P<comment>\#.*)
   | (?P<string>"(?:\\.|[^"\\])*"?|'[^']*'?)
   | (?P<macro>[$%](?:\{[^}]*\}?|\[[^\]]*\]?|\w+))
   | (?P<number>\b\d+[KMGkmg]?\b)
   | (?P<word>[A-Za-z][\w-]*)
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 _MACRO_IN_STRING = re.compile(r"(?<!\\)[$%](?:\{[^}]*\}|\[[^\]]*\]|\w+)")
-MARKS = {"error": ("●", Style(color="red", bold=True)),
-         "warning": ("●", Style(color="yellow", bold=True)),
-         "info": ("·", Style(color="cyan"))}
+MARKS = {
+    "error": ("●", Style(color="red", bold=True)),
+    "warning": ("●", Style(color="yellow", bold=True)),
+    "info": ("·", Style(color="cyan")),
+}
 
 Highlight = tuple[int, "int | None", str]
 
@@ -71,8 +127,9 @@ def highlight_line(line: str) -> tuple[Highlight, ...]:
             spans.append((start, end, kind))
     if line.isascii():
         return tuple((start, end, style) for start, end, style in spans)
-    return tuple((len(line[:start].encode()), len(line[:end].encode()), style)
-                 for start, end, style in spans)
+    return tuple(
+        (len(line[:start].encode()), len(line[:end].encode()), style) for start, end, style in spans
+    )
 
 
 class FdmEditor(TextArea):
@@ -80,8 +137,13 @@ class FdmEditor(TextArea):
 
     def __init__(self, text: str = "", **kwargs: object) -> None:
         self.marks: dict[int, str] = {}
-        super().__init__(text, show_line_numbers=True, soft_wrap=False, tab_behavior="focus",
-                         **kwargs)  # type: ignore[arg-type]
+        super().__init__(
+            text,
+            show_line_numbers=True,
+            soft_wrap=False,
+            tab_behavior="focus",
+            **kwargs,  # type: ignore[arg-type]
+        )
 
     def _build_highlight_map(self) -> None:
         """Fill TextArea's highlight map from the fdm tokenizer (cached per line text)."""

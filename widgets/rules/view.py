@@ -61,15 +61,29 @@ from widgets.rules.dialogs import (
 )
 from widgets.rules.editor import FdmEditor
 
-SAMPLE_FIELDS = {"from": "alice@example.org", "to": "bob@example.com", "cc": "",
-                 "subject": "test", "extra": ""}
-SAMPLE_MESSAGE = compose_message("alice@example.org", "bob@example.com", subject="test",
-                                 date="Mon, 01 Jan 2024 00:00:00 +0000", body="hello\n")
+SAMPLE_FIELDS = {
+    "from": "alice@example.org",
+    "to": "bob@example.com",
+    "cc": "",
+    "subject": "test",
+    "extra": "",
+}
+SAMPLE_MESSAGE = compose_message(
+    "alice@example.org",
+    "bob@example.com",
+    subject="test",
+    date="Mon, 01 Jan 2024 00:00:00 +0000",
+    body="hello\n",
+)
 DEBOUNCE_SECONDS = 0.3
 WATCH_SECONDS = 2.0
 SEVERITY_STYLES = {ERROR: "bold red", WARNING: "yellow"}
-OUTCOME_STYLES = {"delivered": "bold green", "kept": "bold yellow", "dropped": "bold yellow",
-                  "error": "bold white on red"}
+OUTCOME_STYLES = {
+    "delivered": "bold green",
+    "kept": "bold yellow",
+    "dropped": "bold yellow",
+    "error": "bold white on red",
+}
 
 
 class FindingsList(RepaintOnResize, OptionList):
@@ -137,7 +151,9 @@ class RulesView(Widget):
     class DiskChecked(Message):
         """The watched file's token now (None: it is gone)."""
 
-        def __init__(self, known: FileToken | None, token: FileToken | None, error: str = "") -> None:
+        def __init__(
+            self, known: FileToken | None, token: FileToken | None, error: str = ""
+        ) -> None:
             super().__init__()
             self.known = known
             self.token = token
@@ -147,8 +163,15 @@ class RulesView(Widget):
         """The verdict on a text about to be saved (or on the backup about to be put back), how it
         changes the saved test messages, and the token of the file on disk it would replace."""
 
-        def __init__(self, text: str, validation: Validation, changes: list[RouteChange],
-                     corpus_note: str, disk: FileToken | None, backup: Path | None = None) -> None:
+        def __init__(
+            self,
+            text: str,
+            validation: Validation,
+            changes: list[RouteChange],
+            corpus_note: str,
+            disk: FileToken | None,
+            backup: Path | None = None,
+        ) -> None:
             super().__init__()
             self.text = text
             self.validation = validation
@@ -247,8 +270,10 @@ class RulesView(Widget):
         errors = sum(f.severity == ERROR for f in self.findings)
         warnings = sum(f.severity == WARNING for f in self.findings)
         if errors or warnings:
-            title.append(f"  {errors} error(s), {warnings} warning(s)",
-                         style="bold red" if errors else "yellow")
+            title.append(
+                f"  {errors} error(s), {warnings} warning(s)",
+                style="bold red" if errors else "yellow",
+            )
         elif self.shown_generation >= 0:
             title.append("  no findings", style="green")
         self.show("#rules-title", title)
@@ -266,8 +291,9 @@ class RulesView(Widget):
         try:
             loaded = load(self.settings.fdm_config)
         except (UserError, OSError) as exc:
-            self.app.call_from_thread(self.app.notify, printable(str(exc)), severity="error",
-                                      markup=False)
+            self.app.call_from_thread(
+                self.app.notify, printable(str(exc)), severity="error", markup=False
+            )
             return
         self.post_message(self.FileLoaded(loaded, replace, note))
 
@@ -295,8 +321,12 @@ class RulesView(Widget):
         if not self.modified():
             answered(True)
             return
-        self.app.push_screen(ConfirmScreen(f"{name} has unsaved edits. Reload it from disk and lose "
-                                           "them?", yes_label="Reload"), answered)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"{name} has unsaved edits. Reload it from disk and lose them?", yes_label="Reload"
+            ),
+            answered,
+        )
 
     # ------------------------------------------------------------------ watching the file
 
@@ -323,17 +353,26 @@ class RulesView(Widget):
 
     def on_rules_view_disk_checked(self, message: DiskChecked) -> None:
         self.set_timer(WATCH_SECONDS, self.check_disk)  # the next look is armed when this one ends
-        if self.loaded is None or self.saving or message.error or \
-                message.known != self.loaded.token or message.token == self.loaded.token:
+        if (
+            self.loaded is None
+            or self.saving
+            or message.error
+            or message.known != self.loaded.token
+            or message.token == self.loaded.token
+        ):
             return  # nothing new, or a look from before the last load or save
         name = self.settings.fdm_config.name
         if not self.modified():
             self.load_file(replace=True, note=f"{name} changed on disk: reloaded.")
         elif not self.disk_changed:
             self.disk_changed = True
-            self.app.notify(f"{name} changed on disk while you edit it: ctrl+r takes the disk's "
-                            "version, a save asks before overwriting it.", severity="warning",
-                            markup=False, timeout=8)
+            self.app.notify(
+                f"{name} changed on disk while you edit it: ctrl+r takes the disk's "
+                "version, a save asks before overwriting it.",
+                severity="warning",
+                markup=False,
+                timeout=8,
+            )
             self.update_title()
 
     # ------------------------------------------------------------------ live lint and route
@@ -358,8 +397,9 @@ class RulesView(Widget):
     @work(thread=True, exclusive=True, exit_on_error=False, group="rules-route")
     def compute(self, generation: int, config_text: str, message_text: str) -> None:
         """Lint and route in the tester's process (this thread only waits); the answer is a message."""
-        findings, route = self.tester.check(config_text, str(self.settings.fdm_config),
-                                            tables_for(self.settings), message_text)
+        findings, route = self.tester.check(
+            config_text, str(self.settings.fdm_config), tables_for(self.settings), message_text
+        )
         self.post_message(self.RouteComputed(generation, findings, route))
 
     def on_unmount(self) -> None:
@@ -392,8 +432,10 @@ class RulesView(Widget):
         self.editor.set_marks(marks)
         options = self.query_one("#rules-findings", OptionList)
         options.clear_options()
-        options.add_options([Option(finding_text(finding)) for finding in findings] or
-                            [Option(Text("no findings", style="green"), disabled=True)])
+        options.add_options(
+            [Option(finding_text(finding)) for finding in findings]
+            or [Option(Text("no findings", style="green"), disabled=True)]
+        )
 
     def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
         if event.text_area.id == "rules-editor":
@@ -406,7 +448,9 @@ class RulesView(Widget):
         status = Text(no_wrap=True, overflow="ellipsis")
         if here:
             for finding in here:
-                status.append(f"{finding.severity}: ", style=SEVERITY_STYLES.get(finding.severity, "dim"))
+                status.append(
+                    f"{finding.severity}: ", style=SEVERITY_STYLES.get(finding.severity, "dim")
+                )
                 status.append(printable(f"{finding.message} Fix: {finding.fix}  "))
         else:
             status.append(f"line {row}", style="dim")
@@ -434,7 +478,9 @@ class RulesView(Widget):
                     self.compose_fields = dict(request.fields)
                 self.load_message(request)
 
-        self.app.push_screen(MessageSourceScreen(self.settings.spool_dir, self.compose_fields), chosen)
+        self.app.push_screen(
+            MessageSourceScreen(self.settings.spool_dir, self.compose_fields), chosen
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rules-message")
     def load_message(self, request: MessageRequest) -> None:
@@ -442,9 +488,14 @@ class RulesView(Widget):
         fields = request.fields
         try:
             if request.kind == "compose":
-                text = compose_message(fields.get("from", ""), fields.get("to", ""),
-                                       fields.get("cc", ""), fields.get("subject", ""),
-                                       fields.get("extra", ""), body="hello\n")
+                text = compose_message(
+                    fields.get("from", ""),
+                    fields.get("to", ""),
+                    fields.get("cc", ""),
+                    fields.get("subject", ""),
+                    fields.get("extra", ""),
+                    body="hello\n",
+                )
                 label = "composed"
             elif request.kind == "queue":
                 msgid = fields.get("id", "").strip().lower()[:8]
@@ -453,8 +504,11 @@ class RulesView(Widget):
             else:
                 path = Path(fields.get("path", "").strip()).expanduser()
                 text = read_message_file(path)
-                label = str(path.relative_to(self.settings.spool_dir)) \
-                    if path.is_relative_to(self.settings.spool_dir) else str(path)
+                label = (
+                    str(path.relative_to(self.settings.spool_dir))
+                    if path.is_relative_to(self.settings.spool_dir)
+                    else str(path)
+                )
         except UserError as exc:
             self.post_message(self.TestMessageLoaded("", "", str(exc)))
             return
@@ -480,9 +534,12 @@ class RulesView(Widget):
         messages = corpus_messages(directory)
         disk = load(self.settings.fdm_config).text
         changes = route_changes(disk, text, messages, str(self.settings.fdm_config))
-        note = (f"{len(changes)} of {len(messages)} test messages in {directory} route differently "
-                "with the edits" if changes else
-                f"no route changes across the {len(messages)} test messages in {directory}")
+        note = (
+            f"{len(changes)} of {len(messages)} test messages in {directory} route differently "
+            "with the edits"
+            if changes
+            else f"no route changes across the {len(messages)} test messages in {directory}"
+        )
         return changes, note
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rules-corpus")
@@ -499,7 +556,9 @@ class RulesView(Widget):
             self.app.notify(printable(message.error), severity="error", markup=False)
             return
         style = "bold yellow" if message.changes else "bold green"
-        self.app.push_screen(CorpusScreen(Text(printable(message.note), style=style), message.changes))
+        self.app.push_screen(
+            CorpusScreen(Text(printable(message.note), style=style), message.changes)
+        )
 
     # ------------------------------------------------------------------ save and revert
 
@@ -521,8 +580,11 @@ class RulesView(Widget):
         """Validate in a worker; the answer decides: blocked, or a confirmation, then fdm.save."""
         if self.settings.read_only:
             # Not offered; reached anyway, the dispatcher refuses it and writes the refusal down.
-            self.app.request_action("fdm.save", str(self.settings.fdm_config),  # type: ignore[attr-defined]
-                                    {"text": self.editor.text, "token": self.token()})
+            self.app.request_action(  # type: ignore[attr-defined]
+                "fdm.save",
+                str(self.settings.fdm_config),
+                {"text": self.editor.text, "token": self.token()},
+            )
             return
         if self.loaded is None or self.saving:
             return
@@ -541,8 +603,9 @@ class RulesView(Widget):
             validation = validate(text, path, tables_for(self.settings))
         except UserError as exc:
             disk = None
-            validation = Validation(findings=[Finding(ERROR, 0, str(exc), "install fdm or fix it",
-                                                      "fdm-n")])
+            validation = Validation(
+                findings=[Finding(ERROR, 0, str(exc), "install fdm or fix it", "fdm-n")]
+            )
         try:
             changes, note = self._corpus(text)
         except UserError as exc:
@@ -561,8 +624,12 @@ class RulesView(Widget):
                     self.editor.focus()
             where = f"line {first.line}: " if first.line else ""
             verb = f"Not reverted to {message.backup.name}" if message.backup else "Not saved"
-            self.app.notify(printable(f"{verb}: {where}{first.message}"), severity="error",
-                            markup=False, timeout=8)
+            self.app.notify(
+                printable(f"{verb}: {where}{first.message}"),
+                severity="error",
+                markup=False,
+                timeout=8,
+            )
             return
         if self.loaded is not None and message.disk != self.loaded.token and not self.disk_changed:
             self.disk_changed = True  # seen by this check before the watcher's next look
@@ -578,28 +645,41 @@ class RulesView(Widget):
         if message.backup is not None:
             action, params["backup"], label = "fdm.revert", str(message.backup), "Revert"
             backup_name = printable(message.backup.name)
-            question = f"Revert {name}, changed on disk since it was opened, to {backup_name}?" \
-                if self.disk_changed else f"Revert {name} to {backup_name}?"
+            question = (
+                f"Revert {name}, changed on disk since it was opened, to {backup_name}?"
+                if self.disk_changed
+                else f"Revert {name} to {backup_name}?"
+            )
             if self.modified():
                 body.append("\nYour unsaved edits in the editor are replaced.", style="bold yellow")
         else:
             action, params["text"], label = "fdm.save", message.text, "Save"
-            question = f"Overwrite {name}, changed on disk since it was opened?" \
-                if self.disk_changed else f"Save {name}?"
+            question = (
+                f"Overwrite {name}, changed on disk since it was opened?"
+                if self.disk_changed
+                else f"Save {name}?"
+            )
 
         def answered(yes: bool | None) -> None:
             self.saving = bool(yes)
             if yes:
-                self.app.request_action(action, str(self.settings.fdm_config),  # type: ignore[attr-defined]
-                                        params, confirmed=True)
+                self.app.request_action(  # type: ignore[attr-defined]
+                    action,
+                    str(self.settings.fdm_config),
+                    params,
+                    confirmed=True,
+                )
 
         self.app.push_screen(ReviewScreen(question, body, label), answered)
 
     def action_revert(self) -> None:
         """List the backups; the chosen one is validated like a save, then goes through fdm.revert."""
         if self.settings.read_only:
-            self.app.request_action("fdm.revert", str(self.settings.fdm_config),  # type: ignore[attr-defined]
-                                    {"backup": "", "token": self.token()})
+            self.app.request_action(  # type: ignore[attr-defined]
+                "fdm.revert",
+                str(self.settings.fdm_config),
+                {"backup": "", "token": self.token()},
+            )
             return
         self.list_backups()
 
@@ -623,18 +703,29 @@ class RulesView(Widget):
 
     def handle_action_result(self, message: ActionFinished) -> None:
         """After our save or revert: take the new file's token (and, for a revert, its text)."""
-        if message.name not in ("fdm.save", "fdm.revert") or message.target != str(self.settings.fdm_config):
+        if message.name not in ("fdm.save", "fdm.revert") or message.target != str(
+            self.settings.fdm_config
+        ):
             return
         if message.ok:
-            self.load_file(replace=message.name == "fdm.revert")  # `saving` ends when the new token is in
+            self.load_file(
+                replace=message.name == "fdm.revert"
+            )  # `saving` ends when the new token is in
         else:
             self.saving = False
 
     def palette_commands(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
         """Palette entries of the Rules screen (save and revert only when not read-only)."""
-        yield "Rules: test message", "Pick the message the route is computed for", self.action_pick_message
-        yield "Rules: corpus check", "List saved test messages whose route the edits change", \
-            self.action_corpus
+        yield (
+            "Rules: test message",
+            "Pick the message the route is computed for",
+            self.action_pick_message,
+        )
+        yield (
+            "Rules: corpus check",
+            "List saved test messages whose route the edits change",
+            self.action_corpus,
+        )
         if not self.settings.read_only:
             yield "Rules: save fdm.conf", "Validate, review and save", self.action_save
             yield "Rules: revert to a backup", "Put a kept version back", self.action_revert
@@ -649,15 +740,21 @@ def finding_text(finding: Finding) -> Text:
     return text
 
 
-def save_review(verdict: Validation, changes: list[RouteChange], corpus_note: str,
-                disk_changed: bool) -> Text:
+def save_review(
+    verdict: Validation, changes: list[RouteChange], corpus_note: str, disk_changed: bool
+) -> Text:
     """What a save or revert brings: the disk conflict, the warnings, the test messages it re-routes."""
     body = Text()
     if disk_changed:
-        body.append("The file changed on disk since you opened it; this replaces that version "
-                    "(it is kept as a backup).\n\n", style="bold red")
+        body.append(
+            "The file changed on disk since you opened it; this replaces that version "
+            "(it is kept as a backup).\n\n",
+            style="bold red",
+        )
     if not verdict.fdm_checked:
-        body.append("fdm is not installed here: only the linter checked the text.\n", style="yellow")
+        body.append(
+            "fdm is not installed here: only the linter checked the text.\n", style="yellow"
+        )
     if verdict.warnings:
         body.append(f"{len(verdict.warnings)} warning(s):\n", style="bold yellow")
         for finding in verdict.warnings:
@@ -670,8 +767,10 @@ def save_review(verdict: Validation, changes: list[RouteChange], corpus_note: st
         body.append(f"  {printable(change.message)}: ", style="bold")
         body.append(printable(change.before), style="dim")
         body.append(" -> ")
-        body.append(printable(change.after) + "\n",
-                    style="bold red" if change.after.startswith(("error", "config")) else "green")
+        body.append(
+            printable(change.after) + "\n",
+            style="bold red" if change.after.startswith(("error", "config")) else "green",
+        )
     body.append("\nThe previous version is kept as a timestamped backup.", style="dim")
     return body
 
@@ -682,8 +781,10 @@ def render_route(route: Route | None, message_text: str = "") -> Text:
     headers = dict(message_summary(message_text))
     text.append(printable(headers.get("From", "?")), style="bold")
     text.append(" -> ", style="dim")
-    text.append(printable(", ".join(v for k, v in headers.items() if k in ("To", "Cc")) or "?"),
-                style="bold")
+    text.append(
+        printable(", ".join(v for k, v in headers.items() if k in ("To", "Cc")) or "?"),
+        style="bold",
+    )
     text.append("\n")
     text.append(printable(headers.get("Subject", "(no subject)")) + "\n\n", style="italic")
     if route is None:
