@@ -184,6 +184,8 @@ class ConsoleApp(App[None]):
                 f"show_tab('{tab.id}')",
                 f"{tab.title} screen",
                 show=False,
+                # Priority: a focused TextArea (the Rules editor) binds f6/f7 to select line/all.
+                priority=True,
                 id=f"app.tab_{tab.id}",
             )
             for tab in TABS

@@ -8,11 +8,13 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from textual.widgets import DataTable, Input, OptionList, Select, Static, TabbedContent, TextArea
 
 from console.settings import Settings
 from tests.helpers import top_screen, until
-from widgets.app import ConsoleApp
+from widgets.app import TABS, ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
 from widgets.rules.dialogs import BackupScreen, CorpusScreen, MessageSourceScreen, ReviewScreen
 from widgets.rules.editor import FdmEditor
@@ -87,6 +89,28 @@ async def test_typing_in_the_editor_changes_the_route(tmp_path: Path) -> None:
         await until(pilot, lambda: settled(app) and "DELIVERED" in text_of(app, "#rules-route"))
         route = text_of(app, "#rules-route")
         assert "bob / Spam" in route and f"rule at line {editor.document.line_count}" in route
+
+
+@pytest.mark.parametrize("focus", ["#rules-editor", "#rules-message"])
+async def test_every_screen_key_leaves_the_rules_screen_from_its_text_areas(
+    tmp_path: Path, focus: str
+) -> None:
+    """F6 and F7 are TextArea's "select line" and "select all": in the editor they must still switch
+    screens, and leave the text as it was."""
+    app = ConsoleApp(make_settings(tmp_path), initial_tab="rules")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: settled(app))
+        for tab in TABS:
+            if tab.id == "rules":
+                continue
+            area = app.query_one(focus, TextArea)
+            area.focus()
+            before = area.text
+            await pilot.press(tab.key)
+            await until(pilot, lambda tab=tab: app.active_tab == tab.id)
+            assert area.text == before and area.selected_text == ""
+            await pilot.press("f5")
+            await until(pilot, lambda: app.active_tab == "rules")
 
 
 async def test_undefined_action_is_an_error_and_findings_mark_their_lines(tmp_path: Path) -> None:
