@@ -231,6 +231,12 @@ ACTIONS: dict[str, Action] = {
             "console.jobs.runner:run_action",
         ),
         Action(
+            "mailbox.probe",
+            "Send a probe message to an address and follow it through every hop to its folder",
+            False,
+            "console.mailbox.probe:probe_action",
+        ),
+        Action(
             "lab.up",
             "Bring the lab (the article's stack on 127.0.0.1) up in a directory",
             False,

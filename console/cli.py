@@ -67,6 +67,7 @@ class LazyGroup(click.Group):
         "jobs": "console.jobs.cli:jobs",
         "lab": "console.lab.cli:lab",
         "mailboxes": "console.mailbox.cli:mailboxes",
+        "probe": "console.mailbox.probe_cli:probe",
         "queue": "console.queue.cli:queue",
         "run": "console.jobs.cli:run",
         "tail": "console.logs.cli:tail",

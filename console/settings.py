@@ -183,6 +183,9 @@ class Settings:
     imap_timeout: float = 10.0
     """Seconds an IMAP connection, login or command may take before it is given up."""
 
+    smtp_address: str = "127.0.0.1:25"
+    """The local smtpd's SMTP listener (HOST:PORT) the delivery probe sends its message to."""
+
     def resolved_operator(self) -> str:
         """The operator's name for the audit log: `docker exec` sets neither SUDO_USER nor USER, so the
         uid's name from the passwd database is the last resort (its number when it has no name)."""

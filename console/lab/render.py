@@ -444,6 +444,7 @@ imap_port = {cfg.ports["imaps"]}
 imap_tls = "implicit"
 imap_self_signed = true
 imap_password_file = {q(cfg.path("db", "imap-passwords"))}
+smtp_address = "127.0.0.1:{cfg.ports["smtp"]}"
 
 {jobs}"""
 
