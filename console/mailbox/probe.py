@@ -430,12 +430,10 @@ class LogFollower:
         from console.queue.story import LOG_TAIL_BYTES
 
         wanted = needle.encode()
-        for path in self._logs:
+        for log in self._logs.values():
+            end = log.index.end
             try:
-                with path.open("rb") as handle:
-                    size = handle.seek(0, 2)
-                    handle.seek(max(0, size - LOG_TAIL_BYTES))
-                    data = handle.read()
+                data = os.pread(log.fd, min(end, LOG_TAIL_BYTES), max(0, end - LOG_TAIL_BYTES))
             except OSError:
                 continue
             at = data.rfind(wanted)
