@@ -22,6 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -48,6 +49,9 @@ IMAP_POLL_S = 0.05
 """Interval of the IMAP searches once the message should be stored."""
 SETTLE_S = 1.0
 """How long after smtpd's `Delivered` the folders are searched before the message is called lost."""
+UNLOGGED_AFTER_S = 2.0
+"""When no log line has named the probe this long after sending, its folder is looked at directly."""
+UNLOGGED_POLL_S = 0.5
 
 
 @dataclass
@@ -581,55 +585,83 @@ class _Tracker:
 # --------------------------------------------------------------------------- IMAP
 
 
-def _imap_find(
-    settings: Settings, user: str, folders: list[str] | None, message_id: str
-) -> tuple[str, list[int]] | None:
-    """(folder, UIDs) of the probe in one of `folders` of `user` (None: every folder); None when
-    no folder has it. UserError when the account cannot be read over IMAP."""
-    from console.mailbox.credentials import login_for
-    from console.mailbox.imap import connected
+class _Mailboxes:
+    """IMAP connections to the accounts the probe searches, one per account, opened on first use
+    and kept until `close` (a search repeated every few milliseconds does not log in each time)."""
 
-    login = login_for(settings, user)
-    if login is None:
-        raise UserError(f"no IMAP password for {user} (see imap_password_file)")
-    with connected(settings, login) as client:
-        names = folders
-        if names is None:
-            names = [
-                str(name)
-                for flags, _delim, name in client.list_folders()
-                if b"\\Noselect" not in flags and b"\\NonExistent" not in flags
-            ]
-        for name in names:
-            try:
-                client.select_folder(name, readonly=True)
-            except Exception:  # noqa: BLE001 - a folder that does not exist holds no probe
-                continue
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._stack = ExitStack()
+        self._clients: dict[str, Any] = {}
+
+    def _client(self, user: str) -> Any:
+        """The logged-in IMAPClient for `user`; UserError when there is no password or no login."""
+        from console.mailbox.credentials import login_for
+        from console.mailbox.imap import connected
+
+        if user not in self._clients:
+            login = login_for(self.settings, user)
+            if login is None:
+                raise UserError(f"no IMAP password for {user} (see imap_password_file)")
+            self._clients[user] = self._stack.enter_context(connected(self.settings, login))
+        return self._clients[user]
+
+    def find(
+        self, user: str, folders: list[str] | None, message_id: str
+    ) -> tuple[str, list[int]] | None:
+        """(folder, UIDs) of the message in one of `folders` (None: every folder) of `user`; None
+        when none has it. UserError when the account cannot be read."""
+        from imapclient.exceptions import IMAPClientError
+
+        client = self._client(user)
+        try:
+            if folders is None:
+                folders = [
+                    str(name)
+                    for flags, _delim, name in client.list_folders()
+                    if b"\\Noselect" not in flags and b"\\NonExistent" not in flags
+                ]
+            for name in folders:
+                try:
+                    client.select_folder(name, readonly=True)
+                except IMAPClientError:
+                    continue  # a folder that does not exist holds no probe
+                uids = client.search(["HEADER", "Message-ID", message_id])
+                if uids:
+                    return name, list(uids)
+        except (OSError, IMAPClientError) as exc:
+            self._drop(user)
+            raise UserError(f"IMAP as {user}: {printable(str(exc))}") from None
+        return None
+
+    def remove(self, user: str, folder: str, message_id: str) -> int:
+        """Delete and expunge the message's UIDs (those only) in the folder; how many."""
+        from imapclient.exceptions import IMAPClientError
+
+        client = self._client(user)
+        try:
+            client.select_folder(folder)
             uids = client.search(["HEADER", "Message-ID", message_id])
-            if uids:
-                return name, list(uids)
-    return None
+            if not uids:
+                return 0
+            client.delete_messages(uids)
+            if client.has_capability("UIDPLUS"):
+                client.uid_expunge(uids)
+            else:
+                client.expunge()
+            return len(uids)
+        except (OSError, IMAPClientError) as exc:
+            self._drop(user)
+            raise UserError(f"IMAP as {user}: {printable(str(exc))}") from None
 
+    def _drop(self, user: str) -> None:
+        client = self._clients.pop(user, None)
+        if client is not None:
+            with suppress(Exception):  # the connection may be gone already
+                client.shutdown()
 
-def _imap_remove(settings: Settings, user: str, folder: str, message_id: str) -> int:
-    """Delete and expunge the probe's UIDs (only those) from the folder; how many were removed."""
-    from console.mailbox.credentials import login_for
-    from console.mailbox.imap import connected
-
-    login = login_for(settings, user)
-    if login is None:
-        raise UserError(f"no IMAP password for {user}")
-    with connected(settings, login) as client:
-        client.select_folder(folder)
-        uids = client.search(["HEADER", "Message-ID", message_id])
-        if not uids:
-            return 0
-        client.delete_messages(uids)
-        if client.has_capability("UIDPLUS"):
-            client.uid_expunge(uids)
-        else:
-            client.expunge()
-        return len(uids)
+    def close(self) -> None:
+        self._stack.close()
 
 
 def _accounts(settings: Settings) -> list[str]:
@@ -690,6 +722,7 @@ def run_probe(
         return hop
 
     follower = LogFollower(settings.log_dir)
+    mailboxes = _Mailboxes(settings)
     try:
         try:
             reply = send_probe(host, port, address, message, min(timeout, 30.0))
@@ -707,24 +740,17 @@ def run_probe(
             emit,
             follower.find_before,
         )
-        while not tracker.finished and not tracker.delivered_by_smtpd:
-            for line in follower.lines():
-                tracker.feed(line)
-                if tracker.finished:
-                    break
-            now = time.monotonic()
-            if tracker.finished or tracker.delivered_by_smtpd or now >= deadline:
-                break
-            follower.wait(min(POLL_S, deadline - now))
-        if tracker.delivered_by_smtpd:
+        unlogged = _follow(settings, result, tracker, follower, mailboxes, deadline)
+        if tracker.delivered_by_smtpd or unlogged:
             for line in follower.lines():  # deliver logs before fdm exits, so before smtpd does
                 tracker.feed(line)
             tracker.show_saved()
-            _find_in_folders(settings, result, tracker, emit, deadline)
-            if result.outcome == "delivered" and result.folder and accepted_at:
-                result.total = round(result.hops[-1].at - accepted_at[0], 3)
+            _find_in_folders(settings, mailboxes, result, tracker, emit, deadline)
+            start = accepted_at[0] if accepted_at else result.hops[0].at
+            if result.outcome == "delivered" and result.folder:
+                result.total = round(result.hops[-1].at - start, 3)
             if result.folder and not keep:
-                _remove(settings, result, emit)
+                _remove(mailboxes, result, emit)
             elif result.folder:
                 result.kept = True
         elif not tracker.finished:
@@ -732,12 +758,60 @@ def run_probe(
         elif result.outcome == "stopped" and accepted_at:
             result.total = round(result.hops[-1].at - accepted_at[0], 3)
     finally:
+        mailboxes.close()
         follower.close()
     return result
 
 
+def _follow(
+    settings: Settings,
+    result: ProbeResult,
+    tracker: _Tracker,
+    follower: LogFollower,
+    mailboxes: _Mailboxes,
+    deadline: float,
+) -> bool:
+    """Feed the logs to the tracker until smtpd has handed the message to fdm, a hop ended its way,
+    or the deadline. When no log line about it shows up (smtpd logs elsewhere than log_dir), the
+    predicted folder is looked at every UNLOGGED_POLL_S instead; True when it was found there."""
+    unlogged_from = time.monotonic() + UNLOGGED_AFTER_S
+    next_look = 0.0
+    prediction = result.prediction
+    while True:
+        for line in follower.lines():
+            tracker.feed(line)
+            if tracker.finished:
+                return False
+        now = time.monotonic()
+        if tracker.delivered_by_smtpd or now >= deadline:
+            return False
+        if (
+            not tracker.accepted
+            and prediction.expect == "delivered"
+            and now >= max(unlogged_from, next_look)
+        ):
+            next_look = now + UNLOGGED_POLL_S
+            try:
+                hit = mailboxes.find(prediction.user, [prediction.folder], result.message_id)
+            except UserError:
+                hit = None
+            if hit is not None:
+                tracker.emit(
+                    "logs",
+                    "info",
+                    printable(
+                        f"no line about it in {settings.log_dir}: smtpd's and the filters' hops "
+                        "cannot be shown"
+                    ),
+                    "",
+                )
+                return True
+        follower.wait(min(POLL_S, deadline - now))
+
+
 def _find_in_folders(
     settings: Settings,
+    mailboxes: _Mailboxes,
     result: ProbeResult,
     tracker: _Tracker,
     emit: Callable[[str, str, str, str], Hop],
@@ -758,9 +832,9 @@ def _find_in_folders(
         for user in users:
             folders = [first_folder] if user == first_user and first_folder else None
             try:
-                hit = _imap_find(settings, user, folders, result.message_id)
+                hit = mailboxes.find(user, folders, result.message_id)
                 if hit is None and folders is not None and saved is None:
-                    hit = _imap_find(settings, user, None, result.message_id)
+                    hit = mailboxes.find(user, None, result.message_id)
             except UserError as exc:
                 unreadable.append(printable(str(exc)))
                 continue
@@ -820,11 +894,11 @@ def _find_in_folders(
 
 
 def _remove(
-    settings: Settings, result: ProbeResult, emit: Callable[[str, str, str, str], Hop]
+    mailboxes: _Mailboxes, result: ProbeResult, emit: Callable[[str, str, str, str], Hop]
 ) -> None:
     """Delete and expunge the probe from where it was found (that message only)."""
     try:
-        count = _imap_remove(settings, result.user, result.folder, result.message_id)
+        count = mailboxes.remove(result.user, result.folder, result.message_id)
     except UserError as exc:
         emit("removed", "failed", f"could not remove the probe: {printable(str(exc))}", "")
         return

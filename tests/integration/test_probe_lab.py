@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,14 +24,14 @@ from tests.integration.conftest import RunningLab
 pytestmark = pytest.mark.lab
 
 
-def probe(lab: RunningLab, *args: str) -> subprocess.CompletedProcess[str]:
+def probe(lab: RunningLab, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
         [*MAILCONSOLE, "--config", str(lab.settings_path), "probe", *args],
         capture_output=True,
         text=True,
         timeout=180,
         check=False,
-        env=command_env(),
+        env=command_env(**env),
     )
     assert "Traceback" not in done.stderr
     for secret in [*lab.users.values(), LAB_MASTER_PASSWORD]:
@@ -38,8 +39,8 @@ def probe(lab: RunningLab, *args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def probe_json(lab: RunningLab, *args: str, code: int = 0) -> dict[str, Any]:
-    done = probe(lab, *args, "--json", "--timeout", "90")
+def probe_json(lab: RunningLab, *args: str, code: int = 0, **env: str) -> dict[str, Any]:
+    done = probe(lab, *args, "--json", "--timeout", "90", **env)
     assert done.returncode == code, done.stdout + done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
@@ -123,6 +124,15 @@ def test_probe_to_an_undefined_action_is_lost_with_the_rules_line(lab: RunningLa
     assert text.returncode == 1
     [error] = text.stderr.strip().splitlines()
     assert error.startswith("mailconsole: lost: ") and f"line {line}" in error
+
+
+def test_without_smtpds_log_the_folder_is_looked_at_directly(
+    lab: RunningLab, tmp_path: Path
+) -> None:
+    result = probe_json(lab, "bob@example.com", MAILCONSOLE_LOG_DIR=str(tmp_path))
+    assert result["outcome"] == "delivered" and result["folder"] == "INBOX"
+    assert hop_names(result) == ["sent", "logs", "imap", "removed"]
+    assert str(tmp_path) in result["hops"][1]["detail"]
 
 
 def test_read_only_refuses_and_sends_nothing(lab: RunningLab) -> None:
