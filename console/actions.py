@@ -4,6 +4,22 @@ Keys, the command palette and the CLI all call `dispatch`. In read-only mode it 
 effect, with one "refused" JSON line in the audit log. Any other attempt writes (and syncs) a "started"
 line before it touches anything, then an "ok" or "failed" line. An attempt whose started line cannot be
 written is not run: an unrecorded change is worse than none.
+
+How to declare a new action: add one `Action` to `ACTIONS` below, and nothing else.
+- `name` ("feature.verb"), `description` (one line: help, confirmation, audit readers), `dangerous`
+  (asks before running), `handler` ("module:function", imported on first use; it gets the context,
+  the target and the params, returns the outcome's sentence or raises UserError/ActionFailed).
+- `target`: what kind of thing it acts on ("program", "envelope", "user", "job", "directory"...).
+- `cli=Cli(...)`: its command: "queue retry" adds `mailconsole queue retry` to the `queue` group (a
+  group that does not exist yet is made), "start" a top-level command. `Cli.target` is the argument
+  or option giving the target; `Cli.args` the others, each filling a handler parameter (`Arg.param`);
+  `Cli.run` ("module:function") replaces the default body, which dispatches and prints the outcome
+  (as JSON with `--json` when an `Arg` named "as_json" is declared).
+- `palette="Restart {target}"` with `screen="services"`: the palette offers it for each target that
+  screen's `action_targets(name)` returns; picking one calls the screen's `start_action(name, target)`
+  (a form, a dialog or `app.request_action`). No palette title: not in the palette.
+- `confirm`: the question asked before a dangerous one ("{target}" is the target).
+Tests enumerate ACTIONS (read-only refusal, audit, CLI, palette): a new action is covered at once.
 """
 
 from __future__ import annotations
@@ -46,8 +62,50 @@ class ActionContext:
 Handler = Callable[[ActionContext, str, Mapping[str, str]], str]
 
 
+class Arg(NamedTuple):
+    """One argument or option of an action's command (in click's terms) and the parameter it fills."""
+
+    decl: str
+    """`name` for an argument (its usage metavar is NAME), `--long-name` for an option."""
+    dest: str = ""
+    """The name the command's body knows it by (default: from `decl`), e.g. "as_json"."""
+    param: str = ""
+    """The handler parameter it fills; "" when only the command's body reads it (e.g. --json)."""
+    help: str = ""
+    metavar: str = ""
+    flag: tuple[str, str] | None = None
+    """An option without a value: the parameter's value when given and when not ("" leaves it out)."""
+    many: bool = False
+    """An argument taking any number of values, passed joined with commas."""
+    type: str = ""
+    """"int", or "dir" (a directory path); default: text."""
+    default_from: str = ""
+    """"module:NAME" of the default value (read when the command is built, shown in --help)."""
+
+    @property
+    def name(self) -> str:
+        """The name the command's body knows the value by."""
+        return self.dest or self.decl.lstrip("-").replace("-", "_")
+
+
+class Cli(NamedTuple):
+    """How the command line reaches an action: `mailconsole COMMAND TARGET [ARGS]`."""
+
+    command: str
+    """"start" (top level) or "GROUP NAME", e.g. "queue retry"."""
+    help: str
+    target: Arg
+    args: tuple[Arg, ...] = ()
+    run: str = ""
+    """"module:function(settings, action, target, params, options)" run instead of dispatching and
+    printing the outcome; `options` holds every argument's value by its `Arg.name`."""
+    instead: tuple[tuple[str, str], ...] = ()
+    """(target, action name) pairs: these targets (any case) run that other action instead."""
+
+
 class Action(NamedTuple):
-    """A mutating action: its name, a one-line description, whether it needs confirming, its handler.
+    """A mutating action: its name, a one-line description, whether it needs confirming, its handler,
+    and how the command line and the command palette reach it.
 
     The handler is a callable or a "module:function" path imported on first use, so declaring every
     action here costs nothing at start-up.
@@ -57,14 +115,35 @@ class Action(NamedTuple):
     description: str
     dangerous: bool
     handler: Handler | str
+    target: str = ""
+    """What it acts on ("program", "envelope", "user"...)."""
+    cli: Cli | None = None
+    palette: str = ""
+    """The palette entry's title, "{target}" standing for the target; "" keeps it out of the palette."""
+    screen: str = ""
+    """The screen that offers it in the palette and starts it from there."""
+    confirm: str = ""
+    """The question before a dangerous action runs ("{target}"); default: "DESCRIPTION: TARGET?"."""
 
     def resolve(self) -> Handler:
         """The handler function itself."""
-        if not isinstance(self.handler, str):
-            return self.handler
-        module_name, _, function = self.handler.partition(":")
-        handler: Handler = getattr(importlib.import_module(module_name), function)
+        handler: Handler = resolve_reference(self.handler)
         return handler
+
+    def question(self, target: str) -> str:
+        """What to ask before running it on `target`."""
+        return (self.confirm or "{description}: {target}?").format(
+            description=self.description, target=target
+        )
+
+
+def resolve_reference(reference: Any) -> Any:
+    """What a "module:attribute" reference of a declaration (a handler, a CLI body) names, imported on
+    first use; anything else as it is."""
+    if not isinstance(reference, str):
+        return reference
+    module_name, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 # --------------------------------------------------------------------------- handlers
@@ -108,114 +187,266 @@ def _program_signal(ctx: ActionContext, target: str, params: Mapping[str, str]) 
 
 # --------------------------------------------------------------------------- the registry
 
+_JSON = Arg("--json", "as_json", help="Print JSON.", flag=("", ""))
+_PASSWORD_STDIN = Arg(
+    "--password-stdin",
+    "from_stdin",
+    help="Read the password as one line from stdin.",
+    flag=("", ""),
+)
+_LAB_DIR = Arg(
+    "--dir",
+    "lab_dir",
+    help="The lab's directory (a /mail-like tree).",
+    type="dir",
+    default_from="console.lab.render:DEFAULT_DIR",
+)
+_QUEUE_TARGET = Arg("target", metavar="ID|MSGID|all")
+_QUEUE_OR_AGENT = Arg("target", metavar="ID|MSGID|all|mda|mta|smtp")
+_AGENTS = ("mda", "mta", "smtp")
+
+
+def _program(verb: str, help: str) -> Cli:
+    return Cli(verb, help, Arg("name"))
+
+
 ACTIONS: dict[str, Action] = {
     action.name: action
     for action in (
         Action(
-            "program.start", "Start a supervisord program", False, "console.actions:_program_start"
+            "program.start",
+            "Start a supervisord program",
+            False,
+            "console.actions:_program_start",
+            target="program",
+            cli=_program("start", "Start a program (NAME or group:name)."),
+            palette="Start {target}",
+            screen="services",
         ),
-        Action("program.stop", "Stop a supervisord program", True, "console.actions:_program_stop"),
+        Action(
+            "program.stop",
+            "Stop a supervisord program",
+            True,
+            "console.actions:_program_stop",
+            target="program",
+            cli=_program("stop", "Stop a program."),
+            palette="Stop {target}",
+            screen="services",
+        ),
         Action(
             "program.restart",
             "Restart a supervisord program (stop, then start)",
             True,
             "console.actions:_program_restart",
+            target="program",
+            cli=_program("restart", "Restart a program (its pid changes)."),
+            palette="Restart {target}",
+            screen="services",
         ),
         Action(
             "program.signal",
             "Send a signal to a supervisord program (HUP reloads)",
             True,
             "console.actions:_program_signal",
+            target="program",
+            cli=Cli(
+                "signal",
+                "Send SIGNAL (HUP, USR1, TERM or a number) to a program.",
+                Arg("name"),
+                (Arg("signal_name", param="signal", metavar="SIGNAL"),),
+            ),
+            palette="Signal {target}",
+            screen="services",
         ),
         Action(
             "fdm.save",
             "Validate and save fdm.conf atomically, keeping a backup",
             True,
             "console.fdm.save:save_handler",
+            target="file",
+            palette="Rules: save fdm.conf",
+            screen="rules",
         ),
         Action(
             "fdm.revert",
             "Put a backup of fdm.conf back (the current file is backed up)",
             True,
             "console.fdm.save:revert_handler",
+            target="file",
+            palette="Rules: revert to a backup",
+            screen="rules",
         ),
         Action(
             "accounts.add_user",
             "Add a mailbox user (userdb, Maildir, addresses, fdm rule)",
             False,
             "console.accounts.changes:add_user_action",
+            target="user",
+            cli=Cli(
+                "accounts add-user",
+                "Add mailbox user NAME (userdb, Maildir) with its ADDRESSES (vusers, addrs, fdm "
+                "rule).",
+                Arg("name"),
+                (Arg("addresses", param="addresses", many=True), _PASSWORD_STDIN, _JSON),
+                run="console.accounts.cli:with_password",
+            ),
+            palette="Accounts: add a user",
+            screen="accounts",
         ),
         Action(
             "accounts.passwd",
             "Set a mailbox user's password",
             True,
             "console.accounts.changes:passwd_action",
+            target="user",
+            cli=Cli(
+                "accounts passwd",
+                "Set the password of user NAME.",
+                Arg("name"),
+                (_PASSWORD_STDIN, _JSON),
+                run="console.accounts.cli:with_password",
+            ),
+            palette="Accounts: set the password of {target}",
+            screen="accounts",
         ),
         Action(
             "accounts.del_user",
             "Remove a mailbox user and their addresses (Maildir kept)",
             True,
             "console.accounts.changes:del_user_action",
+            target="user",
+            cli=Cli(
+                "accounts del-user",
+                "Remove user NAME and the addresses that reach only them; the Maildir stays.",
+                Arg("name"),
+                (
+                    Arg(
+                        "--yes",
+                        param="yes",
+                        help="Remove the user even when their Maildir holds mail (the Maildir is "
+                        "kept either way).",
+                        flag=("yes", ""),
+                    ),
+                    _JSON,
+                ),
+            ),
         ),
         Action(
             "accounts.add_address",
             "Accept an address for a user (vusers, addrs, fdm rule)",
             False,
             "console.accounts.changes:add_address_action",
+            target="address",
+            cli=Cli(
+                "accounts add-address",
+                "Accept ADDRESS and deliver it to USER's mailbox (an alias when USER has others).",
+                Arg("address"),
+                (Arg("user", param="user"), _JSON),
+            ),
+            palette="Accounts: add an address",
+            screen="accounts",
         ),
         Action(
             "accounts.del_address",
             "Stop accepting an address (vusers, addrs)",
             True,
             "console.accounts.changes:del_address_action",
+            target="address",
+            cli=Cli("accounts del-address", "Stop accepting ADDRESS.", Arg("address"), (_JSON,)),
         ),
         Action(
             "accounts.add_domain",
             "Accept mail for a domain (vdomains)",
             False,
             "console.accounts.changes:add_domain_action",
+            target="domain",
+            cli=Cli("accounts add-domain", "Accept mail for DOMAIN.", Arg("domain"), (_JSON,)),
+            palette="Accounts: add a domain",
+            screen="accounts",
         ),
         Action(
             "accounts.del_domain",
             "Stop accepting a domain (vdomains; it must have no address left)",
             True,
             "console.accounts.changes:del_domain_action",
+            target="domain",
+            cli=Cli(
+                "accounts del-domain",
+                "Stop accepting DOMAIN (remove its addresses first).",
+                Arg("domain"),
+                (_JSON,),
+            ),
         ),
         Action(
             "queue.schedule",
             "Retry queued envelopes now (an envelope, a message or all)",
             False,
             "console.queue.actions:schedule_action",
+            target="envelope",
+            cli=Cli(
+                "queue retry",
+                "Retry now (smtpctl schedule) an envelope, a message or all.",
+                _QUEUE_TARGET,
+            ),
+            palette="Queue: retry {target} now",
+            screen="queue",
         ),
         Action(
             "queue.remove",
             "Remove queued envelopes for good (an envelope, a message or all)",
             True,
             "console.queue.actions:remove_action",
+            target="envelope",
+            cli=Cli(
+                "queue remove",
+                "Remove an envelope, a message or all from the queue, for good.",
+                _QUEUE_TARGET,
+            ),
         ),
         Action(
             "queue.pause",
             "Pause queued envelopes (an envelope, a message or all)",
             False,
             "console.queue.actions:pause_action",
+            target="envelope",
+            cli=Cli(
+                "queue pause",
+                "Pause envelopes (an id, a message id or all), or one of smtpd's agents (mda, mta, "
+                "smtp).",
+                _QUEUE_OR_AGENT,
+                instead=tuple((agent, "queue.pause_subsystem") for agent in _AGENTS),
+            ),
         ),
         Action(
             "queue.resume",
             "Resume paused envelopes (an envelope, a message or all)",
             False,
             "console.queue.actions:resume_action",
+            target="envelope",
+            cli=Cli(
+                "queue resume",
+                "Resume paused envelopes, or one of smtpd's agents (mda, mta, smtp).",
+                _QUEUE_OR_AGENT,
+                instead=tuple((agent, "queue.resume_subsystem") for agent in _AGENTS),
+            ),
         ),
         Action(
             "queue.pause_subsystem",
             "Pause an smtpd agent: mda, mta or smtp",
             True,
             "console.queue.actions:pause_subsystem_action",
+            target="agent",
+            palette="Queue: pause {target}",
+            screen="queue",
         ),
         Action(
             "queue.resume_subsystem",
             "Resume an smtpd agent: mda, mta or smtp",
             False,
             "console.queue.actions:resume_subsystem_action",
+            target="agent",
+            palette="Queue: resume {target}",
+            screen="queue",
         ),
         Action(
             "lab.send",
@@ -223,12 +454,38 @@ ACTIONS: dict[str, Action] = {
             "permfail.test)",
             False,
             "console.lab.send:send_action",
+            target="directory",
+            cli=Cli(
+                "lab send",
+                "Put mail in the lab's queue: a message to a local user (delivered), to "
+                "unreachable.test (stays queued) and to permfail.test (bounces). Audited, refused "
+                "when read-only.",
+                _LAB_DIR,
+                run="console.lab.cli:send",
+            ),
         ),
         Action(
             "job.run",
             "Run a maintenance job now (get_certs, freshclam, sa-update), then its follow-ups",
             True,
             "console.jobs.runner:run_action",
+            target="job",
+            cli=Cli(
+                "run",
+                "Run maintenance job NAME now (see `mailconsole jobs`), streaming its output.",
+                Arg("name"),
+                (
+                    Arg(
+                        "--json",
+                        "as_json",
+                        help="Print the run's record as JSON, not its output.",
+                        flag=("", ""),
+                    ),
+                ),
+                run="console.jobs.cli:run",
+            ),
+            palette="Run job {target}",
+            screen="jobs",
         ),
         Action(
             "mailbox.probe",
@@ -241,12 +498,40 @@ ACTIONS: dict[str, Action] = {
             "Bring the lab (the article's stack on 127.0.0.1) up in a directory",
             False,
             "console.lab.actions:up_action",
+            target="directory",
+            cli=Cli(
+                "lab up",
+                "Render config_samples into DIR and start the stack under supervisord (needs root).",
+                _LAB_DIR,
+                (
+                    Arg(
+                        "--filters",
+                        param="filters",
+                        help="Also run clamd, clamsmtpd and spampd in the filter chain.",
+                        flag=("yes", "no"),
+                    ),
+                    Arg(
+                        "--port-base",
+                        param="port_base",
+                        help="First of the 16 127.0.0.1 ports the lab listens on.",
+                        type="int",
+                        default_from="console.lab.render:DEFAULT_PORT_BASE",
+                    ),
+                ),
+                run="console.lab.cli:up",
+            ),
         ),
         Action(
             "lab.down",
             "Stop every process of the lab in a directory",
             True,
             "console.lab.actions:down_action",
+            target="directory",
+            cli=Cli(
+                "lab down",
+                "Stop every process of the lab in DIR (the files stay for a look afterwards).",
+                _LAB_DIR,
+            ),
         ),
     )
 }

@@ -17,6 +17,7 @@ from typing import Any, Protocol, cast
 import click
 
 from console import __version__
+from console.action_commands import ActionGroup
 from console.errors import ConfigError, UserError, fail
 from console.settings import Settings, load_settings, render_effective
 
@@ -57,8 +58,9 @@ def launcher_of(ctx: click.Context) -> Launcher:
     return cast(Launcher, launcher)
 
 
-class LazyGroup(click.Group):
-    """The root group: every feature's commands are imported only when used (quick start-up)."""
+class LazyGroup(ActionGroup):
+    """The root group: every feature's commands are imported only when used (quick start-up); the
+    dispatcher's actions declare their own commands (console/actions.py)."""
 
     lazy = {
         "accounts": "console.accounts.cli:accounts",
@@ -69,18 +71,16 @@ class LazyGroup(click.Group):
         "mailboxes": "console.mailbox.cli:mailboxes",
         "probe": "console.mailbox.probe_cli:probe",
         "queue": "console.queue.cli:queue",
-        "run": "console.jobs.cli:run",
         "tail": "console.logs.cli:tail",
         "status": "console.supervisor.cli:status_command",
-        "start": "console.supervisor.cli:start_command",
-        "stop": "console.supervisor.cli:stop_command",
-        "restart": "console.supervisor.cli:restart_command",
-        "signal": "console.supervisor.cli:signal_command",
     }
     opens_console = ("tail",)
 
+    def path(self) -> str:
+        return ""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self.lazy])
+        return sorted({*super().list_commands(ctx), *self.lazy})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:

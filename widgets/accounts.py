@@ -28,11 +28,11 @@ from textual.widgets import Button, Input, Label, Static
 from console.accounts.check import Finding
 from console.accounts.dns import OK, Record, Verdict
 from console.accounts.overview import Overview
-from console.actions import ACTIONS
 from console.settings import Settings
 from console.text import printable
 from widgets.common.dialogs import ConfirmScreen, DialogScreen
 from widgets.common.entries import EntryList
+from widgets.common.screen import ActionTarget
 from widgets.messages import ActionFinished
 
 VIEWS = ("addresses", "users", "domains", "findings", "dns")
@@ -517,8 +517,7 @@ class AccountsView(Widget):
         self._detail()
 
     def palette_commands(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
-        """Palette entries: the views, the DNS check, and (unless read-only) the changes, with a
-        password or removal for each user."""
+        """Palette entries: the views and the DNS check (the changes come from the registry)."""
         for view in VIEWS:
             yield (
                 f"Accounts: {TITLES[view]}",
@@ -526,25 +525,24 @@ class AccountsView(Widget):
                 partial(self.action_view, view),
             )
         yield "Accounts: check DNS", "Ask the resolver about every record", self.action_check_dns
-        if self.settings.read_only:
-            return
-        yield "Accounts: add a user", ACTIONS["accounts.add_user"].description, self.action_add_user
-        yield (
-            "Accounts: add an address",
-            ACTIONS["accounts.add_address"].description,
-            self.action_add_address,
-        )
-        yield (
-            "Accounts: add a domain",
-            ACTIONS["accounts.add_domain"].description,
-            self.action_add_domain,
-        )
-        for user in self.overview.users if self.overview else []:
-            yield (
-                f"Accounts: set the password of {printable(user.name)}",
-                ACTIONS["accounts.passwd"].description,
-                partial(self._passwd_form, user.name),
-            )
+
+    def action_targets(self, name: str) -> Iterator[ActionTarget]:
+        """Adding asks for its target in a form; a password is set for any user on the screen."""
+        if name in ("accounts.add_user", "accounts.add_address", "accounts.add_domain"):
+            yield "", ""
+        elif name == "accounts.passwd":
+            for user in self.overview.users if self.overview else []:
+                yield user.name, ""
+
+    def start_action(self, name: str, target: str) -> None:
+        """The form of each change, as its key opens it."""
+        forms: dict[str, Callable[[], None]] = {
+            "accounts.add_user": self.action_add_user,
+            "accounts.add_address": self.action_add_address,
+            "accounts.add_domain": self.action_add_domain,
+            "accounts.passwd": partial(self._passwd_form, target),
+        }
+        forms[name]()
 
     # ------------------------------------------------------------------ keys
 

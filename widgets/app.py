@@ -7,7 +7,7 @@ actions and runs `console.actions.dispatch` in a thread (the only path; it enfor
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -20,12 +20,13 @@ from textual.fuzzy import Matcher
 from textual.notifications import SeverityLevel
 from textual.widget import Widget
 
-from console.actions import ACTIONS, dispatch
+from console import actions
+from console.actions import Action, dispatch, offered_actions
 from console.errors import AuditIncomplete, ReadOnlyRefused, UserError
 from console.settings import Settings
 from console.text import printable
 from widgets.common.bars import AppHeader, KeyBar, TabBar
-from widgets.common.screen import ScreenView
+from widgets.common.screen import ActionScreen, ActionTarget, ScreenView
 from widgets.messages import ActionFinished
 from widgets.startup import resume_garbage_collection, start_in_background
 
@@ -40,6 +41,9 @@ class Tab(NamedTuple):
     title: str
     key: str
     build: Callable[[ConsoleApp], Widget]
+    targets: Callable[[Settings, str], Iterable[ActionTarget]] | None = None
+    """The targets of its actions known from the settings alone: offered in the palette before the
+    screen is built (the screen's own `action_targets` once it is)."""
 
 
 def _services(app: ConsoleApp) -> Widget:
@@ -94,6 +98,12 @@ def _jobs(app: ConsoleApp) -> Widget:
     return JobsView(app.settings, id="jobs-view")
 
 
+def _job_targets(settings: Settings, name: str) -> Iterable[ActionTarget]:
+    from widgets.jobs import job_targets
+
+    return job_targets(settings, name)
+
+
 # The screens in tab order. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
 TABS: list[Tab] = [
@@ -103,12 +113,13 @@ TABS: list[Tab] = [
     Tab("rules", "Rules", "f5", _rules),
     Tab("accounts", "Accounts", "f6", _accounts),
     Tab("overview", "Overview", "f7", _overview),
-    Tab("jobs", "Jobs", "f8", _jobs),
+    Tab("jobs", "Jobs", "f8", _jobs, _job_targets),
 ]
 
 
 class ActionCommands(Provider):
-    """The command palette: switch screens, help, and every action the current mode offers.
+    """The command palette: switch screens, help, each screen's own entries, and the registry's
+    actions (none in read-only mode) for the targets their screens offer.
 
     Titles and help name programs, envelopes and files, i.e. strangers' text: they reach the palette
     as `Content`, never as a string, which the palette would parse as markup (a program named
@@ -130,9 +141,7 @@ class ActionCommands(Provider):
             "Leave mailconsole (asks first when fdm.conf has unsaved edits)",
             app.action_quit,
         )
-        from widgets.jobs import palette_entries
-
-        yield from palette_entries(app.settings, app.run_job)
+        yield from app.registry_palette()
         for view in app.screen_views():
             yield from view.palette_commands()
 
@@ -312,13 +321,13 @@ class ConsoleApp(App[None]):
         self, name: str, target: str, params: dict[str, str] | None = None, confirmed: bool = False
     ) -> None:
         """Confirm (when dangerous) and dispatch an action in a thread; the outcome is a notification."""
-        action = ACTIONS[name]
+        action = actions.ACTIONS[name]
         if self.settings.read_only:
             # Not offered in read-only mode; reached anyway, the dispatcher refuses and audits it.
             self._dispatch(name, target, dict(params or {}))
             return
         if action.dangerous and not confirmed:
-            question = f"{action.description}: {target}?"
+            question = action.question(target)
 
             def answered(yes: bool | None) -> None:
                 if yes:
@@ -329,6 +338,39 @@ class ConsoleApp(App[None]):
             self.push_screen(ConfirmScreen(printable(question)), answered)
             return
         self._dispatch(name, target, dict(params or {}))
+
+    def registry_palette(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
+        """The palette's entries for the registry's actions: each one offered in this mode that has a
+        palette title, for each target its screen offers."""
+        for action in offered_actions(self.settings):
+            if not action.palette:
+                continue
+            for target, help_text in self._registry_targets(action):
+                yield (
+                    action.palette.format(target=printable(target)),
+                    help_text or action.description,
+                    partial(self.start_action, action.name, target),
+                )
+
+    def _registry_targets(self, action: Action) -> Iterable[ActionTarget]:
+        view = self.views.get(action.screen)
+        if view is None:
+            spec = next((t for t in TABS if t.id == action.screen), None)
+            return spec.targets(self.settings, action.name) if spec and spec.targets else ()
+        assert isinstance(view, ActionScreen), (
+            f"{type(view).__name__} does not implement ActionScreen"
+        )
+        return view.action_targets(action.name)
+
+    def start_action(self, name: str, target: str) -> None:
+        """Start a registry action from the palette as its screen's key would (built first if need be)."""
+
+        async def start() -> None:
+            view = await self._build(actions.ACTIONS[name].screen)
+            assert isinstance(view, ActionScreen)
+            view.start_action(name, target)
+
+        self.call_later(start)
 
     def run_job(self, name: str) -> None:
         """Open the Jobs screen and run job `name` there (after a yes), its output streaming."""

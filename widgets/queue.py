@@ -47,6 +47,7 @@ from console.text import printable
 from widgets.common.dialogs import ConfirmScreen
 from widgets.common.entries import CURSOR_KEYS
 from widgets.common.repaint import RepaintOnResize
+from widgets.common.screen import ActionTarget
 from widgets.messages import ActionFinished
 
 REFRESH_S = 2.0
@@ -739,7 +740,9 @@ class QueueView(Vertical):
         if state == "paused":
             self._run("queue.resume_subsystem", [name])
             return
+        self._pause_subsystem(name, state)
 
+    def _pause_subsystem(self, name: str, state: str) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
                 self._run("queue.pause_subsystem", [name])
@@ -749,17 +752,27 @@ class QueueView(Vertical):
         )
 
     def palette_commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
-        """Queue entries for the command palette (none that change anything when read-only)."""
+        """Queue entries for the command palette; its actions come from the registry."""
         yield "Queue: sort by next column", "Cycle the queue's sort column", self.action_sort
-        if self.settings.read_only:
-            return
-        yield "Queue: retry all now", "smtpctl schedule all", self.action_retry_all
-        for name in SUBSYSTEMS:
-            yield (
-                f"Queue: pause or resume {name}",
-                f"Toggle smtpd's {name} agent",
-                partial(self.action_toggle_subsystem, name),
-            )
+
+    def action_targets(self, name: str) -> Iterator[ActionTarget]:
+        """Retry all; pause each running agent, resume each paused one (none while smtpd's state is
+        unknown)."""
+        if name == "queue.schedule":
+            yield "all", "smtpctl schedule all"
+        for agent in SUBSYSTEMS:
+            state = self.status.get(agent)
+            if state is not None and name == (
+                "queue.resume_subsystem" if state == "paused" else "queue.pause_subsystem"
+            ):
+                yield agent, ""
+
+    def start_action(self, name: str, target: str) -> None:
+        """As the keys do: pausing an agent asks first."""
+        if name == "queue.pause_subsystem":
+            self._pause_subsystem(target, self.status.get(target, "unknown"))
+        else:
+            self._run(name, [target])
 
     # ------------------------------------------------------------------ details
 

@@ -6,8 +6,7 @@ import functools
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from functools import partial
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
@@ -22,11 +21,11 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widgets import Log, Static
 
-from console.actions import offered_actions
 from console.errors import UserError
 from console.supervisor.client import Prefetch, Program, Snapshot
 from console.text import printable, printable_lines
 from widgets.common.entries import EntryList
+from widgets.common.screen import ActionTarget, PaletteCommand
 from widgets.messages import ActionFinished
 
 STATE_STYLES = {
@@ -391,21 +390,22 @@ class ServicesView(Vertical):
 
         self.app.push_screen(SignalScreen(name), chosen)
 
-    def palette_commands(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
-        """Palette entries: every offered program action for every program."""
-        if self.snapshot is None:
-            return
-        for action in offered_actions(self.app.settings):  # type: ignore[attr-defined]
-            if not action.name.startswith("program."):
-                continue
-            verb = action.name.split(".", 1)[1].capitalize()
+    def palette_commands(self) -> Iterator[PaletteCommand]:
+        """No entries of its own: the program actions come from the registry (`action_targets`)."""
+        return iter(())
+
+    def action_targets(self, name: str) -> Iterator[ActionTarget]:
+        """Every program of the last poll, for each program action."""
+        if self.snapshot is not None and name.startswith("program."):
             for program in self.snapshot.programs:
-                name = program.fullname
-                if action.name == "program.signal":
-                    callback = partial(self._signal_dialog, name)
-                else:
-                    callback = partial(self.app.request_action, action.name, name)  # type: ignore[attr-defined]
-                yield f"{verb} {printable(name)}", action.description, callback
+                yield program.fullname, ""
+
+    def start_action(self, name: str, target: str) -> None:
+        """Signal asks which signal first (the dialog is the confirmation); the others go to the app."""
+        if name == "program.signal":
+            self._signal_dialog(target)
+        else:
+            self.app.request_action(name, target)  # type: ignore[attr-defined]
 
     def handle_action_result(self, message: ActionFinished) -> None:
         """Any finished action may have changed a program: poll now rather than in a moment."""

@@ -1,6 +1,7 @@
 """`mailconsole accounts ...`: check, list and change the account tables; the DNS records.
 
-Changes go through the dispatcher (read-only refused with exit 3, audited without the password).
+Changes are the dispatcher's actions (read-only refused with exit 3, audited without the password),
+their commands declared with them in console/actions.py.
 A password is read without echo from the terminal (asked twice), or one line from stdin with
 `--password-stdin`; never from the command line.
 """
@@ -14,7 +15,8 @@ from typing import Any
 
 import click
 
-from console.actions import dispatch
+from console.action_commands import ActionGroup, print_outcome
+from console.actions import Action
 from console.errors import UserError
 from console.settings import Settings
 from console.text import printable
@@ -30,7 +32,7 @@ def _settings() -> Settings:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
-@click.group("accounts")
+@click.group("accounts", cls=ActionGroup)
 def accounts() -> None:
     """Mail users, addresses and domains (vdomains, vusers, addrs, userdb) and their DNS."""
 
@@ -106,95 +108,20 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-def _change(name: str, target: str, as_json: bool, **params: str) -> None:
-    """Dispatch one accounts action and print its outcome."""
-    message = dispatch(_settings(), name, target, params)
-    if as_json:
-        click.echo(
-            json.dumps({"action": name, "target": target, "message": message}, ensure_ascii=False)
-        )
-    else:
-        click.echo(printable(message))
-
-
-def _with_password(name: str, target: str, from_stdin: bool, as_json: bool, **params: Any) -> None:
-    settings = _settings()
-    if settings.read_only:
-        _change(name, target, as_json)  # refused (and audited) before a password is asked for
-        return
-    _change(name, target, as_json, password=_read_password(from_stdin), **params)
-
-
-password_option = click.option(
-    "--password-stdin", "from_stdin", is_flag=True, help="Read the password as one line from stdin."
-)
-
-
-@accounts.command("add-user")
-@click.argument("name")
-@click.argument("addresses", nargs=-1)
-@password_option
-@json_option
-def add_user_command(
-    name: str, addresses: tuple[str, ...], from_stdin: bool, as_json: bool
+def with_password(
+    settings: Settings,
+    action: Action,
+    target: str,
+    params: dict[str, str],
+    options: dict[str, Any],
 ) -> None:
-    """Add mailbox user NAME (userdb, Maildir) with its ADDRESSES (vusers, addrs, fdm rule)."""
-    _with_password("accounts.add_user", name, from_stdin, as_json, addresses=",".join(addresses))
-
-
-@accounts.command("passwd")
-@click.argument("name")
-@password_option
-@json_option
-def passwd_command(name: str, from_stdin: bool, as_json: bool) -> None:
-    """Set the password of user NAME."""
-    _with_password("accounts.passwd", name, from_stdin, as_json)
-
-
-@accounts.command("del-user")
-@click.argument("name")
-@click.option(
-    "--yes",
-    is_flag=True,
-    help="Remove the user even when their Maildir holds mail (the Maildir is kept either way).",
-)
-@json_option
-def del_user_command(name: str, yes: bool, as_json: bool) -> None:
-    """Remove user NAME and the addresses that reach only them; the Maildir stays."""
-    _change("accounts.del_user", name, as_json, **({"yes": "yes"} if yes else {}))
-
-
-@accounts.command("add-address")
-@click.argument("address")
-@click.argument("user")
-@json_option
-def add_address_command(address: str, user: str, as_json: bool) -> None:
-    """Accept ADDRESS and deliver it to USER's mailbox (an alias when USER has others)."""
-    _change("accounts.add_address", address, as_json, user=user)
-
-
-@accounts.command("del-address")
-@click.argument("address")
-@json_option
-def del_address_command(address: str, as_json: bool) -> None:
-    """Stop accepting ADDRESS."""
-    _change("accounts.del_address", address, as_json)
-
-
-@accounts.command("add-domain")
-@click.argument("domain")
-@json_option
-def add_domain_command(domain: str, as_json: bool) -> None:
-    """Accept mail for DOMAIN."""
-    _change("accounts.add_domain", domain, as_json)
-
-
-@accounts.command("del-domain")
-@click.argument("domain")
-@json_option
-def del_domain_command(domain: str, as_json: bool) -> None:
-    """Stop accepting DOMAIN (remove its addresses first)."""
-    _change("accounts.del_domain", domain, as_json)
+    """The body of `add-user` and `passwd`: the password is asked for (or read from stdin) only when
+    the change can happen; in read-only mode the dispatcher refuses (and audits) before that."""
+    if not settings.read_only:
+        params = {"password": _read_password(bool(options["from_stdin"])), **params}
+    else:
+        params = {}
+    print_outcome(settings, action, target, params, options)
 
 
 @accounts.command("dns")

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from console.actions import Action
 from console.jobs.history import last_runs
 from console.jobs.process import Cancel, OutputLine
 from console.jobs.runner import run_job
@@ -37,22 +38,20 @@ def _print_lines(lines: list[OutputLine]) -> None:
         stream.flush()
 
 
-@click.command("run")
-@click.argument("name")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the run's record as JSON, not its output."
-)
-def run(name: str, as_json: bool) -> None:
-    """Run maintenance job NAME now (see `mailconsole jobs`), streaming its output."""
+def run(
+    settings: Settings, action: Action, target: str, params: dict[str, str], options: dict[str, Any]
+) -> None:
+    """The body of `mailconsole run NAME`: stream the job's output, print its sentence, exit 0 or 1."""
     cancel = Cancel()
 
     def on_signal(signum: int, _frame: Any) -> None:
         cancel.cancel()
 
+    as_json = bool(options["as_json"])
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         record = run_job(
-            _settings(), name, on_output=None if as_json else _print_lines, cancel=cancel
+            settings, target, on_output=None if as_json else _print_lines, cancel=cancel
         )
     finally:
         for sig, handler in previous.items():

@@ -1,7 +1,7 @@
 """`mailconsole queue`: show OpenSMTPD's queue (or a saved `show queue` dump) and act on it.
 
-Showing reads through console.queue; every change goes through console.actions.dispatch, so it is
-refused in read-only mode (exit 3) and written to the audit log.
+Showing reads through console.queue; retry, remove, pause and resume are the dispatcher's actions (refused
+in read-only mode with exit 3, audited), their commands declared with them in console/actions.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 
 import click
 
-from console.actions import dispatch
+from console.action_commands import ActionGroup
 from console.errors import UserError
 from console.queue.parse import (
     SUBSYSTEMS,
@@ -104,7 +104,7 @@ def _print_table(snapshot: QueueSnapshot) -> None:
             click.echo(f"  {printable(line)}")
 
 
-@click.group("queue", invoke_without_command=True)
+@click.group("queue", cls=ActionGroup, invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: envelopes, bad_lines, summary.")
 @click.option(
     "--from",
@@ -126,45 +126,6 @@ def queue(ctx: click.Context, as_json: bool, source: str | None) -> None:
             sys.stdout.write("\n")
         else:
             _print_table(snapshot)
-
-
-def _act(name: str, target: str) -> None:
-    """Run one queue action through the dispatcher and print its outcome."""
-    click.echo(printable(dispatch(_settings(), name, target)))
-
-
-@queue.command("retry")
-@click.argument("target", metavar="ID|MSGID|all")
-def retry_command(target: str) -> None:
-    """Retry now (smtpctl schedule) an envelope, a message or all."""
-    _act("queue.schedule", target)
-
-
-@queue.command("remove")
-@click.argument("target", metavar="ID|MSGID|all")
-def remove_command(target: str) -> None:
-    """Remove an envelope, a message or all from the queue, for good."""
-    _act("queue.remove", target)
-
-
-@queue.command("pause")
-@click.argument("target", metavar="ID|MSGID|all|mda|mta|smtp")
-def pause_command(target: str) -> None:
-    """Pause envelopes (an id, a message id or all), or one of smtpd's agents (mda, mta, smtp)."""
-    if target.lower() in SUBSYSTEMS:
-        _act("queue.pause_subsystem", target)
-    else:
-        _act("queue.pause", target)
-
-
-@queue.command("resume")
-@click.argument("target", metavar="ID|MSGID|all|mda|mta|smtp")
-def resume_command(target: str) -> None:
-    """Resume paused envelopes, or one of smtpd's agents (mda, mta, smtp)."""
-    if target.lower() in SUBSYSTEMS:
-        _act("queue.resume_subsystem", target)
-    else:
-        _act("queue.resume", target)
 
 
 @queue.command("status")

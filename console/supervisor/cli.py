@@ -1,7 +1,5 @@
-"""`mailconsole status|start|stop|restart|signal`: supervisord's programs from the command line.
-
-Every change goes through console.actions.dispatch: refused in read-only mode (exit 3), audited.
-"""
+"""`mailconsole status`: supervisord's programs from the command line. Start, stop, restart and
+signal are the dispatcher's actions: their commands are declared with them (console/actions.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from console.actions import dispatch
 from console.cli import settings_of
 from console.text import printable
 
@@ -55,41 +52,3 @@ def status_command(ctx: click.Context, as_json: bool) -> None:
         click.echo(
             printable(f"{program.fullname:<{width}}  {program.state:<9}  {program.description}")
         )
-
-
-def _run_action(ctx: click.Context, name: str, target: str, **params: str) -> None:
-    """Dispatch one action and print its outcome (errors are handled by `main`)."""
-    click.echo(printable(dispatch(settings_of(ctx), name, target, params)))
-
-
-@click.command("start")
-@click.argument("name")
-@click.pass_context
-def start_command(ctx: click.Context, name: str) -> None:
-    """Start a program (NAME or group:name)."""
-    _run_action(ctx, "program.start", name)
-
-
-@click.command("stop")
-@click.argument("name")
-@click.pass_context
-def stop_command(ctx: click.Context, name: str) -> None:
-    """Stop a program."""
-    _run_action(ctx, "program.stop", name)
-
-
-@click.command("restart")
-@click.argument("name")
-@click.pass_context
-def restart_command(ctx: click.Context, name: str) -> None:
-    """Restart a program (its pid changes)."""
-    _run_action(ctx, "program.restart", name)
-
-
-@click.command("signal")
-@click.argument("name")
-@click.argument("signal_name", metavar="SIGNAL")
-@click.pass_context
-def signal_command(ctx: click.Context, name: str, signal_name: str) -> None:
-    """Send SIGNAL (HUP, USR1, TERM or a number) to a program."""
-    _run_action(ctx, "program.signal", name, signal=signal_name)

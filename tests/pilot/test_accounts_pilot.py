@@ -16,7 +16,7 @@ from tests.helpers import palette_answered, until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from tests.unit.test_accounts_check import article_stack
 from widgets.accounts import AccountsList, AccountsView, FormScreen
-from widgets.app import ConsoleApp
+from widgets.app import ActionCommands, ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
 
 SECRET = "pilot-secret-password"
@@ -198,7 +198,7 @@ async def test_the_palette_offers_the_views_and_in_read_write_mode_the_changes(
         app = accounts_app(accounts_settings(tmp_path / str(read_only), read_only=read_only))
         async with app.run_test(size=(100, 30)) as pilot:
             await loaded(pilot)
-            titles = [title for title, _help, _call in view(app).palette_commands()]
+            titles = [title for title, _help, _call in ActionCommands(app.screen)._commands()]
             assert "Accounts: DNS" in titles and "Accounts: check DNS" in titles
             assert ("Accounts: set the password of bob" in titles) is not read_only
             assert ("Accounts: add a user" in titles) is not read_only

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from console.actions import ACTIONS
 from console.settings import Settings
 from tests.helpers import palette_answered, until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import TABS, ConsoleApp
-from widgets.common.screen import ScreenView
+from widgets.common.screen import ActionScreen, ScreenView
 
 
 @pytest.mark.parametrize("tab", [t.id for t in TABS if t.id != "services"])
@@ -172,6 +173,8 @@ async def test_every_screen_implements_the_screen_contract(tab: str, tmp_path: P
         assert isinstance(view, ScreenView)
         assert view.unsaved_changes() is False
         assert all(len(entry) == 3 for entry in view.palette_commands())
+        if any(action.screen == tab for action in ACTIONS.values()):
+            assert isinstance(view, ActionScreen)  # it offers the registry's actions in the palette
 
 
 async def test_help_stays_above_notifications_and_the_palette_quits(tmp_path: Path) -> None:

@@ -10,6 +10,9 @@ from widgets.messages import ActionFinished
 PaletteCommand = tuple[str, str, Callable[[], object]]
 """A command palette entry: title, help text, what it does."""
 
+ActionTarget = tuple[str, str]
+"""Something an action can be aimed at from the palette, and its help text ("": the action's)."""
+
 
 @runtime_checkable
 class ScreenView(Protocol):
@@ -25,4 +28,18 @@ class ScreenView(Protocol):
 
     def unsaved_changes(self) -> bool:
         """True when quitting now would lose the user's edits (the App asks first)."""
+        ...
+
+
+@runtime_checkable
+class ActionScreen(Protocol):
+    """A screen that offers the dispatcher's actions declared with `screen=` its id (console/actions.py):
+    the palette lists them from the registry, for the targets the screen gives."""
+
+    def action_targets(self, name: str) -> Iterable[ActionTarget]:
+        """What action `name` can be aimed at now (nothing when it cannot run now)."""
+        ...
+
+    def start_action(self, name: str, target: str) -> None:
+        """Start action `name` on `target` as the screen's key does (a form, a dialog, a question)."""
         ...

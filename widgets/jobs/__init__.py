@@ -40,6 +40,7 @@ from console.settings import Settings
 from console.text import count, printable
 from widgets.common.dialogs import ConfirmScreen
 from widgets.common.entries import EntryList
+from widgets.common.screen import ActionTarget
 from widgets.jobs.output import OutputLog
 from widgets.messages import ActionFinished
 
@@ -522,8 +523,16 @@ class JobsView(Vertical):
         else:
             job_list.focus()
 
+    def action_targets(self, name: str) -> Iterator[ActionTarget]:
+        """Every job, for `job.run`."""
+        return job_targets(self.settings, name)
+
+    def start_action(self, name: str, target: str) -> None:
+        """Run a job from the palette: this screen opens, asks, and shows its output."""
+        self.app.run_job(target)  # type: ignore[attr-defined]
+
     def palette_commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
-        """Palette entries: cancel a running job (running one is the app's: see `palette_entries`)."""
+        """Palette entries: cancel a running job (running one is the registry's `job.run`)."""
         if self.settings.read_only:
             return
         for name, job in self.jobs.items():
@@ -535,16 +544,8 @@ class JobsView(Vertical):
                 )
 
 
-def palette_entries(
-    settings: Settings, run: Callable[[str], Any]
-) -> Iterator[tuple[str, str, Callable[[], Any]]]:
-    """`Run job NAME` for every job, offered from any screen (none in read-only mode); `run(name)`
-    opens the Jobs screen and asks before running it there."""
-    if settings.read_only:
-        return
-    for name, spec in settings.jobs.items():
-        yield (
-            f"Run job {printable(name)}",
-            printable(spec.description or " ".join(spec.argv)),
-            partial(run, name),
-        )
+def job_targets(settings: Settings, name: str) -> Iterator[ActionTarget]:
+    """Every job of the settings, with what it does, for `job.run` (offered from any screen)."""
+    if name == "job.run":
+        for job, spec in settings.jobs.items():
+            yield job, printable(spec.description or " ".join(spec.argv))

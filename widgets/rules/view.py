@@ -51,6 +51,7 @@ from console.settings import Settings
 from console.text import printable
 from widgets.common.dialogs import ConfirmScreen
 from widgets.common.repaint import RepaintOnResize
+from widgets.common.screen import ActionTarget
 from widgets.messages import ActionFinished
 from widgets.rules.dialogs import (
     BackupScreen,
@@ -715,7 +716,7 @@ class RulesView(Widget):
             self.saving = False
 
     def palette_commands(self) -> Iterator[tuple[str, str, Callable[[], None]]]:
-        """Palette entries of the Rules screen (save and revert only when not read-only)."""
+        """Palette entries of the Rules screen (save and revert come from the registry)."""
         yield (
             "Rules: test message",
             "Pick the message the route is computed for",
@@ -726,9 +727,19 @@ class RulesView(Widget):
             "List saved test messages whose route the edits change",
             self.action_corpus,
         )
-        if not self.settings.read_only:
-            yield "Rules: save fdm.conf", "Validate, review and save", self.action_save
-            yield "Rules: revert to a backup", "Put a kept version back", self.action_revert
+
+    def action_targets(self, name: str) -> Iterator[ActionTarget]:
+        """Save and revert act on the settings' fdm.conf."""
+        helps = {"fdm.save": "Validate, review and save", "fdm.revert": "Put a kept version back"}
+        if name in helps:
+            yield str(self.settings.fdm_config), helps[name]
+
+    def start_action(self, name: str, target: str) -> None:
+        """As ctrl+s and ctrl+b do: validate and review first."""
+        if name == "fdm.revert":
+            self.action_revert()
+        else:
+            self.action_save()
 
 
 def finding_text(finding: Finding) -> Text:
