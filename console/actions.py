@@ -5,21 +5,25 @@ effect, with one "refused" JSON line in the audit log. Any other attempt writes 
 line before it touches anything, then an "ok" or "failed" line. An attempt whose started line cannot be
 written is not run: an unrecorded change is worse than none.
 
-How to declare a new action: add one `Action` to `ACTIONS` below, and nothing else.
-- `name` ("feature.verb"), `description` (one line: help, confirmation, audit readers), `dangerous`
-  (asks before running), `handler` ("module:function", imported on first use; it gets the context,
-  the target and the params, returns the outcome's sentence or raises UserError/ActionFailed).
-- `target`: what kind of thing it acts on ("program", "envelope", "user", "job", "directory"...).
-- `cli=Cli(...)`: its command: "queue retry" adds `mailconsole queue retry` to the `queue` group (a
-  group that does not exist yet is made), "start" a top-level command. `Cli.target` is the argument
-  or option giving the target; `Cli.args` the others, each filling a handler parameter (`Arg.param`);
-  `Cli.run` ("module:function") replaces the default body, which dispatches and prints the outcome
-  (as JSON with `--json` when an `Arg` named "as_json" is declared).
-- `palette="Restart {target}"` with `screen="services"`: the palette offers it for each target that
-  screen's `action_targets(name)` returns; picking one calls the screen's `start_action(name, target)`
-  (a form, a dialog or `app.request_action`). No palette title: not in the palette.
-- `confirm`: the question asked before a dangerous one ("{target}" is the target).
-Tests enumerate ACTIONS (read-only refusal, audit, CLI, palette): a new action is covered at once.
+How to declare a new action: add one `Action` to `ACTIONS` below, and nothing else. For example
+
+    Action("program.start", "Start a supervisord program", False, "console.actions:_program_start",
+           target="program", cli=Cli("start", "Start a program.", Arg("name")),
+           palette="Start {target}", screen="services")
+
+- `name` ("feature.verb"); `description`: one line (palette help, confirmation); `dangerous`: asks
+  first; `handler`: "module:function" imported on first use, called (context, target, params), returns
+  the outcome's sentence or raises UserError/ActionFailed; `target`: the kind it acts on.
+- `cli=Cli(COMMAND, HELP, TARGET_ARG, (ARG, ...))` makes `mailconsole COMMAND`: "start" at the top
+  level, "queue retry" in the `queue` group (a click group declared with `cls=ActionGroup`; a group
+  that does not exist yet is made). `Arg("name")` is an argument, `Arg("--yes", param="yes",
+  flag=("yes", ""))` an option; each `Arg.param` fills that handler parameter. The command dispatches
+  and prints the outcome (a JSON object with `--json` when `JSON_OPTION` is among its args);
+  `Cli.run="module:function"` gives it a body of its own.
+- `palette="Start {target}"`, `screen="services"`: the palette offers it (never in read-only mode) for
+  each target that screen's `action_targets(name)` returns; picking one calls its `start_action(name,
+  target)` (a form, a dialog, or `app.request_action`, which confirms dangerous ones with `confirm`).
+Tests enumerate ACTIONS (read-only refusal, audit, command line, palette): a new one is covered at once.
 """
 
 from __future__ import annotations
@@ -187,7 +191,8 @@ def _program_signal(ctx: ActionContext, target: str, params: Mapping[str, str]) 
 
 # --------------------------------------------------------------------------- the registry
 
-_JSON = Arg("--json", "as_json", help="Print JSON.", flag=("", ""))
+JSON_OPTION = Arg("--json", "as_json", help="Print JSON.", flag=("", ""))
+"""`--json`: the command prints {"action", "target", "message"} as one JSON object."""
 _PASSWORD_STDIN = Arg(
     "--password-stdin",
     "from_stdin",
@@ -287,7 +292,7 @@ ACTIONS: dict[str, Action] = {
                 "Add mailbox user NAME (userdb, Maildir) with its ADDRESSES (vusers, addrs, fdm "
                 "rule).",
                 Arg("name"),
-                (Arg("addresses", param="addresses", many=True), _PASSWORD_STDIN, _JSON),
+                (Arg("addresses", param="addresses", many=True), _PASSWORD_STDIN, JSON_OPTION),
                 run="console.accounts.cli:with_password",
             ),
             palette="Accounts: add a user",
@@ -303,7 +308,7 @@ ACTIONS: dict[str, Action] = {
                 "accounts passwd",
                 "Set the password of user NAME.",
                 Arg("name"),
-                (_PASSWORD_STDIN, _JSON),
+                (_PASSWORD_STDIN, JSON_OPTION),
                 run="console.accounts.cli:with_password",
             ),
             palette="Accounts: set the password of {target}",
@@ -327,7 +332,7 @@ ACTIONS: dict[str, Action] = {
                         "kept either way).",
                         flag=("yes", ""),
                     ),
-                    _JSON,
+                    JSON_OPTION,
                 ),
             ),
         ),
@@ -341,7 +346,7 @@ ACTIONS: dict[str, Action] = {
                 "accounts add-address",
                 "Accept ADDRESS and deliver it to USER's mailbox (an alias when USER has others).",
                 Arg("address"),
-                (Arg("user", param="user"), _JSON),
+                (Arg("user", param="user"), JSON_OPTION),
             ),
             palette="Accounts: add an address",
             screen="accounts",
@@ -352,7 +357,9 @@ ACTIONS: dict[str, Action] = {
             True,
             "console.accounts.changes:del_address_action",
             target="address",
-            cli=Cli("accounts del-address", "Stop accepting ADDRESS.", Arg("address"), (_JSON,)),
+            cli=Cli(
+                "accounts del-address", "Stop accepting ADDRESS.", Arg("address"), (JSON_OPTION,)
+            ),
         ),
         Action(
             "accounts.add_domain",
@@ -360,7 +367,9 @@ ACTIONS: dict[str, Action] = {
             False,
             "console.accounts.changes:add_domain_action",
             target="domain",
-            cli=Cli("accounts add-domain", "Accept mail for DOMAIN.", Arg("domain"), (_JSON,)),
+            cli=Cli(
+                "accounts add-domain", "Accept mail for DOMAIN.", Arg("domain"), (JSON_OPTION,)
+            ),
             palette="Accounts: add a domain",
             screen="accounts",
         ),
@@ -374,7 +383,7 @@ ACTIONS: dict[str, Action] = {
                 "accounts del-domain",
                 "Stop accepting DOMAIN (remove its addresses first).",
                 Arg("domain"),
-                (_JSON,),
+                (JSON_OPTION,),
             ),
         ),
         Action(
