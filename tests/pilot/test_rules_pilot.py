@@ -107,7 +107,11 @@ async def test_every_screen_key_leaves_the_rules_screen_from_its_text_areas(
             area.focus()
             before = area.text
             await pilot.press(tab.key)
-            await until(pilot, lambda tab=tab: app.active_tab == tab.id)
+
+            def switched(tab_id: str = tab.id) -> bool:
+                return app.active_tab == tab_id
+
+            await until(pilot, switched)
             assert area.text == before and area.selected_text == ""
             await pilot.press("f5")
             await until(pilot, lambda: app.active_tab == "rules")
