@@ -8,6 +8,8 @@ kept in `Config.unsupported` and reported by the linter, never silently ignored.
 
 from __future__ import annotations
 
+import functools
+
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,11 +277,13 @@ def replace_tags(text: str, tags: dict[str, str], strip: str | None = None) -> s
     i = 0
     n = len(text)
     while i < n:
-        ch = text[i]
-        if ch != "%":
-            out.append(ch)
-            i += 1
-            continue
+        percent = text.find("%", i)
+        if percent == -1:
+            out.append(text[i:])
+            break
+        if percent > i:
+            out.append(text[i:percent])  # the plain text up to the next `%`, in one piece
+            i = percent
         if i + 1 >= n:
             break
         nxt = text[i + 1]
@@ -311,9 +315,15 @@ def replace_tags(text: str, tags: dict[str, str], strip: str | None = None) -> s
             i += 2
         value = tags.get(name, "") if name else ""
         if strip:
-            value = "".join(c for c in value if c not in strip)
+            value = value.translate(_deletion(strip))
         out.append(value)
     return "".join(out)
+
+
+@functools.lru_cache(maxsize=16)
+def _deletion(strip: str) -> dict[int, None]:
+    """A str.translate table that deletes every character of `strip`."""
+    return dict.fromkeys(map(ord, strip))
 
 
 class _Lexer:

@@ -211,30 +211,23 @@ def trim_from(data: bytes, body: int) -> tuple[bytes, int]:
 
 
 def _header_offset(data: bytes, body: int, name: bytes) -> int | None:
-    """Where the first `NAME:` header line starts (fdm's find_header), None when absent."""
-    size = len(name) + 1
-    if body < size:
-        return None
-    pos = 0
-    while pos < body:
-        if data[pos : pos + size].lower() == name + b":":
-            return pos
-        nl = data.find(b"\n", pos)
-        if nl == -1:
-            return None
-        pos = nl + 1
-    return None
+    """Where the first `NAME:` header line starts (fdm's find_header), None when absent. Only
+    lines that start before the body count; a header line holds no newline, so one that starts
+    there also ends there. Names compare in ASCII case (bytes.lower(), as fdm's strncasecmp)."""
+    key = name + b":"
+    head = data[:body].lower()
+    if head.startswith(key):
+        return 0
+    at = head.find(b"\n" + key)
+    return None if at == -1 else at + 1
+
+
+_FOLD = re.compile(b"\n[ \t]")
 
 
 def _wrapped_offsets(data: bytes, body: int) -> list[int]:
     """Newlines inside the headers that a space or tab follows (continuation lines)."""
-    found = []
-    pos = data.find(b"\n")
-    while pos != -1 and pos + 1 < body:
-        if data[pos + 1] in (0x20, 0x09):
-            found.append(pos)
-        pos = data.find(b"\n", pos + 1)
-    return found
+    return [found.start() for found in _FOLD.finditer(data, 0, body)]
 
 
 def _join_folds(real: bytes, body: int) -> tuple[bytes, list[int]]:
@@ -290,6 +283,12 @@ class Router:
         self.home = home
         self.user = user
         self.strip = (config.options.get("strip-characters") or [DEFAULT_STRIP])[0]
+        # What every message asks of the config, answered once: the size limit, whether an
+        # account is fetched at all, whether the account keeps every mail.
+        self.limit = int((config.options.get("maximum-size") or [str(DEFAULT_MAXIMUM_SIZE)])[0])
+        self.fetched = any(fnmatch.fnmatchcase(acc.name, account) for acc in config.accounts)
+        self.keeps = any(acc.keep for acc in config.accounts if acc.name == account)
+        self._received: tuple[int, bytes] = (-1, b"")
         self.regexes: dict[int, PcreRegex | PosixRegex] = {}
         self.regex_errors: dict[int, str] = {}
         self.load_error = ""
@@ -303,6 +302,25 @@ class Router:
                         self.regex_errors[id(cond)] = f"line {cond.line}: {cond.regex}: {exc}"
                         if not self.load_error:
                             self.load_error = self.regex_errors[id(cond)]
+        self.quick: dict[int, tuple[bytes, bool, str]] = {}
+        """Rules one literal can reject, by id: (literal, case-sensitive, area). Such a rule has
+        one condition, a regexp whose every match contains the literal (its PcreRegex prefilter):
+        where the literal is absent the rule fails exactly as a full evaluation would (the match
+        groups cleared), without the calls. Most rules of a long config are rejected this way."""
+        for rule in config.all_rules():
+            if len(rule.conditions) != 1:
+                continue
+            cond = rule.conditions[0]
+            regex = self.regexes.get(id(cond))
+            if (
+                cond.kind == "regexp"
+                and cond.op is None
+                and not cond.negated
+                and isinstance(regex, PcreRegex)
+                and regex.literal
+                and not regex.empty
+            ):
+                self.quick[id(rule)] = (regex.literal, regex.case, cond.area)
 
     # ---- the message
 
@@ -310,7 +328,7 @@ class Router:
         """The message as fdm's stdin fetch makes it: lines ended, size checked, `From ` trimmed,
         tags set, its Received header inserted, folded headers joined."""
         data = read_message(message)
-        limit = int((self.config.options.get("maximum-size") or [str(DEFAULT_MAXIMUM_SIZE)])[0])
+        limit = self.limit
         if len(data) > limit:
             if "delete-oversized" in self.config.options:
                 raise _Dropped(
@@ -323,11 +341,7 @@ class Router:
             raise _Failure("empty message: fdm ignores it and nothing is delivered")
         tags = self._default_tags(data, body)
         if "no-received" not in self.config.options:
-            received = (
-                f"Received: by {self.hostname} (fdm {VERSIONS[self.dialect]}, "
-                f'account "{self.account}") \n\twith stdin (unencrypted)\n\t'
-                f"{_clock(self.clock())[0]}\n"
-            ).encode()
+            received = self._received_header()
             at = _header_offset(data, body, b"received")
             at = 0 if at is None else at
             data = data[:at] + received + data[at:]
@@ -335,6 +349,20 @@ class Router:
         mail = _Mail(b"", 0, tags)
         mail.load(data, body)
         return mail
+
+    def _received_header(self) -> bytes:
+        """fdm's own Received header for a mail fetched now (made once a second)."""
+        now = self.clock()
+        if self._received[0] != int(now):
+            self._received = (
+                int(now),
+                (
+                    f"Received: by {self.hostname} (fdm {VERSIONS[self.dialect]}, "
+                    f'account "{self.account}") \n\twith stdin (unencrypted)\n\t'
+                    f"{_clock(now)[0]}\n"
+                ).encode(),
+            )
+        return self._received[1]
 
     def _default_tags(self, data: bytes, body: int) -> dict[str, str]:
         """The tags fdm gives every mail: account, host, clock, line counts, message-id, Date parts."""
@@ -354,7 +382,7 @@ class Router:
                 tags["message_id"] = value.decode("utf-8", "replace")
         when = _date_of(data[:body])
         # fdm uses the current time when the Date header is missing or invalid.
-        tags.update(_time_tags(time.localtime(when if when is not None else None), "mail_"))
+        tags.update(_time_tags_at(int(time.time() if when is None else when), "mail_"))
         return tags
 
     # ---- routing
@@ -371,7 +399,7 @@ class Router:
                 + self.load_error
             )
             return result
-        if not any(fnmatch.fnmatchcase(acc.name, self.account) for acc in self.config.accounts):
+        if not self.fetched:
             result.outcome = "error"
             result.error = (
                 f"no account matches {self.account!r}: fdm -a {self.account} fetches "
@@ -409,7 +437,7 @@ class Router:
                 result.notes.append("no rule matched: unmatched-mail " + decision)
             else:
                 result.notes.append("reached the end of the rules: unmatched-mail " + decision)
-        if any(acc.keep for acc in self.config.accounts if acc.name == self.account):
+        if self.keeps:
             decision = "keep"
         result.decision = decision
         if result.deliveries:
@@ -427,7 +455,24 @@ class Router:
 
     def _walk(self, rules: list[Rule], state: _State) -> bool:
         """Evaluate rules in order; True once a matching rule without `continue` ends evaluation."""
+        quick = self.quick
+        mail = state.mail
         for rule in rules:
+            literal = quick.get(id(rule))
+            if literal is not None:
+                needle, case, area = literal
+                if area == "headers":
+                    if mail.body == 0:
+                        continue  # no header section: no header match (the groups kept)
+                    start, end = 0, mail.body
+                elif area == "body":
+                    start, end = mail.body, len(mail.data)
+                else:
+                    start, end = 0, len(mail.data)
+                haystack = mail.data if case else mail.lowered()
+                if haystack.find(needle, start, end) == -1:
+                    mail.spans = []
+                    continue
             if not self._evaluate(rule, state):
                 continue
             state.result.rules.append(rule.line)
@@ -561,6 +606,9 @@ class Router:
         state.mail.load(data, body)
 
     def _expand(self, text: str, mail: _Mail) -> str:
+        """A string with the mail's tags and the last match's groups (`%1`) put in."""
+        if "%" not in text:
+            return text
         tags = dict(mail.tags)
         for number, (so, eo) in enumerate(mail.spans):
             tags[str(number)] = mail.data[so:eo].decode("utf-8", "replace")
@@ -642,6 +690,25 @@ class Router:
     def _condition(self, cond: Condition, state: _State) -> bool:
         mail = state.mail
         kind = cond.kind
+        if kind == "regexp":  # nearly every condition of a real config: looked at first
+            regex = self._regex(cond)
+            area = cond.area
+            if area == "headers":
+                if mail.body == 0:
+                    return False  # fdm: no header section, no header match (not even "^$")
+                start, end = 0, mail.body
+            elif area == "body":
+                start, end = mail.body, len(mail.data)
+            else:
+                start, end = 0, len(mail.data)
+            found = regex.search(
+                mail.data, start, end, mail.lowered() if regex.wants_lowered else None
+            )
+            if found is None:
+                mail.spans = []
+                return False
+            mail.spans = found.spans
+            return True
         if kind == "all":
             return True
         if kind == "matched":
@@ -658,27 +725,10 @@ class Router:
             return size < cond.number if cond.compare == "<" else size > cond.number
         if kind == "age":
             return self._age(cond, mail)
-        if kind in ("regexp", "string"):
-            if id(cond) in self.regex_errors:
-                raise _Failure("regex does not compile: " + self.regex_errors[id(cond)])
-            regex = self.regexes[id(cond)]
-            if kind == "string":
-                subject = self._expand(cond.values[0], mail).encode("utf-8", "surrogateescape")
-                found = regex.search(subject, 0, len(subject))
-                return found is not None
-            if cond.area == "headers":
-                if mail.body == 0:
-                    return False  # fdm: no header section, no header match (not even "^$")
-                start, end = 0, mail.body
-            elif cond.area == "body":
-                start, end = mail.body, len(mail.data)
-            else:
-                start, end = 0, len(mail.data)
-            found = regex.search(
-                mail.data, start, end, mail.lowered() if regex.wants_lowered else None
-            )
-            mail.spans = found.spans if found is not None else []
-            return found is not None
+        if kind == "string":
+            regex = self._regex(cond)
+            subject = self._expand(cond.values[0], mail).encode("utf-8", "surrogateescape")
+            return regex.search(subject, 0, len(subject)) is not None
         why = {
             "attachment": "it needs fdm's MIME parsing",
             "in-cache": "it depends on the cache file",
@@ -689,6 +739,13 @@ class Router:
             f"line {cond.line}: {kind} condition ({why or 'unknown'}): taken as false here"
         )
         return False
+
+    def _regex(self, cond: Condition) -> PcreRegex | PosixRegex:
+        """The condition's compiled regex; one that does not compile aborts the message."""
+        regex = self.regexes.get(id(cond))
+        if regex is None:
+            raise _Failure("regex does not compile: " + self.regex_errors[id(cond)])
+        return regex
 
     def _age(self, cond: Condition, mail: _Mail) -> bool:
         when = _date_of(mail.data[: mail.body])
@@ -797,6 +854,13 @@ def _clock(now: float) -> tuple[str, str, dict[str, str]]:
     return _CLOCK[0][1:]
 
 
+@functools.lru_cache(maxsize=256)
+def _time_tags_at(second: int, prefix: str) -> dict[str, str]:
+    """_time_tags of a whole second since the epoch, in local time (made once per second and
+    prefix: every mail without a Date header asks for now). Callers copy from it, never change it."""
+    return _time_tags(time.localtime(second), prefix)
+
+
 def _time_tags(tm: time.struct_time, prefix: str) -> dict[str, str]:
     """fdm's clock tags (hour, day, year2...) for a time, names prefixed (`mail_` for the Date)."""
     values = {
@@ -832,27 +896,34 @@ class _State:
     last_rule: int = 0
 
 
+_QUOTING = re.compile(r"['\"\\]")
+_SHELL_SPACE = re.compile(r"[ \t\r\n]+")
+
+
+def _split_command(command: str) -> list[str]:
+    """A command line split as the shell would (shlex.split). Without quotes or backslashes
+    shlex only splits at its whitespace, so such a line is split here directly: shlex reads a
+    character at a time, and a check of thousands of users reads thousands of commands."""
+    if _QUOTING.search(command) is None:
+        return [word for word in _SHELL_SPACE.split(command) if word]
+    return shlex.split(command)
+
+
 @functools.lru_cache(maxsize=4096)
-def _shell_words(command: str) -> tuple[str, ...]:
-    """A command line split as the shell would (cached: a config runs the same few commands for
-    every message, and splitting one costs more than routing through a rule)."""
-    return tuple(shlex.split(command))
-
-
-def mailbox_of(action: str, kind: str, argument: str, user: str = "") -> Delivery:
-    """Read the mailbox from an action: `deliver -d bob -m Spam` is user bob, folder Spam."""
-    if kind in ("maildir", "mbox", "write", "append"):
-        return Delivery(action, kind, user=user, path=argument)
-    if kind not in ("pipe", "exec"):
-        return Delivery(action, kind, user=user)
+def _lda_call(command: str) -> tuple[str | None, str, tuple[str, ...]] | None:
+    """What a command line asks a Dovecot LDA for: (the `-d` user or None, the `-m` folder,
+    the other arguments); None when it runs no LDA or does not split. Cached: a config runs the
+    same few commands for every message, and reading one costs more than routing through a rule."""
     try:
-        words = _shell_words(argument)
+        words = _split_command(command)
     except ValueError:
-        return Delivery(action, kind, user=user)
+        return None
     for position, word in enumerate(words):
         if word.rstrip("/").rpartition("/")[2] not in LDA_NAMES:  # the program's file name
             continue
-        delivery = Delivery(action, kind, user=user, folder="INBOX")
+        user: str | None = None
+        folder = "INBOX"
+        extra: list[str] = []
         rest = words[position + 1 :]
         i = 0
         while i < len(rest):
@@ -862,15 +933,30 @@ def mailbox_of(action: str, kind: str, argument: str, user: str = "") -> Deliver
                 continue
             if option in ("-d", "-m", "-a", "-f", "-p", "-c", "-o", "-r") and i + 1 < len(rest):
                 if option == "-d":
-                    delivery.user = rest[i + 1]
+                    user = rest[i + 1]
                 elif option == "-m":
-                    delivery.folder = rest[i + 1]
+                    folder = rest[i + 1]
                 i += 2
                 continue
-            delivery.extra_args.append(option)
+            extra.append(option)
             i += 1
-        return delivery
-    return Delivery(action, kind, user=user)
+        return user, folder, tuple(extra)
+    return None
+
+
+def mailbox_of(action: str, kind: str, argument: str, user: str = "") -> Delivery:
+    """Read the mailbox from an action: `deliver -d bob -m Spam` is user bob, folder Spam."""
+    if kind in ("maildir", "mbox", "write", "append"):
+        return Delivery(action, kind, user=user, path=argument)
+    if kind not in ("pipe", "exec"):
+        return Delivery(action, kind, user=user)
+    call = _lda_call(argument)
+    if call is None:
+        return Delivery(action, kind, user=user)
+    lda_user, folder, extra = call
+    return Delivery(
+        action, kind, user=user if lda_user is None else lda_user, folder=folder, extra_args=[*extra]
+    )
 
 
 def delivers(kind: str, argument: str) -> bool:
