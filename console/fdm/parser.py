@@ -9,7 +9,6 @@ kept in `Config.unsupported` and reported by the linter, never silently ignored.
 from __future__ import annotations
 
 import functools
-
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -289,6 +289,8 @@ class Router:
         self.fetched = any(fnmatch.fnmatchcase(acc.name, account) for acc in config.accounts)
         self.keeps = any(acc.keep for acc in config.accounts if acc.name == account)
         self._received: tuple[int, bytes] = (-1, b"")
+        self._named: dict[str, list[ActionDef]] = {}
+        """The actions each name pattern of a rule matches, as met (the config does not change)."""
         self.regexes: dict[int, PcreRegex | PosixRegex] = {}
         self.regex_errors: dict[int, str] = {}
         self.load_error = ""
@@ -523,7 +525,12 @@ class Router:
             raise _Failure("too many chained actions (fdm allows five)")
         for raw_name in patterns:
             pattern = replace_tags(raw_name, state.mail.tags, self.strip)
-            found = [a for a in self.config.actions if fnmatch.fnmatchcase(a.name, pattern)]
+            found = self._named.get(pattern)
+            if found is None:
+                found = [a for a in self.config.actions if fnmatch.fnmatchcase(a.name, pattern)]
+                if len(self._named) >= 1024:  # names made from tags: keep the memory bounded
+                    self._named.clear()
+                self._named[pattern] = found
             if not found:
                 raise _Failure(f"no actions matching: {pattern} (rule at line {rule.line})")
             for action in found:
@@ -955,7 +962,11 @@ def mailbox_of(action: str, kind: str, argument: str, user: str = "") -> Deliver
         return Delivery(action, kind, user=user)
     lda_user, folder, extra = call
     return Delivery(
-        action, kind, user=user if lda_user is None else lda_user, folder=folder, extra_args=[*extra]
+        action,
+        kind,
+        user=user if lda_user is None else lda_user,
+        folder=folder,
+        extra_args=[*extra],
     )
 
 
