@@ -97,6 +97,8 @@ def _value(arg: Arg, raw: Any) -> str | None:
     """A click value as the handler's string parameter (None leaves it out: a flag's "")."""
     if arg.flag is not None:
         return (arg.flag[0] if raw else arg.flag[1]) or None
+    if raw is None:  # an option without a default, not given
+        return None
     if arg.many:
         return ",".join(raw)
     return str(raw)

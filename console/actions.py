@@ -501,6 +501,51 @@ ACTIONS: dict[str, Action] = {
             "Send a probe message to an address and follow it through every hop to its folder",
             False,
             "console.mailbox.probe:probe_action",
+            target="address",
+            cli=Cli(
+                "probe",
+                "Send a probe to ADDRESS and follow it: accepted, each filter, fdm, the IMAP folder. "
+                "The folder is predicted first (smtpd.conf's filters, fdm.conf's rules); the probe is "
+                "found over IMAP by its Message-ID and removed unless --keep. Exit 0 as predicted, 1 "
+                "otherwise, 3 when read-only.",
+                Arg("address"),
+                (
+                    Arg(
+                        "--via",
+                        param="via",
+                        metavar="HOST:PORT",
+                        help="The SMTP listener to send to (default: the smtp_address setting).",
+                    ),
+                    Arg(
+                        "--kind",
+                        param="kind",
+                        metavar="clean|spam|virus",
+                        help="spam carries GTUBE (SpamAssassin should flag it), virus EICAR "
+                        "(ClamAV should stop it).",
+                        default_from="console.mailbox.probe:DEFAULT_KIND",
+                    ),
+                    Arg(
+                        "--timeout",
+                        param="timeout",
+                        metavar="S",
+                        help="Seconds to follow the probe before saying where it stopped.",
+                        default_from="console.mailbox.probe:DEFAULT_TIMEOUT",
+                    ),
+                    Arg(
+                        "--keep",
+                        param="keep",
+                        help="Leave the probe in its folder.",
+                        flag=("yes", "no"),
+                    ),
+                    Arg(
+                        "--json",
+                        "as_json",
+                        help="Print the prediction, the hops and the verdict as JSON.",
+                        flag=("", ""),
+                    ),
+                ),
+                run="console.mailbox.probe_cli:run",
+            ),
         ),
         Action(
             "lab.up",

@@ -69,7 +69,6 @@ class LazyGroup(ActionGroup):
         "jobs": "console.jobs.cli:jobs",
         "lab": "console.lab.cli:lab",
         "mailboxes": "console.mailbox.cli:mailboxes",
-        "probe": "console.mailbox.probe_cli:probe",
         "queue": "console.queue.cli:queue",
         "tail": "console.logs.cli:tail",
         "status": "console.supervisor.cli:status_command",

@@ -36,6 +36,7 @@ from console.settings import Settings
 from console.text import printable
 
 KINDS = ("clean", "spam", "virus")
+DEFAULT_KIND = "clean"
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 """SpamAssassin's test string: any message holding it scores 1000 (spam)."""
 EICAR = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -136,7 +137,7 @@ class ProbeOptions:
     """How to probe: the message's kind, where to send it, how long to follow it, whether to keep
     it. As dispatcher parameters (strings), they are what the audit log records."""
 
-    kind: str = "clean"
+    kind: str = DEFAULT_KIND
     """clean, spam (GTUBE in the body) or virus (EICAR in the body)."""
     via: str = ""
     """HOST:PORT of the SMTP listener; empty: the smtp_address setting."""
@@ -157,7 +158,7 @@ class ProbeOptions:
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> ProbeOptions:
         """Back from the dispatcher's parameters; one sentence for a bad one."""
-        kind = params.get("kind", "clean")
+        kind = params.get("kind", DEFAULT_KIND)
         if kind not in KINDS:
             raise UserError(f"the probe's kind is one of {', '.join(KINDS)}, not {kind!r}")
         try:
@@ -593,12 +594,29 @@ class _Mailboxes:
         self.settings = settings
         self._stack = ExitStack()
         self._clients: dict[str, Any] = {}
+        self._pending: dict[str, threading.Thread] = {}
 
-    def _client(self, user: str) -> Any:
+    def connect_soon(self, user: str) -> None:
+        """Log in as `user` in a thread, so the probe goes on reading the logs meanwhile (a failure
+        is said when the account is searched)."""
+
+        def run() -> None:
+            with suppress(UserError):
+                self.connect(user)
+
+        thread = threading.Thread(target=run, name="probe-imap-login", daemon=True)
+        self._pending[user] = thread
+        thread.start()
+
+    def connect(self, user: str) -> Any:
         """The logged-in IMAPClient for `user`; UserError when there is no password or no login."""
         from console.mailbox.credentials import login_for
         from console.mailbox.imap import connected
 
+        pending = self._pending.get(user)
+        if pending is not None and pending is not threading.current_thread():
+            pending.join()
+            del self._pending[user]
         if user not in self._clients:
             login = login_for(self.settings, user)
             if login is None:
@@ -613,7 +631,7 @@ class _Mailboxes:
         when none has it. UserError when the account cannot be read."""
         from imapclient.exceptions import IMAPClientError
 
-        client = self._client(user)
+        client = self.connect(user)
         try:
             if folders is None:
                 folders = [
@@ -638,7 +656,7 @@ class _Mailboxes:
         """Delete and expunge the message's UIDs (those only) in the folder; how many."""
         from imapclient.exceptions import IMAPClientError
 
-        client = self._client(user)
+        client = self.connect(user)
         try:
             client.select_folder(folder)
             uids = client.search(["HEADER", "Message-ID", message_id])
@@ -661,6 +679,8 @@ class _Mailboxes:
                 client.shutdown()
 
     def close(self) -> None:
+        for thread in self._pending.values():
+            thread.join()
         self._stack.close()
 
 
@@ -733,6 +753,10 @@ def run_probe(
             return result
         msgid = msgid_of(reply)
         emit("sent", "ok", f"{host}:{port} answered {reply}")
+        if prediction.user:
+            # Log in now, while smtpd and the filters work: the folder is searched the moment
+            # the message is stored, not a TLS handshake and a login later.
+            mailboxes.connect_soon(prediction.user)
         tracker = _Tracker(
             result,
             msgid,

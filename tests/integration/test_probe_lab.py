@@ -174,6 +174,8 @@ def test_unreachable_port_is_one_line(lab: RunningLab) -> None:
     bad = probe(lab, "bob@example.com", "--via", "nowhere")
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
     assert "is not HOST:PORT" in bad.stderr
+    kind = probe(lab, "bob@example.com", "--kind", "worm")
+    assert kind.returncode == 2 and "one of clean, spam, virus" in kind.stderr
 
 
 def test_the_core_reports_each_hop_as_it_happens(lab: RunningLab) -> None:
