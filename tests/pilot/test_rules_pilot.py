@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from textual.widgets import DataTable, Input, OptionList, Select, Static, TabbedContent, TextArea
 
 from console.settings import Settings
