@@ -32,6 +32,9 @@ def render(box: Mailbox) -> list[str]:
     width = max([len("FOLDER"), *(len(f.name) for f in box.folders)])
     lines.append(f"  {'FOLDER':<{width}}  {'MESSAGES':>8}  {'UNSEEN':>6}  {'SIZE':>9}")
     for folder in box.folders:
+        if folder.problem:
+            lines.append(f"  {folder.name:<{width}}  {'?':>8}  {'?':>6}  {'?':>9}  {folder.problem}")
+            continue
         lines.append(
             f"  {folder.name:<{width}}  {folder.messages:>8}  {folder.unseen:>6}  "
             f"{_size(folder.size):>9}"

@@ -53,5 +53,5 @@ def mailbox(
         result = Mailbox(user.name, "imap", origin, list_folders(client))
         if folder is not None:
             result.folder = folder
-            result.messages = latest_messages(client, folder, limit)
+            result.total, result.messages = latest_messages(client, folder, limit)
     return result

@@ -51,6 +51,15 @@ def _count(folder: Path) -> Folder | None:
     return Folder("", messages, unseen, size) if found else None
 
 
+def folder_name(on_disk: str) -> str:
+    """A Maildir++ folder's name as IMAP shows it: decoded from modified UTF-7; a name that is not
+    valid modified UTF-7 (made by hand, or UTF-8 already) is shown as it is on disk."""
+    try:
+        return decode_utf7(on_disk.encode("ascii"))
+    except (UnicodeError, ValueError):
+        return on_disk
+
+
 def maildir_folders(maildir: Path) -> list[Folder]:
     """INBOX and every Maildir++ subfolder with its counts; names decoded, `.` kept as the hierarchy
     separator (as Dovecot's IMAP shows them)."""
@@ -71,6 +80,6 @@ def maildir_folders(maildir: Path) -> list[Folder]:
         counted = _count(path)
         if counted is None:
             continue
-        counted.name = decode_utf7(path.name[1:].encode("ascii", "replace"))
+        counted.name = folder_name(path.name[1:])
         folders.append(counted)
     return sorted(folders, key=lambda f: (f.name != "INBOX", f.name.lower()))

@@ -15,6 +15,8 @@ class Folder:
     unseen: int
     size: int | None = None
     """Total bytes; None when the server told no size."""
+    problem: str = ""
+    """Why the counts are missing (the server would not count this folder), else empty."""
 
 
 @dataclass
@@ -45,6 +47,8 @@ class Mailbox:
     folder: str | None = None
     """The folder whose latest messages are listed, if one was asked for."""
     messages: list[MessageSummary] = field(default_factory=list)
+    total: int | None = None
+    """How many messages `folder` holds (of which `messages` are the newest)."""
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON data."""

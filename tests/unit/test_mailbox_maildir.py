@@ -9,7 +9,8 @@ from pathlib import Path
 
 from imapclient.imap_utf7 import encode as encode_utf7
 
-from console.mailbox.maildir import maildir_folders
+from console.mailbox.imap import server_says
+from console.mailbox.maildir import folder_name, maildir_folders
 from tests.helpers import MAILCONSOLE
 
 
@@ -49,6 +50,25 @@ def test_counts_per_folder(tmp_path: Path) -> None:
     }
     assert [f.name for f in maildir_folders(maildir)][0] == "INBOX"
     assert "&" in "".join(p.name for p in maildir.iterdir())  # the names on disk really are encoded
+
+
+def test_names_that_are_not_modified_utf7_are_shown_as_on_disk(tmp_path: Path) -> None:
+    assert folder_name("R&AOk-sum&AOk-") == "Résumé"
+    assert folder_name("&Zm9v") == "&Zm9v"  # base64 of a partial UTF-16 character
+    assert folder_name("&&&-") == "&&&-"
+    assert folder_name("Reçus") == "Reçus"  # already UTF-8 on disk
+    maildir = tmp_path / "Mail"
+    put(maildir, "new", "1.M1.host")
+    put(maildir / ".&Zm9v", "new", "2.M2.host")
+    assert {f.name: f.messages for f in maildir_folders(maildir)} == {"INBOX": 1, "&Zm9v": 1}
+
+
+def test_server_answers_lose_imapclients_prefix_and_dovecots_timing() -> None:
+    from imapclient.exceptions import IMAPClientError
+
+    answer = IMAPClientError("status failed: Mailbox doesn't exist: &Zm9v (0.001 + 0.000 secs).")
+    assert server_says(answer) == "Mailbox doesn't exist: &Zm9v"
+    assert server_says(IMAPClientError("something odd")) == "something odd"
 
 
 def test_an_empty_or_missing_maildir_lists_nothing(tmp_path: Path) -> None:
