@@ -33,7 +33,9 @@ def render(box: Mailbox) -> list[str]:
     lines.append(f"  {'FOLDER':<{width}}  {'MESSAGES':>8}  {'UNSEEN':>6}  {'SIZE':>9}")
     for folder in box.folders:
         if folder.problem:
-            lines.append(f"  {folder.name:<{width}}  {'?':>8}  {'?':>6}  {'?':>9}  {folder.problem}")
+            lines.append(
+                f"  {folder.name:<{width}}  {'?':>8}  {'?':>6}  {'?':>9}  {folder.problem}"
+            )
             continue
         lines.append(
             f"  {folder.name:<{width}}  {folder.messages:>8}  {folder.unseen:>6}  "

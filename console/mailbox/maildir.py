@@ -55,7 +55,7 @@ def folder_name(on_disk: str) -> str:
     """A Maildir++ folder's name as IMAP shows it: decoded from modified UTF-7; a name that is not
     valid modified UTF-7 (made by hand, or UTF-8 already) is shown as it is on disk."""
     try:
-        return decode_utf7(on_disk.encode("ascii"))
+        return str(decode_utf7(on_disk.encode("ascii")))
     except (UnicodeError, ValueError):
         return on_disk
 
