@@ -57,7 +57,7 @@ def serve(conf: str) -> None:
     from widgets.app import ConsoleApp
 
     settings = load_settings(conf, env={}).settings
-    ConsoleApp(settings, initial_tab="jobs", hostname="bench").run()
+    ConsoleApp(settings, initial_screen="jobs", hostname="bench").run()
 
 
 def write_settings(work: Path, rate: float, seconds: float) -> Path:

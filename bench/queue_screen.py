@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Queue screen's figures: the Queue screen with 100,000 envelopes, against a bare Textual app.
 
-First paint: from starting the console (opened on the Queue tab) until the summary strip shows the
+First paint: from starting the console (opened on the Queue screen) until the summary strip shows the
 whole queue, through the shared tmux harness, alternating with the bare Textual baseline
 (../shared/bench/textual_baseline.py, "ready"). smtpctl is replaced by `cat` of a generated dump
 (`sh -c 'cat "$0"' DUMP`: the same bytes smtpctl would print). Then, in process: the cost of a
@@ -34,7 +34,7 @@ HARNESS = ROOT.parent / "shared" / "bench" / "tui_bench.py"
 BASELINE = ROOT.parent / "shared" / "bench" / "textual_baseline.py"
 LAUNCH = (
     "import sys; from console.settings import load_settings; from widgets.launch import run_console; "
-    "run_console(load_settings(sys.argv[1]).settings, initial_tab='queue')"
+    "run_console(load_settings(sys.argv[1]).settings, initial_screen='queue')"
 )
 
 

@@ -54,7 +54,7 @@ def serve(kind: str, conf: str) -> None:
         supervisor_url="unix:///nonexistent/supervisor.sock",
         refresh_interval=3600,
     )
-    ConsoleApp(settings, initial_tab="rules", hostname="bench").run()
+    ConsoleApp(settings, initial_screen="rules", hostname="bench").run()
 
 
 def load_harness():  # type: ignore[no-untyped-def]

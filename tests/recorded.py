@@ -50,7 +50,10 @@ async def supervisor_answered(pilot: Any) -> None:
     app = pilot.app
     await until(
         pilot,
-        lambda: "services" in app.views and app.views["services"].connected is not None,
+        lambda: (
+            "services" in app.screen_widgets
+            and app.screen_widgets["services"].connected is not None
+        ),
         what="supervisord's first answer on the Services screen",
     )
     await pilot.pause()

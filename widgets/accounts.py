@@ -211,14 +211,14 @@ class FormScreen(DialogScreen["dict[str, str] | None"]):
         self.dismiss(None)
 
 
-class AccountsView(Widget):
+class AccountsScreen(Widget):
     """The Accounts screen."""
 
     DEFAULT_CSS = """
-    AccountsView { height: 1fr; }
-    AccountsView #accounts-views { height: 1; }
-    AccountsView AccountsList { height: 1fr; }
-    AccountsView #accounts-detail { height: 3; color: $text-muted; }
+    AccountsScreen { height: 1fr; }
+    AccountsScreen #accounts-views { height: 1; }
+    AccountsScreen AccountsList { height: 1fr; }
+    AccountsScreen #accounts-detail { height: 3; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("v", "next_view", "View", id="accounts.view"),
@@ -324,7 +324,7 @@ class AccountsView(Widget):
         except UserError as exc:
             self.post_message(self.LoadFailed(str(exc)))
 
-    def on_accounts_view_loaded(self, message: Loaded) -> None:
+    def on_accounts_screen_loaded(self, message: Loaded) -> None:
         self.overview, self.findings, self.records = (
             message.overview,
             message.findings,
@@ -334,7 +334,7 @@ class AccountsView(Widget):
         self.error = ""
         self._show()
 
-    def on_accounts_view_load_failed(self, message: LoadFailed) -> None:
+    def on_accounts_screen_load_failed(self, message: LoadFailed) -> None:
         self.error = message.text
         self._show()
 
@@ -351,7 +351,7 @@ class AccountsView(Widget):
             return
         self.post_message(self.DnsChecked(verdicts))
 
-    def on_accounts_view_dns_checked(self, message: DnsChecked) -> None:
+    def on_accounts_screen_dns_checked(self, message: DnsChecked) -> None:
         if message.error:
             self.notify(printable(message.error), severity="error", markup=False)
             return

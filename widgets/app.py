@@ -1,4 +1,4 @@
-"""The console's App: a header with the host and supervisord's state, one tab per screen, help, palette.
+"""The console's App: a header with the host and supervisord's state, the screens (one shown at a time), help, palette.
 
 Every mutating action from a key or the palette goes through `request_action`, which confirms dangerous
 actions and runs `console.actions.dispatch` in a thread (the only path; it enforces read-only).
@@ -25,17 +25,17 @@ from console.actions import Action, dispatch, offered_actions
 from console.errors import AuditIncomplete, ReadOnlyRefused, UserError
 from console.settings import Settings
 from console.text import printable
-from widgets.common.bars import AppHeader, KeyBar, TabBar
-from widgets.common.screen import ActionScreen, ActionTarget, ScreenView
+from widgets.common.bars import AppHeader, KeyBar, ScreenBar
+from widgets.common.screen import ActionScreen, ActionTarget, ConsoleScreen
 from widgets.messages import ActionFinished
 from widgets.startup import resume_garbage_collection, start_in_background
 
 if TYPE_CHECKING:
-    from widgets.services import ServicesView
+    from widgets.services import ServicesScreen
 
 
-class Tab(NamedTuple):
-    """One screen of the console: its id, its tab title, its key, and how to build its widget."""
+class ScreenSpec(NamedTuple):
+    """One screen of the console: its id, its title in the screen bar, its key, and how to build its widget."""
 
     id: str
     title: str
@@ -47,55 +47,57 @@ class Tab(NamedTuple):
 
 
 def _services(app: ConsoleApp) -> Widget:
-    from widgets.services import ServicesView
+    from widgets.services import ServicesScreen
 
     if app.supervisor is None:
         from console.supervisor.client import client_for
 
         app.supervisor = client_for(app.settings)
-    return ServicesView(
+    return ServicesScreen(
         app.supervisor,
         app.settings.refresh_interval,
         app.settings.read_only,
-        prefetch=app.tab_options.get("prefetch"),
-        id="services-view",
+        prefetch=app.screen_options.get("prefetch"),
+        id="services-screen",
     )
 
 
 def _rules(app: ConsoleApp) -> Widget:
-    from widgets.rules.view import RulesView
+    from widgets.rules.view import RulesScreen
 
-    return RulesView(app.settings, id="rules-view")
+    return RulesScreen(app.settings, id="rules-screen")
 
 
 def _logs(app: ConsoleApp) -> Widget:
-    from widgets.logs.view import LogsView
+    from widgets.logs.view import LogsScreen
 
-    return LogsView(app.settings, files=app.tab_options.get("log_files"), id="logs-view")
+    return LogsScreen(app.settings, files=app.screen_options.get("log_files"), id="logs-screen")
 
 
 def _overview(app: ConsoleApp) -> Widget:
-    from widgets.overview import OverviewView
+    from widgets.overview import OverviewScreen
 
-    return OverviewView(app.settings, id="overview-view", **app.tab_options.get("overview", {}))
+    return OverviewScreen(
+        app.settings, id="overview-screen", **app.screen_options.get("overview", {})
+    )
 
 
 def _queue(app: ConsoleApp) -> Widget:
-    from widgets.queue import QueueView
+    from widgets.queue import QueueScreen
 
-    return QueueView(app.settings, id="queue-view", **app.tab_options.get("queue", {}))
+    return QueueScreen(app.settings, id="queue-screen", **app.screen_options.get("queue", {}))
 
 
 def _accounts(app: ConsoleApp) -> Widget:
-    from widgets.accounts import AccountsView
+    from widgets.accounts import AccountsScreen
 
-    return AccountsView(app.settings, id="accounts-view")
+    return AccountsScreen(app.settings, id="accounts-screen")
 
 
 def _jobs(app: ConsoleApp) -> Widget:
-    from widgets.jobs import JobsView
+    from widgets.jobs import JobsScreen
 
-    return JobsView(app.settings, id="jobs-view")
+    return JobsScreen(app.settings, id="jobs-screen")
 
 
 def _job_targets(settings: Settings, name: str) -> Iterable[ActionTarget]:
@@ -104,16 +106,16 @@ def _job_targets(settings: Settings, name: str) -> Iterable[ActionTarget]:
     return job_targets(settings, name)
 
 
-# The screens in tab order. Each is built (and its module imported) only when first shown, so
+# The screens in the order of the screen bar. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
-TABS: list[Tab] = [
-    Tab("services", "Services", "f2", _services),
-    Tab("queue", "Queue", "f3", _queue),
-    Tab("logs", "Logs", "f4", _logs),
-    Tab("rules", "Rules", "f5", _rules),
-    Tab("accounts", "Accounts", "f6", _accounts),
-    Tab("overview", "Overview", "f7", _overview),
-    Tab("jobs", "Jobs", "f8", _jobs, _job_targets),
+SCREENS: list[ScreenSpec] = [
+    ScreenSpec("services", "Services", "f2", _services),
+    ScreenSpec("queue", "Queue", "f3", _queue),
+    ScreenSpec("logs", "Logs", "f4", _logs),
+    ScreenSpec("rules", "Rules", "f5", _rules),
+    ScreenSpec("accounts", "Accounts", "f6", _accounts),
+    ScreenSpec("overview", "Overview", "f7", _overview),
+    ScreenSpec("jobs", "Jobs", "f8", _jobs, _job_targets),
 ]
 
 
@@ -129,11 +131,11 @@ class ActionCommands(Provider):
     def _commands(self) -> Iterable[tuple[str, str, Callable[[], Any]]]:
         app = self.app
         assert isinstance(app, ConsoleApp)
-        for tab in TABS:
+        for spec in SCREENS:
             yield (
-                f"Go to {tab.title}",
-                f"Show the {tab.title} screen",
-                partial(app.show_tab, tab.id),
+                f"Go to {spec.title}",
+                f"Show the {spec.title} screen",
+                partial(app.show_screen, spec.id),
             )
         yield "Help: keys of this screen", "List every key of the current screen", app.action_help
         yield (
@@ -142,8 +144,8 @@ class ActionCommands(Provider):
             app.action_quit,
         )
         yield from app.registry_palette()
-        for view in app.screen_views():
-            yield from view.palette_commands()
+        for screen in app.built_screens():
+            yield from screen.palette_commands()
 
     async def discover(self) -> Hits:
         for title, help_text, callback in self._commands():
@@ -189,25 +191,29 @@ class ConsoleApp(App[None]):
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         *(
             Binding(
-                tab.key,
-                f"show_tab('{tab.id}')",
-                f"{tab.title} screen",
+                spec.key,
+                f"show_screen('{spec.id}')",
+                f"{spec.title} screen",
                 show=False,
                 # Priority: a focused TextArea (the Rules editor) binds f6/f7 to select line/all.
                 priority=True,
-                id=f"app.tab_{tab.id}",
+                id=f"app.screen_{spec.id}",
             )
-            for tab in TABS
+            for spec in SCREENS
         ),
         Binding(
-            "right_square_bracket", "next_tab(1)", "Next screen", show=False, id="app.next_tab"
+            "right_square_bracket",
+            "next_screen(1)",
+            "Next screen",
+            show=False,
+            id="app.next_screen",
         ),
         Binding(
             "left_square_bracket",
-            "next_tab(-1)",
+            "next_screen(-1)",
             "Previous screen",
             show=False,
-            id="app.previous_tab",
+            id="app.previous_screen",
         ),
     ]
 
@@ -215,104 +221,108 @@ class ConsoleApp(App[None]):
         self,
         settings: Settings,
         supervisor: Any = None,
-        initial_tab: str | None = None,
+        initial_screen: str | None = None,
         hostname: str | None = None,
-        **tab_options: Any,
+        **screen_options: Any,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.supervisor = supervisor  # made when Services is built, unless given
-        self.initial_tab = initial_tab or TABS[0].id
+        self.initial_screen = initial_screen or SCREENS[0].id
         self.hostname = hostname or socket.gethostname()
         # Kept by reference: App.query looks only at the top screen, which may be a dialog.
         self.header = AppHeader(settings, self.hostname)
-        self.tab_bar = TabBar(self.initial_tab, [(tab.id, tab.title, tab.key) for tab in TABS])
+        self.screen_bar = ScreenBar(
+            self.initial_screen, [(spec.id, spec.title, spec.key) for spec in SCREENS]
+        )
         self.key_bar = KeyBar(id="key-bar")
-        self.views: dict[str, Widget] = {}
-        """The screens built so far, by tab id: children of the main screen, only the active one shown."""
-        self._active = self.initial_tab
-        self.tab_options = tab_options
+        self.screen_widgets: dict[str, Widget] = {}
+        """The screens built so far, by id: children of the main screen, only the active one shown."""
+        self._active = self.initial_screen
+        self.screen_options = screen_options
 
     def compose(self) -> ComposeResult:
         # No container around the screens: every widget on the first frame costs start-up time.
         yield self.header
-        yield self.tab_bar
-        yield self._view(self.initial_tab)
+        yield self.screen_bar
+        yield self._make_screen(self.initial_screen)
         yield self.key_bar
 
     def on_mount(self) -> None:
-        if self.initial_tab != "services":
+        if self.initial_screen != "services":
             # Services is always built (its poll drives the header's state), once the first frame is out.
             start_in_background(self, partial(self._build_behind, "services"))
         start_in_background(self, resume_garbage_collection)
 
-    def _view(self, tab_id: str) -> Widget:
-        view = next(t for t in TABS if t.id == tab_id).build(self)
-        view.display = tab_id == self._active
-        self.views[tab_id] = view
-        return view
+    def _make_screen(self, screen_id: str) -> Widget:
+        screen = next(t for t in SCREENS if t.id == screen_id).build(self)
+        screen.display = screen_id == self._active
+        self.screen_widgets[screen_id] = screen
+        return screen
 
-    def screen_views(self) -> list[ScreenView]:
-        """The view of every screen built so far, through the contract every screen implements."""
-        views: list[ScreenView] = []
-        for view in self.views.values():
-            assert isinstance(view, ScreenView), (
-                f"{type(view).__name__} does not implement ScreenView"
+    def built_screens(self) -> list[ConsoleScreen]:
+        """Every screen built so far, through the contract every screen implements."""
+        screens: list[ConsoleScreen] = []
+        for screen in self.screen_widgets.values():
+            assert isinstance(screen, ConsoleScreen), (
+                f"{type(screen).__name__} does not implement ConsoleScreen"
             )
-            views.append(view)
-        return views
+            screens.append(screen)
+        return screens
 
     @property
-    def active_tab(self) -> str:
+    def active_screen(self) -> str:
         """The id of the screen on show."""
         return self._active
 
-    def show_tab(self, tab_id: str) -> None:
-        """Switch to a screen by its tab id; it is built on first use, then takes the keyboard."""
-        self._active = tab_id
-        for view_id, view in self.views.items():
-            view.display = view_id == tab_id
-        self.tab_bar.show(tab_id)
-        self.call_later(self._build_and_focus, tab_id)
+    def show_screen(self, screen_id: str) -> None:
+        """Switch to a screen by its id; it is built on first use, then takes the keyboard."""
+        self._active = screen_id
+        for other_id, screen in self.screen_widgets.items():
+            screen.display = other_id == screen_id
+        self.screen_bar.show(screen_id)
+        self.call_later(self._build_and_focus, screen_id)
 
-    def action_show_tab(self, tab_id: str) -> None:
-        self.show_tab(tab_id)
+    def action_show_tab(self, screen_id: str) -> None:
+        self.show_screen(screen_id)
 
     def action_next_tab(self, step: int) -> None:
-        ids = [tab.id for tab in TABS]
-        self.show_tab(ids[(ids.index(self.active_tab) + step) % len(ids)])
+        ids = [spec.id for spec in SCREENS]
+        self.show_screen(ids[(ids.index(self.active_screen) + step) % len(ids)])
 
-    async def _build_behind(self, tab_id: str) -> None:
+    async def _build_behind(self, screen_id: str) -> None:
         """Build a screen behind the shown one, unless the console is closing meanwhile."""
         if self.is_running and self.key_bar.is_attached:
-            await self._build(tab_id)
+            await self._build(screen_id)
 
-    async def _build(self, tab_id: str) -> Widget:
-        view = self.views.get(tab_id)
-        if view is None:
-            view = self._view(tab_id)
+    async def _build(self, screen_id: str) -> Widget:
+        screen = self.screen_widgets.get(screen_id)
+        if screen is None:
+            screen = self._make_screen(screen_id)
             # On the screen the key bar is on, not self.screen: a dialog may be on top.
-            await self.key_bar.screen.mount(view, before=self.key_bar)
-        return view
+            await self.key_bar.screen.mount(screen, before=self.key_bar)
+        return screen
 
-    async def _build_and_focus(self, tab_id: str) -> None:
-        view = await self._build(tab_id)
-        if self.active_tab != tab_id:
+    async def _build_and_focus(self, screen_id: str) -> None:
+        screen = await self._build(screen_id)
+        if self.active_screen != screen_id:
             return  # the user moved on meanwhile
-        if self.focused is not None and view in self.focused.ancestors_with_self:
+        if self.focused is not None and screen in self.focused.ancestors_with_self:
             return  # the screen already has the keyboard (e.g. a field the user opened)
-        for widget in view.query("*"):
+        for widget in screen.query("*"):
             if widget.focusable:
                 widget.focus()
                 break
 
     # ------------------------------------------------------------------ header state
 
-    def on_services_view_programs_refreshed(self, message: ServicesView.ProgramsRefreshed) -> None:
+    def on_services_screen_programs_refreshed(
+        self, message: ServicesScreen.ProgramsRefreshed
+    ) -> None:
         state = message.snapshot.state
         self.header.set_state("connected" if state == "RUNNING" else f"connected ({state.lower()})")
 
-    def on_services_view_supervisor_down(self, message: ServicesView.SupervisorDown) -> None:
+    def on_services_screen_supervisor_down(self, message: ServicesScreen.SupervisorDown) -> None:
         self.header.set_state("disconnected")  # the banner says when it retries
 
     # ------------------------------------------------------------------ actions
@@ -353,32 +363,32 @@ class ConsoleApp(App[None]):
                 )
 
     def _registry_targets(self, action: Action) -> Iterable[ActionTarget]:
-        view = self.views.get(action.screen)
-        if view is None:
-            spec = next((t for t in TABS if t.id == action.screen), None)
+        screen = self.screen_widgets.get(action.screen)
+        if screen is None:
+            spec = next((t for t in SCREENS if t.id == action.screen), None)
             return spec.targets(self.settings, action.name) if spec and spec.targets else ()
-        assert isinstance(view, ActionScreen), (
-            f"{type(view).__name__} does not implement ActionScreen"
+        assert isinstance(screen, ActionScreen), (
+            f"{type(screen).__name__} does not implement ActionScreen"
         )
-        return view.action_targets(action.name)
+        return screen.action_targets(action.name)
 
     def start_action(self, name: str, target: str) -> None:
         """Start a registry action from the palette as its screen's key would (built first if need be)."""
 
         async def start() -> None:
-            view = await self._build(actions.ACTIONS[name].screen)
-            assert isinstance(view, ActionScreen)
-            view.start_action(name, target)
+            screen = await self._build(actions.ACTIONS[name].screen)
+            assert isinstance(screen, ActionScreen)
+            screen.start_action(name, target)
 
         self.call_later(start)
 
     def run_job(self, name: str) -> None:
         """Open the Jobs screen and run job `name` there (after a yes), its output streaming."""
-        self.show_tab("jobs")
+        self.show_screen("jobs")
 
         async def start() -> None:
-            view = await self._build("jobs")
-            view.start_job(name)  # type: ignore[attr-defined]
+            screen = await self._build("jobs")
+            screen.start_job(name)  # type: ignore[attr-defined]
 
         self.call_later(start)
 
@@ -387,17 +397,19 @@ class ConsoleApp(App[None]):
         attempt goes through the dispatcher, which writes it to the audit log."""
         if not self.settings.read_only or len(self.screen_stack) > 1:  # a dialog has the keys
             return
-        view = self.views.get(self.active_tab)
-        mutating = getattr(view, "MUTATING", None)
-        if view is None or not isinstance(mutating, dict):
+        screen = self.screen_widgets.get(self.active_screen)
+        mutating = getattr(screen, "MUTATING", None)
+        if screen is None or not isinstance(mutating, dict):
             return
-        for binding in view.BINDINGS:
+        for binding in screen.BINDINGS:
             assert isinstance(binding, Binding)
             method, _, args = binding.action.partition("(")
             if event.key not in binding.key.split(",") or method not in mutating:
                 continue
             event.stop()
-            target = args.rstrip(")").strip("'\"") or getattr(view, "refusal_target", lambda: "")()
+            target = (
+                args.rstrip(")").strip("'\"") or getattr(screen, "refusal_target", lambda: "")()
+            )
             self.notify(
                 f"read-only: {binding.description.lower()} is not available",
                 severity="warning",
@@ -436,15 +448,15 @@ class ConsoleApp(App[None]):
             "error" if not message.ok else "information" if message.audited else "warning"
         )
         self.notify(printable(message.text), severity=severity, markup=False)
-        for view in self.screen_views():
+        for screen in self.built_screens():
             # Screens that care (the one that asked, or one showing the changed thing) refresh.
-            view.handle_action_result(message)
+            screen.handle_action_result(message)
 
     # ------------------------------------------------------------------ quitting
 
     async def action_quit(self) -> None:
         """Quit; when a screen holds unsaved edits (the Rules editor), ask first."""
-        unsaved = [view for view in self.screen_views() if view.unsaved_changes()]
+        unsaved = [screen for screen in self.built_screens() if screen.unsaved_changes()]
         if not unsaved:
             self.exit()
             return
@@ -486,7 +498,7 @@ class ConsoleApp(App[None]):
             seen.add(key)
             entry = (key, binding.description)
             (own if binding.id else generic).append(entry)
-        title = next(t.title for t in TABS if t.id == self.active_tab)
+        title = next(t.title for t in SCREENS if t.id == self.active_screen)
         from widgets.common.dialogs import HelpScreen
 
         self.push_screen(HelpScreen(f"Keys of the {title} screen", own + generic))

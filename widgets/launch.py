@@ -70,7 +70,7 @@ class TextualLauncher:
         problem = open_files_error(paths)
         if problem:
             raise UserError(problem)
-        run_console(settings, initial_tab="logs", log_files=[p.resolve() for p in paths])
+        run_console(settings, initial_screen="logs", log_files=[p.resolve() for p in paths])
 
 
 def run_console(settings: Settings, **options: Any) -> None:

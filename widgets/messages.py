@@ -1,6 +1,6 @@
 """The messages the App itself handles, as small typed classes named for what happened.
 
-A screen's own worker results stay nested in the widget that posts them (`QueueView.QueueLoaded`);
+A screen's own worker results stay nested in the widget that posts them (`QueueScreen.QueueLoaded`);
 what crosses screens is here.
 """
 

@@ -143,11 +143,11 @@ def _style(name: str) -> Style:
     return Style.parse(name) if name else Style()
 
 
-class OverviewView(Vertical):
+class OverviewScreen(Vertical):
     """Health findings and the mail flow; `f` or enter runs the selected finding's fix."""
 
     DEFAULT_CSS = """
-    OverviewView { height: 1fr; }
+    OverviewScreen { height: 1fr; }
     #overview-status { height: 1; padding: 0 1; background: $panel-lighten-1; }
     #overview-body { height: 1fr; }
     #findings { width: 1fr; }
@@ -194,7 +194,7 @@ class OverviewView(Vertical):
         self.report: HealthReport | None = None
         self._wake = threading.Event()
         self._check_now = True
-        self._flow: OverviewView.FlowCounted | None = None
+        self._flow: OverviewScreen.FlowCounted | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Checking the stack…", id="overview-status")
@@ -257,7 +257,7 @@ class OverviewView(Vertical):
 
     # ------------------------------------------------------------------ what the thread found
 
-    def on_overview_view_health_checked(self, message: HealthChecked) -> None:
+    def on_overview_screen_health_checked(self, message: HealthChecked) -> None:
         report = message.report
         self.report = report
         counts = report.counts()
@@ -276,7 +276,7 @@ class OverviewView(Vertical):
         findings.set_checks(ordered(report.checks))
         self._show_detail()
 
-    def on_overview_view_flow_counted(self, message: FlowCounted) -> None:
+    def on_overview_screen_flow_counted(self, message: FlowCounted) -> None:
         self._flow = message
         self._draw_flow()
 

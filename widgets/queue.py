@@ -221,11 +221,11 @@ class QueueTable(RepaintOnResize, ScrollView, can_focus=True):
         return strip.apply_style(base)
 
 
-class QueueView(Vertical):
+class QueueScreen(Vertical):
     """The queue: summary strip, filter, table, details; actions through the app's dispatcher."""
 
     DEFAULT_CSS = """
-    QueueView { height: 1fr; }
+    QueueScreen { height: 1fr; }
     #queue-banner { background: $error 40%; padding: 0 1; height: auto; }
     #queue-summary { height: auto; max-height: 3; padding: 0 1; background: $panel; }
     #queue-filter { height: 3; }
@@ -235,9 +235,9 @@ class QueueView(Vertical):
     #queue-details { height: 1fr; border-top: solid $accent; padding: 0 1; }
     /* With the details open on a short terminal the table keeps a few rows around the cursor
        and the summary steps aside: the details get the room. */
-    QueueView.details.short #queue-summary { display: none; }
-    QueueView.details.short QueueTable { height: 5; min-height: 5; }
-    QueueView.details.short #queue-details { height: 1fr; }
+    QueueScreen.details.short #queue-summary { display: none; }
+    QueueScreen.details.short QueueTable { height: 5; min-height: 5; }
+    QueueScreen.details.short #queue-details { height: 1fr; }
     """
 
     BINDINGS = [
@@ -364,7 +364,7 @@ class QueueView(Vertical):
         self._start_read()
 
     def on_show(self) -> None:
-        """Shown (its tab opened): the keyboard goes to the table, unless a field has it."""
+        """Shown (its screen opened): the keyboard goes to the table, unless a field has it."""
         if not isinstance(self.app.focused, Input) or self.app.focused.parent is not self:
             self.query_one(QueueTable).focus()
 
@@ -435,7 +435,7 @@ class QueueView(Vertical):
         """How the rows are made: sort key, reversed, filter text, grouped by message."""
         return (self.sort, self.reverse, self.query_text, self.grouped)
 
-    def on_queue_view_queue_loaded(self, message: QueueLoaded) -> None:
+    def on_queue_screen_queue_loaded(self, message: QueueLoaded) -> None:
         self._reading = False
         soon = self._read_again_soon
         self._read_again_soon = False
@@ -532,7 +532,7 @@ class QueueView(Vertical):
             summary = summarise(envelopes, now)
         self.post_message(self.RowsReady(generation, rows, summary))
 
-    def on_queue_view_rows_ready(self, message: RowsReady) -> None:
+    def on_queue_screen_rows_ready(self, message: RowsReady) -> None:
         if message.generation == self.generation:
             self.show_rows(message.rows, message.summary)
 
@@ -813,7 +813,7 @@ class QueueView(Vertical):
         """Fetch `show envelope`, `show message` and the log lines of one envelope or message."""
         self.post_message(self.DetailsLoaded(key, details_text(self.settings, key, body)))
 
-    def on_queue_view_details_loaded(self, message: DetailsLoaded) -> None:
+    def on_queue_screen_details_loaded(self, message: DetailsLoaded) -> None:
         if message.key == self.details_key:
             self.query_one("#queue-details-text", Static).update(message.text)
 

@@ -165,11 +165,11 @@ def _style(name: str) -> Style:
     return Style.parse(name) if name else Style()
 
 
-class ServicesView(Vertical):
+class ServicesScreen(Vertical):
     """All supervisord programs, polled without overlap; actions go through the app's dispatcher."""
 
     DEFAULT_CSS = """
-    ServicesView { height: 1fr; }
+    ServicesScreen { height: 1fr; }
     #services-banner { background: $error 40%; padding: 0 1; height: auto; }
     #programs { max-height: 60%; }
     #programs.stale { opacity: 50%; text-style: dim; }
@@ -207,7 +207,7 @@ class ServicesView(Vertical):
 
         def can_replace(self, message: Message) -> bool:
             """A newer snapshot waiting behind this one makes it pointless to draw."""
-            return isinstance(message, ServicesView.ProgramsRefreshed)
+            return isinstance(message, ServicesScreen.ProgramsRefreshed)
 
     class SupervisorDown(Message):
         """A poll of supervisord failed; `reason` is one sentence."""
@@ -266,7 +266,7 @@ class ServicesView(Vertical):
         # The output pane (title and log) is made when first asked for: start-up does not pay for it.
 
     def on_mount(self) -> None:
-        if self.app.initial_tab == "services":  # type: ignore[attr-defined]
+        if self.app.initial_screen == "services":  # type: ignore[attr-defined]
             self.query_one("#programs").focus()
         if self._first is not None:
             self.post_message(self.ProgramsRefreshed(self._first))
@@ -310,14 +310,14 @@ class ServicesView(Vertical):
                 message = self.SupervisorDown(reason, delay)
             self.post_message(message)
 
-    def on_services_view_programs_refreshed(self, message: ProgramsRefreshed) -> None:
+    def on_services_screen_programs_refreshed(self, message: ProgramsRefreshed) -> None:
         self.snapshot = message.snapshot
         self.connected = True
         self._update_table(message.snapshot)
         self.query_one("#services-banner").display = False
         self.query_one("#programs").remove_class("stale")
 
-    def on_services_view_supervisor_down(self, message: SupervisorDown) -> None:
+    def on_services_screen_supervisor_down(self, message: SupervisorDown) -> None:
         self.connected = False
         banner = self.query_one("#services-banner", Static)
         seen = ""
@@ -500,7 +500,7 @@ class ServicesView(Vertical):
         except Exception as exc:  # noqa: BLE001 - never crash on a backend error
             self.post_message(self.LogFetched(source, "", offset, f"log read failed: {exc}"))
 
-    def on_services_view_log_fetched(self, message: LogFetched) -> None:
+    def on_services_screen_log_fetched(self, message: LogFetched) -> None:
         if message.source != self._log_source:
             return  # a late answer for a log no longer shown
         log = self.query_one("#program-log", Log)

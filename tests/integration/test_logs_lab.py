@@ -13,7 +13,7 @@ from tests.integration.test_lab import send
 from widgets.app import ConsoleApp
 from widgets.logs.files import FileList
 from widgets.logs.lines import LogLines
-from widgets.logs.view import LogsView
+from widgets.logs.view import LogsScreen
 
 pytestmark = pytest.mark.lab
 
@@ -25,7 +25,7 @@ def visible(app: ConsoleApp) -> str:
 
 async def test_a_delivery_through_smtpd_appears_on_the_logs_screen(lab: RunningLab) -> None:
     settings = load_settings(str(lab.settings_path), env={}).settings
-    app = ConsoleApp(settings, initial_tab="logs")
+    app = ConsoleApp(settings, initial_screen="logs")
     async with app.run_test(size=(200, 50)) as pilot:
         files = app.query_one("#log-files", FileList)
         names = [str(prompt) for prompt in files.prompts]
@@ -37,7 +37,7 @@ async def test_a_delivery_through_smtpd_appears_on_the_logs_screen(lab: RunningL
         await until(
             pilot,
             lambda: (
-                (followed := app.query_one(LogsView).followed) is not None
+                (followed := app.query_one(LogsScreen).followed) is not None
                 and followed.path.name == "smtpd.log"
             ),
         )

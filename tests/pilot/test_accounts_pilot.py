@@ -15,7 +15,7 @@ from console.settings import Settings
 from tests.helpers import palette_answered, until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from tests.unit.test_accounts_check import article_stack
-from widgets.accounts import AccountsList, AccountsView, FormScreen
+from widgets.accounts import AccountsList, AccountsScreen, FormScreen
 from widgets.app import ActionCommands, ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
 
@@ -43,12 +43,12 @@ def accounts_app(settings: Settings) -> ConsoleApp:
         settings,
         supervisor=RecordedSupervisor(),
         hostname="mail.example.com",
-        initial_tab="accounts",
+        initial_screen="accounts",
     )
 
 
-def view(app: ConsoleApp) -> AccountsView:
-    return app.query_one(AccountsView)
+def screen_of(app: ConsoleApp) -> AccountsScreen:
+    return app.query_one(AccountsScreen)
 
 
 def lines(app: ConsoleApp) -> list[str]:
@@ -58,7 +58,7 @@ def lines(app: ConsoleApp) -> list[str]:
 
 async def loaded(pilot: Any) -> None:
     await supervisor_answered(pilot)
-    await until(pilot, lambda: view(pilot.app).overview is not None)
+    await until(pilot, lambda: screen_of(pilot.app).overview is not None)
     await pilot.pause()
 
 

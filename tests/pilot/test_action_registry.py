@@ -154,14 +154,14 @@ def test_every_declared_command_and_palette_entry_has_a_home() -> None:
     `queue pause|resume AGENT` reaches the agent actions for exactly smtpd's agents."""
     from console.queue.parse import SUBSYSTEMS
     from tests.unit.test_cli import every_command_path
-    from widgets.app import TABS
+    from widgets.app import SCREENS
 
     paths = every_command_path()
     for action in actions.ACTIONS.values():
         if action.cli is not None:
             assert action.cli.command.split() in paths, action.name
         if action.palette:
-            assert action.screen in [tab.id for tab in TABS], action.name
+            assert action.screen in [spec.id for spec in SCREENS], action.name
     for verb in ("pause", "resume"):
         cli = actions.ACTIONS[f"queue.{verb}"].cli
         assert cli is not None

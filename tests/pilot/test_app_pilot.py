@@ -10,12 +10,12 @@ from console.actions import ACTIONS
 from console.settings import Settings
 from tests.helpers import palette_answered, until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
-from widgets.app import TABS, ConsoleApp
-from widgets.common.screen import ActionScreen, ScreenView
+from widgets.app import SCREENS, ConsoleApp
+from widgets.common.screen import ActionScreen, ConsoleScreen
 
 
-@pytest.mark.parametrize("tab", [t.id for t in TABS if t.id != "services"])
-async def test_palette_switches_screen_and_focuses_it(tab: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("screen_id", [t.id for t in SCREENS if t.id != "services"])
+async def test_palette_switches_screen_and_focuses_it(screen_id: str, tmp_path: Path) -> None:
     (tmp_path / "smtpd.log").write_text("hello\n")
     settings = Settings(
         supervisor_url=URL,
@@ -26,7 +26,7 @@ async def test_palette_switches_screen_and_focuses_it(tab: str, tmp_path: Path) 
         audit_log=tmp_path / "audit.log",
     )
     app = ConsoleApp(settings, supervisor=RecordedSupervisor(), hostname="mail.example.com")
-    title = next(t.title for t in TABS if t.id == tab)
+    title = next(t.title for t in SCREENS if t.id == screen_id)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+p")
         await pilot.pause()
@@ -36,12 +36,13 @@ async def test_palette_switches_screen_and_focuses_it(tab: str, tmp_path: Path) 
         await until(
             pilot,
             lambda: (
-                app.focused is not None and app.views.get(tab) in app.focused.ancestors_with_self
+                app.focused is not None
+                and app.screen_widgets.get(screen_id) in app.focused.ancestors_with_self
             ),
         )
-        assert app.active_tab == tab
+        assert app.active_screen == screen_id
         assert app.focused is not None
-        assert app.views.get(tab) in app.focused.ancestors_with_self
+        assert app.screen_widgets.get(screen_id) in app.focused.ancestors_with_self
         assert app.is_running
 
 
@@ -59,7 +60,10 @@ async def test_quitting_with_unsaved_rules_asks_first(tmp_path: Path) -> None:
         fdm_test_messages=tmp_path,
     )
     app = ConsoleApp(
-        settings, supervisor=RecordedSupervisor(), hostname="mail.example.com", initial_tab="rules"
+        settings,
+        supervisor=RecordedSupervisor(),
+        hostname="mail.example.com",
+        initial_screen="rules",
     )
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.focused is not None and app.focused.id == "rules-editor")
@@ -93,21 +97,24 @@ async def test_function_keys_brackets_and_clicks_switch_screens(tmp_path: Path) 
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f4")
         await pilot.pause()
-        assert app.active_tab == "logs"
-        assert "Logs" in str(app.tab_bar.render())
+        assert app.active_screen == "logs"
+        assert "Logs" in str(app.screen_bar.render())
         await pilot.press("right_square_bracket")
         await pilot.pause()
-        assert app.active_tab == "rules"
+        assert app.active_screen == "rules"
         await pilot.press("f1")  # the Rules editor takes printable keys; F-keys still reach the app
         await pilot.pause()
         await pilot.press("escape", "f2", "left_square_bracket")
         await pilot.pause()
-        assert app.active_tab == TABS[-1].id  # wraps around
-        start, end, _ = next(span for span in app.tab_bar._spans if span[2] == "queue")
-        await pilot.click("#tab-bar", offset=(start + 1, 0))
+        assert app.active_screen == SCREENS[-1].id  # wraps around
+        start, end, _ = next(span for span in app.screen_bar._spans if span[2] == "queue")
+        await pilot.click("#screen-bar", offset=(start + 1, 0))
         await pilot.pause()
-        assert app.active_tab == "queue"
-        assert app.focused is not None and app.views["queue"] in app.focused.ancestors_with_self
+        assert app.active_screen == "queue"
+        assert (
+            app.focused is not None
+            and app.screen_widgets["queue"] in app.focused.ancestors_with_self
+        )
 
 
 async def test_key_bar_lists_the_screens_keys_and_hides_mutating_ones_in_read_only(
@@ -151,9 +158,9 @@ async def test_garbage_collection_resumes_after_the_first_frame(tmp_path: Path) 
         gc.enable()
 
 
-@pytest.mark.parametrize("tab", [t.id for t in TABS])
-async def test_every_screen_implements_the_screen_contract(tab: str, tmp_path: Path) -> None:
-    """The App reaches each screen through ScreenView (palette, action results, unsaved edits)."""
+@pytest.mark.parametrize("screen_id", [t.id for t in SCREENS])
+async def test_every_screen_implements_the_screen_contract(screen_id: str, tmp_path: Path) -> None:
+    """The App reaches each screen through ConsoleScreen (palette, action results, unsaved edits)."""
     settings = Settings(
         supervisor_url=URL,
         log_dir=tmp_path,
@@ -163,18 +170,23 @@ async def test_every_screen_implements_the_screen_contract(tab: str, tmp_path: P
         audit_log=tmp_path / "audit.log",
     )
     app = ConsoleApp(
-        settings, supervisor=RecordedSupervisor(), hostname="mail.example.com", initial_tab=tab
+        settings,
+        supervisor=RecordedSupervisor(),
+        hostname="mail.example.com",
+        initial_screen=screen_id,
     )
     async with app.run_test(size=(80, 24)) as pilot:
         await supervisor_answered(
             pilot
         )  # the Services screen is built behind any other: let it finish
-        view = app.views[tab]
-        assert isinstance(view, ScreenView)
-        assert view.unsaved_changes() is False
-        assert all(len(entry) == 3 for entry in view.palette_commands())
-        if any(action.screen == tab for action in ACTIONS.values()):
-            assert isinstance(view, ActionScreen)  # it offers the registry's actions in the palette
+        shown = app.screen_widgets[screen_id]
+        assert isinstance(shown, ConsoleScreen)
+        assert shown.unsaved_changes() is False
+        assert all(len(entry) == 3 for entry in shown.palette_commands())
+        if any(action.screen == screen_id for action in ACTIONS.values()):
+            assert isinstance(
+                shown, ActionScreen
+            )  # it offers the registry's actions in the palette
 
 
 async def test_help_stays_above_notifications_and_the_palette_quits(tmp_path: Path) -> None:

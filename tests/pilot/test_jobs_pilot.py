@@ -15,7 +15,7 @@ from tests.helpers import until
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
-from widgets.jobs import HistoryList, JobList, JobsView
+from widgets.jobs import HistoryList, JobList, JobsScreen
 from widgets.jobs.output import OutputLog
 
 
@@ -35,13 +35,13 @@ def sh(script: str, description: str = "") -> JobSpec:
 
 def jobs_app(s: Settings) -> ConsoleApp:
     return ConsoleApp(
-        s, supervisor=RecordedSupervisor(), hostname="mail.example.com", initial_tab="jobs"
+        s, supervisor=RecordedSupervisor(), hostname="mail.example.com", initial_screen="jobs"
     )
 
 
-async def ready(pilot: Any, app: ConsoleApp) -> JobsView:
-    await until(pilot, lambda: app.query(JobsView) and isinstance(app.focused, JobList))
-    return app.query_one(JobsView)
+async def ready(pilot: Any, app: ConsoleApp) -> JobsScreen:
+    await until(pilot, lambda: app.query(JobsScreen) and isinstance(app.focused, JobList))
+    return app.query_one(JobsScreen)
 
 
 def output_text(app: ConsoleApp) -> list[str]:
@@ -166,7 +166,7 @@ async def test_palette_runs_a_job_from_another_screen(tmp_path: Path) -> None:
         await pilot.pause(0.3)
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert app.active_tab == "jobs"
+        assert app.active_screen == "jobs"
         await pilot.press("y")
         await until(pilot, lambda: load_history(s))
         await until(pilot, lambda: "  hello" in output_text(app))

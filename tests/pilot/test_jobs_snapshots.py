@@ -72,7 +72,10 @@ def app(tmp_path: Path, read_only: bool = False) -> ConsoleApp:
     for record in RUNS:
         append_history(settings, record)
     return ConsoleApp(
-        settings, supervisor=RecordedSupervisor(), hostname="mail.example.com", initial_tab="jobs"
+        settings,
+        supervisor=RecordedSupervisor(),
+        hostname="mail.example.com",
+        initial_screen="jobs",
     )
 
 

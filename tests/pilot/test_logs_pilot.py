@@ -29,7 +29,7 @@ def make_app(log_dir: Path, files: list[Path] | None = None) -> ConsoleApp:
     return ConsoleApp(
         settings,
         supervisor=RecordedSupervisor(),
-        initial_tab="logs",
+        initial_screen="logs",
         hostname="mail.example.com",
         log_files=files,
     )

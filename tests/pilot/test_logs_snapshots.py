@@ -62,7 +62,10 @@ def app_with_logs(tmp_path: Path) -> ConsoleApp:
         supervisor_config=tmp_path / "none.conf",
     )
     app = ConsoleApp(
-        settings, supervisor=RecordedSupervisor(), initial_tab="logs", hostname="mail.example.com"
+        settings,
+        supervisor=RecordedSupervisor(),
+        initial_screen="logs",
+        hostname="mail.example.com",
     )
     return app
 

@@ -17,7 +17,7 @@ from tests.helpers import until
 from tests.recorded import RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
-from widgets.overview import FindingList, OverviewView, sparkline
+from widgets.overview import FindingList, OverviewScreen, sparkline
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = json.loads((ROOT / "tests" / "recordings" / "health-lab.json").read_text())
@@ -57,14 +57,14 @@ def overview_app(tmp_path: Path, read_only: bool = False) -> ConsoleApp:
     return ConsoleApp(
         settings,
         supervisor=RecordedSupervisor(),
-        initial_tab="overview",
+        initial_screen="overview",
         hostname="mail.example.com",
         overview=options,
     )
 
 
-def view(app: ConsoleApp) -> OverviewView:
-    return app.query_one(OverviewView)
+def screen_of(app: ConsoleApp) -> OverviewScreen:
+    return app.query_one(OverviewScreen)
 
 
 def text_of(app: ConsoleApp, selector: str) -> str:
@@ -76,7 +76,8 @@ async def settled(pilot: Any) -> None:
     await until(
         pilot,
         lambda: (
-            view(pilot.app).report is not None and "Mail per minute" in text_of(pilot.app, "#flow")
+            screen_of(pilot.app).report is not None
+            and "Mail per minute" in text_of(pilot.app, "#flow")
         ),
     )
     await pilot.pause()
@@ -155,7 +156,7 @@ async def test_read_only_offers_no_fix_and_refuses_enter(tmp_path: Path) -> None
 async def test_check_now_runs_the_checks_again(tmp_path: Path) -> None:
     app = overview_app(tmp_path)
     runs: list[float] = []
-    options = app.tab_options["overview"]
+    options = app.screen_options["overview"]
     first = options["run"]
     options["run"] = lambda s: (runs.append(time.monotonic()), first(s))[1]
     async with app.run_test(size=(120, 40)) as pilot:

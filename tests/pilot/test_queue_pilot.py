@@ -18,7 +18,7 @@ from tests.helpers import top_screen, until
 from tests.recorded import RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
-from widgets.queue import QueueTable, QueueView
+from widgets.queue import QueueTable, QueueScreen
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLAY = str(ROOT / "tests" / "unit" / "smtpctl_replay.py")
@@ -66,10 +66,10 @@ def screen_lines(app: ConsoleApp) -> list[str]:
 
 
 async def loaded(pilot: Any, app: ConsoleApp) -> None:
-    """Once the console is up, switch to the Queue tab as a user does; wait for its first rows."""
+    """Once the console is up, switch to the Queue screen as a user does; wait for its first rows."""
     await until(pilot, lambda: app.focused is not None and app.focused.id == "programs")
-    await pilot.pause()  # the focus's own messages, which also select the Services tab
-    app.show_tab("queue")
+    await pilot.pause()  # the focus's own messages, which also select the Services screen
+    app.show_screen("queue")
     await until(pilot, lambda: app.query(QueueTable) and table(app).rows)
     await until(pilot, lambda: app.focused is table(app))
 
@@ -121,7 +121,7 @@ async def test_filter_and_sort(tmp_path: Path) -> None:
         await until(
             pilot,
             lambda: (
-                app.query_one(QueueView).sort == "sender"
+                app.query_one(QueueScreen).sort == "sender"
                 and isinstance(table(app).rows[0], Envelope)
             ),
         )
@@ -202,7 +202,7 @@ async def test_new_and_vanished_envelopes_are_marked(tmp_path: Path) -> None:
     app = queue_app(settings)
     async with app.run_test(size=(160, 40)) as pilot:
         await loaded(pilot, app)
-        view = app.query_one(QueueView)
+        view = app.query_one(QueueScreen)
         assert {view.mark(r) for r in table(app).rows} == {""}
         settings.smtpctl[2] = json.dumps({**RUNNING, "show queue": "show-queue-before-stop"})
         view.refresh_soon()
@@ -228,7 +228,7 @@ async def test_unreadable_queue_is_one_sentence_not_a_crash(tmp_path: Path) -> N
     async with app.run_test(size=(120, 30)) as pilot:
         await until(pilot, lambda: app.focused is not None and app.focused.id == "programs")
         await pilot.pause()
-        app.show_tab("queue")
+        app.show_screen("queue")
         await until(pilot, lambda: app.query("#queue-banner"))
         banner = app.query_one("#queue-banner")
         await until(pilot, lambda: banner.display)

@@ -10,25 +10,25 @@ from pathlib import Path
 from textual.binding import Binding
 from textual.dom import DOMNode
 
-from widgets.accounts import AccountsView
+from widgets.accounts import AccountsScreen
 from widgets.app import ConsoleApp
-from widgets.jobs import JobsView
-from widgets.logs.view import LogsView
-from widgets.overview import OverviewView
-from widgets.queue import QueueView
-from widgets.rules.view import RulesView
-from widgets.services import ServicesView
+from widgets.jobs import JobsScreen
+from widgets.logs.view import LogsScreen
+from widgets.overview import OverviewScreen
+from widgets.queue import QueueScreen
+from widgets.rules.view import RulesScreen
+from widgets.services import ServicesScreen
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SCREENS: dict[str, type[DOMNode]] = {
     "app": ConsoleApp,
-    "services": ServicesView,
-    "queue": QueueView,
-    "logs": LogsView,
-    "rules": RulesView,
-    "accounts": AccountsView,
-    "overview": OverviewView,
-    "jobs": JobsView,
+    "services": ServicesScreen,
+    "queue": QueueScreen,
+    "logs": LogsScreen,
+    "rules": RulesScreen,
+    "accounts": AccountsScreen,
+    "overview": OverviewScreen,
+    "jobs": JobsScreen,
 }
 """The README's `<!-- keys:NAME -->` blocks and the class whose BINDINGS each one lists."""
 NAMES = {

@@ -17,7 +17,7 @@ from widgets.app import TABS, ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
 from widgets.rules.dialogs import BackupScreen, CorpusScreen, MessageSourceScreen, ReviewScreen
 from widgets.rules.editor import FdmEditor
-from widgets.rules.view import RulesView, render_route
+from widgets.rules.view import RulesScreen, render_route
 
 CORPUS = Path(__file__).parent.parent / "fdm_corpus"
 ARTICLE = (CORPUS / "configs" / "article.conf").read_text()
@@ -53,17 +53,17 @@ def text_of(app: ConsoleApp, selector: str) -> str:
     return str(app.query_one(selector, Static).render())
 
 
-def view_of(app: ConsoleApp) -> RulesView:
-    return app.query_one(RulesView)
+def screen_of(app: ConsoleApp) -> RulesScreen:
+    return app.query_one(RulesScreen)
 
 
 def settled(app: ConsoleApp) -> bool:
     """The file is loaded and the route shown is the one for the current text."""
-    views = app.query(RulesView)
+    screens = app.query(RulesScreen)
     return (
-        bool(views)
-        and views.first().loaded is not None
-        and views.first().shown_generation == views.first().generation
+        bool(screens)
+        and screens.first().loaded is not None
+        and screens.first().shown_generation == screens.first().generation
     )
 
 
@@ -73,7 +73,7 @@ def audit(tmp_path: Path) -> list[dict[str, object]]:
 
 
 async def test_typing_in_the_editor_changes_the_route(tmp_path: Path) -> None:
-    app = ConsoleApp(make_settings(tmp_path), initial_tab="rules")
+    app = ConsoleApp(make_settings(tmp_path), initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         assert "bob / INBOX" in text_of(app, "#rules-route")
@@ -117,12 +117,12 @@ async def test_every_screen_key_leaves_the_rules_screen_from_its_text_areas(
 
 
 async def test_undefined_action_is_an_error_and_findings_mark_their_lines(tmp_path: Path) -> None:
-    app = ConsoleApp(make_settings(tmp_path), initial_tab="rules")
+    app = ConsoleApp(make_settings(tmp_path), initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         app.query_one("#rules-message", TextArea).load_text(NOTICE)
         await until(pilot, lambda: settled(app) and "ERROR" in text_of(app, "#rules-route"))
-        rendered = render_route(view_of(app).route, NOTICE)
+        rendered = render_route(screen_of(app).route, NOTICE)
         assert rendered.plain == text_of(app, "#rules-route")
         error_styles = [
             str(span.style)
@@ -130,7 +130,7 @@ async def test_undefined_action_is_an_error_and_findings_mark_their_lines(tmp_pa
             if "bob_notices" in rendered.plain[span.start : span.end]
         ]
         assert any("red" in style for style in error_styles), "the lost mail does not stand out"
-        view = view_of(app)
+        view = screen_of(app)
         editor = app.query_one(FdmEditor)
         assert editor.marks[16] == "error"  # line 17: action "bob_notices" is not defined
         assert 0 not in editor.marks
@@ -146,14 +146,14 @@ async def test_undefined_action_is_an_error_and_findings_mark_their_lines(tmp_pa
 
 async def test_save_with_an_error_is_blocked_at_its_line(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    app = ConsoleApp(settings, initial_tab="rules")
+    app = ConsoleApp(settings, initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         editor = app.query_one(FdmEditor)
         editor.load_text(ARTICLE + 'match "x" in headers frobnicate\n')
         editor.move_cursor((0, 0))
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: not view_of(app).saving)
+        await until(pilot, lambda: not screen_of(app).saving)
         await pilot.pause()
         assert not isinstance(app.screen, ReviewScreen)
         bad_line = ARTICLE.count("\n") + 1
@@ -168,7 +168,7 @@ async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twic
     tmp_path: Path,
 ) -> None:
     settings = make_settings(tmp_path)
-    app = ConsoleApp(settings, initial_tab="rules")
+    app = ConsoleApp(settings, initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         editor = app.query_one(FdmEditor)
@@ -184,7 +184,7 @@ async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twic
         )
         assert "inbox.eml" not in body
         await pilot.press("n")
-        await until(pilot, lambda: not view_of(app).saving)
+        await until(pilot, lambda: not screen_of(app).saving)
         assert settings.fdm_config.read_text() == ARTICLE and audit(tmp_path) == []
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
@@ -194,7 +194,7 @@ async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twic
             lambda: (
                 settings.fdm_config.read_text() == warned
                 and settled(app)
-                and not view_of(app).saving
+                and not screen_of(app).saving
             ),
         )
         assert [p.read_text() for p in tmp_path.glob("fdm.conf.*.bak")] == [ARTICLE]
@@ -218,7 +218,7 @@ async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twic
 
 async def test_read_only_save_key_says_no_and_is_audited(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, read_only=True)
-    app = ConsoleApp(settings, initial_tab="rules")
+    app = ConsoleApp(settings, initial_screen="rules")
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: settled(app))
         app.query_one(FdmEditor).load_text(FIXED)
@@ -237,7 +237,7 @@ async def test_read_only_save_key_says_no_and_is_audited(tmp_path: Path) -> None
 
 async def test_reload_with_unsaved_edits_asks_first(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    app = ConsoleApp(settings, initial_tab="rules")
+    app = ConsoleApp(settings, initial_screen="rules")
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: settled(app))
         editor = app.query_one(FdmEditor)
@@ -263,7 +263,7 @@ async def test_reload_with_unsaved_edits_asks_first(tmp_path: Path) -> None:
 
 async def test_read_only_hides_and_refuses_save_and_revert(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, read_only=True)
-    app = ConsoleApp(settings, initial_tab="rules")
+    app = ConsoleApp(settings, initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         editor = app.query_one(FdmEditor)
@@ -273,8 +273,8 @@ async def test_read_only_hides_and_refuses_save_and_revert(tmp_path: Path) -> No
         assert "reload" in offered and "save" not in offered and "revert" not in offered
         assert "read-only" in text_of(app, "#rules-title")
         editor.load_text(FIXED)
-        view_of(app).action_save()
-        view_of(app).action_revert()
+        screen_of(app).action_save()
+        screen_of(app).action_revert()
         await until(pilot, lambda: len(audit(tmp_path)) == 2)
         assert sorted((r["action"], r["outcome"]) for r in audit(tmp_path)) == [
             ("fdm.revert", "refused"),
@@ -285,7 +285,7 @@ async def test_read_only_hides_and_refuses_save_and_revert(tmp_path: Path) -> No
 
 
 async def test_corpus_view_lists_the_messages_whose_route_changes(tmp_path: Path) -> None:
-    app = ConsoleApp(make_settings(tmp_path), initial_tab="rules")
+    app = ConsoleApp(make_settings(tmp_path), initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         await pilot.press("ctrl+t")
@@ -307,10 +307,10 @@ async def test_corpus_view_lists_the_messages_whose_route_changes(tmp_path: Path
 
 async def test_file_changed_on_disk_reloads_or_asks_before_overwriting(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    app = ConsoleApp(settings, initial_tab="rules")
+    app = ConsoleApp(settings, initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
-        view = view_of(app)
+        view = screen_of(app)
         editor = app.query_one(FdmEditor)
         settings.fdm_config.write_text(ARTICLE + "# changed by someone else\n")
         view.check_disk()
@@ -336,7 +336,7 @@ async def test_revert_puts_a_backup_back_into_file_and_editor(tmp_path: Path) ->
     settings = make_settings(tmp_path)
     backup = tmp_path / "fdm.conf.20240101-000000.bak"
     backup.write_text(FIXED)
-    app = ConsoleApp(settings, initial_tab="rules")
+    app = ConsoleApp(settings, initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         await pilot.press("ctrl+b")
@@ -361,7 +361,7 @@ async def test_test_message_from_a_maildir_and_composed(tmp_path: Path) -> None:
     stored.write_text(
         "From: [bold red]evil[/] <e@x>\nTo: notifications@example.com\nSubject: \x1b[31mred\n\nb\n"
     )
-    app = ConsoleApp(settings, initial_tab="rules")
+    app = ConsoleApp(settings, initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         await pilot.press("ctrl+o")
@@ -391,7 +391,7 @@ async def test_test_message_from_a_maildir_and_composed(tmp_path: Path) -> None:
 
 
 async def test_a_bad_message_source_is_a_notification_not_a_crash(tmp_path: Path) -> None:
-    app = ConsoleApp(make_settings(tmp_path), initial_tab="rules")
+    app = ConsoleApp(make_settings(tmp_path), initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         before = app.query_one("#rules-message", TextArea).text
@@ -414,7 +414,7 @@ async def test_test_message_from_the_queue_runs_smtpctl_show_message(tmp_path: P
     }
     settings = make_settings(tmp_path)
     settings.smtpctl = [sys.executable, replay, json.dumps(table)]
-    app = ConsoleApp(settings, initial_tab="rules")
+    app = ConsoleApp(settings, initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         # One pick at a time: a second pick supersedes a load still under way (an exclusive worker).
@@ -442,10 +442,10 @@ async def test_a_second_change_on_disk_while_the_overwrite_question_is_open_is_n
     """The question was about one version on disk; another one appears before the answer: the save
     is refused with a new warning, and the next save asks about the new version."""
     settings = make_settings(tmp_path)
-    app = ConsoleApp(settings, initial_tab="rules")
+    app = ConsoleApp(settings, initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
-        view = view_of(app)
+        view = screen_of(app)
         editor = app.query_one(FdmEditor)
         editor.load_text(FIXED)
         settings.fdm_config.write_text(ARTICLE + "# first change\n")
@@ -479,7 +479,7 @@ async def test_revert_to_a_backup_with_errors_is_blocked(tmp_path: Path) -> None
     """An empty backup (no account: every message lost) is not put back; the file stays."""
     settings = make_settings(tmp_path)
     (tmp_path / "fdm.conf.20240101-000000.bak").write_bytes(b"")
-    app = ConsoleApp(settings, initial_tab="rules")
+    app = ConsoleApp(settings, initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         await pilot.press("ctrl+b")
@@ -490,7 +490,7 @@ async def test_revert_to_a_backup_with_errors_is_blocked(tmp_path: Path) -> None
         assert note.severity == "error"
         assert note.message.startswith("Not reverted to fdm.conf.20240101-000000.bak: ")
         assert "no account matches 'stdin'" in note.message
-        assert not isinstance(app.screen, ReviewScreen) and not view_of(app).saving
+        assert not isinstance(app.screen, ReviewScreen) and not screen_of(app).saving
     assert settings.fdm_config.read_text() == ARTICLE
     assert audit(tmp_path) == []
 
@@ -499,7 +499,7 @@ async def test_revert_to_a_backup_with_warnings_asks_with_them(tmp_path: Path) -
     settings = make_settings(tmp_path)
     backup = tmp_path / "fdm.conf.20240101-000000.bak"
     backup.write_text(FIXED + 'action "unused" drop\n')
-    app = ConsoleApp(settings, initial_tab="rules")
+    app = ConsoleApp(settings, initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         await pilot.press("ctrl+b")
@@ -519,7 +519,7 @@ async def test_revert_to_a_backup_with_warnings_asks_with_them(tmp_path: Path) -
 async def test_at_80x24_the_editor_is_one_tab_away_and_a_route_change_reads_whole(
     tmp_path: Path,
 ) -> None:
-    app = ConsoleApp(make_settings(tmp_path), initial_tab="rules")
+    app = ConsoleApp(make_settings(tmp_path), initial_screen="rules")
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: settled(app))
         assert app.focused is app.query_one(FdmEditor)

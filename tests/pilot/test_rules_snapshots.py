@@ -13,7 +13,7 @@ from tests.helpers import until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.rules.editor import FdmEditor
-from widgets.rules.view import RulesView
+from widgets.rules.view import RulesScreen
 
 CORPUS = Path(__file__).parent.parent / "fdm_corpus"
 SIZES = [(80, 24), (160, 50)]
@@ -36,7 +36,10 @@ def app(tmp_path: Path) -> ConsoleApp:
         fdm_test_messages=tmp_path,
     )
     return ConsoleApp(
-        settings, supervisor=RecordedSupervisor(), hostname="mail.example.com", initial_tab="rules"
+        settings,
+        supervisor=RecordedSupervisor(),
+        hostname="mail.example.com",
+        initial_screen="rules",
     )
 
 
@@ -46,11 +49,11 @@ async def route_settled(pilot: Any) -> None:
     await pilot.app.workers.wait_for_complete()
 
     def settled() -> bool:
-        views = pilot.app.query(RulesView)
+        screens = pilot.app.query(RulesScreen)
         return (
-            bool(views)
-            and views.first().loaded
-            and views.first().shown_generation == views.first().generation
+            bool(screens)
+            and screens.first().loaded
+            and screens.first().shown_generation == screens.first().generation
         )
 
     await until(pilot, settled, what="the Rules screen to settle")

@@ -11,7 +11,7 @@ from tests.conftest import Supervisord
 from tests.helpers import top_screen, until
 from widgets.app import ActionCommands, ConsoleApp
 from widgets.common.dialogs import ConfirmScreen, SignalScreen
-from widgets.services import ProgramTable, ServicesView
+from widgets.services import ProgramTable, ServicesScreen
 
 
 def table(app: ConsoleApp) -> ProgramTable:
@@ -37,7 +37,7 @@ async def test_table_lists_every_program_with_state(supervisord: Supervisord) ->
         header = app.query_one("#app-header", Static)
         await until(pilot, lambda: "● connected" in str(header.render()))
         assert supervisord.url in str(header.render()) and "READ-ONLY" not in str(header.render())
-        poller = app.query_one(ServicesView).poller
+        poller = app.query_one(ServicesScreen).poller
     poller.join(timeout=10)  # the poll thread ends with the console (quitting never waits for it)
     assert not poller.is_alive()
 
@@ -211,7 +211,7 @@ async def test_disconnected_banner_and_reconnect(supervisord: Supervisord) -> No
         await pilot.press("r")  # a dialog is open while supervisord goes away
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         supervisord.kill()
-        banner = app.views["services"].query_one("#services-banner", Static)
+        banner = app.screen_widgets["services"].query_one("#services-banner", Static)
         await until(pilot, lambda: banner.display)
         await pilot.press("n")
         assert "Disconnected" in str(banner.render())
@@ -221,7 +221,7 @@ async def test_disconnected_banner_and_reconnect(supervisord: Supervisord) -> No
         supervisord.start()
         await until(pilot, lambda: not banner.display, timeout=20)
         assert not table(app).has_class("stale")
-        view = app.query_one(ServicesView)
+        view = app.query_one(ServicesScreen)
         assert view.connected is True
 
 
@@ -235,7 +235,7 @@ async def test_the_output_pane_says_supervisord_is_away_once_and_backs_off(
         await until(pilot, lambda: len(table(app).names) == 3)
         await select(pilot, app, "ticker")
         await pilot.press("l")
-        view = app.query_one(ServicesView)
+        view = app.query_one(ServicesScreen)
         log = app.query_one("#program-log", Log)
         await until(pilot, lambda: any(line.startswith("tick") for line in log.lines))
         reads: list[str] = []

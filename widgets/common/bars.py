@@ -55,48 +55,48 @@ class AppHeader(Static):
         self.update(text)
 
 
-class TabBar(Static):
+class ScreenBar(Static):
     """One line naming every screen with its key, the current one highlighted; a click switches.
 
     Not Textual's TabbedContent: its tabs, underline and panes cost a sixth of the start-up.
     """
 
     DEFAULT_CSS = """
-    TabBar { height: 1; background: $panel; }
-    TabBar > .tab-bar--active { background: $accent; color: $text; text-style: bold; }
-    TabBar > .tab-bar--key { color: $text-muted; }
+    ScreenBar { height: 1; background: $panel; }
+    ScreenBar > .screen-bar--active { background: $accent; color: $text; text-style: bold; }
+    ScreenBar > .screen-bar--key { color: $text-muted; }
     """
-    COMPONENT_CLASSES = {"tab-bar--active", "tab-bar--key"}
+    COMPONENT_CLASSES = {"screen-bar--active", "screen-bar--key"}
 
-    def __init__(self, active: str, tabs: Sequence[tuple[str, str, str]]) -> None:
-        """`tabs`: (id, title, key) of every screen, in order."""
-        super().__init__(id="tab-bar")
+    def __init__(self, active: str, screens: Sequence[tuple[str, str, str]]) -> None:
+        """`screens`: (id, title, key) of every screen, in order."""
+        super().__init__(id="screen-bar")
         self.active = active
-        self.tabs = list(tabs)
+        self.screens = list(screens)
         self._spans: list[tuple[int, int, str]] = []
 
     def on_mount(self) -> None:
         self.show(self.active)
 
-    def show(self, tab_id: str) -> None:
-        """Highlight `tab_id`."""
-        self.active = tab_id
-        active_style = self.get_component_rich_style("tab-bar--active")
-        key_style = self.get_component_rich_style("tab-bar--key")
+    def show(self, screen_id: str) -> None:
+        """Highlight `screen_id`."""
+        self.active = screen_id
+        active_style = self.get_component_rich_style("screen-bar--active")
+        key_style = self.get_component_rich_style("screen-bar--key")
         text = Text(no_wrap=True, overflow="ellipsis")
         self._spans = []
-        for this_id, title, key in self.tabs:
+        for this_id, title, key in self.screens:
             start = len(text)
-            text.append(f" {title} ", style=active_style if this_id == tab_id else "")
+            text.append(f" {title} ", style=active_style if this_id == screen_id else "")
             text.append(key.upper(), style=key_style)
             self._spans.append((start, len(text), this_id))
             text.append(" ")
         self.update(text)
 
     def on_click(self, event: Click) -> None:
-        for start, end, tab_id in self._spans:
+        for start, end, screen_id in self._spans:
             if start <= event.x < end:
-                self.app.show_tab(tab_id)  # type: ignore[attr-defined]
+                self.app.show_screen(screen_id)  # type: ignore[attr-defined]
 
 
 class KeyBar(Static):

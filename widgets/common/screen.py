@@ -1,4 +1,4 @@
-"""The contract between the App and each screen's view: what the App asks of every screen."""
+"""The contract between the App and each screen's top widget: what the App asks of every screen."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ ActionTarget = tuple[str, str]
 
 
 @runtime_checkable
-class ScreenView(Protocol):
+class ConsoleScreen(Protocol):
     """Every screen's top widget implements this (tests/pilot/test_app_pilot.py checks each one)."""
 
     def palette_commands(self) -> Iterable[PaletteCommand]:

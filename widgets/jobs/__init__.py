@@ -203,11 +203,11 @@ class HistoryList(EntryList):
         return [], rows
 
 
-class JobsView(Vertical):
+class JobsScreen(Vertical):
     """The Jobs screen."""
 
     DEFAULT_CSS = """
-    JobsView { height: 1fr; }
+    JobsScreen { height: 1fr; }
     #jobs-detail { height: 2; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
     #jobs-output-title { height: 1; padding: 0 1; text-style: bold; text-wrap: nowrap;
                          text-overflow: ellipsis; }
@@ -435,7 +435,7 @@ class JobsView(Vertical):
         else:
             self.post_message(self.JobFinished(job.name, record))
 
-    def on_jobs_view_output_ready(self, message: OutputReady) -> None:
+    def on_jobs_screen_output_ready(self, message: OutputReady) -> None:
         job = self.jobs[message.name]
         with job.lock:
             batch, job.pending = job.pending, []
@@ -445,9 +445,9 @@ class JobsView(Vertical):
         if self.selected is job and not self.query_one(HistoryList).display:
             self.query_one(OutputLog).add_lines(pairs)
 
-    def on_jobs_view_job_finished(self, message: JobFinished) -> None:
+    def on_jobs_screen_job_finished(self, message: JobFinished) -> None:
         job = self.jobs[message.name]
-        self.on_jobs_view_output_ready(self.OutputReady(message.name))  # the last lines first
+        self.on_jobs_screen_output_ready(self.OutputReady(message.name))  # the last lines first
         job.running = False
         if message.record is not None:
             job.record = message.record

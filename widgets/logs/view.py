@@ -81,14 +81,14 @@ class StatusLine(Static):
         return self._text
 
 
-class LogsView(Vertical):
+class LogsScreen(Vertical):
     """Log files on the left; the chosen one on the right, followed, searchable and filterable."""
 
     DEFAULT_CSS = """
-    LogsView { height: 1fr; }
-    LogsView #log-files { split: left; max-width: 35%; height: 1fr; border-right: solid $panel-lighten-2; }
-    LogsView #log-status { height: 1; background: $panel; }
-    LogsView #log-input { dock: bottom; }
+    LogsScreen { height: 1fr; }
+    LogsScreen #log-files { split: left; max-width: 35%; height: 1fr; border-right: solid $panel-lighten-2; }
+    LogsScreen #log-status { height: 1; background: $panel; }
+    LogsScreen #log-input { dock: bottom; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -127,7 +127,7 @@ class LogsView(Vertical):
 
         def can_replace(self, message: Message) -> bool:
             """Newer progress of the same work waiting behind this report supersedes it."""
-            return isinstance(message, LogsView.SearchProgress) and message.what == self.what
+            return isinstance(message, LogsScreen.SearchProgress) and message.what == self.what
 
     class SearchFinished(Message):
         """A search ended: the hit, or None when nothing matched that way."""
@@ -214,7 +214,7 @@ class LogsView(Vertical):
     def compose(self) -> ComposeResult:
         # No container for the right-hand side: the file list is split off to the left, the input line
         # docks at the bottom of what remains. The log comes first so that it, not the file list, gets
-        # the keyboard when the tab opens. The input line (search, filter, time) is made on first use.
+        # the keyboard when the screen opens. The input line (search, filter, time) is made on first use.
         yield StatusLine(id="log-status")
         yield LogLines(id="log-lines")
         yield FileList(id="log-files")
@@ -292,7 +292,7 @@ class LogsView(Vertical):
         )
         self._entries = entries
 
-    def on_logs_view_files_changed(self, message: FilesChanged) -> None:
+    def on_logs_screen_files_changed(self, message: FilesChanged) -> None:
         self.files_stale = (
             True  # listed again by the next _files_tick: a busy log changes constantly
         )
@@ -368,7 +368,7 @@ class LogsView(Vertical):
             return
         self.post_message(self.MergeReady(merged))
 
-    def on_logs_view_merge_ready(self, message: MergeReady) -> None:
+    def on_logs_screen_merge_ready(self, message: MergeReady) -> None:
         self.progress = ""
         self._close_log()
         self.merged = message.merged
@@ -398,7 +398,7 @@ class LogsView(Vertical):
 
     # ------------------------------------------------------------------ following
 
-    def on_logs_view_lines_arrived(self, message: LinesArrived) -> None:
+    def on_logs_screen_lines_arrived(self, message: LinesArrived) -> None:
         lines = self.query_one(LogLines)
         if self.merged is not None and message.followed in self.merged.logs:
             self.merged.catch_up(message.followed)
@@ -698,11 +698,11 @@ class LogsView(Vertical):
 
         return post
 
-    def on_logs_view_search_progress(self, message: SearchProgress) -> None:
+    def on_logs_screen_search_progress(self, message: SearchProgress) -> None:
         self.progress = f"{message.what} {100 * message.fraction:.0f}%"
         self.update_status()
 
-    def on_logs_view_search_finished(self, message: SearchFinished) -> None:
+    def on_logs_screen_search_finished(self, message: SearchFinished) -> None:
         self.progress = ""
         if message.followed is not self.followed:
             return
@@ -721,13 +721,13 @@ class LogsView(Vertical):
                 self.query_one(LogLines).go_to(line)
         self.update_status()
 
-    def on_logs_view_matches_counted(self, message: MatchesCounted) -> None:
+    def on_logs_screen_matches_counted(self, message: MatchesCounted) -> None:
         self.counting = False
         if message.followed is self.followed and message.pattern == self.search_text:
             self.match_count = message.count
             self.update_status()
 
-    def on_logs_view_work_failed(self, message: WorkFailed) -> None:
+    def on_logs_screen_work_failed(self, message: WorkFailed) -> None:
         self.progress = ""
         self.app.notify(message.text, severity="error", markup=False)
         self.update_status()
@@ -802,7 +802,7 @@ class LogsView(Vertical):
             return
         self.post_message(self.FilterFinished(kept, covered))
 
-    def on_logs_view_filter_finished(self, message: FilterFinished) -> None:
+    def on_logs_screen_filter_finished(self, message: FilterFinished) -> None:
         if message.kept is not self.filter_kept:
             return
         self.progress = ""

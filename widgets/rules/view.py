@@ -91,25 +91,25 @@ class FindingsList(RepaintOnResize, OptionList):
     """The findings, one wrapped entry each (enter goes to its line)."""
 
 
-class RulesView(Widget):
+class RulesScreen(Widget):
     """fdm.conf in an editor, its findings, and the route of a test message."""
 
     DEFAULT_CSS = """
-    RulesView { height: 1fr; }
-    RulesView #rules-left { width: 3fr; }
-    RulesView #rules-right { width: 2fr; border-left: vkey $primary 50%; }
-    RulesView .pane-title { height: 1; background: $panel; padding: 0 1; }
-    RulesView #rules-editor { height: 1fr; border: none; padding: 0; }
-    RulesView #rules-status { height: 1; padding: 0 1; }
-    RulesView #rules-findings { height: auto; max-height: 30%; border: none; padding: 0; }
+    RulesScreen { height: 1fr; }
+    RulesScreen #rules-left { width: 3fr; }
+    RulesScreen #rules-right { width: 2fr; border-left: vkey $primary 50%; }
+    RulesScreen .pane-title { height: 1; background: $panel; padding: 0 1; }
+    RulesScreen #rules-editor { height: 1fr; border: none; padding: 0; }
+    RulesScreen #rules-status { height: 1; padding: 0 1; }
+    RulesScreen #rules-findings { height: auto; max-height: 30%; border: none; padding: 0; }
     /* The pane with the keyboard has its title lit. */
-    RulesView #rules-left:focus-within > #rules-title,
-    RulesView #rules-right:focus-within > #rules-message-title { background: $accent; color: $text; }
-    RulesView #rules-findings:focus { background-tint: $accent 15%; }
-    RulesView #rules-message { height: 2fr; border: none; padding: 0 1; }
-    RulesView #rules-route-box { height: 3fr; }
-    RulesView #rules-route { padding: 0 1; }
-    RulesView #rules-message-title, RulesView #rules-title { text-wrap: nowrap; text-overflow: ellipsis; }
+    RulesScreen #rules-left:focus-within > #rules-title,
+    RulesScreen #rules-right:focus-within > #rules-message-title { background: $accent; color: $text; }
+    RulesScreen #rules-findings:focus { background-tint: $accent 15%; }
+    RulesScreen #rules-message { height: 2fr; border: none; padding: 0 1; }
+    RulesScreen #rules-route-box { height: 3fr; }
+    RulesScreen #rules-route { padding: 0 1; }
+    RulesScreen #rules-message-title, RulesScreen #rules-title { text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     BINDINGS = [
@@ -298,7 +298,7 @@ class RulesView(Widget):
             return
         self.post_message(self.FileLoaded(loaded, replace, note))
 
-    def on_rules_view_file_loaded(self, message: FileLoaded) -> None:
+    def on_rules_screen_file_loaded(self, message: FileLoaded) -> None:
         self.loaded = message.loaded
         self.disk_changed = False
         self.saving = False
@@ -352,7 +352,7 @@ class RulesView(Widget):
         except UserError as exc:
             self.post_message(self.DiskChecked(known, known, str(exc)))
 
-    def on_rules_view_disk_checked(self, message: DiskChecked) -> None:
+    def on_rules_screen_disk_checked(self, message: DiskChecked) -> None:
         self.set_timer(WATCH_SECONDS, self.check_disk)  # the next look is armed when this one ends
         if (
             self.loaded is None
@@ -406,7 +406,7 @@ class RulesView(Widget):
     def on_unmount(self) -> None:
         self.tester.close()
 
-    def on_rules_view_route_computed(self, message: RouteComputed) -> None:
+    def on_rules_screen_route_computed(self, message: RouteComputed) -> None:
         if message.generation != self.generation:
             return  # an answer for text that has changed since
         self.route = message.route
@@ -515,7 +515,7 @@ class RulesView(Widget):
             return
         self.post_message(self.TestMessageLoaded(text, label))
 
-    def on_rules_view_test_message_loaded(self, message: TestMessageLoaded) -> None:
+    def on_rules_screen_test_message_loaded(self, message: TestMessageLoaded) -> None:
         if message.error:
             self.app.notify(printable(message.error), severity="error", markup=False)
             return
@@ -552,7 +552,7 @@ class RulesView(Widget):
             return
         self.post_message(self.CorpusChecked(changes, note))
 
-    def on_rules_view_corpus_checked(self, message: CorpusChecked) -> None:
+    def on_rules_screen_corpus_checked(self, message: CorpusChecked) -> None:
         if message.error:
             self.app.notify(printable(message.error), severity="error", markup=False)
             return
@@ -613,7 +613,7 @@ class RulesView(Widget):
             changes, note = [], str(exc)
         self.post_message(self.SaveChecked(text, validation, changes, note, disk, backup))
 
-    def on_rules_view_save_checked(self, message: SaveChecked) -> None:
+    def on_rules_screen_save_checked(self, message: SaveChecked) -> None:
         verdict = message.validation
         if verdict.errors:
             self.saving = False
@@ -688,7 +688,7 @@ class RulesView(Widget):
     def list_backups(self) -> None:
         self.post_message(self.BackupsListed(backups(self.settings.fdm_config)))
 
-    def on_rules_view_backups_listed(self, message: BackupsListed) -> None:
+    def on_rules_screen_backups_listed(self, message: BackupsListed) -> None:
         name = self.settings.fdm_config.name
         if not message.found:
             self.app.notify(f"{name} has no backups yet (each save keeps one).", markup=False)
