@@ -18,7 +18,7 @@ from tests.helpers import top_screen, until
 from tests.recorded import RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
-from widgets.queue import QueueTable, QueueScreen
+from widgets.queue import QueueScreen, QueueTable
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLAY = str(ROOT / "tests" / "unit" / "smtpctl_replay.py")
