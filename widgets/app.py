@@ -283,10 +283,10 @@ class ConsoleApp(App[None]):
         self.screen_bar.show(screen_id)
         self.call_later(self._build_and_focus, screen_id)
 
-    def action_show_tab(self, screen_id: str) -> None:
+    def action_show_screen(self, screen_id: str) -> None:
         self.show_screen(screen_id)
 
-    def action_next_tab(self, step: int) -> None:
+    def action_next_screen(self, step: int) -> None:
         ids = [spec.id for spec in SCREENS]
         self.show_screen(ids[(ids.index(self.active_screen) + step) % len(ids)])
 

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Input, OptionList, Select, Static, Tabbed
 
 from console.settings import Settings
 from tests.helpers import top_screen, until
-from widgets.app import TABS, ConsoleApp
+from widgets.app import SCREENS, ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
 from widgets.rules.dialogs import BackupScreen, CorpusScreen, MessageSourceScreen, ReviewScreen
 from widgets.rules.editor import FdmEditor
@@ -96,24 +96,24 @@ async def test_every_screen_key_leaves_the_rules_screen_from_its_text_areas(
 ) -> None:
     """F6 and F7 are TextArea's "select line" and "select all": in the editor they must still switch
     screens, and leave the text as it was."""
-    app = ConsoleApp(make_settings(tmp_path), initial_tab="rules")
+    app = ConsoleApp(make_settings(tmp_path), initial_screen="rules")
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: settled(app))
-        for tab in TABS:
-            if tab.id == "rules":
+        for spec in SCREENS:
+            if spec.id == "rules":
                 continue
             area = app.query_one(focus, TextArea)
             area.focus()
             before = area.text
-            await pilot.press(tab.key)
+            await pilot.press(spec.key)
 
-            def switched(tab_id: str = tab.id) -> bool:
-                return app.active_tab == tab_id
+            def switched(screen_id: str = spec.id) -> bool:
+                return app.active_screen == screen_id
 
             await until(pilot, switched)
             assert area.text == before and area.selected_text == ""
             await pilot.press("f5")
-            await until(pilot, lambda: app.active_tab == "rules")
+            await until(pilot, lambda: app.active_screen == "rules")
 
 
 async def test_undefined_action_is_an_error_and_findings_mark_their_lines(tmp_path: Path) -> None:
