@@ -72,7 +72,14 @@ def rule_line(lab: RunningLab, action: str) -> int:
 
 
 def test_probe_to_bob_lands_in_inbox_as_predicted_and_is_removed(lab: RunningLab) -> None:
+    before = len(audit_lines(lab))
     result = probe_json(lab, "bob@example.com")
+    audited = audit_lines(lab)[before:]
+    assert [(r["action"], r["target"], r["outcome"]) for r in audited] == [
+        ("mailbox.probe", "bob@example.com", "started"),
+        ("mailbox.probe", "bob@example.com", "ok"),
+    ]
+    assert audited[0]["params"] == {"kind": "clean", "timeout": "90", "keep": "no"}
     assert result["outcome"] == "delivered" and result["as_predicted"]
     assert (result["prediction"]["user"], result["prediction"]["folder"]) == ("bob", "INBOX")
     assert result["prediction"]["rule_line"] == rule_line(lab, "bob_inbox")
@@ -133,6 +140,21 @@ def test_without_smtpds_log_the_folder_is_looked_at_directly(
     assert result["outcome"] == "delivered" and result["folder"] == "INBOX"
     assert hop_names(result) == ["sent", "logs", "imap", "removed"]
     assert str(tmp_path) in result["hops"][1]["detail"]
+
+
+def test_a_probe_that_cannot_leave_the_queue_says_so_with_smtpds_error(lab: RunningLab) -> None:
+    # unreachable.test is relayed to a port nothing listens on: smtpd keeps it and retries
+    done = probe(lab, "someone@unreachable.test", "--json", "--timeout", "30")
+    result = json.loads(done.stdout)
+    msgid = result["hops"][0]["detail"].split()[4]
+    try:
+        assert done.returncode == 1
+        assert result["outcome"] == "queued" and result["prediction"]["expect"] == "relayed"
+        assert f"envelope {msgid}" in result["verdict"]
+        assert "Network error on destination MXs" in result["verdict"]
+        assert f"mailconsole queue remove {msgid}" in result["verdict"]
+    finally:
+        subprocess.run([*lab.smtpctl, "remove", msgid], capture_output=True, check=False)
 
 
 def test_read_only_refuses_and_sends_nothing(lab: RunningLab) -> None:
