@@ -60,7 +60,9 @@ class Hop:
     """One step of the message's way, as the probe saw it."""
 
     name: str
-    """accepted, a filter's program (clamsmtpd, spampd...), fdm, deliver, imap, removed, queue."""
+    """sent (smtpd's reply), accepted (its log), a filter's program (clamsmtpd, spampd...),
+    delivered (smtpd's mda finished), fdm (where deliver saved it), imap, removed; or where it ended:
+    mda (failed), queue (still queued), timeout, logs (no log line about it)."""
     status: str
     """ok, stopped, deferred, failed or info."""
     detail: str
@@ -76,7 +78,7 @@ class Prediction:
     """Where the message should end, before it is sent."""
 
     expect: str
-    """delivered, stopped (by a filter), lost, bounced, dropped, or unknown."""
+    """delivered, stopped (by a filter), relayed (off this machine), lost, dropped, or unknown."""
     user: str = ""
     folder: str = ""
     rule_line: int | None = None
@@ -101,8 +103,10 @@ class ProbeResult:
     prediction: Prediction
     hops: list[Hop] = field(default_factory=list)
     outcome: str = "timeout"
-    """delivered, misrouted, stopped, lost, bounced, queued, refused, unverified or timeout."""
+    """delivered, misrouted, stopped, relayed, lost, bounced, queued, refused, unverified or
+    timeout."""
     verdict: str = ""
+    """The outcome in one sentence (printable), e.g. where it was found and where it should be."""
     user: str = ""
     folder: str = ""
     """Where the message was found, if it was."""
@@ -121,9 +125,11 @@ class ProbeResult:
 
     @property
     def exit_code(self) -> int:
+        """The CLI's exit status: 0 as predicted, 1 otherwise."""
         return 0 if self.as_predicted else 1
 
     def as_json(self) -> dict[str, Any]:
+        """Plain JSON data (`mailconsole probe --json`)."""
         data = asdict(self)
         data["as_predicted"] = self.as_predicted
         return data
@@ -192,6 +198,16 @@ def smtpd_tables(settings: Settings, smtpd_text: str) -> dict[str, set[str]]:
     return tables
 
 
+def clamsmtpd_action(settings: Settings) -> str:
+    """clamsmtpd.conf's `Action:` (drop, bounce or pass), read beside smtpd.conf as the article
+    keeps it; empty when there is none to read."""
+    for line in _read(settings.smtpd_config.parent / "clamsmtpd.conf").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() == "action":
+            return value.strip().lower()
+    return ""
+
+
 def probe_message(address: str, kind: str, token: str, message_id: str) -> EmailMessage:
     """The probe: a small text message with a unique Message-ID, GTUBE or EICAR in its body."""
     message = EmailMessage()
@@ -248,12 +264,20 @@ def predict(settings: Settings, address: str, kind: str, message: EmailMessage) 
     if not smtpd_text:
         prediction.notes.append(f"cannot read {settings.smtpd_config}: the filter chain is unknown")
     if kind == "virus":
-        if pipeline.program("clamsmtpd"):
+        action = clamsmtpd_action(settings)
+        if pipeline.program("clamsmtpd") and action != "pass":
             prediction.expect = "stopped"
-            prediction.sentence = "clamsmtpd (ClamAV) should refuse or quarantine it (EICAR)"
+            what = {"bounce": "refuse it", "drop": "answer 250 and discard it"}
+            prediction.sentence = (
+                f"ClamAV finds EICAR and clamsmtpd should "
+                f"{what.get(action, 'refuse or quarantine it')} "
+                f"(clamsmtpd.conf Action: {action or 'unknown'})"
+            )
             return prediction
         prediction.notes.append(
-            "no clamsmtpd on this address's path in smtpd.conf: nothing scans it for viruses"
+            "clamsmtpd passes infected mail on (Action: pass)"
+            if action == "pass"
+            else "no clamsmtpd on this address's path in smtpd.conf: nothing scans it for viruses"
         )
     if kind == "spam" and not pipeline.program("spampd"):
         prediction.notes.append(
@@ -479,7 +503,6 @@ class _Tracker:
         self.finished = False
         self.virus = ""
         self.last_error = ""
-        self.current_msgid = msgid
         self.earlier = earlier
         """Finds a line logged before the probe began (an mta session's `connecting` line)."""
         self.saved_shown = False
@@ -535,7 +558,6 @@ class _Tracker:
             following = event.next_msgid
             if following:
                 self.msgids.add(following)
-                self.current_msgid = following
                 self.emit(name, "ok", f"passed; handed back as msgid {following}", shown)
                 return
             virus = f" (clamd: {printable(self.virus)} FOUND)" if self.virus else ""
@@ -902,6 +924,12 @@ def _find_in_folders(
         result.outcome = "unverified"
         result.verdict = f"smtpd delivered it to fdm; no folder could be searched: {unreadable[0]}"
         emit("imap", "failed", result.verdict, "")
+        return
+    searched = ", ".join(u for u in users if not any(u in text for text in unreadable))
+    if prediction.expect == "dropped":
+        result.outcome = "dropped"
+        result.verdict = f"{prediction.sentence}, as predicted: no folder of {searched} has it"
+        emit("imap", "ok", f"in no folder of {searched}", "")
         return
     result.outcome = "lost"
     searched = ", ".join(u for u in users if not any(u in text for text in unreadable))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from console.errors import UserError
-from console.lab.render import LabConfig, render_smtpd_conf
+from console.lab.render import Account, LabConfig, render_lab, render_smtpd_conf
 from console.mailbox import hops
 from console.mailbox.probe import (
     Hop,
@@ -19,8 +19,11 @@ from console.mailbox.probe import (
     format_hop,
     msgid_of,
     parse_via,
+    predict,
+    probe_message,
     render,
 )
+from console.settings import load_settings
 
 RECORDED = Path(__file__).parent.parent / "recordings" / "probe"
 TABLES = {"addrs": {"bob@example.com", "notifications@example.com"}, "vdoms": {"example.com"}}
@@ -199,3 +202,39 @@ def test_render_says_prediction_verdict_and_total() -> None:
     assert result.exit_code == 0
     result.outcome = "lost"
     assert result.exit_code == 1
+
+
+@pytest.mark.parametrize("filters", [True, False])
+def test_predictions_on_the_labs_files(tmp_path: Path, filters: bool) -> None:
+    cfg = LabConfig(tmp_path / "lab", 20500, filters)
+    render_lab(cfg, Account("vmail", 2000, 2000))
+    settings = load_settings(config=str(cfg.path("mailconsole.toml")), env={}).settings
+    fdm_lines = cfg.path("config", "fdm.conf").read_text().splitlines()
+
+    def line_of(action: str) -> int:
+        return next(
+            n
+            for n, text in enumerate(fdm_lines, 1)
+            if text.startswith("match") and f'action "{action}"' in text
+        )
+
+    def predicted(address: str, kind: str = "clean") -> Prediction:
+        return predict(settings, address, kind, probe_message(address, kind, "t", "m@x"))
+
+    clean = predicted("bob@example.com")
+    assert (clean.expect, clean.user, clean.folder) == ("delivered", "bob", "INBOX")
+    assert (clean.rule_line, clean.action) == (line_of("bob_inbox"), "bob_inbox")
+    assert len(clean.filters) == (2 if filters else 0)
+    spam = predicted("bob@example.com", "spam")
+    virus = predicted("bob@example.com", "virus")
+    if filters:  # spampd flags GTUBE, fdm's first rule sends it to Spam; ClamAV stops EICAR
+        assert (spam.folder, spam.rule_line) == ("Spam", line_of("bob_spam"))
+        assert virus.expect == "stopped" and "Action: drop" in virus.sentence
+    else:  # nothing scores or scans it: delivered as any other, and said
+        assert spam.folder == "INBOX" and "nothing scores GTUBE" in spam.notes[0]
+        assert virus.folder == "INBOX" and "nothing scans it" in virus.notes[0]
+    lost = predicted("notifications@example.com")
+    assert (lost.expect, lost.rule_line) == ("lost", line_of("bob_notices"))
+    assert "no actions matching: bob_notices" in lost.reason
+    assert predicted("x@unreachable.test").expect == "relayed"
+    assert "not fdm" in predicted("x@permfail.test").sentence
