@@ -15,9 +15,15 @@ polls). Old files stay open for scrolling back until the log is closed.
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
 import os
 import threading
 import time
+from collections.abc import Callable
+from contextlib import suppress
+from io import BufferedIOBase
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,6 +33,13 @@ from console.text import decode
 
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4")
 """Suffixes of rotated files that are compressed (listed, never read as text)."""
+
+_DECOMPRESS: dict[str, Callable[[str], BufferedIOBase]] = {
+    ".gz": gzip.GzipFile,
+    ".bz2": bz2.BZ2File,
+    ".xz": lzma.LZMAFile,
+}
+"""Compressed copies whose text can be checked against the lines read (to name where they went)."""
 
 READ_CHUNK = 1 << 20
 """Bytes read per step while following: new lines arrive in batches of at most this size."""
@@ -74,11 +87,13 @@ class Segment:
     """A stretch of one file's lines in the view, and the marker shown after them. A file is one
     segment, unless lines of a rotated file that arrived late interleave with it."""
 
-    def __init__(self, index: LineIndex, marker: str | None = None) -> None:
+    def __init__(self, index: LineIndex) -> None:
         self.index = index
-        self.marker = marker
-        self.lost = False
-        """The file was truncated in place and no copy was found: its lines cannot be read any more."""
+        self.marker: str | None = None
+        """The marker line shown after this stretch, once the file was rotated."""
+        self.lost = ""
+        """When the file was truncated in place and no copy of it can be read: what each of its lines
+        shows instead (empty while they can be read)."""
 
     def __len__(self) -> int:
         return len(self.index) + (1 if self.marker is not None else 0)
@@ -178,9 +193,7 @@ class FollowedLog:
                 count = len(seg.index)
                 if n < count:
                     if seg.lost:
-                        return LogLine(
-                            "(no longer readable: the file was truncated in place)", True
-                        )
+                        return LogLine(seg.lost, True)
                     return LogLine(line_text(seg.index.read(n)))
                 n -= count
                 if seg.marker is not None:
@@ -397,9 +410,18 @@ class FollowedLog:
         stamp = time.strftime("%H:%M:%S")
         stretches = [seg for seg in self.segments if seg.index.fd == live_fd]
         if copy is None:
+            packed = _find_compressed_copy(self.path, current.index.end, self._signature)
+            if packed is None:
+                lost = "(no longer readable: the file was truncated in place)"
+                text = f"── {self.path.name} truncated {stamp}, lines above are gone ──"
+            else:
+                lost = f"(not shown: compressed in {packed})"
+                text = (
+                    f"── {self.path.name} truncated {stamp} (copytruncate), "
+                    f"lines above now in {packed}, compressed ──"
+                )
             for seg in stretches:
-                seg.lost = True
-            text = f"── {self.path.name} truncated {stamp}, lines above are gone ──"
+                seg.lost = lost
         else:
             copy_fd, copy_name = copy
             for seg in stretches:
@@ -428,6 +450,31 @@ def _name_of(directory: Path, identity: tuple[int, int]) -> str | None:
             continue
         if (st.st_dev, st.st_ino) == identity:
             return entry.name
+    return None
+
+
+def _find_compressed_copy(path: Path, end: int, signature: bytes) -> str | None:
+    """Name of the compressed sibling (logrotate's `compress` after `copytruncate`) whose text has
+    the same bytes before `end` as ours, newest first; only the formats Python reads are checked."""
+    if not signature:
+        return None
+    found: list[tuple[float, str, Callable[[str], BufferedIOBase]]] = []
+    try:
+        for entry in os.scandir(path.parent):
+            opener = _DECOMPRESS.get(os.path.splitext(entry.name)[1])
+            if opener is not None and entry.name.startswith(path.name):
+                with suppress(OSError):
+                    found.append((entry.stat().st_mtime, entry.path, opener))
+    except OSError:
+        return None
+    for _, name, opener in sorted(found, reverse=True):
+        try:
+            with opener(name) as packed:
+                packed.seek(end - len(signature))
+                if packed.read(len(signature)) == signature:
+                    return os.path.basename(name)
+        except (OSError, EOFError, lzma.LZMAError):
+            continue
     return None
 
 

@@ -6,7 +6,6 @@ import bz2
 import gzip
 import lzma
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,10 +58,12 @@ def test_a_compressed_file_alone_is_still_a_rotation_of_its_base(tmp_path: Path)
     assert [(r.path.name, r.compressed) for r in info.rotated] == [("smtpd.log.gz", True)]
 
 
-def test_copytruncate_then_compress_never_shows_compressed_bytes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_copytruncate_then_compress_names_the_compressed_copy(tmp_path: Path, suffix: str) -> None:
     """logrotate's `copytruncate` + `compress` (no `delaycompress`): by the time the follower looks,
-    the copy is `smtpd.log.1.gz`. Its bytes are not lines: the lines not read yet are said to be gone,
-    and the follower carries on with the live file."""
+    the copy is `smtpd.log.1.gz`. Its bytes are not lines, so they are not shown; the marker and each
+    line not shown say which file holds them. Neighbours that are not the copy (an older generation
+    with other lines, a damaged file, the same lines cut short, a broken link) are not named."""
     path = tmp_path / "smtpd.log"
     path.write_bytes(lines(5))
     followed = FollowedLog(path, scan=False)
@@ -70,23 +71,53 @@ def test_copytruncate_then_compress_never_shows_compressed_bytes(tmp_path: Path)
         followed.poll()
         with path.open("ab") as log:
             log.write(lines(3, start=5))  # written, not yet read when the rotation happens
-        shutil.copyfile(path, tmp_path / "smtpd.log.1")
+        compress = COMPRESSORS[suffix]
+        older = tmp_path / f"smtpd.log.2{suffix}"
+        older.write_bytes(compress(lines(8, start=50)))
+        (tmp_path / f"smtpd.log.3{suffix}").write_bytes(b"not compressed at all")
+        os.symlink("nowhere", tmp_path / f"smtpd.log.4{suffix}")  # a link to nothing
+        short = tmp_path / f"smtpd.log-short{suffix}"
+        short.write_bytes(compress(lines(4)))
+        for name in (older, short, tmp_path / f"smtpd.log.3{suffix}"):
+            os.utime(name, (2_000_000_000, 2_000_000_000))  # newer: looked at first
+        packed = tmp_path / f"smtpd.log.1{suffix}"
+        packed.write_bytes(compress(path.read_bytes()))
+        os.utime(packed, (1_000_000, 1_000_000))
         os.truncate(path, 0)
-        packed = gzip.compress((tmp_path / "smtpd.log.1").read_bytes())
-        (tmp_path / "smtpd.log.1.gz").write_bytes(packed)
-        (tmp_path / "smtpd.log.1").unlink()
         with path.open("ab") as log:
             log.write(lines(2, start=100))
         events = followed.poll()
         [rotation] = [e for e in events if isinstance(e, Rotation)]
-        assert rotation.kind == "truncated" and "lines above are gone" in rotation.text
+        assert rotation.kind == "truncated"
+        assert rotation.text.endswith(
+            f"(copytruncate), lines above now in {packed.name}, compressed ──"
+        ), rotation.text
         shown = [(line.text, line.marker) for line in map(followed.line, range(len(followed)))]
-        gone = ("(no longer readable: the file was truncated in place)", True)
-        assert shown == [gone] * 5 + [
+        elsewhere = (f"(not shown: compressed in {packed.name})", True)
+        assert shown == [elsewhere] * 5 + [
             (rotation.text, True),
             ("line 100 of the mail log", False),
             ("line 101 of the mail log", False),
         ]
         assert events[-1] == NewLines(["line 100 of the mail log", "line 101 of the mail log"])
+    finally:
+        followed.close()
+
+
+@pytest.mark.parametrize("suffix", [".zst", ".lz4", ".gz"])
+def test_a_compressed_file_that_cannot_be_checked_is_not_named(tmp_path: Path, suffix: str) -> None:
+    """A format Python cannot read (or a `.gz` holding other lines) is never named as the copy."""
+    path = tmp_path / "smtpd.log"
+    path.write_bytes(lines(5))
+    followed = FollowedLog(path, scan=False)
+    try:
+        followed.poll()
+        other = lines(5, start=7) if suffix == ".gz" else lines(5)
+        (tmp_path / f"smtpd.log.1{suffix}").write_bytes(gzip.compress(other))
+        os.truncate(path, 0)
+        [rotation] = [e for e in followed.poll() if isinstance(e, Rotation)]
+        assert rotation.text.endswith("lines above are gone ──"), rotation.text
+        gone = ("(no longer readable: the file was truncated in place)", True)
+        assert [(line.text, line.marker) for line in map(followed.line, range(5))] == [gone] * 5
     finally:
         followed.close()

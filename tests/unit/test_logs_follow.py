@@ -168,12 +168,15 @@ def test_a_removed_file_is_reported_once_and_followed_again_when_it_returns(tmp_
     path.write_text("one\n")
     log = FollowedLog(path)
     path.unlink()
-    assert [type(e) for e in log.poll()] == [Unavailable]
+    removed = Unavailable("spampd.log was removed; waiting for it to reappear")
+    assert log.poll() == [removed]
     assert log.poll() == []
     path.write_text("two\n")
     events = log.poll()
     assert isinstance(events[0], Rotation) and events[0].kind == "recreated"
     assert events[1] == NewLines(["two"])
+    path.unlink()
+    assert log.poll() == [removed]  # said again once it had come back
     log.close()
 
 
@@ -186,6 +189,9 @@ def test_partial_line_is_emitted_once_complete(tmp_path):
         f.write("ial\nnext")
     assert log.poll() == [NewLines(["partial"])]
     assert [log.line(i).text for i in range(len(log))] == ["head", "partial", "next"]
+    with path.open("a") as f:
+        f.write("\n")
+    assert log.poll() == [NewLines(["next"])]
     log.close()
 
 
