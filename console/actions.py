@@ -32,9 +32,11 @@ import errno
 import importlib
 import os
 import signal as signal_module
+import stat
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
@@ -674,14 +676,25 @@ def offered_actions(settings: Settings) -> list[Action]:
 class _AuditLog:
     """An open audit log: each record one JSON line, written with a single append."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, reader: int | None = None) -> None:
         self.fd = fd
+        self.reader = reader
+        """The same file opened for reading (a regular file only), to see how it ends."""
 
     def __enter__(self) -> _AuditLog:
         return self
 
     def __exit__(self, *exc: object) -> None:
         os.close(self.fd)
+        if self.reader is not None:
+            os.close(self.reader)
+
+    def _ends_mid_line(self) -> bool:
+        """True when the log does not end with a newline: a write was cut short (a full disk)."""
+        if self.reader is None:
+            return False
+        size = os.fstat(self.reader).st_size
+        return size > 0 and os.pread(self.reader, 1, size - 1) != b"\n"
 
     def write(
         self,
@@ -716,6 +729,10 @@ class _AuditLog:
         # A name from the command line may hold undecodable bytes (lone surrogates): JSON's own
         # \udcff escape keeps the line readable and the record faithful.
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
+        if self._ends_mid_line():
+            line = (
+                b"\n" + line
+            )  # the cut line stays alone on its line, and this one whole on its own
         if os.write(self.fd, line) != len(line):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         if sync:
@@ -751,4 +768,8 @@ def _open_audit(settings: Settings) -> _AuditLog:
         raise ActionFailed(
             f"cannot write the audit log {settings.audit_log} ({exc.strerror}); nothing was done"
         ) from None
-    return _AuditLog(fd)
+    reader = None
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        with suppress(OSError):  # not readable: records are appended without looking at the end
+            reader = os.open(settings.audit_log, os.O_RDONLY)
+    return _AuditLog(fd, reader)

@@ -222,6 +222,35 @@ def test_a_short_write_of_the_started_line_means_no_action(
         f"ActionFailed cannot write the audit log {audit_log} (No space left "
         "on device); nothing was done []\n"
     ), result.stderr
+    fragment = audit_log.read_bytes()
+    assert len(fragment) == 10 and not fragment.endswith(b"\n")  # what the kernel wrote
+    assert dispatch(Settings(audit_log=audit_log, operator="alice"), "t.work", "dovecot") == "ok."
+    first, *records = audit_log.read_bytes().splitlines()
+    assert first == fragment
+    assert [json.loads(r)["outcome"] for r in records] == ["started", "ok"]
+
+
+@pytest.mark.parametrize("ending", ["mid-line", "a whole line", "empty"])
+def test_each_record_starts_on_a_line_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    """A log left ending mid-line (a write cut short by a full disk, here or by another console)
+    gets the next record on a new line; a well-formed log gets no empty line."""
+    before = {
+        "mid-line": b'{"time": "2026-12-03T10:00:00.000+00:00", "oper',
+        "a whole line": b'{"note": "a record"}\n',
+        "empty": b"",
+    }[ending]
+    s = settings(tmp_path)
+    s.audit_log.write_bytes(before)
+    install(monkeypatch, work=lambda ctx, target, params: "ok.")
+    assert dispatch(s, "t.work", "dovecot") == "ok."
+    written = s.audit_log.read_bytes()
+    assert written.startswith(before)
+    after = written[len(before) :]
+    assert after.startswith(b"\n") is (ending == "mid-line")
+    assert [json.loads(r)["outcome"] for r in after.splitlines() if r] == ["started", "ok"]
+    assert written.endswith(b"\n") and b"\n\n" not in written
 
 
 def outcome_unwritable(tmp_path: Path) -> tuple[Settings, list[dict[str, Any]], Any]:
