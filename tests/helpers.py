@@ -109,17 +109,25 @@ def command_env(**extra: str) -> dict[str, str]:
 
 async def keys_handled(pilot: Any) -> None:
     """Return once every key pressed so far has been handled, with the workers it started: how a
-    test proves that a key did nothing. The help key is handled after them (keys are handled in
+    test proves that a key did nothing. The help key (F1) is handled after them (keys are handled in
     order), so its screen showing is the proof. A key that opened a dialog returns at once."""
     from widgets.common.dialogs import HelpScreen
 
     app = pilot.app
     if len(app.screen_stack) == 1:
-        await pilot.press("question_mark")
+        await pilot.press("f1")  # not `?`, which an editor or an input with the focus would type
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help screen")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HelpScreen), what="the help to close")
     await app.workers.wait_for_complete()
+
+
+async def queued_handled(pilot: Any) -> None:
+    """Return once everything already queued for the app has been handled (what a message handler
+    scheduled with `call_later` included): a callback queued now runs after them, in order."""
+    done: list[bool] = []
+    pilot.app.call_later(done.append, True)
+    await until(pilot, lambda: done, what="the app's queued work")
 
 
 async def palette_answered(pilot: Any, title: str) -> None:

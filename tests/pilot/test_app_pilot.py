@@ -8,7 +8,7 @@ import pytest
 
 from console.actions import ACTIONS
 from console.settings import Settings
-from tests.helpers import palette_answered, until
+from tests.helpers import palette_answered, queued_handled, until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import SCREENS, ConsoleApp
 from widgets.common.screen import ActionScreen, ConsoleScreen
@@ -207,8 +207,10 @@ async def test_help_stays_above_notifications_and_the_palette_quits(tmp_path: Pa
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        app.notify("a long notification that would cover the help's last rows " * 3)
-        await pilot.pause(0.2)
+        note = "a long notification that would cover the help's last rows " * 3
+        app.notify(note)
+        await until(pilot, lambda: any(n.message == note for n in app._notifications))
+        await queued_handled(pilot)  # the toasts' refresh the notification asked for, too
         assert not app.screen.get_child_by_type(ToastRack).display  # it waits under the help
         await pilot.press("escape")
         await until(pilot, lambda: app.screen.get_child_by_type(ToastRack).display)

@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from textual.command import CommandPalette
+
 from console.jobs.history import load_history
 from console.jobs.runner import run_job
 from console.jobs.spec import JobSpec
 from console.settings import Settings
-from tests.helpers import until
+from tests.helpers import palette_answered, until
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
@@ -161,9 +163,9 @@ async def test_palette_runs_a_job_from_another_screen(tmp_path: Path) -> None:
     app = ConsoleApp(s, supervisor=RecordedSupervisor(), hostname="mail.example.com")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("ctrl+p")
-        await pilot.pause()
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"run job hello")
-        await pilot.pause(0.3)
+        await palette_answered(pilot, "Run job hello")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert app.active_screen == "jobs"

@@ -12,7 +12,7 @@ import pytest
 from textual.widgets import DataTable, Input, OptionList, Select, Static, TabbedContent, TextArea
 
 from console.settings import Settings
-from tests.helpers import top_screen, until
+from tests.helpers import keys_handled, top_screen, until
 from widgets.app import SCREENS, ConsoleApp
 from widgets.common.dialogs import ConfirmScreen
 from widgets.rules.dialogs import BackupScreen, CorpusScreen, MessageSourceScreen, ReviewScreen
@@ -250,14 +250,23 @@ async def test_reload_with_unsaved_edits_asks_first(tmp_path: Path) -> None:
         )
         await pilot.press("n")
         await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
-        await pilot.pause(0.2)
+        await keys_handled(pilot)
         assert editor.text == ARTICLE + "# my edit\n"  # kept
         await pilot.press("ctrl+r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await until(pilot, lambda: editor.text == ARTICLE)
+
+        def reloads() -> set[str]:
+            return {
+                n.identity
+                for n in app._notifications
+                if n.message == "fdm.conf reloaded from disk."
+            }
+
+        before = reloads()
         await pilot.press("ctrl+r")  # nothing to lose: reloads without asking
-        await pilot.pause(0.2)
+        await until(pilot, lambda: reloads() - before, what="a second reload")
         assert not isinstance(app.screen, ConfirmScreen)
 
 
