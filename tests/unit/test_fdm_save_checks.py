@@ -100,6 +100,8 @@ def test_what_only_fdm_refuses_blocks_a_save_and_a_revert(conf: Path) -> None:
         revert(conf, backup, file_token(conf))
     assert conf.read_text() == OLD
     assert validate(DUPLICATE, conf, fdm=None).findings == []  # the linter alone lets it through
+    revert(conf, backup, file_token(conf), fdm=None)
+    assert conf.read_text() == DUPLICATE
 
 
 def test_a_checker_that_cannot_run_or_fails_silently_is_one_sentence(conf: Path) -> None:
@@ -122,6 +124,7 @@ def test_an_include_is_read_beside_the_config(tmp_path: Path) -> None:
     (tmp_path / "actions.conf").write_text('action "in" maildir "/m"\n')
     text = 'account "stdin" stdin\ninclude "actions.conf"\nmatch all action "in"\n'
     assert validate(text, conf, fdm=None).findings == []
+    assert check(conf, text, fdm=None).findings == []
 
 
 def test_warnings_need_confirming_and_a_change_on_disk_forcing(conf: Path) -> None:
@@ -257,3 +260,34 @@ def test_the_revert_action_is_checked_like_a_save_and_says_what_it_kept(
     with pytest.raises(ActionFailed) as caught:
         dispatch(settings, "fdm.revert", "", {"token": stale})
     assert str(caught.value) == "fdm.revert needs the backup to restore"
+
+
+@needs_fdm
+def test_the_actions_without_warnings_or_a_file_to_replace(tmp_path: Path, conf: Path) -> None:
+    """No tables: nothing to warn about. A file that does not exist (yet, or any more) has no token
+    ("none", or none given) and leaves no backup of itself."""
+    nowhere = tmp_path / "no-such-table"
+    settings = Settings(
+        fdm_config=conf,
+        audit_log=tmp_path / "audit.log",
+        table_addrs=nowhere,
+        table_vusers=nowhere,
+        table_vdomains=nowhere,
+        table_userdb=nowhere,
+    )
+    said = dispatch(settings, "fdm.save", "", {"text": NEW, "token": str(file_token(conf))})
+    [kept] = backups(conf)
+    assert said == f"{conf} saved; previous version kept as {kept.name}."
+
+    other = tmp_path / "other" / "fdm.conf"
+    other.parent.mkdir()
+    undecodable = "# caf\udce9\n" + OLD
+    assert dispatch(settings, "fdm.save", str(other), {"text": undecodable}) == f"{other} saved."
+    dispatch(settings, "fdm.save", str(other), {"text": NEW, "token": str(file_token(other))})
+    [backup] = backups(other)
+    for token in ({"token": "none"}, {}):
+        other.unlink()
+        said = dispatch(settings, "fdm.revert", str(other), {"backup": str(backup), **token})
+        assert said == f"{other} reverted to {backup.name}."
+        assert other.read_bytes() == b"# caf\xe9\n" + OLD.encode()
+    assert conf.read_text() == NEW
