@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from console.errors import UserError
+from console.accounts.tables import Table, parse_table, parse_userdb, read_text
 from console.fdm.parser import ActionItem, Config, FdmSyntaxError, Rule, parse
 from console.fdm.regex import DIALECTS, PCRE2, RegexError, compile_regex
 from console.fdm.router import Router
@@ -64,14 +64,21 @@ class Tables:
         return self.addrs if "addrs" in self.present else set(self.vusers)
 
 
-def _table_lines(path: Path) -> list[str]:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as exc:
-        raise UserError(f"cannot read the table {path}: {exc.strerror}") from None
-    return [
-        line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()
-    ]
+def _shown(key: str) -> str:
+    """A key as the linter's messages show it: bytes that are not UTF-8 as U+FFFD."""
+    return key.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _keys(kind: str, path: Path | None) -> tuple[set[str], Table] | None:
+    """The keys of one smtpd table as smtpd looks them up (lower case), read by the accounts
+    model (a `#` starts a comment only at the start of a line); None when the file is missing."""
+    if path is None:
+        return None
+    text, token = read_text(path)
+    if token is None:
+        return None
+    table = parse_table(kind, path, text, token)
+    return {_shown(entry.key.lower()) for entry in table.entries}, table
 
 
 def load_tables(
@@ -80,22 +87,24 @@ def load_tables(
     vdomains: Path | None = None,
     userdb: Path | None = None,
 ) -> Tables:
-    """Read whichever tables exist; a missing file is simply not cross-checked."""
+    """Read whichever tables exist, as smtpd and Dovecot read them (console.accounts.tables); a
+    missing file is simply not cross-checked."""
     tables = Tables()
-    if addrs is not None and addrs.exists():
+    if (found := _keys("addrs", addrs)) is not None:
         tables.present.add("addrs")
-        tables.addrs = {line.split()[0].lower() for line in _table_lines(addrs)}
-    if vusers is not None and vusers.exists():
+        tables.addrs = found[0]
+    if (found := _keys("vusers", vusers)) is not None:
         tables.present.add("vusers")
-        for line in _table_lines(vusers):
-            key, _, value = line.replace(":", " ", 1).partition(" ")
-            tables.vusers[key.strip().lower()] = value.strip()
-    if vdomains is not None and vdomains.exists():
+        for entry in found[1].entries:  # smtpd keeps the last value of a key listed twice
+            tables.vusers[_shown(entry.key.lower())] = _shown(entry.value)
+    if (found := _keys("vdomains", vdomains)) is not None:
         tables.present.add("vdomains")
-        tables.vdomains = {line.split()[0].lower() for line in _table_lines(vdomains)}
-    if userdb is not None and userdb.exists():
-        tables.present.add("userdb")
-        tables.users = {line.split(":", 1)[0] for line in _table_lines(userdb)}
+        tables.vdomains = found[0]
+    if userdb is not None:
+        text, token = read_text(userdb)
+        if token is not None:
+            tables.present.add("userdb")
+            tables.users = {_shown(user.name) for user in parse_userdb(userdb, text).users}
     return tables
 
 

@@ -323,7 +323,7 @@ EXPECTED = {
 @pytest.fixture
 def tables(tmp_path: Path):
     (tmp_path / "addrs").write_bytes(
-        b"# accepted\nbob@example.com   # bob\nonly@example.com\n\ncaf\xe9@example.com\n"
+        b"# accepted\n  bob@example.com \nonly@example.com\n\ncaf\xe9@example.com\n"
     )
     (tmp_path / "vusers").write_text("bob@example.com: vmail extra\nghost@example.com vmail\n")
     (tmp_path / "vdomains").write_text("example.com\n")
@@ -337,6 +337,23 @@ def test_tables_are_read_as_smtpd_and_dovecot_read_them(tables) -> None:
     assert tables.vdomains == {"example.com"} and tables.users == {"vmail"}
     assert tables.present == {"addrs", "vusers", "vdomains", "userdb"}
     assert tables.accepted == tables.addrs
+
+
+def test_a_hash_inside_a_line_is_part_of_the_entry(tmp_path: Path) -> None:
+    # smtpd (parse_table_line) and Dovecot's passwd-file take `#` as a comment only where a
+    # line starts with it (smtpd: after leading white space); the linter reads them the same.
+    (tmp_path / "addrs").write_text(
+        "# accepted\nbob@example.com\n  # ann@example.com\nzed@x.org # old\n"
+    )
+    (tmp_path / "vusers").write_text("bob@example.com vmail # the boss\n#ann@example.com vmail\n")
+    (tmp_path / "userdb").write_text("#x:y:1:1::/h::\nvmail:y:1:1::/h::\n #ann:y:1:1::/h::\n")
+    tables = tables_in(tmp_path)
+    assert tables.addrs == {"bob@example.com", "zed@x.org # old"}
+    assert tables.vusers == {"bob@example.com": "vmail # the boss"}
+    assert tables.users == {"vmail", " #ann"}
+    # A space in the first entry makes a map, where only the first word is the key.
+    (tmp_path / "addrs").write_text("bob@example.com # bob\nzed@x.org zed\n")
+    assert tables_in(tmp_path).addrs == {"bob@example.com", "zed@x.org"}
 
 
 def test_missing_tables_are_not_cross_checked(tmp_path: Path) -> None:
