@@ -230,7 +230,7 @@ def test_a_short_write_of_the_started_line_means_no_action(
     assert [json.loads(r)["outcome"] for r in records] == ["started", "ok"]
 
 
-@pytest.mark.parametrize("ending", ["mid-line", "a whole line", "empty"])
+@pytest.mark.parametrize("ending", ["mid-line", "one byte", "a whole line", "empty"])
 def test_each_record_starts_on_a_line_of_its_own(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ending: str
 ) -> None:
@@ -238,6 +238,7 @@ def test_each_record_starts_on_a_line_of_its_own(
     gets the next record on a new line; a well-formed log gets no empty line."""
     before = {
         "mid-line": b'{"time": "2026-12-03T10:00:00.000+00:00", "oper',
+        "one byte": b"{",
         "a whole line": b'{"note": "a record"}\n',
         "empty": b"",
     }[ending]
@@ -248,9 +249,25 @@ def test_each_record_starts_on_a_line_of_its_own(
     written = s.audit_log.read_bytes()
     assert written.startswith(before)
     after = written[len(before) :]
-    assert after.startswith(b"\n") is (ending == "mid-line")
+    assert after.startswith(b"\n") is (ending in ("mid-line", "one byte"))
     assert [json.loads(r)["outcome"] for r in after.splitlines() if r] == ["started", "ok"]
     assert written.endswith(b"\n") and b"\n\n" not in written
+
+
+def test_a_pipe_gets_one_record_a_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log that is not a file (a pipe to a log collector) cannot be read back: records go as they
+    are, each on its own line."""
+    audit_log = tmp_path / "audit.pipe"
+    os.mkfifo(audit_log)
+    reader = os.open(audit_log, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        install(monkeypatch, work=lambda ctx, target, params: "ok.")
+        assert dispatch(Settings(audit_log=audit_log, operator="alice"), "t.work", "x") == "ok."
+        data = os.read(reader, 65536)
+    finally:
+        os.close(reader)
+    assert data.startswith(b"{") and data.endswith(b"}\n") and data.count(b"\n") == 2
+    assert [json.loads(r)["outcome"] for r in data.splitlines()] == ["started", "ok"]
 
 
 def outcome_unwritable(tmp_path: Path) -> tuple[Settings, list[dict[str, Any]], Any]:
