@@ -416,10 +416,7 @@ class FollowedLog:
                 text = f"── {self.path.name} truncated {stamp}, lines above are gone ──"
             else:
                 lost = f"(not shown: compressed in {packed})"
-                text = (
-                    f"── {self.path.name} truncated {stamp} (copytruncate), "
-                    f"lines above now in {packed}, compressed ──"
-                )
+                text = f"── {self.path.name} truncated {stamp}, lines above now in {packed} ──"
             for seg in stretches:
                 seg.lost = lost
         else:

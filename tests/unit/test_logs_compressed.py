@@ -6,6 +6,7 @@ import bz2
 import gzip
 import lzma
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,8 +90,9 @@ def test_copytruncate_then_compress_names_the_compressed_copy(tmp_path: Path, su
         events = followed.poll()
         [rotation] = [e for e in events if isinstance(e, Rotation)]
         assert rotation.kind == "truncated"
-        assert rotation.text.endswith(
-            f"(copytruncate), lines above now in {packed.name}, compressed ──"
+        assert re.fullmatch(
+            rf"── smtpd\.log truncated \d\d:\d\d:\d\d, lines above now in {re.escape(packed.name)} ──",
+            rotation.text,
         ), rotation.text
         shown = [(line.text, line.marker) for line in map(followed.line, range(len(followed)))]
         elsewhere = (f"(not shown: compressed in {packed.name})", True)
