@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
-from textual.message import Message
+from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -95,17 +95,13 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
     # the view is scrolled sideways.
     DEFAULT_CSS = "LogLines { height: 1fr; scrollbar-size-horizontal: 0; }"
 
-    class FollowChanged(Message):
-        """Following started or stopped (the user scrolled up, or went back to the end)."""
-
-        def __init__(self, following: bool) -> None:
-            super().__init__()
-            self.following = following
+    following: var[bool] = var(True)
+    """Kept at the end as lines arrive; off once the user scrolls up or a search lands (watched by
+    the Logs screen's status line)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source: LineSource | None = None
-        self.following = True
         self.current: int | None = None
         """The line a search or jump landed on (shown with a background)."""
         self.pattern: re.Pattern[str] | None = None
@@ -189,7 +185,7 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
             if line is not None:
                 self._cache.pop(line, None)
         self.current = n
-        self._set_following(False)
+        self.following = False
         self.scroll_to(
             x=self._match_x(n), y=max(0, n - self.size.height // 2), animate=False, immediate=True
         )
@@ -225,7 +221,7 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
         if self.current is not None:
             self._cache.pop(self.current, None)
         self.current = None
-        self._set_following(True)
+        self.following = True
         self.scroll_to(x=0, y=self.max_scroll_y, animate=False, immediate=True)
         self.refresh()
 
@@ -238,17 +234,12 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
         count = len(self.source) if self.source is not None else 0
         return max(0, min(count, int(self.scroll_y) + self.scrollable_content_region.height) - 1)
 
-    def _set_following(self, following: bool) -> None:
-        if following != self.following:
-            self.following = following
-            self.post_message(self.FollowChanged(following))
-
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if new_value < old_value and new_value < self.max_scroll_y:
-            self._set_following(False)
+            self.following = False
         elif new_value >= self.max_scroll_y and round(new_value) != round(old_value):
-            self._set_following(True)
+            self.following = True
 
     def action_scroll_end(self) -> None:
         self.follow()

@@ -22,6 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
+from textual.reactive import var
 from textual.widgets import Input, Static
 
 from console.errors import UserError
@@ -106,6 +107,35 @@ class LogsScreen(Vertical):
         Binding("b", "toggle_files", "Hide/show files", id="logs.toggle_files", show=False),
     ]
 
+    # What the status line shows, as reactive attributes: any change recomputes `status`, whose
+    # watcher redraws the line. Counts that grow by themselves (the log's lines, the index's progress
+    # from the background scan, the filter's kept lines) are measured where they grow (`_measure`).
+    followed: var[FollowedLog | None] = var(None)
+    """The one file shown and followed."""
+    merged: var[MergedLogs | None] = var(None)
+    """The files of `tail` shown as one, by time."""
+    following: var[bool] = var(True)
+    new_lines: var[int] = var(0)
+    """Lines that arrived while paused (the "+N new lines" pill)."""
+    line_count: var[int] = var(0)
+    indexing: var[int | None] = var(None)
+    """How far the background index has got (percent) while it scans; None when done."""
+    unavailable: var[str] = var("")
+    """Why the file cannot be read now ("" when it can)."""
+    progress: var[str] = var("")
+    """A worker's progress ("searching 40%"), or what is being done."""
+    search_text: var[str] = var("")
+    match_count: var[int | None] = var(None)
+    filter_text: var[str] = var("")
+    filter_invert: var[bool] = var(False)
+    filter_context: var[int] = var(0)
+    filter_kept: var[FilteredLines | None] = var(None)
+    """The filter's kept lines (filled by its worker); None without a filter."""
+    kept_count: var[int] = var(0)
+    column: var[int] = var(0)
+    """The first column shown when the log is scrolled sideways."""
+    status: var[Text] = var(Text)
+
     class LinesArrived(Message):
         """The follower read something from `log`: new lines, a rotation, or that it is gone."""
 
@@ -173,29 +203,18 @@ class LogsScreen(Vertical):
         super().__init__(**kwargs)
         self.settings = settings
         self.files = [Path(f) for f in files] if files else None
-        self.followed: FollowedLog | None = None
         self.follower: FollowThread | None = None
         self.dir_watch: DirectoryWatch | None = None
-        self.unavailable: str | None = None
-        self.new_lines = 0
-        self.status_stale = False
         self.files_stale = False
         self._listed: Sequence[object] = ()
         self.input_mode = ""
-        self.search_text = ""
         self.search_pattern: re.Pattern[bytes] | None = None
-        self.match_count: int | None = None
         self.counting = False
-        self.progress = ""
-        self.filter_text = ""
-        self.filter_invert = False
-        self.filter_context = 0
-        self.filter_kept: FilteredLines | None = None
         self.filter_tested = 0
         self._cancel = threading.Event()
         self._filter_cancel = threading.Event()
         self._entries: list[Path | str | None] = []
-        self.merged: MergedLogs | None = None
+        self._status_line = StatusLine(id="log-status")
         self.mergeable = bool(
             self.files and len(self.files) > 1 and all(stamped(p) for p in self.files)
         )
@@ -215,7 +234,7 @@ class LogsScreen(Vertical):
         # No container for the right-hand side: the file list is split off to the left, the input line
         # docks at the bottom of what remains. The log comes first so that it, not the file list, gets
         # the keyboard when the screen opens. The input line (search, filter, time) is made on first use.
-        yield StatusLine(id="log-status")
+        yield self._status_line
         yield LogLines(id="log-lines")
         yield FileList(id="log-files")
 
@@ -228,8 +247,6 @@ class LogsScreen(Vertical):
             self.open_merged()
         elif isinstance(first, Path):
             self.open(first)
-        else:
-            self.update_status()
         directories = {p.parent for p in self.files} if self.files else {self.settings.log_dir}
         self.dir_watch = DirectoryWatch(
             directories, lambda _: self.post_message(self.FilesChanged())
@@ -238,7 +255,9 @@ class LogsScreen(Vertical):
         self.set_interval(5.0, self.refresh_files)
         self.set_interval(1.0, self._files_tick)
         self.set_interval(0.25, self._tick)
-        self.watch(self.query_one(LogLines), "scroll_x", lambda _: self.update_status(), init=False)
+        lines = self.query_one(LogLines)
+        self.watch(lines, "scroll_x", self._scrolled_sideways, init=False)
+        self.watch(lines, "following", self._follow_changed)
 
     def on_unmount(self) -> None:
         self._cancel.set()
@@ -322,9 +341,8 @@ class LogsScreen(Vertical):
         except UserError as exc:
             self.unavailable = exc.message
             lines.set_source(None)
-            self.update_status()
             return
-        self.unavailable = None
+        self.unavailable = ""
         self.new_lines = 0
         lines.set_source(self.followed)
         log = self.followed
@@ -337,7 +355,6 @@ class LogsScreen(Vertical):
         # The last screenful is indexed already; the threads start once it is on the terminal, so the
         # first frame does not share the interpreter with them. Lines appended meanwhile are read then.
         start_in_background(self, partial(self._start_following, log, self.follower))
-        self.update_status()
 
     def _start_following(self, log: FollowedLog, follower: FollowThread) -> None:
         if follower is self.follower:  # not closed meanwhile
@@ -350,9 +367,8 @@ class LogsScreen(Vertical):
         self.clear_search()
         self.clear_filter()
         self.query_one(LogLines).set_source(None)
-        self.unavailable = None
+        self.unavailable = ""
         self.progress = "merging by time"
-        self.update_status()
         self._merge(list(self.files or []))
 
     @work(thread=True, exclusive=True, group="logs-merge", exit_on_error=False)
@@ -382,7 +398,6 @@ class LogsScreen(Vertical):
             batch_interval=FOLLOW_BATCH_S,
         )
         self.follower.start()
-        self.update_status()
 
     def _close_log(self) -> None:
         if self.follower is not None:
@@ -405,7 +420,7 @@ class LogsScreen(Vertical):
             appended = lines.sync()
             if not lines.following:
                 self.new_lines += appended
-            self.status_stale = True
+            self._measure()
             return
         if message.followed is not self.followed:
             return
@@ -413,7 +428,7 @@ class LogsScreen(Vertical):
             if isinstance(event, Unavailable):
                 self.unavailable = event.text
             elif isinstance(event, (NewLines, Rotation)):
-                self.unavailable = None
+                self.unavailable = ""
         if self.filter_kept is None:
             lines.invalidate(lines.virtual_size.height - 1)  # a partial last line may have grown
             appended = lines.sync()
@@ -421,30 +436,53 @@ class LogsScreen(Vertical):
                 self.new_lines += appended
         else:
             self._filter_new_lines()
-        self.status_stale = True
+        self._measure()
 
     def _tick(self) -> None:
-        """While the index grows at the top, keep the view in place; keep the status current."""
+        """While the index grows at the top, keep the view in place; measure what grew meanwhile."""
         lines = self.query_one(LogLines)
         if self.followed is not None and self.filter_kept is None and lines.behind():
             lines.sync()
-            self.status_stale = True
-        if self.status_stale:
-            self.status_stale = False
-            self.update_status()
+        self._measure()
 
-    def on_log_lines_follow_changed(self, message: LogLines.FollowChanged) -> None:
-        if message.following:
+    def _measure(self) -> None:
+        """Read the counts that grow by themselves into the status's reactive attributes."""
+        log = self.followed
+        source = self.merged if self.merged is not None else log
+        self.line_count = len(source) if source is not None else 0
+        index = log.segments[0].index if log is not None else None
+        self.indexing = (
+            round(100 * (1 - index.low / index.end))
+            if index is not None and index.scanning and index.end
+            else None
+        )
+        self.kept_count = len(self.filter_kept) if self.filter_kept is not None else 0
+
+    def watch_followed(self) -> None:
+        self._measure()
+
+    def watch_merged(self) -> None:
+        self._measure()
+
+    def watch_filter_kept(self) -> None:
+        self._measure()
+
+    def _follow_changed(self, following: bool) -> None:
+        """The log followed its end again, or stopped (scrolled up, a search landed)."""
+        self.following = following
+        if following:
             self.new_lines = 0
-        self.update_status()
+
+    def _scrolled_sideways(self, scroll_x: float) -> None:
+        self.column = int(scroll_x)
 
     def action_follow(self) -> None:
         """Back to the end, following new lines."""
         self.query_one(LogLines).follow()
 
-    def _follow_state(self, following: bool) -> list[tuple[str, str]]:
+    def _follow_state(self) -> list[tuple[str, str]]:
         """Following, or paused with the count of lines that arrived since ("+N new lines")."""
-        if following:
+        if self.following:
             return [("● following", "green")]
         if not self.new_lines:
             return [("⏸ paused", "yellow")]
@@ -453,17 +491,15 @@ class LogsScreen(Vertical):
             (f" +{count(self.new_lines, 'new line')} · End to follow ", "bold reverse"),
         ]
 
-    def update_status(self) -> None:
-        """The line above the log: file, follow state (and new lines while paused), size, indexing, search, filter."""
-        status = self.query_one("#log-status", StatusLine)
-        lines = self.query_one(LogLines)
+    def compute_status(self) -> Text:
+        """The line above the log: file, follow state (and new lines while paused), size, indexing,
+        search, filter, progress, column."""
         parts: list[tuple[str, str] | str] = []
         if self.merged is not None:
             names = " + ".join(printable(log.path.name) for log in self.merged.logs)
-            parts += [(names, "bold"), "  ", *self._follow_state(lines.following)]
-            parts.append(f"  {count(len(self.merged), 'line')} by time")
-            status.set(Text.assemble(*parts))
-            return
+            parts += [(names, "bold"), "  ", *self._follow_state()]
+            parts.append(f"  {count(self.line_count, 'line')} by time")
+            return Text.assemble(*parts)
         if self.followed is None:
             parts.append(
                 (
@@ -471,17 +507,11 @@ class LogsScreen(Vertical):
                     "bold red" if self.unavailable else "dim",
                 )
             )
-            status.set(Text.assemble(*parts))
-            return
-        parts += [
-            (printable(self.followed.path.name), "bold"),
-            "  ",
-            *self._follow_state(lines.following),
-        ]
-        parts.append(f"  {count(len(self.followed), 'line')}")
-        index = self.followed.segments[0].index
-        if index.scanning and index.end:
-            parts.append((f"  indexing {100 * (1 - index.low / index.end):.0f}%", "dim"))
+            return Text.assemble(*parts)
+        parts += [(printable(self.followed.path.name), "bold"), "  ", *self._follow_state()]
+        parts.append(f"  {count(self.line_count, 'line')}")
+        if self.indexing is not None:
+            parts.append((f"  indexing {self.indexing}%", "dim"))
         if self.unavailable:
             parts.append((f"  {self.unavailable}", "bold red"))
         if self.search_text:
@@ -492,17 +522,18 @@ class LogsScreen(Vertical):
         if self.filter_kept is not None:
             how = "not " if self.filter_invert else ""
             context = f" ±{self.filter_context}" if self.filter_context else ""
+            kept = count(self.kept_count, "line")
             parts.append(
-                (
-                    f"  filter {how}{printable(self.filter_text)}{context}: {count(len(self.filter_kept), 'line')}",
-                    "magenta",
-                )
+                (f"  filter {how}{printable(self.filter_text)}{context}: {kept}", "magenta")
             )
         if self.progress:
             parts.append((f"  {self.progress}", "dim"))
-        if lines.scroll_x:
-            parts.append((f"  ◂ col {int(lines.scroll_x) + 1}", "dim"))
-        status.set(Text.assemble(*parts))
+        if self.column:
+            parts.append((f"  ◂ col {self.column + 1}", "dim"))
+        return Text.assemble(*parts)
+
+    def watch_status(self, status: Text) -> None:
+        self._status_line.set(status)
 
     # ------------------------------------------------------------------ the input line
 
@@ -584,7 +615,6 @@ class LogsScreen(Vertical):
             self.clear_filter()
             if self.followed is not None:
                 self.query_one(LogLines).set_source(self.followed)
-        self.update_status()
 
     # ------------------------------------------------------------------ search
 
@@ -619,7 +649,6 @@ class LogsScreen(Vertical):
             True,
             self._cancel,
         )
-        self.update_status()
 
     def _origin(self, line: int) -> Hit:
         """A search origin for a line of what is shown (filtered or not)."""
@@ -700,7 +729,6 @@ class LogsScreen(Vertical):
 
     def on_logs_screen_search_progress(self, message: SearchProgress) -> None:
         self.progress = f"{message.what} {100 * message.fraction:.0f}%"
-        self.update_status()
 
     def on_logs_screen_search_finished(self, message: SearchFinished) -> None:
         self.progress = ""
@@ -719,18 +747,15 @@ class LogsScreen(Vertical):
                 if self.filter_kept is not None:
                     line = self.filter_kept.position_of(line)
                 self.query_one(LogLines).go_to(line)
-        self.update_status()
 
     def on_logs_screen_matches_counted(self, message: MatchesCounted) -> None:
         self.counting = False
         if message.followed is self.followed and message.pattern == self.search_text:
             self.match_count = message.count
-            self.update_status()
 
     def on_logs_screen_work_failed(self, message: WorkFailed) -> None:
         self.progress = ""
         self.app.notify(message.text, severity="error", markup=False)
-        self.update_status()
 
     # ------------------------------------------------------------------ filter
 
@@ -765,7 +790,6 @@ class LogsScreen(Vertical):
             self.filter_context,
             self._filter_cancel,
         )
-        self.update_status()
 
     def action_invert(self) -> None:
         """Show the lines that do not match the filter (or that do, again)."""
@@ -778,7 +802,6 @@ class LogsScreen(Vertical):
         self.filter_context = max(0, min(50, self.filter_context + delta))
         if self.filter_text:
             self.start_filter(self.filter_text)
-        self.update_status()
 
     @work(thread=True, exclusive=True, group="logs-filter", exit_on_error=False)
     def _filter(
@@ -814,7 +837,6 @@ class LogsScreen(Vertical):
                 markup=False,
             )
         self._filter_new_lines()
-        self.update_status()
 
     def _filter_new_lines(self) -> None:
         """Test the lines that arrived after the filter's scan, and show the view's growth."""
@@ -834,6 +856,7 @@ class LogsScreen(Vertical):
         lines.sync()
         if not lines.following:
             self.new_lines += max(0, len(kept) - before)
+        self._measure()
 
     # ------------------------------------------------------------------ jump to time
 
