@@ -288,6 +288,8 @@ def _matches(criteria: list[str], rcpt: str, tables: dict[str, set[str]]) -> boo
             kind = value
             target = criteria[i + 2] if i + 2 < len(criteria) else ""
             if kind in ("domain", "rcpt-to"):
+                if target.startswith("{"):
+                    return None  # an inline table
                 if target.startswith("<") and target.endswith(">"):
                     members = tables.get(target[1:-1])
                     if members is None:

@@ -175,6 +175,10 @@ def test_the_articles_smtpd_conf_chain(filters: bool) -> None:
     )
     unknown = hops.incoming_path(text, "nobody@example.com", TABLES)
     assert unknown.final == "" and "no rule" in unknown.notes[0]
+    inline = hops.incoming_path(
+        "match from any for domain { example.com } action deliver\n", "bob@example.com", TABLES
+    )
+    assert inline.final == "" and "not modelled" in inline.notes[0]
 
 
 def test_msgid_and_via() -> None:
