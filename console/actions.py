@@ -68,25 +68,44 @@ class ActionContext:
 Handler = Callable[[ActionContext, str, Mapping[str, str]], str]
 
 
-class Arg(NamedTuple):
-    """One argument or option of an action's command (in click's terms) and the parameter it fills."""
+class Arg:
+    """One argument or option of an action's command (in click's terms) and the parameter it fills.
 
-    decl: str
-    """`name` for an argument (its usage metavar is NAME), `--long-name` for an option."""
-    dest: str = ""
-    """The name the command's body knows it by (default: from `decl`), e.g. "as_json"."""
-    param: str = ""
-    """The handler parameter it fills; "" when only the command's body reads it (e.g. --json)."""
-    help: str = ""
-    metavar: str = ""
-    flag: tuple[str, str] | None = None
-    """An option without a value: the parameter's value when given and when not ("" leaves it out)."""
-    many: bool = False
-    """An argument taking any number of values, passed joined with commas."""
-    type: str = ""
-    """"int", or "dir" (a directory path); default: text."""
-    default_from: str = ""
-    """"module:NAME" of the default value (read when the command is built, shown in --help)."""
+    (A plain class, not a NamedTuple: defining one of those costs start-up time.)
+    """
+
+    __slots__ = ("decl", "dest", "param", "help", "metavar", "flag", "many", "type", "default_from")
+
+    def __init__(
+        self,
+        decl: str,
+        dest: str = "",
+        *,
+        param: str = "",
+        help: str = "",
+        metavar: str = "",
+        flag: tuple[str, str] | None = None,
+        many: bool = False,
+        type: str = "",
+        default_from: str = "",
+    ) -> None:
+        self.decl = decl
+        """`name` for an argument (its usage metavar is NAME), `--long-name` for an option."""
+        self.dest = dest
+        """The name the command's body knows it by (default: from `decl`), e.g. "as_json"."""
+        self.param = param
+        """The handler parameter it fills; "" when only the command's body reads it (--json)."""
+        self.help = help
+        self.metavar = metavar
+        self.flag = flag
+        """An option without a value: the parameter's value when given and when not ("" leaves it
+        out)."""
+        self.many = many
+        """An argument taking any number of values, passed joined with commas."""
+        self.type = type
+        """"int", or "dir" (a directory path); default: text."""
+        self.default_from = default_from
+        """"module:NAME" of the default value (read when the command is built, shown in --help)."""
 
     @property
     def name(self) -> str:
@@ -94,19 +113,31 @@ class Arg(NamedTuple):
         return self.dest or self.decl.lstrip("-").replace("-", "_")
 
 
-class Cli(NamedTuple):
+class Cli:
     """How the command line reaches an action: `mailconsole COMMAND TARGET [ARGS]`."""
 
-    command: str
-    """"start" (top level) or "GROUP NAME", e.g. "queue retry"."""
-    help: str
-    target: Arg
-    args: tuple[Arg, ...] = ()
-    run: str = ""
-    """"module:function(settings, action, target, params, options)" run instead of dispatching and
-    printing the outcome; `options` holds every argument's value by its `Arg.name`."""
-    instead: tuple[tuple[str, str], ...] = ()
-    """(target, action name) pairs: these targets (any case) run that other action instead."""
+    __slots__ = ("command", "help", "target", "args", "run", "instead")
+
+    def __init__(
+        self,
+        command: str,
+        help: str,
+        target: Arg,
+        args: tuple[Arg, ...] = (),
+        *,
+        run: str = "",
+        instead: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.command = command
+        """"start" (top level) or "GROUP NAME", e.g. "queue retry"."""
+        self.help = help
+        self.target = target
+        self.args = args
+        self.run = run
+        """"module:function(settings, action, target, params, options)" run instead of dispatching
+        and printing the outcome; `options` holds every argument's value by its `Arg.name`."""
+        self.instead = instead
+        """(target, action name) pairs: these targets (any case) run that other action instead."""
 
 
 class Action(NamedTuple):

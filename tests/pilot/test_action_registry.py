@@ -151,7 +151,8 @@ async def test_a_declared_action_is_in_the_palette_until_it_is_taken_out(
 
 def test_every_declared_command_and_palette_entry_has_a_home() -> None:
     """Each command path is on the command line; each palette entry names a screen of the console;
-    `queue pause|resume AGENT` reaches the agent actions for exactly smtpd's agents."""
+    `queue pause|resume AGENT` reaches the agent actions for exactly smtpd's agents; the constants
+    written into the declarations are the ones the code uses."""
     from console.queue.parse import SUBSYSTEMS
     from tests.unit.test_cli import every_command_path
     from widgets.app import SCREENS
@@ -162,6 +163,11 @@ def test_every_declared_command_and_palette_entry_has_a_home() -> None:
             assert action.cli.command.split() in paths, action.name
         if action.palette:
             assert action.screen in [spec.id for spec in SCREENS], action.name
+    from console.lab.render import PORT_BLOCK
+
+    lab_up = actions.ACTIONS["lab.up"].cli
+    assert lab_up is not None  # its --port-base help names the lab's block of ports
+    assert [a for a in lab_up.args if f"First of the {PORT_BLOCK} 127.0.0.1 ports" in a.help]
     for verb in ("pause", "resume"):
         cli = actions.ACTIONS[f"queue.{verb}"].cli
         assert cli is not None
