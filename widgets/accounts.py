@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
-from rich.cells import cell_len
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import work
@@ -31,7 +29,7 @@ from console.accounts.overview import Overview
 from console.settings import Settings
 from console.text import printable
 from widgets.common.dialogs import ConfirmScreen, DialogScreen
-from widgets.common.entries import EntryList
+from widgets.common.entries import EntryList, cells_strip
 from widgets.common.screen import ActionTarget
 from widgets.messages import ActionFinished
 
@@ -64,20 +62,6 @@ class Row(NamedTuple):
     key: str
 
 
-def _cells(cells: list[tuple[str, int, str]], width: int) -> Strip:
-    """Fixed-width cells of untrusted text (control characters escaped, never markup); a cell of
-    width 0 takes the rest of the line."""
-    segments = []
-    used = 0
-    for value, size, style in cells:
-        size = size or max(0, width - used)
-        shown = printable(value)
-        shown = shown[:size] if cell_len(shown) > size else shown + " " * (size - cell_len(shown))
-        segments += [Segment(shown, Style.parse(style) if style else None), Segment(" ")]
-        used += size + 1
-    return Strip(segments).crop_extend(0, width, None)
-
-
 class AccountsList(EntryList):
     """The rows of the current view, one line each, under a line of column titles."""
 
@@ -93,8 +77,8 @@ class AccountsList(EntryList):
         self.changed([True] * len(rows), keep=index)
 
     def lay_out(self, width: int) -> tuple[list[Strip], list[list[Strip]]]:
-        titles = [_cells([(t, size, "bold") for t, size, _s in self.titles], width)]
-        return titles, [[_cells(row.cells, width)] for row in self.rows]
+        titles = [cells_strip([(t, size, "bold") for t, size, _s in self.titles], width)]
+        return titles, [[cells_strip(row.cells, width)] for row in self.rows]
 
     def line_style(self, entry: int) -> Style:
         return Style()

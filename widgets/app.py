@@ -106,6 +106,14 @@ def _job_targets(settings: Settings, name: str) -> Iterable[ActionTarget]:
     return job_targets(settings, name)
 
 
+def _mailboxes(app: ConsoleApp) -> Widget:
+    from widgets.mailboxes import MailboxesScreen
+
+    return MailboxesScreen(
+        app.settings, id="mailboxes-screen", **app.screen_options.get("mailboxes", {})
+    )
+
+
 # The screens in the order of the screen bar. Each is built (and its module imported) only when first shown, so
 # start-up costs what the first screen costs.
 SCREENS: list[ScreenSpec] = [
@@ -116,6 +124,7 @@ SCREENS: list[ScreenSpec] = [
     ScreenSpec("accounts", "Accounts", "f6", _accounts),
     ScreenSpec("overview", "Overview", "f7", _overview),
     ScreenSpec("jobs", "Jobs", "f8", _jobs, _job_targets),
+    ScreenSpec("mailboxes", "Mailboxes", "f9", _mailboxes),
 ]
 
 

@@ -10,20 +10,8 @@ import sys
 import click
 
 from console.errors import UserError
-from console.mailbox.model import Mailbox
+from console.mailbox.model import Mailbox, human_size
 from console.text import printable
-
-
-def _size(size: int | None) -> str:
-    """Bytes in a short human unit."""
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def render(box: Mailbox) -> list[str]:
@@ -39,7 +27,7 @@ def render(box: Mailbox) -> list[str]:
             continue
         lines.append(
             f"  {folder.name:<{width}}  {folder.messages:>8}  {folder.unseen:>6}  "
-            f"{_size(folder.size):>9}"
+            f"{human_size(folder.size):>9}"
         )
     if box.folder is not None:
         lines.append("")

@@ -10,7 +10,7 @@ from console.errors import UserError
 from console.mailbox.credentials import login_for
 from console.mailbox.imap import connected, endpoint, latest_messages, list_folders
 from console.mailbox.maildir import maildir_folders
-from console.mailbox.model import Mailbox
+from console.mailbox.model import Mailbox, MessageSummary
 from console.settings import Settings
 
 
@@ -27,6 +27,14 @@ def maildir_of(settings: Settings, user: UserEntry) -> Path:
     return user.maildir() or settings.spool_dir / user.name / "Mail"
 
 
+def needs_imap(user: UserEntry) -> UserError:
+    """The one sentence for listing messages of an account the console has no password for."""
+    return UserError(
+        f"listing messages needs IMAP, and the console has no "
+        f"password for {user.name} (see imap_password_file)"
+    )
+
+
 def mailbox(
     settings: Settings, user: UserEntry, folder: str | None = None, limit: int = 20
 ) -> Mailbox:
@@ -36,10 +44,7 @@ def mailbox(
     if login is None:
         maildir = maildir_of(settings, user)
         if folder is not None:
-            raise UserError(
-                f"listing messages needs IMAP, and the console has no "
-                f"password for {user.name} (see imap_password_file)"
-            )
+            raise needs_imap(user)
         if not maildir.is_dir():
             raise UserError(f"no Maildir at {maildir}")
         return Mailbox(
@@ -55,3 +60,15 @@ def mailbox(
             result.folder = folder
             result.total, result.messages = latest_messages(client, folder, limit)
     return result
+
+
+def folder_messages(
+    settings: Settings, user: UserEntry, folder: str, limit: int, skip: int = 0
+) -> tuple[int, list[MessageSummary]]:
+    """How many messages the account's `folder` holds and `limit` of its newest (after the `skip`
+    newest), over IMAP only: one login, one SELECT, one FETCH (no folder listing)."""
+    login = login_for(settings, user.name)
+    if login is None:
+        raise needs_imap(user)
+    with connected(settings, login) as client:
+        return latest_messages(client, folder, limit, skip)

@@ -53,3 +53,15 @@ class Mailbox:
     def as_json(self) -> dict[str, Any]:
         """Plain JSON data."""
         return asdict(self)
+
+
+def human_size(size: int | None) -> str:
+    """Bytes in a short human unit."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

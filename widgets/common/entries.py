@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
@@ -12,6 +13,8 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from console.text import printable
 
 CURSOR_KEYS: list[BindingType] = [
     Binding("up", "move(-1)", "Previous", show=False),
@@ -162,3 +165,16 @@ class EntryList(ScrollView, can_focus=True):
         if 0 <= row < len(self._rows) and self.enabled[self._rows[row][0]]:
             self.move_to(self._rows[row][0])
             self.action_select()
+
+
+def cells_strip(cells: list[tuple[str, int, str]], width: int) -> Strip:
+    """Fixed-width cells of untrusted text (control characters escaped, never markup); a cell of
+    width 0 takes the rest of the line."""
+    segments = []
+    used = 0
+    for value, size, style in cells:
+        size = size or max(0, width - used)
+        shown = set_cell_size(printable(value), size)  # by cells: wide characters keep columns
+        segments += [Segment(shown, Style.parse(style) if style else None), Segment(" ")]
+        used += size + 1
+    return Strip(segments).crop_extend(0, width, None)
