@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from console.mailbox.model import Folder, Mailbox, MessageSummary
 from console.supervisor.client import LogChunk, Program, Snapshot, SupervisorUnavailable
 from tests.helpers import until
 
@@ -57,3 +58,43 @@ async def supervisor_answered(pilot: Any) -> None:
         what="supervisord's first answer on the Services screen",
     )
     await pilot.pause()
+
+
+MAILBOXES = Path(__file__).parent / "recordings" / "mailboxes-lab.json"
+
+
+class RecordedMailboxes:
+    """The Mailboxes screen's source (widgets.mailboxes.source.MailSource) answering with what the
+    lab answered: bob over IMAP, sysmail from its Maildir; `refused` accounts answer with the lab's
+    login refusal."""
+
+    def __init__(self, refused: tuple[str, ...] = ()) -> None:
+        self.data: dict[str, Any] = json.loads(MAILBOXES.read_text(encoding="utf-8"))
+        self.refused = refused
+
+    def _check(self, account: str) -> None:
+        from console.errors import UserError
+
+        if account in self.refused:
+            raise UserError(self.data["login_refused"].replace("bob", account))
+
+    def account_names(self) -> list[str]:
+        return list(self.data["accounts"])
+
+    def folders(self, account: str) -> Mailbox:
+        self._check(account)
+        box = dict(self.data["accounts"][account])
+        box["folders"] = [Folder(**folder) for folder in box["folders"]]
+        return Mailbox(**box)
+
+    def messages(
+        self, account: str, folder: str, limit: int, skip: int
+    ) -> tuple[int, list[MessageSummary]]:
+        from console.mailbox.listing import needs_imap
+
+        self._check(account)
+        if self.data["accounts"][account]["source"] != "imap":
+            raise needs_imap(account)
+        page = self.data["messages"].get(f"{account}/{folder}", {"total": 0, "messages": []})
+        newest = [MessageSummary(**m) for m in page["messages"]][skip : skip + limit]
+        return int(page["total"]), newest

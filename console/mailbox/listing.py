@@ -27,11 +27,11 @@ def maildir_of(settings: Settings, user: UserEntry) -> Path:
     return user.maildir() or settings.spool_dir / user.name / "Mail"
 
 
-def needs_imap(user: UserEntry) -> UserError:
+def needs_imap(account: str) -> UserError:
     """The one sentence for listing messages of an account the console has no password for."""
     return UserError(
         f"listing messages needs IMAP, and the console has no "
-        f"password for {user.name} (see imap_password_file)"
+        f"password for {account} (see imap_password_file)"
     )
 
 
@@ -44,7 +44,7 @@ def mailbox(
     if login is None:
         maildir = maildir_of(settings, user)
         if folder is not None:
-            raise needs_imap(user)
+            raise needs_imap(user.name)
         if not maildir.is_dir():
             raise UserError(f"no Maildir at {maildir}")
         return Mailbox(
@@ -69,6 +69,6 @@ def folder_messages(
     newest), over IMAP only: one login, one SELECT, one FETCH (no folder listing)."""
     login = login_for(settings, user.name)
     if login is None:
-        raise needs_imap(user)
+        raise needs_imap(user.name)
     with connected(settings, login) as client:
         return latest_messages(client, folder, limit, skip)

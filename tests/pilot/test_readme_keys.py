@@ -14,6 +14,7 @@ from widgets.accounts import AccountsScreen
 from widgets.app import ConsoleApp
 from widgets.jobs import JobsScreen
 from widgets.logs.view import LogsScreen
+from widgets.mailboxes import MailboxesScreen
 from widgets.overview import OverviewScreen
 from widgets.queue import QueueScreen
 from widgets.rules.view import RulesScreen
@@ -29,6 +30,7 @@ SCREENS: dict[str, type[DOMNode]] = {
     "accounts": AccountsScreen,
     "overview": OverviewScreen,
     "jobs": JobsScreen,
+    "mailboxes": MailboxesScreen,
 }
 """The README's `<!-- keys:NAME -->` blocks and the class whose BINDINGS each one lists."""
 NAMES = {

@@ -233,9 +233,10 @@ class MailboxesScreen(Vertical):
 
     # ------------------------------------------------------------------ following the cursor
 
-    def _want_messages(self, entry: Entry, delay: float = FOLLOW_S, skip: int = 0) -> None:
+    def _want_messages(self, entry: Entry, delay: float | None = None, skip: int = 0) -> None:
         """Show `entry`'s messages: a new request (an older answer is dropped), fetched once the
-        cursor rests `delay` seconds."""
+        cursor rests `delay` seconds (FOLLOW_S unless given)."""
+        delay = FOLLOW_S if delay is None else delay
         if self._follow is not None:
             self._follow.stop()
             self._follow = None
@@ -265,18 +266,15 @@ class MailboxesScreen(Vertical):
         if entry is not None and entry.folder is not None and entry != self.shown:
             self._want_messages(entry)
 
-    def on_entry_list_selected(self, message: FolderList.Selected) -> None:
+    def on_folder_list_chosen(self, message: FolderList.Chosen) -> None:
         """Enter on a folder: its messages take the keyboard; on an account: list it again."""
-        folders = self.query_one(FolderList)
-        if message.control is not folders:
-            return
-        entry = folders.current()
+        entry = self.query_one(FolderList).current()
         if entry is None:
             return
         if entry.folder is None:
             self.action_reload()
             return
-        if entry != self.shown:
+        if entry != self.shown or self._follow is not None:  # not fetched yet: at once
             self._want_messages(entry, delay=0)
         self.query_one(MessageList).focus()
 

@@ -60,6 +60,9 @@ class FolderList(EntryList):
     class Highlighted(Message):
         """The cursor is on another row."""
 
+    class Chosen(Message):
+        """Enter (or a click) on the row under the cursor."""
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.entries: list[Entry] = []
@@ -125,6 +128,10 @@ class FolderList(EntryList):
     def move_to(self, index: int) -> None:
         super().move_to(index)
         self.post_message(self.Highlighted())
+
+    def action_select(self) -> None:
+        if self.current() is not None:
+            self.post_message(self.Chosen())
 
     def current(self) -> Entry | None:
         """The entry under the cursor."""
