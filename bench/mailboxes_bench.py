@@ -134,7 +134,7 @@ def main() -> None:
     from console.settings import load_settings
 
     with lab_programs(args.lab_dir, args.port_base):
-        settings = load_settings(config=Path(args.lab_dir) / "mailconsole.toml").settings
+        settings = load_settings(config=str(Path(args.lab_dir) / "mailconsole.toml")).settings
         plain_port = int(settings.imap_port) - 1  # the lab's imap listener sits below imaps
         started = time.monotonic()
         fill("127.0.0.1", plain_port, "bob", LAB_PASSWORDS["bob"], args.messages, 10)

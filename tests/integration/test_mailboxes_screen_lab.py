@@ -27,7 +27,7 @@ pytestmark = pytest.mark.lab
 
 
 def lab_settings(lab: RunningLab, **changes: Any) -> Settings:
-    settings = load_settings(config=lab.settings_path).settings
+    settings = load_settings(config=str(lab.settings_path)).settings
     return dataclasses.replace(settings, **changes)
 
 

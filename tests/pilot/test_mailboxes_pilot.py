@@ -184,8 +184,8 @@ async def test_more_fetches_the_next_older_page(tmp_path: Path, monkeypatch: Any
 def test_verdicts_and_dates() -> None:
     from console.mailbox.model import MessageSummary
 
-    def summary(**headers: str) -> MessageSummary:
-        return MessageSummary(uid=1, date="", sender="", subject="", **headers)
+    def summary(spam_flag: str = "", spam_status: str = "") -> MessageSummary:
+        return MessageSummary(1, "", "", "", spam_status=spam_status, spam_flag=spam_flag)
 
     assert spam_verdict(summary(spam_flag="YES", spam_status="Yes, score=9.8")) == (
         "spam 9.8",
