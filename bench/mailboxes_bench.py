@@ -45,7 +45,7 @@ def message(number: int, folder: str) -> bytes:
         f"Date: {format_datetime(datetime.fromtimestamp(sent, timezone.utc))}\r\n"
         f"Message-ID: <{number}.{folder}@bench.example>\r\n"
         f"X-Spam-Flag: {'YES' if number % 10 == 0 else 'NO'}\r\n"
-        f"X-Spam-Status: {'Yes' if number % 10 == 0 else 'No'}, score={number % 13}.0 "
+        f"X-Spam-Status: {'Yes, score=9.1' if number % 10 == 0 else 'No, score=0.4'} "
         "required=5.0 tests=BAYES_00 autolearn=ham\r\n"
         "X-Virus-Scanned: ClamAV using ClamSMTP\r\n\r\n" + "body line\r\n" * 20
     ).encode()

@@ -6,6 +6,7 @@ count. No password ever on the screen."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import socket
 import uuid
@@ -22,6 +23,7 @@ from tests.integration.test_mailbox_lab import imap, seen_flags, send, subjects_
 from widgets.app import ConsoleApp
 from widgets.mailboxes import MailboxesScreen
 from widgets.mailboxes.lists import Entry, FolderList, MessageList
+from widgets.mailboxes.probe import ProbeForm, ProbeRun
 
 pytestmark = pytest.mark.lab
 
@@ -187,3 +189,32 @@ async def test_a_folder_dovecot_will_not_count_is_one_line(lab: RunningLab) -> N
             assert "&Zm9v" in text and "Mailbox doesn't exist: &Zm9v" in text
     finally:
         shutil.rmtree(bad)
+
+
+async def test_probe_from_the_screen_shows_each_hop_and_the_verdict(lab: RunningLab) -> None:
+    settings = lab_settings(lab)
+    app = mailboxes_app(settings)
+    async with app.run_test(size=(100, 40)) as pilot:
+        view = await opened(pilot)
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ProbeForm))
+        await pilot.press(*"bob@example.com", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ProbeRun))
+        dialog = app.screen
+        assert isinstance(dialog, ProbeRun)
+        await until(pilot, lambda: dialog.result is not None or dialog.error, timeout=90)
+        assert dialog.error == "" and dialog.result is not None
+        assert dialog.result.outcome == "delivered" and dialog.result.as_predicted
+        names = [hop.name for hop in dialog.hops]
+        assert names[:2] == ["sent", "accepted"] and "imap" in names and names[-1] == "removed"
+        shown = str(dialog.query_one("#probe-hops").render())
+        assert "visible over IMAP in bob's folder INBOX" in shown
+        assert "delivered: as predicted" in str(dialog.query_one("#probe-verdict").render())
+        assert view.probe_dialog is None  # the next probe may start
+        await pilot.press("escape")
+        await until(pilot, lambda: len(app.screen_stack) == 1)
+    audit = [json.loads(line) for line in settings.audit_log.read_text().splitlines()]
+    probes = [
+        r for r in audit if r["action"] == "mailbox.probe" and r["target"] == "bob@example.com"
+    ]
+    assert [r["outcome"] for r in probes][-2:] == ["started", "ok"]

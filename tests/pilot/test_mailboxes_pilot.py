@@ -5,6 +5,7 @@ snapshots at 80x24 and 160x50. tests/integration/test_mailboxes_screen_lab.py ru
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +222,26 @@ def test_mailboxes_refused_snapshot(
 
     app = mailboxes_app(tmp_path, RecordedMailboxes(refused=("bob",)))
     assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+async def test_read_only_probe_key_says_no_and_is_audited(tmp_path: Path) -> None:
+    """The probe sends mail: not offered read-only; pressed anyway, one line and an audited refusal,
+    and no form is opened."""
+    app = mailboxes_app(tmp_path)
+    app.settings.read_only = True
+    async with app.run_test(size=(100, 30)) as pilot:
+        await listed(pilot)
+        keys = {b.binding.action for b in app.active_bindings.values()}
+        assert "probe" not in keys and "more" in keys
+        assert "Probe" not in str(app.query_one("#key-bar").render())
+        await pilot.press("p")
+        audit = app.settings.audit_log
+        await until(pilot, lambda: audit.exists() and audit.read_text().count("\n") == 1)
+        assert [n.message for n in app._notifications] == ["read-only: probe is not available"]
+        [record] = [json.loads(line) for line in audit.read_text().splitlines()]
+        assert (record["action"], record["outcome"], record["refused"]) == (
+            "mailbox.probe",
+            "refused",
+            True,
+        )
+        assert len(app.screen_stack) == 1

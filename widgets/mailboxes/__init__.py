@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -30,6 +30,10 @@ from console.text import count, printable
 from widgets.mailboxes.lists import AccountState, Entry, FolderList, MessageList
 from widgets.mailboxes.source import LiveSource, MailSource
 from widgets.messages import ActionFinished
+
+if TYPE_CHECKING:
+    from console.mailbox.probe import Hop, ProbeResult
+    from widgets.mailboxes.probe import ProbeRun
 
 PAGE = 50
 """Messages fetched at a time: the newest page, then `m` for the next older one."""
@@ -58,10 +62,11 @@ class MailboxesScreen(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "Reload", id="mailboxes.reload"),
         Binding("m", "more", "Older", id="mailboxes.more"),
+        Binding("p", "probe", "Probe", id="mailboxes.probe"),
         Binding("escape", "folders", "Folders", show=False, id="mailboxes.folders"),
     ]
-    MUTATING: ClassVar[dict[str, str]] = {}
-    """The mutating keys' actions and the dispatcher's action each stands for (none yet)."""
+    MUTATING: ClassVar[dict[str, str]] = {"probe": "mailbox.probe"}
+    """The mutating keys' actions and the dispatcher's action each stands for."""
 
     class AccountsKnown(Message):
         """The userdb was read: the accounts, and when the first login began (monotonic)."""
@@ -99,6 +104,21 @@ class MailboxesScreen(Vertical):
             self.messages = messages
             self.error = error
 
+    class ProbeHop(Message):
+        """The running probe saw one more hop."""
+
+        def __init__(self, hop: Hop) -> None:
+            super().__init__()
+            self.hop = hop
+
+    class ProbeFinished(Message):
+        """The probe ended: its result, or the one sentence why it could not run."""
+
+        def __init__(self, result: ProbeResult | None, error: str = "") -> None:
+            super().__init__()
+            self.result = result
+            self.error = error
+
     def __init__(self, settings: Settings, source: MailSource | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
@@ -119,6 +139,9 @@ class MailboxesScreen(Vertical):
         first account's folders drawn), `messages` (the first page of messages drawn); for bench/."""
         self._follow: Timer | None = None
         self._redraw: Timer | None = None
+        self.probe_dialog: ProbeRun | None = None
+        """The dialog of the probe running, if one is (one at a time)."""
+        self.probe_address = ""
 
     def compose(self) -> ComposeResult:
         yield FolderList(id="mailboxes-folders")
@@ -308,6 +331,77 @@ class MailboxesScreen(Vertical):
 
     def action_folders(self) -> None:
         self.query_one(FolderList).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The probe sends mail: not offered in read-only mode (hidden from the key bar and help)."""
+        if action in self.MUTATING and self.settings.read_only:
+            return False
+        return True
+
+    def refusal_target(self) -> str:
+        """What a refused probe would have been sent to (read-only: nothing was asked yet)."""
+        return self.probe_address
+
+    # ------------------------------------------------------------------ the delivery probe
+
+    def action_probe(self) -> None:
+        """Ask for an address and a kind, then send the probe and show its hops as they come."""
+        from widgets.mailboxes.probe import ProbeForm
+
+        if self.probe_dialog is not None:
+            self.notify("A probe is running already.", severity="warning", markup=False)
+            return
+
+        def answered(values: tuple[str, str] | None) -> None:
+            if values:
+                self._start_probe(*values)
+
+        self.app.push_screen(ProbeForm(self.probe_address), answered)
+
+    def _start_probe(self, address: str, kind: str) -> None:
+        from widgets.mailboxes.probe import ProbeRun
+
+        self.probe_address = address
+        self.probe_dialog = ProbeRun(address, kind)
+        self.app.push_screen(self.probe_dialog)
+        self.run_probe(address, kind)
+
+    @work(thread=True, exit_on_error=False, group="mailboxes-probe")
+    def run_probe(self, address: str, kind: str) -> None:
+        """The probe, through the dispatcher (refused read-only, audited first); hops posted."""
+        from console.mailbox.probe import ProbeOptions, dispatch_probe
+
+        def on_hop(hop: Hop) -> None:
+            self.post_message(self.ProbeHop(hop))
+
+        try:
+            result = dispatch_probe(self.settings, address, ProbeOptions(kind=kind), on_hop)
+        except UserError as exc:  # ReadOnlyRefused among them
+            self.post_message(self.ProbeFinished(None, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a failed probe never crashes the console
+            self.post_message(self.ProbeFinished(None, f"the probe failed: {exc}"))
+        else:
+            self.post_message(self.ProbeFinished(result))
+
+    def on_mailboxes_screen_probe_hop(self, message: ProbeHop) -> None:
+        if self.probe_dialog is not None and self.probe_dialog.is_attached:
+            self.probe_dialog.add_hop(message.hop)
+
+    def on_mailboxes_screen_probe_finished(self, message: ProbeFinished) -> None:
+        dialog, self.probe_dialog = self.probe_dialog, None
+        if dialog is not None and dialog.is_attached:
+            dialog.finish(message.result, message.error)
+        elif message.error:
+            self.notify(printable(message.error), severity="error", markup=False)
+        elif message.result is not None:
+            result = message.result
+            self.notify(
+                printable(f"probe {result.outcome}: {result.verdict}"),
+                severity="information" if result.as_predicted else "error",
+                markup=False,
+            )
+        if message.result is not None and message.result.user in self.states:
+            self.list_account(message.result.user)  # its counts may have changed (--keep)
 
     # ------------------------------------------------------------------ drawing
 
