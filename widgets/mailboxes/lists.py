@@ -88,7 +88,12 @@ class FolderList(EntryList):
         return next((f for f in box.folders if f.name == entry.folder), None) if box else None
 
     def lay_out(self, width: int) -> tuple[list[Strip], list[list[Strip]]]:
-        name_width = max(8, width - 31)
+        # The name column is as wide as the longest name needs (the counts stay near the names on
+        # a wide terminal), at most what the counts leave.
+        longest = max(
+            (cell_len(e.folder) + 2 for e in self.entries if e.folder is not None), default=0
+        )
+        name_width = max(8, min(width - 31, max(24, longest + 2)))
         titles = [
             cells_strip(
                 [
