@@ -57,6 +57,7 @@ class AppHeader(Static):
 
 class ScreenBar(Static):
     """One line naming every screen with its key, the current one highlighted; a click switches.
+    When the keys do not fit (nine screens at 80 columns), the titles alone (`?` lists the keys).
 
     Not Textual's TabbedContent: its tabs, underline and panes cost a sixth of the start-up.
     """
@@ -78,20 +79,31 @@ class ScreenBar(Static):
     def on_mount(self) -> None:
         self.show(self.active)
 
+    def on_resize(self) -> None:
+        self.show(self.active)
+
     def show(self, screen_id: str) -> None:
         """Highlight `screen_id`."""
         self.active = screen_id
+        text, self._spans = self._line(keys=True)
+        if text.cell_len > (self.size.width or 80):
+            text, self._spans = self._line(keys=False)
+        self.update(text)
+
+    def _line(self, keys: bool) -> tuple[Text, list[tuple[int, int, str]]]:
+        """The bar's text, with or without each screen's key, and where each screen is on it."""
         active_style = self.get_component_rich_style("screen-bar--active")
         key_style = self.get_component_rich_style("screen-bar--key")
         text = Text(no_wrap=True, overflow="ellipsis")
-        self._spans = []
+        spans = []
         for this_id, title, key in self.screens:
             start = len(text)
-            text.append(f" {title} ", style=active_style if this_id == screen_id else "")
-            text.append(key.upper(), style=key_style)
-            self._spans.append((start, len(text), this_id))
+            text.append(f" {title} ", style=active_style if this_id == self.active else "")
+            if keys:
+                text.append(key.upper(), style=key_style)
+            spans.append((start, len(text), this_id))
             text.append(" ")
-        self.update(text)
+        return text, spans
 
     def on_click(self, event: Click) -> None:
         for start, end, screen_id in self._spans:
