@@ -105,7 +105,7 @@ async def first_screenful(settings: object, account: str) -> tuple[float, float]
 
     app = ConsoleApp(
         settings,  # type: ignore[arg-type]
-        initial_tab="mailboxes",
+        initial_screen="mailboxes",
         hostname="bench",
         mailboxes={"source": OneAccount(settings)},  # type: ignore[arg-type]
     )

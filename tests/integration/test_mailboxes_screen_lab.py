@@ -63,7 +63,7 @@ async def opened(pilot: Any, accounts: int = 2) -> MailboxesScreen:
 
 
 def mailboxes_app(settings: Settings) -> ConsoleApp:
-    return ConsoleApp(settings, initial_tab="mailboxes", hostname="lab")
+    return ConsoleApp(settings, initial_screen="mailboxes", hostname="lab")
 
 
 async def test_lab_folders_and_newest_messages_leave_seen_flags(lab: RunningLab) -> None:

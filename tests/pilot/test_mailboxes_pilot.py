@@ -32,7 +32,7 @@ def mailboxes_app(tmp_path: Path, source: RecordedMailboxes | None = None) -> Co
     return ConsoleApp(
         settings,
         supervisor=RecordedSupervisor(),
-        initial_tab="mailboxes",
+        initial_screen="mailboxes",
         hostname="mail.example.com",
         mailboxes={"source": source or RecordedMailboxes()},
     )

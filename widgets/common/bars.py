@@ -75,6 +75,7 @@ class ScreenBar(Static):
         self.active = active
         self.screens = list(screens)
         self._spans: list[tuple[int, int, str]] = []
+        self._shown: tuple[str, list[tuple[int, int, str]]] | None = None
 
     def on_mount(self) -> None:
         self.show(self.active)
@@ -85,10 +86,16 @@ class ScreenBar(Static):
     def show(self, screen_id: str) -> None:
         """Highlight `screen_id`."""
         self.active = screen_id
-        text, self._spans = self._line(keys=True)
+        text, spans = self._line(keys=True)
         if text.cell_len > (self.size.width or 80):
-            text, self._spans = self._line(keys=False)
-        self.update(text)
+            text, spans = self._line(keys=False)
+        if (
+            screen_id,
+            spans,
+        ) != self._shown:  # updating lays out again: a resize, if allowed, loops
+            self._shown = (screen_id, spans)
+            self._spans = spans
+            self.update(text)
 
     def _line(self, keys: bool) -> tuple[Text, list[tuple[int, int, str]]]:
         """The bar's text, with or without each screen's key, and where each screen is on it."""
