@@ -51,6 +51,9 @@ IMAP_POLL_S = 0.05
 SETTLE_S = 1.0
 """How long after smtpd's `Delivered` the folders are searched before the message is called lost."""
 UNLOGGED_AFTER_S = 2.0
+NEWEST = 200
+"""While the probe waits, only a folder's newest messages are searched (a header search over a folder of
+10,000 takes seconds); the last search before the message is called lost covers every message."""
 """When no log line has named the probe this long after sending, its folder is looked at directly."""
 UNLOGGED_POLL_S = 0.5
 
@@ -647,10 +650,11 @@ class _Mailboxes:
         return self._clients[user]
 
     def find(
-        self, user: str, folders: list[str] | None, message_id: str
+        self, user: str, folders: list[str] | None, message_id: str, newest: int | None = NEWEST
     ) -> tuple[str, list[int]] | None:
-        """(folder, UIDs) of the message in one of `folders` (None: every folder) of `user`; None
-        when none has it. UserError when the account cannot be read."""
+        """(folder, UIDs) of the message in one of `folders` (None: every folder) of `user`, among
+        each folder's `newest` messages (None: all of them); None when none has it. UserError when
+        the account cannot be read."""
         from imapclient.exceptions import IMAPClientError
 
         client = self.connect(user)
@@ -663,10 +667,14 @@ class _Mailboxes:
                 ]
             for name in folders:
                 try:
-                    client.select_folder(name, readonly=True)
+                    selected = client.select_folder(name, readonly=True)
                 except IMAPClientError:
                     continue  # a folder that does not exist holds no probe
-                uids = client.search(["HEADER", "Message-ID", message_id])
+                exists = int(selected.get(b"EXISTS", 0))
+                if exists == 0:
+                    continue
+                window = [] if newest is None else [f"{max(1, exists - newest + 1)}:*"]
+                uids = client.search([*window, "HEADER", "Message-ID", message_id])
                 if uids:
                     return name, list(uids)
         except (OSError, IMAPClientError) as exc:
@@ -680,8 +688,14 @@ class _Mailboxes:
 
         client = self.connect(user)
         try:
-            client.select_folder(folder)
-            uids = client.search(["HEADER", "Message-ID", message_id])
+            exists = int(client.select_folder(folder).get(b"EXISTS", 0))
+            uids = []
+            if exists > NEWEST:
+                uids = client.search(
+                    [f"{exists - NEWEST + 1}:*", "HEADER", "Message-ID", message_id]
+                )
+            if not uids:
+                uids = client.search(["HEADER", "Message-ID", message_id])
             if not uids:
                 return 0
             client.delete_messages(uids)
@@ -875,22 +889,24 @@ def _find_in_folders(
     unreadable: list[str] = []
     while found is None:
         unreadable = []
+        # The last round searches every message of every folder, not only the newest.
+        final = time.monotonic() >= (deadline if saved else settle)
+        newest = None if final else NEWEST
         for user in users:
             folders = [first_folder] if user == first_user and first_folder else None
             try:
-                hit = mailboxes.find(user, folders, result.message_id)
+                hit = mailboxes.find(user, folders, result.message_id, newest)
                 if hit is None and folders is not None and saved is None:
-                    hit = mailboxes.find(user, None, result.message_id)
+                    hit = mailboxes.find(user, None, result.message_id, newest)
             except UserError as exc:
                 unreadable.append(printable(str(exc)))
                 continue
             if hit is not None:
                 found = (user, hit[0], hit[1])
                 break
-        now = time.monotonic()
-        if found is not None or now >= (deadline if saved else settle):
+        if found is not None or final:
             break
-        time.sleep(min(IMAP_POLL_S, max(0.0, deadline - now)))
+        time.sleep(min(IMAP_POLL_S, max(0.0, deadline - time.monotonic())))
     if found is not None:
         user, folder, _uids = found
         result.user, result.folder = user, folder

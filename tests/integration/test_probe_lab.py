@@ -245,3 +245,39 @@ def test_with_filters_gtube_lands_in_spam_and_eicar_is_stopped_by_clamav(fresh_l
     clean = probe_json(lab, "bob@example.com")
     assert clean["outcome"] == "delivered" and clean["folder"] == "INBOX"
     assert hop_names(clean)[2:4] == ["clamsmtpd", "spampd"]
+
+
+def test_a_probe_beyond_a_folders_newest_messages_is_found_by_the_whole_search(
+    lab: RunningLab,
+) -> None:
+    """While waiting the probe searches only a folder's newest messages (a header search over a big
+    folder takes seconds); the whole folder is searched before anything is called missing, and the
+    removal finds the message wherever it is."""
+    from console.mailbox.probe import NEWEST, _Mailboxes
+
+    folder = "ProbeWindow"
+    old_id = "<old-probe@mailconsole.test>"
+
+    def message(message_id: str) -> bytes:
+        return f"Message-ID: {message_id}\r\nSubject: filler\r\n\r\nbody\r\n".encode()
+
+    with IMAPClient("127.0.0.1", lab.ports["imap"], ssl=False, timeout=30) as client:
+        client.login("bob", lab.users["bob"])
+        client.create_folder(folder)
+        try:
+            client.append(folder, message(old_id))
+            client.multiappend(
+                folder, [message(f"<filler-{n}@mailconsole.test>") for n in range(NEWEST)]
+            )
+            mailboxes = _Mailboxes(load_settings(config=str(lab.settings_path), env={}).settings)
+            try:
+                assert mailboxes.find("bob", [folder], old_id) is None
+                assert mailboxes.find("bob", [folder], "<filler-0@mailconsole.test>") is not None
+                hit = mailboxes.find("bob", [folder], old_id, newest=None)
+                assert hit is not None and hit[0] == folder and len(hit[1]) == 1
+                assert mailboxes.remove("bob", folder, old_id) == 1
+                assert mailboxes.find("bob", [folder], old_id, newest=None) is None
+            finally:
+                mailboxes.close()
+        finally:
+            client.delete_folder(folder)
