@@ -310,7 +310,13 @@ class ServicesScreen(Vertical):
                 message = self.SupervisorDown(reason, delay)
             self.post_message(message)
 
+    def _torn_down(self) -> bool:
+        """The table or banner is gone: the console is closing while a poll's answer was in flight."""
+        return not self.query("#programs") or not self.query("#services-banner")
+
     def on_services_screen_programs_refreshed(self, message: ProgramsRefreshed) -> None:
+        if self._torn_down():
+            return
         self.snapshot = message.snapshot
         self.connected = True
         self._update_table(message.snapshot)
@@ -318,6 +324,8 @@ class ServicesScreen(Vertical):
         self.query_one("#programs").remove_class("stale")
 
     def on_services_screen_supervisor_down(self, message: SupervisorDown) -> None:
+        if self._torn_down():
+            return
         self.connected = False
         banner = self.query_one("#services-banner", Static)
         seen = ""

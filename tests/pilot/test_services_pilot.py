@@ -42,6 +42,24 @@ async def test_table_lists_every_program_with_state(supervisord: Supervisord) ->
     assert not poller.is_alive()
 
 
+async def test_a_poll_answer_arriving_while_the_console_closes_is_dropped(
+    supervisord: Supervisord,
+) -> None:
+    """Closing removes the table while the poll thread may still post an answer: no crash."""
+    app = ConsoleApp(supervisord.settings())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: len(table(app).names) == 3)
+        screen = app.query_one(ServicesScreen)
+        snapshot = screen.snapshot
+        assert snapshot is not None
+        await app.query_one("#services-banner").remove()
+        await table(app).remove()
+        screen.post_message(ServicesScreen.ProgramsRefreshed(snapshot))
+        screen.post_message(ServicesScreen.SupervisorDown("gone", 1.0))
+        await pilot.pause()
+        await until(pilot, lambda: app.is_running and not app._exception)
+
+
 async def test_restart_asks_then_changes_the_pid(supervisord: Supervisord) -> None:
     app = ConsoleApp(supervisord.settings())
     before = supervisord.client().program("sleeper").pid
