@@ -456,3 +456,156 @@ def test_escapes_at_the_start_and_action_items_in_inline_rules() -> None:
 def test_table_values_keep_their_colons(tmp_path: Path) -> None:
     (tmp_path / "vusers").write_text("a@x.org: b:c\n")
     assert load_tables(vusers=tmp_path / "vusers").vusers == {"a@x.org": "b:c"}
+
+
+MORE = r"""account "stdin" stdin
+action "in" maildir "/m"
+action "used" maildir "/u"
+action "lonely" maildir "/l"
+action "cmd" exec "/usr/lib/dovecot/deliver -d bob -m Mail\.Lists x y"
+match string "%[account]" to "(" action "used"
+match size > 1K and "(" action "used"
+match "x\.\-" action "used"
+match "^To: a" action "cmd"
+match "q" action { action "used" }
+match "b1" {
+  match all action "used"
+  match "n1" action "used"
+  match "n2" action "used"
+}
+match "b2" {
+  match all action "used"
+  match "n3" action "used"
+}
+match all action "inbox"
+"""
+"""More of each check: a near miss between an undefined and an unused action, an unused action with
+no near miss, an `exec` delivery with a lost escape and extra arguments, a bad regex in a `string`
+condition and after a condition that is not a regex, two different lost escapes ending a regex, an
+action named only before an inline rule, and two nested blocks each with rules after a catch-all."""
+
+
+def test_more_checks_word_for_word() -> None:
+    _config, findings = lint_text(MORE, "m.conf")
+    assert [(f.severity, f.line, f.code, f.message, f.fix) for f in findings] == [
+        (
+            "warning",
+            2,
+            "unused-action",
+            'action "in" is never used',
+            'the rule naming "inbox" probably means this one',
+        ),
+        (
+            "warning",
+            4,
+            "unused-action",
+            'action "lonely" is never used',
+            "name it in a rule or remove it",
+        ),
+        (
+            "warning",
+            5,
+            "lda-args",
+            "action 'cmd' passes unexpected arguments 'x y' to the delivery agent (folder 'Mail.Lists')",
+            "quote a folder name that contains spaces",
+        ),
+        (
+            "warning",
+            5,
+            "lost-escape",
+            '"\\." in a "…" string is just ".": the command of action \'cmd\' does not get the backslash',
+            "quote the argument inside the command (-m 'Mailing Lists')",
+        ),
+        (
+            "error",
+            6,
+            "bad-regex",
+            'the regex "(" does not compile for fdm 2.x (PCRE2): missing ), unterminated subpattern at position 0',
+            "fix the regex",
+        ),
+        (
+            "warning",
+            6,
+            "bad-regex",
+            'the regex "(" does not compile for Debian\'s fdm 1.9 (POSIX): Unmatched ( or \\(',
+            "fix the regex",
+        ),
+        (
+            "error",
+            7,
+            "bad-regex",
+            'the regex "(" does not compile for fdm 2.x (PCRE2): missing ), unterminated subpattern at position 0',
+            "fix the regex",
+        ),
+        (
+            "warning",
+            7,
+            "bad-regex",
+            'the regex "(" does not compile for Debian\'s fdm 1.9 (POSIX): Unmatched ( or \\(',
+            "fix the regex",
+        ),
+        (
+            "warning",
+            8,
+            "lost-escape",
+            '"\\-" in a "…" string loses its backslash: the regex gets "-"',
+            "write \"\\\\-\" or use a '…' string",
+        ),
+        (
+            "warning",
+            8,
+            "lost-escape",
+            '"\\." in a "…" string loses its backslash: the regex gets "." (any character)',
+            "write \"\\\\.\" or use a '…' string",
+        ),
+        (
+            "warning",
+            13,
+            "unreachable",
+            "this rule can never match: the rule at line 12 matches all mail and stops",
+            "move it above the catch-all or add `continue` there",
+        ),
+        (
+            "warning",
+            14,
+            "unreachable",
+            "this rule can never match: the rule at line 12 matches all mail and stops",
+            "move it above the catch-all or add `continue` there",
+        ),
+        (
+            "warning",
+            18,
+            "unreachable",
+            "this rule can never match: the rule at line 17 matches all mail and stops",
+            "move it above the catch-all or add `continue` there",
+        ),
+        (
+            "error",
+            20,
+            "undefined-action",
+            'action "inbox" is not defined: fdm -n accepts it, but mail reaching this rule is not delivered (fdm 1.9 exits 0 and it is lost; 2.x bounces it)',
+            'use "in", or define action "inbox"',
+        ),
+    ]
+
+
+def test_an_undefined_action_is_compared_with_every_action_when_all_are_used() -> None:
+    text = 'account "stdin" stdin\naction "in" maildir "/m"\nmatch "a" action "in"\n'
+    _config, findings = lint_text(text + 'match all action "inn"\n')
+    assert [(f.code, f.fix) for f in findings] == [
+        ("undefined-action", 'use "in", or define action "inn"')
+    ]
+
+
+def test_the_tables_are_checked_for_the_account_given(tmp_path: Path) -> None:
+    (tmp_path / "addrs").write_text("bob@example.com\n")
+    (tmp_path / "vusers").write_text("bob@example.com vmail\n")
+    text = (
+        'account "a" stdin\naccount "b" stdin\naction "in" maildir "/m"\n'
+        'match account "b" action "in"\n'
+    )
+    tables = tables_in(tmp_path)
+    assert lint_text(text, "x.conf", tables, account="b")[1] == []
+    assert [
+        (f.line, f.code, f.message) for f in lint_text(text, "x.conf", tables, account="a")[1]
+    ] == [(0, "lost-address", "mail to bob@example.com reaches no mailbox (outcome: kept)")]
