@@ -713,3 +713,12 @@ def test_remove_header_names_are_what_precedes_the_colon() -> None:
     assert _seen_by_rewrite(eight, "X-\xe9: 1\nS: x\n\nb\n".encode("latin-1")) == b"S: x\n\nb\n"
     spaced = 'action "rm" remove-header "s "\nmatch all action "rm" continue\n'
     assert _seen_by_rewrite(spaced, b"S : x\nS: y\n\nb\n") == b"S: y\n\nb\n"
+
+
+def test_a_message_given_as_text_routes_as_its_bytes() -> None:
+    """Text holding bytes that were not UTF-8 (surrogate escapes, as a file read as text gives them)
+    is routed exactly as the bytes are."""
+    config = 'action "in" maildir "/m"\nmatch "^Subject: caf.$" action "in"\n'
+    as_bytes = route(config, b"Subject: caf\xe9\n\nx\n")
+    as_text = route(config, "Subject: caf\udce9\n\nx\n")  # type: ignore[arg-type]
+    assert as_text == as_bytes and as_text.outcome == "delivered" and as_text.actions == ["in"]
