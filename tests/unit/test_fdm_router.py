@@ -722,3 +722,28 @@ def test_a_message_given_as_text_routes_as_its_bytes() -> None:
     as_bytes = route(config, b"Subject: caf\xe9\n\nx\n")
     as_text = route(config, "Subject: caf\udce9\n\nx\n")  # type: ignore[arg-type]
     assert as_text == as_bytes and as_text.outcome == "delivered" and as_text.actions == ["in"]
+
+
+@pytest.mark.parametrize(
+    ("date", "tags"),
+    [
+        (
+            "Sun, 05 Jan 2025 09:07:03 +0000",
+            "09|07|03|05|01|2025|25|0|05|1|Sun, 05 Jan 2025 09:07:03 +0000",
+        ),
+        (
+            "Wed, 31 Dec 2003 23:59:58 +0000",
+            "23|59|58|31|12|2003|03|3|365|4|Wed, 31 Dec 2003 23:59:58 +0000",
+        ),
+    ],
+)
+def test_every_clock_tag_of_the_date_header(date: str, tags: str) -> None:
+    """As the real fdm fills them (the tests' zone is UTC): two digits, the day of the week from
+    Sunday = 0, the day of the year from 1, the quarter, and the RFC 822 date."""
+    names = "hour minute second day month year year2 dayofweek dayofyear quarter rfc822date"
+    path = "/m/" + "|".join(f"%[mail_{name}]" for name in names.split())
+    result = route(
+        f'action "in" maildir "{path}"\nmatch all action "in"\n',
+        f"Date: {date}\nSubject: x\n\nbody\n".encode(),
+    )
+    assert [d.path for d in result.deliveries] == ["/m/" + tags]
