@@ -226,11 +226,10 @@ class Config:
         return (self.options.get("unmatched-mail") or ["keep"])[0]
 
 
-def parse_tags_now(now: float | None = None, home: str = "") -> dict[str, str]:
-    """The tags fdm knows at parse time (home and the clock): substituted into regexes."""
-    tm = time.localtime(now if now is not None else time.time())
-    tags = {
-        "home": home,
+def time_tags(tm: time.struct_time, prefix: str = "") -> dict[str, str]:
+    """fdm's clock tags (hour, day, year2...) for a time, names prefixed (`mail_` for the Date), as
+    replace.c's default_tags fills them: struct tm counts days of the year from 0, fdm adds 1."""
+    values = {
         "hour": f"{tm.tm_hour:02d}",
         "minute": f"{tm.tm_min:02d}",
         "second": f"{tm.tm_sec:02d}",
@@ -239,10 +238,16 @@ def parse_tags_now(now: float | None = None, home: str = "") -> dict[str, str]:
         "year": f"{tm.tm_year:04d}",
         "year2": f"{tm.tm_year % 100:02d}",
         "dayofweek": str((tm.tm_wday + 1) % 7),
-        "dayofyear": f"{tm.tm_yday - 1:02d}",
+        "dayofyear": f"{tm.tm_yday:02d}",
         "quarter": str((tm.tm_mon - 1) // 3 + 1),
+        "rfc822date": time.strftime("%a, %d %b %Y %H:%M:%S %z", tm),
     }
-    return tags
+    return {prefix + key: value for key, value in values.items()}
+
+
+def parse_tags_now(now: float | None = None, home: str = "") -> dict[str, str]:
+    """The tags fdm knows at parse time (home and the clock): substituted into regexes."""
+    return {"home": home, **time_tags(time.localtime(now if now is not None else time.time()))}
 
 
 # fdm's one-letter tag aliases (%a is %[account], %1 the first capture...).

@@ -30,6 +30,7 @@ from console.fdm.parser import (
     Config,
     Rule,
     replace_tags,
+    time_tags,
 )
 from console.fdm.regex import PCRE2, POSIX, PcreRegex, PosixRegex, RegexError, compile_regex
 
@@ -855,7 +856,7 @@ def _clock(now: float) -> tuple[str, str, dict[str, str]]:
                 second,
                 formatdate(second, localtime=True),
                 socket.gethostname(),
-                _time_tags(time.localtime(second), ""),
+                time_tags(time.localtime(second)),
             )
         ]
     return _CLOCK[0][1:]
@@ -863,27 +864,9 @@ def _clock(now: float) -> tuple[str, str, dict[str, str]]:
 
 @functools.lru_cache(maxsize=256)
 def _time_tags_at(second: int, prefix: str) -> dict[str, str]:
-    """_time_tags of a whole second since the epoch, in local time (made once per second and
+    """time_tags of a whole second since the epoch, in local time (made once per second and
     prefix: every mail without a Date header asks for now). Callers copy from it, never change it."""
-    return _time_tags(time.localtime(second), prefix)
-
-
-def _time_tags(tm: time.struct_time, prefix: str) -> dict[str, str]:
-    """fdm's clock tags (hour, day, year2...) for a time, names prefixed (`mail_` for the Date)."""
-    values = {
-        "hour": f"{tm.tm_hour:02d}",
-        "minute": f"{tm.tm_min:02d}",
-        "second": f"{tm.tm_sec:02d}",
-        "day": f"{tm.tm_mday:02d}",
-        "month": f"{tm.tm_mon:02d}",
-        "year": f"{tm.tm_year:04d}",
-        "year2": f"{tm.tm_year % 100:02d}",
-        "dayofweek": str((tm.tm_wday + 1) % 7),
-        "dayofyear": f"{tm.tm_yday:02d}",
-        "quarter": str((tm.tm_mon - 1) // 3 + 1),
-        "rfc822date": time.strftime("%a, %d %b %Y %H:%M:%S %z", tm),
-    }
-    return {prefix + key: value for key, value in values.items()}
+    return time_tags(time.localtime(second), prefix)
 
 
 @dataclass

@@ -147,39 +147,40 @@ def render_get_certs(article: str, cfg: LabConfig) -> str:
     return f"{shebang}\n{trust}{rest} \\\n   {certbot_options(cfg)}\n"
 
 
-def make_acme_certificate(cfg: LabConfig) -> None:
-    """pebble ships no certificate for its own listener: a self-signed one for 127.0.0.1."""
-    key, cert = cfg.path("acme", "key.pem"), cfg.path("acme", "cert.pem")
-    if key.exists() and cert.exists():
-        return
+def self_signed(key: Path, cert: Path, subject: str, what: str, *extra: str) -> None:
+    """A self-signed RSA certificate for ten years (`extra`: more `openssl req` arguments); a failure
+    is one line naming `what`."""
     key.parent.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "3650",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650"]
+        + ["-subj", subject, *extra, "-keyout", str(key), "-out", str(cert)],
         capture_output=True,
         text=True,
         check=False,
     )
     if done.returncode != 0:
-        raise UserError(
-            f"openssl could not make the ACME server's certificate: {done.stderr.strip()}"
-        )
+        raise UserError(f"openssl could not make {what}: {last_line(done.stderr)}")
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line of a program's output, or a note that there was none."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def make_acme_certificate(cfg: LabConfig) -> None:
+    """pebble ships no certificate for its own listener: a self-signed one for 127.0.0.1."""
+    key, cert = cfg.path("acme", "key.pem"), cfg.path("acme", "cert.pem")
+    if key.exists() and cert.exists():
+        return
+    self_signed(
+        key,
+        cert,
+        "/CN=127.0.0.1",
+        "the ACME server's certificate",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+    )
 
 
 def make_mirror(cfg: LabConfig) -> None:

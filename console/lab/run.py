@@ -16,6 +16,7 @@ from pathlib import Path
 
 from console.errors import UserError
 from console.lab import jobs as lab_jobs
+from console.lab.jobs import last_line
 from console.lab.render import (
     BOUNCE_NOTE,
     DELIVER,
@@ -161,29 +162,7 @@ def make_certificate(cfg: LabConfig) -> None:
         cert.unlink(missing_ok=True)
     if key.exists() and cert.exists():
         return
-    done = subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "3650",
-            "-subj",
-            "/CN=mail.example.com",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise UserError(f"openssl could not make the lab certificate: {last_line(done.stderr)}")
+    lab_jobs.self_signed(key, cert, "/CN=mail.example.com", "the lab certificate")
 
 
 def first_certificate(cfg: LabConfig) -> None:
@@ -360,12 +339,6 @@ def program_log_tail(cfg: LabConfig, name: str) -> str:
     except UserError:
         return "no log"
     return last_line(tail)
-
-
-def last_line(text: str) -> str:
-    """The last non-empty line of a program's output, or a note that there was none."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
 
 
 def read_text(path: Path) -> str:

@@ -747,3 +747,14 @@ def test_every_clock_tag_of_the_date_header(date: str, tags: str) -> None:
         f"Date: {date}\nSubject: x\n\nbody\n".encode(),
     )
     assert [d.path for d in result.deliveries] == ["/m/" + tags]
+
+
+def test_parse_time_tags_count_the_day_of_the_year_from_one_as_fdm_does() -> None:
+    """fdm's parse-time tags are its default tags (replace.c: tm_yday + 1), the same clock tags as a
+    mail's Date gives, without the prefix."""
+    from console.fdm.parser import parse_tags_now
+
+    tags = parse_tags_now(1072915198.0, home="/root")  # Wed, 31 Dec 2003 23:59:58 UTC
+    assert tags["home"] == "/root"
+    assert tags["dayofyear"] == "365" and tags["dayofweek"] == "3" and tags["quarter"] == "4"
+    assert tags["rfc822date"] == "Wed, 31 Dec 2003 23:59:58 +0000"
