@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from rich.style import Style
@@ -323,3 +324,46 @@ async def test_a_match_past_the_right_edge_is_brought_into_view_and_marked_apart
         assert len(styles) == 2, "the current match and the other one on its line look different"
         await pilot.press("F")
         await until(pilot, lambda: view.following and view.scroll_x == 0)
+
+
+LAB_LOGS = [
+    "dovecot-lda.log",
+    "dovecot.log",
+    "lab-namespace.log",
+    "mailconsole-audit.log",
+    "smtpd.log",
+    "supervisord.log",
+    "supervisord.log.1",
+    "supervisord.log.2.gz",
+]
+"""The log files of a lab (with rotated ones): names up to 22 cells long in the list."""
+
+
+def list_lines(files: FileList) -> list[str]:
+    return [files.render_line(y).text.rstrip() for y in range(files.size.height)]
+
+
+async def test_every_file_is_one_line_at_80_columns_and_whole_at_160(tmp_path: Path) -> None:
+    """At 80x24 the list is narrow: each file still takes one line, with its size; the time and the
+    middle of long names give way. At 160 columns each file shows its whole name, size and time."""
+    for name in LAB_LOGS:
+        (tmp_path / name).write_text("2025-11-24T10:00:00+00:00 mail smtpd[1]: line\n" * 700)
+        os.utime(tmp_path / name, (1_700_000_000, 1_700_000_000))  # one time: rotated ones in order
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        files = app.query_one(FileList)
+        await until(pilot, lambda: len(files.prompts) == len(LAB_LOGS))
+        await pilot.press("o")
+        await until(pilot, lambda: files.display and files.size.width > 0)
+        shown = [line for line in list_lines(files) if line.strip()]
+        assert len(shown) == len(LAB_LOGS), shown
+        for line, name in zip(shown, LAB_LOGS, strict=True):
+            assert line.split()[-1] == "31K", line
+            stem = name.split(".")[0]
+            assert stem[:8] in line and ("…" in line or name in line), line
+        assert any("…" in line for line in shown) and any(".log.2.gz" in line for line in shown)
+        await pilot.resize_terminal(160, 50)
+        day = time.strftime("%m-%d", time.localtime(1_700_000_000))
+        await until(pilot, lambda: list_lines(files)[0].endswith(f" 31K {day}"))
+        for line, name in zip(list_lines(files), LAB_LOGS, strict=False):
+            assert name in line and line.endswith(f" 31K {day}"), line

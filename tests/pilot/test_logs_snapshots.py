@@ -53,6 +53,11 @@ def app_with_logs(tmp_path: Path) -> ConsoleApp:
     (log_dir / "smtpd.log").write_text("\n".join(LINES) + "\n")
     (log_dir / "smtpd.log.1").write_text("older\n")
     (log_dir / "dovecot.log").write_text(LINES[6] + "\n")
+    (log_dir / "supervisord.log").write_text(LINES[9] + "\n")
+    (log_dir / "supervisord.log.1").write_text(LINES[9] + "\n" * 2000)
+    (log_dir / "supervisord.log.2.gz").write_bytes(
+        b"\x1f\x8b" + bytes(20_000)
+    )  # listed, never opened
     for path in log_dir.iterdir():
         os.utime(path, (STAMP, STAMP))
     settings = Settings(
@@ -78,7 +83,7 @@ async def settle(pilot: Any) -> None:
 
 async def open_smtpd(pilot: Any) -> None:
     await settle(pilot)
-    await pilot.press("o", "down", "down", "enter")  # dovecot.log, then smtpd.log
+    await pilot.press("o", "down", "enter")  # dovecot.log is open; smtpd.log is next
     await settle(pilot)
 
 

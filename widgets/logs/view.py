@@ -44,7 +44,7 @@ from console.logs.watch import DirectoryWatch, FollowThread
 from console.settings import Settings
 from console.text import count, printable
 from widgets.common.screen import PaletteCommand
-from widgets.logs.files import FileList, file_label
+from widgets.logs.files import FileEntry, FileList, file_entry
 from widgets.logs.lines import FilteredSource, LogLines
 from widgets.messages import ActionFinished
 from widgets.startup import start_in_background
@@ -283,7 +283,7 @@ class LogsScreen(Vertical):
 
     def refresh_files(self) -> None:
         """List the log files again (new ones appear, sizes change)."""
-        prompts: list[Text] = []
+        prompts: list[Text | FileEntry] = []
         entries: list[Path | str | None] = []  # what each entry opens; None: nothing
         if self.mergeable:
             prompts.append(Text(f"all {len(self.files or [])} files, by time", style="bold"))
@@ -295,10 +295,10 @@ class LogsScreen(Vertical):
             prompts.append(Text(exc.message, style="red"))
             entries.append(None)
         for info in infos:
-            prompts.append(file_label(info))
+            prompts.append(file_entry(info))
             entries.append(info.path)
             for old in info.rotated:
-                prompts.append(file_label(old, rotated=True))
+                prompts.append(file_entry(old, rotated=True))
                 entries.append(None if old.compressed else old.path)
         if not prompts:
             prompts.append(Text("no log files", style="dim"))
