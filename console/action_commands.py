@@ -67,8 +67,9 @@ class ActionGroup(click.Group):
         return command
 
 
-def _param(arg: Arg, *, target: bool = False) -> click.Parameter:
-    """The click argument or option of one declared `Arg`."""
+def click_parameter(arg: Arg) -> click.Parameter:
+    """The click argument or option of one declared `Arg` (an option with a `setting` has no
+    default: the command's body fills it from the settings)."""
     kind: Any = None
     if arg.type == "int":
         kind = int
@@ -112,6 +113,9 @@ def action_command(action: Action) -> click.Command:
 
     def body(**options: Any) -> None:
         settings = settings_in_context()
+        for arg in (cli.target, *cli.args):
+            if arg.setting and options[arg.name] is None:
+                options[arg.name] = getattr(settings, arg.setting)
         target = str(options[cli.target.name])
         params: dict[str, str] = {}
         for arg in cli.args:
@@ -129,7 +133,7 @@ def action_command(action: Action) -> click.Command:
     return click.Command(
         name,
         callback=body,
-        params=[_param(cli.target), *(_param(arg) for arg in cli.args)],
+        params=[click_parameter(cli.target), *(click_parameter(arg) for arg in cli.args)],
         help=cli.help,
     )
 

@@ -74,7 +74,18 @@ class Arg:
     (A plain class, not a NamedTuple: defining one of those costs start-up time.)
     """
 
-    __slots__ = ("decl", "dest", "param", "help", "metavar", "flag", "many", "type", "default_from")
+    __slots__ = (
+        "decl",
+        "dest",
+        "param",
+        "help",
+        "metavar",
+        "flag",
+        "many",
+        "type",
+        "default_from",
+        "setting",
+    )
 
     def __init__(
         self,
@@ -88,6 +99,7 @@ class Arg:
         many: bool = False,
         type: str = "",
         default_from: str = "",
+        setting: str = "",
     ) -> None:
         self.decl = decl
         """`name` for an argument (its usage metavar is NAME), `--long-name` for an option."""
@@ -106,6 +118,9 @@ class Arg:
         """"int", or "dir" (a directory path); default: text."""
         self.default_from = default_from
         """"module:NAME" of the default value (read when the command is built, shown in --help)."""
+        self.setting = setting
+        """The setting whose value it takes when not given (read when the command runs, so that
+        --config and MAILCONSOLE_* count)."""
 
     @property
     def name(self) -> str:
@@ -232,13 +247,16 @@ _PASSWORD_STDIN = Arg(
     help="Read the password as one line from stdin.",
     flag=("", ""),
 )
-_LAB_DIR = Arg(
+LAB_DIR = Arg(
     "--dir",
     "lab_dir",
-    help="The lab's directory (a /mail-like tree).",
+    help="The lab's directory (a /mail-like tree). Default: the lab_dir setting, which a lab's own "
+    "settings file sets to its directory (so `--config DIR/mailconsole.toml` is enough), else "
+    "/tmp/mailconsole-lab.",
     type="dir",
-    default_from="console.lab.render:DEFAULT_DIR",
+    setting="lab_dir",
 )
+"""`--dir` of the lab commands: given, it wins; not given, the lab_dir setting."""
 _QUEUE_TARGET = Arg("target", metavar="ID|MSGID|all")
 _QUEUE_OR_AGENT = Arg("target", metavar="ID|MSGID|all|mda|mta|smtp")
 _AGENTS = ("mda", "mta", "smtp")
@@ -502,7 +520,7 @@ ACTIONS: dict[str, Action] = {
                 "Put mail in the lab's queue: a message to a local user (delivered), to "
                 "unreachable.test (stays queued) and to permfail.test (bounces). Audited, refused "
                 "when read-only.",
-                _LAB_DIR,
+                LAB_DIR,
                 run="console.lab.cli:send",
             ),
         ),
@@ -589,7 +607,7 @@ ACTIONS: dict[str, Action] = {
             cli=Cli(
                 "lab up",
                 "Render config_samples into DIR and start the stack under supervisord (needs root).",
-                _LAB_DIR,
+                LAB_DIR,
                 (
                     Arg(
                         "--filters",
@@ -617,7 +635,7 @@ ACTIONS: dict[str, Action] = {
             cli=Cli(
                 "lab down",
                 "Stop every process of the lab in DIR (the files stay for a look afterwards).",
-                _LAB_DIR,
+                LAB_DIR,
             ),
         ),
     )

@@ -24,6 +24,7 @@ CONFIG_SEARCH_PATH: tuple[Path, ...] = (
     Path("/etc/mailconsole/config.toml"),
 )
 ENV_PREFIX = "MAILCONSOLE_"
+DEFAULT_LAB_DIR = Path("/tmp/mailconsole-lab")
 
 
 @dataclass
@@ -185,6 +186,9 @@ class Settings:
 
     smtp_address: str = "127.0.0.1:25"
     """The local smtpd's SMTP listener (HOST:PORT) the delivery probe sends its message to."""
+
+    lab_dir: Path = DEFAULT_LAB_DIR
+    """The lab `mailconsole lab` commands act on without --dir; a lab's own settings file names its directory."""
 
     def resolved_operator(self) -> str:
         """The operator's name for the audit log: `docker exec` sets neither SUDO_USER nor USER, so the

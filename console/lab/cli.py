@@ -11,21 +11,12 @@ from typing import Any
 
 import click
 
-from console.action_commands import ActionGroup
-from console.actions import Action, ActionContext, dispatch
+from console.action_commands import ActionGroup, click_parameter, settings_in_context
+from console.actions import LAB_DIR, Action, ActionContext, dispatch
 from console.errors import fail
 from console.lab import run
-from console.lab.render import DEFAULT_DIR, LabInfo
+from console.lab.render import LabInfo
 from console.settings import Settings, load_settings
-
-dir_option = click.option(
-    "--dir",
-    "lab_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_DIR,
-    show_default=True,
-    help="The lab's directory (a /mail-like tree).",
-)
 
 
 def this_command() -> str:
@@ -91,9 +82,8 @@ def send(
     click.echo(f"the queue: {lab_dir}/bin/smtpctl show queue, or the console's Queue screen (F3)")
 
 
-@lab.command("status")
-@dir_option
-def status(lab_dir: Path) -> None:
+@lab.command("status", params=[click_parameter(LAB_DIR)])
+def status(lab_dir: Path | None) -> None:
     """List the lab's programs and their states."""
-    for program in run.status(lab_dir):
+    for program in run.status(lab_dir or settings_in_context().lab_dir):
         click.echo(f"{program.name:<12} {program.state:<9} {program.description}")

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from console.errors import UserError
 from console.lab import jobs as lab_jobs
+from console.settings import DEFAULT_LAB_DIR
 
 SAMPLES_DIR = Path(str(resources.files("console").joinpath("config_samples")))
 """The article's files, shipped in the package (in a checkout, console/config_samples links to the
 top-level config_samples/)."""
-DEFAULT_DIR = Path("/tmp/mailconsole-lab")
 DEFAULT_PORT_BASE = 20000
 PORT_BLOCK = 16
 """How many consecutive ports one lab uses, starting at its port base."""
@@ -86,7 +86,7 @@ EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 class LabConfig:
     """What `lab up` was asked for: the directory, the first port, whether to run the filters."""
 
-    dir: Path = DEFAULT_DIR
+    dir: Path = DEFAULT_LAB_DIR
     port_base: int = DEFAULT_PORT_BASE
     filters: bool = False
 
@@ -445,6 +445,7 @@ imap_tls = "implicit"
 imap_self_signed = true
 imap_password_file = {q(cfg.path("db", "imap-passwords"))}
 smtp_address = "127.0.0.1:{cfg.ports["smtp"]}"
+lab_dir = {q(cfg.dir)}
 
 {jobs}"""
 

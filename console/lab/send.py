@@ -16,7 +16,7 @@ from pathlib import Path
 
 from console.actions import ActionContext
 from console.errors import UserError
-from console.lab.run import read_info
+from console.lab.run import read_info, running_pid
 
 
 def lab_messages(info: Mapping[str, object]) -> list[tuple[str, str, str]]:
@@ -41,8 +41,14 @@ def lab_messages(info: Mapping[str, object]) -> list[tuple[str, str, str]]:
 
 
 def send_messages(lab_dir: Path) -> list[str]:
-    """Submit the test messages to the lab's smtpd; one line per message saying where it goes."""
+    """Submit the test messages to the lab's smtpd; one line per message saying where it goes.
+    Only to a running lab: the port of a lab that is down may belong to another lab by now."""
     info = read_info(lab_dir)
+    if running_pid(lab_dir.resolve()) is None:
+        raise UserError(
+            f"no lab is running in {lab_dir}: nothing sent "
+            f"(`mailconsole lab up --dir {lab_dir}` brings it up)"
+        )
     ports = info.get("ports")
     if not isinstance(ports, dict) or "smtp" not in ports:
         raise UserError(f"{lab_dir}/lab.json names no smtp port: bring the lab up again")

@@ -225,3 +225,37 @@ def test_down_after_a_supervisord_crash_kills_what_is_left(fresh_lab) -> None:  
     assert result.stdout.startswith("killed ") and "left behind" in result.stdout
     assert lab_processes(running.dir) == []
     assert processes_mentioning(str(running.dir)) == []
+
+
+def test_the_labs_settings_file_is_enough_to_find_the_lab(fresh_lab) -> None:  # type: ignore[no-untyped-def]
+    """`--config DIR/mailconsole.toml` and no --dir: status, send and down act on that lab (its
+    settings file names its directory), not on /tmp/mailconsole-lab."""
+    running = fresh_lab()
+    config = ("--config", str(running.settings_path))
+    listed = mailconsole(running.dir, *config, "lab", "status")
+    assert listed.returncode == 0, listed.stderr
+    assert {line.split()[0] for line in listed.stdout.splitlines()} == {"opensmtpd", "dovecot"}
+    sent = mailconsole(running.dir, *config, "lab", "send")
+    assert sent.returncode == 0, sent.stderr
+    assert f"the queue: {running.dir}/bin/smtpctl show queue" in sent.stdout
+    wait_for(
+        lambda: any(f"|someone@{UNREACHABLE_DOMAIN}|" in line for line in queue(running)),
+        what="lab send's message to the dead relay in this lab's queue",
+    )
+    stopped = mailconsole(running.dir, *config, "lab", "down")
+    assert (stopped.returncode, stopped.stdout) == (0, f"lab in {running.dir} stopped\n")
+    assert running_pid(running.dir) is None and lab_processes(running.dir) == []
+    assert [(action, target) for action, target in audited_targets(running.dir)] == [
+        ("lab.send", str(running.dir)),
+        ("lab.send", str(running.dir)),
+        ("lab.down", str(running.dir)),
+        ("lab.down", str(running.dir)),
+    ]
+
+
+def audited_targets(lab_dir: Path) -> list[tuple[str, str]]:
+    """(action, target) of each line of the lab's audit log."""
+    import json
+
+    lines = audit_log(lab_dir).read_text().splitlines()
+    return [(record["action"], record["target"]) for record in map(json.loads, lines)]

@@ -257,6 +257,7 @@ def test_settings_file_is_loadable_and_points_at_the_lab(tmp_path: Path) -> None
         "imap_self_signed",
         "imap_password_file",
         "smtp_address",
+        "lab_dir",
         "jobs",
     }
     settings = load_settings(config=str(toml_path), env={}).settings
@@ -267,6 +268,7 @@ def test_settings_file_is_loadable_and_points_at_the_lab(tmp_path: Path) -> None
     assert settings.spamassassin_update_dir == cfg.path("db", "spamassassin")
     assert settings.health_smtps_ports == [str(cfg.ports["smtps"])]
     assert settings.smtp_address == f"127.0.0.1:{cfg.ports['smtp']}"
+    assert settings.lab_dir == cfg.dir  # the lab commands find it from its settings file
     assert settings.supervisor_url == f"unix://{cfg.dir}/run/supervisor.sock"
     assert settings.smtpctl == [str(cfg.path("bin", "smtpctl"))]
     assert settings.fdm_config == cfg.path("config", "fdm.conf")
