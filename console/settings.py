@@ -394,7 +394,8 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> LoadedSettings:
-    """Resolve the settings: overrides (CLI flags) > MAILCONSOLE_* env > file > defaults."""
+    """Resolve the settings: overrides (CLI flags) > MAILCONSOLE_* env > file > defaults, except that
+    read-only turned on by any of them stays on."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     sources: dict[str, str] = {name: "default" for name in FIELDS}
@@ -408,7 +409,10 @@ def load_settings(
     for name in FIELDS:
         var = ENV_PREFIX + name.upper()
         if var in env:
-            values[name] = _parse_env(name, env[var], var)
+            value = _parse_env(name, env[var], var)
+            if name == "read_only" and values.get(name) is True and value is False:
+                continue  # read-only is a one-way switch: a source saying false never turns it off
+            values[name] = value
             sources[name] = f"env {var}"
 
     for name, value in (overrides or {}).items():

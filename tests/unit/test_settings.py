@@ -78,6 +78,19 @@ def test_precedence_flag_over_env_over_file(tmp_path: Path) -> None:
     assert loaded.settings.refresh_interval == 2.0
 
 
+def test_read_only_on_in_the_file_is_not_turned_off_by_the_environment(tmp_path: Path) -> None:
+    """An on-call settings file says read_only = true: MAILCONSOLE_READ_ONLY=0 (or false, no) in
+    the environment must not turn the guard rail off."""
+    conf = write(tmp_path / "mc.toml", "read_only = true\n")
+    for off in ("0", "false", "no"):
+        loaded = load_settings(conf, {"read_only": None}, env={"MAILCONSOLE_READ_ONLY": off})
+        assert loaded.settings.read_only is True
+        assert loaded.sources["read_only"] == conf
+    off_file = write(tmp_path / "off.toml", "read_only = false\n")
+    loaded = load_settings(off_file, env={"MAILCONSOLE_READ_ONLY": "0"})
+    assert loaded.settings.read_only is False
+
+
 def test_config_file_from_env_variable(tmp_path: Path) -> None:
     conf = write(tmp_path / "mc.toml", 'spool_dir = "/x"\n')
     loaded = load_settings(env={"MAILCONSOLE_CONFIG": conf})
