@@ -809,10 +809,17 @@ def _audit_value(value: str) -> str:
 
 
 def _open_audit(settings: Settings) -> _AuditLog:
-    """Open the audit log for appending, or fail with one sentence before anything is done."""
+    """Open the audit log for appending, or fail with one sentence before anything is done (a
+    symbolic link another user than root made there is refused: see console.files.followed)."""
+    from console.files import followed  # here: the console's start-up does without it
+
     try:
-        settings.audit_log.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(settings.audit_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        path = followed(settings.audit_log)
+    except ActionFailed as exc:
+        raise ActionFailed(f"the audit log {exc}; nothing was done") from None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     except OSError as exc:
         raise ActionFailed(
             f"cannot write the audit log {settings.audit_log} ({exc.strerror}); nothing was done"
@@ -820,5 +827,5 @@ def _open_audit(settings: Settings) -> _AuditLog:
     reader = None
     if stat.S_ISREG(os.fstat(fd).st_mode):
         with suppress(OSError):  # not readable: records are appended without looking at the end
-            reader = os.open(settings.audit_log, os.O_RDONLY)
+            reader = os.open(path, os.O_RDONLY)
     return _AuditLog(fd, reader)

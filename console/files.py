@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +55,41 @@ def file_token(path: Path) -> FileToken | None:
     return FileToken(info.st_mtime_ns, info.st_size, hashlib.sha256(data).hexdigest())
 
 
+def _link_target(path: Path) -> Path:
+    """What a symbolic link at `path` names (path itself when it is none, or cannot be resolved)."""
+    try:
+        return path.resolve() if path.is_symlink() else path
+    except (OSError, RuntimeError):  # a loop: the save then says what is wrong with it
+        return path
+
+
+def followed(path: Path) -> Path:
+    """The file a write to `path` is for: path itself, or the file its symbolic link names, so a
+    save keeps the link (a config linked into a mounted volume stays one file, not two).
+
+    A link owned by another user than root or this process is refused (ActionFailed), as the
+    kernel's protected_symlinks does in /tmp: whoever may write the directory must not steer
+    root's writes to another file."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return path  # missing, or its directory is not one: the write itself says so
+    if not stat.S_ISLNK(info.st_mode):
+        return path
+    if info.st_uid not in (0, os.geteuid()):
+        raise ActionFailed(
+            f"{path} is a symbolic link owned by user id {info.st_uid}, not by root: "
+            "refused to write through it"
+        )
+    try:
+        return path.resolve(strict=False)
+    except (OSError, RuntimeError):
+        raise ActionFailed(f"{path} is a symbolic link that leads nowhere (a loop)") from None
+
+
 def backups(path: Path) -> list[Path]:
-    """The kept versions of a config, newest first."""
+    """The kept versions of a config, newest first (beside the file a symbolic link names)."""
+    path = _link_target(path)
     pattern = re.compile(
         re.escape(path.name) + r"\.\d{8}-\d{6}(?:-\d+)?" + re.escape(BACKUP_SUFFIX)
     )
@@ -147,8 +181,10 @@ def write_atomically(
     """Back up the current file, then replace it atomically; the old file survives any failure.
 
     `expected` is the token from when the text was loaded: a different file on disk raises
-    ActionFailed unless `force`.
+    ActionFailed unless `force`. A symbolic link is kept: the file it names is replaced, and the
+    backup is kept beside that file (see `followed`).
     """
+    path = followed(path)
     current = file_token(path)
     if not force and current != expected:
         raise ActionFailed(

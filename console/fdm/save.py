@@ -159,7 +159,7 @@ def save(
 
 def read_backup(path: Path, backup: Path) -> str:
     """The text of one of path's backups (anything else, or an unreadable one, is ActionFailed)."""
-    if backup.parent != path.parent or backup not in backups(path):
+    if backup not in backups(path):
         raise ActionFailed(f"{backup} is not a backup of {path}")
     try:
         return backup.read_bytes().decode("utf-8", "surrogateescape")

@@ -103,7 +103,9 @@ def append_history(settings: Settings, record: RunRecord) -> None:
                 kept.append(old)
         text = "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in reversed(kept))
         temporary = path.with_name(path.name + ".tmp")
-        with open(temporary, "w", encoding="utf-8") as out:
+        # A left-over, or a link planted there: removed, never written through.
+        temporary.unlink(missing_ok=True)
+        with open(temporary, "x", encoding="utf-8") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from console.errors import ActionFailed
+from console.files import followed
 from console.settings import Settings
 
 
@@ -48,7 +49,7 @@ class JobLock:
 
 def acquire(settings: Settings, name: str) -> JobLock:
     """Take job `name`'s lock, or raise JobBusy saying who holds it."""
-    path = lock_path(settings, name)
+    path = followed(lock_path(settings, name))  # truncated below: never another user's link
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)

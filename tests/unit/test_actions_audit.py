@@ -147,6 +147,33 @@ def test_read_only_with_an_unwritable_audit_log_refuses_and_runs_nothing(
     assert ran == []
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a link to another user needs root")
+def test_an_audit_log_linked_by_another_user_is_refused_and_nothing_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever may write the log directory (here user 1234) makes the audit log a link to another
+    file: root must not append to that file, and the action is not run; read-only still refuses."""
+    ran: list[str] = []
+    install(monkeypatch, work=lambda ctx, target, params: ran.append(target) or "done.")
+    victim = tmp_path / "shadow"
+    victim.write_text("secret\n")
+    audit_log = tmp_path / "audit.log"
+    audit_log.symlink_to(victim)
+    os.chown(audit_log, 1234, 1234, follow_symlinks=False)
+    with pytest.raises(
+        ActionFailed, match="^the audit log .* owned by user id 1234.*nothing was done$"
+    ):
+        dispatch(Settings(audit_log=audit_log), "t.work", "dovecot")
+    with pytest.raises(ReadOnlyRefused):
+        dispatch(Settings(audit_log=audit_log, read_only=True), "t.work", "dovecot")
+    assert ran == [] and victim.read_text() == "secret\n"
+    # The same link made by root (the administrator's choice) is followed.
+    os.chown(audit_log, 0, 0, follow_symlinks=False)
+    dispatch(Settings(audit_log=audit_log), "t.work", "dovecot")
+    assert ran == ["dovecot"]
+    assert victim.read_text().startswith("secret\n{")
+
+
 def test_the_started_line_is_synced_before_the_action(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -129,6 +129,23 @@ def test_revert_puts_a_backup_back_and_backs_up_the_current(conf: Path) -> None:
         revert(conf, conf.parent / "elsewhere.bak", file_token(conf))
 
 
+def test_a_linked_fdm_conf_is_saved_and_reverted_through_its_link(
+    conf: Path, tmp_path: Path
+) -> None:
+    """/mail/config/fdm.conf a link into a volume: save and revert change the file it names, the
+    link stays, and a backup given by a path with `..` in it is not taken for one."""
+    link = tmp_path / "config" / "fdm.conf"
+    link.parent.mkdir()
+    link.symlink_to(conf)
+    saved, _ = save(link, NEW, file_token(link), fdm=None, now=1_000_000_000)
+    assert link.is_symlink() and conf.read_text() == NEW
+    assert saved.backup is not None and backups(link) == [saved.backup]
+    with pytest.raises(ActionFailed, match="not a backup"):
+        revert(link, link.parent / ".." / saved.backup.name, file_token(link), fdm=None)
+    revert(link, saved.backup, file_token(link), fdm=None)
+    assert link.is_symlink() and conf.read_text() == OLD
+
+
 def test_actions_are_declared_dangerous_and_refused_read_only(conf: Path, tmp_path: Path) -> None:
     assert ACTIONS["fdm.save"].dangerous and ACTIONS["fdm.revert"].dangerous
     settings = Settings(

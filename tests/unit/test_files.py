@@ -121,6 +121,49 @@ def test_the_new_file_keeps_the_old_mode_and_owner(tmp_path: Path) -> None:
             assert (written.stat().st_uid, written.stat().st_gid) == (1234, 5678)
 
 
+def test_a_symbolic_link_is_kept_and_the_file_it_names_is_saved(tmp_path: Path) -> None:
+    """A table linked into another directory (a mounted volume): the save replaces the file the link
+    names and keeps its backup there; the link stays a link, so the two never part."""
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    real = volume / "vdomains"
+    real.write_text("example.com\n")
+    db = tmp_path / "db"
+    db.mkdir()
+    link = db / "vdomains"
+    link.symlink_to(real)
+    saved = write_atomically(link, "example.com\nexample.org\n", file_token(link))
+    assert link.is_symlink() and link.readlink() == real
+    assert real.read_text() == "example.com\nexample.org\n"
+    assert saved.path == real and saved.backup is not None and saved.backup.parent == volume
+    assert saved.backup.read_text() == "example.com\n"
+    assert backups(link) == backups(real) == [saved.backup]
+    assert sorted(p.name for p in db.iterdir()) == ["vdomains"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a link to another user needs root")
+def test_a_symbolic_link_of_another_user_is_refused_and_nothing_changes(tmp_path: Path) -> None:
+    """Whoever may write the directory (here user 1234) must not steer root's save to another file."""
+    victim = tmp_path / "victim"
+    victim.write_text("secret\n")
+    link = tmp_path / "fdm.conf"
+    link.symlink_to(victim)
+    os.chown(link, 1234, 1234, follow_symlinks=False)
+    with pytest.raises(
+        ActionFailed, match="symbolic link owned by user id 1234, not by root: refused"
+    ):
+        write_atomically(link, "match all action drop\n", file_token(link))
+    assert victim.read_text() == "secret\n" and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fdm.conf", "victim"]
+
+
+def test_a_symbolic_link_loop_is_one_sentence(tmp_path: Path) -> None:
+    link = tmp_path / "fdm.conf"
+    link.symlink_to(link)
+    with pytest.raises(UserError):
+        write_atomically(link, "x\n", None, force=True)
+
+
 def test_a_large_text_and_undecodable_bytes_are_written_exactly(tmp_path: Path) -> None:
     path = tmp_path / "fdm.conf"
     path.write_bytes(b"")

@@ -348,6 +348,29 @@ def test_follow_ups_go_through_the_dispatcher_and_a_failing_one_fails_the_run(
     ]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a link to another user needs root")
+def test_links_planted_beside_the_audit_log_are_never_written_through(tmp_path: Path) -> None:
+    """User 1234, who may write the log directory, links the job's lock file (truncated by a run)
+    and the history's temporary file to a file of root's: that file stays as it was."""
+    marker = tmp_path / "ran"
+    s = settings(tmp_path, a=sh(f"touch {marker}"))
+    s.audit_log.parent.mkdir()
+    victim = tmp_path / "shadow"
+    victim.write_text("secret\n")
+    lock = s.audit_log.with_name("mailconsole-job-a.lock")
+    lock.symlink_to(victim)
+    os.chown(lock, 1234, 1234, follow_symlinks=False)
+    with pytest.raises(UserError, match="symbolic link owned by user id 1234"):
+        run_job(s, "a")
+    assert not marker.exists() and victim.read_text() == "secret\n"
+    lock.unlink()
+    temporary = s.audit_log.with_name("mailconsole-jobs.jsonl.tmp")
+    temporary.symlink_to(victim)
+    run_job(s, "a")
+    assert marker.exists() and victim.read_text() == "secret\n"
+    assert [r.job for r in load_history(s)] == ["a"] and not temporary.exists()
+
+
 def test_history_is_kept_across_restarts_and_bounded(tmp_path: Path) -> None:
     s = settings(tmp_path, a=sh("seq 100"), b=sh("exit 3"))
     for _ in range(HISTORY_KEEP + 3):
