@@ -242,7 +242,7 @@ class QueueScreen(Vertical):
 
     BINDINGS = [
         Binding("r", "retry", "Retry now", id="queue.schedule"),
-        Binding("R", "retry_all", "Retry all", id="queue.schedule_all"),
+        Binding("R", "retry_all('all')", "Retry all", id="queue.schedule_all"),
         Binding("d", "remove", "Remove", id="queue.remove"),
         Binding("p", "pause", "Pause", id="queue.pause"),
         Binding("u", "resume", "Resume", id="queue.resume"),
@@ -719,8 +719,9 @@ class QueueScreen(Vertical):
     def action_retry(self) -> None:
         self._act("queue.schedule", "Retry")
 
-    def action_retry_all(self) -> None:
-        self._run("queue.schedule", ["all"])
+    def action_retry_all(self, target: str = "all") -> None:
+        """Retry every envelope (the binding names its target, so a read-only refusal audits "all")."""
+        self._run("queue.schedule", [target])
 
     def action_remove(self) -> None:
         self._act("queue.remove", "Remove for good", dangerous=True)

@@ -177,10 +177,10 @@ async def test_read_only_keys_say_no_and_are_audited(tmp_path: Path) -> None:
         await goto(pilot, app, "ffb57d30")
         keys = {b.binding.action for b in app.active_bindings.values()}
         assert "remove" not in keys and "details" in keys
-        await pilot.press("d", "r", "2")
+        await pilot.press("d", "r", "2", "R")
         await until(
             pilot,
-            lambda: settings.audit_log.exists() and settings.audit_log.read_text().count("\n") == 3,
+            lambda: settings.audit_log.exists() and settings.audit_log.read_text().count("\n") == 4,
         )
         assert not isinstance(app.screen, ConfirmScreen)
         said = [n.message for n in app._notifications]
@@ -188,11 +188,13 @@ async def test_read_only_keys_say_no_and_are_audited(tmp_path: Path) -> None:
             "read-only: remove is not available",
             "read-only: retry now is not available",
             "read-only: mta on/off is not available",
+            "read-only: retry all is not available",
         ]
         records = [json.loads(line) for line in settings.audit_log.read_text().splitlines()]
         assert sorted((r["action"], r["target"], r["outcome"], r["refused"]) for r in records) == [
             ("queue.pause_subsystem", "mta", "refused", True),
             ("queue.remove", "ffb57d30", "refused", True),
+            ("queue.schedule", "all", "refused", True),
             ("queue.schedule", "ffb57d30", "refused", True),
         ]
 
