@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console.accounts.model import TABLE_KINDS, Accounts
-from console.accounts.tables import LIST, MAP
+from console.accounts.tables import LIST, MAP, Table, TableEntry
 from console.errors import UserError
 from console.fdm.lint import ERROR, INFO, WARNING
 from console.fdm.lint import Finding as _LintFinding
@@ -133,17 +133,24 @@ def _table_shapes(accounts: Accounts) -> list[Finding]:
                     )
         for entries in table.index().values():
             for entry in entries[1:]:
-                findings.append(
-                    _finding(
-                        WARNING,
-                        table.path,
-                        entry.line,
-                        f"{entry.key} is listed again (first at line {entries[0].line})",
-                        "remove one of the lines",
-                        "duplicate-key",
-                    )
-                )
+                findings.append(_duplicate_key(table, entries, entry))
     return findings
+
+
+def _duplicate_key(table: Table, entries: list[TableEntry], entry: TableEntry) -> Finding:
+    """A key listed again; in a map, which line's value smtpd uses: the last (its static table
+    keeps the last value of a key)."""
+    message = f"{entry.key} is listed again (first at line {entries[0].line})"
+    fix = "remove one of the lines"
+    if table.kind == MAP:
+        used, ignored = entries[-1], [str(e.line) for e in entries[:-1]]
+        message += f": smtpd uses the last one, line {used.line} ({used.value})"
+        fix = (
+            f"remove lines {', '.join(ignored)} (smtpd ignores them)"
+            if len(ignored) > 1
+            else f"remove line {ignored[0]} (smtpd ignores it)"
+        )
+    return _finding(WARNING, table.path, entry.line, message, fix, "duplicate-key")
 
 
 def _userdb_lines(accounts: Accounts) -> list[Finding]:

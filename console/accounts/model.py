@@ -65,9 +65,11 @@ class Accounts:
         return list(dict.fromkeys(entry.key.lower() for entry in source.entries))
 
     def targets(self, address: str) -> list[str]:
-        """What vusers maps an address to (its first entry's values), or []."""
+        """What vusers maps an address to, or []. A key listed twice maps to its last line's values:
+        smtpd's static table keeps the last (measured on the lab's smtpd 6.8, at start and after
+        `smtpctl update table`)."""
         found = self.vusers.find(address)
-        return found[0].values if found else []
+        return found[-1].values if found else []
 
     def maildir(self, user: UserEntry) -> Path:
         """A user's Maildir: the one the userdb line names, else the article's spool layout."""

@@ -13,6 +13,10 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from console.accounts.check import check
+from console.accounts.model import load_accounts
+from console.queue.parse import parse_queue
+from console.settings import load_settings
 from tests.helpers import MAILCONSOLE, wait_for
 from tests.integration.conftest import RunningLab
 
@@ -173,6 +177,38 @@ def test_a_table_reload_smtpd_refuses(fresh_lab, tmp_path: Path) -> None:  # typ
     )
     assert "late@example.com" in (lab.dir / "db" / "vusers").read_text()
     assert "smtpctl update table addrs: command succeeded" in done.stderr
+
+
+def test_a_key_listed_twice_maps_to_its_last_line_as_in_smtpd(fresh_lab) -> None:  # type: ignore[no-untyped-def]
+    """The real smtpd, after `smtpctl update table`, forwards mail for a vusers key listed twice
+    (the second time in other case) to the last line's target; the accounts model and its check
+    say the same."""
+    lab: RunningLab = fresh_lab()
+    with (lab.dir / "db" / "vusers").open("a") as vusers:
+        vusers.write("team@example.com first@unreachable.test\n")
+        vusers.write("Team@Example.com second@unreachable.test\n")
+    with (lab.dir / "db" / "addrs").open("a") as addrs:
+        addrs.write("team@example.com\n")
+    for table in ("vusers", "addrs"):
+        subprocess.run([*lab.smtpctl, "update", "table", table], check=True, capture_output=True)
+    send(lab, "team@example.com", "which team")
+
+    def forwarded_to() -> str | None:
+        shown = subprocess.run(
+            [*lab.smtpctl, "show", "queue"], capture_output=True, text=True, check=True
+        ).stdout
+        for envelope in parse_queue(shown)[0]:
+            if envelope.rcpt == "team@example.com":
+                return envelope.dest
+        return None
+
+    dest = wait_for(forwarded_to, what="the envelope for team@example.com in smtpd's queue")
+    assert dest == "second@unreachable.test"
+    settings = load_settings(config=str(lab.settings_path), env={}).settings
+    accounts = load_accounts(settings)
+    assert accounts.targets("team@example.com") == [dest]
+    [duplicate] = [f for f in check(accounts, settings.fdm_config) if f.code == "duplicate-key"]
+    assert duplicate.message.endswith(f": smtpd uses the last one, line {duplicate.line} ({dest})")
 
 
 def test_read_only_refuses_every_change_and_changes_nothing(lab: RunningLab) -> None:

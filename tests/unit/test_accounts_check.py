@@ -24,6 +24,7 @@ from console.accounts.changes import (
 )
 from console.accounts.check import check, exit_code
 from console.accounts.model import load_accounts
+from console.accounts.overview import overview
 from console.actions import ACTIONS, dispatch
 from console.errors import ActionFailed, ReadOnlyRefused, UserError
 from console.settings import Settings
@@ -121,6 +122,28 @@ def test_tables_that_disagree(stack: Settings) -> None:
     assert ("error", "vusers", "unknown-target") in found
     assert ("warning", "vusers", "duplicate-key") in found
     assert ("info", "fdm.conf", "no-fdm") in found
+
+
+def test_a_key_listed_twice_maps_to_its_last_line_as_in_smtpd(stack: Settings) -> None:
+    """smtpd's static table keeps the last value of a key (without case): the model, the check and
+    the overview follow it (measured on the real smtpd by the lab test of the same name)."""
+    with stack.table_vusers.open("a") as vusers:
+        vusers.write("team@example.com bob\nTeam@Example.com sysmail\n")
+    with stack.table_addrs.open("a") as addrs:
+        addrs.write("team@example.com\n")
+    accounts = load_accounts(stack)
+    assert accounts.targets("team@example.com") == ["sysmail"]
+    assert accounts.users_of("team@example.com") == ["sysmail"]
+    assert "team@example.com" not in accounts.addresses_of("bob")
+    [duplicate] = [f for f in check(accounts, stack.fdm_config) if f.code == "duplicate-key"]
+    assert (duplicate.file, duplicate.line) == (str(stack.table_vusers), 8)
+    assert duplicate.message == (
+        "Team@Example.com is listed again (first at line 7): smtpd uses the last one, line 8 "
+        "(sysmail)"
+    )
+    assert duplicate.fix == "remove line 7 (smtpd ignores it)"
+    [row] = [r for r in overview(load_files(stack)).addresses if r.address == "team@example.com"]
+    assert row.target == "sysmail"
 
 
 def test_userdb_problems(stack: Settings) -> None:
