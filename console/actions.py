@@ -579,8 +579,9 @@ ACTIONS: dict[str, Action] = {
                         "--timeout",
                         param="timeout",
                         metavar="S",
-                        help="Seconds to follow the probe before saying where it stopped.",
-                        default_from="console.mailbox.probe:DEFAULT_TIMEOUT",
+                        help="Seconds to follow the probe before saying where it stopped. "
+                        "Default: 30, or 90 when the predicted path goes through a content filter "
+                        "(spampd and clamsmtpd take seconds per message under load).",
                     ),
                     Arg(
                         "--keep",

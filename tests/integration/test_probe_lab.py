@@ -16,7 +16,13 @@ import pytest
 from imapclient import IMAPClient
 
 from console.lab.render import LAB_MASTER_PASSWORD
-from console.mailbox.probe import Hop, ProbeOptions, dispatch_probe
+from console.mailbox.probe import (
+    DEFAULT_TIMEOUT,
+    FILTERS_TIMEOUT,
+    Hop,
+    ProbeOptions,
+    dispatch_probe,
+)
 from console.settings import load_settings
 from tests.helpers import MAILCONSOLE, command_env
 from tests.integration.conftest import RunningLab
@@ -39,8 +45,12 @@ def probe(lab: RunningLab, *args: str, **env: str) -> subprocess.CompletedProces
     return done
 
 
-def probe_json(lab: RunningLab, *args: str, code: int = 0, **env: str) -> dict[str, Any]:
-    done = probe(lab, *args, "--json", "--timeout", "90", **env)
+def probe_json(
+    lab: RunningLab, *args: str, code: int = 0, timeout: str | None = "90", **env: str
+) -> dict[str, Any]:
+    """`probe --json` with `--timeout` (None: the probe's default for its path)."""
+    given = ["--timeout", timeout] if timeout is not None else []
+    done = probe(lab, *args, "--json", *given, **env)
     assert done.returncode == code, done.stdout + done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
@@ -206,10 +216,11 @@ def test_the_core_reports_each_hop_as_it_happens(lab: RunningLab) -> None:
     result = dispatch_probe(
         settings,
         "bob@example.com",
-        ProbeOptions(timeout=90),
+        ProbeOptions(),
         on_hop=lambda hop: seen.append((hop, threading.get_ident())),
     )
     assert result.as_predicted and result.exit_code == 0
+    assert result.timeout == DEFAULT_TIMEOUT == 30  # no filters on the path: the short default
     assert [hop for hop, _ in seen] == result.hops
     assert {thread for _, thread in seen} == {threading.get_ident()}
 
@@ -242,9 +253,13 @@ def test_with_filters_gtube_lands_in_spam_and_eicar_is_stopped_by_clamav(fresh_l
     assert "Lab.EICAR" in virus["verdict"]  # clamd's FOUND line names the signature
     assert virus["folder"] == ""
 
-    clean = probe_json(lab, "bob@example.com")
+    before = len(audit_lines(lab))
+    clean = probe_json(lab, "bob@example.com", timeout=None)
     assert clean["outcome"] == "delivered" and clean["folder"] == "INBOX"
     assert hop_names(clean)[2:4] == ["clamsmtpd", "spampd"]
+    # no --timeout: the longer default of a path through the filters
+    assert clean["timeout"] == FILTERS_TIMEOUT == 90
+    assert audit_lines(lab)[before]["params"] == {"kind": "clean", "keep": "no"}
 
 
 def test_a_probe_beyond_a_folders_newest_messages_is_found_by_the_whole_search(

@@ -8,14 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from console.actions import ACTIONS
 from console.errors import UserError
 from console.lab.render import Account, LabConfig, render_lab, render_smtpd_conf
 from console.mailbox import hops
 from console.mailbox.probe import (
+    DEFAULT_TIMEOUT,
+    FILTERS_TIMEOUT,
     Hop,
     Prediction,
+    ProbeOptions,
     ProbeResult,
     _Tracker,
+    default_timeout,
     format_hop,
     msgid_of,
     parse_via,
@@ -191,6 +196,23 @@ def test_msgid_and_via() -> None:
             parse_via(bad)
 
 
+def test_the_timeout_is_left_to_the_path_unless_given() -> None:
+    """Without --timeout the dispatcher's parameters (the audit) hold none and the probe takes the
+    default for its predicted path; the command's help says both defaults."""
+    assert ProbeOptions().params() == {"kind": "clean", "keep": "no"}
+    assert ProbeOptions.from_params({"kind": "clean", "keep": "no"}).timeout is None
+    assert ProbeOptions.from_params(ProbeOptions(timeout=12.5).params()).timeout == 12.5
+    assert (DEFAULT_TIMEOUT, FILTERS_TIMEOUT) == (30, 90)
+    cli = ACTIONS["mailbox.probe"].cli
+    assert cli is not None
+    [timeout] = [arg for arg in cli.args if arg.decl == "--timeout"]
+    assert (
+        "Default: 30, or 90 when the predicted path goes through a content filter" in timeout.help
+    )
+    assert default_timeout(Prediction("delivered")) == DEFAULT_TIMEOUT
+    assert default_timeout(Prediction("delivered", filters=["spampd (127.0.0.1:1)"])) == 90
+
+
 def test_render_says_prediction_verdict_and_total() -> None:
     prediction = Prediction(
         "delivered", "bob", "INBOX", 17, "bob_inbox", ["clamsmtpd (x)"], "to INBOX"
@@ -227,6 +249,7 @@ def test_predictions_on_the_labs_files(tmp_path: Path, filters: bool) -> None:
 
     clean = predicted("bob@example.com")
     assert (clean.expect, clean.user, clean.folder) == ("delivered", "bob", "INBOX")
+    assert default_timeout(clean) == (FILTERS_TIMEOUT if filters else DEFAULT_TIMEOUT)
     assert (clean.rule_line, clean.action) == (line_of("bob_inbox"), "bob_inbox")
     assert len(clean.filters) == (2 if filters else 0)
     spam = predicted("bob@example.com", "spam")
