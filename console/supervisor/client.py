@@ -126,9 +126,13 @@ def xml_safe(data: bytes) -> bytes:
     """Program output sent raw inside XML: each control byte XML forbids becomes its Unicode picture.
 
     supervisord puts log bytes (ANSI colours included) into its XML-RPC answers unescaped, which no
-    XML parser accepts; ESC arrives as U+241B, visible and harmless.
+    XML parser accepts; ESC arrives as U+241B, visible and harmless. A carriage return XML would
+    read as a line break (its end-of-line rule), so a program could start a line of its own making
+    inside another: it becomes a character reference, which the parser keeps as the CR it is.
     """
-    return _XML_INVALID.sub(lambda m: chr(0x2400 + m.group()[0]).encode("utf-8"), data)
+    return _XML_INVALID.sub(lambda m: chr(0x2400 + m.group()[0]).encode("utf-8"), data).replace(
+        b"\r", b"&#13;"
+    )
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):

@@ -8,6 +8,7 @@ from xml.parsers.expat import ExpatError
 import pytest
 
 from console.supervisor.client import Program, fault_sentence, xml_safe
+from console.text import printable_lines
 
 
 @pytest.mark.parametrize(
@@ -35,7 +36,26 @@ def test_xml_safe_makes_control_bytes_visible_and_parseable() -> None:
         xmlrpc.client.loads(body)
     (value,), _ = xmlrpc.client.loads(xml_safe(body))
     assert value == "\u241b[31mred\u241b[0m\u2407"
-    assert xml_safe(b"tab\tnl\ncr\r") == b"tab\tnl\ncr\r"
+    assert xml_safe(b"tab\tnl\ncr\r") == b"tab\tnl\ncr&#13;"
+
+
+def test_a_carriage_return_in_program_output_stays_one_and_never_starts_a_line() -> None:
+    """A real supervisord 4.3 answer to tailProcessStdoutLog (its bytes as sent): the program
+    printed `bidi\r CR`; XML's end-of-line rule would read the CR as a line break, letting a
+    program forge a line of its own on the Services screen."""
+    body = (
+        b"<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value><array><data>\n"
+        b"<value><string>out [bold]B[/bold] \x1b[31mESC\x1b]0;T\x07 \xe2\x80\xaebidi\r CR\n"
+        b"</string></value>\n<value><int>138</int></value>\n<value><boolean>1</boolean></value>\n"
+        b"</data></array></value>\n</param>\n</params>\n</methodResponse>\n"
+    )
+    ((text, offset, overflow),), _ = xmlrpc.client.loads(xml_safe(body))
+    assert (offset, overflow) == (138, True)
+    assert text == "out [bold]B[/bold] \u241b[31mESC\u241b]0;T\u2407 \u202ebidi\r CR\n"
+    assert (
+        printable_lines(text)
+        == "out [bold]B[/bold] \u241b[31mESC\u241b]0;T\u2407 \\u202ebidi\\r CR\n"
+    )
 
 
 def test_program_names_and_uptime() -> None:
