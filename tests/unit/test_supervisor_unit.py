@@ -49,7 +49,9 @@ def test_a_carriage_return_in_program_output_stays_one_and_never_starts_a_line()
         b"</string></value>\n<value><int>138</int></value>\n<value><boolean>1</boolean></value>\n"
         b"</data></array></value>\n</param>\n</params>\n</methodResponse>\n"
     )
-    ((text, offset, overflow),), _ = xmlrpc.client.loads(xml_safe(body))
+    (answer,), _ = xmlrpc.client.loads(xml_safe(body))
+    assert isinstance(answer, list)
+    text, offset, overflow = answer
     assert (offset, overflow) == (138, True)
     assert text == "out [bold]B[/bold] \u241b[31mESC\u241b]0;T\u2407 \u202ebidi\r CR\n"
     assert (
