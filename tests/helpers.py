@@ -111,14 +111,14 @@ async def keys_handled(pilot: Any) -> None:
     """Return once every key pressed so far has been handled, with the workers it started: how a
     test proves that a key did nothing. The help key (F1) is handled after them (keys are handled in
     order), so its screen showing is the proof. A key that opened a dialog returns at once."""
-    from widgets.common.dialogs import HelpScreen
+    from widgets.common.dialogs import HelpDialog
 
     app = pilot.app
     if len(app.screen_stack) == 1:
         await pilot.press("f1")  # not `?`, which an editor or an input with the focus would type
-        await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help screen")
+        await until(pilot, lambda: isinstance(app.screen, HelpDialog), what="the help dialog")
         await pilot.press("escape")
-        await until(pilot, lambda: not isinstance(app.screen, HelpScreen), what="the help to close")
+        await until(pilot, lambda: not isinstance(app.screen, HelpDialog), what="the help to close")
     await app.workers.wait_for_complete()
 
 

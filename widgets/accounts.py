@@ -28,7 +28,7 @@ from console.accounts.dns import OK, Record, Verdict
 from console.accounts.overview import Overview
 from console.settings import Settings
 from console.text import printable
-from widgets.common.dialogs import ConfirmScreen, DialogScreen
+from widgets.common.dialogs import ConfirmDialog, Dialog
 from widgets.common.entries import EntryList, cells_strip
 from widgets.common.screen import ActionTarget
 from widgets.messages import ActionFinished
@@ -97,15 +97,15 @@ class AccountsList(EntryList):
         return self.rows[self.highlighted]
 
 
-class FormScreen(DialogScreen["dict[str, str] | None"]):
+class FormDialog(Dialog["dict[str, str] | None"]):
     """A few one-line fields and OK/Cancel; password fields show nothing and must be typed twice."""
 
     DEFAULT_CSS = """
-    FormScreen .form { grid-size: 2; grid-columns: 14 1fr; grid-rows: 1; grid-gutter: 1 1;
+    FormDialog .form { grid-size: 2; grid-columns: 14 1fr; grid-rows: 1; grid-gutter: 1 1;
                        height: auto; margin-bottom: 1; }
-    FormScreen .hint { color: $text-muted; margin-bottom: 1; width: 100%; }
-    FormScreen .form Input { background: $boost; }
-    FormScreen #form-error { width: 100%; }
+    FormDialog .hint { color: $text-muted; margin-bottom: 1; width: 100%; }
+    FormDialog .form Input { background: $boost; }
+    FormDialog #form-error { width: 100%; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
@@ -559,7 +559,7 @@ class AccountsScreen(Widget):
         row = self.query_one(AccountsList).current()
         return row.key if row is not None and row.kind == kind else ""
 
-    def _ask(self, screen: FormScreen, then: Any) -> None:
+    def _ask(self, screen: FormDialog, then: Any) -> None:
         def answered(values: dict[str, str] | None) -> None:
             if values:
                 then(values)
@@ -568,7 +568,7 @@ class AccountsScreen(Widget):
 
     def action_add_user(self) -> None:
         self._ask(
-            FormScreen(
+            FormDialog(
                 "Add a mailbox user",
                 "userdb, a Maildir, and for each address vusers, addrs and an "
                 "fdm.conf rule. The password needs 8 characters or more and is not shown.",
@@ -588,7 +588,7 @@ class AccountsScreen(Widget):
         if not user and self.overview and len(self.overview.users) == 1:
             user = self.overview.users[0].name
         self._ask(
-            FormScreen(
+            FormDialog(
                 "Accept an address",
                 "vusers, addrs, and an fdm.conf rule delivering it to the user's "
                 "INBOX (an alias when the user has others).",
@@ -600,7 +600,7 @@ class AccountsScreen(Widget):
 
     def action_add_domain(self) -> None:
         self._ask(
-            FormScreen(
+            FormDialog(
                 "Accept mail for a domain",
                 "vdomains; then publish its DNS records (5 DNS).",
                 [("domain", "Domain", "")],
@@ -618,7 +618,7 @@ class AccountsScreen(Widget):
 
     def _passwd_form(self, user: str) -> None:
         self._ask(
-            FormScreen(
+            FormDialog(
                 f"New password for {user}",
                 "8 characters or more; not shown.",
                 [],
@@ -658,7 +658,7 @@ class AccountsScreen(Widget):
             if yes:
                 self._request(name, row.key, params, confirmed=True)
 
-        self.app.push_screen(ConfirmScreen(printable(question), yes_label="Remove"), answered)
+        self.app.push_screen(ConfirmDialog(printable(question), yes_label="Remove"), answered)
 
     def _request(
         self, name: str, target: str, params: dict[str, str], confirmed: bool = False

@@ -352,9 +352,9 @@ class ConsoleApp(App[None]):
                 if yes:
                     self._dispatch(name, target, dict(params or {}))
 
-            from widgets.common.dialogs import ConfirmScreen
+            from widgets.common.dialogs import ConfirmDialog
 
-            self.push_screen(ConfirmScreen(printable(question)), answered)
+            self.push_screen(ConfirmDialog(printable(question)), answered)
             return
         self._dispatch(name, target, dict(params or {}))
 
@@ -469,14 +469,14 @@ class ConsoleApp(App[None]):
         if not unsaved:
             self.exit()
             return
-        from widgets.common.dialogs import ConfirmScreen
+        from widgets.common.dialogs import ConfirmDialog
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.exit()
 
         self.push_screen(
-            ConfirmScreen("fdm.conf has unsaved edits. Quit and lose them?", yes_label="Quit"),
+            ConfirmDialog("fdm.conf has unsaved edits. Quit and lose them?", yes_label="Quit"),
             answered,
         )
 
@@ -485,9 +485,9 @@ class ConsoleApp(App[None]):
     def _refresh_notifications(self) -> None:
         """Notifications wait while the help is open (toasts would cover its last rows); they show
         when it closes, unless they expired meanwhile."""
-        from widgets.common.dialogs import HelpScreen
+        from widgets.common.dialogs import HelpDialog
 
-        if self.screen_stack and isinstance(self.screen_stack[-1], HelpScreen):
+        if self.screen_stack and isinstance(self.screen_stack[-1], HelpDialog):
             return
         super()._refresh_notifications()
 
@@ -508,6 +508,6 @@ class ConsoleApp(App[None]):
             entry = (key, binding.description)
             (own if binding.id else generic).append(entry)
         title = next(t.title for t in SCREENS if t.id == self.active_screen)
-        from widgets.common.dialogs import HelpScreen
+        from widgets.common.dialogs import HelpDialog
 
-        self.push_screen(HelpScreen(f"Keys of the {title} screen", own + generic))
+        self.push_screen(HelpDialog(f"Keys of the {title} screen", own + generic))

@@ -44,7 +44,7 @@ from console.queue.summary import (
 )
 from console.settings import Settings
 from console.text import printable
-from widgets.common.dialogs import ConfirmScreen
+from widgets.common.dialogs import ConfirmDialog
 from widgets.common.entries import CURSOR_KEYS
 from widgets.common.repaint import RepaintOnResize
 from widgets.common.screen import ActionTarget
@@ -714,7 +714,7 @@ class QueueScreen(Vertical):
             if yes:
                 self._run(name, targets)
 
-        self.app.push_screen(ConfirmScreen(printable(question), yes_label=verb), answered)
+        self.app.push_screen(ConfirmDialog(printable(question), yes_label=verb), answered)
 
     def action_retry(self) -> None:
         self._act("queue.schedule", "Retry")
@@ -749,7 +749,7 @@ class QueueScreen(Vertical):
                 self._run("queue.pause_subsystem", [name])
 
         self.app.push_screen(
-            ConfirmScreen(f"Pause {name} (now {state})?", yes_label="Pause"), answered
+            ConfirmDialog(f"Pause {name} (now {state})?", yes_label="Pause"), answered
         )
 
     def palette_commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:

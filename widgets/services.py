@@ -394,9 +394,9 @@ class ServicesScreen(Vertical):
                     confirmed=True,
                 )
 
-        from widgets.common.dialogs import SignalScreen
+        from widgets.common.dialogs import SignalDialog
 
-        self.app.push_screen(SignalScreen(name), chosen)
+        self.app.push_screen(SignalDialog(name), chosen)
 
     def palette_commands(self) -> Iterator[PaletteCommand]:
         """No entries of its own: the program actions come from the registry (`action_targets`)."""

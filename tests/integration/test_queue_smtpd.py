@@ -33,7 +33,7 @@ from tests.helpers import top_screen, until, wait_for
 from tests.pilot.test_queue_pilot import loaded, table
 from tests.recorded import RecordedSupervisor
 from widgets.app import ConsoleApp
-from widgets.common.dialogs import ConfirmScreen
+from widgets.common.dialogs import ConfirmDialog
 
 
 def _free_port() -> int:
@@ -293,8 +293,8 @@ async def test_screen_shows_the_queue_and_pauses_mta(
         summary = app.query_one("#queue-summary")
         await until(pilot, lambda: "mda mta smtp running" in str(summary.render()))
         await pilot.press("2")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert top_screen(app, ConfirmScreen).question == "Pause mta (now running)?"
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert top_screen(app, ConfirmDialog).question == "Pause mta (now running)?"
         await pilot.press("y")
         await until(pilot, lambda: read_status(settings)["mta"] == "paused")
         await until(pilot, lambda: "mta paused" in str(summary.render()))

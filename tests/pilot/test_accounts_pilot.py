@@ -15,9 +15,9 @@ from console.settings import Settings
 from tests.helpers import palette_answered, until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from tests.unit.test_accounts_check import article_stack
-from widgets.accounts import AccountsList, AccountsScreen, FormScreen
+from widgets.accounts import AccountsList, AccountsScreen, FormDialog
 from widgets.app import ActionCommands, ConsoleApp
-from widgets.common.dialogs import ConfirmScreen
+from widgets.common.dialogs import ConfirmDialog
 
 SECRET = "pilot-secret-password"
 SNAPSHOT_DIR = Path("/tmp/mailconsole-accounts-snapshot")
@@ -85,7 +85,7 @@ async def test_add_a_domain_through_the_form_and_a_failed_reload_says_so(tmp_pat
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot)
         await pilot.press("o")
-        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        await until(pilot, lambda: isinstance(app.screen, FormDialog))
         await pilot.press(*"example.org", "enter")
         await until(pilot, lambda: "example.org" in settings.table_vdomains.read_text())
         await until(
@@ -104,16 +104,16 @@ async def test_passwords_are_never_shown_and_must_match(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot)
         await pilot.press("2", "p")
-        await until(pilot, lambda: isinstance(app.screen, FormScreen))
+        await until(pilot, lambda: isinstance(app.screen, FormDialog))
         await pilot.press(*SECRET, "enter", *"something-else", "enter")
         await pilot.pause()
-        assert isinstance(app.screen, FormScreen)  # refused: the two differ
+        assert isinstance(app.screen, FormDialog)  # refused: the two differ
         exported = html.unescape(app.export_screenshot()).replace("\xa0", " ")
         assert "the two passwords differ" in exported
         assert SECRET not in exported and "something-else" not in exported
         await pilot.press("escape")
         await pilot.pause()
-        assert not isinstance(app.screen, FormScreen)
+        assert not isinstance(app.screen, FormDialog)
     assert not settings.audit_log.exists()
 
 
@@ -125,16 +125,16 @@ async def test_removing_a_user_with_mail_asks_and_keeps_the_maildir(tmp_path: Pa
     async with app.run_test(size=(120, 30)) as pilot:
         await loaded(pilot)
         await pilot.press("2", "down", "d")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         confirm = app.screen
-        assert isinstance(confirm, ConfirmScreen)
+        assert isinstance(confirm, ConfirmDialog)
         assert "Remove user sysmail" in confirm.question
         assert f"Their Maildir (1 message(s)) is kept at {maildir}" in confirm.question
         await pilot.press("n")
         await pilot.pause()
         assert "sysmail:" in settings.table_userdb.read_text()
         await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
         await until(pilot, lambda: "sysmail:" not in settings.table_userdb.read_text())
     assert (maildir / "new" / "1.mail").exists()
@@ -156,7 +156,7 @@ async def test_read_only_offers_no_change(tmp_path: Path) -> None:
             pilot,
             lambda: settings.audit_log.exists() and settings.audit_log.read_text().count("\n") == 5,
         )
-        assert not isinstance(app.screen, (FormScreen, ConfirmScreen))
+        assert not isinstance(app.screen, (FormDialog, ConfirmDialog))
         said = [n.message for n in app._notifications]
         assert "read-only: new user is not available" in said
         assert "read-only: delete is not available" in said
@@ -208,7 +208,7 @@ async def test_the_palette_offers_the_views_and_in_read_write_mode_the_changes(
                 await pilot.press(*"password of sysmail")
                 await palette_answered(pilot, "Accounts: set the password of sysmail")
                 await pilot.press("enter")
-                await until(pilot, lambda: isinstance(pilot.app.screen, FormScreen))
+                await until(pilot, lambda: isinstance(pilot.app.screen, FormDialog))
                 form = pilot.app.screen
-                assert isinstance(form, FormScreen)
+                assert isinstance(form, FormDialog)
                 assert form.form_title == "New password for sysmail"

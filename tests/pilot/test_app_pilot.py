@@ -47,7 +47,7 @@ async def test_palette_switches_screen_and_focuses_it(screen_id: str, tmp_path: 
 
 
 async def test_quitting_with_unsaved_rules_asks_first(tmp_path: Path) -> None:
-    from widgets.common.dialogs import ConfirmScreen
+    from widgets.common.dialogs import ConfirmDialog
 
     conf = tmp_path / "fdm.conf"
     conf.write_text('account "stdin" disabled stdin\nmatch all action "x"\n')
@@ -71,7 +71,7 @@ async def test_quitting_with_unsaved_rules_asks_first(tmp_path: Path) -> None:
         await pilot.press("end", "x")
         await pilot.press("ctrl+q")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("n")
         await pilot.pause()
         assert app.is_running
@@ -193,7 +193,7 @@ async def test_help_stays_above_notifications_and_the_palette_quits(tmp_path: Pa
     from textual.widgets._toast import ToastRack
 
     from widgets.app import ActionCommands
-    from widgets.common.dialogs import HelpScreen
+    from widgets.common.dialogs import HelpDialog
 
     settings = Settings(
         supervisor_url=URL,
@@ -206,7 +206,7 @@ async def test_help_stays_above_notifications_and_the_palette_quits(tmp_path: Pa
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
-        assert isinstance(app.screen, HelpScreen)
+        assert isinstance(app.screen, HelpDialog)
         note = "a long notification that would cover the help's last rows " * 3
         app.notify(note)
         await until(pilot, lambda: any(n.message == note for n in app._notifications))

@@ -15,8 +15,8 @@ from textual.widgets import Button, Label
 
 from console.fdm.testmail import RouteChange
 from tests.helpers import until
-from widgets.common.dialogs import ConfirmScreen, HelpScreen, SignalScreen
-from widgets.rules.dialogs import BackupScreen, CorpusScreen, MessageSourceScreen, ReviewScreen
+from widgets.common.dialogs import ConfirmDialog, HelpDialog, SignalDialog
+from widgets.rules.dialogs import BackupDialog, CorpusDialog, MessageSourceDialog, ReviewDialog
 
 LONG = "\n".join(
     f'  line {n}: action "a{n}" is never used, and this sentence is long enough to wrap'
@@ -35,18 +35,18 @@ def dialogs(tmp_path: Path) -> dict[str, Screen[Any]]:
         for n in range(40)
     ]
     return {
-        "confirm": ConfirmScreen(
+        "confirm": ConfirmDialog(
             "Remove for good 40 envelopes (" + ", ".join(f"{n:016x}" for n in range(400)) + ")?",
             yes_label="Remove for good",
         ),
-        "review": ReviewScreen("Save fdm.conf with 80 warnings?", Text(LONG), yes_label="Save"),
-        "signal": SignalScreen("opensmtpd"),
-        "help": HelpScreen(
+        "review": ReviewDialog("Save fdm.conf with 80 warnings?", Text(LONG), yes_label="Save"),
+        "signal": SignalDialog("opensmtpd"),
+        "help": HelpDialog(
             "Keys of the Queue screen", [(f"k{n}", f"key number {n}") for n in range(40)]
         ),
-        "message": MessageSourceScreen(tmp_path / "spool"),
-        "corpus": CorpusScreen(Text("40 saved messages change route"), changes),
-        "backup": BackupScreen(
+        "message": MessageSourceDialog(tmp_path / "spool"),
+        "corpus": CorpusDialog(Text("40 saved messages change route"), changes),
+        "backup": BackupDialog(
             [tmp_path / f"fdm.conf.2026120{n % 10}T0000{n:02d}.bak" for n in range(60)]
         ),
     }

@@ -16,7 +16,7 @@ from console.settings import Settings
 from tests.helpers import palette_answered, until
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import ConsoleApp
-from widgets.common.dialogs import ConfirmScreen
+from widgets.common.dialogs import ConfirmDialog
 from widgets.jobs import HistoryList, JobList, JobsScreen
 from widgets.jobs.output import OutputLog
 
@@ -68,12 +68,12 @@ async def test_run_asks_first_then_streams_stdout_and_stderr_as_text(tmp_path: P
         view = await ready(pilot, app)
         assert "never run" in app.query_one(JobList).render_line(1).text
         await pilot.press("r")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("n")
         await pilot.pause()
         assert not view.jobs["renew"].running and load_history(s) == []
         await pilot.press("r")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
         await until(pilot, lambda: view.jobs["renew"].record is not None)
         await pilot.pause()
@@ -148,7 +148,7 @@ async def test_read_only_offers_no_run_and_refuses_one_invoked_anyway(tmp_path: 
             pilot, lambda: s.audit_log.exists() and s.audit_log.read_text().count("\n") == 1
         )
         assert "read-only: run is not available" in notifications(app)
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert not isinstance(app.screen, ConfirmDialog)
         view.start_job("touch")  # reached anyway: the dispatcher refuses it
         await until(pilot, lambda: s.audit_log.read_text().count("\n") == 2)
         assert not marker.exists()
@@ -167,7 +167,7 @@ async def test_palette_runs_a_job_from_another_screen(tmp_path: Path) -> None:
         await pilot.press(*"run job hello")
         await palette_answered(pilot, "Run job hello")
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         assert app.active_screen == "jobs"
         await pilot.press("y")
         await until(pilot, lambda: load_history(s))

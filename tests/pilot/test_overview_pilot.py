@@ -16,7 +16,7 @@ from console.settings import Settings
 from tests.helpers import until
 from tests.recorded import RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
-from widgets.common.dialogs import ConfirmScreen
+from widgets.common.dialogs import ConfirmDialog
 from widgets.overview import FindingList, OverviewScreen, sparkline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,12 +118,12 @@ async def test_fix_asks_first_then_goes_through_the_dispatcher(tmp_path: Path) -
         findings = app.query_one(FindingList)
         await pilot.press("f")  # the first finding (smtpd's handshake) has no fix to run
         await pilot.pause()
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert not isinstance(app.screen, ConfirmDialog)
         assert any("no fix" in n.message for n in app._notifications)
         target = next(i for i, c in enumerate(findings.checks) if c.fix is not None)
         findings.move_to(target)
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("n")  # HUP is dangerous: asked first, and nothing ran on "no"
         await pilot.pause()
         assert not (tmp_path / "audit.log").exists() or (tmp_path / "audit.log").read_text() == ""
@@ -140,7 +140,7 @@ async def test_read_only_offers_no_fix_and_refuses_enter(tmp_path: Path) -> None
         assert "HUP dovecot" not in text_of(app, "#finding-detail")
         await pilot.press("enter")
         await until(pilot, lambda: any("Read-only" in n.message for n in app._notifications))
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert not isinstance(app.screen, ConfirmDialog)
         # The fix key pressed anyway: said in one line and audited as refused.
         await pilot.press("f")
         audit = app.settings.audit_log

@@ -17,7 +17,7 @@ from console.settings import Settings
 from tests.helpers import top_screen, until
 from tests.recorded import RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
-from widgets.common.dialogs import ConfirmScreen
+from widgets.common.dialogs import ConfirmDialog
 from widgets.queue import QueueScreen, QueueTable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,8 +152,8 @@ async def test_remove_confirms_with_the_count_and_dispatches(tmp_path: Path) -> 
         await loaded(pilot, app)
         await goto(pilot, app, "ffb57d30")  # the message row: both envelopes
         await pilot.press("d")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert top_screen(app, ConfirmScreen).question == "Remove for good 2 envelopes (ffb57d30)?"
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert top_screen(app, ConfirmDialog).question == "Remove for good 2 envelopes (ffb57d30)?"
         await pilot.press("y")
         # The dispatcher writes a started line before it acts and the outcome after: wait for both.
         await until(
@@ -182,7 +182,7 @@ async def test_read_only_keys_say_no_and_are_audited(tmp_path: Path) -> None:
             pilot,
             lambda: settings.audit_log.exists() and settings.audit_log.read_text().count("\n") == 4,
         )
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert not isinstance(app.screen, ConfirmDialog)
         said = [n.message for n in app._notifications]
         assert said == [
             "read-only: remove is not available",

@@ -14,8 +14,8 @@ from textual.widgets import DataTable, Input, OptionList, Select, Static, Tabbed
 from console.settings import Settings
 from tests.helpers import keys_handled, top_screen, until
 from widgets.app import SCREENS, ConsoleApp
-from widgets.common.dialogs import ConfirmScreen
-from widgets.rules.dialogs import BackupScreen, CorpusScreen, MessageSourceScreen, ReviewScreen
+from widgets.common.dialogs import ConfirmDialog
+from widgets.rules.dialogs import BackupDialog, CorpusDialog, MessageSourceDialog, ReviewDialog
 from widgets.rules.editor import FdmEditor
 from widgets.rules.view import RulesScreen, render_route
 
@@ -155,7 +155,7 @@ async def test_save_with_an_error_is_blocked_at_its_line(tmp_path: Path) -> None
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not screen_of(app).saving)
         await pilot.pause()
-        assert not isinstance(app.screen, ReviewScreen)
+        assert not isinstance(app.screen, ReviewDialog)
         bad_line = ARTICLE.count("\n") + 1
         assert editor.cursor_location[0] == bad_line - 1
         assert editor.marks[bad_line - 1] == "error"
@@ -175,8 +175,8 @@ async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twic
         warned = FIXED + 'action "spare" drop\n'
         editor.load_text(warned)
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        body = str(top_screen(app, ReviewScreen).body)
+        await until(pilot, lambda: isinstance(app.screen, ReviewDialog))
+        body = str(top_screen(app, ReviewDialog).body)
         assert (
             '1 warning(s):\n  line 19: action "spare" is never used' in body
             and "notices.eml" in body
@@ -187,7 +187,7 @@ async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twic
         await until(pilot, lambda: not screen_of(app).saving)
         assert settings.fdm_config.read_text() == ARTICLE and audit(tmp_path) == []
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await until(pilot, lambda: isinstance(app.screen, ReviewDialog))
         await pilot.press("y")
         await until(
             pilot,
@@ -207,7 +207,7 @@ async def test_save_reviews_warnings_and_route_changes_then_writes_a_backup_twic
         second = warned + "# second save\n"
         editor.load_text(second)
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await until(pilot, lambda: isinstance(app.screen, ReviewDialog))
         await pilot.press("y")
         await until(
             pilot, lambda: settings.fdm_config.read_text() == second and len(audit(tmp_path)) == 4
@@ -231,7 +231,7 @@ async def test_read_only_save_key_says_no_and_is_audited(tmp_path: Path) -> None
             str(settings.fdm_config),
             "refused",
         )
-        assert not isinstance(app.screen, ReviewScreen)
+        assert not isinstance(app.screen, ReviewDialog)
     assert settings.fdm_config.read_text() == ARTICLE
 
 
@@ -243,17 +243,17 @@ async def test_reload_with_unsaved_edits_asks_first(tmp_path: Path) -> None:
         editor = app.query_one(FdmEditor)
         editor.load_text(ARTICLE + "# my edit\n")
         await pilot.press("ctrl+r")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         assert (
-            top_screen(app, ConfirmScreen).question
+            top_screen(app, ConfirmDialog).question
             == "fdm.conf has unsaved edits. Reload it from disk and lose them?"
         )
         await pilot.press("n")
-        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
         await keys_handled(pilot)
         assert editor.text == ARTICLE + "# my edit\n"  # kept
         await pilot.press("ctrl+r")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
         await until(pilot, lambda: editor.text == ARTICLE)
 
@@ -267,7 +267,7 @@ async def test_reload_with_unsaved_edits_asks_first(tmp_path: Path) -> None:
         before = reloads()
         await pilot.press("ctrl+r")  # nothing to lose: reloads without asking
         await until(pilot, lambda: reloads() - before, what="a second reload")
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert not isinstance(app.screen, ConfirmDialog)
 
 
 async def test_read_only_hides_and_refuses_save_and_revert(tmp_path: Path) -> None:
@@ -298,12 +298,12 @@ async def test_corpus_view_lists_the_messages_whose_route_changes(tmp_path: Path
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         await pilot.press("ctrl+t")
-        await until(pilot, lambda: isinstance(app.screen, CorpusScreen))
-        assert top_screen(app, CorpusScreen).changes == []
+        await until(pilot, lambda: isinstance(app.screen, CorpusDialog))
+        assert top_screen(app, CorpusDialog).changes == []
         await pilot.press("escape")
         app.query_one(FdmEditor).load_text(FIXED)
         await pilot.press("ctrl+t")
-        await until(pilot, lambda: isinstance(app.screen, CorpusScreen))
+        await until(pilot, lambda: isinstance(app.screen, CorpusDialog))
         table = app.screen.query_one(DataTable)
         rows = {
             str(table.get_row_at(i)[0]): str(table.get_row_at(i)[2]) for i in range(table.row_count)
@@ -333,8 +333,8 @@ async def test_file_changed_on_disk_reloads_or_asks_before_overwriting(tmp_path:
         assert editor.text == FIXED
         assert "changed on disk" in text_of(app, "#rules-title")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        assert "changed on disk" in top_screen(app, ConfirmScreen).question
+        await until(pilot, lambda: isinstance(app.screen, ReviewDialog))
+        assert "changed on disk" in top_screen(app, ConfirmDialog).question
         await pilot.press("y")
         await until(pilot, lambda: settings.fdm_config.read_text() == FIXED)
         backup = next(tmp_path.glob("fdm.conf.*.bak"))
@@ -349,9 +349,9 @@ async def test_revert_puts_a_backup_back_into_file_and_editor(tmp_path: Path) ->
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         await pilot.press("ctrl+b")
-        await until(pilot, lambda: isinstance(app.screen, BackupScreen))
+        await until(pilot, lambda: isinstance(app.screen, BackupDialog))
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await until(pilot, lambda: isinstance(app.screen, ReviewDialog))
         await pilot.press("y")
         await until(pilot, lambda: app.query_one(FdmEditor).text == FIXED)
         assert settings.fdm_config.read_text() == FIXED
@@ -374,8 +374,8 @@ async def test_test_message_from_a_maildir_and_composed(tmp_path: Path) -> None:
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         await pilot.press("ctrl+o")
-        await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
-        screen = top_screen(app, MessageSourceScreen)
+        await until(pilot, lambda: isinstance(app.screen, MessageSourceDialog))
+        screen = top_screen(app, MessageSourceDialog)
         screen.query_one("#source-tabs", TabbedContent).active = "source-maildir"
         await until(pilot, lambda: screen.shown == ("bob", "INBOX"))
         screen.query_one("#maildir-folder", Select).value = "Lists"
@@ -387,7 +387,7 @@ async def test_test_message_from_a_maildir_and_composed(tmp_path: Path) -> None:
         route = text_of(app, "#rules-route")
         assert "[bold red]evil[/]" in route and "\\x1b[31mred" in route and "\x1b" not in route
         await pilot.press("ctrl+o")
-        await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
+        await until(pilot, lambda: isinstance(app.screen, MessageSourceDialog))
         app.screen.query_one("#compose-to", Input).value = "dmarc@example.com"
         app.screen.query_one("#compose-subject", Input).value = "report"
         app.screen.query_one("#compose-extra", TextArea).load_text("X-Spam-Status: No\n")
@@ -405,7 +405,7 @@ async def test_a_bad_message_source_is_a_notification_not_a_crash(tmp_path: Path
         await until(pilot, lambda: settled(app))
         before = app.query_one("#rules-message", TextArea).text
         await pilot.press("ctrl+o")
-        await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
+        await until(pilot, lambda: isinstance(app.screen, MessageSourceDialog))
         app.screen.query_one("#source-tabs", TabbedContent).active = "source-file"
         app.screen.query_one("#file-path", Input).value = str(tmp_path / "absent.eml")
         await pilot.pause()
@@ -429,7 +429,7 @@ async def test_test_message_from_the_queue_runs_smtpctl_show_message(tmp_path: P
         # One pick at a time: a second pick supersedes a load still under way (an exclusive worker).
         for queued in ("deadbeef", "99C1E639ABCDEF01"):
             await pilot.press("ctrl+o")
-            await until(pilot, lambda: isinstance(app.screen, MessageSourceScreen))
+            await until(pilot, lambda: isinstance(app.screen, MessageSourceDialog))
             app.screen.query_one("#source-tabs", TabbedContent).active = "source-queue"
             app.screen.query_one("#queue-id", Input).value = queued
             await pilot.pause()
@@ -461,8 +461,8 @@ async def test_a_second_change_on_disk_while_the_overwrite_question_is_open_is_n
         view.check_disk()
         await until(pilot, lambda: view.disk_changed)
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        assert "changed on disk" in top_screen(app, ConfirmScreen).question
+        await until(pilot, lambda: isinstance(app.screen, ReviewDialog))
+        assert "changed on disk" in top_screen(app, ConfirmDialog).question
         settings.fdm_config.write_text(
             ARTICLE + "# second change, made while the question is open\n"
         )
@@ -476,8 +476,8 @@ async def test_a_second_change_on_disk_while_the_overwrite_question_is_open_is_n
         )
         assert editor.text == FIXED
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
-        assert "changed on disk" in top_screen(app, ConfirmScreen).question
+        await until(pilot, lambda: isinstance(app.screen, ReviewDialog))
+        assert "changed on disk" in top_screen(app, ConfirmDialog).question
         await pilot.press("y")
         await until(pilot, lambda: settings.fdm_config.read_text() == FIXED)
         kept = sorted(p.read_text() for p in tmp_path.glob("fdm.conf.*.bak"))
@@ -492,14 +492,14 @@ async def test_revert_to_a_backup_with_errors_is_blocked(tmp_path: Path) -> None
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         await pilot.press("ctrl+b")
-        await until(pilot, lambda: isinstance(app.screen, BackupScreen))
+        await until(pilot, lambda: isinstance(app.screen, BackupDialog))
         await pilot.press("enter")
         await until(pilot, lambda: list(app._notifications))
         [note] = list(app._notifications)
         assert note.severity == "error"
         assert note.message.startswith("Not reverted to fdm.conf.20240101-000000.bak: ")
         assert "no account matches 'stdin'" in note.message
-        assert not isinstance(app.screen, ReviewScreen) and not screen_of(app).saving
+        assert not isinstance(app.screen, ReviewDialog) and not screen_of(app).saving
     assert settings.fdm_config.read_text() == ARTICLE
     assert audit(tmp_path) == []
 
@@ -512,14 +512,14 @@ async def test_revert_to_a_backup_with_warnings_asks_with_them(tmp_path: Path) -
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: settled(app))
         await pilot.press("ctrl+b")
-        await until(pilot, lambda: isinstance(app.screen, BackupScreen))
+        await until(pilot, lambda: isinstance(app.screen, BackupDialog))
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        await until(pilot, lambda: isinstance(app.screen, ReviewDialog))
         assert (
-            top_screen(app, ReviewScreen).question
+            top_screen(app, ReviewDialog).question
             == "Revert fdm.conf to fdm.conf.20240101-000000.bak?"
         )
-        assert 'action "unused" is never used' in top_screen(app, ReviewScreen).body.plain
+        assert 'action "unused" is never used' in top_screen(app, ReviewDialog).body.plain
         await pilot.press("y")
         await until(pilot, lambda: app.query_one(FdmEditor).text == backup.read_text())
     assert settings.fdm_config.read_text() == backup.read_text()
@@ -543,7 +543,7 @@ async def test_at_80x24_the_editor_is_one_tab_away_and_a_route_change_reads_whol
         await until(
             pilot,
             lambda: (
-                isinstance(app.screen, CorpusScreen)
+                isinstance(app.screen, CorpusDialog)
                 and "edited:" in str(app.screen.query_one("#corpus-change", Static).render())
             ),
         )

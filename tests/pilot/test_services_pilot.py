@@ -10,7 +10,7 @@ from textual.widgets import Input, Label, Log, Select, Static
 from tests.conftest import Supervisord
 from tests.helpers import top_screen, until
 from widgets.app import ActionCommands, ConsoleApp
-from widgets.common.dialogs import ConfirmScreen, SignalScreen
+from widgets.common.dialogs import ConfirmDialog, SignalDialog
 from widgets.services import ProgramTable, ServicesScreen
 
 
@@ -67,14 +67,14 @@ async def test_restart_asks_then_changes_the_pid(supervisord: Supervisord) -> No
         await until(pilot, lambda: len(table(app).names) == 3)
         await select(pilot, app, "sleeper")
         await pilot.press("r")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("n")  # no: nothing happens
-        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmDialog))
         await app.workers.wait_for_complete()
         assert not (supervisord.dir / "audit.log").exists()  # nothing was dispatched
         assert supervisord.client().program("sleeper").pid == before
         await pilot.press("r")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
         await until(pilot, lambda: cell(app, "sleeper", "pid") not in ("", str(before)))
         audit_log = supervisord.dir / "audit.log"
@@ -101,7 +101,7 @@ async def test_an_unwritable_audit_log_means_a_notification_and_no_restart(
         await until(pilot, lambda: len(table(app).names) == 3)
         await select(pilot, app, "sleeper")
         await pilot.press("r")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
         await until(pilot, lambda: app._notifications)
         [note] = list(app._notifications)
@@ -119,7 +119,7 @@ async def test_signal_defaults_to_hup_and_reaches_the_program(supervisord: Super
         await until(pilot, lambda: len(table(app).names) == 3)
         await select(pilot, app, "ticker")
         await pilot.press("k")
-        await until(pilot, lambda: isinstance(app.screen, SignalScreen))
+        await until(pilot, lambda: isinstance(app.screen, SignalDialog))
         await pilot.click("#send")
         await until(pilot, lambda: "got HUP" in (supervisord.dir / "ticker.log").read_text())
 
@@ -131,11 +131,11 @@ async def test_a_stray_enter_in_the_signal_dialog_sends_nothing(supervisord: Sup
         await until(pilot, lambda: len(table(app).names) == 3)
         await select(pilot, app, "ticker")
         await pilot.press("k")
-        await until(pilot, lambda: isinstance(app.screen, SignalScreen))
+        await until(pilot, lambda: isinstance(app.screen, SignalDialog))
         assert app.screen.focused is not None and app.screen.focused.id == "cancel"
         await pilot.press("enter")
-        await until(pilot, lambda: not isinstance(app.screen, SignalScreen))
-        assert not isinstance(app.screen, ConfirmScreen)
+        await until(pilot, lambda: not isinstance(app.screen, SignalDialog))
+        assert not isinstance(app.screen, ConfirmDialog)
     # The dialog's answer is handled when it closes: had it been "send", the audit log would exist.
     assert not (supervisord.dir / "audit.log").exists()
 
@@ -146,15 +146,15 @@ async def test_kill_and_term_say_what_they_do_and_ask_again(supervisord: Supervi
         await until(pilot, lambda: len(table(app).names) == 3)
         await select(pilot, app, "sleeper")
         await pilot.press("k")
-        await until(pilot, lambda: isinstance(app.screen, SignalScreen))
+        await until(pilot, lambda: isinstance(app.screen, SignalDialog))
         dialog = app.screen
         effect = dialog.query_one("#signal-effect", Label)
         assert "reload" in str(effect.render())
         dialog.query_one("#signal", Select).value = "KILL"
         await until(pilot, lambda: "kill at once" in str(effect.render()))
         await pilot.click("#send")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert top_screen(app, ConfirmScreen).question.startswith(
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert top_screen(app, ConfirmDialog).question.startswith(
             "Really send SIGKILL to sleeper? Kill at once"
         )
         await pilot.press("n")  # no: back to the choice, nothing sent
@@ -162,11 +162,11 @@ async def test_kill_and_term_say_what_they_do_and_ask_again(supervisord: Supervi
         dialog.query_one("#signal", Select).value = "TERM"
         await until(pilot, lambda: "stop: the program exits" in str(effect.render()))
         await pilot.click("#send")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert top_screen(app, ConfirmScreen).question.startswith("Really send SIGTERM to sleeper?")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert top_screen(app, ConfirmDialog).question.startswith("Really send SIGTERM to sleeper?")
         assert not (supervisord.dir / "audit.log").exists()
         await pilot.press("y")
-        await until(pilot, lambda: not isinstance(app.screen, (ConfirmScreen, SignalScreen)))
+        await until(pilot, lambda: not isinstance(app.screen, (ConfirmDialog, SignalDialog)))
         await until(pilot, lambda: list(app._notifications))
         [note] = list(app._notifications)
         assert note.message.startswith("SIGTERM sent to sleeper")
@@ -201,7 +201,7 @@ async def test_read_only_hides_and_refuses(supervisord: Supervisord) -> None:
         await pilot.press("r", "x", "s", "k")
         audit_log = supervisord.dir / "audit.log"
         await until(pilot, lambda: audit_log.exists() and audit_log.read_text().count("\n") == 4)
-        assert not isinstance(app.screen, (ConfirmScreen, SignalScreen))
+        assert not isinstance(app.screen, (ConfirmDialog, SignalDialog))
         assert "read-only: restart is not available" in [n.message for n in app._notifications]
         # The palette offers no mutating command.
         titles = [t for t, _, _ in ActionCommands(app.screen)._commands()]
@@ -227,7 +227,7 @@ async def test_disconnected_banner_and_reconnect(supervisord: Supervisord) -> No
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: len(table(app).names) == 3)
         await pilot.press("r")  # a dialog is open while supervisord goes away
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         supervisord.kill()
         banner = app.screen_widgets["services"].query_one("#services-banner", Static)
         await until(pilot, lambda: banner.display)

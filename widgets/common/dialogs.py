@@ -15,12 +15,12 @@ from console.text import printable
 SIGNALS = ("HUP", "USR1", "USR2", "TERM", "INT", "QUIT", "KILL")
 
 
-class DialogScreen(ModalScreen[ScreenResultType]):
+class Dialog(ModalScreen[ScreenResultType]):
     """A modal dialog in the middle of the screen: its content sits in a Vertical with class `dialog`
     (`wide` for a wider one), its question in a `question` label, its buttons in a `buttons` row."""
 
     DEFAULT_CSS = """
-    DialogScreen { align: center middle; }
+    Dialog { align: center middle; }
     .dialog {
         width: 70; max-width: 95%; height: auto; max-height: 100%;
         border: thick $accent; background: $surface; padding: 1 2;
@@ -43,7 +43,7 @@ class DialogScreen(ModalScreen[ScreenResultType]):
     """
 
 
-class ConfirmScreen(DialogScreen[bool]):
+class ConfirmDialog(Dialog[bool]):
     """Ask a yes/no question; dismisses with True only on an explicit yes."""
 
     BINDINGS = [
@@ -95,7 +95,7 @@ ASK_AGAIN = ("TERM", "KILL")
 """Signals that stop the program: sending one asks a second time."""
 
 
-class SignalScreen(DialogScreen["str | None"]):
+class SignalDialog(Dialog["str | None"]):
     """Choose a signal for a program (HUP preselected, Cancel focused: a stray Enter sends nothing);
     says what the chosen signal does, and asks again before TERM or KILL. Dismisses with the
     signal's name or None."""
@@ -146,17 +146,17 @@ class SignalScreen(DialogScreen["str | None"]):
             f"Really send SIG{signal_name} to {printable(self.program)}? "
             f"{SIGNAL_EFFECTS[signal_name].capitalize()}."
         )
-        self.app.push_screen(ConfirmScreen(question, f"Send SIG{signal_name}"), answered)
+        self.app.push_screen(ConfirmDialog(question, f"Send SIG{signal_name}"), answered)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
-class HelpScreen(DialogScreen[None]):
+class HelpDialog(Dialog[None]):
     """Every key of the current screen, with what it does."""
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close")]
-    DEFAULT_CSS = "HelpScreen .dialog DataTable { max-height: 70vh; }"
+    DEFAULT_CSS = "HelpDialog .dialog DataTable { max-height: 70vh; }"
 
     def __init__(self, title: str, keys: list[tuple[str, str]]) -> None:
         super().__init__()

@@ -38,7 +38,7 @@ from console.jobs.history import RunRecord, load_history
 from console.jobs.process import KEEP_LINES, Cancel, OutputLine
 from console.settings import Settings
 from console.text import count, printable
-from widgets.common.dialogs import ConfirmScreen
+from widgets.common.dialogs import ConfirmDialog
 from widgets.common.entries import EntryList
 from widgets.common.screen import ActionTarget
 from widgets.jobs.output import OutputLog
@@ -387,7 +387,7 @@ class JobsScreen(Vertical):
                 self._start(job)
 
         question = f"Run {name} now? ({' '.join(spec.argv)})"
-        self.app.push_screen(ConfirmScreen(printable(question), yes_label="Run"), answered)
+        self.app.push_screen(ConfirmDialog(printable(question), yes_label="Run"), answered)
 
     def _start(self, job: JobState) -> None:
         job.running = True

@@ -18,7 +18,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from console.mailbox.probe import KINDS, Hop, ProbeResult, render
 from console.text import printable
-from widgets.common.dialogs import DialogScreen
+from widgets.common.dialogs import Dialog
 
 KIND_HELP = {
     "clean": "a plain message: it should land where fdm.conf routes it",
@@ -28,7 +28,7 @@ KIND_HELP = {
 HOP_STYLES = {"ok": "green", "stopped": "yellow", "deferred": "yellow", "failed": "bold red"}
 
 
-class ProbeForm(DialogScreen["tuple[str, str] | None"]):
+class ProbeForm(Dialog["tuple[str, str] | None"]):
     """Ask for the address and the kind; dismisses with (address, kind) or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
@@ -90,7 +90,7 @@ class ProbeForm(DialogScreen["tuple[str, str] | None"]):
         self.dismiss(None)
 
 
-class ProbeRun(DialogScreen[None]):
+class ProbeRun(Dialog[None]):
     """The probe under way: its hops as they come, then the verdict. The screen that started the
     probe runs it and hands each hop here; closing this early leaves the probe running to its end
     (it removes its message), and its verdict is then a notification."""

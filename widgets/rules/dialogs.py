@@ -37,7 +37,7 @@ from console.fdm.testmail import (
     mail_users,
 )
 from console.text import printable
-from widgets.common.dialogs import ConfirmScreen, DialogScreen
+from widgets.common.dialogs import ConfirmDialog, Dialog
 
 
 @dataclass
@@ -48,7 +48,7 @@ class MessageRequest:
     fields: dict[str, str] = field(default_factory=dict)
 
 
-class MessageSourceScreen(DialogScreen["MessageRequest | None"]):
+class MessageSourceDialog(Dialog["MessageRequest | None"]):
     """Choose a test message: composed from fields, from a Maildir, from the queue, or from a file."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -137,7 +137,7 @@ class MessageSourceScreen(DialogScreen["MessageRequest | None"]):
             return
         self.post_message(self.Scanned(user, folder, users, folders, messages))
 
-    def on_message_source_screen_scanned(self, message: Scanned) -> None:
+    def on_message_source_dialog_scanned(self, message: Scanned) -> None:
         first = self.shown is None
         self.shown = (message.user, message.folder)
         if first:
@@ -222,7 +222,7 @@ class MessageSourceScreen(DialogScreen["MessageRequest | None"]):
         self.dismiss(None)
 
 
-class ReviewScreen(ConfirmScreen):
+class ReviewDialog(ConfirmDialog):
     """A yes/no question with a scrollable body (the warnings and route changes a save brings)."""
 
     def __init__(self, question: str, body: Text, yes_label: str = "Yes") -> None:
@@ -253,13 +253,13 @@ def changes_table(changes: list[RouteChange]) -> DataTable[Text]:
     return table
 
 
-class CorpusScreen(DialogScreen[None]):
+class CorpusDialog(Dialog[None]):
     """The regression check: every saved test message whose route the edits change."""
 
     BINDINGS = [Binding("escape,q", "close", "Close")]
     DEFAULT_CSS = """
-    CorpusScreen .dialog DataTable { max-height: 35vh; }
-    CorpusScreen #corpus-change { height: auto; margin-top: 1; }
+    CorpusDialog .dialog DataTable { max-height: 35vh; }
+    CorpusDialog #corpus-change { height: auto; margin-top: 1; }
     """
 
     def __init__(self, summary: Text, changes: list[RouteChange]) -> None:
@@ -294,7 +294,7 @@ class CorpusScreen(DialogScreen[None]):
         self.dismiss(None)
 
 
-class BackupScreen(DialogScreen["Path | None"]):
+class BackupDialog(Dialog["Path | None"]):
     """Pick one of fdm.conf's backups (newest first) to revert to."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

@@ -49,16 +49,16 @@ from console.fdm.testmail import (
 from console.queue.smtpctl import read_message
 from console.settings import Settings
 from console.text import printable
-from widgets.common.dialogs import ConfirmScreen
+from widgets.common.dialogs import ConfirmDialog
 from widgets.common.repaint import RepaintOnResize
 from widgets.common.screen import ActionTarget
 from widgets.messages import ActionFinished
 from widgets.rules.dialogs import (
-    BackupScreen,
-    CorpusScreen,
+    BackupDialog,
+    CorpusDialog,
     MessageRequest,
-    MessageSourceScreen,
-    ReviewScreen,
+    MessageSourceDialog,
+    ReviewDialog,
 )
 from widgets.rules.editor import FdmEditor
 
@@ -323,7 +323,7 @@ class RulesScreen(Widget):
             answered(True)
             return
         self.app.push_screen(
-            ConfirmScreen(
+            ConfirmDialog(
                 f"{name} has unsaved edits. Reload it from disk and lose them?", yes_label="Reload"
             ),
             answered,
@@ -480,7 +480,7 @@ class RulesScreen(Widget):
                 self.load_message(request)
 
         self.app.push_screen(
-            MessageSourceScreen(self.settings.spool_dir, self.compose_fields), chosen
+            MessageSourceDialog(self.settings.spool_dir, self.compose_fields), chosen
         )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rules-message")
@@ -558,7 +558,7 @@ class RulesScreen(Widget):
             return
         style = "bold yellow" if message.changes else "bold green"
         self.app.push_screen(
-            CorpusScreen(Text(printable(message.note), style=style), message.changes)
+            CorpusDialog(Text(printable(message.note), style=style), message.changes)
         )
 
     # ------------------------------------------------------------------ save and revert
@@ -671,7 +671,7 @@ class RulesScreen(Widget):
                     confirmed=True,
                 )
 
-        self.app.push_screen(ReviewScreen(question, body, label), answered)
+        self.app.push_screen(ReviewDialog(question, body, label), answered)
 
     def action_revert(self) -> None:
         """List the backups; the chosen one is validated like a save, then goes through fdm.revert."""
@@ -700,7 +700,7 @@ class RulesScreen(Widget):
             self.saving = True
             self.check_save("", backup)
 
-        self.app.push_screen(BackupScreen(message.found), picked)
+        self.app.push_screen(BackupDialog(message.found), picked)
 
     def handle_action_result(self, message: ActionFinished) -> None:
         """After our save or revert: take the new file's token (and, for a revert, its text)."""
