@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import re
 
-# C0 controls except TAB, DEL, C1 controls, and the bidi overrides that can reorder what a line shows.
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 controls except TAB, DEL, C1 controls, the bidi overrides that can reorder what a line shows, and
+# the lone surrogates that stand for undecodable bytes (surrogateescape): printed, they would be those
+# raw bytes again, 0x9b a C1 CSI to a terminal that reads 8-bit controls.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
 
 
 def _escape(match: re.Match[str]) -> str:
-    """One unsafe character as Python writes it in a literal: `\\n`, `\\r`, `\\x1b`, `\\u202e`."""
-    return ascii(match.group())[1:-1]
+    """One unsafe character as Python writes it in a literal: `\\n`, `\\r`, `\\x1b`, `\\u202e`; an
+    undecodable byte as the byte: `\\xff`."""
+    char = match.group()
+    if char >= "\udc80":
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    return ascii(char)[1:-1]
 
 
 def printable(text: str, tab_size: int = 4) -> str:
@@ -24,7 +30,9 @@ def printable(text: str, tab_size: int = 4) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
-_UNSAFE_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_BUT_NEWLINE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\udc80-\udcff]"
+)
 
 
 def needs_escaping(text: str) -> bool:

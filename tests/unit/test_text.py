@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from console.text import count, decode, printable, printable_lines
+from console.text import count, decode, needs_escaping, printable, printable_lines
 
 
 def test_ansi_and_controls_are_escaped() -> None:
@@ -26,6 +26,16 @@ def test_markup_stays_literal_when_rendered_as_text() -> None:
 
 def test_lines_keep_newlines_only() -> None:
     assert printable_lines("a\x1b\nb") == "a\\x1b\nb"
+
+
+def test_undecodable_bytes_kept_by_surrogateescape_are_shown_as_bytes() -> None:
+    """A table or fdm.conf read with surrogateescape keeps a raw 0x9b (C1 CSI) as U+DC9B: printed
+    as is, it would be that byte again on the terminal."""
+    line = b"c1\x9b31mx@example.com \xff\xc3".decode("utf-8", "surrogateescape")
+    assert printable(line) == "c1\\x9b31mx@example.com \\xff\\xc3"
+    assert printable_lines(line + "\n\udc80") == "c1\\x9b31mx@example.com \\xff\\xc3\n\\x80"
+    assert needs_escaping("\udcff") and needs_escaping("\udc80") and not needs_escaping("\ud7ff")
+    assert printable("\udc7f\ud7ff\ue000") == "\udc7f\ud7ff\ue000"  # not from a byte: left
 
 
 def test_invalid_utf8_is_replaced() -> None:
