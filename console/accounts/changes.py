@@ -97,19 +97,39 @@ def load_files(settings: Settings) -> Files:
 # --------------------------------------------------------------------------- checking names
 
 
+def _shown(name: str) -> str:
+    """A name as a refusal quotes it: a huge one by its start and length."""
+    return repr(name) if len(name) <= 80 else f"{name[:60]!r}… ({len(name):,} characters)"
+
+
 def check_address(address: str) -> str:
-    """A plain address (lower case) or one sentence saying why not."""
+    """A plain address (lower case) or one sentence saying why not. SMTP's limits (RFC 5321: 64
+    characters before the @, 254 in all) apply: smtpd refuses a longer RCPT, so such an address
+    could never receive mail."""
     if not _ADDRESS.match(address):
         raise UserError(
-            f"{address!r} is not a plain address (letters, digits, . _ + = - then @domain)"
+            f"{_shown(address)} is not a plain address (letters, digits, . _ + = - then @domain)"
         )
+    local, _, domain = address.partition("@")
+    if len(local) > 64 or len(address) > 254:
+        raise UserError(
+            f"{_shown(address)} is too long for a mail address "
+            "(at most 64 characters before the @, 254 in all)"
+        )
+    check_domain(domain)
     return address.lower()
 
 
 def check_domain(domain: str) -> str:
-    """A domain name (lower case) or one sentence."""
+    """A domain name (lower case) or one sentence: DNS's limits (labels of up to 63 characters, 253
+    in all) apply, or its records could never be published."""
     if not _DOMAIN.match(domain):
-        raise UserError(f"{domain!r} is not a domain name")
+        raise UserError(f"{_shown(domain)} is not a domain name")
+    if len(domain) > 253 or max(len(label) for label in domain.split(".")) > 63:
+        raise UserError(
+            f"{_shown(domain)} is too long for a domain name "
+            "(at most 63 characters between dots, 253 in all)"
+        )
     return domain.lower()
 
 

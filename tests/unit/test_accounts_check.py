@@ -235,6 +235,11 @@ def test_an_alias_reuses_the_users_action(stack: Settings) -> None:
         (lambda f: plan_add_address(f, "bob@example.com", "bob"), "already accepted"),
         (lambda f: plan_add_address(f, "x@example.com", "nobody"), "nobody is not in userdb"),
         (lambda f: plan_add_address(f, 'a"b@example.com', "bob"), "is not a plain address"),
+        (lambda f: plan_add_address(f, "x" * 65 + "@example.com", "bob"), "too long for a mail"),
+        (lambda f: plan_add_address(f, "x@" + "a" * 64 + ".com", "bob"), "too long for a domain"),
+        (lambda f: plan_add_domain(f, "a" * 64 + ".org"), "(at most 63 characters between dots"),
+        (lambda f: plan_add_domain(f, ("a" * 60 + ".") * 5 + "org"), "too long for a domain"),
+        (lambda f: plan_add_address(f, "x" * 5000 + "@example.com", "bob"), "… (5,012 characters)"),
         (lambda f: plan_add_user(f, "bob", HASH, []), "already in userdb"),
         (lambda f: plan_add_user(f, "Bad Name", HASH, []), "is not a user name"),
         (lambda f: plan_del_domain(f, "example.net"), "still has 1 address(es)"),
@@ -247,6 +252,15 @@ def test_an_alias_reuses_the_users_action(stack: Settings) -> None:
 def test_refused_changes_are_one_sentence(stack: Settings, step, sentence: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(UserError, match=sentence.replace("(", r"\(").replace(")", r"\)")):
         step(load_files(stack))
+
+
+def test_the_longest_address_and_domain_smtp_and_dns_allow_are_accepted(stack: Settings) -> None:
+    files = load_files(stack)
+    longest = "x" * 64 + "@example.com"
+    assert plan_add_address(files, longest, "bob").texts["vusers"].endswith(f"{longest} vmail\n")
+    domain = ("a" * 63 + ".") * 3 + "a" * 57 + ".org"  # 253 characters, labels of 63
+    assert len(domain) == 253
+    assert plan_add_domain(files, domain).texts["vdomains"].endswith(domain + "\n")
 
 
 def test_del_user_takes_the_addresses_that_reach_only_them(stack: Settings) -> None:
