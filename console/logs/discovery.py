@@ -129,6 +129,8 @@ def open_files_error(paths: list[Path]) -> str | None:
             return f"cannot open {path}: No such file or directory."
         if path.is_dir():
             return f"cannot open {path}: it is a directory."
+        if not path.is_file():  # a named pipe would block the console's start until a writer came
+            return f"cannot follow {path}: it is not a regular file (a pipe, a device or a socket)."
         if not os.access(path, os.R_OK):
             return f"cannot open {path}: Permission denied."
     return None

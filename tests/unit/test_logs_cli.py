@@ -45,6 +45,19 @@ def test_a_directory_is_refused(tmp_path: Path) -> None:
     )
 
 
+def test_a_named_pipe_or_a_device_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """Opening a named pipe blocks until something writes to it: the console hung, blank, deaf to q."""
+    fifo = tmp_path / "pipe.log"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        done = tail(tmp_path, path)
+        assert (done.returncode, done.stderr) == (
+            1,
+            f"mailconsole: cannot follow {path}: it is not a regular file "
+            "(a pipe, a device or a socket).\n",
+        )
+
+
 def test_paths_are_required(tmp_path: Path) -> None:
     done = tail(tmp_path)
     assert done.returncode == 2 and "Missing argument" in done.stderr
