@@ -218,13 +218,12 @@ class ServicesScreen(Vertical):
             self.retry_in = retry_in
 
     class LogFetched(Message):
-        """New output of the followed log (a program's stream, or supervisord's own log)."""
+        """New output of the followed log (a program's stream, or supervisord's own log), read for
+        the `follow`-th time a log was chosen (an answer for an earlier choice is dropped)."""
 
-        def __init__(
-            self, source: tuple[str, str], text: str, offset: int, error: str = ""
-        ) -> None:
+        def __init__(self, follow: int, text: str, offset: int, error: str = "") -> None:
             super().__init__()
-            self.source = source
+            self.follow = follow
             self.text = text
             self.offset = offset
             self.error = error
@@ -246,6 +245,7 @@ class ServicesScreen(Vertical):
         self.connected: bool | None = None
         self._wake = threading.Event()  # set: poll now (or stop, once the view has stopped running)
         self._log_source: tuple[str, str] | None = None  # (program or "", "stdout"/"stderr"/"main")
+        self._log_follow = 0  # how many times a log was chosen or hidden: only the last one reads
         self._log_offset = 0
         self._log_tail = ""
         self._log_error = (
@@ -468,11 +468,13 @@ class ServicesScreen(Vertical):
 
     def action_clear_log(self) -> None:
         self._log_source = None
+        self._log_follow += 1
         self.query("#log-title, #program-log").set(display=False)
 
     def _follow(self, source: tuple[str, str]) -> None:
         """Show and follow a log; the fetch re-arms itself, one at a time."""
         self._log_source = source
+        self._log_follow += 1  # the reads of an earlier choice, in flight or armed, now stop
         self._log_offset = 0
         self._log_tail = ""
         self._log_error = ""
@@ -489,28 +491,28 @@ class ServicesScreen(Vertical):
             self.mount(title, log)
         self._log_title()
         title.display = log.display = True
-        self.fetch_log(source, 0)
+        self.fetch_log(source, 0, self._log_follow)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="program-log")
-    def fetch_log(self, source: tuple[str, str], offset: int) -> None:
+    def fetch_log(self, source: tuple[str, str], offset: int, follow: int) -> None:
         """Read what is new in the followed log through supervisord's log API."""
         name, stream = source
         try:
             if stream == "main":
                 self.post_message(
-                    self.LogFetched(source, self.supervisor.main_log(-LOG_CHUNK, 0), 0)
+                    self.LogFetched(follow, self.supervisor.main_log(-LOG_CHUNK, 0), 0)
                 )
             else:
                 chunk = self.supervisor.tail(name, offset, LOG_CHUNK, stream)
-                self.post_message(self.LogFetched(source, chunk.text, chunk.offset))
+                self.post_message(self.LogFetched(follow, chunk.text, chunk.offset))
         except UserError as exc:
-            self.post_message(self.LogFetched(source, "", offset, str(exc)))
+            self.post_message(self.LogFetched(follow, "", offset, str(exc)))
         except Exception as exc:  # noqa: BLE001 - never crash on a backend error
-            self.post_message(self.LogFetched(source, "", offset, f"log read failed: {exc}"))
+            self.post_message(self.LogFetched(follow, "", offset, f"log read failed: {exc}"))
 
     def on_services_screen_log_fetched(self, message: LogFetched) -> None:
-        if message.source != self._log_source:
-            return  # a late answer for a log no longer shown
+        if message.follow != self._log_follow or self._log_source is None:
+            return  # a late answer for an earlier choice: its text is shown already, or not wanted
         log = self.query_one("#program-log", Log)
         if message.error:
             # Said once, not at every retry (it would push the output away); retried less and less often.
@@ -522,16 +524,17 @@ class ServicesScreen(Vertical):
             if self._log_error:
                 _note(log, "-- reading the output again --")
             self._log_error, self._log_delay = "", LOG_POLL_S
-            if message.source[1] == "main":
+            if self._log_source[1] == "main":
                 log.write(self._new_main_text(message.text))
             else:
                 log.write(printable_lines(message.text))
                 self._log_offset = message.offset
-        self.set_timer(self._log_delay, lambda: self._refetch(message.source))
+        self.set_timer(self._log_delay, lambda: self._refetch(message.follow))
 
-    def _refetch(self, source: tuple[str, str]) -> None:
-        if source == self._log_source:
-            self.fetch_log(source, self._log_offset)
+    def _refetch(self, follow: int) -> None:
+        """The next read of the log chosen `follow`-th, unless another was chosen (or none) since."""
+        if follow == self._log_follow and self._log_source is not None:
+            self.fetch_log(self._log_source, self._log_offset, follow)
 
     def _new_main_text(self, text: str) -> str:
         """The part of supervisord's main-log tail not shown yet (readLog gives only the last bytes)."""

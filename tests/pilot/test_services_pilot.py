@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
+from typing import Any
 
 from textual.widgets import Input, Label, Log, Select, Static
 
@@ -339,3 +341,43 @@ async def test_markup_in_program_names_is_plain_text_in_the_palette(tmp_path: Pa
             await pilot.press("escape")
             await until(pilot, lambda: not isinstance(app.screen, CommandPalette))
             assert app.is_running
+
+
+class HeldTails:
+    """The console's supervisord client, whose `tail` reads wait until the test lets them through
+    (to put two reads in flight at once, as a slow supervisord does); everything else passes."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls = 0
+        self.gate = threading.Semaphore(0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def tail(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        self.gate.acquire(timeout=30)
+        return self.client.tail(*args, **kwargs)
+
+
+async def test_choosing_the_output_again_shows_each_line_once(supervisord: Supervisord) -> None:
+    """`l` pressed again while the first read is under way: that read's late answer is dropped, not
+    written under the second one's (the pane showed the whole output twice, then each line twice)."""
+    supervisord.client().stop("ticker")  # its output no longer grows: the pane must equal its file
+    written = (supervisord.dir / "ticker.log").read_text().splitlines()
+    assert written
+    app = ConsoleApp(supervisord.settings())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: len(table(app).names) == 3)
+        await select(pilot, app, "ticker")
+        screen = app.query_one(ServicesScreen)
+        held = screen.supervisor = HeldTails(screen.supervisor)
+        await pilot.press("l")
+        await until(pilot, lambda: held.calls == 1)
+        await pilot.press("l")
+        await until(pilot, lambda: held.calls == 2)
+        held.gate.release(100)
+        await until(pilot, lambda: held.calls >= 3)  # both answers handled, the next read made
+        log = app.query_one("#program-log", Log)
+        assert [line for line in log.lines if line] == written
