@@ -202,7 +202,9 @@ class AccountsScreen(Widget):
     AccountsScreen { height: 1fr; }
     AccountsScreen #accounts-views { height: 1; }
     AccountsScreen AccountsList { height: 1fr; }
-    AccountsScreen #accounts-detail { height: 3; color: $text-muted; }
+    AccountsScreen #accounts-detail {
+        height: auto; min-height: 3; max-height: 50%; color: $text-muted;
+    }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("v", "next_view", "View", id="accounts.view"),

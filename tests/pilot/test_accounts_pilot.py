@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from console.lab.render import dkim_key
 from console.settings import Settings
 from tests.helpers import palette_answered, until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
@@ -212,3 +213,30 @@ async def test_the_palette_offers_the_views_and_in_read_write_mode_the_changes(
                 form = pilot.app.screen
                 assert isinstance(form, FormDialog)
                 assert form.form_title == "New password for sysmail"
+
+
+async def test_a_dkim_record_is_shown_whole_at_80x24(tmp_path: Path) -> None:
+    """The DNS view's detail is the record to publish: a DKIM key (about 450 characters) is shown
+    to its last character at 80x24, where the three lines it had cut it after 200."""
+    settings = accounts_settings(tmp_path)
+    (tmp_path / "dkim.key").write_bytes(dkim_key())
+    settings.dkimproxy_config = tmp_path / "dkimproxy_out.conf"
+    settings.dkimproxy_config.write_text(
+        f"domain example.com,example.net\nkeyfile {tmp_path}/dkim.key\nselector dkim1\n"
+    )
+    app = accounts_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("5")
+        screen = screen_of(app)
+        await until(pilot, lambda: screen.view == "dns" and screen.records)
+        dkim = next(r for r in screen.records if r.kind == "DKIM")
+        assert len(dkim.zone_line()) > 400
+        await pilot.press("down", "down")  # MX, SPF, then example.com's DKIM record
+        detail = app.query_one("#accounts-detail")
+
+        def shown() -> str:
+            return "".join(detail.render_line(y).text for y in range(detail.size.height))
+
+        await until(pilot, lambda: "dkim1._domainkey" in shown())
+        assert dkim.zone_line().replace(" ", "") in shown().replace(" ", "")
