@@ -41,6 +41,25 @@ def needs_escaping(text: str) -> bool:
     return _UNSAFE_BUT_NEWLINE.search(text) is not None
 
 
+# What `printable` escapes but tab and newline, and the line separators a text editor breaks lines at.
+_UNSAFE_IN_TEXT = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]"
+)
+
+
+def editable(text: str) -> str:
+    """Multi-line untrusted text for a text editor: tabs and newlines kept, every other control
+    character, line separator, bidi control and undecodable byte escaped as `printable` does."""
+    return _UNSAFE_IN_TEXT.sub(_escape, text)
+
+
+def first_uneditable_line(text: str) -> int | None:
+    """The number (from 1) of the first line a text editor cannot show as it is, or None: one with
+    a character `editable` escapes (a terminal would act on it, or the editor would change it)."""
+    found = _UNSAFE_IN_TEXT.search(text)
+    return None if found is None else text.count("\n", 0, found.start()) + 1
+
+
 def decode(data: bytes) -> str:
     """Bytes from a file or a process as text: invalid UTF-8 becomes U+FFFD, never an error."""
     return data.decode(errors="replace")  # Python decodes UTF-8 by default

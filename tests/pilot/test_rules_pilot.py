@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -367,8 +368,9 @@ async def test_test_message_from_a_maildir_and_composed(tmp_path: Path) -> None:
     cur.mkdir(parents=True)
     (cur.parent / "new").mkdir()
     stored = cur / "1.host:2,S"
-    stored.write_text(
-        "From: [bold red]evil[/] <e@x>\nTo: notifications@example.com\nSubject: \x1b[31mred\n\nb\n"
+    stored.write_bytes(
+        b"From: [bold red]evil[/] <e@x>\nTo: notifications@example.com\nSubject: \x1b[31mred\n\n"
+        b"caf\xe9 \x1b]0;title\x07\n"
     )
     app = ConsoleApp(settings, initial_screen="rules")
     async with app.run_test(size=(160, 50)) as pilot:
@@ -386,6 +388,9 @@ async def test_test_message_from_a_maildir_and_composed(tmp_path: Path) -> None:
         await until(pilot, lambda: settled(app) and "ERROR" in text_of(app, "#rules-route"))
         route = text_of(app, "#rules-route")
         assert "[bold red]evil[/]" in route and "\\x1b[31mred" in route and "\x1b" not in route
+        # The pane shows the escapes as text: the terminal never gets them, nor the byte 0xe9.
+        shown = app.query_one("#rules-message", TextArea).text
+        assert shown.endswith("\n\ncaf\\xe9 \\x1b]0;title\\x07\n") and "\x1b" not in shown
         await pilot.press("ctrl+o")
         await until(pilot, lambda: isinstance(app.screen, MessageSourceDialog))
         app.screen.query_one("#compose-to", Input).value = "dmarc@example.com"
@@ -397,6 +402,35 @@ async def test_test_message_from_a_maildir_and_composed(tmp_path: Path) -> None:
         message = app.query_one("#rules-message", TextArea).text
         assert "To: dmarc@example.com\n" in message and "X-Spam-Status: No\n" in message
         await until(pilot, lambda: settled(app) and "bob / DMARC" in text_of(app, "#rules-route"))
+
+
+def said_cannot_show(app: ConsoleApp) -> bool:
+    return any("cannot show it" in n.message for n in app._notifications)
+
+
+async def test_an_fdm_conf_with_escapes_or_bytes_not_utf8_is_not_opened(tmp_path: Path) -> None:
+    """Shown in the editor, `ESC [2J` cleared the real terminal and a byte that is not UTF-8 crashed
+    the console; a lone CR made the file look modified at once. Now: one notification naming the
+    line, an empty editor, and nothing that could be saved over the file."""
+    settings = make_settings(tmp_path)
+    for hostile in (
+        b"# \x1b[2J\x1b]0;title\x07\n",
+        b"# caf\xe9\n",
+        b"# a\rb\n",
+        b"# \xe2\x80\xaeevil\n",
+    ):
+        data = ARTICLE.encode() + hostile + b"match all action drop\n"
+        settings.fdm_config.write_bytes(data)
+        app = ConsoleApp(settings, initial_screen="rules")
+        async with app.run_test(size=(160, 50)) as pilot:
+            await until(pilot, partial(said_cannot_show, app))
+            [said] = [n.message for n in app._notifications]
+            line = ARTICLE.count("\n") + 1
+            assert said.startswith(f"{settings.fdm_config} line {line} holds a control character")
+            assert screen_of(app).loaded is None and app.query_one(FdmEditor).text == ""
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+        assert settings.fdm_config.read_bytes() == data and audit(tmp_path) == []
 
 
 async def test_a_bad_message_source_is_a_notification_not_a_crash(tmp_path: Path) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from console.text import count, decode, needs_escaping, printable, printable_lines
+from console.text import (
+    count,
+    decode,
+    editable,
+    first_uneditable_line,
+    needs_escaping,
+    printable,
+    printable_lines,
+)
 
 
 def test_ansi_and_controls_are_escaped() -> None:
@@ -36,6 +44,19 @@ def test_undecodable_bytes_kept_by_surrogateescape_are_shown_as_bytes() -> None:
     assert printable_lines(line + "\n\udc80") == "c1\\x9b31mx@example.com \\xff\\xc3\n\\x80"
     assert needs_escaping("\udcff") and needs_escaping("\udc80") and not needs_escaping("\ud7ff")
     assert printable("\udc7f\ud7ff\ue000") == "\udc7f\ud7ff\ue000"  # not from a byte: left
+
+
+def test_text_for_an_editor_keeps_tabs_and_newlines_and_escapes_the_rest() -> None:
+    hostile = "a\tb\nc\x1b[2J\rd\x0ce\x85f\u2028g\u2029h\u202ei\udce9\x7f\x00\x1f\x0b"
+    assert editable(hostile) == (
+        "a\tb\nc\\x1b[2J\\rd\\x0ce\\x85f\\u2028g\\u2029h\\u202ei\\xe9\\x7f\\x00\\x1f\\x0b"
+    )
+    assert editable("plain\ttext\n\u00e9\u2027\u202a\u2069\u206a") == (
+        "plain\ttext\n\u00e9\u2027\\u202a\\u2069\u206a"
+    )
+    assert first_uneditable_line("a\nb\tc\n") is None
+    assert first_uneditable_line("a\nb\nc\x1b\nd\x07") == 3
+    assert first_uneditable_line("\x08") == 1 and first_uneditable_line("x\n\n\u2028") == 3
 
 
 def test_invalid_utf8_is_replaced() -> None:

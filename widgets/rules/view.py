@@ -48,7 +48,7 @@ from console.fdm.testmail import (
 )
 from console.queue.smtpctl import read_message
 from console.settings import Settings
-from console.text import printable
+from console.text import editable, first_uneditable_line, printable
 from widgets.common.dialogs import ConfirmDialog
 from widgets.common.repaint import RepaintOnResize
 from widgets.common.screen import ActionTarget
@@ -289,11 +289,25 @@ class RulesScreen(Widget):
     @work(thread=True, exclusive=True, exit_on_error=False, group="rules-load")
     def load_file(self, replace: bool, note: str = "") -> None:
         """Read the config off the UI thread."""
+        path = self.settings.fdm_config
         try:
-            loaded = load(self.settings.fdm_config)
+            loaded = load(path)
         except (UserError, OSError) as exc:
             self.app.call_from_thread(
                 self.app.notify, printable(str(exc)), severity="error", markup=False
+            )
+            return
+        line = first_uneditable_line(loaded.text)
+        if line is not None:
+            # Shown, its escapes would act on the terminal; edited, the file would not come back
+            # byte for byte. Nothing is loaded, so nothing can be saved over it from here.
+            problem = (
+                f"{path} line {line} holds a control character, a bidi control or bytes that are "
+                "not UTF-8: the editor cannot show it as it is and does not open it "
+                "(`mailconsole fdm lint` reads it; fix that line with another editor)"
+            )
+            self.app.call_from_thread(
+                self.app.notify, printable(problem), severity="error", markup=False
             )
             return
         self.post_message(self.FileLoaded(loaded, replace, note))
@@ -521,7 +535,7 @@ class RulesScreen(Widget):
             return
         self.message_label = message.label
         self.update_message_title()
-        self.query_one("#rules-message", TextArea).load_text(message.text)
+        self.query_one("#rules-message", TextArea).load_text(editable(message.text))
 
     # ------------------------------------------------------------------ the corpus check
 
