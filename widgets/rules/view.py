@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -756,13 +757,17 @@ class RulesScreen(Widget):
             self.action_save()
 
 
-def finding_text(finding: Finding) -> Text:
-    """One finding on one line: line, severity, sentence (config text is untrusted)."""
-    text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(f"{finding.line:>4} " if finding.line else "   - ", style="dim")
-    text.append(f"{finding.severity}: ", style=SEVERITY_STYLES.get(finding.severity, "dim"))
-    text.append(printable(finding.message))
-    return text
+def finding_text(finding: Finding) -> Table:
+    """One finding: its line number ("-" for the whole file) in a gutter, then severity and
+    sentence, which wrap under the sentence's start, not under the gutter (config text is untrusted)."""
+    gutter = Text(f"{finding.line:>4}" if finding.line else "   -", style="dim")
+    sentence = Text(f"{finding.severity}: ", style=SEVERITY_STYLES.get(finding.severity, "dim"))
+    sentence.append(printable(finding.message))
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(width=4, no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_row(gutter, sentence)
+    return grid
 
 
 def save_review(
