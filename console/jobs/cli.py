@@ -9,9 +9,10 @@ run's record.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -34,8 +35,21 @@ def _print_lines(lines: list[OutputLine]) -> None:
     """Write streamed lines at once: stdout's to stdout, stderr's to stderr (already printable)."""
     for line in lines:
         stream = sys.stderr if line.stream == "err" else sys.stdout
-        stream.write(line.text + "\n")
-        stream.flush()
+        try:
+            stream.write(line.text + "\n")
+            stream.flush()
+        except BrokenPipeError:
+            _discard(stream)
+
+
+def _discard(stream: TextIO) -> None:
+    """The reader went away (`run get_certs | head -1`): the job still runs to its end, with its
+    follow-ups and its record, and what is printed from now on goes to /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
 
 
 def run(
@@ -56,10 +70,13 @@ def run(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if as_json:
-        click.echo(json.dumps(record.to_json(), indent=2, ensure_ascii=False))
-    else:
-        click.echo(printable(record.sentence), err=not record.ok)
+    try:
+        if as_json:
+            click.echo(json.dumps(record.to_json(), indent=2, ensure_ascii=False))
+        else:
+            click.echo(printable(record.sentence), err=not record.ok)
+    except BrokenPipeError:
+        _discard(sys.stdout)  # the exit code still says how the job went
     sys.exit(0 if record.ok else 1)
 
 

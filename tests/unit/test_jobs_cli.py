@@ -64,6 +64,41 @@ def test_run_read_only_exits_3_and_unknown_job_exits_1(tmp_path: Path) -> None:
     assert done.stderr == "mailconsole: there is no job named 'nope' (jobs: good, bad)\n"
 
 
+def test_a_reader_that_goes_away_does_not_fail_the_run(tmp_path: Path) -> None:
+    """`mailconsole run get_certs | head -1`: the job ran to its end (its follow-ups, the HUPs, must
+    still run), so its outcome is the job's, kept in the history, not a broken pipe."""
+    go = tmp_path / "go"
+    conf = tmp_path / "mc.toml"
+    conf.write_text(f"""\
+audit_log = "{tmp_path / "audit.log"}"
+[jobs.chatty]
+argv = ["sh", "-c", "echo one; while [ ! -e {go} ]; do sleep 0.05; done; seq 2 5000"]
+""")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MAILCONSOLE_")}
+    with subprocess.Popen(
+        [*MAILCONSOLE, "--config", str(conf), "run", "chatty"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline() == b"one\n"
+        proc.stdout.close()  # the reader is gone; what the job prints next has nowhere to go
+        go.touch()
+        stderr = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 0
+    assert "Broken pipe" not in stderr and "Traceback" not in stderr
+    outcomes = [
+        json.loads(line)["outcome"] for line in (tmp_path / "audit.log").read_text().splitlines()
+    ]
+    assert outcomes == ["started", "ok"]
+    [record] = [
+        json.loads(line) for line in (tmp_path / "mailconsole-jobs.jsonl").read_text().splitlines()
+    ]
+    assert (record["outcome"], record["exit_code"], record["lines"]) == ("ok", 0, 5000)
+
+
 def test_jobs_lists_each_job_with_its_last_run(tmp_path: Path) -> None:
     mailconsole(tmp_path, "run", "bad")
     listing = mailconsole(tmp_path, "jobs")
