@@ -207,8 +207,11 @@ async def test_probe_from_the_screen_shows_each_hop_and_the_verdict(lab: Running
         assert dialog.result.outcome == "delivered" and dialog.result.as_predicted
         names = [hop.name for hop in dialog.hops]
         assert names[:2] == ["sent", "accepted"] and "imap" in names and names[-1] == "removed"
-        shown = str(dialog.query_one("#probe-hops").render())
-        assert "visible over IMAP in bob's folder INBOX" in shown
+        hops = dialog.query_one("#probe-hops")
+        shown = [hops.render_line(y).text for y in range(hops.size.height)]
+        assert "visible over IMAP in bob's folder INBOX" in " ".join(" ".join(shown).split())
+        detail_starts = {len(line) - len(line.lstrip()) for line in shown if line.startswith(" ")}
+        assert len(detail_starts) == 1, shown  # a hop's wrapped lines start under its first
         assert "delivered: as predicted" in str(dialog.query_one("#probe-verdict").render())
         assert view.probe_dialog is None  # the next probe may start
         await pilot.press("escape")

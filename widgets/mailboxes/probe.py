@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -131,15 +132,9 @@ class ProbeRun(Dialog[None]):
         self._draw()
 
     def _draw(self) -> None:
-        hops = Text()
-        for hop in self.hops:
-            if hops:
-                hops.append("\n")
-            hops.append(f"+{hop.at:6.3f} s  ", "dim")
-            hops.append(f"{printable(hop.name):<10} ", "bold")
-            hops.append(f"{printable(hop.status):<8} ", HOP_STYLES.get(hop.status, ""))
-            hops.append(printable(hop.detail))
-        self.query_one("#probe-hops", Static).update(hops or Text("sending…", style="dim"))
+        self.query_one("#probe-hops", Static).update(
+            hops_table(self.hops) if self.hops else Text("sending…", style="dim")
+        )
         verdict = self.query_one("#probe-verdict", Static)
         if self.error:
             verdict.update(Text(printable(self.error), style="bold red"))
@@ -151,6 +146,24 @@ class ProbeRun(Dialog[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def hops_table(hops: list[Hop]) -> Table:
+    """One row a hop: when, which, how it went, and what happened, which wraps in a column of its
+    own (under the others it would hide where the next hop starts)."""
+    table = Table.grid(padding=(0, 1, 0, 0))
+    table.add_column(no_wrap=True, style="dim")
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column(no_wrap=True)
+    table.add_column(ratio=1)
+    for hop in hops:
+        table.add_row(
+            f"+{hop.at:6.3f} s",
+            Text(printable(hop.name)),
+            Text(printable(hop.status), HOP_STYLES.get(hop.status, "")),
+            Text(printable(hop.detail)),
+        )
+    return table
 
 
 def verdict_text(result: ProbeResult) -> Text:
