@@ -13,7 +13,9 @@ from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientError, LoginError, ProtocolError
+from imapclient.imap_utf7 import decode as decode_utf7
+from imapclient.response_parser import parse_response
 
 from console.errors import UserError
 from console.mailbox.credentials import Login
@@ -100,17 +102,74 @@ def connected(settings: Settings, login: Login) -> Iterator[IMAPClient]:
             client.logout()
 
 
+_LIST_LINE = re.compile(rb'^\((?P<flags>[^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (?P<name>[^"{].*)$')
+"""A LIST answer whose name is a bare atom (what a name with an unbalanced `[` comes as)."""
+
+
+def folder_list(client: IMAPClient) -> list[tuple[tuple[bytes, ...], bytes, str]]:
+    """client.list_folders(), except that an answer imapclient cannot read does not fail the
+    account: Dovecot sends a name such as `a[b` (a user may create it) as a bare atom, and
+    imapclient, reading `[` as the start of a response code, refuses the whole LIST. Such a line
+    is read as flags, delimiter and the rest of the line, its name."""
+    try:
+        return list(client.list_folders())
+    except ProtocolError:
+        pass
+    typ, data = client._imap.list('""', "*")  # the raw answer lines, one folder each
+    if typ != "OK":
+        raise ProtocolError(f"LIST failed: {data!r}")
+    out: list[tuple[tuple[bytes, ...], bytes, str]] = []
+    for item in data:
+        if item in (b"", None):
+            continue
+        try:
+            flags, delimiter, raw = parse_response([item])
+        except (ProtocolError, ValueError):
+            found = _LIST_LINE.match(item) if isinstance(item, bytes) else None
+            if found is None:
+                raise
+            flags, delimiter, raw = tuple(found["flags"].split()), b"", found["name"]
+        name = (
+            raw
+            if isinstance(raw, str)
+            else decode_utf7(raw)
+            if isinstance(raw, bytes)
+            else str(raw)
+        )
+        out.append((tuple(flags), delimiter, name))
+    return out
+
+
+_STATUS_ITEMS = re.compile(rb"\(((?:[A-Z.=-]+ \d+ ?)*)\)$")
+
+
+def folder_status(client: IMAPClient, name: str, items: list[str]) -> dict[bytes, int]:
+    """client.folder_status(), except that an answer naming the folder as a bare atom with an
+    unbalanced `[` (see folder_list) is read by its last parenthesis: the counts."""
+    try:
+        return dict(client.folder_status(name, items))
+    except ProtocolError:
+        pass
+    what = "(" + " ".join(items) + ")"
+    typ, data = client._imap.status(client._normalise_folder(name), what)
+    found = _STATUS_ITEMS.search(data[-1]) if typ == "OK" and isinstance(data[-1], bytes) else None
+    if found is None:
+        raise ProtocolError(f"STATUS answer not understood: {data!r}")
+    words = found[1].split()
+    return {key: int(value) for key, value in zip(words[::2], words[1::2], strict=True)}
+
+
 def list_folders(client: IMAPClient, status_size: bool | None = None) -> list[Folder]:
     """Every selectable folder with its counts; sizes by STATUS SIZE where the server has it (or
     `status_size` says so), else the sum of RFC822.SIZE over the folder (opened read-only)."""
     has_status_size = client.has_capability("STATUS=SIZE") if status_size is None else status_size
     items = ["MESSAGES", "UNSEEN", *(["SIZE"] if has_status_size else [])]
     folders = []
-    for flags, _delimiter, name in client.list_folders():
+    for flags, _delimiter, name in folder_list(client):
         if b"\\Noselect" in flags or b"\\NonExistent" in flags:
             continue
         try:
-            status = client.folder_status(name, items)
+            status = folder_status(client, name, items)
         except IMAPClientError as exc:  # one folder the server will not count: shown, not fatal
             folders.append(Folder(str(name), 0, 0, None, problem=server_says(exc)))
             continue

@@ -673,12 +673,14 @@ class _Mailboxes:
         the account cannot be read."""
         from imapclient.exceptions import IMAPClientError
 
+        from console.mailbox.imap import folder_list
+
         client = self.connect(user)
         try:
             if folders is None:
                 folders = [
                     str(name)
-                    for flags, _delim, name in client.list_folders()
+                    for flags, _delim, name in folder_list(client)
                     if b"\\Noselect" not in flags and b"\\NonExistent" not in flags
                 ]
             for name in folders:

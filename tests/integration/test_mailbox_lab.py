@@ -212,6 +212,45 @@ def test_utf7_folder_name_round_trip(lab: RunningLab, run: Runner) -> None:
             client.delete_folder(name)
 
 
+def test_folder_names_a_user_chooses_never_hide_the_account(lab: RunningLab, run: Runner) -> None:
+    """Dovecot sends `a[b` as a bare atom and imapclient, reading `[` as a response code, refused
+    the whole LIST: one folder name bob chose hid all his folders from the operator (and from the
+    probe's search for a lost message). Markup and a bidi override in names stay text."""
+    tag = uuid.uuid4().hex[:6]
+    names = [f"a[b{tag}", f"[@click=app.quit]{tag}", f"x]y{tag}", f"\u202eevil{tag}"]
+    with imap(lab) as client:
+        for name in names:
+            client.create_folder(name)
+        client.append(names[1], b"From: a@lab.test\r\nSubject: odd\r\n\r\nbody\r\n")
+        try:
+            folders = run.json("bob")["bob"]
+            assert [folders[name] for name in names] == [(0, 0), (1, 1), (0, 0), (0, 0)]
+            assert "INBOX" in folders
+            text = run("bob").stdout
+            assert f"\\u202eevil{tag}" in text and "\u202e" not in text
+            listed = run("bob", "--folder", names[0], "--json")
+            assert listed.returncode == 0 and json.loads(listed.stdout)[0]["messages"] == []
+            # The probe's search for a lost message goes through bob's folders too.
+            lost = subprocess.run(
+                [
+                    *MAILCONSOLE,
+                    "--config",
+                    str(lab.settings_path),
+                    "probe",
+                    "notifications@example.com",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=180,
+                check=False,
+                env={k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")},
+            )
+            assert lost.returncode == 1 and "searched every folder of bob, sysmail" in lost.stdout
+        finally:
+            for name in names:
+                client.delete_folder(name)
+
+
 @pytest.mark.parametrize(
     ("env_name", "settings"),
     [
