@@ -45,7 +45,7 @@ from console.queue.summary import (
 from console.settings import Settings
 from console.text import printable
 from widgets.common.dialogs import ConfirmDialog
-from widgets.common.entries import CURSOR_KEYS
+from widgets.common.entries import CURSOR_KEYS, fit_cell
 from widgets.common.repaint import RepaintOnResize
 from widgets.common.screen import ActionTarget
 from widgets.messages import ActionFinished
@@ -91,17 +91,19 @@ def columns(width: int) -> list[tuple[str, str, int]]:
     return [c for c in COLUMNS if width >= WIDE_AT or c[0] in NARROW]
 
 
-def _cell(text: str, width: int, style: str = "") -> Text:
-    """One fixed-width cell of untrusted text (control characters escaped, never markup)."""
-    shown = printable(text)
-    if width:
-        shown = shown[:width].ljust(width)
-    return Text(shown, style=style, no_wrap=True, end="")
+def _cells(cells: list[tuple[str, int, str]], width: int) -> Text:
+    """Fixed-width cells of untrusted text (never markup) a space apart, cut values ending in "…";
+    the cell of width 0 takes the rest of the table's width."""
+    rest = max(0, width - sum(size + 1 for _, size, _ in cells if size))
+    return Text(" ").join(
+        Text(fit_cell(value, size or rest), style=style, no_wrap=True, end="")
+        for value, size, style in cells
+    )
 
 
 def header_text(width: int) -> Text:
     """The column titles for a table width."""
-    return Text(" ").join(_cell(title, size, "bold") for _, title, size in columns(width))
+    return _cells([(title, size, "bold") for _, title, size in columns(width)], width)
 
 
 def row_text(row: QueueRow, now: float, mark: str, width: int) -> Text:
@@ -126,8 +128,8 @@ def row_text(row: QueueRow, now: float, mark: str, width: int) -> Text:
         "next": (next_try(e), ""),
         "error": (e.error, "red" if e.error else ""),
     }
-    text = Text(" ").join(
-        _cell(values[key][0], size, values[key][1]) for key, _, size in columns(width)
+    text = _cells(
+        [(values[key][0], size, values[key][1]) for key, _, size in columns(width)], width
     )
     if mark == "-":
         text.stylize("strike dim")

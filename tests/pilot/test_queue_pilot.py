@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -10,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
-from console.queue.parse import Envelope
+from console.queue.parse import Envelope, parse_queue
 from console.queue.summary import MessageRow
 from console.settings import Settings
 from tests.helpers import top_screen, until
 from tests.recorded import RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmDialog
-from widgets.queue import QueueScreen, QueueTable
+from widgets.queue import QueueScreen, QueueTable, row_text
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLAY = str(ROOT / "tests" / "unit" / "smtpctl_replay.py")
@@ -248,3 +250,16 @@ def test_queue_snapshot(snap_compare: Any, tmp_path: Path, size: tuple[int, int]
     assert snap_compare(
         queue_app(queue_settings(tmp_path, RUNNING)), terminal_size=size, run_before=settle
     )
+
+
+def test_a_cut_cell_ends_in_an_ellipsis_and_wide_characters_keep_the_columns() -> None:
+    """At 80 columns a long error is cut with "…" (it passed for the whole error), and a recipient
+    in wide characters takes as many cells as an ASCII one, so the columns after it stay put."""
+    capture = Path(__file__).parents[1] / "captures" / "smtpctl" / "show-queue-running.out"
+    envelopes, _ = parse_queue(capture.read_text())
+    plain = dataclasses.replace(envelopes[0], error="Network error on destination MXs " * 3)
+    wide = dataclasses.replace(plain, rcpt="郵便郵便郵便郵便郵便郵便郵便郵便@例え.jp")
+    rows = [row_text(e, plain.ctime + 60, "", 80) for e in (plain, wide)]
+    assert all(row.plain.endswith("…") and row.cell_len == 80 for row in rows), rows
+    states = [row.plain.index(" inflight ") for row in rows]
+    assert cell_len(rows[1].plain[: states[1]]) == cell_len(rows[0].plain[: states[0]]), rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from rich.cells import set_cell_size
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding, BindingType
@@ -167,6 +167,16 @@ class EntryList(ScrollView, can_focus=True):
             self.action_select()
 
 
+def fit_cell(value: str, size: int) -> str:
+    """Untrusted text in exactly `size` cells (control characters escaped): padded, or cut with
+    "…" as its last cell, so that a cut value does not pass for a whole one. By cells, not
+    characters: wide characters keep the columns."""
+    shown = printable(value)
+    if cell_len(shown) <= size:
+        return set_cell_size(shown, size)
+    return set_cell_size(shown, size - 1) + "…" if size else ""
+
+
 def cells_strip(cells: list[tuple[str, int, str]], width: int) -> Strip:
     """Fixed-width cells of untrusted text (control characters escaped, never markup); a cell of
     width 0 takes the rest of the line."""
@@ -174,7 +184,7 @@ def cells_strip(cells: list[tuple[str, int, str]], width: int) -> Strip:
     used = 0
     for value, size, style in cells:
         size = size or max(0, width - used)
-        shown = set_cell_size(printable(value), size)  # by cells: wide characters keep columns
+        shown = fit_cell(value, size)
         segments += [Segment(shown, Style.parse(style) if style else None), Segment(" ")]
         used += size + 1
     return Strip(segments).crop_extend(0, width, None)
