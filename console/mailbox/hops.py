@@ -189,6 +189,9 @@ class Pipeline:
     """mda, relay (mail leaves the machine), or an empty string."""
     final_command: str = ""
     """The mda's command line, when the path ends in one."""
+    virtual: str = ""
+    """The table of the final action's `virtual <TABLE>`: smtpd looks the recipient up there and
+    an address it finds is matched against the rules again (a forward)."""
     notes: list[str] = field(default_factory=list)
 
     def program(self, name: str) -> bool:
@@ -354,6 +357,8 @@ def incoming_path(text: str, rcpt: str, tables: dict[str, set[str]]) -> Pipeline
         pipeline.final_kind = words[0] if words else ""
         if pipeline.final_kind == "mda" and len(words) > 1:
             pipeline.final_command = words[1]
+        if "virtual" in words[:-1] and re.fullmatch(r"<[^>]+>", words[words.index("virtual") + 1]):
+            pipeline.virtual = words[words.index("virtual") + 1][1:-1]
         return pipeline
     pipeline.notes.append("smtpd.conf: the filter chain does not end")
     return pipeline

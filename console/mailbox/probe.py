@@ -87,7 +87,8 @@ class Prediction:
     """Where the message should end, before it is sent."""
 
     expect: str
-    """delivered, stopped (by a filter), relayed (off this machine), lost, dropped, or unknown."""
+    """delivered, stopped (by a filter), relayed (off this machine), bounced, lost, dropped, or
+    unknown."""
     user: str = ""
     folder: str = ""
     rule_line: int | None = None
@@ -269,6 +270,55 @@ def _as_fdm_sees_it(
     )
 
 
+def _forward(
+    settings: Settings,
+    smtpd_text: str,
+    address: str,
+    pipeline: hops.Pipeline,
+    prediction: Prediction,
+) -> bool:
+    """When the final action's virtual table forwards the address to another address (its key's
+    last line: smtpd's static table keeps the last value), say so, and predict it when the forward
+    leaves the path: relayed (matched again without a tag), or bounced when the mail comes back
+    from the filters (measured: smtpd matches the forward again under the filters' tag, reaches the
+    same action, finds no line for it and answers 524 "Mailing list expansion problem" to the
+    filter's relay). True when the prediction is made."""
+    from console.accounts.tables import parse_table
+
+    location = hops.table_files(smtpd_text).get(pipeline.virtual) if pipeline.virtual else None
+    if location is None:
+        return False
+    table = parse_table(pipeline.virtual, Path(location), _read(Path(location)))
+    entries = table.find(address)
+    forwards = [value for value in entries[-1].values if "@" in value] if entries else []
+    if not forwards:
+        return False
+    where = f"{pipeline.virtual} line {entries[-1].line}"
+    if len(entries) > 1:
+        where += f" (the last of its {len(entries)} lines: smtpd uses the last)"
+    target = forwards[0]
+    if len(forwards) > 1:
+        prediction.notes.append(f"{len(forwards)} forwards: the first is followed")
+    if pipeline.filters and not table.find(target):
+        prediction.expect = "bounced"
+        prediction.sentence = (
+            f"{where} forwards it to {target}, which smtpd refuses where the filters hand mail "
+            f"back (no {pipeline.virtual} line for it): the filter's relay fails and it bounces"
+        )
+        return True
+    onward = hops.incoming_path(smtpd_text, target, smtpd_tables(settings, smtpd_text))
+    if not pipeline.filters and onward.final_kind == "relay":
+        prediction.expect = "relayed"
+        prediction.sentence = (
+            f"{where} forwards it to {target}, which smtpd relays off this machine "
+            f"(action {onward.final})"
+        )
+        return True
+    # Delivered by the same action, the message's own headers unchanged: fdm routes it as sent.
+    prediction.notes.append(f"{where} forwards it to {', '.join(forwards)}")
+    return False
+
+
 def predict(settings: Settings, address: str, kind: str, message: EmailMessage) -> Prediction:
     """What should happen to the probe: smtpd.conf's filter chain for the address, what the filters
     do to the kind (ClamAV stops EICAR, SpamAssassin flags GTUBE), then fdm.conf's route."""
@@ -305,6 +355,8 @@ def predict(settings: Settings, address: str, kind: str, message: EmailMessage) 
     if pipeline.final_kind == "relay":
         prediction.expect = "relayed"
         prediction.sentence = f"smtpd relays it off this machine (action {pipeline.final})"
+        return prediction
+    if _forward(settings, smtpd_text, address, pipeline, prediction):
         return prediction
     if pipeline.final_kind == "mda" and "fdm" not in pipeline.final_command:
         prediction.sentence = (

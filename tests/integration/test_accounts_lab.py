@@ -4,6 +4,7 @@ new address; smtpd refusing a table reload; read-only refusing; the passwords in
 
 from __future__ import annotations
 
+import json
 import smtplib
 import subprocess
 import uuid
@@ -209,6 +210,24 @@ def test_a_key_listed_twice_maps_to_its_last_line_as_in_smtpd(fresh_lab) -> None
     assert accounts.targets("team@example.com") == [dest]
     [duplicate] = [f for f in check(accounts, settings.fdm_config) if f.code == "duplicate-key"]
     assert duplicate.message.endswith(f": smtpd uses the last one, line {duplicate.line} ({dest})")
+    # the probe predicts the same forward: relayed to the last line's target, where it waits
+    done = subprocess.run(
+        [*MAILCONSOLE, "--config", str(lab.settings_path), "probe", "team@example.com"]
+        + ["--json", "--timeout", "10"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    result = json.loads(done.stdout)
+    msgid = result["hops"][0]["detail"].split()[4]
+    subprocess.run([*lab.smtpctl, "remove", msgid], capture_output=True, check=False)
+    assert (done.returncode, result["outcome"]) == (1, "queued")
+    assert result["prediction"]["expect"] == "relayed"
+    assert result["prediction"]["sentence"] == (
+        f"vusers line {duplicate.line} (the last of its 2 lines: smtpd uses the last) forwards "
+        f"it to {dest}, which smtpd relays off this machine (action lab_unreachable)"
+    )
 
 
 def test_read_only_refuses_every_change_and_changes_nothing(lab: RunningLab) -> None:

@@ -260,6 +260,27 @@ def test_predictions_on_the_labs_files(tmp_path: Path, filters: bool) -> None:
     else:  # nothing scores or scans it: delivered as any other, and said
         assert spam.folder == "INBOX" and "nothing scores GTUBE" in spam.notes[0]
         assert virus.folder == "INBOX" and "nothing scans it" in virus.notes[0]
+    # vusers forwards: a key's last line counts, as smtpd keeps it
+    with cfg.path("db", "vusers").open("a") as vusers:
+        vusers.write("team@example.com first@unreachable.test\n")
+        vusers.write("Team@Example.com second@unreachable.test\n")
+        vusers.write("local@example.com bob@example.com\n")
+    with cfg.path("db", "addrs").open("a") as addrs:
+        addrs.write("team@example.com\nlocal@example.com\n")
+    team = predicted("team@example.com")
+    where = "vusers line 8 (the last of its 2 lines: smtpd uses the last)"
+    if filters:  # matched again under the filters' tag: the same action, no vusers line for it
+        assert team.expect == "bounced"
+        assert team.sentence.startswith(f"{where} forwards it to second@unreachable.test, which")
+    else:  # matched again from the start: the lab's relay for unreachable.test
+        assert (team.expect, team.sentence) == (
+            "relayed",
+            f"{where} forwards it to second@unreachable.test, which smtpd relays off this "
+            "machine (action lab_unreachable)",
+        )
+    local = predicted("local@example.com")  # delivered by the same action; fdm sees local@
+    assert local.expect == "lost"
+    assert "vusers line 9 forwards it to bob@example.com" in local.notes
     lost = predicted("notifications@example.com")
     assert (lost.expect, lost.rule_line) == ("lost", line_of("bob_notices"))
     assert "no actions matching: bob_notices" in lost.reason
