@@ -160,6 +160,8 @@ class QueueTable(RepaintOnResize, ScrollView, can_focus=True):
         self.rows: list[QueueRow] = []
         self.marks: Callable[[QueueRow], str] = lambda row: ""
         self.now = time.time()
+        self.empty = ""
+        """What the table says when it has no rows (why: an empty queue, or a filter)."""
 
     def set_rows(
         self, rows: list[QueueRow], now: float, marks: Callable[[QueueRow], str], keep: str | None
@@ -212,6 +214,11 @@ class QueueTable(RepaintOnResize, ScrollView, can_focus=True):
         index = int(self.scroll_offset.y) + y
         width = self.size.width
         if index >= len(self.rows):
+            if index == 0 and self.empty:
+                text = Text(f"  {self.empty}", style="dim italic", no_wrap=True)
+                return Strip(list(text.render(self.app.console))).adjust_cell_length(
+                    width, self.rich_style
+                )
             return Strip.blank(width, self.rich_style)
         row = self.rows[index]
         text = row_text(row, self.now, self.marks(row), width)
@@ -543,6 +550,13 @@ class QueueScreen(Vertical):
         if self.snapshot is None:
             return
         table = self.query_one(QueueTable)
+        table.empty = (
+            ""
+            if rows
+            else "no envelope matches the filter (escape clears it)"
+            if self.query_text
+            else "the queue is empty"
+        )
         table.set_rows(rows, self.snapshot.taken_at, self.mark, table.current_key())
         self.summary = summary
         self.query_one("#queue-summary", Static).update(self.summary_text(summary))

@@ -263,3 +263,25 @@ def test_a_cut_cell_ends_in_an_ellipsis_and_wide_characters_keep_the_columns() -
     assert all(row.plain.endswith("…") and row.cell_len == 80 for row in rows), rows
     states = [row.plain.index(" inflight ") for row in rows]
     assert cell_len(rows[1].plain[: states[1]]) == cell_len(rows[0].plain[: states[0]]), rows
+
+
+async def test_an_empty_table_says_why(tmp_path: Path) -> None:
+    """No rows is never a blank table: a filter that matches nothing says so, and so does an empty
+    queue (both showed the column titles over nothing)."""
+    app = queue_app(queue_settings(tmp_path, RUNNING))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("slash", *"zzz", "enter")
+        await until(pilot, lambda: not table(app).rows)
+        await until(pilot, lambda: "no envelope matches the filter" in screen_lines(app)[0])
+        await pilot.press("escape")
+        await until(pilot, lambda: len(table(app).rows) == 21)
+        assert not any("matches" in line for line in screen_lines(app))
+    empty = queue_app(queue_settings(tmp_path, {**RUNNING, "show queue": "show-queue-empty"}))
+    async with empty.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: pilot.app.focused is not None)
+        await pilot.pause()
+        empty.show_screen("queue")
+        await until(
+            pilot, lambda: empty.query(QueueTable) and "queue is empty" in screen_lines(empty)[0]
+        )
