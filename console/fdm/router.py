@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import math
 import re
 import shlex
 import socket
@@ -19,7 +18,7 @@ import time
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import formatdate
 
 from console.fdm.parser import (
@@ -385,7 +384,7 @@ class Router:
                 tags["message_id"] = value.decode("utf-8", "replace")
         when = _date_of(data[:body])
         # fdm uses the current time when the Date header is missing or invalid.
-        tags.update(_time_tags_at(int(time.time() if when is None else when), "mail_"))
+        tags.update(_time_tags_at(int(self.clock() if when is None else when), "mail_"))
         return tags
 
     # ---- routing
@@ -765,9 +764,11 @@ class Router:
         return age < cond.number if cond.compare == "<" else age > cond.number
 
 
+# glibc's strptime: a space of the format matches any run of spaces, a number may follow spaces, but
+# the colons of the time come right after the hour and the minute ("10 :11" is no time).
 _STRPTIME = re.compile(
     rb"\s*(?:(?P<wday>[A-Za-z]+),)?\s*(?P<day>\d{1,2})\s*(?P<month>[A-Za-z]+)\s*(?P<year>\d{1,4})"
-    rb"\s*(?P<hour>\d{1,2})\s*:\s*(?P<minute>\d{1,2})\s*:\s*(?P<second>\d{1,2})"
+    rb"\s*(?P<hour>\d{1,2}):\s*(?P<minute>\d{1,2}):\s*(?P<second>\d{1,2})"
 )
 _DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _MONTHS = (
@@ -795,25 +796,38 @@ def _name_index(word: bytes, names: tuple[str, ...]) -> int | None:
     return None
 
 
-def _zone_offset(zone: bytes) -> int | None:
-    """fdm's zone: a number -2359..2359 (+HHMM), else a zone name the system knows, as seconds."""
+_TIME_YEAR = 29030400
+"""fdm's TIME_YEAR (336 days): tzlookup asks for a zone's name and offset at the epoch plus this."""
+_POSIX_NAME = re.compile(r"[A-Za-z]{3,}")
+
+
+def _zone_number(zone: bytes) -> int | None:
+    """fdm's tz for the word after the time (mail-time.c): strtonum's -2359..2359, else tzlookup's
+    tm_gmtoff, None when neither. tzlookup sets TZ to the word and takes its offset when the
+    zone's abbreviation at epoch + TIME_YEAR is the word itself: a zone file of that name (EST,
+    not Europe/Berlin, whose abbreviation is CET) or, with no such file, a bare POSIX name of three
+    letters or more, which glibc reads as UTC under that name (PST, XYZ, utc). The offset is
+    in seconds, and the caller reads it as +HHMM, as fdm does."""
     text = zone.decode("latin-1")
     if re.fullmatch(r"[+-]?\d+", text):
         number = int(text)
-        if not -2359 <= number <= 2359:
-            return None
-        hours, minutes = int(number / 100), int(math.fmod(number, 100))
-        return hours * 3600 + minutes * 60
-    if text in ("UTC", "GMT"):
-        return 0
+        return number if -2359 <= number <= 2359 else None
     try:
         zone_info = zoneinfo.ZoneInfo(text)
-        then = datetime(1971, 1, 1, tzinfo=zone_info)
     except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
-        return None
+        return 0 if _POSIX_NAME.fullmatch(text) else None
+    then = datetime.fromtimestamp(_TIME_YEAR, zone_info)
     if then.tzname() != text:
         return None
-    return int((then.utcoffset() or timedelta(0)).total_seconds())
+    return int(then.utcoffset().total_seconds())  # type: ignore[union-attr]
+
+
+def _zone_shift(tz: int) -> int:
+    """The seconds fdm subtracts for a tz: (tz / 100) hours and (tz % 100) minutes, C's division
+    (towards zero). A zone name's offset in seconds goes through the same sum: EST's -18000 is
+    read as -180 hours, so fdm puts a Date in EST seven and a half days later."""
+    hours = int(tz / 100)
+    return hours * 3600 + (tz - hours * 100) * 60
 
 
 def _date_of(head: bytes) -> float | None:
@@ -832,14 +846,14 @@ def _date_of(head: bytes) -> float | None:
     if month is None or not 1 <= day <= 31 or hour > 23 or minute > 59 or second > 61:
         return None
     rest = value[found.end() :].split()
-    offset = _zone_offset(rest[0] if rest else b"")
-    if offset is None:
+    tz = _zone_number(rest[0] if rest else b"")
+    if tz is None:
         return None
     try:
         when = time.mktime((int(found["year"]), month + 1, day, hour, minute, second, 0, 0, 0))
     except (OverflowError, ValueError):
         return None
-    when -= offset
+    when -= _zone_shift(tz)
     return when if when >= 0 else None
 
 
