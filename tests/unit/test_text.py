@@ -136,3 +136,14 @@ def test_count_is_singular_only_for_one_and_groups_thousands() -> None:
     assert count(0, "line") == "0 lines"
     assert count(2, "line") == "2 lines"
     assert count(12345, "envelope") == "12,345 envelopes"
+
+
+def test_needs_escaping_is_true_exactly_where_printable_changes_a_line() -> None:
+    # Every character up to past the bidi isolates, alone and inside plain text; a newline alone
+    # never counts (the caller splits lines), a tab does (printable expands it).
+    for code in range(0x2100):
+        char = chr(code)
+        for text in (char, f"plain {char} text"):
+            want = char != "\n" and printable(text) != text
+            assert needs_escaping(text) is want, repr(text)
+    assert needs_escaping("two\nlines") is False and needs_escaping("") is False
