@@ -3,7 +3,7 @@ the `%[mail_...]` tags it fills, as fdm 1.9 (Debian) and fdm 2.x printed them (t
 under TZ=UTC0. "now" is the time of the run: fdm uses it when it cannot read the Date when the mail
 is fetched (a folded Date is read whole only later, when `age` is matched).
 
-tests/unit/test_fdm_router_dates.py routes each message; tests/integration/test_fdm_dates_real.py
+tests/unit/test_fdm_router_dates.py routes each message; tests/integration/test_fdm_cases_real.py
 runs both real binaries over the same table, so the table stays true.
 
 Not in the table: a zone word that names a zone file with another abbreviation (Europe/Berlin) or a

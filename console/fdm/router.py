@@ -288,11 +288,16 @@ class Router:
         self.limit = int((config.options.get("maximum-size") or [str(DEFAULT_MAXIMUM_SIZE)])[0])
         self.fetched = any(fnmatch.fnmatchcase(acc.name, account) for acc in config.accounts)
         self.keeps = any(acc.keep for acc in config.accounts if acc.name == account)
-        self._received: tuple[int, bytes] = (-1, b"")
-        self._named: dict[str, list[ActionDef]] = {}
-        """The actions each name pattern of a rule matches, as met (the config does not change)."""
+        self._named = {
+            pattern: self._actions_matching(pattern)
+            for pattern in _action_patterns(config)
+            if "%" not in pattern
+        }
+        """The actions each name pattern without tags matches (found once: the config does not
+        change); a pattern with tags is matched for each mail."""
         self.regexes: dict[int, PcreRegex | PosixRegex] = {}
-        self.regex_errors: dict[int, str] = {}
+        """Each regexp and string condition's compiled regex, by id; every one compiles, or the
+        file is refused at load and no route runs."""
         self.load_error = ""
         """Why fdm refuses the whole file at load (the first regex that does not compile)."""
         for rule in config.all_rules():
@@ -301,9 +306,8 @@ class Router:
                     try:
                         self.regexes[id(cond)] = compile_regex(cond.regex, cond.case, dialect)
                     except RegexError as exc:
-                        self.regex_errors[id(cond)] = f"line {cond.line}: {cond.regex}: {exc}"
                         if not self.load_error:
-                            self.load_error = self.regex_errors[id(cond)]
+                            self.load_error = f"line {cond.line}: {cond.regex}: {exc}"
         self.quick: dict[int, tuple[bytes, bool, str]] = {}
         """Rules one literal can reject, by id: (literal, case-sensitive, area). Such a rule has
         one condition, a regexp whose every match contains the literal (its PcreRegex prefilter):
@@ -353,18 +357,12 @@ class Router:
         return mail
 
     def _received_header(self) -> bytes:
-        """fdm's own Received header for a mail fetched now (made once a second)."""
-        now = self.clock()
-        if self._received[0] != int(now):
-            self._received = (
-                int(now),
-                (
-                    f"Received: by {self.hostname} (fdm {VERSIONS[self.dialect]}, "
-                    f'account "{self.account}") \n\twith stdin (unencrypted)\n\t'
-                    f"{_clock(now)[0]}\n"
-                ).encode(),
-            )
-        return self._received[1]
+        """fdm's own Received header for a mail fetched now."""
+        return (
+            f"Received: by {self.hostname} (fdm {VERSIONS[self.dialect]}, "
+            f'account "{self.account}") \n\twith stdin (unencrypted)\n\t'
+            f"{_clock(self.clock())[0]}\n"
+        ).encode()
 
     def _default_tags(self, data: bytes, body: int) -> dict[str, str]:
         """The tags fdm gives every mail: account, host, clock, line counts, message-id, Date parts."""
@@ -381,7 +379,7 @@ class Router:
             end = data.find(b"\n", at)
             value = data[at + len(b"message-id:") : end].lstrip(b" \t\r\n\v\f")
             if value:
-                tags["message_id"] = value.decode("utf-8", "replace")
+                tags["message_id"] = value.decode(errors="replace")
         when = _date_of(data[:body])
         # fdm uses the current time when the Date header is missing or invalid.
         tags.update(_time_tags_at(int(self.clock() if when is None else when), "mail_"))
@@ -392,7 +390,7 @@ class Router:
     def route(self, message: bytes | str) -> Route:
         """Route one message (bytes as smtpd hands them to the mda, or text)."""
         if isinstance(message, str):
-            message = message.encode("utf-8", "surrogateescape")
+            message = message.encode(errors="surrogateescape")
         result = Route()
         if self.load_error:
             result.outcome = "error"
@@ -524,13 +522,12 @@ class Router:
         if chain == 0:
             raise _Failure("too many chained actions (fdm allows five)")
         for raw_name in patterns:
-            pattern = replace_tags(raw_name, state.mail.tags, self.strip)
-            found = self._named.get(pattern)
-            if found is None:
-                found = [a for a in self.config.actions if fnmatch.fnmatchcase(a.name, pattern)]
-                if len(self._named) >= 1024:  # names made from tags: keep the memory bounded
-                    self._named.clear()
-                self._named[pattern] = found
+            if "%" in raw_name:  # tags and the last match's groups (`action "to_%1"`)
+                pattern = self._expand(raw_name, state.mail)
+                found = self._actions_matching(pattern)
+            else:
+                pattern = raw_name
+                found = self._named[pattern]
             if not found:
                 raise _Failure(f"no actions matching: {pattern} (rule at line {rule.line})")
             for action in found:
@@ -539,6 +536,10 @@ class Router:
                     self._fill_items(
                         action.name, action.items, rule, user, state, queue, names, chain
                     )
+
+    def _actions_matching(self, pattern: str) -> list[ActionDef]:
+        """The actions whose names match a pattern, in definition order."""
+        return [a for a in self.config.actions if fnmatch.fnmatchcase(a.name, pattern)]
 
     def _fill_items(
         self,
@@ -579,7 +580,7 @@ class Router:
         elif item.kind == "add-header":
             if not args[0]:
                 raise _Failure(f"line {item.line}: add-header: empty header")
-            header = f"{args[0]}: {args[1]}\n".encode("utf-8", "surrogateescape")
+            header = f"{args[0]}: {args[1]}\n".encode(errors="surrogateescape")
             self._insert_header(mail, header)
         elif item.kind == "remove-header" or item.kind == "remove-headers":
             self._remove_headers(mail, args)
@@ -618,7 +619,7 @@ class Router:
             return text
         tags = dict(mail.tags)
         for number, (so, eo) in enumerate(mail.spans):
-            tags[str(number)] = mail.data[so:eo].decode("utf-8", "replace")
+            tags[str(number)] = mail.data[so:eo].decode(errors="replace")
         return replace_tags(text, tags, self.strip)
 
     def _insert_header(self, mail: _Mail, header: bytes) -> None:
@@ -650,7 +651,7 @@ class Router:
             while pos < body:
                 end = data.index(b"\n", pos) + 1  # the header section ends with a newline
                 colon = data.find(b":", pos, end)
-                name = data[pos:colon].decode("utf-8", "surrogateescape").lower()
+                name = data[pos:colon].decode(errors="surrogateescape").lower()
                 if colon != -1 and fnmatch.fnmatchcase(name, wanted):
                     removed.append((pos, end - pos))
                 else:
@@ -677,28 +678,22 @@ class Router:
     # ---- conditions
 
     def _evaluate(self, rule: Rule, state: _State) -> bool:
+        """Conditions strictly left to right, as fdm: `and` after a false value and `or` after a
+        true one are skipped (their regexes do not run, so the match groups stay); any other
+        condition gives the value, since `x and c` is c when x is true and `x or c` is c when x
+        is false."""
         result = False
         for cond in rule.conditions:
-            if cond.op == "and" and not result:
+            if (cond.op == "and" and not result) or (cond.op == "or" and result):
                 continue
-            if cond.op == "or" and result:
-                continue
-            this = self._condition(cond, state)
-            if cond.negated:
-                this = not this
-            if cond.op == "or":
-                result = result or this
-            elif cond.op == "and":
-                result = result and this
-            else:
-                result = this
+            result = self._condition(cond, state) != cond.negated
         return result
 
     def _condition(self, cond: Condition, state: _State) -> bool:
         mail = state.mail
         kind = cond.kind
         if kind == "regexp":  # nearly every condition of a real config: looked at first
-            regex = self._regex(cond)
+            regex = self.regexes[id(cond)]
             area = cond.area
             if area == "headers":
                 if mail.body == 0:
@@ -733,8 +728,8 @@ class Router:
         if kind == "age":
             return self._age(cond, mail)
         if kind == "string":
-            regex = self._regex(cond)
-            subject = self._expand(cond.values[0], mail).encode("utf-8", "surrogateescape")
+            regex = self.regexes[id(cond)]
+            subject = self._expand(cond.values[0], mail).encode(errors="surrogateescape")
             return regex.search(subject, 0, len(subject)) is not None
         why = {
             "attachment": "it needs fdm's MIME parsing",
@@ -746,13 +741,6 @@ class Router:
             f"line {cond.line}: {kind} condition ({why or 'unknown'}): taken as false here"
         )
         return False
-
-    def _regex(self, cond: Condition) -> PcreRegex | PosixRegex:
-        """The condition's compiled regex; one that does not compile aborts the message."""
-        regex = self.regexes.get(id(cond))
-        if regex is None:
-            raise _Failure("regex does not compile: " + self.regex_errors[id(cond)])
-        return regex
 
     def _age(self, cond: Condition, mail: _Mail) -> bool:
         when = _date_of(mail.data[: mail.body])
@@ -785,6 +773,16 @@ _MONTHS = (
     "november",
     "december",
 )
+
+
+def _action_patterns(config: Config) -> set[str]:
+    """Every action name pattern a rule or an action can queue: the rules' `action` names and the
+    names inside actions' and inline rules' `action` items."""
+    patterns = {name for rule in config.all_rules() for name in rule.action_names}
+    items = [item for action in config.actions for item in action.items]
+    items += [item for rule in config.all_rules() for item in rule.inline or []]
+    patterns.update(name for item in items if item.kind == "action" for name in item.args)
+    return patterns
 
 
 def _name_index(word: bytes, names: tuple[str, ...]) -> int | None:

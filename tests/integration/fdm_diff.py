@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -121,3 +122,23 @@ class Differ:
     def close(self) -> None:
         for directory in self.made:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def run_echoes(binary: str, config: str, message: str, directory: Path) -> tuple[list[str], bool]:
+    """Run a real fdm on one message with a config whose echoes append to `OUT` (an `account
+    "stdin" stdin` line put first), as root and under TZ=UTC0: (the lines echoed, kept or not)."""
+    out = directory / "out"
+    out.write_text("")
+    conf = directory / "echoes.conf"
+    text = 'account "stdin" stdin\n' + config.replace("OUT", str(out))
+    conf.write_bytes(text.encode(errors="surrogateescape"))
+    proc = subprocess.run(
+        [binary, "-m", "-vv", "-a", "stdin", "-f", str(conf), "fetch"],
+        input=message.encode(errors="surrogateescape"),
+        capture_output=True,
+        env={**os.environ, "TZ": "UTC0"},
+        timeout=30,
+        check=False,
+    )
+    kept = b"(1 kept)" in proc.stdout + proc.stderr
+    return out.read_text(errors="surrogateescape").splitlines(), kept
