@@ -18,7 +18,7 @@ class Case(NamedTuple):
     """After an `account "stdin" stdin` line; `OUT` is where the real run's echoes go."""
     message: str
     printed: list[str]
-    """The echoes, in order."""
+    """The echoes, in order; `{hostname}` is the machine's name (socket.gethostname())."""
     kept: bool = False
 
 
@@ -130,5 +130,69 @@ CASES = [
         'match all action exec "echo g=%1 >> OUT"\n',
         "X-A: 1\nS: s\n\nbody\n",
         ["g="],
+    ),
+    Case(
+        "a tagged condition expands tags in the name",
+        'action "t" tag "stdin_seen"\nmatch all action "t" continue\n'
+        'match tagged "%[account]_seen" action exec "echo seen >> OUT"\n',
+        "S: x\n\nb\n",
+        ["seen"],
+    ),
+    Case(
+        "a string condition with an 8-bit byte matches it",
+        'match string "caf\udce9" to "^caf.$" action exec "echo matched >> OUT"\n',
+        "S: x\n\nb\n",
+        ["matched"],
+    ),
+    Case(
+        "without a header section a headers regex is false and keeps the groups of the last match",
+        "set no-received\n"
+        'match "^X: (.*)" action exec "echo first=%1 >> OUT" continue\n'
+        'match "zzz" in headers action exec "echo never >> OUT" continue\n'
+        'match all action exec "echo after=%1 >> OUT"\n',
+        "X: val\n",
+        ["first=val", "after=val"],
+    ),
+    Case(
+        "a group of a match in body is read at its offsets from the start of the message",
+        'set no-received\nmatch "^X: (.*)" in body action exec "echo g=%1 >> OUT"\n',
+        "Subject: hello\n\nX: val\n",
+        ["g=jec"],
+    ),
+    Case(
+        "the same with fdm's Received header at the top",
+        'match "^X: (.*)" in body action exec "echo g=%1 >> OUT"\n',
+        "Subject: hello\n\nX: val\n",
+        ["g=eiv"],
+    ),
+    Case(
+        "the message-id tag: a later header, spaces before it, a value starting with X",
+        'match all action exec "echo m=%[message_id] >> OUT"\n',
+        "Subject: s\nMessage-ID: \t XYZ@host\n\nb\n",
+        ["m=XYZ@host"],
+    ),
+    Case(
+        "the message-id tag is the first Message-ID header's, in any case",
+        'match all action exec "echo m=%[message_id] >> OUT"\n',
+        "message-id: <one@x>\nMessage-Id: <two@x>\n\nb\n",
+        ["m=one@x"],
+    ),
+    Case(
+        "line counts: no blank line, then a blank first line",
+        'match all action exec "echo %[lines] %[header_lines] %[body_lines] >> OUT"\n',
+        "A: 1\nB: 2\n",
+        ["2 1 0"],
+    ),
+    Case(
+        "line counts: a blank first line",
+        'match all action exec "echo %[lines] %[header_lines] %[body_lines] >> OUT"\n',
+        "\nbody\nmore\n",
+        ["3 0 2"],
+    ),
+    Case(
+        "the host name tag is the machine's name",
+        'match all action exec "echo h=%[hostname] >> OUT"\n',
+        "S: x\n\nb\n",
+        ["h={hostname}"],
     ),
 ]

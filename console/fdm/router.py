@@ -372,12 +372,14 @@ class Router:
         lines = data.count(b"\n")
         blank = find_body(data)
         body_lines = data.count(b"\n", blank) if blank else 0
-        head_lines = lines - body_lines - (1 if lines != body_lines else 0)
+        head_lines = (
+            lines - body_lines - 1
+        )  # the blank line (or, with none, the last line) is neither
         tags.update(lines=str(lines), header_lines=str(head_lines), body_lines=str(body_lines))
         at = _header_offset(data, body, b"message-id")
         if at is not None:
             end = data.find(b"\n", at)
-            value = data[at + len(b"message-id:") : end].lstrip(b" \t\r\n\v\f")
+            value = data[at + len(b"message-id:") : end].lstrip()  # isspace()
             if value:
                 tags["message_id"] = value.decode(errors="replace")
         when = _date_of(data[:body])
@@ -709,7 +711,10 @@ class Router:
             if found is None:
                 mail.spans = []
                 return False
-            mail.spans = found.spans
+            # fdm keeps a match's offsets from the start of the area it searched, and `%1` reads
+            # them from the start of the message: a group found `in body` gives the bytes at those
+            # offsets of the headers (kept as fdm does it: commands get what fdm gives them).
+            mail.spans = [(so - start, eo - start) for so, eo in found.spans]
             return True
         if kind == "all":
             return True
@@ -731,14 +736,14 @@ class Router:
             regex = self.regexes[id(cond)]
             subject = self._expand(cond.values[0], mail).encode(errors="surrogateescape")
             return regex.search(subject, 0, len(subject)) is not None
-        why = {
+        why = {  # the parser makes no other kind
             "attachment": "it needs fdm's MIME parsing",
             "in-cache": "it depends on the cache file",
             "exec": "it runs a command",
             "pipe": "it runs a command",
-        }.get(kind, "")
+        }[kind]
         state.result.not_modelled.append(
-            f"line {cond.line}: {kind} condition ({why or 'unknown'}): taken as false here"
+            f"line {cond.line}: {kind} condition ({why}): taken as false here"
         )
         return False
 

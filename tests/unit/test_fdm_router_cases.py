@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from console.fdm.parser import parse
@@ -17,7 +19,7 @@ def test_the_router_prints_what_fdm_printed(dialect: str, case: Case) -> None:
     result = Router(config, dialect, home="/root", user="root").route(case.message)
     assert result.error == ""
     printed = [command.removeprefix("echo ").removesuffix(" >> OUT") for command in result.commands]
-    assert printed == case.printed
+    assert printed == [line.format(hostname=socket.gethostname()) for line in case.printed]
     assert (result.outcome == "kept") is case.kept
 
 
@@ -41,3 +43,85 @@ def test_a_group_that_is_not_utf8_is_shown_with_replacement_characters() -> None
         parse('account "stdin" stdin\nmatch "^Subject: (.*)" action exec "echo %1"\n')
     ).route(b"Subject: caf\xe9\n\nb\n")
     assert result.commands == ["echo caf\ufffd"]
+
+
+def test_the_received_header_and_clock_tags_follow_the_routers_clock() -> None:
+    now = [1_700_000_000.0]  # Tue, 14 Nov 2023 22:13:20 UTC
+    config = parse(
+        'account "stdin" stdin\n'
+        'match "^Received: by mx.test .*unencrypted\\\\)[[:space:]]+(.*)$" '
+        'action exec "echo %1 / %[hour]:%[minute]:%[second] %[day] %[mail_hour]"\n'
+    )
+    router = Router(config, hostname="mx.test", clock=lambda: now[0])
+    first = router.route(b"S: x\n\nb\n")
+    assert first.commands == ["echo Tue, 14 Nov 2023 22:13:20 +0000 / 22:13:20 14 22"]
+    now[0] += 3661  # the clock moves: so does everything made from it
+    assert router.route(b"S: x\n\nb\n").commands == [
+        "echo Tue, 14 Nov 2023 23:14:21 +0000 / 23:14:21 14 23"
+    ]
+
+
+def test_conditions_the_router_cannot_evaluate_are_named_with_why() -> None:
+    config = parse(
+        'account "stdin" stdin\n'
+        'match exec "true" returns (0, ) action drop\n'
+        'match pipe "true" returns (0, ) action drop\n'
+        "match attachment count > 0 action drop\n"
+        'match in-cache "/tmp/c" key "%[message_id]" action drop\n'
+    )
+    assert Router(config).route(b"S: x\n\nb\n").not_modelled == [
+        "line 2: exec condition (it runs a command): taken as false here",
+        "line 3: pipe condition (it runs a command): taken as false here",
+        "line 4: attachment condition (it needs fdm's MIME parsing): taken as false here",
+        "line 5: in-cache condition (it depends on the cache file): taken as false here",
+    ]
+
+
+def test_a_message_id_that_is_not_utf8_is_shown_with_replacement_characters() -> None:
+    config = parse('account "stdin" stdin\nmatch all action exec "echo %[message_id]"\n')
+    result = Router(config).route(b"Message-ID: <caf\xe9@x>\n\nb\n")
+    assert result.commands == ["echo caf\ufffd@x"]
+
+
+class _CountingRegex:
+    """A compiled regex that counts its searches (everything else is the real one's)."""
+
+    def __init__(self, regex: object, calls: list[int]) -> None:
+        self._regex = regex
+        self._calls = calls
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._regex, name)
+
+    def search(self, *args: object) -> object:
+        self._calls.append(1)
+        return self._regex.search(*args)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("rule", "message", "searches"),
+    [
+        # The literal is looked for in the rule's area only, in the message's case when the
+        # regex is case-sensitive and in lower case otherwise.
+        ('match "needle" in headers', b"S: x\n\nneedle\n", 0),
+        ('match "needle" in headers', b"S: needle\n\nb\n", 1),
+        ('match "needle" in body', b"S: needle\n\nb\n", 0),
+        ('match "needle" in body', b"S: x\n\nneedle\n", 1),
+        ('match "needle"', b"S: x\n\nb\n", 0),
+        ('match "needle"', b"S: x\n\nNeEdLe\n", 1),
+        ('match case "needle"', b"S: x\n\nNeEdLe\n", 0),
+        ('match case "NeEdLe"', b"S: x\n\nNeEdLe\n", 1),
+        # Not for a rule of more than one condition, or a negated one.
+        ('match "needle" or "other"', b"S: x\n\nb\n", 2),
+        ('match not "needle"', b"S: x\n\nb\n", 1),
+    ],
+)
+def test_a_rule_one_literal_rejects_is_not_evaluated(
+    rule: str, message: bytes, searches: int
+) -> None:
+    router = Router(parse(f'account "stdin" stdin\n{rule} action drop\n'))
+    calls: list[int] = []
+    for key, regex in list(router.regexes.items()):
+        router.regexes[key] = _CountingRegex(regex, calls)  # type: ignore[assignment]
+    router.route(message)
+    assert len(calls) == searches
