@@ -195,4 +195,37 @@ CASES = [
         "S: x\n\nb\n",
         ["h={hostname}"],
     ),
+    Case(
+        "no Message-ID header: an empty message-id tag",
+        'match all action exec "echo m=%[message_id] >> OUT"\n',
+        "Subject: hello there\n\nb\n",
+        ["m="],
+    ),
+    Case(
+        "line counts: the body starts after the first blank line, not a later one",
+        'match all action exec "echo %[lines] %[header_lines] %[body_lines] >> OUT" continue\n'
+        'match "^b2$" in headers action exec "echo wrong >> OUT"\n',
+        "S: x\n\nb1\n\nb2\n",
+        ["5 1 3"],
+        kept=True,
+    ),
+    Case(
+        "a line is cut at its first NUL byte",
+        'match "^S: (.*)$" action exec "echo s=%1 >> OUT"\n',
+        "S: a\0b\0c\n\nbody\n",
+        ["s=a"],
+    ),
+    Case(
+        "strip-characters names the characters taken out of tags and groups",
+        'set strip-characters "xq"\n'
+        'match "^S: (.*)$" action exec "echo s=%1 m=%[message_id] >> OUT"\n',
+        "Message-ID: aqz@x\nS: bxqb\n\nbody\n",
+        ["s=bb m=az@"],
+    ),
+    Case(
+        "an inline action that names another action runs it in place",
+        'action "a" exec "echo a >> OUT"\nmatch all action { action "a" exec "echo b >> OUT" }\n',
+        "S: x\n\nb\n",
+        ["a", "b"],
+    ),
 ]

@@ -187,7 +187,7 @@ def read_message(data: bytes, strip_cr: bool = False) -> bytes:
         lines.pop()
     out = []
     for line in lines:
-        line = line.split(b"\0", 1)[0]
+        line = line.partition(b"\0")[0]
         if strip_cr and line.endswith(b"\r"):
             line = line[:-1]
         out.append(line + b"\n")
@@ -204,7 +204,7 @@ def find_body(data: bytes) -> int:
 
 def trim_from(data: bytes, body: int) -> tuple[bytes, int]:
     """Drop an mbox `From ` line, as fdm does only when the message has a body."""
-    if body == 0 or len(data) < 5 or not data.startswith(b"From "):
+    if body == 0 or not data.startswith(b"From "):
         return data, body
     cut = data.find(b"\n") + 1
     return data[cut:], body - cut
@@ -352,9 +352,8 @@ class Router:
             at = 0 if at is None else at
             data = data[:at] + received + data[at:]
             body += len(received)
-        mail = _Mail(b"", 0, tags)
-        mail.load(data, body)
-        return mail
+        joined, wrapped = _join_folds(data, body)
+        return _Mail(joined, body, tags, wrapped)
 
     def _received_header(self) -> bytes:
         """fdm's own Received header for a mail fetched now."""
@@ -382,7 +381,7 @@ class Router:
             value = data[at + len(b"message-id:") : end].lstrip()  # isspace()
             if value:
                 tags["message_id"] = value.decode(errors="replace")
-        when = _date_of(data[:body])
+        when = _date_of(data, body)
         # fdm uses the current time when the Date header is missing or invalid.
         tags.update(_time_tags_at(int(self.clock() if when is None else when), "mail_"))
         return tags
@@ -748,7 +747,7 @@ class Router:
         return False
 
     def _age(self, cond: Condition, mail: _Mail) -> bool:
-        when = _date_of(mail.data[: mail.body])
+        when = _date_of(mail.data, mail.body)
         if cond.compare == "invalid":
             return when is None
         if when is None:
@@ -833,14 +832,13 @@ def _zone_shift(tz: int) -> int:
     return hours * 3600 + (tz - hours * 100) * 60
 
 
-def _date_of(head: bytes) -> float | None:
+def _date_of(data: bytes, body: int) -> float | None:
     """The Date header as fdm's mailtime reads it (None when missing or invalid): strptime with
     `%a, %d %b %Y %H:%M:%S` or `%d %b %Y %H:%M:%S`, taken as local time, then the zone."""
-    at = _header_offset(head, len(head), b"date")
+    at = _header_offset(data, body, b"date")
     if at is None:
         return None
-    end = head.find(b"\n", at)
-    value = head[at + 5 : len(head) if end == -1 else end]
+    value = data[at + 5 : data.index(b"\n", at)]  # a header line ends with a newline
     found = _STRPTIME.match(value)
     if not found or (found["wday"] and _name_index(found["wday"], _DAYS) is None):
         return None

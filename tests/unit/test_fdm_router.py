@@ -645,7 +645,8 @@ def test_zone_offsets_move_the_date_like_fdm() -> None:
     from console.fdm.router import _date_of
 
     def at(zone: str) -> float | None:
-        return _date_of(f"Date: Sat, 01 Mar 2025 10:00:00 {zone}\n".encode())
+        head = f"Date: Sat, 01 Mar 2025 10:00:00 {zone}\n".encode()
+        return _date_of(head, len(head))
 
     utc = at("+0000")
     assert utc is not None
@@ -656,15 +657,17 @@ def test_zone_offsets_move_the_date_like_fdm() -> None:
     # A zone name's offset is in seconds, and fdm reads it as +HHMM: EST (-18000) is -180 hours.
     assert at("EST") == utc + 180 * 3600 and at("XYZ") == utc
     assert at("\xe9") is None and at("") is None
-    assert _date_of(b"Date: 01 Mar 2025 10:00:00 +0000\n") == utc
-    assert _date_of(b"Subject: x\n") is None and _date_of(b"Date:\n") is None
+    assert _date_of(b"Date: 01 Mar 2025 10:00:00 +0000\n", 33) == utc
+    assert _date_of(b"Subject: x\n", 11) is None and _date_of(b"Date:\n", 6) is None
+    # Only the headers count: the same line in the body is no Date.
+    assert _date_of(b"S: x\n\nDate: 01 Mar 2025 10:00:00 +0000\n", 6) is None
 
 
 def test_age_boundaries_on_a_fixed_clock() -> None:
     from console.fdm.router import _date_of
 
     message = b"Date: Sat, 01 Mar 2025 10:00:00 +0000\n\nb\n"
-    when = _date_of(message)
+    when = _date_of(message, message.index(b"\n\n") + 2)
     assert when is not None
     text = (
         'match age < 100 seconds action "young"\nmatch age > 100 seconds action "old"\n'

@@ -52,6 +52,11 @@ def test_the_received_header_and_clock_tags_follow_the_routers_clock() -> None:
         'match "^Received: by mx.test .*unencrypted\\\\)[[:space:]]+(.*)$" '
         'action exec "echo %1 / %[hour]:%[minute]:%[second] %[day] %[mail_hour]"\n'
     )
+    # Without a host name given, the Received header names the machine's (fdm's host_fqdn).
+    fqdn = socket.getfqdn()
+    plain = Router(parse(f'account "stdin" stdin\nmatch "^Received: by {fqdn} " action drop\n'))
+    assert plain.route(b"S: x\n\nb\n").rules == [2]
+    assert plain.hostname == socket.getfqdn()
     router = Router(config, hostname="mx.test", clock=lambda: now[0])
     first = router.route(b"S: x\n\nb\n")
     assert first.commands == ["echo Tue, 14 Nov 2023 22:13:20 +0000 / 22:13:20 14 22"]
@@ -111,9 +116,12 @@ class _CountingRegex:
         ('match "needle"', b"S: x\n\nNeEdLe\n", 1),
         ('match case "needle"', b"S: x\n\nNeEdLe\n", 0),
         ('match case "NeEdLe"', b"S: x\n\nNeEdLe\n", 1),
-        # Not for a rule of more than one condition, or a negated one.
+        # Not for a rule of more than one condition, a negated one or a string condition; a
+        # later rule still is.
         ('match "needle" or "other"', b"S: x\n\nb\n", 2),
         ('match not "needle"', b"S: x\n\nb\n", 1),
+        ('match string "needle" to "needle"', b"S: x\n\nb\n", 1),
+        ('match "zz1" and "zz2" action keep\nmatch "needle"', b"S: x\n\nb\n", 1),
     ],
 )
 def test_a_rule_one_literal_rejects_is_not_evaluated(
@@ -125,3 +133,20 @@ def test_a_rule_one_literal_rejects_is_not_evaluated(
         router.regexes[key] = _CountingRegex(regex, calls)  # type: ignore[assignment]
     router.route(message)
     assert len(calls) == searches
+
+
+def test_a_block_whose_inner_rules_all_fail_is_no_match() -> None:
+    config = parse('account "stdin" stdin\nmatch "^S:" {\n  match "zzz" action drop\n}\n')
+    result = Router(config).route(b"S: x\n\nb\n")
+    assert result.rules == [2] and result.outcome == "kept"
+    assert result.notes[0] == "no rule matched: unmatched-mail keep"
+
+
+def test_an_inline_action_is_named_by_its_rule_and_chains() -> None:
+    config = parse(
+        'account "stdin" stdin\naction "a" exec "A"\naction "b" { action "a" }\n'
+        'match all action { action "b" exec "I" }\n'
+    )
+    result = Router(config).route(b"S: x\n\nb\n")
+    assert result.actions == ["<rule 0>", "b", "a"]
+    assert [(run.action, run.rule_line) for run in result.runs] == [("a", 4), ("<rule 0>", 4)]
