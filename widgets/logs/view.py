@@ -294,6 +294,9 @@ class LogsScreen(Vertical):
             infos = []
             prompts.append(Text(exc.message, style="red"))
             entries.append(None)
+            if self.followed is None and self.merged is None:
+                # Below 120 columns the file list starts hidden: the status line says it too.
+                self.unavailable = exc.message
         for info in infos:
             prompts.append(file_entry(info))
             entries.append(info.path)
