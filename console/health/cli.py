@@ -56,15 +56,19 @@ def health(ctx: click.Context, as_json: bool, problems: bool) -> None:
 
 
 def _command(fix: object) -> str:
-    """The CLI command that runs a fix's action."""
+    """The CLI command that runs a fix's action, its target quoted for the shell (a program or a
+    job may be named `x$(…)`: pasted, the command must not run anything else)."""
+    import shlex
+
     from console.health.model import Fix
 
     assert isinstance(fix, Fix)
+    target = shlex.quote(fix.target)
     commands = {
-        "program.start": f"start {fix.target}",
-        "program.restart": f"restart {fix.target}",
-        "program.signal": f"signal {fix.target} {fix.params.get('signal', 'HUP')}",
-        "queue.schedule": f"queue retry {fix.target}",
-        "job.run": f"run {fix.target}",
+        "program.start": f"start {target}",
+        "program.restart": f"restart {target}",
+        "program.signal": f"signal {target} {shlex.quote(fix.params.get('signal', 'HUP'))}",
+        "queue.schedule": f"queue retry {target}",
+        "job.run": f"run {target}",
     }
-    return commands.get(fix.action, f"{fix.action} {fix.target}")
+    return commands.get(fix.action, f"{fix.action} {target}")

@@ -466,6 +466,17 @@ def test_thresholds_load_from_the_file_and_must_be_ordered(tmp_path: Path) -> No
 # --------------------------------------------------------------------------- the command
 
 
+def test_a_fixs_command_quotes_its_target_for_the_shell() -> None:
+    """`fix: Start x (mailconsole start x)` is meant to be pasted: a hostile name stays one word."""
+    from console.health.cli import _command
+    from console.health.model import Fix
+
+    assert _command(Fix("program.start", "dovecot", "Start dovecot")) == "start dovecot"
+    assert _command(Fix("program.start", "x$(reboot)", "Start")) == "start 'x$(reboot)'"
+    assert _command(Fix("program.signal", "a b", "HUP", {"signal": "HUP"})) == "signal 'a b' HUP"
+    assert _command(Fix("job.run", "ev[red]il;id", "Run")) == "run 'ev[red]il;id'"
+
+
 def test_health_command_exits_with_the_plugin_code_and_prints_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
