@@ -364,16 +364,6 @@ def incoming_path(text: str, rcpt: str, tables: dict[str, set[str]]) -> Pipeline
     return pipeline
 
 
-def read_table(text: str) -> set[str]:
-    """An smtpd table file's keys, lowercased (`key value` or bare `key` lines)."""
-    keys = set()
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            keys.add(line.split()[0].lower())
-    return keys
-
-
 def table_files(text: str) -> dict[str, str]:
     """smtpd.conf's `table NAME [backend:]PATH` declarations: name -> path."""
     found = {}

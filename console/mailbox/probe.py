@@ -209,12 +209,15 @@ def _read(path: Path) -> str:
 
 
 def smtpd_tables(settings: Settings, smtpd_text: str) -> dict[str, set[str]]:
-    """smtpd.conf's file tables, by name, as sets of keys (for matching `for rcpt-to <addrs>`)."""
+    """smtpd.conf's file tables, by name, as sets of keys (for matching `for rcpt-to <addrs>`),
+    read as smtpd reads them (console.accounts.tables)."""
+    from console.accounts.tables import parse_table
+
     tables = {}
     for name, location in hops.table_files(smtpd_text).items():
         text = _read(Path(location))
         if text or Path(location).exists():
-            tables[name] = hops.read_table(text)
+            tables[name] = parse_table(name, Path(location), text).keys()
     return tables
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -105,3 +106,18 @@ def fresh_lab() -> Iterator[Callable[[bool], RunningLab]]:
     finally:
         for running in started:
             stop_lab(running)
+
+
+def forward_team(running: RunningLab) -> None:
+    """Make team@example.com an accepted address whose vusers key is listed twice (the second time
+    in other case), forwarding to first@ then second@unreachable.test, and have smtpd reload both
+    tables: the last line is the one smtpd uses."""
+    with (running.dir / "db" / "vusers").open("a") as vusers:
+        vusers.write("team@example.com first@unreachable.test\n")
+        vusers.write("Team@Example.com second@unreachable.test\n")
+    with (running.dir / "db" / "addrs").open("a") as addrs:
+        addrs.write("team@example.com\n")
+    for table in ("vusers", "addrs"):
+        subprocess.run(
+            [*running.smtpctl, "update", "table", table], check=True, capture_output=True
+        )

@@ -19,7 +19,7 @@ from console.accounts.model import load_accounts
 from console.queue.parse import parse_queue
 from console.settings import load_settings
 from tests.helpers import MAILCONSOLE, wait_for
-from tests.integration.conftest import RunningLab
+from tests.integration.conftest import RunningLab, forward_team
 
 pytestmark = pytest.mark.lab
 
@@ -185,13 +185,7 @@ def test_a_key_listed_twice_maps_to_its_last_line_as_in_smtpd(fresh_lab) -> None
     (the second time in other case) to the last line's target; the accounts model and its check
     say the same."""
     lab: RunningLab = fresh_lab()
-    with (lab.dir / "db" / "vusers").open("a") as vusers:
-        vusers.write("team@example.com first@unreachable.test\n")
-        vusers.write("Team@Example.com second@unreachable.test\n")
-    with (lab.dir / "db" / "addrs").open("a") as addrs:
-        addrs.write("team@example.com\n")
-    for table in ("vusers", "addrs"):
-        subprocess.run([*lab.smtpctl, "update", "table", table], check=True, capture_output=True)
+    forward_team(lab)
     send(lab, "team@example.com", "which team")
 
     def forwarded_to() -> str | None:

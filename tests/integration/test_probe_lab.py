@@ -25,7 +25,7 @@ from console.mailbox.probe import (
 )
 from console.settings import load_settings
 from tests.helpers import MAILCONSOLE, command_env
-from tests.integration.conftest import RunningLab
+from tests.integration.conftest import RunningLab, forward_team
 
 pytestmark = pytest.mark.lab
 
@@ -255,13 +255,7 @@ def test_with_filters_gtube_lands_in_spam_and_eicar_is_stopped_by_clamav(fresh_l
 
     # a vusers forward to another domain: smtpd matches it again under the filters' tag, finds no
     # line for it and refuses it to spampd's relay, so it bounces, as predicted
-    with (lab.dir / "db" / "vusers").open("a") as vusers:
-        vusers.write("team@example.com first@unreachable.test\n")
-        vusers.write("team@example.com second@unreachable.test\n")
-    with (lab.dir / "db" / "addrs").open("a") as addrs:
-        addrs.write("team@example.com\n")
-    for table in ("vusers", "addrs"):
-        subprocess.run([*lab.smtpctl, "update", "table", table], check=True, capture_output=True)
+    forward_team(lab)
     forwarded = probe_json(lab, "team@example.com", code=1)
     assert (forwarded["prediction"]["expect"], forwarded["outcome"]) == ("bounced", "bounced")
     assert "forwards it to second@unreachable.test" in forwarded["prediction"]["sentence"]

@@ -266,7 +266,7 @@ def test_predictions_on_the_labs_files(tmp_path: Path, filters: bool) -> None:
         vusers.write("Team@Example.com second@unreachable.test\n")
         vusers.write("local@example.com bob@example.com\n")
     with cfg.path("db", "addrs").open("a") as addrs:
-        addrs.write("team@example.com\nlocal@example.com\n")
+        addrs.write("team@example.com\nlocal@example.com\ncarol@example.com # new\n")
     team = predicted("team@example.com")
     where = "vusers line 8 (the last of its 2 lines: smtpd uses the last)"
     if filters:  # matched again under the filters' tag: the same action, no vusers line for it
@@ -278,6 +278,9 @@ def test_predictions_on_the_labs_files(tmp_path: Path, filters: bool) -> None:
             f"{where} forwards it to second@unreachable.test, which smtpd relays off this "
             "machine (action lab_unreachable)",
         )
+    # `#` after a list entry is part of it, as smtpd reads the table: carol@ is not in addrs
+    carol = predicted("carol@example.com")
+    assert "smtpd.conf has no rule that accepts mail for carol@example.com" in carol.notes
     local = predicted("local@example.com")  # delivered by the same action; fdm sees local@
     assert local.expect == "lost"
     assert "vusers line 9 forwards it to bob@example.com" in local.notes
