@@ -153,6 +153,7 @@ def lint(
     findings += _regexes(config, dialect)
     findings += _macros(config)
     findings += _commands(config)
+    findings += _body_groups(config)
     if tables is not None:
         findings += _tables(config, tables, dialect, account)
     findings.sort(key=lambda f: (f.line, f.severity != ERROR, f.code))
@@ -430,6 +431,39 @@ def _commands(config: Config) -> list[Finding]:
                         "lda-args",
                     )
                 )
+    return findings
+
+
+_GROUP = re.compile(r"%[0-9]")
+
+
+def _body_groups(config: Config) -> list[Finding]:
+    """A rule that matches `in body` and hands a match group to its actions. fdm keeps a match's
+    offsets from the start of the area searched and reads `%1` at them from the start of the
+    message, so the action gets bytes of the headers (both real binaries do; the router too)."""
+    findings: list[Finding] = []
+    for rule in config.all_rules():
+        if not any(cond.kind == "regexp" and cond.area == "body" for cond in rule.conditions):
+            continue
+        items = list(rule.inline or [])
+        for pattern in rule.action_names:
+            for action in config.actions:
+                if fnmatch.fnmatchcase(action.name, pattern):
+                    items += action.items
+        texts = [*rule.action_names, *(arg for item in items for arg in item.args)]
+        if any(_GROUP.search(text.replace("%%", "")) for text in texts):
+            findings.append(
+                Finding(
+                    WARNING,
+                    rule.line,
+                    "a match group (%0-%9) of a match in body is not the text matched: fdm "
+                    "reads the group's offsets in the body from the start of the message, so "
+                    "the action gets bytes of the headers",
+                    "drop `in body`: a match anywhere gives the text matched (the headers are "
+                    "searched too)",
+                    "body-group",
+                )
+            )
     return findings
 
 

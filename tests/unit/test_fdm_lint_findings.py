@@ -609,3 +609,34 @@ def test_the_tables_are_checked_for_the_account_given(tmp_path: Path) -> None:
     assert [
         (f.line, f.code, f.message) for f in lint_text(text, "x.conf", tables, account="a")[1]
     ] == [(0, "lost-address", "mail to bob@example.com reaches no mailbox (outcome: kept)")]
+
+
+def test_a_group_of_a_match_in_body_is_flagged() -> None:
+    text = (
+        'account "stdin" stdin\n'
+        'action "keep_order" maildir "/m/orders/%1"\n'
+        'action "plain" maildir "/m/plain"\n'
+        'match "^Order: (.*)" in body action "keep_order"\n'
+        'match "^Ref: (.*)" in body action exec "echo %%1 100%%"\n'
+        'match "^Order: (.*)" action "keep_order"\n'
+        'match "^Id: (.*)" in headers action "keep_order"\n'
+        'match "^Mark: (.*)" in body action "plain"\n'
+        'match "^Sort: (.*)" in body action "to_%1"\n'
+        'match "^To: x" and "^Tag: (.*)" in body action { maildir "/m/%0" }\n'
+        'action "to_a" maildir "/m/a"\n'
+    )
+    _config, findings = lint_text(text)
+    flagged = [(f.line, f.severity, f.message, f.fix) for f in findings if f.code == "body-group"]
+    message = (
+        "a match group (%0-%9) of a match in body is not the text matched: fdm reads the "
+        "group's offsets in the body from the start of the message, so the action gets bytes "
+        "of the headers"
+    )
+    fix = "drop `in body`: a match anywhere gives the text matched (the headers are searched too)"
+    # Line 5's %% are a literal percent sign, lines 6 and 7 match elsewhere, line 8's action
+    # uses no group.
+    assert flagged == [
+        (4, "warning", message, fix),
+        (9, "warning", message, fix),
+        (10, "warning", message, fix),
+    ]
