@@ -9,6 +9,7 @@ failure leaves the old file byte for byte. fdm.conf saves and the account tables
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -53,6 +54,19 @@ def file_token(path: Path) -> FileToken | None:
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
     return FileToken(info.st_mtime_ns, info.st_size, hashlib.sha256(data).hexdigest())
+
+
+def read_regular(path: Path | str) -> bytes:
+    """The bytes of a regular file. A directory, a named pipe, a device or a socket raises OSError
+    before it is opened, with a sentence as its strerror: /dev/zero would be read until memory ran
+    out, and opening a named pipe waits for a writer."""
+    info = os.stat(path)
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "it is a directory", str(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file (a pipe, a device or a socket)", str(path))
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def _link_target(path: Path) -> Path:

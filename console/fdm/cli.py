@@ -16,6 +16,7 @@ from console.fdm.lint import TABLE_NAMES, Tables, exit_code, lint_text, tables_i
 from console.fdm.parser import parse_file
 from console.fdm.regex import DIALECTS, PCRE2
 from console.fdm.router import Router, run_rewrite
+from console.files import read_regular
 from console.text import printable
 
 LOST = frozenset({"error", "kept"})
@@ -79,7 +80,7 @@ def lint_command(file: str | None, tables_dir: str | None, as_json: bool, dialec
     """Lint fdm.conf; exit 0 when clean, 1 with warnings, 2 with errors."""
     path = _config_path(file)
     try:
-        text = path.read_bytes().decode("utf-8", "surrogateescape")
+        text = read_regular(path).decode("utf-8", "surrogateescape")
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
     _config, findings = lint_text(text, str(path), _tables(tables_dir), dialect)
@@ -150,7 +151,7 @@ def test_command(
             data = sys.stdin.buffer.read()
         else:
             try:
-                data = Path(name).read_bytes()
+                data = read_regular(name)
             except OSError as exc:
                 raise UserError(f"cannot read the message {name}: {exc.strerror}") from None
         route = router.route(data)

@@ -1117,9 +1117,11 @@ def parse(
 
 def parse_file(path: Path | str, defines: dict[str, str] | None = None) -> Config:
     """Read and parse a config file; a missing or unreadable file is one sentence."""
+    from console.files import read_regular  # here: the console's start-up does without it
+
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
     return parse(

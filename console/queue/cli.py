@@ -14,6 +14,7 @@ import click
 
 from console.action_commands import ActionGroup
 from console.errors import UserError
+from console.files import read_regular
 from console.queue.parse import (
     SUBSYSTEMS,
     QueueSnapshot,
@@ -50,8 +51,7 @@ def _read_dump(source: str) -> QueueSnapshot:
         if source == "-":
             data = sys.stdin.buffer.read()
         else:
-            with open(source, "rb") as dump:
-                data = dump.read()
+            data = read_regular(source)
     except OSError as exc:
         raise UserError(f"cannot read {source}: {exc.strerror}") from None
     envelopes, bad = parse_queue(data.decode("utf-8", "replace"))

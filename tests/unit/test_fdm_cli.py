@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 from pathlib import Path
 
@@ -24,6 +25,43 @@ def test_lint_exit_codes() -> None:
     assert runner.invoke(fdm, ["lint", FIXED, "--tables", TABLES]).exit_code == 0
     warned = CORPUS / "configs" / "03_escapes.conf"
     assert runner.invoke(fdm, ["lint", str(warned)]).exit_code == 1
+
+
+def test_devices_and_named_pipes_are_refused_not_read_forever(tmp_path: Path) -> None:
+    """`fdm test /dev/zero` read until memory ran out (a MemoryError traceback under a limit);
+    a named pipe blocks until a writer comes. Each is one line on stderr, exit 1."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    message = tmp_path / "m.eml"
+    message.write_text("To: bob@example.com\n\nhi\n")
+    config = tmp_path / "mc.toml"
+    config.write_text(f'fdm_config = "{ARTICLE}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILCONSOLE_")}
+    env["MAILCONSOLE_CONFIG"] = str(config)
+
+    def limited() -> None:  # a regression fails here at 2 GiB instead of filling the machine
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    for args, shown in [
+        (["fdm", "test", "/dev/zero"], "the message /dev/zero"),
+        (["fdm", "test", str(fifo)], f"the message {fifo}"),
+        (["fdm", "lint", "/dev/zero"], "/dev/zero"),
+        (["fdm", "test", "--fdm-conf", str(fifo), str(message)], str(fifo)),
+        (["queue", "--from", "/dev/zero"], "/dev/zero"),
+        (["queue", "--from", str(fifo)], str(fifo)),
+    ]:
+        done = subprocess.run(
+            [*MAILCONSOLE, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            preexec_fn=limited,
+        )
+        assert (done.returncode, done.stderr) == (
+            1,
+            f"mailconsole: cannot read {shown}: not a regular file (a pipe, a device or a socket)\n",
+        ), args
 
 
 def test_lint_json_lines() -> None:
