@@ -531,6 +531,20 @@ def commit(files: Files, texts: Mapping[str, str]) -> list[Saved]:
     return [saved for _kind, saved in done]
 
 
+def refuse_links(spool: Path, maildir: Path) -> None:
+    """A new user's Maildir is never made or taken through a symbolic link below the spool: the
+    mail user owns the spool, and a link it planted (spool/alice -> /root) would have root create
+    and hand it directories elsewhere, and Dovecot deliver there."""
+    below = maildir.relative_to(spool).parts if maildir.is_relative_to(spool) else ()
+    paths = [spool.joinpath(*below[: n + 1]) for n in range(len(below))] or [maildir]
+    for path in [*paths, *(maildir / sub for sub in ("cur", "new", "tmp"))]:
+        if path.is_symlink():
+            raise ActionFailed(
+                f"{path} is a symbolic link: the Maildir {maildir} is not made through one; "
+                "nothing was changed"
+            )
+
+
 def make_maildir(maildir: Path, mail_user: str) -> None:
     """The Maildir (cur, new, tmp) and its parents below the spool, owned by the mail user, 0700."""
     try:
@@ -630,8 +644,10 @@ class Outcome:
 def apply(settings: Settings, files: Files, plan: Plan) -> Outcome:
     """Validate, create the Maildir, write the files, reload the changed tables."""
     validate(files, plan)
-    if plan.maildir is not None and not plan.maildir.exists():
-        make_maildir(plan.maildir, settings.mail_user)
+    if plan.maildir is not None:
+        refuse_links(settings.spool_dir, plan.maildir)
+        if not plan.maildir.exists():
+            make_maildir(plan.maildir, settings.mail_user)
     saved = commit(files, plan.texts)
     if "userdb" in plan.texts:
         make_noticeable(files.path("userdb"), files.token("userdb"))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from console.accounts.changes import (
+    apply,
     commit,
     load_files,
     plan_add_address,
@@ -316,6 +317,25 @@ def test_an_interrupted_save_leaves_the_old_files_byte_for_byte(
         commit(files, plan.texts)
     monkeypatch.undo()
     assert snapshot(stack) == before
+
+
+@pytest.mark.parametrize("planted", ["alice", "alice/Mail", "alice/Mail/new"])
+def test_a_new_users_maildir_is_not_made_through_a_link_in_the_spool(
+    stack: Settings, tmp_path: Path, planted: str
+) -> None:
+    """The mail user owns the spool: a link it planted where alice's Maildir goes would have root
+    make directories elsewhere and give them to it. Refused, nothing changed."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = stack.spool_dir / planted
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(elsewhere)
+    before = snapshot(stack)
+    files = load_files(stack)
+    plan = plan_add_user(files, "alice", HASH, ["alice@example.com"])
+    with pytest.raises(ActionFailed, match=f"^{link} is a symbolic link: .*nothing was changed$"):
+        apply(stack, files, plan)
+    assert snapshot(stack) == before and list(elsewhere.iterdir()) == []
 
 
 def test_commit_refuses_a_file_changed_since_it_was_read(stack: Settings) -> None:
