@@ -56,6 +56,22 @@ def test_a_bare_sha512_crypt_hash(
     assert hashed != hash_password(PASSWORD)  # a new salt each time
 
 
+@pytest.mark.parametrize(
+    "programs", [("doveadm", "openssl"), ("openssl",)], ids=["doveadm", "openssl"]
+)
+def test_the_longest_password_allowed_is_hashed_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, programs: tuple[str, ...]
+) -> None:
+    """256 characters, the most both hash whole: openssl hashed only the first 256 of a longer one
+    (the password set was not the one typed), doveadm failed from 512 on."""
+    openssl = shutil.which("openssl") or "openssl"
+    monkeypatch.setenv("PATH", only(tmp_path, *programs))
+    longest = "p" * 255 + "!"
+    hashed = hash_password(longest)
+    monkeypatch.setenv("PATH", str(Path(openssl).parent))
+    assert verify(hashed, longest) and not verify(hashed, longest[:-1])
+
+
 def test_no_hashing_program_is_one_sentence(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -64,7 +80,9 @@ def test_no_hashing_program_is_one_sentence(
         hash_password(PASSWORD)
 
 
-@pytest.mark.parametrize("bad", ["x7!q", "line\nbreak-password", "nul\0-in-the-password"])
+@pytest.mark.parametrize(
+    "bad", ["x7!q", "line\nbreak-password", "nul\0-in-the-password", "x" * 257, "y" * 100_000]
+)
 def test_passwords_the_userdb_cannot_hold_are_refused_without_echo(bad: str) -> None:
     with pytest.raises(UserError) as caught:
         hash_password(bad)
