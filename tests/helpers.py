@@ -141,3 +141,11 @@ async def palette_answered(pilot: Any, title: str) -> None:
         ).prompt.plain.startswith(title)
 
     await until(pilot, highlighted, what=f"the palette to offer {title!r}")
+
+
+def planted_link(link: Path, victim: Path, uid: int = 1234) -> None:
+    """A symbolic link at `link` to `victim` (made a file of root's holding "secret\n"), owned by
+    user `uid`, as whoever may write the link's directory would plant it (needs root)."""
+    victim.write_text("secret\n")
+    link.symlink_to(victim)
+    os.chown(link, uid, uid, follow_symlinks=False)

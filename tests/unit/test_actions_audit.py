@@ -26,6 +26,7 @@ from console.actions import ACTIONS, Action, ActionContext, dispatch, normalise_
 from console.errors import ActionFailed, AuditIncomplete, ConfigError, ReadOnlyRefused, UserError
 from console.settings import Settings
 from console.supervisor.client import SupervisorClient
+from tests.helpers import planted_link
 
 
 def audit_lines(path: Path) -> list[dict[str, Any]]:
@@ -156,10 +157,8 @@ def test_an_audit_log_linked_by_another_user_is_refused_and_nothing_is_done(
     ran: list[str] = []
     install(monkeypatch, work=lambda ctx, target, params: ran.append(target) or "done.")
     victim = tmp_path / "shadow"
-    victim.write_text("secret\n")
     audit_log = tmp_path / "audit.log"
-    audit_log.symlink_to(victim)
-    os.chown(audit_log, 1234, 1234, follow_symlinks=False)
+    planted_link(audit_log, victim)
     with pytest.raises(
         ActionFailed, match="^the audit log .* owned by user id 1234.*nothing was done$"
     ):

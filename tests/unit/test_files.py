@@ -12,6 +12,7 @@ import pytest
 from console import files
 from console.errors import ActionFailed, UserError
 from console.files import FileToken, backups, file_token, write_atomically
+from tests.helpers import planted_link
 
 NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 
@@ -145,10 +146,8 @@ def test_a_symbolic_link_is_kept_and_the_file_it_names_is_saved(tmp_path: Path) 
 def test_a_symbolic_link_of_another_user_is_refused_and_nothing_changes(tmp_path: Path) -> None:
     """Whoever may write the directory (here user 1234) must not steer root's save to another file."""
     victim = tmp_path / "victim"
-    victim.write_text("secret\n")
     link = tmp_path / "fdm.conf"
-    link.symlink_to(victim)
-    os.chown(link, 1234, 1234, follow_symlinks=False)
+    planted_link(link, victim)
     with pytest.raises(
         ActionFailed, match="symbolic link owned by user id 1234, not by root: refused"
     ):

@@ -24,7 +24,7 @@ from console.jobs.runner import run_job
 from console.jobs.spec import SA_UPDATE_CODES, JobSpec, ThenStep
 from console.settings import Settings
 from tests.conftest import Supervisord
-from tests.helpers import MAILCONSOLE, wait_for
+from tests.helpers import MAILCONSOLE, planted_link, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -356,10 +356,8 @@ def test_links_planted_beside_the_audit_log_are_never_written_through(tmp_path: 
     s = settings(tmp_path, a=sh(f"touch {marker}"))
     s.audit_log.parent.mkdir()
     victim = tmp_path / "shadow"
-    victim.write_text("secret\n")
     lock = s.audit_log.with_name("mailconsole-job-a.lock")
-    lock.symlink_to(victim)
-    os.chown(lock, 1234, 1234, follow_symlinks=False)
+    planted_link(lock, victim)
     with pytest.raises(UserError, match="symbolic link owned by user id 1234"):
         run_job(s, "a")
     assert not marker.exists() and victim.read_text() == "secret\n"
