@@ -8,7 +8,6 @@ include the actions declared under its name, so declaring an action is all it ta
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import click
 from console import actions
 from console.actions import Action, Arg, resolve_reference
 from console.settings import Settings
-from console.text import printable
+from console.text import json_text, printable
 
 
 def declared(group: str) -> dict[str, Action]:
@@ -152,10 +151,6 @@ def print_outcome(
     """Dispatch the action and print its outcome: one line, or a JSON object with `--json`."""
     message = actions.dispatch(settings, action.name, target, params)
     if options.get("as_json"):
-        click.echo(
-            json.dumps(
-                {"action": action.name, "target": target, "message": message}, ensure_ascii=False
-            )
-        )
+        click.echo(json_text({"action": action.name, "target": target, "message": message}))
     else:
         click.echo(printable(message))

@@ -70,6 +70,16 @@ def printable_lines(text: str) -> str:
     return "\n".join(printable(line) for line in text.split("\n"))
 
 
+def json_text(value: object, indent: int | None = None) -> str:
+    """JSON as the command line prints it: other scripts as themselves, but an undecodable byte
+    kept by surrogateescape (a table or fdm.conf line) as JSON's own `\\udcff` escape, so the
+    output is always valid UTF-8 (printed as is, it was the raw byte, which JSON readers refuse)."""
+    import json  # here, not at the top: the console's start-up does without it
+
+    dumped = json.dumps(value, indent=indent, ensure_ascii=False)
+    return dumped.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def count(n: int, noun: str) -> str:
     """`n noun` with thousands separators, the noun plural unless n is 1: "1 line", "12,345 lines"."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

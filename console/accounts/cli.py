@@ -19,7 +19,7 @@ from console.action_commands import ActionGroup, print_outcome
 from console.actions import Action
 from console.errors import UserError
 from console.settings import Settings
-from console.text import printable
+from console.text import json_text, printable
 
 
 def _settings() -> Settings:
@@ -49,7 +49,7 @@ def check_command(as_json: bool) -> None:
     findings = check(load_accounts(settings), settings.fdm_config)
     for finding in findings:
         if as_json:
-            click.echo(json.dumps(finding.to_json(), ensure_ascii=False))
+            click.echo(json_text(finding.to_json()))
         else:
             click.echo(
                 printable(
@@ -71,7 +71,7 @@ def list_command(as_json: bool) -> None:
 
     view = overview(load_files(_settings()))
     if as_json:
-        click.echo(json.dumps(view.to_json(), indent=2, ensure_ascii=False))
+        click.echo(json_text(view.to_json(), indent=2))
         return
     click.echo("domains:")
     for domain in view.domains:
@@ -151,7 +151,7 @@ def dns_command(domains: tuple[str, ...], no_check: bool, as_json: bool) -> None
     verdicts = check_records(records, make_resolver(settings.dns_resolver))
     for verdict in verdicts:
         if as_json:
-            click.echo(json.dumps(verdict.to_json(), ensure_ascii=False))
+            click.echo(json_text(verdict.to_json()))
             continue
         record = verdict.record
         detail = f": {verdict.detail}" if verdict.detail else ""

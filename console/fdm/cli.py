@@ -5,7 +5,6 @@ FILE and --config default to the settings' fdm_config, the tables to the setting
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from console.fdm.parser import parse_file
 from console.fdm.regex import DIALECTS, PCRE2
 from console.fdm.router import Router, run_rewrite
 from console.files import read_regular
-from console.text import printable
+from console.text import json_text, printable
 
 LOST = frozenset({"error", "kept"})
 """Outcomes where mail is bounced (fdm 2.x error), lost (1.9 error) or stored nowhere (stdin keep)."""
@@ -86,7 +85,7 @@ def lint_command(file: str | None, tables_dir: str | None, as_json: bool, dialec
     _config, findings = lint_text(text, str(path), _tables(tables_dir), dialect)
     for finding in findings:
         if as_json:
-            click.echo(json.dumps(finding.to_json(), ensure_ascii=False))
+            click.echo(json_text(finding.to_json()))
         else:
             where = f"{path}:{finding.line}:" if finding.line else f"{path}:"
             click.echo(
@@ -158,7 +157,7 @@ def test_command(
         if route.outcome in LOST:
             lost += 1
         if as_json:
-            click.echo(json.dumps(route.to_json(name), ensure_ascii=False))
+            click.echo(json_text(route.to_json(name)))
             continue
         click.echo(
             printable(f"{name}: {route.outcome}" + (f" ({route.error})" if route.error else ""))

@@ -64,6 +64,18 @@ def test_devices_and_named_pipes_are_refused_not_read_forever(tmp_path: Path) ->
         ), args
 
 
+def test_lint_json_is_valid_utf8_with_bytes_that_are_not(tmp_path: Path) -> None:
+    """An fdm.conf byte that is not UTF-8, quoted in a finding, reached the JSON raw (jq and
+    json.loads refuse such output): it is JSON's \\udcXX escape now."""
+    conf = tmp_path / "fdm.conf"
+    conf.write_bytes(b'account "stdin" disabled stdin\nmatch all action "n\xffx"\n')
+    done = subprocess.run(
+        [*MAILCONSOLE, "fdm", "lint", str(conf), "--json"], capture_output=True, timeout=60
+    )
+    rows = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+    assert any("n\udcffx" in row["message"] for row in rows)
+
+
 def test_lint_json_lines() -> None:
     result = CliRunner().invoke(fdm, ["lint", ARTICLE, "--json"])
     rows = [json.loads(line) for line in result.output.splitlines()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from rich.console import Console
 from rich.text import Text
 
@@ -10,6 +12,7 @@ from console.text import (
     decode,
     editable,
     first_uneditable_line,
+    json_text,
     needs_escaping,
     printable,
     printable_lines,
@@ -57,6 +60,14 @@ def test_text_for_an_editor_keeps_tabs_and_newlines_and_escapes_the_rest() -> No
     assert first_uneditable_line("a\nb\tc\n") is None
     assert first_uneditable_line("a\nb\nc\x1b\nd\x07") == 3
     assert first_uneditable_line("\x08") == 1 and first_uneditable_line("x\n\n\u2028") == 3
+
+
+def test_json_for_the_command_line_is_always_valid_utf8() -> None:
+    value = {"address": b"bad\xffutf@example.com".decode("utf-8", "surrogateescape"), "é": "ü"}
+    text = json_text(value)
+    assert text == '{"address": "bad\\udcffutf@example.com", "é": "ü"}'
+    assert json.loads(text.encode("utf-8").decode("utf-8")) == value
+    assert json_text([1], indent=2) == "[\n  1\n]"
 
 
 def test_invalid_utf8_is_replaced() -> None:
