@@ -116,8 +116,11 @@ def folder_messages(
 
 
 def read_message_file(path: Path) -> str:
-    """A message file as text (invalid UTF-8 kept as surrogates), cut at MAX_MESSAGE_BYTES."""
+    """A message file as text (invalid UTF-8 kept as surrogates), cut at MAX_MESSAGE_BYTES. A named
+    pipe, a device or a socket is refused before it is opened (a pipe would wait for a writer)."""
     try:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            raise UserError(f"{path} is not a regular file (a pipe, a device or a socket)")
         with path.open("rb") as handle:
             data = handle.read(MAX_MESSAGE_BYTES)
     except FileNotFoundError:

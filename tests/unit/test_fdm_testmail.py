@@ -62,6 +62,16 @@ def test_read_message_file_normalises_crlf_and_reports_missing(tmp_path: Path) -
         read_message_file(tmp_path)
 
 
+def test_a_named_pipe_as_the_test_message_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """The Rules screen's File source: opening a named pipe blocked its reader until a writer came."""
+    fifo = tmp_path / "pipe.eml"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="is not a regular file"):
+        read_message_file(fifo)
+    with pytest.raises(UserError, match="is not a regular file"):
+        read_message_file(Path("/dev/zero"))
+
+
 def test_compose_message_keeps_each_field_on_its_own_header() -> None:
     text = compose_message(
         "a@x",
