@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
-from textual.notifications import SeverityLevel
+from textual.notifications import Notification, SeverityLevel
 from textual.widget import Widget
 
 from console import actions
@@ -481,6 +481,23 @@ class ConsoleApp(App[None]):
         )
 
     # ------------------------------------------------------------------ help
+
+    def _unnotify(self, notification: Notification, refresh: bool = True) -> None:
+        """A notification went (it timed out, or was clicked): once its toast is gone, paint the
+        whole screen again. Textual repaints the cells under a removed toast from its layout map,
+        and a hidden screen's refresh (the Services screen polls every second) can rebuild that map
+        without the toast first: the notification then stayed on the terminal for good."""
+        super()._unnotify(notification, refresh)
+        self.call_after_refresh(self._repaint_when_gone, notification)
+
+    def _repaint_when_gone(self, notification: Notification) -> None:
+        """Paint the whole screen again once the toast of `notification` has left it."""
+        from textual.widgets._toast import Toast
+
+        if any(toast._notification is notification for toast in self.screen.query(Toast)):
+            self.call_after_refresh(self._repaint_when_gone, notification)
+        else:
+            self.refresh()
 
     def _refresh_notifications(self) -> None:
         """Notifications wait while the help is open (toasts would cover its last rows); they show

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widget import Widget
+from textual.widgets._toast import Toast
 
 from console.lab.render import dkim_key
 from console.settings import Settings
@@ -240,3 +242,59 @@ async def test_a_dkim_record_is_shown_whole_at_80x24(tmp_path: Path) -> None:
 
         await until(pilot, lambda: "dkim1._domainkey" in shown())
         assert dkim.zone_line().replace(" ", "") in shown().replace(" ", "")
+
+
+class PaintedApp(ConsoleApp):
+    """The console, noting which cells each screen update paints while no notification is shown
+    (the terminal keeps every cell not painted again)."""
+
+    NOTIFICATION_TIMEOUT = 3600  # a notification goes when the test says
+
+    painted: list[tuple[int, int, int]]
+
+    def _display(self, screen: Any, renderable: Any) -> None:
+        if not screen.query(Toast):
+            spans = getattr(renderable, "spans", None) or []
+            region = getattr(renderable, "region", None)
+            if region is not None:
+                spans = [(y, region.x, region.right) for y in range(region.y, region.bottom)]
+            self.painted.extend(spans)
+        super()._display(screen, renderable)
+
+
+async def test_an_expired_notification_is_painted_over(tmp_path: Path) -> None:
+    """When a notification times out, the cells it covered are painted again. Textual repaints them
+    from its layout map, which a hidden screen's refresh rebuilds without the removed toast (the
+    Services screen polls every second): over the Accounts, Jobs and Mailboxes screens the
+    terminal kept showing the notification for good. Here the hidden refresh comes at that moment."""
+    app = PaintedApp(
+        accounts_settings(tmp_path, read_only=True),
+        supervisor=RecordedSupervisor(),
+        hostname="mail.example.com",
+        initial_screen="accounts",
+    )
+    app.painted = []
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await loaded(pilot)
+        await pilot.press("u")  # refused in read-only mode: one notification
+        await until(pilot, lambda: app.screen.query(Toast))
+        toast = app.screen.query_one(Toast)
+        covered, holder = toast.region, toast.parent
+        assert isinstance(holder, Widget)
+        await pilot.pause()
+        app.painted.clear()
+        app._unnotify(toast._notification, refresh=False)  # what the toast's timer does
+        await holder.remove()
+        app.screen._compositor._full_map_invalidated = True  # a hidden widget was refreshed
+        app.screen_widgets["services"].refresh()
+        await until(
+            pilot,
+            lambda: all(
+                any(
+                    y == row and x <= covered.x and covered.right <= end
+                    for y, x, end in app.painted
+                )
+                for row in range(covered.y, covered.bottom)
+            ),
+            what="the cells of the expired notification painted again",
+        )
