@@ -260,18 +260,7 @@ class OverviewScreen(Vertical):
     def on_overview_screen_health_checked(self, message: HealthChecked) -> None:
         report = message.report
         self.report = report
-        counts = report.counts()
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"● {report.state.name}", style=STATE_STYLES[report.state])
-        parts = [
-            f"{counts[s.name]} {s.name.lower()}"
-            for s in (State.CRITICAL, State.WARNING, State.UNKNOWN, State.OK)
-            if counts[s.name]
-        ]
-        text.append("  " + " · ".join(parts))
-        checked = time.strftime("%H:%M:%S", time.localtime(report.checked_at))
-        text.append(f"  checked {checked} in {report.duration_s:.1f} s", style="dim")
-        self.query_one("#overview-status", Static).update(text)
+        self._draw_status()
         findings = self.query_one(FindingList)
         findings.set_checks(ordered(report.checks))
         self._show_detail()
@@ -282,6 +271,31 @@ class OverviewScreen(Vertical):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._draw_flow)
+        self.call_after_refresh(self._draw_status)
+
+    def _draw_status(self) -> None:
+        """The status line at its width: the state and the counts always; when the check ran, in
+        full, shorter, or not at all, so that nothing is cut in the middle of a figure."""
+        report = self.report
+        if report is None:
+            return
+        status = self.query_one("#overview-status", Static)
+        counts = report.counts()
+        text = Text(no_wrap=True)
+        text.append(f"● {report.state.name}", style=STATE_STYLES[report.state])
+        parts = [
+            f"{counts[s.name]} {s.name.lower()}"
+            for s in (State.CRITICAL, State.WARNING, State.UNKNOWN, State.OK)
+            if counts[s.name]
+        ]
+        text.append("  " + " · ".join(parts))
+        checked = time.strftime("%H:%M:%S", time.localtime(report.checked_at))
+        room = (status.content_region.width or 80) - text.cell_len
+        for when in (f"  checked {checked} in {report.duration_s:.1f} s", f"  checked {checked}"):
+            if len(when) <= room:
+                text.append(when, style="dim")
+                break
+        status.update(text)
 
     def _draw_flow(self) -> None:
         """The flow panel at its width: one bar per minute when there is room for the hour."""

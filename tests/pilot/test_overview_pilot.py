@@ -39,7 +39,9 @@ def stamped_log(directory: Path) -> Path:
     return directory
 
 
-def overview_app(tmp_path: Path, read_only: bool = False) -> ConsoleApp:
+def overview_app(
+    tmp_path: Path, read_only: bool = False, report: dict[str, Any] = REPORT
+) -> ConsoleApp:
     logs = stamped_log(tmp_path / "log")
     settings = Settings(
         log_dir=logs,
@@ -49,7 +51,7 @@ def overview_app(tmp_path: Path, read_only: bool = False) -> ConsoleApp:
         health_interval=3600,
     )
     options = {
-        "run": lambda s: HealthReport.from_json(REPORT),
+        "run": lambda s: HealthReport.from_json(report),
         "flow": lambda: MailFlow(logs, now=NOW),
         "clock": lambda: NOW,
         "flow_interval": 3600,
@@ -170,3 +172,18 @@ async def test_check_now_runs_the_checks_again(tmp_path: Path) -> None:
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])
 def test_overview_snapshot(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
     assert snap_compare(overview_app(tmp_path), terminal_size=size, run_before=settled)
+
+
+async def test_the_status_line_fits_80_columns_without_cutting_a_figure(tmp_path: Path) -> None:
+    """With all four states counted, the status line is longer than 80 columns: when the check ran
+    gets shorter (it lost its unit, "in 0.1", at the edge), then goes; at 120 it is whole."""
+    report = json.loads(json.dumps(REPORT))
+    report["checks"][0]["state"] = "UNKNOWN"
+    app = overview_app(tmp_path, report=report)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        status = text_of(app, "#overview-status")
+        assert "1 unknown" in status and status.rstrip().endswith("ok  checked 13:25:38"), status
+        await pilot.resize_terminal(120, 30)
+        await until(pilot, lambda: text_of(app, "#overview-status").rstrip().endswith(" s"))
+        assert "checked 13:25:38 in 0.1 s" in text_of(app, "#overview-status")
