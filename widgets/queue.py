@@ -597,7 +597,7 @@ class QueueScreen(Vertical):
         domains = printable(
             ", ".join(f"{d or '?'} {n}" for d, n in list(summary.by_domain.items())[:4])
         )
-        phrases.append(Text.assemble(("domains: ", "bold"), domains))
+        phrases.append(Text.assemble(("domains: ", "bold"), domains or "-"))
         order = "↓" if self.reverse else "↑"
         view = Text(f"sort {self.sort} {order}, {'by message' if self.grouped else 'flat'}", "dim")
         if self.query_text:

@@ -17,6 +17,7 @@ from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.logs.files import FileList
 from widgets.logs.lines import LogLines
+from widgets.logs.view import LogsScreen
 
 HOSTILE = "evil [bold]loud[/bold] [link=http://x.example]click[/link] [unbalanced \x1b[31mred\x1b[0m \x07bell"
 
@@ -371,3 +372,16 @@ async def test_every_file_is_one_line_at_80_columns_and_whole_at_160(tmp_path: P
         await until(pilot, lambda: list_lines(files)[0].endswith(f" 31K {day}"))
         for line, name in zip(list_lines(files), LAB_LOGS, strict=False):
             assert name in line and line.endswith(f" 31K {day}"), line
+
+
+async def test_an_empty_log_directory_is_said_where_the_file_list_is_hidden(
+    tmp_path: Path,
+) -> None:
+    """Below 120 columns the file list (which says "no log files") starts hidden: the status line
+    names the empty directory instead of a bare "no file open"."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: f"no log files in {tmp_path}" in status(app))
+        (tmp_path / "smtpd.log").write_text(numbered(3))
+        app.query_one(LogsScreen).refresh_files()
+        await until(pilot, lambda: status(app).startswith("no file open"))

@@ -285,3 +285,5 @@ async def test_an_empty_table_says_why(tmp_path: Path) -> None:
         await until(
             pilot, lambda: empty.query(QueueTable) and "queue is empty" in screen_lines(empty)[0]
         )
+        summary = str(empty.query_one("#queue-summary").render())
+        assert "age: -" in summary and "domains: -" in summary, summary

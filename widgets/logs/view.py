@@ -124,6 +124,8 @@ class LogsScreen(Vertical):
     """Why the file cannot be read now ("" when it can)."""
     progress: var[str] = var("")
     """A worker's progress ("searching 40%"), or what is being done."""
+    nothing_open: var[str] = var("no file open")
+    """What the status line says while no file is open (there may be none to open)."""
     search_text: var[str] = var("")
     match_count: var[int | None] = var(None)
     filter_text: var[str] = var("")
@@ -306,6 +308,12 @@ class LogsScreen(Vertical):
         if not prompts:
             prompts.append(Text("no log files", style="dim"))
             entries.append(None)
+        where = ", ".join(sorted({str(p.parent) for p in self.files or []})) or str(
+            self.settings.log_dir
+        )
+        self.nothing_open = (
+            "no file open" if any(e is not None for e in entries) else f"no log files in {where}"
+        )
         if prompts == self._listed:
             return
         self._listed = prompts
@@ -506,7 +514,7 @@ class LogsScreen(Vertical):
         if self.followed is None:
             parts.append(
                 (
-                    self.unavailable or self.progress or "no file open",
+                    self.unavailable or self.progress or printable(self.nothing_open),
                     "bold red" if self.unavailable else "dim",
                 )
             )
