@@ -417,7 +417,9 @@ class AccountsScreen(Widget):
                 )
                 for a in view.addresses
             ]
-            return [("Address", 34, ""), ("Delivered to (fdm.conf)", 0, "")], rows
+            return [("Address", 34, ""), ("Delivered to (fdm.conf)", 0, "")], rows or [
+                self._none_yet("addresses", "a")
+            ]
         if self.view == "users":
             rows = [
                 Row(
@@ -432,7 +434,9 @@ class AccountsScreen(Widget):
                 )
                 for u in view.users
             ]
-            return [("User", 14, ""), ("Mail", 10, ""), ("Addresses", 0, "")], rows
+            return [("User", 14, ""), ("Mail", 10, ""), ("Addresses", 0, "")], rows or [
+                self._none_yet("users", "u")
+            ]
         if self.view == "domains":
             rows = [
                 Row(
@@ -443,7 +447,9 @@ class AccountsScreen(Widget):
                 )
                 for d in view.domains
             ]
-            return [("Domain", 34, ""), ("Addresses", 0, "")], rows
+            return [("Domain", 34, ""), ("Addresses", 0, "")], rows or [
+                self._none_yet("domains", "o")
+            ]
         if self.view == "findings":
             rows = [
                 Row(
@@ -490,6 +496,14 @@ class AccountsScreen(Widget):
                 )
             )
         return [("Domain", 22, ""), ("Record", 6, ""), ("Status", 11, ""), ("Wanted", 0, "")], rows
+
+    def _none_yet(self, what: str, key: str) -> Row:
+        """The one row of an empty view: it says so, and which key adds one (none when read-only);
+        the Check view tells what the tables lack."""
+        adds = "" if self.settings.read_only else f"; {key} adds one"
+        return Row(
+            [(f"no {what} yet{adds}", 0, "dim")], "4 Check: what the tables lack", "none", ""
+        )
 
     def _detail(self) -> None:
         row = self.query_one(AccountsList).current()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -298,3 +299,44 @@ async def test_an_expired_notification_is_painted_over(tmp_path: Path) -> None:
             ),
             what="the cells of the expired notification painted again",
         )
+
+
+def first_row_says(app: ConsoleApp, text: str) -> Callable[[], bool]:
+    return lambda: text in lines(app)[1]
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+async def test_an_empty_view_says_so_and_which_key_adds_one(
+    tmp_path: Path, read_only: bool
+) -> None:
+    """No tables yet: each list says it is empty (and, read-write, which key adds one) instead of
+    column titles over nothing; a delete there removes nothing."""
+    settings = Settings(
+        supervisor_url=URL,
+        refresh_interval=3600,
+        read_only=read_only,
+        table_vdomains=tmp_path / "vdomains",
+        table_vusers=tmp_path / "vusers",
+        table_addrs=tmp_path / "addrs",
+        table_userdb=tmp_path / "userdb",
+        fdm_config=tmp_path / "fdm.conf",
+        smtpd_config=tmp_path / "smtpd.conf",
+        audit_log=tmp_path / "audit.log",
+        dns_resolver="127.0.0.1:9",
+    )
+    app = accounts_app(settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        for view, text in (
+            ("1", "no addresses yet"),
+            ("2", "no users yet"),
+            ("3", "no domains yet"),
+        ):
+            await pilot.press(view)
+            await until(pilot, first_row_says(app, text))
+            assert ("adds one" in lines(app)[1]) is not read_only
+        if not read_only:
+            await pilot.press("d")
+            await until(
+                pilot, lambda: any("choose a user" in str(n.message) for n in app._notifications)
+            )
