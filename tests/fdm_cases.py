@@ -228,4 +228,17 @@ CASES = [
         "S: x\n\nb\n",
         ["a", "b"],
     ),
+    Case(
+        "a Message-ID line in the body is no message-id",
+        'match all action exec "echo m=%[message_id] >> OUT"\n',
+        "S: x\n\nMessage-ID: <body@x>\n",
+        ["m="],
+    ),
+    Case(
+        "an action name with tags inside a named action and inside an inline action",
+        'action "to_stdin" exec "echo t >> OUT"\naction "b" action "to_%[account]"\n'
+        'match all action "b" continue\nmatch all action { action "to_%a" }\n',
+        "S: x\n\nb\n",
+        ["t", "t"],
+    ),
 ]

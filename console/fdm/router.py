@@ -289,12 +289,10 @@ class Router:
         self.fetched = any(fnmatch.fnmatchcase(acc.name, account) for acc in config.accounts)
         self.keeps = any(acc.keep for acc in config.accounts if acc.name == account)
         self._named = {
-            pattern: self._actions_matching(pattern)
-            for pattern in _action_patterns(config)
-            if "%" not in pattern
+            pattern: self._actions_matching(pattern) for pattern in _action_patterns(config)
         }
-        """The actions each name pattern without tags matches (found once: the config does not
-        change); a pattern with tags is matched for each mail."""
+        """The actions each name pattern matches, found once (the config does not change); a
+        pattern with tags (`%`) is matched again for each mail, once they are put in."""
         self.regexes: dict[int, PcreRegex | PosixRegex] = {}
         """Each regexp and string condition's compiled regex, by id; every one compiles, or the
         file is refused at load and no route runs."""
