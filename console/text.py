@@ -57,7 +57,7 @@ def first_uneditable_line(text: str) -> int | None:
     """The number (from 1) of the first line a text editor cannot show as it is, or None: one with
     a character `editable` escapes (a terminal would act on it, or the editor would change it)."""
     found = _UNSAFE_IN_TEXT.search(text)
-    return None if found is None else text.count("\n", 0, found.start()) + 1
+    return None if found is None else text[: found.start()].count("\n") + 1
 
 
 def decode(data: bytes) -> str:

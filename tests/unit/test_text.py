@@ -60,6 +60,7 @@ def test_text_for_an_editor_keeps_tabs_and_newlines_and_escapes_the_rest() -> No
     assert first_uneditable_line("a\nb\tc\n") is None
     assert first_uneditable_line("a\nb\nc\x1b\nd\x07") == 3
     assert first_uneditable_line("\x08") == 1 and first_uneditable_line("x\n\n\u2028") == 3
+    assert first_uneditable_line("\n\x1b") == 2  # a newline first counts too
 
 
 def test_json_for_the_command_line_is_always_valid_utf8() -> None:
