@@ -853,6 +853,12 @@ def lay_out(phrases: list[Text], width: int, gap: str = "   ") -> Text:
     return text
 
 
+MESSAGE_SHOWN_LINES = 2000
+MESSAGE_SHOWN_CHARS = 256 * 1024
+"""The most of a queued message the details show: anyone may queue a 35 MB message, and drawing
+10 MB of it froze the console for half a minute (the command line prints it whole)."""
+
+
 def details_text(settings: Settings, key: str, body: bool) -> Text:
     """The story of an envelope or a message: its fields, its headers (or whole message), and every
     log line mentioning it, time-ordered. Errors are shown in place, never raised."""
@@ -874,8 +880,16 @@ def details_text(settings: Settings, key: str, body: bool) -> Text:
     try:
         message = read_message(settings, msgid)
         shown = message if body else split_message(message)[0]
-        for part in shown.split("\n"):
+        kept = shown[:MESSAGE_SHOWN_CHARS].split("\n")[:MESSAGE_SHOWN_LINES]
+        for part in kept:
             text.append(printable(part) + "\n")
+        left = len(shown[len("\n".join(kept)) :].strip("\n"))
+        if left:
+            text.append(
+                f"… {left:,} more characters, not shown here: "
+                f"mailconsole queue show {msgid}{' --body' if body else ''}\n",
+                "dim",
+            )
     except UserError as exc:
         text.append(printable(str(exc)) + "\n", "red")
     needles = [msgid, message_id_header(message)]

@@ -34,6 +34,7 @@ from tests.pilot.test_queue_pilot import loaded, table
 from tests.recorded import RecordedSupervisor
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmDialog
+from widgets.queue import MESSAGE_SHOWN_CHARS, details_text
 
 
 def _free_port() -> int:
@@ -279,6 +280,31 @@ def test_remove_a_message(smtpd: PrivateSmtpd, queued: dict[str, Envelope]) -> N
     assert set(envelopes(settings)) == {"a|b@unreachable.test"}
     with pytest.raises(ActionFailed, match="^0 envelopes removed"):
         dispatch(settings, "queue.remove", msgid)
+
+
+def test_the_details_show_a_huge_message_in_part(smtpd: PrivateSmtpd) -> None:
+    """Anyone may queue a message of megabytes: drawing 10 MB of one froze the console for half a
+    minute. The details keep the first part and say how to see the rest."""
+    settings = smtpd.settings
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "big@lab.test", "x@unreachable.test", "big"
+    message.set_content(("B" * 98 + "\n") * 30_000)  # 3 MB, lines SMTP allows
+    with smtplib.SMTP("127.0.0.1", smtpd.port, timeout=30) as client:
+        client.send_message(message, from_addr="big@lab.test", to_addrs=["x@unreachable.test"])
+    envelope = wait_for(
+        lambda: envelopes(settings).get("x@unreachable.test"), what="the big message queued"
+    )
+    try:
+        whole = details_text(settings, envelope.msgid, body=True).plain
+        assert len(whole) < MESSAGE_SHOWN_CHARS + 10_000
+        assert (
+            f"more characters, not shown here: mailconsole queue show {envelope.msgid} --body"
+            in whole
+        )
+        head = details_text(settings, envelope.msgid, body=False).plain
+        assert "Subject: big" in head and "not shown here" not in head
+    finally:
+        dispatch(settings, "queue.remove", envelope.msgid)
 
 
 async def test_screen_shows_the_queue_and_pauses_mta(
