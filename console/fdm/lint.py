@@ -434,7 +434,8 @@ def _commands(config: Config) -> list[Finding]:
     return findings
 
 
-_GROUP = re.compile(r"%[0-9]")
+_GROUP = re.compile(r"(?:^|[^%])(?:%%)*%[0-9]")
+"""A match group put into a string (`%1`), not after an escaped percent sign (`%%1`)."""
 
 
 def _body_groups(config: Config) -> list[Finding]:
@@ -451,7 +452,7 @@ def _body_groups(config: Config) -> list[Finding]:
                 if fnmatch.fnmatchcase(action.name, pattern):
                     items += action.items
         texts = [*rule.action_names, *(arg for item in items for arg in item.args)]
-        if any(_GROUP.search(text.replace("%%", "")) for text in texts):
+        if any(_GROUP.search(text) for text in texts):
             findings.append(
                 Finding(
                     WARNING,
