@@ -159,8 +159,30 @@ def test_a_symbolic_link_of_another_user_is_refused_and_nothing_changes(tmp_path
 def test_a_symbolic_link_loop_is_one_sentence(tmp_path: Path) -> None:
     link = tmp_path / "fdm.conf"
     link.symlink_to(link)
-    with pytest.raises(UserError):
+    with pytest.raises(
+        UserError, match=f"^{link} is a symbolic link that leads nowhere \\(a loop\\)$"
+    ):
         write_atomically(link, "x\n", None, force=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a link to another user needs root")
+def test_a_link_of_user_1_is_refused_too(tmp_path: Path) -> None:
+    """Only root's links and this process's own are followed (user 1, daemon, is neither)."""
+    link = tmp_path / "fdm.conf"
+    planted_link(link, tmp_path / "victim", uid=1)
+    with pytest.raises(ActionFailed, match="owned by user id 1, not by root"):
+        files.followed(link)
+
+
+def test_a_link_to_a_file_not_made_yet_is_followed_to_it(tmp_path: Path) -> None:
+    link = tmp_path / "fdm.conf"
+    link.symlink_to(tmp_path / "volume" / "fdm.conf")
+    (tmp_path / "volume").mkdir()
+    assert files.followed(link) == tmp_path / "volume" / "fdm.conf"
+    write_atomically(link, "match all action drop\n", None, force=True)
+    assert link.is_symlink() and (tmp_path / "volume" / "fdm.conf").read_text() == (
+        "match all action drop\n"
+    )
 
 
 def test_a_large_text_and_undecodable_bytes_are_written_exactly(tmp_path: Path) -> None:
