@@ -54,9 +54,10 @@ def declared(run: str = "") -> dict[str, Action]:
             Arg("--hard", param="hard", help="Poke it hard.", flag=("yes", "no")),
             Arg("--quiet", param="quiet", flag=("yes", "")),
             Arg("--json", "as_json", help="Print JSON.", flag=("", "")),
+            Arg("--note"),  # read by no handler: only a body given `run` would see it
         ),
-        run=run,
         instead=(("all", "test.poke_all"),),
+        **({"run": run} if run else {}),
     )
     return {
         "test.poke": Action("test.poke", "Poke a program", False, poke, target="program", cli=cli),
@@ -99,13 +100,20 @@ def test_help_shows_every_declared_argument(
         "--json Print JSON.",
     ):
         assert shown in help_text
+    # Options declared without help have none.
+    assert "--into DIR --hard" in help_text and "--note TEXT -h, --help" in help_text
 
 
 @pytest.mark.usefixtures("registry")
 def test_each_argument_fills_its_parameter(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run_cli(tmp_path, "test", "poke", "dovecot", "a", "b", "--hard", "--count", "3") == 0
+    assert (
+        run_cli(
+            tmp_path, "test", "poke", "dovecot", "a", "b", "--hard", "--count", "3", "--note", "n"
+        )
+        == 0
+    )
     params = {"count": "3", "hard": "yes", "into": str(tmp_path), "more": "a,b"}
     assert capsys.readouterr().out == f"poked dovecot {json.dumps(params, sort_keys=True)}\n"
     # Defaults: the declared default, the setting, a flag's value when not given; a flag whose
