@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Iterator
@@ -258,3 +259,30 @@ def test_a_failed_directory_sync_says_the_file_was_saved(
         "error); a crash now may bring back the old file"
     )
     assert path.read_text() == "new\n"
+
+
+def test_read_regular_reads_a_file_and_names_anything_else(tmp_path: Path) -> None:
+    path = tmp_path / "fdm.conf"
+    path.write_bytes(b"match all action drop\n\xff")
+    assert files.read_regular(path) == b"match all action drop\n\xff"
+    assert files.read_regular(str(path)) == b"match all action drop\n\xff"
+    with pytest.raises(IsADirectoryError) as directory:
+        files.read_regular(tmp_path)
+    error = directory.value
+    assert (error.errno, error.strerror, error.filename) == (
+        errno.EISDIR,
+        "it is a directory",
+        str(tmp_path),
+    )
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    for special in (pipe, Path("/dev/null")):
+        with pytest.raises(OSError) as refused:
+            files.read_regular(special)
+        error = refused.value
+        assert type(error) is OSError
+        assert (error.errno, error.strerror, error.filename) == (
+            errno.EINVAL,
+            "not a regular file (a pipe, a device or a socket)",
+            str(special),
+        )
