@@ -77,7 +77,7 @@ def json_text(value: object, indent: int | None = None) -> str:
     import json  # here, not at the top: the console's start-up does without it
 
     dumped = json.dumps(value, indent=indent, ensure_ascii=False)
-    return dumped.encode("utf-8", "backslashreplace").decode("utf-8")
+    return dumped.encode(errors="backslashreplace").decode()
 
 
 def count(n: int, noun: str) -> str:
