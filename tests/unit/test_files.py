@@ -279,9 +279,9 @@ def test_read_regular_reads_a_file_and_names_anything_else(tmp_path: Path) -> No
     for special in (pipe, Path("/dev/null")):
         with pytest.raises(OSError) as refused:
             files.read_regular(special)
-        error = refused.value
-        assert type(error) is OSError
-        assert (error.errno, error.strerror, error.filename) == (
+        other = refused.value
+        assert type(other) is OSError
+        assert (other.errno, other.strerror, other.filename) == (
             errno.EINVAL,
             "not a regular file (a pipe, a device or a socket)",
             str(special),
