@@ -149,3 +149,19 @@ def planted_link(link: Path, victim: Path, uid: int = 1234) -> None:
     victim.write_text("secret\n")
     link.symlink_to(victim)
     os.chown(link, uid, uid, follow_symlinks=False)
+
+
+def run_mailconsole(conf: Path, *args: str) -> int:
+    """`mailconsole --config CONF ARGS` in this process; its exit code (garbage collection, which
+    the entry point pauses while the console starts, is on again afterwards)."""
+    import gc
+
+    from widgets.launch import main
+
+    try:
+        main(["--config", str(conf), *args])
+    except SystemExit as exited:
+        return int(exited.code or 0)
+    finally:
+        gc.enable()
+    return 0

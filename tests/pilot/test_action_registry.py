@@ -4,7 +4,6 @@ palette entry, both through the one dispatcher (read-only refusal, audit); taken
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,10 +15,9 @@ import pytest
 from console import actions
 from console.actions import Action, ActionContext, Arg, Cli
 from console.settings import Settings
-from tests.helpers import until
+from tests.helpers import run_mailconsole, until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import ActionCommands, ConsoleApp
-from widgets.launch import main
 
 
 def poke(ctx: ActionContext, target: str, params: Mapping[str, str]) -> str:
@@ -61,13 +59,7 @@ def run_cli(tmp_path: Path, *args: str) -> int:
     """`mailconsole --config ... ARGS` in this process; its exit code."""
     conf = tmp_path / "mailconsole.toml"
     conf.write_text(f'audit_log = "{tmp_path / "audit.log"}"\noperator = "dana"\n')
-    try:
-        main(["--config", str(conf), *args])
-    except SystemExit as exited:
-        return int(exited.code or 0)
-    finally:
-        gc.enable()
-    return 0
+    return run_mailconsole(conf, *args)
 
 
 def listed(*path: str) -> list[str]:

@@ -4,7 +4,6 @@ be, in the registry and nowhere else)."""
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from console import actions
 from console.actions import Action, ActionContext, Arg, Cli
 from console.settings import Settings
-from widgets.launch import main
+from tests.helpers import run_mailconsole
 
 DEFAULT_COUNT = 7
 RUNS: list[tuple[str, str, dict[str, str], dict[str, Any]]] = []
@@ -70,13 +69,7 @@ def run_cli(tmp_path: Path, *args: str) -> int:
     conf.write_text(
         f'audit_log = "{tmp_path / "audit.log"}"\nlog_dir = "{tmp_path}"\noperator = "dana"\n'
     )
-    try:
-        main(["--config", str(conf), *args])
-    except SystemExit as exited:
-        return int(exited.code or 0)
-    finally:
-        gc.enable()
-    return 0
+    return run_mailconsole(conf, *args)
 
 
 @pytest.fixture
