@@ -46,6 +46,16 @@ def lines(widget: Any) -> list[str]:
     return [widget.render_line(y).text for y in range(widget.size.height)]
 
 
+async def drawn(pilot: Any, widget: Any, needle: str) -> str:
+    """The widget's text once `needle` is drawn: a refresh lands a frame after the state changes."""
+
+    def text() -> str:
+        joined = "\n".join(lines(widget))
+        return joined if needle in joined else ""
+
+    return await until(pilot, text, what=f"{needle!r} drawn")
+
+
 async def listed(pilot: Any) -> MailboxesScreen:
     """Wait until both accounts are listed and the first page of messages is drawn."""
     app = pilot.app
@@ -78,7 +88,7 @@ async def test_folders_and_messages_with_strangers_text_escaped(tmp_path: Path) 
             Entry("sysmail", "Network"),
         ]
         assert folders.current() == Entry("bob", "INBOX")  # the folder shown, under the cursor
-        text = "\n".join(lines(folders))
+        text = await drawn(pilot, folders, "sysmail 2 folders")
         assert "bob 2 folders over IMAP" in text
         assert "sysmail 2 folders, counted from the Maildir on disk (no IMAP password)" in text
         assert any(line.split()[:4] == ["INBOX", "3", "3", "1.8"] for line in text.splitlines())
@@ -88,7 +98,7 @@ async def test_folders_and_messages_with_strangers_text_escaped(tmp_path: Path) 
 
         await pilot.press("down")  # Spam: its one message, whose From and Subject are hostile
         await until(pilot, lambda: mailboxes.shown == Entry("bob", "Spam") and mailboxes.messages)
-        rows = "\n".join(lines(app.query_one(MessageList)))
+        rows = await drawn(pilot, app.query_one(MessageList), "support@phish.example")
         assert "[link=http://evil]click[/link] \\x1b[31mred\\x1b[0m" in rows
         assert "support@phish.example" in rows  # the address alone: the whole From is too wide
         assert "spam 9.8" in rows and "\x1b" not in rows
@@ -155,6 +165,7 @@ async def test_refused_login_is_one_line_and_r_retries(tmp_path: Path) -> None:
         assert mailboxes.states["bob"].error.endswith(
             "login as bob refused (password from env MAILCONSOLE_PASSWORD_BOB)"
         )
+        await drawn(pilot, app.query_one(FolderList), "login as bob refused")
         heading = lines(app.query_one(FolderList))[1]
         assert heading.startswith("bob IMAP 127.0.0.1:23204 (implicit): login as bob refused")
         assert "login as bob refused" in str(app.query_one("#mailboxes-title").render())
