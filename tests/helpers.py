@@ -1,8 +1,10 @@
-"""What the tests share: one way to wait for a condition (with a timeout, never a bare sleep), the
-installed `mailconsole` command and its environment, and proof that keys did nothing."""
+"""What the tests share: one way to wait for a condition (with a timeout, never a bare sleep), and
+for text to be drawn; the installed `mailconsole` command and its environment; and proof that keys
+did nothing."""
 
 from __future__ import annotations
 
+import html
 import os
 import shutil
 import sys
@@ -70,6 +72,40 @@ async def until(
             return value
         waiting.fail_if_late()
         await pilot.pause(STEP_S)
+
+
+def drawn_lines(widget: Any) -> list[str]:
+    """The text of each line `widget` draws now (`render_line`), as many lines as it is high."""
+    return [widget.render_line(y).text for y in range(widget.size.height)]
+
+
+async def drawn(pilot: Any, widget: Any, needle: str) -> str:
+    """The lines `widget` draws, joined by newlines, once `needle` is among them; the test fails by
+    timeout when it never is. A widget draws from its size and scroll offset, which the layout brings
+    up to date a frame after what it shows changed (a list just shown, grown or filled can still be 0
+    lines high, or show the old lines): read once right after the change, its lines can be empty."""
+
+    def text() -> str:
+        joined = "\n".join(drawn_lines(widget))
+        return joined if needle in joined else ""
+
+    return await until(pilot, text, what=f"{needle!r} drawn in the {type(widget).__name__}")
+
+
+def screen_text(app: Any) -> str:
+    """Everything the screen draws now, as text (the screenshot's SVG unescaped)."""
+    return html.unescape(app.export_screenshot()).replace("\xa0", " ")
+
+
+async def on_screen(pilot: Any, needle: str) -> str:
+    """`screen_text` once `needle` is drawn on the screen (a dialog's new line is laid out a frame
+    after it was set); the test fails by timeout when it never is."""
+
+    def text() -> str:
+        shown = screen_text(pilot.app)
+        return shown if needle in shown else ""
+
+    return await until(pilot, text, what=f"{needle!r} drawn on the screen")
 
 
 def top_screen(app: Any, kind: type[S]) -> S:

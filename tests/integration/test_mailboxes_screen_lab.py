@@ -17,7 +17,7 @@ import pytest
 from console.lab.render import LAB_MASTER_PASSWORD
 from console.mailbox.imap import list_folders
 from console.settings import Settings, load_settings
-from tests.helpers import until, wait_for
+from tests.helpers import drawn, drawn_lines, until, wait_for
 from tests.integration.conftest import RunningLab
 from tests.integration.test_mailbox_lab import imap, seen_flags, send, subjects_in, tagged
 from widgets.app import ConsoleApp
@@ -82,6 +82,7 @@ async def test_lab_folders_and_newest_messages_leave_seen_flags(lab: RunningLab)
         assert view.shown == Entry("bob", "INBOX") and view.total == counted["INBOX"][0]
         newest = view.messages[0]
         assert newest.subject == f"screen {tag} [bold]not markup[/bold]" and not newest.seen
+        await drawn(pilot, app.query_one(MessageList), f"screen {tag}")
         rows = [app.query_one(MessageList).render_line(y).text for y in range(3)]
         assert f"screen {tag} [bold]not markup[/bold]" in rows[1]
         assert "newest" in str(app.query_one("#mailboxes-title").render())
@@ -103,6 +104,7 @@ async def test_spam_folder_shows_the_verdict_headers(lab: RunningLab) -> None:
         assert view.messages[0].subject == f"flagged {tag}"
         detail = str(app.query_one("#mailboxes-detail").render())
         assert "X-Spam-Flag: YES" in detail and "X-Spam-Status: Yes, score=9.9" in detail
+        await drawn(pilot, app.query_one(MessageList), f"flagged {tag}")
         row = app.query_one(MessageList).render_line(1).text
         assert "spam 9.9" in row
 
@@ -117,6 +119,7 @@ async def test_wrong_password_is_one_line_and_r_retries(
         error = view.states["bob"].error
         assert "login as bob refused (password from env MAILCONSOLE_PASSWORD_BOB)" in error
         assert "\n" not in error and view.states["sysmail"].box is not None
+        await drawn(pilot, app.query_one(FolderList), "login as bob refused")
         heading = app.query_one(FolderList).render_line(1).text
         assert heading.startswith("bob IMAP 127.0.0.1:")
         assert "login as bob refused" in str(app.query_one("#mailboxes-title").render())
@@ -160,14 +163,10 @@ async def test_without_passwords_the_maildirs_are_counted_and_the_screen_says_so
         box = view.states["bob"].box
         assert box is not None and box.source == "maildir"
         assert {f.name: (f.messages, f.unseen) for f in box.folders} == counted
-        # The list draws its heading on its next refresh after the counts arrive.
-        await until(
-            pilot,
-            lambda: (
-                "counted from the Maildir on disk (no IMAP password)"
-                in app.query_one(FolderList).render_line(1).text
-            ),
-        )
+        folders = app.query_one(FolderList)
+        await drawn(pilot, folders, "counted from the Maildir on disk (no IMAP password)")
+        heading = folders.render_line(1).text
+        assert "counted from the Maildir on disk (no IMAP password)" in heading
         status = str(app.query_one("#mailboxes-status").render())
         assert "counted from the Maildir on disk" in status
         assert "listing messages needs IMAP" in view.messages_error
@@ -191,6 +190,7 @@ async def test_a_folder_dovecot_will_not_count_is_one_line(lab: RunningLab) -> N
             [odd] = [f for f in box.folders if f.problem]
             assert odd.name == "&Zm9v" and "Mailbox doesn't exist" in odd.problem
             assert any(f.name == "INBOX" and not f.problem for f in box.folders)
+            await drawn(pilot, app.query_one(FolderList), "Mailbox doesn't exist: &Zm9v")
             text = "\n".join(app.query_one(FolderList).render_line(y).text for y in range(2, 8))
             assert "&Zm9v" in text and "Mailbox doesn't exist: &Zm9v" in text
     finally:
@@ -214,8 +214,15 @@ async def test_probe_from_the_screen_shows_each_hop_and_the_verdict(lab: Running
         names = [hop.name for hop in dialog.hops]
         assert names[:2] == ["sent", "accepted"] and "imap" in names and names[-1] == "removed"
         hops = dialog.query_one("#probe-hops")
-        shown = [hops.render_line(y).text for y in range(hops.size.height)]
-        assert "visible over IMAP in bob's folder INBOX" in " ".join(" ".join(shown).split())
+        # The hops' Static grows as hops come: its last lines are drawn once the layout caught up.
+        seen = "visible over IMAP in bob's folder INBOX"
+
+        def hops_drawn() -> list[str]:
+            lines = drawn_lines(hops)
+            return lines if seen in " ".join(" ".join(lines).split()) else []
+
+        shown = await until(pilot, hops_drawn, what="the IMAP hop drawn")
+        assert seen in " ".join(" ".join(shown).split())
         detail_starts = {len(line) - len(line.lstrip()) for line in shown if line.startswith(" ")}
         assert len(detail_starts) == 1, shown  # a hop's wrapped lines start under its first
         assert "delivered: as predicted" in str(dialog.query_one("#probe-verdict").render())

@@ -13,7 +13,7 @@ from console.jobs.history import load_history
 from console.jobs.runner import run_job
 from console.jobs.spec import JobSpec
 from console.settings import Settings
-from tests.helpers import palette_answered, until
+from tests.helpers import drawn, palette_answered, until
 from tests.recorded import URL, RecordedSupervisor
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmDialog
@@ -66,6 +66,7 @@ async def test_run_asks_first_then_streams_stdout_and_stderr_as_text(tmp_path: P
     app = jobs_app(s)
     async with app.run_test(size=(80, 24)) as pilot:
         view = await ready(pilot, app)
+        await drawn(pilot, app.query_one(JobList), "never run")
         assert "never run" in app.query_one(JobList).render_line(1).text
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
@@ -76,11 +77,12 @@ async def test_run_asks_first_then_streams_stdout_and_stderr_as_text(tmp_path: P
         await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
         await until(pilot, lambda: view.jobs["renew"].record is not None)
-        await pilot.pause()
+        await drawn(pilot, app.query_one(OutputLog), "warn")
         lines = output_text(app)
         assert lines[0] == "  [bold]issued[/bold]"
         assert lines[1] == "! \\x1b[31mwarn"
         assert "renew: succeeded (exit 0" in notifications(app)[-1]
+        await drawn(pilot, app.query_one(JobList), " ok ")
         assert " ok " in app.query_one(JobList).render_line(1).text
         [record] = load_history(s)
         assert record.tail == [["out", "[bold]issued[/bold]"], ["err", "\\x1b[31mwarn"]]
@@ -99,6 +101,7 @@ async def test_output_streams_while_the_job_runs_and_cancel_stops_it(tmp_path: P
         view.start_job("slow", confirmed=True)
         await until(pilot, lambda: "  first" in output_text(app))
         assert view.jobs["slow"].running
+        await drawn(pilot, app.query_one(JobList), "running")
         assert "running" in app.query_one(JobList).render_line(1).text
         await pilot.press("r")  # a second start from the screen is not even tried
         await pilot.pause()
@@ -107,6 +110,7 @@ async def test_output_streams_while_the_job_runs_and_cancel_stops_it(tmp_path: P
         await until(pilot, lambda: not view.jobs["slow"].running)
         assert view.jobs["slow"].record is not None
         assert view.jobs["slow"].record.outcome == "cancelled"
+        await drawn(pilot, app.query_one(JobList), " cancelled ")
         assert " cancelled " in app.query_one(JobList).render_line(1).text
 
 
@@ -123,14 +127,15 @@ async def test_history_lists_runs_and_shows_a_runs_output(tmp_path: Path) -> Non
     app = jobs_app(s)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot, app)
+        await drawn(pilot, app.query_one(OutputLog), "run-1")
         assert output_text(app)[0] == "  run-1"  # the last run's tail is shown while idle
         await pilot.press("h")
-        await pilot.pause()
         history = app.query_one(HistoryList)
+        await drawn(pilot, history, "exit 1")  # shown just now: laid out on the next refresh
         assert history.display and len(history.records) == 2
         assert "failed" in history.render_line(0).text and "exit 1" in history.render_line(0).text
         await pilot.press("down", "enter")
-        await pilot.pause()
+        await drawn(pilot, app.query_one(OutputLog), "run-0")
         assert not history.display and output_text(app)[0] == "  run-0"
 
 

@@ -12,7 +12,7 @@ from textual import events
 from textual.widgets import Static
 
 from console.settings import Settings
-from tests.helpers import until
+from tests.helpers import drawn, until
 from tests.recorded import URL, RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.logs.files import FileList
@@ -81,6 +81,7 @@ async def test_follow_shows_new_lines_and_scrolling_up_pauses_and_counts_new_lin
             f.write(numbered(7, 205))
         lines = app.query_one(LogLines)
         await until(pilot, lambda: "⏸ paused  +7 new lines · End to follow" in status(app))
+        await drawn(pilot, lines, "line 00000")  # home scrolls there in an animation
         assert any("line 00000" in t for t in screen_text(app))
 
         await pilot.press("end")
@@ -179,6 +180,7 @@ async def test_hostile_lines_are_shown_literally_and_never_style_the_screen(tmp_
     async with app.run_test(size=(200, 20)) as pilot:
         view = app.query_one(LogLines)
         await until(pilot, lambda: view.virtual_size.height == 4)
+        await drawn(pilot, view, "evil")
         rows = screen_text(app)
         shown = next(row for row in rows if row.startswith("evil"))
         assert "[bold]loud[/bold] [link=http://x.example]click[/link] [unbalanced" in shown

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from console.settings import Settings
-from tests.helpers import until
+from tests.helpers import drawn, until
 from tests.recorded import URL, RecordedMailboxes, RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.mailboxes import MailboxesScreen
@@ -40,20 +40,6 @@ def mailboxes_app(tmp_path: Path, source: RecordedMailboxes | None = None) -> Co
 
 def view(app: ConsoleApp) -> MailboxesScreen:
     return app.query_one(MailboxesScreen)
-
-
-def lines(widget: Any) -> list[str]:
-    return [widget.render_line(y).text for y in range(widget.size.height)]
-
-
-async def drawn(pilot: Any, widget: Any, needle: str) -> str:
-    """The widget's text once `needle` is drawn: a refresh lands a frame after the state changes."""
-
-    def text() -> str:
-        joined = "\n".join(lines(widget))
-        return joined if needle in joined else ""
-
-    return await until(pilot, text, what=f"{needle!r} drawn")
 
 
 async def listed(pilot: Any) -> MailboxesScreen:
@@ -165,8 +151,8 @@ async def test_refused_login_is_one_line_and_r_retries(tmp_path: Path) -> None:
         assert mailboxes.states["bob"].error.endswith(
             "login as bob refused (password from env MAILCONSOLE_PASSWORD_BOB)"
         )
-        await drawn(pilot, app.query_one(FolderList), "login as bob refused")
-        heading = lines(app.query_one(FolderList))[1]
+        text = await drawn(pilot, app.query_one(FolderList), "login as bob refused")
+        heading = text.split("\n")[1]
         assert heading.startswith("bob IMAP 127.0.0.1:23204 (implicit): login as bob refused")
         assert "login as bob refused" in str(app.query_one("#mailboxes-title").render())
         assert "(r retries)" in str(app.query_one("#mailboxes-status").render())

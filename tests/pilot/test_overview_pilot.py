@@ -108,9 +108,9 @@ async def test_findings_worst_first_with_status_flow_and_detail(tmp_path: Path) 
         assert "smtpd 127.0.0.1:26700" in detail and "OpenSSL 3" in detail
         for _ in range(6):  # past the six critical findings: the first warning
             await pilot.press("down")
-        await pilot.pause()
         assert findings.selected is not None and findings.selected.fix is not None
-        assert "f or enter: HUP dovecot" in text_of(app, "#finding-detail")
+        # The detail follows the list's Moved message, which bubbles up after the key.
+        await until(pilot, lambda: "f or enter: HUP dovecot" in text_of(app, "#finding-detail"))
 
 
 async def test_fix_asks_first_then_goes_through_the_dispatcher(tmp_path: Path) -> None:

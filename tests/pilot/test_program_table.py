@@ -7,6 +7,7 @@ from typing import Any
 from textual.app import App, ComposeResult
 
 from console.supervisor.client import Program
+from tests.helpers import drawn
 from widgets.services import ProgramTable
 
 FATAL = "Exited too quickly (process log may have details); the last spawn failed with an error"
@@ -54,7 +55,7 @@ async def test_columns_line_up_and_a_long_description_wraps_in_its_column() -> N
         [program("dovecot"), program("spampd", "FATAL", FATAL), program("opensmtpd", pid=7)]
     )
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await drawn(pilot, app.query_one(ProgramTable), "opensmtpd")  # the last row: height auto
         lines = screen_lines(app)
         assert lines[0].split() == ["Program", "State", "PID", "Uptime", "Exit", "Description"]
         assert lines[1].split()[:4] == ["dovecot", "RUNNING", "100", "00:01:05"]
@@ -94,7 +95,7 @@ async def test_the_cursor_moves_and_stays_on_its_program_when_the_list_changes()
 async def test_names_and_descriptions_are_shown_as_the_characters_they_are() -> None:
     app = TableApp([program("[red]x[/red]", "FATAL", "boom \x1b[31mred\x1b[0m [bold]b[/bold]")])
     async with app.run_test(size=(100, 10)) as pilot:
-        await pilot.pause()
+        await drawn(pilot, app.query_one(ProgramTable), "[red]x[/red]")
         row = screen_lines(app)[1]
         assert "[red]x[/red]" in row and "[bold]b[/bold]" in row
         assert "\x1b" not in row and "\\x1b[31mred" in row  # the escape is spelled out, not sent

@@ -16,7 +16,7 @@ from rich.cells import cell_len
 from console.queue.parse import Envelope, parse_queue
 from console.queue.summary import MessageRow
 from console.settings import Settings
-from tests.helpers import top_screen, until
+from tests.helpers import drawn, top_screen, until
 from tests.recorded import RecordedSupervisor, supervisor_answered
 from widgets.app import ConsoleApp
 from widgets.common.dialogs import ConfirmDialog
@@ -94,7 +94,9 @@ async def test_rows_grouped_by_message_with_untrusted_text_escaped(tmp_path: Pat
         assert sorted(
             r.rcpt for r in rows[heading + 1 : heading + 3] if isinstance(r, Envelope)
         ) == ["carol@unreachable.test", "dave@unreachable.test"]
-        text = "\n".join(screen_lines(app))
+        text = await drawn(
+            pilot, table(app), "x|y@unreachable.test"
+        )  # shown just now: laid out next
         assert "o|brien@lab.test" in text and "x|y@unreachable.test" in text
         assert "\x1b" not in text and "\\x1b[31mred" in text
         summary = str(app.query_one("#queue-summary").render())

@@ -141,8 +141,8 @@ async def test_undefined_action_is_an_error_and_findings_mark_their_lines(tmp_pa
         findings.highlighted = index
         await pilot.press("enter")
         assert editor.cursor_location == (16, 0) and editor.has_focus
-        await pilot.pause()
-        assert "bob_notices" in text_of(app, "#rules-status")
+        # The status follows the editor's cursor message, which bubbles up after the key.
+        await until(pilot, lambda: "bob_notices" in text_of(app, "#rules-status"))
 
 
 async def test_save_with_an_error_is_blocked_at_its_line(tmp_path: Path) -> None:
