@@ -3,18 +3,23 @@
 Patterns are matched against the raw bytes (UTF-8 encoded pattern), which keeps a 1 GiB scan near
 disk speed; character classes are therefore byte-wise for non-ASCII text. Hits are (segment,
 offset) pairs, stable while the background index still adds lines at the top.
+
+The user's patterns go through the `regex` module (its VERSION0 syntax is `re`'s), not `re`: it lets
+other threads run while it matches, and stops a match that takes too long, so a pattern that
+backtracks without end (`(a|a)+$` on a long run of a's) is one clear error instead of a frozen console.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from typing import NamedTuple
+from typing import AnyStr, NamedTuple
+
+import regex
 
 from console.errors import UserError
 from console.logs.follow import FollowedLog
@@ -25,6 +30,17 @@ CHUNK = 4 << 20
 
 MAX_FILTER_RUNS = 2_000_000
 """A filter stops collecting after this many separate runs of lines (bounded memory)."""
+
+BLOCK_TIMEOUT_S = 2.0
+"""Longest a pattern with repeats or groups may take over one CHUNK of the log: a normal one needs a
+few hundredths of a second, so more is backtracking without end, and the search stops with
+PatternTooSlow. A flat pattern (see `_time_limit`) runs without it."""
+
+_REPEAT_OR_GROUP = frozenset("*+?{(")
+
+LINE_TIMEOUT_S = 0.02
+"""Longest a pattern may take on one line on the UI thread (drawing its matches, testing a followed
+line against the filter): a screenful of lines that all time out costs under a second, once."""
 
 _STAMP_LOOKAHEAD = 50
 
@@ -42,16 +58,60 @@ class Cancelled(Exception):
     """The search was cancelled by its caller."""
 
 
-def compile_pattern(text: str, *, ignore_case: bool = False) -> re.Pattern[bytes]:
+class PatternTooSlow(UserError):
+    """The pattern took longer than its time limit on one block or line (catastrophic backtracking)."""
+
+
+def compile_pattern(text: str, *, ignore_case: bool = False) -> regex.Pattern[bytes]:
     """The user's regex compiled for byte-wise search; a bad one is a UserError naming the problem."""
     if not text:
         raise UserError("the search pattern is empty.")
+    return _compiled(
+        text, text.encode("utf-8"), regex.MULTILINE | (regex.IGNORECASE if ignore_case else 0)
+    )
+
+
+def compile_line_pattern(text: str) -> regex.Pattern[str]:
+    """The user's regex compiled for one line of text as shown (its matches drawn, a followed line
+    tested against the filter); a bad one is the same UserError as compile_pattern's."""
+    return _compiled(text, text, 0)
+
+
+def _compiled(text: str, source: AnyStr, flags: int) -> regex.Pattern[AnyStr]:
     try:
-        return re.compile(
-            text.encode("utf-8"), re.MULTILINE | (re.IGNORECASE if ignore_case else 0)
-        )
-    except re.error as exc:
+        return regex.compile(source, flags)
+    except regex.error as exc:
         raise UserError(f"bad regular expression {text!r}: {exc}.") from None
+
+
+def too_slow(
+    pattern: regex.Pattern[bytes] | regex.Pattern[str], limit: float, where: str
+) -> PatternTooSlow:
+    """The one sentence for a pattern that ran out of time on `where` (a block, a line)."""
+    text = pattern.pattern
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return PatternTooSlow(
+        f"the pattern {text!r} took more than {limit:g} s on {where} (catastrophic "
+        "backtracking?): simplify it."
+    )
+
+
+def line_spans(pattern: regex.Pattern[str], text: str) -> list[tuple[int, int]]:
+    """Where `pattern` matches in one line as shown; none when it takes longer than LINE_TIMEOUT_S
+    (the line is drawn without its matches marked)."""
+    try:
+        return [match.span() for match in pattern.finditer(text, timeout=LINE_TIMEOUT_S)]
+    except TimeoutError:
+        return []
+
+
+def line_matches(pattern: regex.Pattern[str], text: str) -> bool:
+    """Whether one line as shown matches; PatternTooSlow when it takes longer than LINE_TIMEOUT_S."""
+    try:
+        return pattern.search(text, timeout=LINE_TIMEOUT_S) is not None
+    except TimeoutError:
+        raise too_slow(pattern, LINE_TIMEOUT_S, "one line of the log") from None
 
 
 def _check(cancel: threading.Event | None) -> None:
@@ -61,19 +121,36 @@ def _check(cancel: threading.Event | None) -> None:
     time.sleep(0)
 
 
-def _matching_line_starts(pattern: re.Pattern[bytes], data: bytes) -> Iterator[int]:
-    """Start (index into data) of each line of `data` that matches, once per line, in order."""
+def _matching_line_starts(
+    pattern: regex.Pattern[bytes], data: bytes, cancel: threading.Event | None
+) -> Iterator[int]:
+    """Start (index into data) of each line of `data` that matches, once per line, in order.
+
+    The match lets other threads run and stops after BLOCK_TIMEOUT_S for the whole of `data`:
+    PatternTooSlow, or Cancelled when the caller cancelled meanwhile.
+    """
     last = -1
-    for match in pattern.finditer(data):
-        start = data.rfind(b"\n", 0, match.start()) + 1
-        if start != last:
-            last = start
-            yield start
+    try:
+        for match in pattern.finditer(data, concurrent=True, timeout=_time_limit(pattern)):
+            start = data.rfind(b"\n", 0, match.start()) + 1
+            if start != last:
+                last = start
+                yield start
+    except TimeoutError:
+        _check(cancel)
+        raise too_slow(pattern, BLOCK_TIMEOUT_S, "one block of the log") from None
+
+
+def _time_limit(pattern: regex.Pattern[bytes]) -> float | None:
+    """BLOCK_TIMEOUT_S, or None for a flat pattern (no repeat, no group: `carol@example.org`,
+    `status=\\w|relay=\\S`): it costs at most its own length per byte, and regex's time limit costs
+    about 0.7 us per match (a count of a string on a quarter of the lines took twice as long)."""
+    return BLOCK_TIMEOUT_S if _REPEAT_OR_GROUP.intersection(pattern.pattern.decode()) else None
 
 
 def find(
     log: FollowedLog,
-    pattern: re.Pattern[bytes],
+    pattern: regex.Pattern[bytes],
     origin: Hit,
     *,
     backwards: bool,
@@ -127,7 +204,7 @@ def _next_line(fd: int, offset: int, end: int) -> int:
 
 def _find_forwards(
     fd: int,
-    pattern: re.Pattern[bytes],
+    pattern: regex.Pattern[bytes],
     start: int,
     end: int,
     cancel: threading.Event | None,
@@ -142,7 +219,7 @@ def _find_forwards(
         cut = data.rfind(b"\n") + 1 if pos + len(data) < end else len(data)
         if cut == 0:
             cut = len(data)  # one line longer than a chunk: matched in pieces
-        for line_start in _matching_line_starts(pattern, data[:cut]):
+        for line_start in _matching_line_starts(pattern, data[:cut], cancel):
             return pos + line_start, done
         pos += cut
         done += cut
@@ -153,7 +230,7 @@ def _find_forwards(
 
 def _find_backwards(
     fd: int,
-    pattern: re.Pattern[bytes],
+    pattern: regex.Pattern[bytes],
     low: int,
     stop: int,
     cancel: threading.Event | None,
@@ -171,7 +248,7 @@ def _find_backwards(
             skip = data.find(b"\n") + 1
             # skip == 0: one line longer than a chunk, matched in pieces
         last = None
-        for line_start in _matching_line_starts(pattern, data[skip:]):
+        for line_start in _matching_line_starts(pattern, data[skip:], cancel):
             last = line_start
         if last is not None:
             return start + skip + last, done
@@ -184,7 +261,7 @@ def _find_backwards(
 
 def count_matches(
     log: FollowedLog,
-    pattern: re.Pattern[bytes],
+    pattern: regex.Pattern[bytes],
     *,
     cancel: threading.Event | None = None,
     progress: Progress | None = None,
@@ -200,7 +277,7 @@ def count_matches(
             data = os.pread(index.fd, min(CHUNK, index.end - pos), pos)
             cut = data.rfind(b"\n") + 1 if pos + len(data) < index.end else len(data)
             cut = cut or len(data)
-            count += sum(1 for _ in _matching_line_starts(pattern, data[:cut]))
+            count += sum(1 for _ in _matching_line_starts(pattern, data[:cut], cancel))
             pos += cut
             done += cut
             if progress:
@@ -268,7 +345,7 @@ class FilteredLines:
 
 def filter_lines(
     log: FollowedLog,
-    pattern: re.Pattern[bytes],
+    pattern: regex.Pattern[bytes],
     result: FilteredLines,
     *,
     invert: bool = False,
@@ -301,7 +378,7 @@ def filter_lines(
                     cut = len(data)
                 chunk = data[:cut]
                 counted_to, counted = 0, 0
-                for line_start in _matching_line_starts(pattern, chunk):
+                for line_start in _matching_line_starts(pattern, chunk, cancel):
                     counted += chunk.count(b"\n", counted_to, line_start)
                     counted_to = line_start
                     hit = line + counted

@@ -173,6 +173,60 @@ async def test_filter_shows_only_matching_lines_and_inverts(tmp_path: Path) -> N
         await until(pilot, lambda: len(view.source or []) == 102)
 
 
+SLOW = "(a|a)+$"
+"""Backtracks through 2**26 ways on RUN before failing: minutes for `re`, with the console frozen."""
+RUN = "a" * 26 + "!"
+
+
+def said(app: ConsoleApp, text: str) -> bool:
+    return any(text in str(n.message) for n in app._notifications)
+
+
+@pytest.mark.timeout(120)  # the code before froze here (GIL held by `re`) and failed on this
+async def test_a_search_that_backtracks_without_end_is_one_sentence_and_keys_still_work(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "smtpd.log").write_text(numbered(20) + RUN + "\n" + numbered(5, 20))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(LogLines)
+        await until(pilot, lambda: len(view.source or []) == 26)
+        await type_in(pilot, "slash", SLOW)
+        await until(pilot, lambda: said(app, "catastrophic backtracking"))
+        assert [str(n.message) for n in app._notifications] == [
+            "the pattern '(a|a)+$' took more than 2 s on one block of the log (catastrophic "
+            "backtracking?): simplify it."
+        ]
+        assert view.pattern is None and "/(a|a)" not in status(app)
+        await drawn(pilot, view, RUN)  # still drawn, its matches given up on
+        await type_in(pilot, "slash", "line 00003")
+        await until(pilot, lambda: view.current == 3)
+
+
+@pytest.mark.timeout(120)
+async def test_a_filter_that_backtracks_without_end_is_dropped_with_one_sentence(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "smtpd.log"
+    log.write_text(numbered(20) + RUN + "\n")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(LogLines)
+        await until(pilot, lambda: len(view.source or []) == 21)
+        await type_in(pilot, "f", SLOW)
+        await until(
+            pilot, lambda: said(app, "on one block of the log (catastrophic backtracking?)")
+        )
+        await until(pilot, lambda: len(view.source or []) == 21 and "filter" not in status(app))
+        # Quick on the lines there, too slow on one that arrives: the follower's test stops it.
+        await type_in(pilot, "f", "(b|b)+$")
+        await until(pilot, lambda: "filter (b|b)+$: 0 lines" in status(app))
+        with log.open("a") as f:
+            f.write("b" * 26 + "!\n")
+        await until(pilot, lambda: said(app, "'(b|b)+$' took more than 0.02 s on one line"))
+        await until(pilot, lambda: len(view.source or []) == 22 and "filter" not in status(app))
+
+
 async def test_hostile_lines_are_shown_literally_and_never_style_the_screen(tmp_path: Path) -> None:
     log = tmp_path / "smtpd.log"
     log.write_bytes(b"before\n" + HOSTILE.encode() + b"\n" + b"caf\xe9 \xff\n" + b"L" * (10 << 20))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from datetime import datetime, timezone
 
@@ -21,6 +22,9 @@ from console.logs.search import (
     find,
     find_time,
 )
+
+RUN = "a" * 30 + "!"
+"""A line on which `(a|a)+$` backtracks through 2**30 ways (any engine) before it fails."""
 
 
 def make_log(tmp_path, text: str) -> FollowedLog:
@@ -146,3 +150,134 @@ def test_count_matches_counts_lines_across_files(tmp_path, monkeypatch):
     log.poll()
     assert count_matches(log, compile_pattern("x")) == 3
     log.close()
+
+
+@pytest.mark.timeout(20)  # the code before hung here for minutes
+def test_a_pattern_that_backtracks_without_end_is_one_clear_error(tmp_path):
+    log = make_log(tmp_path, f"first line\n{RUN}\nlast line\n")
+    with pytest.raises(UserError) as raised:
+        count_matches(log, compile_pattern("(a|a)+$"))
+    assert str(raised.value) == (
+        "the pattern '(a|a)+$' took more than 2 s on one block of the log (catastrophic "
+        "backtracking?): simplify it."
+    )
+    log.close()
+
+
+@pytest.mark.parametrize("backwards", [True, False])
+def test_search_and_filter_stop_on_a_pattern_that_backtracks_without_end(
+    tmp_path, monkeypatch, backwards
+):
+    monkeypatch.setattr(search_module, "BLOCK_TIMEOUT_S", 0.1)
+    log = make_log(tmp_path, f"first line\n{RUN}\nlast line\n")
+    pattern = compile_pattern("(a|a)+$")
+    with pytest.raises(search_module.PatternTooSlow, match="more than 0.1 s on one block"):
+        find(log, pattern, Hit(*log.locate(2 if backwards else 0)), backwards=backwards)
+    kept = FilteredLines()
+    with pytest.raises(search_module.PatternTooSlow):
+        filter_lines(log, pattern, kept, invert=backwards)
+    assert not kept.complete
+    log.close()
+
+
+class CancelledDuringTheMatch(threading.Event):
+    """Not cancelled when the search checks before a block, cancelled by the time it looks again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looks = 0
+
+    def is_set(self) -> bool:
+        self.looks += 1
+        return self.looks > 1
+
+
+def test_a_search_cancelled_during_a_slow_match_ends_as_cancelled_not_as_an_error(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(search_module, "BLOCK_TIMEOUT_S", 0.1)
+    log = make_log(tmp_path, f"{RUN}\n")
+    cancel = CancelledDuringTheMatch()
+    with pytest.raises(Cancelled):
+        count_matches(log, compile_pattern("(a|a)+$"), cancel=cancel)
+    assert cancel.looks == 2  # once before the block, once when the match gave up
+    log.close()
+
+
+@pytest.mark.timeout(20)
+def test_patterns_the_old_engine_choked_on_are_answered(tmp_path):
+    log = make_log(tmp_path, "a" * 30 + "\n" + "x" * 30 + "\n" + RUN + "\n")
+    assert count_matches(log, compile_pattern("(a+)+$")) == 1
+    assert count_matches(log, compile_pattern("(x+x+)+y")) == 0
+
+
+SAMPLE = (
+    "2025-11-24T10:00:00+00:00 mail smtpd[1]: smtp-in: Accepted message 35e0 from=<carol@example.org>\n"
+    "2025-11-24T10:00:01+00:00 mail smtpd[1]: delivery: Ok for 35e0: status=Delivered\n"
+    "2025-11-24T10:00:02+00:00 mail smtpd[1]: smtp-in: REJECT RCPT to=<bob@example.com> ok\n"
+    "\n"
+    "b continuation of the line before, crème brûlée 550\n"
+    "2025-11-24T10:00:03+00:00 mail smtpd[1]: TempFail: error=timeout\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ok",
+        "^2025",
+        r"status=\w+$",
+        "reject",
+        "from=<[^>]*>",
+        r"\d{3}",
+        "x$|^b",
+        r"\bok\b",
+        r"ok\s+b",
+        "brûlée",
+        "[^\x00-\x7f]",
+        r"(?P<when>\d\d:\d\d):01",
+    ],
+)
+@pytest.mark.parametrize("ignore_case", [False, True])
+def test_the_lines_found_are_the_ones_python_re_finds(tmp_path, text, ignore_case):
+    log = make_log(tmp_path, SAMPLE)
+    data = SAMPLE.encode()
+    flags = re.MULTILINE | (re.IGNORECASE if ignore_case else 0)
+    found = {data.count(b"\n", 0, m.start()) for m in re.finditer(text.encode(), data, flags)}
+    expected = sorted(found)
+    kept = FilteredLines()
+    filter_lines(log, compile_pattern(text, ignore_case=ignore_case), kept)
+    assert [kept[i] for i in range(len(kept))] == expected
+    assert count_matches(log, compile_pattern(text, ignore_case=ignore_case)) == len(expected)
+    log.close()
+
+
+def test_a_line_too_slow_to_mark_is_shown_unmarked_and_too_slow_to_filter_is_an_error():
+    slow = search_module.compile_line_pattern("(a|a)+$")
+    assert search_module.line_spans(slow, "aaa") == [(0, 3)]
+    assert search_module.line_spans(slow, RUN) == []
+    assert search_module.line_matches(slow, "aaa")
+    with pytest.raises(search_module.PatternTooSlow, match="on one line of the log"):
+        search_module.line_matches(slow, RUN)
+    with pytest.raises(UserError, match="bad regular expression '\\(unclosed'"):
+        search_module.compile_line_pattern("(unclosed")
+
+
+@pytest.mark.parametrize(
+    ("text", "limited"),
+    [
+        ("carol@example.org", False),
+        (r"status=\w|relay=\S|^2025-11-24T10:0\d", False),
+        ("[^>] to=<", False),
+        (r"delay=\d+s", True),
+        ("from=<.*>", True),
+        ("colou?r", True),
+        (r"\d{3}", True),
+        ("(ok)", True),
+        ("(?i)ok", True),
+    ],
+)
+def test_only_patterns_with_repeats_or_groups_run_with_a_time_limit(text, limited):
+    """Those are the ones that can backtrack without end; the limit costs time on every match."""
+    limit = search_module._time_limit(compile_pattern(text))
+    assert limit == (search_module.BLOCK_TIMEOUT_S if limited else None)

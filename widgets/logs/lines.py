@@ -3,10 +3,10 @@ may grow at both ends, highlighted, with search matches shown; every line is `pr
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from typing import Any, Protocol
 
+import regex
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
@@ -16,9 +16,7 @@ from textual.strip import Strip
 
 from console.logs.follow import FollowedLog, LogLine
 from console.logs.parse import highlight
-from console.logs.search import (
-    FilteredLines,
-)
+from console.logs.search import FilteredLines, line_spans
 from console.text import printable
 from widgets.common.repaint import RepaintOnResize
 
@@ -104,8 +102,9 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
         self.source: LineSource | None = None
         self.current: int | None = None
         """The line a search or jump landed on (shown with a background)."""
-        self.pattern: re.Pattern[str] | None = None
-        """Matches of the current search, shown reversed."""
+        self.pattern: regex.Pattern[str] | None = None
+        """Matches of the current search, shown reversed (not on a line where matching takes longer
+        than LINE_TIMEOUT_S)."""
         self._cache: OrderedDict[int, Strip] = OrderedDict()
         self._prepended = 0
         self._width = 0
@@ -123,7 +122,7 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
         self.scroll_to(0, self.max_scroll_y if follow else 0, animate=False, immediate=True)
         self.refresh()
 
-    def set_pattern(self, pattern: re.Pattern[str] | None) -> None:
+    def set_pattern(self, pattern: regex.Pattern[str] | None) -> None:
         """Mark the matches of `pattern` in every drawn line."""
         self.pattern = pattern
         self._cache.clear()
@@ -198,11 +197,11 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
         self._strip(n)  # widens the scrollable width to this line's
         self._widen()
         own = self._shown(n)
-        match = self.pattern.search(own)
-        if match is None:
+        spans = line_spans(self.pattern, own)
+        if not spans:
             return 0
         offset = self._text(n).cell_len - len(own)  # a merged view's file name comes first
-        start, end = offset + match.start(), offset + match.end()
+        start, end = offset + spans[0][0], offset + spans[0][1]
         width = self.scrollable_content_region.width or self.size.width
         if end <= width:
             return 0
@@ -279,11 +278,9 @@ class LogLines(RepaintOnResize, ScrollView, can_focus=True):
             if style:
                 text.stylize(style, span.start, span.end)
         if self.pattern is not None:
-            for index, match in enumerate(self.pattern.finditer(shown)):
+            for index, (start, end) in enumerate(line_spans(self.pattern, shown)):
                 current = n == self.current and index == 0
-                text.stylize(
-                    CURRENT_MATCH_STYLE if current else MATCH_STYLE, match.start(), match.end()
-                )
+                text.stylize(CURRENT_MATCH_STYLE if current else MATCH_STYLE, start, end)
         return Text.assemble(origin, text, no_wrap=True, end="") if origin else text
 
     def _strip(self, n: int) -> Strip:

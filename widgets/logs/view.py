@@ -8,7 +8,6 @@ time run in thread workers that post messages; threads never touch widgets. Ever
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
+import regex
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -34,11 +34,14 @@ from console.logs.search import (
     Cancelled,
     FilteredLines,
     Hit,
+    PatternTooSlow,
+    compile_line_pattern,
     compile_pattern,
     count_matches,
     filter_lines,
     find,
     find_time,
+    line_matches,
 )
 from console.logs.watch import DirectoryWatch, FollowThread
 from console.settings import Settings
@@ -194,6 +197,16 @@ class LogsScreen(Vertical):
             super().__init__()
             self.merged = merged
 
+    class PatternTimedOut(Message):
+        """A search, count or filter stopped: its pattern took too long on one block of the log.
+
+        `cancel` is the event of the run it belongs to (a run since replaced is ignored)."""
+
+        def __init__(self, cancel: threading.Event, text: str) -> None:
+            super().__init__()
+            self.cancel = cancel
+            self.text = text
+
     class WorkFailed(Message):
         """A worker stopped with an error a person must read."""
 
@@ -210,7 +223,7 @@ class LogsScreen(Vertical):
         self.files_stale = False
         self._listed: Sequence[object] = ()
         self.input_mode = ""
-        self.search_pattern: re.Pattern[bytes] | None = None
+        self.search_pattern: regex.Pattern[bytes] | None = None
         self.counting = False
         self.filter_tested = 0
         self._cancel = threading.Event()
@@ -623,9 +636,7 @@ class LogsScreen(Vertical):
         """Drop the search and the filter."""
         self.clear_search()
         if self.filter_kept is not None:
-            self.clear_filter()
-            if self.followed is not None:
-                self.query_one(LogLines).set_source(self.followed)
+            self.drop_filter()
 
     # ------------------------------------------------------------------ search
 
@@ -645,9 +656,9 @@ class LogsScreen(Vertical):
             return
         try:
             pattern = compile_pattern(text)
-            shown = re.compile(text)
-        except (UserError, re.error) as exc:
-            self.app.notify(str(exc), severity="error", markup=False)
+            shown = compile_line_pattern(text)
+        except UserError as exc:
+            self.app.notify(exc.message, severity="error", markup=False)
             return
         self.clear_search()
         self.search_text, self.search_pattern = text, pattern
@@ -696,7 +707,7 @@ class LogsScreen(Vertical):
     def _search(
         self,
         log: FollowedLog,
-        pattern: re.Pattern[bytes],
+        pattern: regex.Pattern[bytes],
         origin: Hit,
         backwards: bool,
         cancel: threading.Event,
@@ -712,6 +723,9 @@ class LogsScreen(Vertical):
             )
         except Cancelled:
             return
+        except PatternTooSlow as exc:
+            self.post_message(self.PatternTimedOut(cancel, exc.message))
+            return
         except OSError as exc:
             self.post_message(self.WorkFailed(f"search failed: {exc.strerror or exc}"))
             return
@@ -719,10 +733,13 @@ class LogsScreen(Vertical):
 
     @work(thread=True, exclusive=True, group="logs-count", exit_on_error=False)
     def _count(
-        self, log: FollowedLog, text: str, pattern: re.Pattern[bytes], cancel: threading.Event
+        self, log: FollowedLog, text: str, pattern: regex.Pattern[bytes], cancel: threading.Event
     ) -> None:
         try:
             count = count_matches(log, pattern, cancel=cancel)
+        except PatternTooSlow as exc:
+            self.post_message(self.PatternTimedOut(cancel, exc.message))
+            return
         except (Cancelled, OSError):
             return
         self.post_message(self.MatchesCounted(log, text, count))
@@ -764,6 +781,15 @@ class LogsScreen(Vertical):
         if message.followed is self.followed and message.pattern == self.search_text:
             self.match_count = message.count
 
+    def on_logs_screen_pattern_timed_out(self, message: PatternTimedOut) -> None:
+        if message.cancel is self._cancel:
+            self.clear_search()
+        elif message.cancel is self._filter_cancel:
+            self.drop_filter()
+        else:
+            return
+        self.app.notify(message.text, severity="error", markup=False)
+
     def on_logs_screen_work_failed(self, message: WorkFailed) -> None:
         self.progress = ""
         self.app.notify(message.text, severity="error", markup=False)
@@ -776,12 +802,20 @@ class LogsScreen(Vertical):
         self.filter_kept = None
         self.filter_text = ""
 
+    def drop_filter(self) -> None:
+        """Forget the filter and show the whole log again."""
+        self.clear_filter()
+        self.progress = ""
+        if self.followed is not None:
+            self.query_one(LogLines).set_source(self.followed)
+
     def start_filter(self, text: str) -> None:
         """Show only the lines matching `text` (with the current invert and context settings)."""
         if self.followed is None:
             return
         try:
             pattern = compile_pattern(text)
+            compile_line_pattern(text)  # the filter tests followed lines with it
         except UserError as exc:
             self.app.notify(exc.message, severity="error", markup=False)
             return
@@ -818,7 +852,7 @@ class LogsScreen(Vertical):
     def _filter(
         self,
         log: FollowedLog,
-        pattern: re.Pattern[bytes],
+        pattern: regex.Pattern[bytes],
         kept: FilteredLines,
         invert: bool,
         context: int,
@@ -830,6 +864,9 @@ class LogsScreen(Vertical):
                 log, pattern, kept, invert=invert, context=context, cancel=cancel, progress=poster
             )
         except Cancelled:
+            return
+        except PatternTooSlow as exc:
+            self.post_message(self.PatternTimedOut(cancel, exc.message))
             return
         except OSError as exc:
             self.post_message(self.WorkFailed(f"filter failed: {exc.strerror or exc}"))
@@ -856,12 +893,17 @@ class LogsScreen(Vertical):
         if self.followed is None or kept is None:
             return
         if kept.complete:
-            pattern = re.compile(self.filter_text)
+            pattern = compile_line_pattern(self.filter_text)
             count = len(self.followed)
-            for n in range(self.filter_tested, count):
-                line = self.followed.line(n)
-                if line.marker or bool(pattern.search(line.text)) != self.filter_invert:
-                    kept.add(n, n + 1)
+            try:
+                for n in range(self.filter_tested, count):
+                    line = self.followed.line(n)
+                    if line.marker or line_matches(pattern, line.text) != self.filter_invert:
+                        kept.add(n, n + 1)
+            except PatternTooSlow as exc:
+                self.drop_filter()
+                self.app.notify(exc.message, severity="error", markup=False)
+                return
             self.filter_tested = count
         before = lines.virtual_size.height
         lines.sync()
